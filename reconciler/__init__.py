@@ -1,0 +1,3 @@
+"""reconciler: declarative GitOps reconciler for Elasticsearch inference endpoints."""
+
+__version__ = "0.1.0"

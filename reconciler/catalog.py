@@ -1,0 +1,136 @@
+"""Service facts, read from ``schemas/catalog.json`` (packaged as reconciler.schemas).
+
+Owns the questions the planner asks about a service: which fields are secret,
+which values the server fills in, which fields ``_update`` may change on a
+given cluster version. Holds no facts itself: they are data, so the planner
+has no per-service branches. Does not validate specs (``schema`` does).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path as FsPath
+from typing import Any
+
+UPDATE_API_SINCE = (8, 17, 0)
+ANY_VALUE = "*"  # a server-filled value nobody can predict (measured dimensions ...)
+
+
+def parse_version(text: str | None) -> tuple[int, int, int]:
+    """'8.17.0' / '9.1.0-SNAPSHOT' -> (8, 17, 0); unknown parts count as 0."""
+    parts: list[int] = []
+    for piece in (text or "0").split("-")[0].split(".")[:3]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    while len(parts) < 3:
+        parts.append(0)
+    return (parts[0], parts[1], parts[2])
+
+
+def schemas_dir() -> FsPath:
+    """Where the schemas are: inside the installed package, else the source tree."""
+    try:
+        packaged = FsPath(str(resources.files("reconciler.schemas")))
+        if (packaged / "catalog.json").is_file():
+            return packaged
+    except (ModuleNotFoundError, TypeError):
+        pass
+    return FsPath(__file__).resolve().parent.parent / "schemas"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceFacts:
+    name: str
+    raw: Mapping[str, Any]
+
+    @property
+    def since(self) -> tuple[int, int, int]:
+        return parse_version(self.raw.get("since"))
+
+    @property
+    def canonical_name(self) -> str:
+        """The service name the server reports (elser is shown as elasticsearch)."""
+        return str(self.raw.get("alias_of") or self.name)
+
+    @property
+    def task_types(self) -> tuple[str, ...]:
+        return tuple(self.raw.get("task_types", ()))
+
+    def secret_fields(self) -> tuple[str, ...]:
+        fields = self.raw.get("service_settings", {})
+        return tuple(sorted(name for name, spec in fields.items() if spec.get("secret")))
+
+    def field(self, block: str, name: str) -> Mapping[str, Any]:
+        return self.raw.get(block, {}).get(name, {})
+
+    def server_filled(self, task_type: str) -> dict[str, Any]:
+        """Dotted path -> default value (or ANY_VALUE) the server writes when left out."""
+        by_task = self.raw.get("server_filled", {})
+        return {**by_task.get("*", {}), **by_task.get(task_type, {})}
+
+    def hidden(self) -> tuple[str, ...]:
+        return tuple(self.raw.get("hidden", ()))
+
+    def _update_rules(self, task_type: str) -> Mapping[str, Any]:
+        rules = self.raw.get("update", {})
+        return {**rules.get("*", {}), **rules.get(task_type, {})}
+
+    def updatable(self, *, task_type: str, block: str, key: str, version: tuple[int, int, int]) -> bool:
+        """Whether ``_update`` on a cluster of ``version`` changes block.key in place."""
+        if version < UPDATE_API_SINCE:
+            return False
+        rules = self._update_rules(task_type)
+        if block == "chunking_settings":
+            since = rules.get("chunking_settings")
+            return since is not None and version >= parse_version(since)
+        if block == "service_settings" and key in self.secret_fields():
+            since = rules.get("secrets")
+            return since is not None and version >= parse_version(since)
+        allowed = rules.get(block) or {}
+        since = allowed.get(key, allowed.get(ANY_VALUE))
+        return since is not None and version >= parse_version(since)
+
+    def task_settings_mode(self, task_type: str) -> str:
+        return str(self._update_rules(task_type).get("task_settings_mode", "merge"))
+
+    def secrets_together(self, task_type: str) -> bool:
+        return bool(self._update_rules(task_type).get("secrets_together", False))
+
+    def lowercase_paths(self) -> tuple[tuple[str, str, str], ...]:
+        """(block, key, 'lower'|'upper') for fields the server re-cases."""
+        found = []
+        for block in ("service_settings", "task_settings"):
+            for name, spec in self.raw.get(block, {}).items():
+                if spec.get("case") in ("lower", "upper"):
+                    found.append((block, name, spec["case"]))
+        return tuple(found)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Catalog:
+    raw: Mapping[str, Any]
+
+    @property
+    def embedding_task_types(self) -> tuple[str, ...]:
+        return tuple(self.raw.get("embedding_task_types", ()))
+
+    @property
+    def default_chunking(self) -> Mapping[str, Any]:
+        return self.raw.get("default_chunking", {})
+
+    def service(self, name: str) -> ServiceFacts | None:
+        raw = self.raw.get("services", {}).get(name)
+        return ServiceFacts(name=name, raw=raw) if raw is not None else None
+
+    def service_names(self) -> tuple[str, ...]:
+        return tuple(sorted(self.raw.get("services", {})))
+
+
+@cache
+def load_catalog() -> Catalog:
+    with open(schemas_dir() / "catalog.json", encoding="utf-8") as handle:
+        return Catalog(raw=json.load(handle))

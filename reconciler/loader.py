@@ -1,0 +1,203 @@
+"""YAML files -> raw endpoint documents that remember file, line and column.
+
+Owns reading a desired-state directory: which files count, decoding, YAML
+parsing with positions, duplicate keys, alias bombs, and the cross-file id
+check. Does not check schemas (``schema``) nor resolve secrets (``secrets``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path as FsPath
+from typing import Any
+
+import yaml
+
+from reconciler.diagnostics import Diagnostic
+from reconciler.model import Path, Source
+
+SETTINGS_FILE = "reconciler.yaml"
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_NODES = 100_000  # bounds alias expansion ("billion laughs") and huge documents
+MAX_DEPTH = 64
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Document:
+    """One YAML document of a spec file, as plain data plus positions."""
+
+    body: Any
+    source: Source
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Builder:
+    """Turns a composed YAML node tree into plain data, recording positions."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.nodes = 0
+        self.positions: dict[Path, tuple[int, int]] = {}
+        self.diagnostics: list[Diagnostic] = []
+        self._constructor = yaml.SafeLoader("")
+
+    def build(self, node: yaml.Node, path: Path, depth: int = 0) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _TooLarge(f"document expands to more than {MAX_NODES} nodes (alias bomb?)")
+        if depth > MAX_DEPTH:
+            raise _TooLarge(f"nesting deeper than {MAX_DEPTH} levels")
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path, depth)
+        if isinstance(node, yaml.SequenceNode):
+            items = []
+            for index, item in enumerate(node.value):
+                self.positions.setdefault(path + (index,), _mark(item))
+                items.append(self.build(item, path + (index,), depth + 1))
+            return items
+        return self._constructor.construct_object(node, deep=True)
+
+    def _mapping(self, node: yaml.MappingNode, path: Path, depth: int) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        first_seen: dict[Any, tuple[int, int]] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                self._error(key_node, "merge keys (<<) are not supported in spec files")
+                continue
+            key = self.build(key_node, path, depth + 1)
+            if not isinstance(key, str):
+                key = str(key)
+            position = _mark(key_node)
+            if key in first_seen:
+                line, col = first_seen[key]
+                self._error(key_node, f"duplicate key '{key}' (first defined at line {line})")
+                continue
+            first_seen[key] = position
+            self.positions[path + (key,)] = position
+            result[key] = self.build(value_node, path + (key,), depth + 1)
+        return result
+
+    def _error(self, node: yaml.Node, message: str) -> None:
+        line, col = _mark(node)
+        self.diagnostics.append(Diagnostic(file=self.file, line=line, col=col, message=message))
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return (node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def find_spec_files(root: FsPath) -> list[FsPath]:
+    """Every *.yaml / *.yml under root, recursively, hidden folders skipped, sorted."""
+    if root.is_file():
+        return [root]
+    found: list[FsPath] = []
+    for folder, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in filenames:
+            if name.startswith(".") or not name.endswith((".yaml", ".yml")):
+                continue
+            if folder == str(root) and name == SETTINGS_FILE:
+                continue
+            found.append(FsPath(folder) / name)
+    return sorted(found)
+
+
+def display_path(path: FsPath) -> str:
+    """A path as users should see it: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(FsPath.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def read_text(path: FsPath, *, root: FsPath | None, file: str) -> tuple[str | None, Diagnostic | None]:
+    """The file's text, or a diagnostic saying why it cannot be read."""
+
+    def problem(message: str) -> tuple[None, Diagnostic]:
+        return None, Diagnostic(file=file, line=1, col=1, message=message)
+
+    try:
+        if root is not None and path.is_symlink():
+            target = path.resolve()
+            if not target.is_relative_to(root.resolve()):
+                return problem(f"symbolic link points outside the desired-state directory ({target})")
+        if path.stat().st_size > MAX_FILE_BYTES:
+            return problem(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
+        raw = path.read_bytes()
+    except OSError as error:
+        return problem(f"cannot read file: {error.strerror or error}")
+    if b"\x00" in raw:
+        return problem("binary file (contains NUL bytes); spec files must be UTF-8 text")
+    try:
+        return raw.decode("utf-8-sig"), None
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        return None, Diagnostic(file=file, line=line, col=1, message="file is not valid UTF-8")
+
+
+def parse_documents(text: str, *, file: str) -> tuple[list[Document], list[Diagnostic]]:
+    """Every document of one YAML text, with positions; problems as diagnostics."""
+    documents: list[Document] = []
+    diagnostics: list[Diagnostic] = []
+    try:
+        for node in _compose_all(text):
+            if node is None:
+                continue
+            builder = _Builder(file)
+            line, col = _mark(node)
+            try:
+                body = builder.build(node, ())
+            except _TooLarge as error:
+                diagnostics.append(Diagnostic(file=file, line=line, col=col, message=str(error)))
+                continue
+            diagnostics.extend(builder.diagnostics)
+            positions = {(): (line, col), **builder.positions}
+            source = Source(file=file, line=line, col=col, positions=positions)
+            documents.append(Document(body=body, source=source))
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        reason = error.problem or error.context or "invalid YAML"
+        diagnostics.append(Diagnostic(file=file, line=line, col=col, message=f"YAML syntax error: {reason}"))
+    except yaml.YAMLError as error:
+        diagnostics.append(Diagnostic(file=file, line=1, col=1, message=f"YAML error: {error}"))
+    except RecursionError:
+        diagnostics.append(Diagnostic(file=file, line=1, col=1, message="YAML nesting is too deep"))
+    return documents, diagnostics
+
+
+def _compose_all(text: str) -> Iterator[yaml.Node | None]:
+    loader = _Loader(text)
+    try:
+        while loader.check_node():
+            yield loader.get_node()
+    finally:
+        loader.dispose()
+
+
+def load_directory(root: FsPath) -> tuple[list[Document], list[Diagnostic]]:
+    """All documents of a desired-state directory; empty ones are reported."""
+    documents: list[Document] = []
+    diagnostics: list[Diagnostic] = []
+    if not root.exists():
+        return [], [Diagnostic(file=str(root), message="no such file or directory")]
+    base = root if root.is_dir() else root.parent
+    for path in find_spec_files(root):
+        file = display_path(path)
+        text, problem = read_text(path, root=base, file=file)
+        if problem is not None or text is None:
+            diagnostics.append(problem or Diagnostic(file=file, message="cannot read file"))
+            continue
+        found, problems = parse_documents(text, file=file)
+        diagnostics.extend(problems)
+        if not found and not problems:
+            diagnostics.append(Diagnostic(file=file, line=1, col=1, message="file holds no document"))
+        documents.extend(found)
+    return documents, diagnostics

@@ -1,0 +1,114 @@
+"""Secret references: ``${env:NAME}`` / ``${file:PATH}``, fingerprints and masks.
+
+Owns everything that touches a secret value: recognising a reference,
+resolving it (only when a value must be sent or fingerprinted), the salted
+HMAC-SHA256 fingerprint kept in the state document, and the masks shown in
+every output. A secret value never leaves this module except to be sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path as FsPath
+from typing import Any
+
+from reconciler.catalog import Catalog
+from reconciler.errors import SecretError
+from reconciler.model import EndpointSpec, Path
+
+REFERENCE = re.compile(r"^\$\{(env|file):([^}]+)\}$")
+SENSITIVE = "(sensitive value)"
+SENSITIVE_CHANGED = "(sensitive value changed)"
+
+
+def is_reference(value: Any) -> bool:
+    return isinstance(value, str) and REFERENCE.match(value) is not None
+
+
+def secret_paths(spec: EndpointSpec, catalog: Catalog) -> list[Path]:
+    """Paths of every secret the spec declares (a secret map yields one path per key)."""
+    facts = catalog.service(spec.service)
+    if facts is None:
+        return []
+    settings = spec.block("service_settings")
+    paths: list[Path] = []
+    for name in facts.secret_fields():
+        value = settings.get(name)
+        if isinstance(value, Mapping):
+            paths.extend(("service_settings", name, key) for key in sorted(value))
+        elif value is not None:
+            paths.append(("service_settings", name))
+    return paths
+
+
+def get_path(document: Mapping[str, Any], path: Path) -> Any:
+    node: Any = document
+    for part in path:
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def resolve(reference: str, *, spec: EndpointSpec, path: Path) -> str:
+    """The secret a reference points at; errors name the spec file and line."""
+    line, col = spec.source.at(path)
+    where = f"{spec.source.file}:{line}:{col}"
+    dotted = ".".join(str(p) for p in path)
+    match = REFERENCE.match(reference) if isinstance(reference, str) else None
+    if match is None:
+        raise SecretError(f"{where}: {dotted} must be a ${{env:NAME}} or ${{file:PATH}} reference")
+    kind, name = match.groups()
+    if kind == "env":
+        value = os.environ.get(name)
+        if value is None:
+            raise SecretError(f"{where}: {dotted}: environment variable {name} is not set")
+        return value
+    target = FsPath(name)
+    if not target.is_absolute():
+        target = FsPath(spec.source.file).resolve().parent / target
+    if target.is_dir():
+        raise SecretError(f"{where}: {dotted}: {name} is a directory, not a file")
+    try:
+        return target.read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as error:
+        raise SecretError(f"{where}: {dotted}: cannot read {name}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise SecretError(f"{where}: {dotted}: {name} is not UTF-8 text") from None
+
+
+def resolved_secrets(spec: EndpointSpec, catalog: Catalog) -> Iterator[tuple[Path, str]]:
+    for path in secret_paths(spec, catalog):
+        yield path, resolve(get_path(spec.body, path), spec=spec, path=path)
+
+
+def fingerprint(secret: str, *, salt: str) -> str:
+    digest = hmac.new(salt.encode(), secret.encode(), hashlib.sha256).hexdigest()
+    return f"hmac-sha256:{digest}"
+
+
+def new_salt() -> str:
+    return os.urandom(16).hex()
+
+
+def resolve_body(spec: EndpointSpec, catalog: Catalog) -> dict[str, Any]:
+    """The spec's PUT body with every secret reference replaced by its value."""
+    body = _copy(spec.body)
+    for path, value in resolved_secrets(spec, catalog):
+        node = body
+        for part in path[:-1]:
+            node = node[part]
+        node[path[-1]] = value
+    return body
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value

@@ -1,0 +1,112 @@
+"""Documents -> endpoint specs: schema checks plus the checks no schema can make.
+
+Owns the verdict on a desired-state directory: every problem, all at once,
+each with file and line. Cross-document checks (an id used twice) and rules
+JSON Schema cannot say (word overlap <= half of max_chunk_size) live here.
+Does not talk to a cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path as FsPath
+
+from reconciler.diagnostics import Diagnostic, sort_diagnostics
+from reconciler.loader import Document, load_directory
+from reconciler.model import EndpointSpec
+from reconciler.schema import check_document
+
+
+@dataclass(frozen=True, kw_only=True)
+class Validation:
+    specs: tuple[EndpointSpec, ...]
+    diagnostics: tuple[Diagnostic, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.diagnostics
+
+
+def validate_directory(root: FsPath) -> Validation:
+    documents, diagnostics = load_directory(root)
+    return validate_documents(documents, diagnostics)
+
+
+def validate_documents(documents: list[Document], diagnostics: list[Diagnostic]) -> Validation:
+    problems = list(diagnostics)
+    specs: list[EndpointSpec] = []
+    for document in documents:
+        found = _check_one(document)
+        problems.extend(found)
+        if not found:
+            body = document.body
+            specs.append(
+                EndpointSpec(
+                    inference_id=body["inference_id"],
+                    task_type=body["task_type"],
+                    service=body["service"],
+                    body=body,
+                    source=document.source,
+                )
+            )
+    problems.extend(_duplicate_ids(documents))
+    return Validation(specs=tuple(specs), diagnostics=tuple(sort_diagnostics(problems)))
+
+
+def _check_one(document: Document) -> list[Diagnostic]:
+    source = document.source
+    if not isinstance(document.body, Mapping):
+        kind = "a list" if isinstance(document.body, list) else "a single value"
+        return [
+            Diagnostic(
+                file=source.file,
+                line=source.line,
+                col=source.col,
+                message=f"a spec document must be a mapping (an endpoint), not {kind}",
+            )
+        ]
+    return check_document(document) + _chunking_overlap(document)
+
+
+def _chunking_overlap(document: Document) -> list[Diagnostic]:
+    chunking = document.body.get("chunking_settings")
+    if not isinstance(chunking, Mapping) or chunking.get("strategy") != "word":
+        return []
+    size, overlap = chunking.get("max_chunk_size"), chunking.get("overlap")
+    if not isinstance(size, int) or not isinstance(overlap, int) or overlap * 2 <= size:
+        return []
+    line, col = document.source.at(("chunking_settings", "overlap"))
+    message = (
+        f"chunking_settings.overlap: must be at most half of max_chunk_size "
+        f"({size // 2}), got {overlap}"
+    )
+    return [Diagnostic(file=document.source.file, line=line, col=col, message=message)]
+
+
+def _duplicate_ids(documents: list[Document]) -> list[Diagnostic]:
+    first: dict[str, Document] = {}
+    diagnostics = []
+    for document in documents:
+        body = document.body
+        if not isinstance(body, Mapping) or not isinstance(body.get("inference_id"), str):
+            continue
+        inference_id = body["inference_id"]
+        if inference_id not in first:
+            first[inference_id] = document
+            continue
+        original = first[inference_id].source
+        line, col = document.source.at(("inference_id",))
+        o_line, _ = original.at(("inference_id",))
+        diagnostics.append(
+            Diagnostic(
+                file=document.source.file,
+                line=line,
+                col=col,
+                message=(
+                    f"inference_id '{inference_id}' is declared twice: here and at "
+                    f"{original.file}:{o_line}"
+                ),
+            )
+        )
+    return diagnostics
