@@ -72,8 +72,10 @@ class ServiceFacts:
         by_task = self.raw.get("server_filled", {})
         return {**by_task.get("*", {}), **by_task.get(task_type, {})}
 
-    def hidden(self) -> tuple[str, ...]:
-        return tuple(self.raw.get("hidden", ()))
+    def hidden_fields(self, block: str) -> tuple[str, ...]:
+        """Keys of ``block`` the server accepts but never shows (besides secrets)."""
+        prefix = block + "."
+        return tuple(p[len(prefix):] for p in self.raw.get("hidden", ()) if p.startswith(prefix))
 
     def _update_rules(self, task_type: str) -> Mapping[str, Any]:
         rules = self.raw.get("update", {})

@@ -85,3 +85,200 @@ def main(argv: list[str] | None = None) -> Any:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+# -- commands that talk to a cluster ----------------------------------------------------------
+
+def connection_options(function: Any) -> Any:
+    options = [
+        click.option("--url", help="Cluster URL (or ELASTICSEARCH_URL)."),
+        click.option("--api-key", help="API key, sent as 'Authorization: ApiKey' (or ELASTIC_API_KEY)."),
+        click.option("--username", help="Basic auth user (or ELASTICSEARCH_USERNAME)."),
+        click.option("--password", help="Basic auth password (or ELASTICSEARCH_PASSWORD)."),
+        click.option("--ca-cert", type=click.Path(exists=True, dir_okay=False), help="CA bundle to trust."),
+        click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (warns)."),
+        click.option("--env", "environment", help="Environment of reconciler.yaml to use."),
+        click.option("--sandbox", is_flag=True, help="Run against the embedded sandbox cluster."),
+        click.option("--sandbox-data", type=click.Path(path_type=FsPath),
+                     help="Sandbox state file (default DIR/.reconciler/sandbox.json)."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _session(directory: FsPath, options: dict[str, Any]) -> Any:
+    from reconciler.session import open_session
+    from reconciler.settings import connection_for, load_settings
+
+    settings = load_settings(directory, options.get("environment"))
+    root = directory if directory.is_dir() else directory.parent
+    sandbox_data = options.get("sandbox_data")
+    if options.get("sandbox") or sandbox_data:
+        sandbox_data = sandbox_data or root / ".reconciler" / "sandbox.json"
+        return open_session(connection=None, settings=settings, sandbox_data=sandbox_data), settings
+    if options.get("insecure"):
+        click.echo("Warning: TLS certificate verification is off (--insecure).", err=True)
+    connection = connection_for(settings, url=options.get("url"), api_key=options.get("api_key"),
+                                username=options.get("username"), password=options.get("password"),
+                                ca_cert=options.get("ca_cert"), insecure=bool(options.get("insecure")))
+    return open_session(connection=connection, settings=settings, sandbox_data=None), settings
+
+
+def _plan_command(directory: FsPath, options: dict[str, Any], *, prune: bool, fmt: str, out: FsPath | None,
+                  drift: bool) -> bool:
+    from reconciler.render import render
+    from reconciler.session import load_specs, make_plan
+
+    opened, settings = _session(directory, options)
+    specs = load_specs(directory, settings).specs
+    with opened as session:
+        plan, snapshot = make_plan(session, specs, prune=prune)
+    if out is not None:
+        from reconciler.planfile import write_plan_file
+
+        write_plan_file(out, plan=plan, specs=specs, listing_fingerprint=snapshot.listing_fingerprint,
+                        directory=directory, state_index=settings.state_index, state_id=settings.state_id)
+    color = fmt == "text" and sys.stdout.isatty()
+    click.echo(render(plan, fmt, color=color, drift=drift).rstrip("\n"))
+    if out is not None:
+        click.echo(f"Saved the plan to {out}; apply it with `reconciler apply --plan {out}`.", err=True)
+    return plan.has_changes
+
+
+FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
+                      show_default=True, help="How to render the plan.")
+DIRECTORY = click.argument("directory", default=".", type=click.Path(path_type=FsPath))
+
+
+@cli.command()
+@DIRECTORY
+@FORMAT
+@click.option("--out", type=click.Path(dir_okay=False, path_type=FsPath), help="Save the plan for apply --plan.")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
+@click.option("--prune", is_flag=True, help="Plan deletion of managed endpoints no longer declared.")
+@connection_options
+def plan(directory: FsPath, fmt: str, out: FsPath | None, detailed_exitcode: bool, prune: bool, **options: Any) -> int:
+    """Show what apply would change in the cluster."""
+    changed = _plan_command(directory, options, prune=prune, fmt=fmt, out=out, drift=False)
+    return EXIT_CHANGES if (changed and detailed_exitcode) else EXIT_OK
+
+
+@cli.command()
+@DIRECTORY
+@FORMAT
+@click.option("--prune", is_flag=True, help="Count managed endpoints no longer declared as drift.")
+@connection_options
+def drift(directory: FsPath, fmt: str, prune: bool, **options: Any) -> int:
+    """Report drift between the cluster and DIRECTORY (exit 2 on drift), for scheduled jobs."""
+    changed = _plan_command(directory, options, prune=prune, fmt=fmt, out=None, drift=True)
+    return EXIT_CHANGES if changed else EXIT_OK
+
+
+PAST = {"create": "created", "update": "updated", "replace": "replaced", "delete": "deleted"}
+
+
+@cli.command()
+@click.argument("directory", required=False, type=click.Path(path_type=FsPath))
+@click.option("--plan", "plan_file", type=click.Path(exists=True, dir_okay=False, path_type=FsPath),
+              help="Apply a plan saved by `plan --out` (refused if the cluster moved since).")
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--prune", is_flag=True, help="Delete managed endpoints no longer declared.")
+@click.option("--allow-destroy-in-use", is_flag=True, help="Replace/delete endpoints that pipelines or indices use.")
+@click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Independent changes sent at once.")
+@connection_options
+def apply(directory: FsPath | None, plan_file: FsPath | None, auto_approve: bool, prune: bool,
+          allow_destroy_in_use: bool, parallelism: int, **options: Any) -> int:
+    """Carry out the plan: create, update, replace and delete endpoints."""
+    from reconciler.apply import apply_lock, apply_plan
+    from reconciler.render import render
+    from reconciler.session import load_specs, make_plan
+
+    saved = None
+    if plan_file is not None:
+        from reconciler.planfile import check_fresh, read_plan_file
+
+        saved, specs = read_plan_file(plan_file)
+        directory = directory or FsPath(saved.get("directory", "."))
+        prune = bool(saved.get("prune", False))
+        opened, _ = _session(directory, options)
+    else:
+        directory = directory or FsPath(".")
+        opened, settings = _session(directory, options)
+        specs = load_specs(directory, settings).specs
+    with opened as session:
+        plan, snapshot = make_plan(session, specs, prune=prune)
+        if saved is not None:
+            check_fresh(saved, listing_fingerprint=snapshot.listing_fingerprint, replanned=plan)
+        if not plan.has_changes:
+            click.echo(render(plan, "text").rstrip("\n"))
+            _adopt_quietly(session, plan, specs, snapshot)
+            return EXIT_OK
+        with apply_lock(session) as note:
+            if note:
+                click.echo(f"Note: {note}", err=True)
+            plan, snapshot = make_plan(session, specs, prune=prune)  # the truth under the lock
+            if saved is not None:
+                check_fresh(saved, listing_fingerprint=snapshot.listing_fingerprint, replanned=plan)
+            click.echo(render(plan, "text", color=sys.stdout.isatty()).rstrip("\n"))
+            _confirm(auto_approve)
+            result = apply_plan(session, plan, specs, state=snapshot.state, live=snapshot.endpoints,
+                                parallelism=parallelism, allow_destroy_in_use=allow_destroy_in_use,
+                                progress=_progress)
+    counts = ", ".join(f"{result.count(a)} {PAST[a.value]}" for a in _phases())
+    click.echo(f"Apply complete: {counts}, {len(result.failed)} failed.")
+    if result.failed:
+        for outcome in result.failed:
+            click.echo(f"Error: {outcome.change.address}: {outcome.message}", err=True)
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+def _phases() -> Any:
+    from reconciler.apply import PHASES
+
+    return PHASES
+
+
+def _adopt_quietly(session: Any, plan: Any, specs: Any, snapshot: Any) -> None:
+    """Record declared endpoints that exist as managed, writing only if something is new."""
+    from dataclasses import replace
+
+    from reconciler.state import Managed
+
+    state = snapshot.state
+    live_ids = {e.inference_id for e in snapshot.endpoints}
+    new = {s.inference_id: Managed(task_type=s.task_type, service=s.service)
+           for s in specs if s.inference_id in live_ids and s.inference_id not in state.managed}
+    if new and state.available:
+        session.store.write(replace(state, managed={**state.managed, **new}))
+
+
+def _confirm(auto_approve: bool) -> None:
+    if auto_approve:
+        return
+    if not sys.stdin.isatty():
+        raise ReconcilerError("no terminal to confirm on: pass --auto-approve to apply without asking")
+    if not click.confirm("Apply these changes?", default=False, err=True):
+        raise click.exceptions.Abort()
+
+
+def _progress(change: Any, status: str, seconds: float) -> None:
+    verb = PAST.get(change.action.value, change.action.value)
+    if status == "ok":
+        click.echo(f"{change.action.symbol} {change.address}: {verb} ({seconds:.2f}s)", err=True)
+    else:
+        click.echo(f"! {change.address}: {change.action.value} failed: {status}", err=True)
+
+
+@cli.command()
+@DIRECTORY
+@connection_options
+def unlock(directory: FsPath, **options: Any) -> int:
+    """Remove a stale apply lock left by a run that died."""
+    opened, _ = _session(directory, options)
+    with opened as session:
+        removed = session.store.release_lock()
+    click.echo("Lock removed." if removed else "No lock was held.")
+    return EXIT_OK

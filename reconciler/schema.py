@@ -89,7 +89,6 @@ def _explain(error: ValidationError, body: Any) -> list[tuple[Path, str]]:
     if _is_secret(path, body) and kind not in ("required", "additionalProperties"):
         return [(path, f"{where} {SECRET_HINT}")]
     if kind == "pattern":
-            return [(path, f"{where} {SECRET_HINT}")]
         return [(path, f"{where}: '{error.instance}' does not match {error.validator_value}")]
     if kind == "enum":
         allowed = ", ".join(repr(v) for v in error.validator_value)

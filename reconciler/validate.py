@@ -16,6 +16,7 @@ from reconciler.diagnostics import Diagnostic, sort_diagnostics
 from reconciler.loader import Document, load_directory
 from reconciler.model import EndpointSpec
 from reconciler.schema import check_document
+from reconciler.variables import substitute_variables
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,9 +29,10 @@ class Validation:
         return not self.diagnostics
 
 
-def validate_directory(root: FsPath) -> Validation:
+def validate_directory(root: FsPath, *, variables: Mapping[str, str] | None = None) -> Validation:
     documents, diagnostics = load_directory(root)
-    return validate_documents(documents, diagnostics)
+    documents, problems = substitute_variables(documents, variables or {})
+    return validate_documents(documents, diagnostics + problems)
 
 
 def validate_documents(documents: list[Document], diagnostics: list[Diagnostic]) -> Validation:

@@ -1,0 +1,180 @@
+"""The one module that speaks HTTP to Elasticsearch (through httpx).
+
+Owns connection settings, authentication, TLS, timeouts, retries with
+exponential backoff and jitter, and the mapping of HTTP statuses and
+Elasticsearch's error envelope to our errors, in one table. Credentials are
+never logged: the debug log shows method, path, status and timing only.
+Does not know what the requests mean (``live``, ``state`` and ``apply`` do).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from reconciler.errors import AuthError, ClusterError, Conflict, HTTPError, NotFound, TransportError
+
+log = logging.getLogger("reconciler.http")
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+STATUS_ERRORS: Mapping[int, type[HTTPError]] = {401: AuthError, 403: AuthError, 404: NotFound, 409: Conflict}
+PRIVILEGE_HINT = {
+    "GET": "monitor_inference (or manage_inference)",
+    "PUT": "manage_inference",
+    "DELETE": "manage_inference",
+    "POST": "manage_inference",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Connection:
+    url: str
+    api_key: str | None = None
+    username: str | None = None
+    password: str | None = None
+    ca_cert: str | None = None
+    insecure: bool = False
+    timeout: float = 30.0
+    retries: int = 5
+    backoff: float = 0.25  # seconds before the first retry; doubles each time
+    max_backoff: float = 8.0
+
+    def __repr__(self) -> str:  # never show credentials, even in a debugger
+        return f"Connection(url={self.url!r}, auth={'api_key' if self.api_key else 'basic' if self.username else 'none'})"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Response:
+    status: int
+    body: Any
+
+
+class Client:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        headers = {"Accept": "application/json", "User-Agent": "reconciler"}
+        auth = None
+        if connection.api_key:
+            headers["Authorization"] = f"ApiKey {connection.api_key}"
+        elif connection.username:
+            auth = httpx.BasicAuth(connection.username, connection.password or "")
+        verify: Any = True
+        if connection.insecure:
+            verify = False
+        elif connection.ca_cert:
+            verify = connection.ca_cert
+        self._http = httpx.Client(
+            base_url=connection.url.rstrip("/"),
+            headers=headers,
+            auth=auth,
+            verify=verify,
+            timeout=connection.timeout,
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        ok: tuple[int, ...] = (),
+    ) -> Response:
+        """Send one request, retrying transient failures; 2xx or a status in ``ok`` returns."""
+        attempt = 0
+        while True:
+            attempt += 1
+            started = time.monotonic()
+            try:
+                answer = self._http.request(method, path, params=_params(params), json=json)
+            except httpx.TimeoutException as error:
+                failure: Exception = TransportError(f"{method} {path}: timed out ({error.__class__.__name__})")
+                retry_after = None
+            except httpx.TransportError as error:
+                failure = TransportError(f"{method} {path}: {_describe_transport(error, self.connection)}")
+                retry_after = None
+            else:
+                log.debug("%s %s -> %s (%.0f ms)", method, path, answer.status_code, (time.monotonic() - started) * 1000)
+                if answer.is_success or answer.status_code in ok:
+                    return Response(status=answer.status_code, body=_json(answer))
+                failure = _error(method, path, answer)
+                if answer.status_code not in RETRY_STATUSES:
+                    raise failure
+                retry_after = _retry_after(answer)
+            if attempt > self.connection.retries:
+                raise failure
+            delay = retry_after if retry_after is not None else self._backoff(attempt)
+            log.debug("%s %s: retry %d in %.2fs (%s)", method, path, attempt, delay, failure)
+            time.sleep(delay)
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(self.connection.max_backoff, self.connection.backoff * 2 ** (attempt - 1))
+        return random.uniform(ceiling / 2, ceiling)  # "equal jitter"
+
+
+def _params(params: Mapping[str, Any] | None) -> dict[str, str] | None:
+    if not params:
+        return None
+    return {k: ("true" if v is True else "false" if v is False else str(v)) for k, v in params.items()}
+
+
+def _json(answer: httpx.Response) -> Any:
+    if not answer.content:
+        return None
+    try:
+        return answer.json()
+    except ValueError:
+        return answer.text
+
+
+def _retry_after(answer: httpx.Response) -> float | None:
+    value = answer.headers.get("Retry-After")
+    try:
+        return min(60.0, max(0.0, float(value))) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _error(method: str, path: str, answer: httpx.Response) -> HTTPError:
+    body = _json(answer)
+    error_type, reason = "", ""
+    if isinstance(body, Mapping) and isinstance(body.get("error"), Mapping):
+        error_type = str(body["error"].get("type", ""))
+        reason = str(body["error"].get("reason", ""))
+    elif isinstance(body, Mapping) and isinstance(body.get("error"), str):
+        reason = body["error"]
+    status = answer.status_code
+    if status == 401 and not reason:
+        reason = "authentication failed: check --api-key / --username"
+    if status == 403 and "license" not in reason:
+        reason = f"{reason} (this needs the cluster privilege {PRIVILEGE_HINT.get(method, 'manage_inference')})".strip()
+    kind = STATUS_ERRORS.get(status, HTTPError)
+    return kind(status=status, method=method, path=path, error_type=error_type, reason=reason)
+
+
+def _describe_transport(error: httpx.TransportError, connection: Connection) -> str:
+    text = str(error) or error.__class__.__name__
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return f"TLS certificate of {connection.url} not trusted ({text}); pass --ca-cert FILE"
+    if isinstance(error, httpx.ConnectError):
+        return f"cannot connect to {connection.url} ({text})"
+    return text
+
+
+__all__ = ["Client", "ClusterError", "Connection", "Response"]

@@ -1,0 +1,40 @@
+"""Field-level differences between two normalised views (deepdiff underneath).
+
+Owns one question: which field paths differ between desired and live, as
+dotted strings (``service_settings.model_id``). Lists compare whole: a
+changed separator list is one changed path. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deepdiff import DeepDiff
+
+from reconciler.normalize import View
+
+
+def changed_paths(desired: View, live: View) -> tuple[str, ...]:
+    """Sorted dotted paths where the two views differ; () when equal."""
+    if desired == live:  # the common case, without deepdiff's cost
+        return ()
+    difference = DeepDiff(live, desired, view="tree", verbose_level=2)
+    paths: set[str] = set()
+    for items in difference.values():
+        for item in items:
+            paths.add(_dotted(item.path(output_format="list")))
+    return tuple(sorted(paths))
+
+
+def _dotted(parts: list[Any]) -> str:
+    kept: list[str] = []
+    for part in parts:
+        if isinstance(part, int):  # a list element: report the list itself
+            break
+        kept.append(str(part))
+    return ".".join(kept)
+
+
+def removed_keys(desired: View, live: View, block: str) -> tuple[str, ...]:
+    """Keys of ``block`` present live but no longer declared."""
+    return tuple(sorted(set(live.get(block, {})) - set(desired.get(block, {}))))

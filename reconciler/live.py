@@ -1,0 +1,107 @@
+"""Reading what the cluster has now: version, endpoint listing, state, usage.
+
+Owns the read side of a run in a constant number of requests: ``GET /``,
+``GET /_inference/_all`` and the state document, whatever the number of
+endpoints; plus one ``DELETE ?dry_run=true`` per destructive change to learn
+which pipelines and indices use it. Also computes, from the state's
+fingerprints, which secrets moved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from reconciler.catalog import Catalog, parse_version
+from reconciler.client import Client
+from reconciler.errors import SecretError
+from reconciler.model import EndpointSpec, LiveEndpoint
+from reconciler.plan import Change, SecretStatus, Usage
+from reconciler.secrets import fingerprint, get_path, resolve, secret_paths
+from reconciler.state import State, StateStore
+
+DRY_RUN_SINCE = (8, 15, 0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Snapshot:
+    version: str
+    endpoints: tuple[LiveEndpoint, ...]
+    state: State
+    listing_fingerprint: str
+    warnings: tuple[str, ...] = ()
+
+    def by_id(self, inference_id: str) -> LiveEndpoint | None:
+        return next((e for e in self.endpoints if e.inference_id == inference_id), None)
+
+
+def read_version(client: Client) -> str:
+    info = client.request("GET", "/").body or {}
+    return str((info.get("version") or {}).get("number", "0.0.0"))
+
+
+def read_endpoints(client: Client) -> tuple[tuple[LiveEndpoint, ...], str]:
+    body = client.request("GET", "/_inference/_all").body or {}
+    documents = body.get("endpoints", body.get("models", []))  # "models" before 8.15
+    endpoints = tuple(sorted((LiveEndpoint.from_api(d) for d in documents), key=lambda e: e.inference_id))
+    return endpoints, listing_fingerprint(endpoints)
+
+
+def listing_fingerprint(endpoints: Iterable[LiveEndpoint]) -> str:
+    canonical = json.dumps([dict(e.body) for e in endpoints], sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def read_snapshot(client: Client, store: StateStore) -> Snapshot:
+    version = read_version(client)
+    endpoints, fingerprint_ = read_endpoints(client)
+    state = store.read()
+    warnings = (store.warning,) if store.warning else ()
+    return Snapshot(version=version, endpoints=endpoints, state=state,
+                    listing_fingerprint=fingerprint_, warnings=warnings)
+
+
+def read_usage(client: Client, changes: Iterable[Change], version: str) -> dict[str, Usage]:
+    """Pipelines and indices using each endpoint a destructive change would remove."""
+    if parse_version(version) < DRY_RUN_SINCE:
+        return {}
+    usage: dict[str, Usage] = {}
+    for change in changes:
+        if not change.action.destructive:
+            continue
+        task_type = change.live_task_type or change.task_type
+        answer = client.request("DELETE", f"/_inference/{task_type}/{change.inference_id}",
+                                params={"dry_run": True}, ok=(404,))
+        body = answer.body if isinstance(answer.body, Mapping) else {}
+        usage[change.inference_id] = Usage(pipelines=tuple(body.get("pipelines") or ()),
+                                           indices=tuple(body.get("indexes") or body.get("indices") or ()))
+    return usage
+
+
+def secret_statuses(specs: Iterable[EndpointSpec], state: State, catalog: Catalog,
+                    live_ids: frozenset[str]) -> dict[str, SecretStatus]:
+    """Per endpoint: which secrets moved since we last sent them, and which we cannot know."""
+    statuses: dict[str, SecretStatus] = {}
+    for spec in specs:
+        if spec.inference_id not in live_ids:
+            continue  # a create sends every secret anyway
+        recorded = state.managed.get(spec.inference_id)
+        changed, untracked, unresolved = [], [], []
+        for path in secret_paths(spec, catalog):
+            dotted = ".".join(str(p) for p in path)
+            known = recorded.secrets.get(dotted) if recorded else None
+            if not state.available or known is None:
+                untracked.append(dotted)
+                continue
+            try:
+                value = resolve(get_path(spec.body, path), spec=spec, path=path)
+            except SecretError:
+                unresolved.append(dotted)
+                continue
+            if fingerprint(value, salt=state.salt) != known:
+                changed.append(dotted)
+        statuses[spec.inference_id] = SecretStatus(changed=tuple(changed), untracked=tuple(untracked),
+                                                   unresolved=tuple(unresolved))
+    return statuses

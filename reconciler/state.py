@@ -1,0 +1,177 @@
+"""The state document kept in the cluster: ownership, secret fingerprints, the lock.
+
+Owns the reconciler's memory between runs (DESIGN.md section 4): which ids a
+desired-state directory manages, a salted HMAC fingerprint of each secret it
+sent, and the apply lock. Writes use optimistic concurrency; a 403 degrades
+to "state unavailable" with one warning. Uses only the document APIs.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from reconciler.client import Client
+from reconciler.errors import AuthError, Conflict, HTTPError, LockError, NotFound
+from reconciler.secrets import new_salt
+
+DEFAULT_INDEX = "reconciler-state"
+LOCK_TTL_SECONDS = 15 * 60
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class Managed:
+    task_type: str
+    service: str
+    secrets: Mapping[str, str] = field(default_factory=dict)  # dotted path -> fingerprint
+
+
+@dataclass(frozen=True, kw_only=True)
+class State:
+    salt: str
+    managed: Mapping[str, Managed] = field(default_factory=dict)
+    available: bool = True
+    exists: bool = False
+    seq_no: int | None = None
+    primary_term: int | None = None
+
+    def to_source(self, doc_id: str) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "state_id": doc_id,
+            "salt": self.salt,
+            "updated_at": int(time.time()),
+            "managed": {
+                inference_id: {"task_type": m.task_type, "service": m.service, "secrets": dict(m.secrets)}
+                for inference_id, m in sorted(self.managed.items())
+            },
+        }
+
+    @classmethod
+    def from_source(cls, source: Mapping[str, Any], *, seq_no: int, primary_term: int) -> State:
+        managed = {
+            str(inference_id): Managed(
+                task_type=str(entry.get("task_type", "")),
+                service=str(entry.get("service", "")),
+                secrets=dict(entry.get("secrets") or {}),
+            )
+            for inference_id, entry in (source.get("managed") or {}).items()
+        }
+        return cls(salt=str(source.get("salt") or new_salt()), managed=managed, exists=True,
+                   seq_no=seq_no, primary_term=primary_term)
+
+
+def holder_name() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()} pid {os.getpid()}"
+
+
+class StateStore:
+    def __init__(self, client: Client, *, index: str = DEFAULT_INDEX, doc_id: str = "default") -> None:
+        self.client = client
+        self.index = index
+        self.doc_id = doc_id
+        self.warning = ""
+
+    @property
+    def lock_id(self) -> str:
+        return f"{self.doc_id}.lock"
+
+    def read(self) -> State:
+        try:
+            answer = self.client.request("GET", f"/{self.index}/_doc/{self.doc_id}", ok=(404,))
+        except AuthError as error:
+            self.warning = (f"cannot read the state index {self.index} ({error.status}); planning without "
+                            "ownership or secret fingerprints: prune and rotation detection are off")
+            return State(salt=new_salt(), available=False)
+        body = answer.body if isinstance(answer.body, Mapping) else {}
+        if answer.status == 404 or not body.get("found"):
+            return State(salt=new_salt())
+        return State.from_source(body.get("_source") or {}, seq_no=int(body["_seq_no"]),
+                                 primary_term=int(body["_primary_term"]))
+
+    def write(self, state: State) -> State:
+        """Store ``state``; on a concurrent change, merge ours over theirs and retry."""
+        if not state.available:
+            return state
+        for _ in range(5):
+            try:
+                return self._write_once(state)
+            except AuthError as error:
+                self.warning = f"cannot write the state index {self.index} ({error.status}); ownership not recorded"
+                return replace(state, available=False)
+            except Conflict:
+                theirs = self.read()
+                state = replace(state, managed={**theirs.managed, **state.managed}, salt=theirs.salt
+                                if theirs.exists else state.salt, exists=theirs.exists,
+                                seq_no=theirs.seq_no, primary_term=theirs.primary_term)
+        raise LockError(f"the state document {self.index}/{self.doc_id} keeps changing under us")
+
+    def _write_once(self, state: State) -> State:
+        source = state.to_source(self.doc_id)
+        if state.exists:
+            path = f"/{self.index}/_doc/{self.doc_id}"
+            params: dict[str, Any] = {"if_seq_no": state.seq_no, "if_primary_term": state.primary_term,
+                                      "refresh": "true"}
+        else:
+            self._ensure_index()
+            path, params = f"/{self.index}/_create/{self.doc_id}", {"refresh": "true"}
+        answer = self.client.request("PUT", path, params=params, json=source).body
+        return replace(state, exists=True, seq_no=int(answer["_seq_no"]), primary_term=int(answer["_primary_term"]))
+
+    def _ensure_index(self) -> None:
+        try:
+            self.client.request("PUT", f"/{self.index}", json={"settings": {"index.hidden": True}})
+        except HTTPError as error:
+            if "already_exists" not in error.error_type:
+                raise
+
+    # -- the lock ---------------------------------------------------------------------------
+
+    def acquire_lock(self, *, holder: str, ttl: int = LOCK_TTL_SECONDS) -> str:
+        """Take the lock or raise LockError naming its holder; returns a takeover message or ""."""
+        now = time.time()
+        document = {"holder": holder, "acquired_at": int(now), "expires_at": int(now + ttl)}
+        self._ensure_index()
+        try:
+            self.client.request("PUT", f"/{self.index}/_create/{self.lock_id}", params={"refresh": "true"},
+                                json=document)
+            return ""
+        except Conflict:
+            pass
+        current = self.client.request("GET", f"/{self.index}/_doc/{self.lock_id}", ok=(404,)).body or {}
+        lock = current.get("_source") or {}
+        if current.get("found") and lock.get("expires_at", 0) > now:
+            raise LockError(
+                f"another apply holds the lock: {lock.get('holder', 'unknown')} since "
+                f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(lock.get('acquired_at', 0)))} UTC "
+                f"(expires in {int(lock.get('expires_at', 0) - now)} s); "
+                "if that run is dead, run `reconciler unlock`"
+            )
+        try:  # expired (or vanished): take it over, but only if nobody else did first
+            if current.get("found"):
+                self.client.request("PUT", f"/{self.index}/_doc/{self.lock_id}", json=document,
+                                    params={"if_seq_no": current["_seq_no"], "refresh": "true",
+                                            "if_primary_term": current["_primary_term"]})
+            else:
+                self.client.request("PUT", f"/{self.index}/_create/{self.lock_id}", json=document,
+                                    params={"refresh": "true"})
+        except Conflict:
+            raise LockError("another apply took the expired lock first; try again") from None
+        return f"took over an expired lock held by {lock.get('holder', 'unknown')}" if lock else ""
+
+    def release_lock(self) -> bool:
+        try:
+            self.client.request("DELETE", f"/{self.index}/_doc/{self.lock_id}", params={"refresh": "true"})
+            return True
+        except NotFound:
+            return False
