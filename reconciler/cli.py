@@ -282,3 +282,33 @@ def unlock(directory: FsPath, **options: Any) -> int:
         removed = session.store.release_lock()
     click.echo("Lock removed." if removed else "No lock was held.")
     return EXIT_OK
+
+
+@cli.command("import")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=FsPath),
+              help="Directory to write one spec file per endpoint into.")
+@click.argument("ids", nargs=-1)
+@connection_options
+def import_(out: FsPath, ids: tuple[str, ...], **options: Any) -> int:
+    """Write spec files for endpoints that exist in the cluster (all, or IDS)."""
+    from reconciler.catalog import load_catalog, schemas_dir
+    from reconciler.importer import write_specs
+    from reconciler.live import read_endpoints
+
+    import os
+
+    out.mkdir(parents=True, exist_ok=True)
+    opened, _ = _session(out, options)
+    with opened as session:
+        endpoints, _ = read_endpoints(session.client)
+    wanted = [e for e in endpoints if (e.inference_id in ids if ids else not e.preconfigured)]
+    missing = sorted(set(ids) - {e.inference_id for e in endpoints})
+    if missing:
+        raise ReconcilerError(f"no such endpoint(s) in the cluster: {', '.join(missing)}")
+    schema = schemas_dir() / "endpoint.schema.json"
+    relative = os.path.relpath(schema, out.resolve())
+    reference = relative if not relative.startswith("../../..") else schema.as_uri()
+    written = write_specs(wanted, out, load_catalog(), reference)
+    click.echo(f"Wrote {len(written)} spec file(s) to {out}. Set the secret variables named in each file, "
+               "then run `reconciler plan` (the next apply adopts them).")
+    return EXIT_OK
