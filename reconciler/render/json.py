@@ -1,0 +1,60 @@
+"""The JSON rendering of a plan: a versioned document that scripts rely on.
+
+Owns the document's shape (``format_version`` "1"): one entry per endpoint
+considered, no-ops included, in the plan's own order, with ``before``/``after``
+(masked by the planner; ``null`` when absent), the changed paths, the reason
+and who uses the endpoint; then the summary counts. Keys named in DESIGN.md
+section 6 never change meaning within a format version; extra keys may be
+added. The saved plan file (``planfile.py``) builds on ``to_document``; this
+module neither reads nor writes files.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from reconciler.plan import Change, Plan
+from reconciler.render.fields import plain
+
+FORMAT_VERSION = "1"
+
+
+def to_document(plan: Plan) -> dict[str, Any]:
+    """The plan as plain JSON values (dicts, lists, strings, numbers, booleans, None)."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "cluster_version": plan.cluster_version,
+        "prune": plan.prune,
+        "has_changes": plan.has_changes,
+        "changes": [_change(change) for change in plan.changes],
+        "summary": dict(plan.summary),
+        "unmanaged": list(plan.unmanaged),
+        "warnings": list(plan.warnings),
+    }
+
+
+def render_json(plan: Plan) -> str:
+    """``to_document`` as indented JSON text, keys in a stable (not sorted) order."""
+    return json.dumps(to_document(plan), indent=2, ensure_ascii=False)
+
+
+def _change(change: Change) -> dict[str, Any]:
+    return {
+        "action": change.action.value,
+        "inference_id": change.inference_id,
+        "task_type": change.task_type,
+        "service": change.service,
+        "address": change.address,
+        "paths": list(change.paths),
+        "secret_paths": list(change.secret_paths),
+        "reason": change.reason,
+        "before": plain(change.before) if change.before is not None else None,
+        "after": plain(change.after) if change.after is not None else None,
+        "in_use_by": {
+            "pipelines": list(change.in_use_by.pipelines),
+            "indices": list(change.in_use_by.indices),
+        },
+        "notes": list(change.notes),
+        "live_task_type": change.live_task_type or None,
+    }

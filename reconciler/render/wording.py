@@ -1,0 +1,68 @@
+"""The sentences every human-readable rendering shares.
+
+Owns the words for a plan's outcome (``Plan: N to create, ...``,
+``No changes.``, the drift wording for scheduled jobs), for what happens to
+one endpoint (``will be created``), and for who uses an endpoint that a
+destructive change would break. Text and markdown both take their words from
+here so that a user reads the same sentence in the job log and on the pull
+request. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from reconciler.plan import Action, Change, Plan, Usage
+
+NO_CHANGES = "No changes. The cluster matches the desired state."
+NO_DRIFT = "No drift: the cluster matches the desired state."
+REFUSAL = "apply refuses this change unless --allow-destroy-in-use is given"
+
+OUTCOME = {
+    Action.CREATE: "will be created",
+    Action.UPDATE: "will be updated in place",
+    Action.REPLACE: "must be replaced",
+    Action.DELETE: "will be destroyed",
+    Action.NOOP: "is up to date",
+}
+
+
+def summary_line(plan: Plan) -> str:
+    """``Plan: N to create, N to update, N to replace, N to delete.`` or ``No changes. ...``."""
+    if not plan.has_changes:
+        return NO_CHANGES
+    return (
+        f"Plan: {plan.count(Action.CREATE)} to create, {plan.count(Action.UPDATE)} to update, "
+        f"{plan.count(Action.REPLACE)} to replace, {plan.count(Action.DELETE)} to delete."
+    )
+
+
+def drift_line(plan: Plan) -> str:
+    """The headline of a drift report, for a scheduled job."""
+    if not plan.has_changes:
+        return NO_DRIFT
+    differing = sum(1 for change in plan.changes if change.action.writes)
+    return f"Drift detected: {differing} endpoint(s) differ from the desired state."
+
+
+def outcome(change: Change) -> str:
+    return f"{change.address} {OUTCOME[change.action]}"
+
+
+def in_use(usage: Usage, *, limit: int | None = None) -> str:
+    """``pipelines: [p1]; indices: [idx]``, naming only the kinds that are present."""
+    parts = []
+    if usage.pipelines:
+        parts.append(f"pipelines: [{_names(usage.pipelines, limit)}]")
+    if usage.indices:
+        parts.append(f"indices: [{_names(usage.indices, limit)}]")
+    return "; ".join(parts)
+
+
+def blocked_in_use(change: Change) -> bool:
+    """A destructive change of an endpoint something uses: apply refuses it by default."""
+    return change.action.destructive and not change.in_use_by.empty
+
+
+def _names(names: tuple[str, ...], limit: int | None) -> str:
+    if limit is None or len(names) <= limit:
+        return ", ".join(names)
+    return ", ".join(names[:limit]) + f", ... ({len(names) - limit} more)"
