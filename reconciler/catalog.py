@@ -97,7 +97,7 @@ class ServiceFacts:
         return since is not None and version >= parse_version(since)
 
     def task_settings_mode(self, task_type: str) -> str:
-        return str(self._update_rules(task_type).get("task_settings_mode", "merge"))
+        return str(self._update_rules(task_type).get("task_settings_mode") or "merge")
 
     def secrets_together(self, task_type: str) -> bool:
         return bool(self._update_rules(task_type).get("secrets_together", False))

@@ -22,17 +22,24 @@ def changed_paths(desired: View, live: View) -> tuple[str, ...]:
     paths: set[str] = set()
     for items in difference.values():
         for item in items:
-            paths.add(_dotted(item.path(output_format="list")))
+            parts = _field(item.path(output_format="list"))
+            if len(parts) == 1:  # a whole block added or removed: name its fields
+                block = parts[0]
+                keys = set(desired.get(block, {})) | set(live.get(block, {}))
+                paths.update(f"{block}.{key}" for key in keys)
+            else:
+                paths.add(".".join(parts))
     return tuple(sorted(paths))
 
 
-def _dotted(parts: list[Any]) -> str:
+def _field(parts: list[Any]) -> list[str]:
+    """A change deep inside a field (a list element, rate_limit.requests_per_minute) is a change of the field."""
     kept: list[str] = []
-    for part in parts:
-        if isinstance(part, int):  # a list element: report the list itself
+    for part in parts[:2]:
+        if isinstance(part, int):
             break
         kept.append(str(part))
-    return ".".join(kept)
+    return kept
 
 
 def removed_keys(desired: View, live: View, block: str) -> tuple[str, ...]:
