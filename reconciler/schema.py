@@ -81,7 +81,9 @@ def _explain(error: ValidationError, body: Any) -> list[tuple[Path, str]]:
     if kind in ("additionalProperties", "unevaluatedProperties"):
         known = set(error.schema.get("properties", {}))
         extras = [k for k in (error.instance or {}) if k not in known]
-        return [(path + (k,), f"{dotted(path + (k,))}: unknown field '{k}'") for k in extras] or [
+        prefix = f"{where}: " if path else ""
+        suffix = f" ({_context(body)})" if len(path) <= 1 else ""
+        return [(path + (k,), f"{prefix}unknown field '{k}'{suffix}") for k in extras] or [
             (path, f"{where}: {error.message}")
         ]
     if error.schema is False or kind == "not":
