@@ -548,8 +548,9 @@ SERVICES: dict[str, dict[str, Any]] = {
         "ss": {
             "model_id": fld(
                 "string",
-                "Built-in model id (.elser_model_2, .multilingual-e5-small, .rerank-v1) or an Eland model. Optional with "
-                "deployment_id (the server copies it). Must differ from inference_id.",
+                "Built-in model id (.elser_model_2, .multilingual-e5-small, .rerank-v1) or an Eland model; must differ "
+                "from inference_id. Optional with deployment_id, but the server copies it (and num_threads) from the "
+                "deployment and GET shows them, so declare them too to avoid reported drift.",
             ),
             "num_threads": fld(
                 "integer",
@@ -590,28 +591,14 @@ SERVICES: dict[str, dict[str, Any]] = {
             "service_settings.dimensions": "Measured for Eland models; not accepted in a request (400).",
         },
         "server_filled": {
-            "*": {
-                "service_settings.model_id": "*",
-                "service_settings.num_threads": "*",
-                "service_settings.num_allocations": "*",
-                "service_settings.adaptive_allocations": "*",
-            },
+            "*": {"service_settings.num_allocations": "*"},
             "text_embedding": {
-                "service_settings.model_id": "*",
-                "service_settings.num_threads": "*",
                 "service_settings.num_allocations": "*",
-                "service_settings.adaptive_allocations": "*",
                 "service_settings.dimensions": "*",
                 "service_settings.similarity": "*",
                 "service_settings.element_type": "*",
             },
-            "rerank": {
-                "service_settings.model_id": "*",
-                "service_settings.num_threads": "*",
-                "service_settings.num_allocations": "*",
-                "service_settings.adaptive_allocations": "*",
-                "task_settings.return_documents": True,
-            },
+            "rerank": {"service_settings.num_allocations": "*", "task_settings.return_documents": True},
         },
         "update": {
             "*": upd(ss_first_gen=("num_allocations", "adaptive_allocations"), ts=None, secrets=False, chunking=True),
@@ -747,7 +734,7 @@ SERVICES: dict[str, dict[str, Any]] = {
             "max_tokens": fld(
                 "integer",
                 "max_tokens for the Model Garden anthropic provider (ignored otherwise). The server writes null when "
-                "other task settings are set and this is not.",
+                "other task settings are set and this is not (server_filled '*').",
                 minimum=1,
                 task_types=["completion", "chat_completion"],
             ),
@@ -761,8 +748,8 @@ SERVICES: dict[str, dict[str, Any]] = {
         "server_filled": {
             "text_embedding": merge(rl_fill(30000), emb_fill("dot_product")),
             "rerank": rl_fill(300),
-            "completion": merge(rl_fill(1000), {"service_settings.provider": "GOOGLE", "task_settings.max_tokens": None}),
-            "chat_completion": merge(rl_fill(1000), {"service_settings.provider": "GOOGLE", "task_settings.max_tokens": None}),
+            "completion": merge(rl_fill(1000), {"service_settings.provider": "GOOGLE", "task_settings.max_tokens": "*"}),
+            "chat_completion": merge(rl_fill(1000), {"service_settings.provider": "GOOGLE", "task_settings.max_tokens": "*"}),
         },
         "update": {
             "*": upd(ss=("rate_limit",)),
@@ -900,8 +887,9 @@ SERVICES: dict[str, dict[str, Any]] = {
         "ss": {
             "url": fld(
                 "string",
-                "Endpoint URL; defaults by task type. D: listed as server_filled (the server source writes the default) "
-                "although the spec's response examples leave it out; either way it is not drift.",
+                "Endpoint URL; the server uses a default per task type when left out and does not write it. D: not "
+                "server_filled: the spec's response examples and the server settings class (optional URI, written only "
+                "if given) agree; the behaviour notes' 'filled' claim was not confirmed.",
             ),
         },
         "ts": {
@@ -922,13 +910,8 @@ SERVICES: dict[str, dict[str, Any]] = {
         },
         "response_only": {"service_settings.dimensions": "Measured on creation; not accepted in a request (400)."},
         "server_filled": {
-            "text_embedding": merge(
-                rl_fill(3000),
-                emb_fill("dot_product", **{"service_settings.url": "https://integrate.api.nvidia.com/v1/embeddings"}),
-            ),
-            "completion": merge(rl_fill(3000), {"service_settings.url": "https://integrate.api.nvidia.com/v1/chat/completions"}),
-            "chat_completion": merge(rl_fill(3000), {"service_settings.url": "https://integrate.api.nvidia.com/v1/chat/completions"}),
-            "rerank": merge(rl_fill(3000), {"service_settings.url": "https://ai.api.nvidia.com/v1/retrieval/nvidia/reranking"}),
+            "*": rl_fill(3000),
+            "text_embedding": merge(rl_fill(3000), emb_fill("dot_product")),
         },
         "update": {
             "*": upd(ss=("rate_limit",), ts=None),
@@ -1193,16 +1176,27 @@ def collapse(per_task: dict[str, Any]) -> dict[str, Any]:
 
 
 def finish_server_filled(filled: dict[str, Any], service_task_types: list[str]) -> dict[str, Any]:
+    """Per task type -> "*" (what every task type shares) plus each task type's full entry where it differs.
+
+    Readers may either take the task-type entry instead of "*" or merge it over "*": both give the same
+    result because "*" only holds entries common to all task types.
+    """
     if not filled:
         return {}
     per_task = {}
     for task in service_task_types:
         entry = filled.get(task, filled.get("*"))
-        if entry is not None:
-            per_task[task] = dict(sorted(entry.items()))
-    if len(per_task) == len(service_task_types):
-        return collapse(per_task)
-    return per_task
+        per_task[task] = dict(sorted((entry or {}).items()))
+    shared = {
+        key: value
+        for key, value in per_task[service_task_types[0]].items()
+        if all(key in other and other[key] == value for other in per_task.values())
+    }
+    out: dict[str, Any] = {"*": shared} if shared else {}
+    for task, entry in per_task.items():
+        if entry != shared:
+            out[task] = entry
+    return out
 
 
 def build(reference: Path) -> dict[str, Any]:
