@@ -1,0 +1,82 @@
+"""The reserved `/_sandbox/...` control API: the knobs over HTTP.
+
+Lets a test that runs the CLI (and therefore the sandbox) in another
+process read the request log and set latency, faults and the reported
+version. These requests skip latency, faults, credentials and the request
+log. Routes:
+
+    GET    /_sandbox/requests            {"requests": [...]}
+    DELETE /_sandbox/requests            clear the log
+    GET    /_sandbox/knobs               version, latency_ms, faults
+    PUT    /_sandbox/latency             {"latency_ms": 25}
+    PUT    /_sandbox/version             {"version": "8.18.0"}
+    GET    /_sandbox/faults              the active faults
+    POST   /_sandbox/faults              {"method","path","status","count","retry_after","drop","after"}
+    DELETE /_sandbox/faults              remove all faults
+    POST   /_sandbox/reset               forget every endpoint, pipeline, index, fault and log entry
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import bad_request, no_handler
+from .knobs import Fault
+from .protocol import Request, Response, ok, version_tuple
+
+if TYPE_CHECKING:
+    from .server import SandboxServer
+
+ACK = {"acknowledged": True}
+
+
+def _fault_from(body: dict[str, Any]) -> Fault:
+    known = {"method", "path", "status", "count", "retry_after", "drop", "after"}
+    unknown = sorted(set(body) - known)
+    if unknown:
+        raise bad_request(f"unknown fault fields {unknown}; known: {sorted(known)}")
+    try:
+        return Fault(**body)
+    except (TypeError, ValueError) as error:
+        raise bad_request(f"invalid fault: {error}") from None
+
+
+def control(sandbox: SandboxServer, req: Request) -> Response:
+    route = (req.method, req.path.removeprefix("/_sandbox").strip("/"))
+    if route == ("GET", "requests"):
+        return ok({"requests": sandbox.requests})
+    if route == ("DELETE", "requests"):
+        sandbox.clear_requests()
+        return ok(ACK)
+    if route == ("GET", "knobs"):
+        return ok({"version": sandbox.version, "latency_ms": sandbox.latency_ms,
+                   "faults": [f.to_json() for f in sandbox.faults.list()]})
+    if route == ("GET", "faults"):
+        return ok({"faults": [f.to_json() for f in sandbox.faults.list()]})
+    if route == ("POST", "faults"):
+        sandbox.add_fault(_fault_from(req.json_object() or {}))
+        return ok(ACK)
+    if route == ("DELETE", "faults"):
+        sandbox.clear_faults()
+        return ok(ACK)
+    if route == ("PUT", "latency"):
+        value = (req.json_object() or {}).get("latency_ms")
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            raise bad_request("latency_ms must be a non-negative number")
+        sandbox.latency_ms = float(value)
+        return ok(ACK)
+    if route == ("PUT", "version"):
+        value = (req.json_object() or {}).get("version")
+        try:
+            version_tuple(str(value))
+        except ValueError as error:
+            raise bad_request(str(error)) from None
+        sandbox.version = str(value)
+        return ok(ACK)
+    if route == ("POST", "reset"):
+        sandbox.store.reset()
+        sandbox.clear_faults()
+        sandbox.clear_requests()
+        return ok(ACK)
+    raise no_handler(req.raw_uri, req.method)
+

@@ -1,0 +1,178 @@
+"""Test knobs: injected faults, latency, the request log, and credentials.
+
+Owns `Fault` (public API), the thread-safe fault list that hands out the
+first N matches, the request log (method, path, query, status, time; never a
+body, a header or a secret; optionally appended to a JSON-lines file), and
+the optional credential check: without the configured key a request gets
+401; a read-only key gets 403 on writes; an inference-only key gets 403 on
+index and document APIs. The HTTP plumbing that applies them is `server.py`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import EsError, default_error_type
+
+
+@dataclass(kw_only=True)
+class Fault:
+    """Answer the first `count` requests matching method + path regex with `status`, or drop them.
+
+    `after=True` performs the request first, then loses the answer (the
+    "server did it but the client never heard" case). `count=None` never runs out.
+    """
+
+    method: str | None = None
+    path: str = ".*"
+    status: int | None = 503
+    count: int | None = 1
+    retry_after: int | float | None = None
+    drop: bool = False
+    after: bool = False
+
+    def __post_init__(self) -> None:
+        re.compile(self.path)
+        if not self.drop and self.status is None:
+            raise ValueError("a fault needs a status or drop=True")
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.method not in (None, "*", "") and self.method.upper() != method.upper():
+            return False
+        return re.search(self.path, path) is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def error(self, method: str, path: str) -> EsError:
+        status = int(self.status or 500)
+        headers = {}
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(self.retry_after)
+        return EsError(
+            status,
+            default_error_type(status),
+            f"sandbox injected fault: HTTP {status} for [{method} {path}]",
+            headers=headers,
+        )
+
+
+class FaultSet:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+
+    def add(self, fault: Fault) -> None:
+        with self._lock:
+            self._faults.append(copy.copy(fault))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def list(self) -> list[Fault]:
+        with self._lock:
+            return list(self._faults)
+
+    def take(self, method: str, path: str) -> Fault | None:
+        """The first matching fault with uses left; uses one."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.count is not None and fault.count <= 0:
+                    continue
+                if fault.matches(method, path):
+                    if fault.count is not None:
+                        fault.count -= 1
+                    return fault
+            return None
+
+
+class RequestLog:
+    def __init__(self, log_file: str | Path | None = None) -> None:
+        self._lock = threading.Lock()
+        self._entries: list[dict[str, Any]] = []
+        self.log_file = Path(log_file) if log_file is not None else None
+
+    def record(self, *, method: str, path: str, query: dict[str, str], status: int | None,
+               started: float, fault: str | None = None) -> None:
+        entry: dict[str, Any] = {
+            "method": method, "path": path, "query": dict(query), "status": status,
+            "time": round(started, 6), "duration_ms": round((time.time() - started) * 1000, 3),
+        }
+        if fault:
+            entry["fault"] = fault
+        with self._lock:
+            self._entries.append(entry)
+            if self.log_file is not None:
+                with self.log_file.open("a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(entry) + "\n")
+
+    def entries(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(e, query=dict(e["query"])) for e in self._entries]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Credentials:
+    """API keys the sandbox accepts; no key configured means no check at all."""
+
+    api_key: str | None = None
+    read_only_api_key: str | None = None
+    inference_only_api_key: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return any((self.api_key, self.read_only_api_key, self.inference_only_api_key))
+
+    def authenticate(self, authorization: str | None, raw_uri: str) -> str:
+        """The role of the caller, or a 401 EsError."""
+        if not self.enabled:
+            return "superuser"
+        if not authorization:
+            raise _unauthenticated(f"missing authentication credentials for REST request [{raw_uri}]")
+        scheme, _, token = authorization.partition(" ")
+        roles = {self.api_key: "superuser", self.read_only_api_key: "reader",
+                 self.inference_only_api_key: "inference_admin"}
+        role = roles.get(token.strip()) if scheme.lower() == "apikey" and token.strip() else None
+        if role is None:
+            raise _unauthenticated(
+                "unable to authenticate with provided credentials and anonymous access is not allowed "
+                "for this request",
+                extra={"additional_unsuccessful_credentials": "API key: invalid credentials"},
+            )
+        return role
+
+
+def _unauthenticated(reason: str, extra: dict[str, Any] | None = None) -> EsError:
+    return EsError(
+        401, "security_exception", reason, extra=extra,
+        headers={"WWW-Authenticate": 'ApiKey, Basic realm="security", charset="UTF-8"'},
+    )
+
+
+def authorize(role: str, *, method: str, action: str, privileges: str, index: str | None) -> None:
+    """403 when the role lacks the privilege for this action (section 8 texts)."""
+    if role == "superuser" or action == "cluster:monitor/main":
+        return
+    allowed = method in ("GET", "HEAD") if role == "reader" else action.startswith("cluster:")
+    if allowed:
+        return
+    user = {"reader": "sandbox-reader", "inference_admin": "sandbox-inference-admin"}[role]
+    if index is None:
+        reason = (f"action [{action}] is unauthorized for user [{user}] with effective roles [{role}], "
+                  f"this action is granted by the cluster privileges [{privileges}]")
+    else:
+        reason = (f"action [{action}] is unauthorized for user [{user}] with effective roles [{role}] "
+                  f"on indices [{index}], this action is granted by the index privileges [{privileges}]")
+    raise EsError(403, "security_exception", reason)
