@@ -430,7 +430,7 @@ def task_branch(service: dict[str, Any], task_type: str) -> Schema:
     if ts_required:
         then["required"] = ["task_settings"]
     return {
-        "if": {"properties": {"task_type": {"const": task_type}}, "required": ["task_type"]},
+        "if": {"type": "object", "properties": {"task_type": {"const": task_type}}, "required": ["task_type"]},
         "then": then,
     }
 
@@ -439,7 +439,7 @@ def endpoint_schema(catalog: dict[str, Any]) -> Schema:
     services = sorted(catalog["services"])
     dispatch = [
         {
-            "if": {"properties": {"service": {"const": name}}, "required": ["service"]},
+            "if": {"type": "object", "properties": {"service": {"const": name}}, "required": ["service"]},
             "then": {"$ref": f"services/{name}.schema.json"},
         }
         for name in services
