@@ -555,8 +555,7 @@ SERVICES: dict[str, dict[str, Any]] = {
             "num_threads": fld(
                 "integer",
                 "Threads per allocation: a power of 2, at most 32. Needed with model_id; copied from the deployment with deployment_id.",
-                minimum=1,
-                maximum=32,
+                enum=[1, 2, 4, 8, 16, 32],
             ),
             "num_allocations": fld(
                 "integer",
@@ -613,7 +612,7 @@ SERVICES: dict[str, dict[str, Any]] = {
         "elasticsearch: the server stores and returns service 'elasticsearch'.",
         "ss": {
             "num_allocations": fld("integer", "Allocations across ML nodes. Exactly one of num_allocations and adaptive_allocations.", minimum=1),
-            "num_threads": fld("integer", "Threads per allocation: a power of 2, at most 32.", minimum=1, maximum=32),
+            "num_threads": fld("integer", "Threads per allocation: a power of 2, at most 32.", enum=[1, 2, 4, 8, 16, 32]),
             "adaptive_allocations": fld(
                 "object",
                 "Autoscaling of allocations by load. Exactly one of num_allocations and adaptive_allocations.",
@@ -1122,7 +1121,7 @@ POSITIVE_INTEGERS = {
 
 def normalise_field(name: str, field: dict[str, Any], service_task_types: list[str]) -> dict[str, Any]:
     field = dict(field)
-    if field.get("type") == "integer" and name in POSITIVE_INTEGERS:
+    if field.get("type") == "integer" and name in POSITIVE_INTEGERS and "enum" not in field:
         field.setdefault("minimum", 1)
     if "task_types" in field:
         if set(field["task_types"]) >= set(service_task_types):

@@ -400,7 +400,7 @@ PER_SERVICE_INVALID = [
     ("custom", "rerank", ("set", "service_settings.query_parameters", [["only-a-key"]]), "is too short"),
     ("deepseek", "completion", ("set", "service_settings.rate_limit", {"requests_per_minute": 10}), "'rate_limit' was unexpected"),
     ("elasticsearch", "sparse_embedding", ("del", "service_settings.num_threads"), "'num_threads' is a dependency of 'model_id'"),
-    ("elasticsearch", "text_embedding", ("set", "service_settings.num_threads", 64), "64 is greater than the maximum of 32"),
+    ("elasticsearch", "text_embedding", ("set", "service_settings.num_threads", 3), "3 is not one of [1, 2, 4, 8, 16, 32]"),
     ("elasticsearch", "rerank", ("set", "service_settings.adaptive_allocations.max", 4), "'max' was unexpected"),
     ("elasticsearch", "text_embedding", ("set", "service_settings.dimensions", 384), "'dimensions' was unexpected"),
     ("elser", "sparse_embedding", ("set", "service_settings.adaptive_allocations", {"enabled": True}), "is valid under each of"),
