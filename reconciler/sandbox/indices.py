@@ -92,6 +92,9 @@ def create_index(cluster: Cluster, req: Request, params: dict[str, str]) -> Resp
     for key in body:
         if key not in ("settings", "mappings", "aliases"):
             raise EsError(400, "parse_exception", f"unknown key [{key}] for create index")
+    for key in ("settings", "mappings", "aliases"):
+        if body.get(key) is not None and not isinstance(body[key], dict):
+            raise EsError(400, "parse_exception", f"Failed to parse [{key}]: expected an object")
     check_index_name(name)
     with cluster.store.lock:
         existing = cluster.store.indices.get(name)
@@ -131,10 +134,15 @@ def read_mapping(cluster: Cluster, req: Request, params: dict[str, str]) -> Resp
 
 def put_mapping(cluster: Cluster, req: Request, params: dict[str, str]) -> Response:
     body = req.json_object() or {}
+    new_properties = body.get("properties") or {}
+    if not isinstance(new_properties, dict):
+        raise EsError(400, "mapper_parsing_exception", "Expected map for property [properties]")
     with cluster.store.lock:
         index = get_index(cluster.store, params["index"])
-        properties = index.mappings.setdefault("properties", {})
-        properties.update(copy.deepcopy(body.get("properties") or {}))
+        properties = index.mappings.get("properties")
+        if not isinstance(properties, dict):
+            properties = index.mappings["properties"] = {}
+        properties.update(copy.deepcopy(new_properties))
         cluster.store.save()
     return ok({"acknowledged": True})
 

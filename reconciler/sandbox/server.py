@@ -80,13 +80,22 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 60
     server: _HttpServer
 
+    def setup(self) -> None:
+        super().setup()
+        # headers and body go out in two writes; without this, Nagle + delayed ACK cost 40 ms a request
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's name
         return
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Malformed request lines get the ES envelope too, not http.server's HTML page."""
-        body = json.dumps(envelope(code, "illegal_argument_exception", message or "bad request")).encode()
+        error = envelope(code, "illegal_argument_exception", message or "bad request")
+        body = json.dumps(error, separators=(",", ":")).encode()
         self.close_connection = True
+        # an unparsable request line reads as HTTP/0.9, which would suppress the status line
+        self.request_version = "HTTP/1.1"
         try:
             self.send_response(code, message)
             self.send_header("Content-Type", "application/json")
@@ -281,7 +290,7 @@ class SandboxServer:
             httpd.tls = context
         self.port = httpd.server_address[1]
         self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02},
                                         name=f"sandbox-{self.port}", daemon=True)
         self._thread.start()
         return self
