@@ -482,7 +482,8 @@ SERVICES: dict[str, dict[str, Any]] = {
                 properties={
                     "json_parser": fld(
                         "map",
-                        "JSON paths by task type: text_embedding text_embeddings (+ embedding_type float|byte|bit), "
+                        "JSON paths by task type: text_embedding text_embeddings (+ embedding_type float|byte|bit; the "
+                        "server writes embedding_type float when left out, so declare it to avoid reported drift), "
                         "sparse_embedding token_path/weight_path, rerank relevance_score (+ reranked_index, document_text), "
                         "completion completion_result.",
                         values="string",
@@ -521,7 +522,7 @@ SERVICES: dict[str, dict[str, Any]] = {
             "text_embedding": merge(
                 rl_fill(10000),
                 {"service_settings.batch_size": 10, "service_settings.input_type": {"translation": {}, "default": ""}},
-                emb_fill("dot_product", **{"service_settings.response.json_parser.embedding_type": "float"}),
+                emb_fill("dot_product"),
             ),
         },
         "update": {
@@ -886,9 +887,9 @@ SERVICES: dict[str, dict[str, Any]] = {
         "ss": {
             "url": fld(
                 "string",
-                "Endpoint URL; the server uses a default per task type when left out and does not write it. D: not "
-                "server_filled: the spec's response examples and the server settings class (optional URI, written only "
-                "if given) agree; the behaviour notes' 'filled' claim was not confirmed.",
+                "Endpoint URL; a default per task type is used when left out. D: server_filled '*': one server "
+                "version (and the spec's response examples) writes url only when given, a newer one always writes "
+                "the default, so an undeclared url is never drift.",
             ),
         },
         "ts": {
@@ -909,8 +910,8 @@ SERVICES: dict[str, dict[str, Any]] = {
         },
         "response_only": {"service_settings.dimensions": "Measured on creation; not accepted in a request (400)."},
         "server_filled": {
-            "*": rl_fill(3000),
-            "text_embedding": merge(rl_fill(3000), emb_fill("dot_product")),
+            "*": merge(rl_fill(3000), {"service_settings.url": "*"}),
+            "text_embedding": merge(rl_fill(3000), emb_fill("dot_product", **{"service_settings.url": "*"})),
         },
         "update": {
             "*": upd(ss=("rate_limit",), ts=None),
