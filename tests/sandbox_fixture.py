@@ -7,6 +7,10 @@
 api_key, ...). Both stop their servers after the test and fail the test if a
 request ever produced a 500 (an internal error is a sandbox bug, never an
 answer Elasticsearch would give).
+
+Test modules import the helpers directly and load the fixtures with
+`pytest_plugins`; the helpers' asserts carry their own messages, so the
+module opts out of assertion rewriting: PYTEST_DONT_REWRITE.
 """
 
 from __future__ import annotations
@@ -51,15 +55,14 @@ def client(server: SandboxServer, **kwargs: Any) -> httpx.Client:
 
 def assert_es_error(response: httpx.Response, status: int, error_type: str, reason: str | None = None) -> str:
     """The response is Elasticsearch's error envelope with this status and type; returns the reason."""
-    assert response.status_code == status, response.text
+    assert response.status_code == status, f"expected {status}, got {response.status_code}: {response.text}"
     assert response.headers["X-Elastic-Product"] == "Elasticsearch"
     body = response.json()
-    assert set(body) == {"error", "status"}, body
-    assert body["status"] == status
+    assert set(body) == {"error", "status"} and body["status"] == status, f"not an ES error envelope: {body}"
     error = body["error"]
-    assert error["type"] == error_type, body
-    assert error["root_cause"][0]["type"] == error_type
-    assert error["root_cause"][0]["reason"] == error["reason"]
+    assert error["type"] == error_type, f"expected type {error_type}: {body}"
+    root = error["root_cause"][0]
+    assert (root["type"], root["reason"]) == (error_type, error["reason"]), f"bad root_cause: {body}"
     if reason is not None:
-        assert error["reason"] == reason
+        assert error["reason"] == reason, f"\nexpected reason: {reason}\n     got reason: {error['reason']}"
     return str(error["reason"])

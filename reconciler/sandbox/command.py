@@ -8,6 +8,7 @@ reconciler.sandbox` runs it standalone.
 
 from __future__ import annotations
 
+import re
 import signal
 import ssl
 import sys
@@ -54,7 +55,7 @@ def parse_fault(text: str) -> Fault:
             drop=status == "drop",
             after=after,
         )
-    except ValueError as error:  # includes re.error
+    except (ValueError, re.error) as error:
         raise click.BadParameter(f"{text!r}: {error}", param_hint="--fault") from None
 
 

@@ -18,6 +18,7 @@ log. Routes:
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from .errors import bad_request, no_handler
@@ -37,7 +38,7 @@ def _fault_from(body: dict[str, Any]) -> Fault:
         raise bad_request(f"unknown fault fields {unknown}; known: {sorted(known)}")
     try:
         return Fault(**body)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, re.error) as error:
         raise bad_request(f"invalid fault: {error}") from None
 
 

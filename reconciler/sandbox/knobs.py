@@ -40,6 +40,10 @@ class Fault:
 
     def __post_init__(self) -> None:
         re.compile(self.path)
+        for name in ("status", "count"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise ValueError(f"fault {name} must be an integer, not {value!r}")
         if not self.drop and self.status is None:
             raise ValueError("a fault needs a status or drop=True")
 

@@ -46,7 +46,7 @@ class Route:
         if len(parts) != len(self.segments):
             return None
         params: dict[str, str] = {}
-        for pattern, part in zip(self.segments, parts):
+        for pattern, part in zip(self.segments, parts, strict=True):
             if pattern.startswith("{"):
                 params[pattern[1:-1]] = part
             elif pattern != part:

@@ -9,7 +9,8 @@ in one is caught by the other in the end-to-end tests.
 Owns: per service and task type, the accepted service/task settings with a
 small type code, required fields, secret fields, rate-limit defaults,
 similarity defaults, other server fills, and the fields the current
-`_update` generation may change. Parsing and filling live in `validation.py`.
+`_update` generation may change. The per-task view of it is `facts.py`;
+parsing and filling live in `validation.py`.
 
 Type codes: `str`, `int` (positive integer), `double` (JSON float only),
 `bool`, `map`, `list`, `strlist`, `any`, `enum:a,b` (case-insensitive,
@@ -19,8 +20,6 @@ required field.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 TASK_TYPES = ("text_embedding", "sparse_embedding", "rerank", "completion", "chat_completion", "embedding")
@@ -33,10 +32,6 @@ class ByTask(dict):  # type: ignore[type-arg]
 
     def pick(self, task_type: str) -> Any:
         return self.get(task_type, self.get("*"))
-
-
-def _pick(value: Any, task_type: str) -> Any:
-    return value.pick(task_type) if isinstance(value, ByTask) else value
 
 
 SIM = "enum:cosine,dot_product,l2_norm"
@@ -251,78 +246,3 @@ MEASURED_DIMENSIONS = {
 }
 DEFAULT_DIMENSIONS = 1536
 MODEL_KEYS = ("model_id", "model", "deployment_id", "target", "service_id", "endpoint_name", "url")
-
-
-@dataclass(frozen=True, kw_only=True)
-class TaskFacts:
-    """Everything the sandbox knows about one service for one task type."""
-
-    service: str
-    output_service: str
-    task_type: str
-    settings: dict[str, str]
-    task_settings: dict[str, str]
-    secrets: tuple[str, ...]
-    secret_rule: str
-    oauth: tuple[str, ...]
-    rate_limit: int | None
-    similarity: str | None
-    force_similarity: str | None
-    fills: dict[str, Any]
-    task_fills: dict[str, Any]
-    mutable: tuple[str, ...]
-    task_update: str
-
-    @property
-    def chunked(self) -> bool:
-        return self.task_type in CHUNKED_TASKS
-
-    @property
-    def dense(self) -> bool:
-        return self.task_type in DENSE_TASKS
-
-
-def service_names() -> list[str]:
-    return sorted(SERVICES)
-
-
-def task_types_of(service: str) -> tuple[str, ...]:
-    return tuple(SERVICES[service]["tasks"])
-
-
-@lru_cache(maxsize=None)
-def facts(service: str, task_type: str) -> TaskFacts:
-    spec = SERVICES[service]
-    dense = task_type in DENSE_TASKS
-    settings = dict(_pick(spec.get("settings", {}), task_type))
-    if dense:
-        settings.update(_pick(spec.get("embedding", EMB), task_type))
-    mutable = _pick(spec.get("mutable"), task_type)
-    if mutable is None:
-        mutable = DENSE_MUTABLE if dense else ("rate_limit",)
-    return TaskFacts(
-        service=service,
-        output_service=spec.get("alias_of", service),
-        task_type=task_type,
-        settings=settings,
-        task_settings=dict(_pick(spec.get("task_settings", {}), task_type) or {}),
-        secrets=tuple(spec.get("secrets", ())),
-        secret_rule=spec.get("secret_rule", "all"),
-        oauth=tuple(spec.get("oauth", ())),
-        rate_limit=_pick(spec.get("rate"), task_type),
-        similarity=spec.get("similarity", "dot_product") if dense else None,
-        force_similarity=spec.get("force_similarity") if dense else None,
-        fills=dict(_pick(spec.get("fills", {}), task_type) or {}),
-        task_fills=dict(_pick(spec.get("task_fills", {}), task_type) or {}),
-        mutable=tuple(mutable),
-        task_update=spec.get("task_update", "merge"),
-    )
-
-
-def measured_dimensions(service_settings: dict[str, Any]) -> int:
-    """A deterministic stand-in for the size the provider's first embedding would have."""
-    for key in MODEL_KEYS:
-        model = service_settings.get(key)
-        if isinstance(model, str) and model.lower() in MEASURED_DIMENSIONS:
-            return MEASURED_DIMENSIONS[model.lower()]
-    return DEFAULT_DIMENSIONS

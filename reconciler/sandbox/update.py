@@ -21,9 +21,10 @@ from typing import Any
 from .chunking import parse_chunking
 from .cluster import Cluster
 from .errors import EsError, java_str, status_exception, unknown_settings, validation_failed
+from .facts import TaskFacts, facts
 from .fields import check_value, missing, parse_rate_limit, split_code, take_fields
 from .protocol import Request, Response, ok
-from .services import CHUNKED_TASKS, TaskFacts, facts
+from .services import CHUNKED_TASKS
 from .store import StoredEndpoint
 from .validation import SECRET_SCOPE, parse_task_type, secret_value, take_secrets
 

@@ -19,16 +19,9 @@ from typing import Any
 
 from .chunking import parse_chunking
 from .errors import EsError, status_exception, unknown_settings, validation_failed
+from .facts import TaskFacts, facts, measured_dimensions, task_types_of
 from .fields import check_value, missing, parse_rate_limit, take_fields, wrong_type
-from .services import (
-    CHUNKED_TASKS,
-    SERVICES,
-    TASK_TYPES,
-    TaskFacts,
-    facts,
-    measured_dimensions,
-    task_types_of,
-)
+from .services import CHUNKED_TASKS, SERVICES, TASK_TYPES
 
 ID_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9_\-.]*[a-z0-9])?\Z")
 SERVICE_SCOPE = "service_settings"

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from reconciler.sandbox import SandboxServer
-from tests.sandbox_fixture import client, sandbox, sandbox_factory  # noqa: F401
+from tests.sandbox_fixture import client
+
+pytest_plugins = ("tests.sandbox_fixture",)  # the sandbox and sandbox_factory fixtures
 
 DEFAULT_CHUNKING = {"strategy": "sentence", "max_chunk_size": 250, "sentence_overlap": 1}
 AZURE = {"resource_name": "Resource-name", "deployment_id": "Deployment-id", "api_version": "2024-02-01"}

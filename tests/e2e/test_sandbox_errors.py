@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 
 from reconciler.sandbox import SandboxServer
-from tests.sandbox_fixture import assert_es_error, client, sandbox, sandbox_factory  # noqa: F401
+from tests.sandbox_fixture import assert_es_error, client
+
+pytest_plugins = ("tests.sandbox_fixture",)  # the sandbox and sandbox_factory fixtures
 
 OPENAI = {"service": "openai", "service_settings": {"api_key": "k", "model_id": "text-embedding-3-small"}}
 OPENSHIFT = {"service": "openshift_ai", "service_settings": {"url": "u", "api_key": "k"}}
@@ -259,7 +261,10 @@ def test_junk_never_crashes_the_server(sandbox: SandboxServer) -> None:
 def test_malformed_request_line_gets_an_envelope(sandbox: SandboxServer) -> None:
     with socket.create_connection(("127.0.0.1", sandbox.port), timeout=5) as raw:
         raw.sendall(b"NOT-HTTP\r\n\r\n")
-        answer = raw.recv(65536).decode()
+        received = b""
+        while chunk := raw.recv(65536):  # the server closes the connection after answering
+            received += chunk
+        answer = received.decode()
     head, _, body = answer.partition("\r\n\r\n")
     assert head.startswith("HTTP/1.") and " 400 " in head.splitlines()[0]
     assert '"root_cause"' in body and '"status":400' in body
