@@ -84,6 +84,12 @@ def main(argv: list[str] | None = None) -> Any:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
+    except Exception as error:  # the one boundary: a bug must not print a traceback at a user
+        if debug:
+            raise
+        click.echo(f"Error: internal error ({error.__class__.__name__}: {error}); rerun with --debug "
+                   "and report it", err=True)
+        sys.exit(EXIT_ERROR)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
@@ -191,7 +197,7 @@ PAST = {"create": "created", "update": "updated", "replace": "replaced", "delete
 def apply(directory: FsPath | None, plan_file: FsPath | None, auto_approve: bool, prune: bool,
           allow_destroy_in_use: bool, parallelism: int, **options: Any) -> int:
     """Carry out the plan: create, update, replace and delete endpoints."""
-    from reconciler.apply import apply_lock, apply_plan
+    from reconciler.apply import apply_lock, apply_plan, check_safety
     from reconciler.render import render
     from reconciler.session import load_specs, make_plan
 
@@ -211,6 +217,7 @@ def apply(directory: FsPath | None, plan_file: FsPath | None, auto_approve: bool
         plan, snapshot = make_plan(session, specs, prune=prune)
         if saved is not None:
             check_fresh(saved, listing_fingerprint=snapshot.listing_fingerprint, replanned=plan)
+        check_safety(plan, specs, allow_destroy_in_use=allow_destroy_in_use)  # before any write, lock included
         if not plan.has_changes:
             click.echo(render(plan, "text").rstrip("\n"))
             _adopt_quietly(session, plan, specs, snapshot)

@@ -49,9 +49,12 @@ def desired_view(spec: EndpointSpec, catalog: Catalog) -> View:
     return _drop_empty(view)
 
 
-def live_view(live: LiveEndpoint, catalog: Catalog, declared: View | None) -> View:
-    """The live endpoint with unpredictable server-filled values the user did not declare removed."""
-    facts = catalog.service(live.service)
+def live_view(live: LiveEndpoint, catalog: Catalog, declared: View | None, *, service: str | None = None) -> View:
+    """The live endpoint with unpredictable server-filled values the user did not declare removed.
+
+    ``service`` names the spec's service when it is an alias of the live one (elser -> elasticsearch).
+    """
+    facts = catalog.service(service or live.service)
     view: View = {block: copy.deepcopy(dict(live.block(block))) for block in SETTINGS_BLOCKS}
     if facts is not None:
         for dotted, value in facts.server_filled(live.task_type).items():

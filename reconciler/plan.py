@@ -166,12 +166,13 @@ def _change_for(
     notes = _secret_notes(secrets)
     if live is None:
         return Change(action=Action.CREATE, reason="not in the cluster", after=after, notes=notes, **base)
-    current = live_view(live, catalog, desired)
+    same_service = canonical_service(live.service, catalog) == canonical_service(spec.service, catalog)
+    current = live_view(live, catalog, desired, service=spec.service if same_service else None)
     before = dict(current)
     replace_reason = ""
     if live.task_type != spec.task_type:
         replace_reason = f"task_type cannot change in place ({live.task_type} -> {spec.task_type})"
-    elif canonical_service(live.service, catalog) != canonical_service(spec.service, catalog):
+    elif not same_service:
         replace_reason = f"service cannot change in place ({live.service} -> {spec.service})"
     if replace_reason:
         return Change(action=Action.REPLACE, paths=("task_type" if "task_type" in replace_reason else "service",),

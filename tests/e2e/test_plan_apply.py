@@ -1,0 +1,273 @@
+"""The real CLI against the sandbox cluster on 127.0.0.1: plan, drift, apply, prune, guards, saved plans."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from reconciler.sandbox import Fault, SandboxServer
+from tests.e2e.helpers import run_cli, write_requests, write_spec
+
+AZURE_KEY = "azk-0123456789-distinctive"
+SHIFT_KEY = "osk-9876543210-distinctive"
+ENV = {"AZURE_OPENAI_API_KEY": AZURE_KEY, "OPENSHIFT_AI_API_KEY": SHIFT_KEY}
+
+
+def azure(inference_id: str = "azure-embed", **settings: Any) -> dict[str, Any]:
+    return {
+        "inference_id": inference_id,
+        "task_type": "text_embedding",
+        "service": "azureopenai",
+        "service_settings": {"resource_name": "acme", "deployment_id": "text-embedding-3-large",
+                             "api_version": "2024-02-01", "api_key": "${env:AZURE_OPENAI_API_KEY}", **settings},
+    }
+
+
+def rerank(inference_id: str = "shift-rerank", top_n: int = 3, model: str = "bge-reranker-v2-m3") -> dict[str, Any]:
+    return {
+        "inference_id": inference_id,
+        "task_type": "rerank",
+        "service": "openshift_ai",
+        "service_settings": {"url": "https://rerank.example/v1", "model_id": model,
+                             "api_key": "${env:OPENSHIFT_AI_API_KEY}"},
+        "task_settings": {"top_n": top_n},
+    }
+
+
+@pytest.fixture()
+def cluster() -> Any:
+    with SandboxServer(port=0) as server:
+        yield server
+
+
+@pytest.fixture()
+def specs(tmp_path: Path) -> Path:
+    directory = tmp_path / "endpoints"
+    write_spec(directory, azure())
+    write_spec(directory, rerank())
+    return directory
+
+
+def cli(cluster: SandboxServer, *args: str, env: dict[str, str] | None = None) -> Any:
+    return run_cli(*args, "--url", cluster.url, env={**ENV, **(env or {})})
+
+
+def applied(cluster: SandboxServer, specs: Path) -> None:
+    result = cli(cluster, "apply", str(specs), "--auto-approve")
+    assert result.code == 0, result.output
+
+
+def live(cluster: SandboxServer) -> dict[str, dict[str, Any]]:
+    body = httpx.get(f"{cluster.url}/_inference/_all").json()
+    return {e["inference_id"]: e for e in body["endpoints"]}
+
+
+def assert_no_secret(*texts: str) -> None:
+    for text in texts:
+        assert AZURE_KEY not in text and SHIFT_KEY not in text
+
+
+def test_create_then_nothing_to_do(cluster: SandboxServer, specs: Path) -> None:
+    plan = cli(cluster, "plan", str(specs), "--detailed-exitcode")
+    assert plan.code == 2, plan.output
+    assert "Plan: 2 to create, 0 to update, 0 to replace, 0 to delete." in plan.stdout
+    assert "(sensitive value)" in plan.stdout
+    first = cli(cluster, "apply", str(specs), "--auto-approve")
+    assert first.code == 0, first.output
+    assert "Apply complete: 2 created, 0 updated, 0 replaced, 0 deleted, 0 failed." in first.stdout
+    assert {"azure-embed", "shift-rerank"} <= set(live(cluster))
+    cluster.clear_requests()
+    again = cli(cluster, "plan", str(specs), "--detailed-exitcode")
+    assert again.code == 0 and "No changes." in again.stdout, again.output
+    second = cli(cluster, "apply", str(specs), "--auto-approve")
+    assert second.code == 0 and "No changes." in second.stdout
+    assert write_requests(cluster.requests) == []
+    assert_no_secret(plan.output, first.output, again.output, second.output)
+
+
+def test_plan_reads_a_constant_number_of_requests(cluster: SandboxServer, tmp_path: Path) -> None:
+    counts = []
+    for n in (3, 40):
+        directory = tmp_path / f"n{n}"
+        for i in range(n):
+            write_spec(directory, rerank(f"r-{n}-{i}"))
+        cluster.clear_requests()
+        assert cli(cluster, "plan", str(directory)).code == 0
+        counts.append(len(cluster.requests))
+    assert counts[0] == counts[1] <= 3
+
+
+def test_drift_after_out_of_band_changes(cluster: SandboxServer, specs: Path) -> None:
+    applied(cluster, specs)
+    assert cli(cluster, "drift", str(specs)).code == 0
+    httpx.delete(f"{cluster.url}/_inference/text_embedding/azure-embed").raise_for_status()
+    httpx.put(f"{cluster.url}/_inference/rerank/shift-rerank/_update",
+              json={"task_settings": {"top_n": 9, "return_documents": True}}).raise_for_status()
+    drift = cli(cluster, "drift", str(specs))
+    assert drift.code == 2, drift.output
+    assert "Drift detected" in drift.stdout
+    assert "azure-embed" in drift.stdout and "top_n" in drift.stdout and "return_documents" in drift.stdout
+    document = json.loads(cli(cluster, "drift", str(specs), "--format", "json").stdout)
+    actions = {c["inference_id"]: c["action"] for c in document["changes"]}
+    assert actions["azure-embed"] == "create"
+    # a removed merged task setting needs a replace; apply restores both, then no drift
+    assert actions["shift-rerank"] == "replace"
+    applied(cluster, specs)
+    assert cli(cluster, "drift", str(specs)).code == 0
+
+
+def test_update_in_place_sends_only_the_change(cluster: SandboxServer, specs: Path) -> None:
+    applied(cluster, specs)
+    write_spec(specs, rerank(top_n=7))
+    plan = cli(cluster, "plan", str(specs))
+    assert "~ rerank/shift-rerank" in plan.stdout and "top_n" in plan.stdout
+    cluster.clear_requests()
+    result = cli(cluster, "apply", str(specs), "--auto-approve")
+    assert result.code == 0, result.output
+    writes = [(r["method"], r["path"]) for r in write_requests(cluster.requests)
+              if r["path"].startswith("/_inference")]
+    assert writes == [("PUT", "/_inference/rerank/shift-rerank/_update")]
+    assert live(cluster)["shift-rerank"]["task_settings"]["top_n"] == 7
+
+
+def test_replace_deletes_then_creates(cluster: SandboxServer, specs: Path) -> None:
+    applied(cluster, specs)
+    write_spec(specs, rerank(model="other-model"))
+    plan = cli(cluster, "plan", str(specs))
+    assert "-/+ rerank/shift-rerank" in plan.stdout and "model_id cannot change in place" in plan.stdout
+    cluster.clear_requests()
+    assert cli(cluster, "apply", str(specs), "--auto-approve").code == 0
+    writes = [(r["method"], r["path"]) for r in write_requests(cluster.requests)
+              if r["path"].startswith("/_inference")]
+    assert writes == [("DELETE", "/_inference/rerank/shift-rerank"), ("PUT", "/_inference/rerank/shift-rerank")]
+    assert live(cluster)["shift-rerank"]["service_settings"]["model_id"] == "other-model"
+
+
+def test_prune_deletes_only_what_we_manage(cluster: SandboxServer, specs: Path) -> None:
+    applied(cluster, specs)
+    httpx.put(f"{cluster.url}/_inference/rerank/hand-made", json={
+        "service": "openshift_ai", "service_settings": {"url": "https://x", "api_key": "k"}}).raise_for_status()
+    (specs / "shift-rerank.yaml").unlink()
+    plan = cli(cluster, "plan", str(specs))
+    assert "Unmanaged" in plan.stdout and "shift-rerank" in plan.stdout and "No changes." in plan.stdout
+    result = cli(cluster, "apply", str(specs), "--prune", "--auto-approve")
+    assert result.code == 0, result.output
+    assert "1 deleted" in result.stdout
+    remaining = live(cluster)
+    assert "shift-rerank" not in remaining and "hand-made" in remaining and ".rerank-v1-elasticsearch" in remaining
+
+
+def test_prune_with_empty_desired_state_is_refused(cluster: SandboxServer, specs: Path, tmp_path: Path) -> None:
+    applied(cluster, specs)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    cluster.clear_requests()
+    result = cli(cluster, "apply", str(empty), "--prune", "--auto-approve")
+    assert result.code == 3, result.output
+    assert write_requests(cluster.requests) == []
+
+
+def test_in_use_guard(cluster: SandboxServer, specs: Path) -> None:
+    applied(cluster, specs)
+    httpx.put(f"{cluster.url}/_ingest/pipeline/rerank-pipe", json={"processors": [
+        {"inference": {"model_id": "shift-rerank"}}]}).raise_for_status()
+    write_spec(specs, rerank(model="other-model"))
+    plan = cli(cluster, "plan", str(specs), "--format", "json")
+    change = next(c for c in json.loads(plan.stdout)["changes"] if c["inference_id"] == "shift-rerank")
+    assert change["in_use_by"]["pipelines"] == ["rerank-pipe"]
+    cluster.clear_requests()
+    refused = cli(cluster, "apply", str(specs), "--auto-approve")
+    assert refused.code == 3, refused.output
+    assert "rerank-pipe" in refused.stderr and "--allow-destroy-in-use" in refused.stderr
+    assert [r for r in write_requests(cluster.requests) if r["path"].startswith("/_inference")] == []
+    forced = cli(cluster, "apply", str(specs), "--auto-approve", "--allow-destroy-in-use")
+    assert forced.code == 0, forced.output
+    assert live(cluster)["shift-rerank"]["service_settings"]["model_id"] == "other-model"
+
+
+def test_saved_plan_applies_and_a_stale_one_is_refused(cluster: SandboxServer, specs: Path, tmp_path: Path) -> None:
+    saved = tmp_path / "plan.json"
+    made = cli(cluster, "plan", str(specs), "--out", str(saved))
+    assert made.code == 0 and saved.exists()
+    document = json.loads(saved.read_text())
+    assert document["format_version"] == "1" and document["summary"]["create"] == 2
+    assert_no_secret(saved.read_text())
+    httpx.put(f"{cluster.url}/_inference/rerank/sneaky", json={
+        "service": "openshift_ai", "service_settings": {"url": "https://x", "api_key": "k"}}).raise_for_status()
+    cluster.clear_requests()
+    stale = cli(cluster, "apply", "--plan", str(saved), "--auto-approve")
+    assert stale.code == 1 and "stale" in stale.stderr, stale.output
+    assert write_requests(cluster.requests) == []
+    fresh = tmp_path / "fresh.json"
+    assert cli(cluster, "plan", str(specs), "--out", str(fresh)).code == 0
+    result = cli(cluster, "apply", "--plan", str(fresh), "--auto-approve")
+    assert result.code == 0, result.output
+    assert {"azure-embed", "shift-rerank"} <= set(live(cluster))
+
+
+def test_rotated_secret_is_updated_in_place(cluster: SandboxServer, specs: Path) -> None:
+    applied(cluster, specs)
+    rotated = "azk-rotated-5555-distinctive"
+    plan = cli(cluster, "plan", str(specs), env={"AZURE_OPENAI_API_KEY": rotated})
+    assert "(sensitive value changed)" in plan.stdout and "~ text_embedding/azure-embed" in plan.stdout
+    cluster.clear_requests()
+    result = cli(cluster, "apply", str(specs), "--auto-approve", env={"AZURE_OPENAI_API_KEY": rotated})
+    assert result.code == 0, result.output
+    writes = [(r["method"], r["path"]) for r in write_requests(cluster.requests)
+              if r["path"].startswith("/_inference")]
+    assert writes == [("PUT", "/_inference/text_embedding/azure-embed/_update")]
+    after = cli(cluster, "plan", str(specs), "--detailed-exitcode", env={"AZURE_OPENAI_API_KEY": rotated})
+    assert after.code == 0, after.output
+    assert rotated not in plan.output + result.output + after.output
+
+
+def test_apply_without_terminal_or_approval_refuses(cluster: SandboxServer, specs: Path) -> None:
+    result = cli(cluster, "apply", str(specs))
+    assert result.code == 1 and "--auto-approve" in result.stderr
+    assert live(cluster).keys() == {".elser-2-elasticsearch", ".multilingual-e5-small-elasticsearch",
+                                    ".rerank-v1-elasticsearch"}
+
+
+def test_lock_held_by_another_apply(cluster: SandboxServer, specs: Path) -> None:
+    httpx.put(f"{cluster.url}/reconciler-state/_create/default.lock", json={
+        "holder": "ci-runner-42", "acquired_at": 1, "expires_at": 4102444800}).raise_for_status()
+    blocked = cli(cluster, "apply", str(specs), "--auto-approve")
+    assert blocked.code == 1 and "ci-runner-42" in blocked.stderr, blocked.output
+    assert [r for r in write_requests(cluster.requests) if r["path"].startswith("/_inference")] == []
+    assert cli(cluster, "unlock", str(specs)).code == 0
+    applied(cluster, specs)
+
+
+def test_expired_lock_is_taken_over(cluster: SandboxServer, specs: Path) -> None:
+    httpx.put(f"{cluster.url}/reconciler-state/_create/default.lock", json={
+        "holder": "dead-runner", "acquired_at": 1, "expires_at": 2}).raise_for_status()
+    result = cli(cluster, "apply", str(specs), "--auto-approve")
+    assert result.code == 0, result.output
+    assert "took over an expired lock held by dead-runner" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault(method="PUT", path=r"^/_inference/", status=503, count=2),
+        Fault(method="PUT", path=r"^/_inference/", status=429, count=2, retry_after=1),
+        Fault(method="PUT", path=r"^/_inference/", status=502, count=1),
+        Fault(method="PUT", path=r"^/_inference/", drop=True, count=2),
+        Fault(method="PUT", path=r"^/_inference/", drop=True, count=2, after=True),
+        Fault(method="GET", path=r"^/_inference/_all", status=503, count=2),
+        Fault(method="PUT", path=r"^/reconciler-state/", status=503, count=2),
+    ],
+    ids=["503", "429-retry-after", "502", "drop", "drop-after-doing-it", "get-503", "state-503"],
+)
+def test_faults_converge_with_each_endpoint_created_once(cluster: SandboxServer, specs: Path, fault: Fault) -> None:
+    cluster.add_fault(fault)
+    result = cli(cluster, "apply", str(specs), "--auto-approve")
+    assert result.code == 0, result.output
+    creates = [r for r in cluster.requests if r["method"] == "PUT" and r["status"] == 200
+               and r["path"] in ("/_inference/text_embedding/azure-embed", "/_inference/rerank/shift-rerank")]
+    assert len(creates) == 2, creates
+    assert cli(cluster, "plan", str(specs), "--detailed-exitcode").code == 0
