@@ -102,13 +102,16 @@ class ServiceFacts:
     def secrets_together(self, task_type: str) -> bool:
         return bool(self._update_rules(task_type).get("secrets_together", False))
 
-    def lowercase_paths(self) -> tuple[tuple[str, str, str], ...]:
-        """(block, key, 'lower'|'upper') for fields the server re-cases."""
+    def rewritten_fields(self) -> tuple[tuple[str, str, str, Mapping[str, str]], ...]:
+        """(block, key, case, aliases) for fields whose value the server rewrites:
+        re-cased ('lower' / 'upper' / '') and synonyms folded (cohere int8 -> byte)."""
         found = []
         for block in ("service_settings", "task_settings"):
             for name, spec in self.raw.get(block, {}).items():
-                if spec.get("case") in ("lower", "upper"):
-                    found.append((block, name, spec["case"]))
+                case = spec.get("case") if spec.get("case") in ("lower", "upper") else ""
+                aliases = spec.get("aliases") or {}
+                if case or aliases:
+                    found.append((block, name, case, aliases))
         return tuple(found)
 
 

@@ -69,10 +69,12 @@ def live_view(live: LiveEndpoint, catalog: Catalog, declared: View | None, *, se
 
 
 def _fold_case(view: View, facts: ServiceFacts) -> None:
-    for block, key, case in facts.lowercase_paths():
+    for block, key, case, aliases in facts.rewritten_fields():
         value = view.get(block, {}).get(key)
-        if isinstance(value, str):
-            view[block][key] = value.lower() if case == "lower" else value.upper()
+        if not isinstance(value, str):
+            continue
+        value = value.lower() if case == "lower" else value.upper() if case == "upper" else value
+        view[block][key] = aliases.get(value.lower(), aliases.get(value, value))
 
 
 def _chunking(chunking: Mapping[str, Any], catalog: Catalog) -> dict[str, Any]:
