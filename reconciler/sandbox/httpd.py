@@ -151,25 +151,24 @@ class Handler(BaseHTTPRequestHandler):
         if latency > 0:
             time.sleep(latency / 1000.0)
         fault = sandbox.faults.take(req.method, path)
-        if fault is not None and not fault.after:
-            response = None
+        performed = None if fault is not None and not fault.after else _answer(lambda: sandbox.handle(req))
+        if fault is None:
+            assert performed is not None
+            sandbox.log.record(method=req.method, path=path, query=query, status=performed.status,
+                               started=started)
+            self._write(performed, req)
+            return
+        label = ("drop" if fault.drop else f"status {fault.status}") + (" after" if fault.after else "")
+        # the log's status is what the cluster did: the fault's for a request never performed,
+        # the real one for an `after` fault (whose lost or replaced answer is named in `fault`)
+        answer = None if fault.drop else _answer(lambda: _raise(fault.error(req.method, path)))
+        logged = performed if performed is not None else answer
+        sandbox.log.record(method=req.method, path=path, query=query,
+                           status=logged.status if logged is not None else None, started=started, fault=label)
+        if answer is None:
+            self._drop()
         else:
-            response = _answer(lambda: sandbox.handle(req))
-        fault_label = None
-        if fault is not None:
-            fault_label = "drop" if fault.drop else f"status {fault.status}"
-            if fault.after:
-                fault_label += " after"
-            if fault.drop:
-                sandbox.log.record(method=req.method, path=path, query=query, status=None,
-                                   started=started, fault=fault_label)
-                self._drop()
-                return
-            response = _answer(lambda: _raise(fault.error(req.method, path)))
-        assert response is not None
-        sandbox.log.record(method=req.method, path=path, query=query, status=response.status,
-                           started=started, fault=fault_label)
-        self._write(response, req)
+            self._write(answer, req)
 
     def _drop(self) -> None:
         self.close_connection = True

@@ -72,6 +72,9 @@ def test_after_faults_perform_the_request_and_lose_the_answer(sandbox: SandboxSe
         assert es.get("/_inference/e1").status_code == 200  # it was created all the same
         assert_es_error(es.put("/_inference/text_embedding/e1", json=OPENAI), 400,
                         "resource_already_exists_exception")
+    # the log says what the cluster did; `fault` says what the client got instead
+    first = sandbox.requests[0]
+    assert (first["status"], first["fault"]) == (200, "drop after" if fault.drop else "status 504 after")
 
 
 def test_latency_and_request_log(sandbox_factory: Any, tmp_path: Path) -> None:
