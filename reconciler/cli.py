@@ -104,6 +104,8 @@ def connection_options(function: Any) -> Any:
         click.option("--ca-cert", type=click.Path(exists=True, dir_okay=False), help="CA bundle to trust."),
         click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (warns)."),
         click.option("--env", "environment", help="Environment of reconciler.yaml to use."),
+        click.option("--timeout", type=click.FloatRange(0.1, 600), envvar="RECONCILER_TIMEOUT", default=30.0,
+                     show_default=True, help="Seconds to wait for each HTTP answer (or RECONCILER_TIMEOUT)."),
         click.option("--sandbox", is_flag=True, help="Run against the embedded sandbox cluster."),
         click.option("--sandbox-data", type=click.Path(path_type=FsPath),
                      help="Sandbox state file (default DIR/.reconciler/sandbox.json)."),
@@ -128,6 +130,9 @@ def _session(directory: FsPath, options: dict[str, Any]) -> Any:
     connection = connection_for(settings, url=options.get("url"), api_key=options.get("api_key"),
                                 username=options.get("username"), password=options.get("password"),
                                 ca_cert=options.get("ca_cert"), insecure=bool(options.get("insecure")))
+    from dataclasses import replace
+
+    connection = replace(connection, timeout=float(options.get("timeout") or 30.0))
     return open_session(connection=connection, settings=settings, sandbox_data=None), settings
 
 
@@ -298,11 +303,11 @@ def unlock(directory: FsPath, **options: Any) -> int:
 @connection_options
 def import_(out: FsPath, ids: tuple[str, ...], **options: Any) -> int:
     """Write spec files for endpoints that exist in the cluster (all, or IDS)."""
+    import os
+
     from reconciler.catalog import load_catalog, schemas_dir
     from reconciler.importer import write_specs
     from reconciler.live import read_endpoints
-
-    import os
 
     out.mkdir(parents=True, exist_ok=True)
     opened, _ = _session(out, options)

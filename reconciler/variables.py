@@ -50,5 +50,5 @@ def _walk(value: Any, path: Path, variables: Mapping[str, str], missing: list[tu
         return changed if any(changed[k] is not value[k] for k in value) else value
     if isinstance(value, list):
         items = [_walk(v, path + (i,), variables, missing) for i, v in enumerate(value)]
-        return items if any(a is not b for a, b in zip(items, value)) else value
+        return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
     return value

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.helpers import run_cli
 from reconciler.validate import validate_directory
+from tests.e2e.helpers import run_cli
 
 AZURE = """\
 inference_id: azure-embed
