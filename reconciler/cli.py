@@ -324,3 +324,20 @@ def import_(out: FsPath, ids: tuple[str, ...], **options: Any) -> int:
     click.echo(f"Wrote {len(written)} spec file(s) to {out}. Set the secret variables named in each file, "
                "then run `reconciler plan` (the next apply adopts them).")
     return EXIT_OK
+
+
+@cli.command()
+@click.argument("service", required=False)
+def schema(service: str | None) -> int:
+    """Print the JSON Schema of SERVICE (or the top-level endpoint schema), for editors and people."""
+    from reconciler.catalog import load_catalog, schemas_dir
+
+    if service is None:
+        path = schemas_dir() / "endpoint.schema.json"
+    else:
+        if load_catalog().service(service) is None:
+            known = ", ".join(load_catalog().service_names())
+            raise InputError(f"unknown service '{service}' (known: {known})")
+        path = schemas_dir() / "services" / f"{service}.schema.json"
+    click.echo(path.read_text(encoding="utf-8").rstrip("\n"))
+    return EXIT_OK
