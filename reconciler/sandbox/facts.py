@@ -44,6 +44,7 @@ class TaskFacts:
     similarity: str | None
     force_similarity: str | None
     fills: dict[str, Any]
+    hidden: tuple[str, ...]
     task_fills: dict[str, Any]
     mutable: tuple[str, ...]
     task_update: str
@@ -88,6 +89,7 @@ def facts(service: str, task_type: str) -> TaskFacts:
         similarity=spec.get("similarity", "dot_product") if dense else None,
         force_similarity=spec.get("force_similarity") if dense else None,
         fills=dict(_pick(spec.get("fills", {}), task_type) or {}),
+        hidden=tuple(spec.get("hidden", ())),
         task_fills=dict(_pick(spec.get("task_fills", {}), task_type) or {}),
         mutable=tuple(mutable),
         task_update=spec.get("task_update", "merge"),

@@ -47,7 +47,8 @@ DENSE_MUTABLE = ("rate_limit", "max_input_tokens")
 # One entry per `service` value. Keys: tasks, secrets, secret_rule (all | one_of |
 # optional), settings, embedding (extra settings for dense tasks), task_settings,
 # required_task_settings, rate (requests per minute, None = no rate_limit field),
-# similarity (dense default), fills / task_fills (written when absent), mutable
+# similarity (dense default), fills / task_fills (written when absent), hidden
+# (accepted and stored but never shown), mutable
 # (current-generation `_update` service_settings keys besides secrets),
 # task_update (merge | replace).
 SERVICES: dict[str, dict[str, Any]] = {
@@ -71,12 +72,12 @@ SERVICES: dict[str, dict[str, Any]] = {
         embedding={"dimensions": "int", "similarity": SIM, "element_type": "enum:byte,float,bit"},
         task_settings={"custom_attributes": "str", "enable_explanations": "str", "inference_id": "str",
                        "session_id": "str", "target_variant": "str", "user": "str"},
-        rate=None, mutable=("batch_size",),
+        rate=None, mutable=("batch_size",), similarity=None,
         fills=ByTask(text_embedding={"dimensions_set_by_user": False})),
     "amazonbedrock": dict(
         tasks=("chat_completion", "completion", "text_embedding"), secrets=("access_key", "secret_key"),
         settings={"region": "str!", "model": "str!",
-                  "provider": "ENUM:amazontitan,anthropic,ai21labs,cohere,meta,mistral"},
+                  "provider": "ENUM:amazontitan,anthropic,ai21labs,cohere,meta,mistral!"},
         embedding=NO_DIMS,
         task_settings=ByTask(text_embedding={"truncate": TRUNC},
                              **{"*": {"max_new_tokens": "int", "temperature": "double",
@@ -106,14 +107,14 @@ SERVICES: dict[str, dict[str, Any]] = {
                        **{"*": ("rate_limit", "client_id", "scopes", "tenant_id")})),
     "cohere": dict(
         tasks=("text_embedding", "rerank", "completion"), secrets=("api_key",),
-        settings={"model_id": "str!"},
+        settings={"model_id": "str!", "url": "str"}, hidden=("url",),
         embedding={**EMB, "embedding_type": "enum:byte,float,int8,binary,bit"},
         task_settings=ByTask(text_embedding={"input_type": INPUT4, "truncate": TRUNC},
                              rerank={**RERANK_TS, "max_chunks_per_doc": "int"}, completion={}),
         rate=10000, fills=ByTask(text_embedding={"embedding_type": "float"})),
     "contextualai": dict(
         tasks=("rerank",), secrets=("api_key",), settings={"model_id": "str!"},
-        task_settings={"instruction": "str", "top_k": "int", **RERANK_TS},
+        task_settings={"instruction": "str", **RERANK_TS},
         rate=1000, task_update="replace"),
     "custom": dict(
         tasks=("text_embedding", "sparse_embedding", "rerank", "completion"),
@@ -136,7 +137,7 @@ SERVICES: dict[str, dict[str, Any]] = {
                                 "max_chunks_per_doc": "int"},
                         **{"*": {"model_id": "str", "deployment_id": "str", "num_allocations": "int",
                                  "num_threads": "int", "adaptive_allocations": "map"}}),
-        embedding={"similarity": SIM}, similarity="cosine",
+        embedding={"similarity": SIM, "element_type": "enum:byte,float,bit"}, similarity="cosine",
         task_settings=ByTask(rerank={"return_documents": "bool"}, **{"*": {}}),
         rate=None, mutable=("num_allocations", "adaptive_allocations"),
         fills=ByTask(text_embedding={"element_type": "float"}),
@@ -192,7 +193,7 @@ SERVICES: dict[str, dict[str, Any]] = {
     "llama": dict(tasks=("text_embedding", "chat_completion", "completion"), secrets=("api_key",),
                   secret_rule="optional", settings={"url": "str!", "model_id": "str!"}, rate=3000),
     "mistral": dict(tasks=("text_embedding", "chat_completion", "completion"), secrets=("api_key",),
-                    settings={"model": "str!"}, rate=240),
+                    settings={"model": "str!", "max_input_tokens": "int"}, rate=240),
     "nvidia": dict(
         tasks=("chat_completion", "completion", "rerank", "text_embedding"), secrets=("api_key",),
         settings={"model_id": "str!", "url": "str"}, embedding=NO_DIMS,

@@ -149,7 +149,10 @@ def check_service_rules(service_facts: TaskFacts, settings: dict[str, Any], erro
         errors.extend(missing(k, SERVICE_SCOPE) for k in ("model_id", "num_threads") if k not in settings)
     if service in ("elasticsearch", "elser") and "deployment_id" not in settings:
         if "num_allocations" not in settings and "adaptive_allocations" not in settings:
-            errors.append(missing("num_allocations", SERVICE_SCOPE))
+            errors.append(
+                f"[{SERVICE_SCOPE}] does not contain one of the required settings "
+                "[num_allocations, adaptive_allocations]"
+            )
     if service == "googlevertexai" and service_facts.task_type.endswith("completion"):
         if settings.get("provider", "GOOGLE") == "GOOGLE":
             errors.extend(missing(k, SERVICE_SCOPE) for k in ("model_id", "project_id") if k not in settings)
@@ -224,6 +227,9 @@ def fill_service_settings(
 ) -> dict[str, Any]:
     """Add what the server writes when the user leaves it out."""
     result = dict(settings)
+    for key in service_facts.hidden:
+        if key in result:
+            hidden[key] = result.pop(key)
     for key, value in service_facts.fills.items():
         result.setdefault(key, copy.deepcopy(value))
     if service_facts.service == "cohere" and "embedding_type" in result:
@@ -235,11 +241,13 @@ def fill_service_settings(
     if service_facts.dense:
         user_dimensions = settings.get("dimensions")
         result["dimensions"] = user_dimensions or measured_dimensions(settings)
-        result["similarity"] = (
+        similarity = (
             service_facts.force_similarity
             or settings.get("similarity")
             or default_similarity(service_facts, result)
         )
+        if similarity is not None:
+            result["similarity"] = similarity
         hidden["dimensions_set_by_user"] = user_dimensions is not None
         if service_facts.service == "openshift_ai":
             result["dimensions_set_by_user"] = user_dimensions is not None

@@ -136,7 +136,7 @@ OTHER_SERVICES = [
      {"embedding_type": "float", "similarity": "dot_product", "dimensions": 1024,
       "rate_limit": {"requests_per_minute": 10000}}),
     ("contextualai", "rerank", _settings(api_key="k", model_id="ctxl-rerank-v2-instruct-multilingual"),
-     {"top_k": 5}, {"rate_limit": {"requests_per_minute": 1000}}),
+     {"top_n": 5}, {"rate_limit": {"requests_per_minute": 1000}}),
     ("custom", "text_embedding",
      _settings(secret_parameters={"api_key": "k"}, url="https://c.example/embed",
                request='{"input": ${input}}',
@@ -238,6 +238,15 @@ def test_server_fills_that_depend_on_the_task(sandbox: SandboxServer) -> None:
     assert vertex["service_settings"]["rate_limit"] == {"requests_per_minute": 300}
 
 
+def test_hidden_settings_are_accepted_but_not_shown(sandbox: SandboxServer) -> None:
+    body = {"service": "cohere", "service_settings": {"api_key": "k", "model_id": "rerank-v3.5",
+                                                      "url": "https://cohere.example"}}
+    with client(sandbox) as es:
+        created = es.put("/_inference/rerank/co", json=body).json()
+    assert created["service_settings"] == {"model_id": "rerank-v3.5", "rate_limit": {"requests_per_minute": 10000}}
+    assert sandbox.store.endpoints["co"].hidden["url"] == "https://cohere.example"
+
+
 def test_openshift_keeps_the_users_dimensions(sandbox: SandboxServer) -> None:
     body = {"service": "openshift_ai", "service_settings": {"url": "u", "api_key": "k", "dimensions": 1024,
                                                             "rate_limit": {"requests_per_minute": 10}}}
@@ -261,7 +270,8 @@ def test_secrets_are_never_returned_nor_written_to_disk(
         ("text_embedding/a", {"service": "azureopenai", "service_settings": {"api_key": SECRET_VALUES[0], **AZURE}}),
         ("completion/b", {"service": "azureopenai", "service_settings": {"entra_id": SECRET_VALUES[1], **AZURE}}),
         ("completion/c", {"service": "amazonbedrock", "service_settings": {
-            "access_key": SECRET_VALUES[2], "secret_key": SECRET_VALUES[3], "region": "r", "model": "m"}}),
+            "access_key": SECRET_VALUES[2], "secret_key": SECRET_VALUES[3], "region": "r", "model": "m",
+            "provider": "anthropic"}}),
         ("rerank/d", {"service": "custom", "service_settings": {
             "secret_parameters": {"token": SECRET_VALUES[4]}, "request": "x", "response": {}}}),
     ]
@@ -292,7 +302,7 @@ def test_every_task_type_of_every_service_can_be_created(sandbox: SandboxServer)
         "alibabacloud-ai-search": {"api_key": "k", "service_id": "s", "host": "h", "workspace": "w"},
         "amazon_sagemaker": {"access_key": "a", "secret_key": "s", "endpoint_name": "e", "api": "openai",
                              "region": "r"},
-        "amazonbedrock": {"access_key": "a", "secret_key": "s", "region": "r", "model": "m"},
+        "amazonbedrock": {"access_key": "a", "secret_key": "s", "region": "r", "model": "m", "provider": "meta"},
         "anthropic": {"api_key": "k", "model_id": "m"},
         "azureaistudio": {"api_key": "k", "target": "t", "provider": "openai", "endpoint_type": "token"},
         "azureopenai": {"api_key": "k", **AZURE}, "cohere": {"api_key": "k", "model_id": "m"},

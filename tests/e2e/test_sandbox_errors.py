@@ -53,9 +53,13 @@ PUT_ERRORS = [
      "Validation Failed: 1: [service_settings] does not contain the required setting [model_id];"),
     ("/_inference/rerank/x", _settings(OPENSHIFT, api_key=None), "validation_exception",
      "Validation Failed: 1: [secret_settings] does not contain the required setting [api_key];"),
-    ("/_inference/completion/x", {"service": "amazonbedrock", "service_settings": {"region": "r", "model": "m"}},
+    ("/_inference/completion/x", {"service": "amazonbedrock", "service_settings": {
+        "region": "r", "model": "m", "provider": "meta"}},
      "validation_exception", "Validation Failed: 1: [secret_settings] does not contain the required setting "
      "[access_key];2: [secret_settings] does not contain the required setting [secret_key];"),
+    ("/_inference/completion/x", {"service": "amazonbedrock", "service_settings": {
+        "region": "r", "model": "m", "access_key": "a", "secret_key": "s"}}, "validation_exception",
+     "Validation Failed: 1: [service_settings] does not contain the required setting [provider];"),
     ("/_inference/completion/x", {"service": "azureopenai", "service_settings": {
         "resource_name": "r", "deployment_id": "d", "api_version": "v"}}, "validation_exception",
      "Validation Failed: 1: [secret_settings] must have exactly one of [api_key], [entra_id], or [client_secret] "

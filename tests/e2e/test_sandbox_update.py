@@ -185,7 +185,7 @@ def test_current_generation_secrets_are_optional_and_rotate(sandbox: SandboxServ
         kept = es.put("/_inference/rerank/r1/_update", json={"task_settings": {"top_n": 1}})
         assert kept.json()["task_settings"] == {"return_documents": True, "top_n": 1}
         _create(sandbox, "/_inference/completion/b1", {"service": "amazonbedrock", "service_settings": {
-            "access_key": "a", "secret_key": "s", "region": "r", "model": "m"}})
+            "access_key": "a", "secret_key": "s", "region": "r", "model": "m", "provider": "cohere"}})
         assert_es_error(es.put("/_inference/completion/b1/_update", json={"service_settings": {"access_key": "a2"}}),
                         400, "validation_exception",
                         "Validation Failed: 1: [secret_settings] does not contain the required setting [secret_key];")
