@@ -137,3 +137,21 @@ def test_cluster_health(sandbox: SandboxServer) -> None:
     with client(sandbox) as es:
         health: dict[str, Any] = es.get("/_cluster/health").json()
     assert health["status"] == "green" and health["cluster_name"] == "reconciler-sandbox"
+
+
+def test_concurrent_creates_have_exactly_one_winner(sandbox: SandboxServer) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = {"service": "openai", "service_settings": {"api_key": "k", "model_id": "text-embedding-3-small"}}
+
+    def create_endpoint(_: int) -> int:
+        with client(sandbox) as es:
+            return es.put("/_inference/text_embedding/race", json=body).status_code
+
+    def take_lock(holder: int) -> int:
+        with client(sandbox) as es:
+            return es.put(f"/{STATE}/_create/lock", json={"holder": holder}).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert sorted(pool.map(create_endpoint, range(8))) == [200] + [400] * 7
+        assert sorted(pool.map(take_lock, range(8))) == [201] + [409] * 7

@@ -272,3 +272,18 @@ def test_malformed_request_line_gets_an_envelope(sandbox: SandboxServer) -> None
     head, _, body = answer.partition("\r\n\r\n")
     assert head.startswith("HTTP/1.") and " 400 " in head.splitlines()[0]
     assert '"root_cause"' in body and '"status":400' in body
+
+
+@pytest.mark.parametrize(("version", "listed"), [("8.17.0", False), ("8.18.0", True)])
+def test_services_listing_is_optional_by_version(sandbox_factory: Any, version: str, listed: bool) -> None:
+    server = sandbox_factory(version=version)
+    with client(server) as es:
+        response = es.get("/_inference/_services")
+        if not listed:
+            assert_es_error(response, 404, "resource_not_found_exception", "Inference endpoint not found [_services]")
+            return
+        services = {s["service"]: s for s in response.json()}
+        assert len(services) == 26
+        assert services["openshift_ai"]["configurations"]["api_key"]["sensitive"] is True
+        by_task = es.get("/_inference/rerank/_services").json()
+        assert "openshift_ai" in {s["service"] for s in by_task} and "deepseek" not in {s["service"] for s in by_task}
