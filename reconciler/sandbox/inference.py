@@ -17,7 +17,7 @@ from .facts import facts, service_names, task_types_of
 from .indices import indices_using, pipelines_using
 from .protocol import Request, Response, ok
 from .store import StoredEndpoint
-from .validation import parse_create, parse_task_type
+from .validation import check_inference_id, parse_create, parse_task_type
 
 
 def not_found(inference_id: str) -> EsError:
@@ -47,6 +47,10 @@ def get_endpoints(cluster: Cluster, req: Request, params: dict[str, str]) -> Res
 def put_endpoint(cluster: Cluster, req: Request, params: dict[str, str]) -> Response:
     url_task = parse_task_type(params["task_type"]) if "task_type" in params else "any"
     inference_id = params["inference_id"]
+    # ES order: the REST layer wants a body, request validation checks the id, then the body is parsed
+    if not req.has_body:
+        raise EsError(400, "parse_exception", "request body is required")
+    check_inference_id(inference_id)
     body = req.json_object()
     assert body is not None
     parsed = parse_create(inference_id, url_task, body)

@@ -115,7 +115,7 @@ def parse_create(inference_id: str, url_task: str, body: dict[str, Any]) -> Pars
 
     for leftover in (request, service_map, task_map):
         if leftover:
-            raise unknown_settings(leftover, service)
+            raise unknown_settings(leftover, service_facts.output_service)
 
     hidden: dict[str, Any] = {}
     service_settings = fill_service_settings(service_facts, settings, rate, hidden)

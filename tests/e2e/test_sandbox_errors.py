@@ -287,3 +287,10 @@ def test_services_listing_is_optional_by_version(sandbox_factory: Any, version: 
         assert services["openshift_ai"]["configurations"]["api_key"]["sensitive"] is True
         by_task = es.get("/_inference/rerank/_services").json()
         assert "openshift_ai" in {s["service"] for s in by_task} and "deepseek" not in {s["service"] for s in by_task}
+
+
+def test_id_is_checked_before_the_body_is_parsed(sandbox: SandboxServer) -> None:
+    with client(sandbox) as es:
+        bad_json = es.put("/_inference/text_embedding/Bad", content=b"{oops", headers={"Content-Type": "application/json"})
+        assert_es_error(bad_json, 400, "action_request_validation_exception", INVALID_ID.format("Bad"))
+        assert_es_error(es.put("/_inference/text_embedding/Bad"), 400, "parse_exception", "request body is required")
