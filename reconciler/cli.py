@@ -29,7 +29,34 @@ def _print_diagnostics(error: InputError) -> None:
         click.echo(str(diagnostic), err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose heavy subcommands are imported only when run (keeps --help fast)."""
+
+    lazy = {
+        "sandbox": ("reconciler.sandbox.command", "sandbox_command",
+                    "Run the local sandbox cluster (Elasticsearch-like API)."),
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            module, attribute, _ = self.lazy[cmd_name]
+            import importlib
+
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, command.get_short_help_str(60)) for name, command in self.commands.items()
+                if not command.hidden]
+        rows += [(name, help_text) for name, (_, _, help_text) in self.lazy.items() if name not in self.commands]
+        with formatter.section("Commands"):
+            formatter.write_dl(sorted(rows))
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="reconciler")
 @click.option("--debug", is_flag=True, help="Show tracebacks and HTTP details (never secrets).")
 @click.pass_context
@@ -53,16 +80,7 @@ def validate(directory: FsPath) -> None:
     click.echo(f"{count} endpoint spec{'s' if count != 1 else ''} valid in {directory}.")
 
 
-def _register_optional_commands() -> None:
-    try:
-        from reconciler.sandbox.command import sandbox_command
-    except ImportError:  # the sandbox is optional while it is being built
-        return
-    cli.add_command(sandbox_command)
-
-
 def main(argv: list[str] | None = None) -> Any:
-    _register_optional_commands()
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         code = cli.main(args=argv, prog_name="reconciler", standalone_mode=False)
