@@ -9,7 +9,6 @@ delete, as Elasticsearch's default endpoints do.
 
 from __future__ import annotations
 
-import copy
 import threading
 from typing import Any
 
@@ -91,10 +90,11 @@ class Cluster:
             return StoredEndpoint(config=default) if default is not None else None
 
     def all_endpoints(self) -> list[dict[str, Any]]:
+        """Sorted by id. Stored configs are replaced, never changed in place, so no copy is needed."""
         with self.store.lock:
             merged = _preconfigured()
             merged.update({key: ep.config for key, ep in self.store.endpoints.items()})
-            return [copy.deepcopy(merged[key]) for key in sorted(merged)]
+            return [merged[key] for key in sorted(merged)]
 
     @staticmethod
     def is_preconfigured(inference_id: str) -> bool:

@@ -35,6 +35,8 @@ MAX_BODY = 32 * 1024 * 1024
 
 class HttpServer(ThreadingHTTPServer):
     daemon_threads = True
+    # benchmarks open many connections at once; http.server's default backlog of 5 drops them
+    request_queue_size = 128
     sandbox: SandboxServer
     tls: ssl.SSLContext | None = None
 
@@ -46,6 +48,7 @@ class HttpServer(ThreadingHTTPServer):
     def finish_request(self, request: Any, client_address: Any) -> None:
         if self.tls is not None:
             try:
+                request.settimeout(Handler.timeout)  # a client that never finishes the handshake
                 request = self.tls.wrap_socket(request, server_side=True)
             except (ssl.SSLError, OSError):
                 return

@@ -137,17 +137,16 @@ class Store:
         if self.data_file is None:
             return
         with self.lock:
-            text = json.dumps(self.snapshot(), indent=1, sort_keys=False)
+            text = json.dumps(self.snapshot(), separators=(",", ":"))
             folder = self.data_file.parent
             folder.mkdir(parents=True, exist_ok=True)
             handle = tempfile.NamedTemporaryFile(
                 "w", dir=folder, prefix=f".{self.data_file.name}.", suffix=".tmp", delete=False, encoding="utf-8"
             )
             try:
+                # rename is atomic against a killed process; no fsync: a sandbox need not survive power loss
                 with handle:
                     handle.write(text)
-                    handle.flush()
-                    os.fsync(handle.fileno())
                 os.replace(handle.name, self.data_file)
             except OSError:
                 Path(handle.name).unlink(missing_ok=True)
