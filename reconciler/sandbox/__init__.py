@@ -4,7 +4,8 @@
     with SandboxServer(port=0) as srv:
         ...  # talk to srv.url
 
-See `server.py` for the knobs and `docs-drafts/sandbox.md` for what it models.
+See `server.py` for the knobs, `httpd.py` for the order they apply in, and
+README.md ("Sandbox cluster") for what it models and where it departs from Elasticsearch.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ first N matches, the request log (method, path, query, status, time; never a
 body, a header or a secret; optionally appended to a JSON-lines file), and
 the optional credential check: without the configured key a request gets
 401; a read-only key gets 403 on writes; an inference-only key gets 403 on
-index and document APIs. The HTTP plumbing that applies them is `server.py`.
+index and document APIs. The HTTP plumbing that applies them is `httpd.py`.
 """
 
 from __future__ import annotations
