@@ -10,6 +10,7 @@ index and document APIs. The HTTP plumbing that applies them is `httpd.py`.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import re
@@ -103,6 +104,8 @@ class RequestLog:
         self._lock = threading.Lock()
         self._entries: list[dict[str, Any]] = []
         self.log_file = Path(log_file) if log_file is not None else None
+        if self.log_file is not None:
+            self.log_file.parent.mkdir(parents=True, exist_ok=True)
 
     def record(self, *, method: str, path: str, query: dict[str, str], status: int | None,
                started: float, fault: str | None = None) -> None:
@@ -115,7 +118,8 @@ class RequestLog:
         with self._lock:
             self._entries.append(entry)
             if self.log_file is not None:
-                with self.log_file.open("a", encoding="utf-8") as handle:
+                # a log file that cannot be written must not cost the client its answer
+                with contextlib.suppress(OSError), self.log_file.open("a", encoding="utf-8") as handle:
                     handle.write(json.dumps(entry) + "\n")
 
     def entries(self) -> list[dict[str, Any]]:
