@@ -16,7 +16,7 @@ from typing import Any
 
 from reconciler.catalog import Catalog, ServiceFacts, parse_version
 from reconciler.diff import changed_paths, removed_keys
-from reconciler.model import EndpointSpec, LiveEndpoint
+from reconciler.model import SETTINGS_BLOCKS, EndpointSpec, LiveEndpoint
 from reconciler.normalize import View, canonical_service, desired_view, live_view
 from reconciler.secrets import SENSITIVE, SENSITIVE_CHANGED
 
@@ -164,8 +164,10 @@ def _change_for(
     after = masked(spec, desired, catalog, changed=secrets.changed)
     base = dict(inference_id=spec.inference_id, task_type=spec.task_type, service=spec.service)
     notes = _secret_notes(secrets)
-    if live is None:
-        return Change(action=Action.CREATE, reason="not in the cluster", after=after, notes=notes, **base)
+    if live is None:  # show what will be sent, not what the server will fill in
+        declared = {block: dict(spec.block(block)) for block in SETTINGS_BLOCKS if spec.block(block)}
+        return Change(action=Action.CREATE, reason="not in the cluster", notes=notes,
+                      after=masked(spec, declared, catalog), **base)
     same_service = canonical_service(live.service, catalog) == canonical_service(spec.service, catalog)
     current = live_view(live, catalog, desired, service=spec.service if same_service else None)
     before = dict(current)
