@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from deepdiff import DeepDiff
-
 from reconciler.normalize import View
 
 
@@ -18,6 +16,9 @@ def changed_paths(desired: View, live: View) -> tuple[str, ...]:
     """Sorted dotted paths where the two views differ; () when equal."""
     if desired == live:  # the common case, without deepdiff's cost
         return ()
+    # imported here, not at the top: importing deepdiff costs more than most plans spend diffing
+    from deepdiff import DeepDiff
+
     difference = DeepDiff(live, desired, view="tree", verbose_level=2)
     paths: set[str] = set()
     for items in difference.values():

@@ -24,6 +24,12 @@ MAX_NODES = 100_000  # bounds alias expansion ("billion laughs") and huge docume
 MAX_DEPTH = 64
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# scalar tags whose constructor is a plain function of the node: called directly, without
+# construct_object's bookkeeping (which is for collections and recursion)
+_PLAIN_SCALARS = {
+    f"tag:yaml.org,2002:{name}": yaml.constructor.SafeConstructor.yaml_constructors[f"tag:yaml.org,2002:{name}"]
+    for name in ("str", "int", "float", "bool", "null")
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,7 +52,7 @@ class _Builder:
         self.nodes = 0
         self.positions: dict[Path, tuple[int, int]] = {}
         self.diagnostics: list[Diagnostic] = []
-        self._constructor = yaml.SafeLoader("")
+        self._constructor = yaml.constructor.SafeConstructor()  # the scalars' rules, without a parser
 
     def build(self, node: yaml.Node, path: Path, depth: int = 0) -> Any:
         self.nodes += 1
@@ -62,6 +68,9 @@ class _Builder:
                 self.positions.setdefault(path + (index,), _mark(item))
                 items.append(self.build(item, path + (index,), depth + 1))
             return items
+        plain = _PLAIN_SCALARS.get(node.tag) if isinstance(node, yaml.ScalarNode) else None
+        if plain is not None:
+            return plain(self._constructor, node)
         return self._constructor.construct_object(node, deep=True)
 
     def _mapping(self, node: yaml.MappingNode, path: Path, depth: int) -> dict[str, Any]:
@@ -111,10 +120,34 @@ def find_spec_files(root: FsPath) -> list[FsPath]:
 
 def display_path(path: FsPath) -> str:
     """A path as users should see it: relative to the working directory when inside it."""
+    return _relative_to_cwd(path.resolve(), FsPath.cwd().resolve(), path)
+
+
+def _relative_to_cwd(real: FsPath, cwd: FsPath, path: FsPath) -> str:
     try:
-        return str(path.resolve().relative_to(FsPath.cwd().resolve()))
+        return str(real.relative_to(cwd))
     except ValueError:
         return str(path)
+
+
+class _Displayer:
+    """``display_path`` for the files of one directory walk, resolving the root once, not every file.
+
+    ``os.walk`` does not descend into symbolic links, so below the root only a file itself can be
+    one; it alone is resolved on its own.
+    """
+
+    def __init__(self, root: FsPath) -> None:
+        self.root = root
+        self.real_root = root.resolve()
+        self.cwd = FsPath.cwd().resolve()
+
+    def __call__(self, path: FsPath) -> str:
+        if path == self.root or path.is_symlink():
+            real = path.resolve()
+        else:
+            real = self.real_root / path.relative_to(self.root)
+        return _relative_to_cwd(real, self.cwd, path)
 
 
 def read_text(path: FsPath, *, root: FsPath | None, file: str) -> tuple[str | None, Diagnostic | None]:
@@ -189,8 +222,9 @@ def load_directory(root: FsPath) -> tuple[list[Document], list[Diagnostic]]:
     if not root.exists():
         return [], [Diagnostic(file=str(root), message="no such file or directory")]
     base = root if root.is_dir() else root.parent
+    display = _Displayer(root)
     for path in find_spec_files(root):
-        file = display_path(path)
+        file = display(path)
         text, problem = read_text(path, root=base, file=file)
         if problem is not None or text is None:
             diagnostics.append(problem or Diagnostic(file=file, message="cannot read file"))

@@ -10,38 +10,64 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from functools import cache
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
-from referencing import Registry, Resource
+from typing import TYPE_CHECKING, Any
 
 from reconciler.catalog import load_catalog, schemas_dir
+from reconciler.compiled_schema import Check, Unsupported, compile_schema
 from reconciler.diagnostics import Diagnostic
 from reconciler.loader import Document
 from reconciler.model import Path
+
+if TYPE_CHECKING:  # jsonschema is imported when a document needs explaining: most runs never do
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 ENDPOINT_SCHEMA = "endpoint.schema.json"
 SECRET_HINT = "is a secret: write a ${env:NAME} or ${file:PATH} reference, never the value"
 
 
 @cache
-def endpoint_validator() -> Draft202012Validator:
-    """One compiled validator for every spec (building it is the slow part)."""
+def _schema_files() -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """The endpoint schema's URI, its contents, and every schema file by URI."""
     root = schemas_dir()
-    registry: Registry = Registry()
-    endpoint: dict[str, Any] = {}
+    documents: dict[str, Any] = {}
+    uri, endpoint = ENDPOINT_SCHEMA, {}
     for path in sorted(root.rglob("*.schema.json")):
         contents = json.loads(path.read_text(encoding="utf-8"))
-        resource = Resource.from_contents(contents)
-        registry = registry.with_resource(contents.get("$id", path.name), resource)
+        documents[contents.get("$id", path.name)] = contents
         if path.name == ENDPOINT_SCHEMA and path.parent == root:
-            endpoint = contents
+            uri, endpoint = contents.get("$id", path.name), contents
+    return uri, endpoint, documents
+
+
+@cache
+def endpoint_validator() -> Draft202012Validator:
+    """One compiled validator for every spec (building it is the slow part)."""
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+
+    _, endpoint, documents = _schema_files()
+    registry: Registry = Registry().with_resources(
+        (uri, Resource.from_contents(contents)) for uri, contents in documents.items()
+    )
     return Draft202012Validator(endpoint, registry=registry)
+
+
+@cache
+def _quick_check() -> Check | None:
+    """A fast yes/no for the common case (a valid spec); None if the schemas outgrow it."""
+    uri, endpoint, documents = _schema_files()
+    try:
+        return compile_schema(endpoint, uri=uri, documents=documents)
+    except Unsupported:
+        return None
 
 
 def check_document(document: Document) -> list[Diagnostic]:
     """Every schema problem of one document, each at its YAML position."""
+    quick = _quick_check()
+    if quick is not None and quick(document.body):
+        return []  # jsonschema would find nothing; it runs only to explain a rejection
     validator = endpoint_validator()
     diagnostics = []
     for error in validator.iter_errors(document.body):
@@ -71,6 +97,8 @@ def _explain(error: ValidationError, body: Any) -> list[tuple[Path, str]]:
     where = dotted(path)
     kind = error.validator
     if kind in ("oneOf", "anyOf") and error.context:
+        from jsonschema.exceptions import best_match
+
         described = error.schema.get("description") if isinstance(error.schema, Mapping) else None
         if described:
             return [(path, f"{where}: {described}")]

@@ -1,0 +1,132 @@
+"""The compiled schema predicate agrees with jsonschema on every document we can think of.
+
+``schema.check_document`` trusts ``compiled_schema`` to say "valid" only when
+jsonschema would find no error; these tests hold it to that on the examples,
+on the validate tests' cases, and on random mutations of the examples.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reconciler.compiled_schema import Compiler, Unsupported, compile_schema, equal
+from reconciler.schema import _quick_check, _schema_files, endpoint_validator
+from tests.unit.test_validate import INVALID, VALID
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+DOCUMENTS = [
+    document
+    for path in sorted(EXAMPLES.rglob("*.yaml"))
+    for document in yaml.safe_load_all(path.read_text(encoding="utf-8"))
+    if isinstance(document, dict)
+]
+SERVICES = sorted({d["service"] for d in DOCUMENTS})
+TASK_TYPES = sorted({d["task_type"] for d in DOCUMENTS})
+VALUES = [None, True, False, 0, 1, -1, 2, 3.5, 1.0, "", "x", "${env:KEY}", "${file:key.txt}", "word",
+          "sentence", "recursive", "none", "markdown", [], ["a"], [1], {}, {"a": 1},
+          {"requests_per_minute": 10}, *SERVICES[:5], *TASK_TYPES]
+
+
+def quick() -> Any:
+    check = _quick_check()
+    assert check is not None, "the generated schemas use a keyword compiled_schema does not model"
+    return check
+
+
+def agree(document: Any) -> None:
+    expected = endpoint_validator().is_valid(document)
+    assert quick()(document) == expected, (expected, document)
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=[d["inference_id"] for d in DOCUMENTS])
+def test_every_example_is_valid_to_both(document: dict[str, Any]) -> None:
+    assert quick()(document) is True
+    agree(document)
+
+
+@pytest.mark.parametrize("text", VALID + [case[0] for case in INVALID])
+def test_validate_cases_agree(text: str) -> None:
+    for document in yaml.safe_load_all(text):
+        agree(document)
+
+
+@pytest.mark.parametrize("document", [None, 1, "x", [], {}, {"service": 1}, {"service": "openai"},
+                                      {"service": "nope", "task_type": "rerank"}, {"service": None}])
+def test_odd_documents_agree(document: Any) -> None:
+    agree(document)
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += _paths(item, prefix + (key,))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _paths(item, prefix + (index,))
+    return found
+
+
+def _parent(document: Any, path: tuple[Any, ...]) -> Any:
+    for part in path[:-1]:
+        document = document[part]
+    return document
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> Any:
+    document = copy.deepcopy(draw(st.sampled_from(DOCUMENTS)))
+    for _ in range(draw(st.integers(1, 3))):
+        paths = [p for p in _paths(document) if p]
+        if not paths:
+            break
+        path = draw(st.sampled_from(paths))
+        parent = _parent(document, path)
+        kind = draw(st.sampled_from(["remove", "replace", "add"]))
+        if kind == "remove":
+            del parent[path[-1]]
+        elif kind == "replace":
+            parent[path[-1]] = copy.deepcopy(draw(st.sampled_from(VALUES)))
+        elif isinstance(parent, dict):
+            name = draw(st.sampled_from(["unknown", "api_key", "dimensions", "max_chunk_size", "overlap",
+                                         "rate_limit", "top_n", "model_id", "url", "similarity"]))
+            parent[name] = copy.deepcopy(draw(st.sampled_from(VALUES)))
+    return document
+
+
+@settings(max_examples=600, deadline=None)
+@given(mutated())
+def test_mutated_examples_agree(document: Any) -> None:
+    agree(document)
+
+
+@pytest.mark.parametrize(("one", "two", "same"), [
+    (1, 1.0, True), (True, 1, False), (False, 0, False), (True, True, True), ("1", 1, False),
+    ([1, True], [1.0, True], True), ([True], [1], False), ({"a": [0]}, {"a": [False]}, False),
+    ({"a": 1}, {"a": 1, "b": 2}, False), (None, None, True),
+])
+def test_equal_follows_json_not_python(one: Any, two: Any, same: bool) -> None:
+    assert equal(one, two) is same
+
+
+@pytest.mark.parametrize("schema", [{"patternProperties": {"a": True}, "additionalProperties": False},
+                                    {"format": "email"}, {"unevaluatedProperties": False},
+                                    {"$ref": "#anchor"}, {"$ref": "missing.json"}])
+def test_unknown_keywords_fall_back_to_jsonschema(schema: dict[str, Any]) -> None:
+    with pytest.raises(Unsupported):
+        compile_schema(schema, uri="https://example/root.json", documents={"https://example/root.json": schema})
+
+
+def test_all_schema_files_compile() -> None:
+    uri, endpoint, documents = _schema_files()
+    compiler = Compiler(documents)
+    for name, contents in documents.items():
+        compiler.compile(contents, name)
+    assert compile_schema(endpoint, uri=uri, documents=documents)({}) is False
