@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -27,6 +27,8 @@ from reconciler.session import Session
 from reconciler.state import Managed, State, holder_name
 
 PHASES = (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE)
+STATE_BATCH = 100  # outcomes per coalesced state write
+STATE_SECONDS = 2.0  # ... or at most this long between two writes
 PUT_KEYS = ("service", "service_settings", "task_settings", "chunking_settings")
 Progress = Callable[[Change, str, float], None]
 
@@ -79,6 +81,7 @@ class Applier:
         self.allow_destroy_in_use = allow_destroy_in_use
         self.progress = progress or (lambda change, status, seconds: None)
         self.secret_values: set[str] = set()
+        self._saved: Mapping[str, Managed] | None = None
 
     def run(self, plan: Plan, state: State, live: tuple[LiveEndpoint, ...]) -> ApplyResult:
         outcomes: list[Outcome] = []
@@ -86,16 +89,32 @@ class Applier:
             batch = [c for c in plan.changes if c.action is phase]
             if not batch:
                 continue
+            pending: list[Outcome] = []
+            last_write = time.monotonic()
             with ThreadPoolExecutor(max_workers=min(self.parallelism, len(batch))) as pool:
-                done = list(pool.map(self._carry_out, batch))
-            outcomes.extend(done)
-            state = self.session.store.write(self._record(state, done, live))
-        state = self.session.store.write(self._record(state, [], live))  # adopt declared endpoints
+                for outcome in as_completed(pool.submit(self._carry_out, c) for c in batch):
+                    pending.append(outcome.result())
+                    # coalesced state writes: an interrupted apply loses at most a few seconds of records
+                    if len(pending) >= STATE_BATCH or time.monotonic() - last_write > STATE_SECONDS:
+                        state = self._save(self._record(state, pending, live))
+                        outcomes.extend(pending)
+                        pending, last_write = [], time.monotonic()
+            outcomes.extend(pending)
+            state = self._save(self._record(state, pending, live))
+        state = self._save(self._record(state, [], live))  # adopt declared endpoints
         result = ApplyResult(outcomes=tuple(outcomes))
         touched = {o.change.inference_id for o in outcomes if o.ok}
         if touched and not result.failed:
             result = replace(result, differences=self._verify(touched, state, plan.cluster_version))
         return result
+
+    def _save(self, state: State) -> State:
+        """Write the state document, unless it holds nothing new."""
+        if state.exists and state.managed == self._saved:
+            return state
+        saved = self.session.store.write(state)
+        self._saved = dict(saved.managed)
+        return saved
 
     # -- one change ---------------------------------------------------------------------------
 
