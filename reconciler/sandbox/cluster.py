@@ -62,6 +62,9 @@ class Cluster:
         self.store = store
         self._version = version
         self._version_lock = threading.Lock()
+        # Known Elasticsearch bugs to reproduce on purpose (off by default), e.g. "139574":
+        # a first-generation _update of task settings rewrote chunking to word/250/100.
+        self.bugs: set[str] = set()
         self.node_name = "sandbox-node-1"
         self.cluster_name = "reconciler-sandbox"
 

@@ -10,6 +10,7 @@ log. Routes:
     GET    /_sandbox/knobs               version, latency_ms, faults
     PUT    /_sandbox/latency             {"latency_ms": 25}
     PUT    /_sandbox/version             {"version": "8.18.0"}
+    PUT    /_sandbox/bugs                {"emulate": ["139574"]}  reproduce a known ES bug
     GET    /_sandbox/faults              the active faults
     POST   /_sandbox/faults              {"method","path","status","count","retry_after","drop","after"}
     DELETE /_sandbox/faults              remove all faults
@@ -40,6 +41,11 @@ def _fault_from(body: dict[str, Any]) -> Fault:
         return Fault(**body)
     except (TypeError, ValueError, re.error) as error:
         raise bad_request(f"invalid fault: {error}") from None
+
+
+KNOWN_BUGS = {
+    "139574": "first-generation _update of task settings rewrites chunking to word/250/100",
+}
 
 
 def control(sandbox: SandboxServer, req: Request) -> Response:
@@ -73,6 +79,12 @@ def control(sandbox: SandboxServer, req: Request) -> Response:
         except ValueError as error:
             raise bad_request(str(error)) from None
         sandbox.version = str(value)
+        return ok(ACK)
+    if route == ("PUT", "bugs"):
+        names = (req.json_object() or {}).get("emulate")
+        if not isinstance(names, list) or not all(n in KNOWN_BUGS for n in names):
+            raise bad_request(f"emulate must be a list drawn from {sorted(KNOWN_BUGS)}")
+        sandbox.cluster.bugs = set(names)
         return ok(ACK)
     if route == ("POST", "reset"):
         sandbox.store.reset()

@@ -81,6 +81,8 @@ def update_endpoint(cluster: Cluster, req: Request, params: dict[str, str]) -> R
         endpoint_facts = facts(stored.config["service"], task_type)
         change = _current(stored, endpoint_facts, body) if current else _first(stored, endpoint_facts, body)
         config, secret_values = change
+        if not current and "139574" in cluster.bugs and body.get("task_settings") and "chunking_settings" in config:
+            config["chunking_settings"] = {"strategy": "word", "max_chunk_size": 250, "overlap": 100}
         new_fingerprints = cluster.store.fingerprints(secret_values)
         if current:
             fingerprints = {**stored.secret_fingerprints, **new_fingerprints}

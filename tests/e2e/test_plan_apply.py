@@ -271,3 +271,20 @@ def test_faults_converge_with_each_endpoint_created_once(cluster: SandboxServer,
                and r["path"] in ("/_inference/text_embedding/azure-embed", "/_inference/rerank/shift-rerank")]
     assert len(creates) == 2, creates
     assert cli(cluster, "plan", str(specs), "--detailed-exitcode").code == 0
+
+
+def test_read_back_difference_exits_4(specs: Path) -> None:
+    """Elasticsearch bug #139574: an 8.17-9.4 _update of task settings rewrote chunking settings."""
+    with SandboxServer(port=0, version="9.1.0") as old_cluster:
+        body = azure()
+        body["task_type"] = "text_embedding"
+        body["service"] = "azureopenai"
+        write_spec(specs, body)
+        (specs / "shift-rerank.yaml").unlink()
+        applied(old_cluster, specs)
+        httpx.put(f"{old_cluster.url}/_sandbox/bugs", json={"emulate": ["139574"]}).raise_for_status()
+        body["task_settings"] = {"user": "new-user"}
+        write_spec(specs, body)
+        result = cli(old_cluster, "apply", str(specs), "--auto-approve")
+        assert result.code == 4, result.output
+        assert "differs from the plan" in result.stderr and "chunking_settings" in result.stderr
