@@ -5,12 +5,17 @@ exponential backoff and jitter, and the mapping of HTTP statuses and
 Elasticsearch's error envelope to our errors, in one table. Credentials are
 never logged: the debug log shows method, path, status and timing only.
 Does not know what the requests mean (``live``, ``state`` and ``apply`` do).
+Every text that came from the server is scrubbed of the secrets this process
+resolved before it reaches an error or the log; a URL is shown without its
+user:password part. Failures that a retry cannot heal (a URL that is not HTTP,
+a certificate that is not trusted) fail at once.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,7 +23,16 @@ from typing import Any
 
 import httpx
 
-from reconciler.errors import AuthError, ClusterError, Conflict, HTTPError, NotFound, TransportError
+from reconciler.errors import (
+    AuthError,
+    ClusterError,
+    Conflict,
+    HTTPError,
+    InputError,
+    NotFound,
+    TransportError,
+)
+from reconciler.secrets import scrub
 
 log = logging.getLogger("reconciler.http")
 
@@ -46,7 +60,7 @@ class Connection:
     max_backoff: float = 8.0
 
     def __repr__(self) -> str:  # never show credentials, even in a debugger
-        return f"Connection(url={self.url!r}, auth={'api_key' if self.api_key else 'basic' if self.username else 'none'})"
+        return f"Connection(url={display_url(self.url)!r}, auth={'api_key' if self.api_key else 'basic' if self.username else 'none'})"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,8 +69,26 @@ class Response:
     body: Any
 
 
+def display_url(url: str) -> str:
+    """The URL without a user:password part."""
+    scheme, sep, rest = url.partition("://")
+    host, slash, path = rest.partition("/")
+    return f"{scheme}{sep}{host.rpartition('@')[2]}{slash}{path}" if sep else url.rpartition("@")[2]
+
+
+def _check_url(url: Any) -> None:
+    try:
+        parsed = httpx.URL(url) if isinstance(url, str) else None
+    except (httpx.InvalidURL, TypeError, ValueError):
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+        shown = display_url(url) if isinstance(url, str) else repr(url)
+        raise InputError(f"cluster URL {shown!r} is not an http:// or https:// URL (--url / ELASTICSEARCH_URL)")
+
+
 class Client:
     def __init__(self, connection: Connection) -> None:
+        _check_url(connection.url)
         self.connection = connection
         headers = {"Accept": "application/json", "User-Agent": "reconciler"}
         auth = None
@@ -69,14 +101,18 @@ class Client:
             verify = False
         elif connection.ca_cert:
             verify = connection.ca_cert
-        self._http = httpx.Client(
-            base_url=connection.url.rstrip("/"),
-            headers=headers,
-            auth=auth,
-            verify=verify,
-            timeout=connection.timeout,
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
-        )
+        try:
+            self._http = httpx.Client(
+                base_url=connection.url.rstrip("/"),
+                headers=headers,
+                auth=auth,
+                verify=verify,
+                timeout=connection.timeout,
+                limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
+            )
+        except (ssl.SSLError, OSError) as error:  # the CA bundle is read here, once
+            reason = getattr(error, "reason", None) or getattr(error, "strerror", None) or str(error)
+            raise InputError(f"--ca-cert {connection.ca_cert}: cannot be used as a PEM CA bundle ({reason})") from None
 
     def close(self) -> None:
         self._http.close()
@@ -104,10 +140,13 @@ class Client:
             try:
                 answer = self._http.request(method, path, params=_params(params), json=json)
             except httpx.TimeoutException as error:
-                failure: Exception = TransportError(f"{method} {path}: timed out ({error.__class__.__name__})")
+                failure: Exception = TransportError(f"{method} {path}: timed out ({error.__class__.__name__}; "
+                                                    f"--timeout / RECONCILER_TIMEOUT is {self.connection.timeout:g}s)")
                 retry_after = None
             except httpx.TransportError as error:
                 failure = TransportError(f"{method} {path}: {_describe_transport(error, self.connection)}")
+                if not _transient(error):
+                    raise failure from None
                 retry_after = None
             else:
                 log.debug("%s %s -> %s (%.0f ms)", method, path, answer.status_code, (time.monotonic() - started) * 1000)
@@ -151,6 +190,14 @@ def _retry_after(answer: httpx.Response) -> float | None:
         return None
 
 
+def _transient(error: httpx.TransportError) -> bool:
+    """Whether trying again may help: not for a URL httpx cannot use, nor for a TLS failure."""
+    if isinstance(error, (httpx.UnsupportedProtocol, httpx.LocalProtocolError)):
+        return False
+    text = str(error)
+    return not ("CERTIFICATE" in text or "[SSL" in text or "SSL:" in text)
+
+
 def _error(method: str, path: str, answer: httpx.Response) -> HTTPError:
     body = _json(answer)
     error_type, reason = "", ""
@@ -159,21 +206,34 @@ def _error(method: str, path: str, answer: httpx.Response) -> HTTPError:
         reason = str(body["error"].get("reason", ""))
     elif isinstance(body, Mapping) and isinstance(body.get("error"), str):
         reason = body["error"]
+    elif isinstance(body, str):
+        reason = body[:500]
+    error_type, reason = scrub(error_type), scrub(reason)  # an error may echo what it was sent
     status = answer.status_code
-    if status == 401 and not reason:
-        reason = "authentication failed: check --api-key / --username"
+    if status == 401:
+        reason = (f"{reason}; " if reason else "") + (
+            "authentication failed: check --api-key / ELASTIC_API_KEY or --username / --password")
     if status == 403 and "license" not in reason:
-        reason = f"{reason} (this needs the cluster privilege {PRIVILEGE_HINT.get(method, 'manage_inference')})".strip()
+        if path.startswith("/_inference") or path == "/":
+            needed = f"the cluster privilege {PRIVILEGE_HINT.get(method, 'manage_inference')}"
+        else:
+            index = path.strip("/").split("/")[0]
+            needed = f"the index privileges read, write and create_index on {index}"
+        reason = f"{reason} (this needs {needed})".strip()
     kind = STATUS_ERRORS.get(status, HTTPError)
     return kind(status=status, method=method, path=path, error_type=error_type, reason=reason)
 
 
 def _describe_transport(error: httpx.TransportError, connection: Connection) -> str:
-    text = str(error) or error.__class__.__name__
+    text = scrub(str(error) or error.__class__.__name__)
+    url = display_url(connection.url)
     if "CERTIFICATE_VERIFY_FAILED" in text:
-        return f"TLS certificate of {connection.url} not trusted ({text}); pass --ca-cert FILE"
+        return (f"TLS certificate of {url} not trusted ({text}); pass --ca-cert FILE with the CA that signed it "
+                "(or --insecure to skip verification)")
+    if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text:
+        return f"TLS handshake with {url} failed ({text}); is it an http:// URL?"
     if isinstance(error, httpx.ConnectError):
-        return f"cannot connect to {connection.url} ({text})"
+        return f"cannot connect to {url} ({text})"
     return text
 
 

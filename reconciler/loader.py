@@ -107,8 +107,15 @@ def find_spec_files(root: FsPath) -> list[FsPath]:
     if root.is_file():
         return [root]
     found: list[FsPath] = []
+    real_root = _resolved(root)
     for folder, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in dirnames:  # os.walk does not enter a linked folder; one leaving root is reported
+            linked = FsPath(folder) / name
+            if linked.is_symlink():
+                target = _resolved(linked)
+                if target is None or real_root is None or not target.is_relative_to(real_root):
+                    found.append(linked)
         for name in filenames:
             if name.startswith(".") or not name.endswith((".yaml", ".yml")):
                 continue
@@ -119,8 +126,20 @@ def find_spec_files(root: FsPath) -> list[FsPath]:
 
 
 def display_path(path: FsPath) -> str:
-    """A path as users should see it: relative to the working directory when inside it."""
-    return _relative_to_cwd(path.resolve(), FsPath.cwd().resolve(), path)
+    """A path as users should see it: relative to the working directory when inside it.
+
+    A symbolic link is shown where it is, not where it points (the parent is resolved, the name kept).
+    """
+    parent = _resolved(path.parent)
+    return _relative_to_cwd(parent / path.name, FsPath.cwd().resolve(), path) if parent else str(path)
+
+
+def _resolved(path: FsPath) -> FsPath | None:
+    """Where a path really is; None for a loop of symbolic links."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: "Symlink loop from ..." (Python < 3.13)
+        return None
 
 
 def _relative_to_cwd(real: FsPath, cwd: FsPath, path: FsPath) -> str:
@@ -144,7 +163,7 @@ class _Displayer:
 
     def __call__(self, path: FsPath) -> str:
         if path == self.root or path.is_symlink():
-            real = path.resolve()
+            return display_path(path)
         else:
             real = self.real_root / path.relative_to(self.root)
         return _relative_to_cwd(real, self.cwd, path)
@@ -157,15 +176,22 @@ def read_text(path: FsPath, *, root: FsPath | None, file: str) -> tuple[str | No
         return None, Diagnostic(file=file, line=1, col=1, message=message)
 
     try:
-        if root is not None and path.is_symlink():
-            target = path.resolve()
-            if not target.is_relative_to(root.resolve()):
+        if path.is_symlink():
+            target = _resolved(path)
+            if target is None:
+                return problem("symbolic link loop")
+            if root is not None and not target.is_relative_to(root.resolve()):
                 return problem(f"symbolic link points outside the desired-state directory ({target})")
+        if path.is_dir():
+            return problem("a folder where a file was expected")
         if path.stat().st_size > MAX_FILE_BYTES:
             return problem(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
         raw = path.read_bytes()
     except OSError as error:
         return problem(f"cannot read file: {error.strerror or error}")
+    encoding = _wide_encoding(raw)
+    if encoding:
+        return problem(f"file is {encoding} encoded; spec files must be UTF-8 text")
     if b"\x00" in raw:
         return problem("binary file (contains NUL bytes); spec files must be UTF-8 text")
     try:
@@ -173,6 +199,29 @@ def read_text(path: FsPath, *, root: FsPath | None, file: str) -> tuple[str | No
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
         return None, Diagnostic(file=file, line=line, col=1, message="file is not valid UTF-8")
+
+
+def _wide_encoding(raw: bytes) -> str:
+    """"UTF-16" / "UTF-32" when the bytes are text in it (with a byte-order mark, or ASCII padded with NULs)."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")):
+        candidates = ["utf-32", "utf-16"]
+    elif b"\x00" in raw[:512]:
+        candidates = ["utf-16-le", "utf-16-be"]
+    else:
+        return ""  # UTF-8 (or Latin-1, reported by the UTF-8 decoder)
+    for encoding in candidates:
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if text and "\x00" not in text and _mostly_text(text):
+            return encoding[:6].upper()
+    return ""
+
+
+def _mostly_text(text: str) -> bool:
+    sample = text[:256]
+    return sum(ch.isprintable() or ch in "\r\n\t" for ch in sample) >= 0.95 * len(sample)
 
 
 def parse_documents(text: str, *, file: str) -> tuple[list[Document], list[Diagnostic]]:

@@ -4,6 +4,8 @@ Owns the versioned file ``plan --out`` writes: the rendering scripts read
 (``format_version`` "1", ``changes``, ``summary``) and a ``saved`` section with
 the specs as written (secret references, never values), the fingerprint of the
 live listing the plan was made from, and the fingerprint of the specs.
+Reading one checks the specs in it again (schemas, duplicate ids): the file
+is input like any spec, and may have been edited since it was written.
 """
 
 from __future__ import annotations
@@ -42,7 +44,10 @@ def write_plan_file(path: FsPath, *, plan: Plan, specs: tuple[EndpointSpec, ...]
         "state_id": state_id,
         "specs": [{"file": s.source.file, "line": s.source.line, "body": s.body} for s in specs],
     }
-    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    try:
+        path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    except OSError as error:
+        raise InputError(f"cannot write the plan to {path}: {error.strerror or error}") from None
 
 
 def read_plan_file(path: FsPath) -> tuple[Mapping[str, Any], tuple[EndpointSpec, ...]]:
@@ -58,9 +63,22 @@ def read_plan_file(path: FsPath) -> tuple[Mapping[str, Any], tuple[EndpointSpec,
                          source=Source(file=s["file"], line=s.get("line", 0)))
             for s in saved["specs"]
         )
-    except (OSError, ValueError, KeyError, TypeError) as error:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise InputError(f"{path} is not a saved plan written by `reconciler plan --out` ({error})") from None
+    _check_specs(path, saved)
     return saved, specs
+
+
+def _check_specs(path: FsPath, saved: Mapping[str, Any]) -> None:
+    from reconciler.loader import Document
+    from reconciler.validate import validate_documents
+
+    documents = [Document(body=s["body"], source=Source(file=str(s["file"]), line=int(s.get("line") or 1), col=1))
+                 for s in saved["specs"]]
+    result = validate_documents(documents, [])
+    if not result.ok:
+        raise InputError(f"{path}: the specs saved in the plan are not valid (was it edited?); nothing was sent",
+                         result.diagnostics)
 
 
 def check_fresh(saved: Mapping[str, Any], *, listing_fingerprint: str, replanned: Plan) -> None:

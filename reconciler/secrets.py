@@ -4,6 +4,10 @@ Owns everything that touches a secret value: recognising a reference,
 resolving it (only when a value must be sent or fingerprinted), the salted
 HMAC-SHA256 fingerprint kept in the state document, and the masks shown in
 every output. A secret value never leaves this module except to be sent.
+
+Every value resolved in this process is also remembered (in memory only), so
+that ``scrub`` can take it out of any text that came back from a server: an
+error body that echoes what it was sent must not print a secret.
 """
 
 from __future__ import annotations
@@ -12,17 +16,40 @@ import hashlib
 import hmac
 import os
 import re
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path as FsPath
 from typing import Any
 
 from reconciler.catalog import Catalog
+from reconciler.diagnostics import Diagnostic
 from reconciler.errors import SecretError
 from reconciler.model import EndpointSpec, Path
 
 REFERENCE = re.compile(r"^\$\{(env|file):([^}]+)\}$")
 SENSITIVE = "(sensitive value)"
 SENSITIVE_CHANGED = "(sensitive value changed)"
+MIN_SCRUBBED = 4  # shorter values would mask ordinary words; no real secret is that short
+
+_resolved_values: set[str] = set()
+_resolved_lock = threading.Lock()
+
+
+def remember(value: str) -> None:
+    """Mark ``value`` as a secret of this process: ``scrub`` will mask it from then on."""
+    if isinstance(value, str) and len(value) >= MIN_SCRUBBED:
+        with _resolved_lock:
+            _resolved_values.add(value)
+
+
+def scrub(text: str) -> str:
+    """``text`` with every secret resolved (or remembered) in this process masked."""
+    with _resolved_lock:
+        values = sorted(_resolved_values, key=len, reverse=True)
+    for value in values:
+        if value in text:
+            text = text.replace(value, SENSITIVE)
+    return text
 
 
 def is_reference(value: Any) -> bool:
@@ -67,6 +94,9 @@ def resolve(reference: str, *, spec: EndpointSpec, path: Path) -> str:
         value = os.environ.get(name)
         if value is None:
             raise SecretError(f"{where}: {dotted}: environment variable {name} is not set")
+        if not value.strip():  # what CI gives for a secret nobody configured
+            raise SecretError(f"{where}: {dotted}: environment variable {name} is empty")
+        remember(value)
         return value
     target = FsPath(name)
     if not target.is_absolute():
@@ -74,16 +104,38 @@ def resolve(reference: str, *, spec: EndpointSpec, path: Path) -> str:
     if target.is_dir():
         raise SecretError(f"{where}: {dotted}: {name} is a directory, not a file")
     try:
-        return target.read_text(encoding="utf-8").rstrip("\r\n")
+        value = target.read_text(encoding="utf-8").rstrip("\r\n")
     except OSError as error:
-        raise SecretError(f"{where}: {dotted}: cannot read {name}: {error.strerror}") from None
+        raise SecretError(f"{where}: {dotted}: cannot read {name}: {error.strerror or error}") from None
     except UnicodeDecodeError:
         raise SecretError(f"{where}: {dotted}: {name} is not UTF-8 text") from None
+    if not value.strip():
+        raise SecretError(f"{where}: {dotted}: {name} is empty")
+    remember(value)
+    return value
 
 
 def resolved_secrets(spec: EndpointSpec, catalog: Catalog) -> Iterator[tuple[Path, str]]:
     for path in secret_paths(spec, catalog):
         yield path, resolve(get_path(spec.body, path), spec=spec, path=path)
+
+
+def unresolvable(specs: Iterable[EndpointSpec], catalog: Catalog) -> list[Diagnostic]:
+    """Every secret reference of ``specs`` that cannot be resolved here, as diagnostics (file:line).
+
+    For a check before the first write: apply resolves secrets one change at a time, so without it
+    a missing variable is found after the lock is taken and other changes are made.
+    """
+    problems = []
+    for spec in specs:
+        for path in secret_paths(spec, catalog):
+            try:
+                resolve(get_path(spec.body, path), spec=spec, path=path)
+            except SecretError as error:
+                line, col = spec.source.at(path)
+                message = str(error).split(": ", 1)[1] if str(error).startswith(spec.source.file) else str(error)
+                problems.append(Diagnostic(file=spec.source.file, line=line, col=col, message=message))
+    return problems
 
 
 def fingerprint(secret: str, *, salt: str) -> str:

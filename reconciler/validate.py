@@ -3,13 +3,16 @@
 Owns the verdict on a desired-state directory: every problem, all at once,
 each with file and line. Cross-document checks (an id used twice) and rules
 JSON Schema cannot say (word overlap <= half of max_chunk_size) live here.
+Without given variables (``reconciler validate``, offline, no ``--env``), every
+environment of reconciler.yaml is checked, and reconciler.yaml itself. Problems
+are capped at ``MAX_PROBLEMS``, so that a huge broken file fails fast.
 Does not talk to a cluster.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path as FsPath
 
 from reconciler.diagnostics import Diagnostic, sort_diagnostics
@@ -29,17 +32,54 @@ class Validation:
         return not self.diagnostics
 
 
+MAX_PROBLEMS = 200
+
+
 def validate_directory(root: FsPath, *, variables: Mapping[str, str] | None = None) -> Validation:
+    """Validate with ``variables``; with None, with those of every environment of reconciler.yaml."""
     documents, diagnostics = load_directory(root)
-    documents, problems = substitute_variables(documents, variables or {})
-    return validate_documents(documents, diagnostics + problems)
+    if variables is not None:
+        documents, problems = substitute_variables(documents, variables)
+        return validate_documents(documents, diagnostics + problems)
+    return _every_environment(root, documents, diagnostics)
 
 
-def validate_documents(documents: list[Document], diagnostics: list[Diagnostic]) -> Validation:
+def _every_environment(root: FsPath, documents: list[Document], diagnostics: list[Diagnostic]) -> Validation:
+    from reconciler.settings import read_settings_file
+
+    settings = read_settings_file(root)
+    names: list[str | None] = [str(name) for name in settings.environments] or [None]
+    checked: dict[int, list[Diagnostic]] = {}  # a document no variable touched is checked once
+
+    def check(document: Document) -> list[Diagnostic]:
+        if id(document) not in checked:
+            checked[id(document)] = _check_one(document)
+        return checked[id(document)]
+
+    first: Validation | None = None
+    problems = list(diagnostics) + list(settings.diagnostics)
+    for name in names:
+        filled, missing = substitute_variables(documents, settings.variables(name))
+        if name is not None and len(names) > 1:
+            missing = [replace(d, message=f"{d.message}; environment '{name}'") for d in missing]
+        result = validate_documents(filled, missing, check=check)
+        problems.extend(result.diagnostics)
+        first = first or result
+    assert first is not None
+    return Validation(specs=first.specs, diagnostics=tuple(sort_diagnostics(problems)))
+
+
+def validate_documents(documents: list[Document], diagnostics: list[Diagnostic], *,
+                       check: Callable[[Document], list[Diagnostic]] | None = None) -> Validation:
     problems = list(diagnostics)
     specs: list[EndpointSpec] = []
     for document in documents:
-        found = _check_one(document)
+        if len(problems) >= MAX_PROBLEMS:
+            source = document.source
+            problems.append(Diagnostic(file=source.file, line=source.line, col=source.col,
+                                       message=f"stopped checking after {MAX_PROBLEMS} problems; fix these first"))
+            break
+        found = (check or _check_one)(document)
         problems.extend(found)
         if not found:
             body = document.body

@@ -12,7 +12,8 @@ log. Routes:
     PUT    /_sandbox/version             {"version": "8.18.0"}
     PUT    /_sandbox/bugs                {"emulate": ["139574"]}  reproduce a known ES bug
     GET    /_sandbox/faults              the active faults
-    POST   /_sandbox/faults              {"method","path","status","count","retry_after","drop","after"}
+    POST   /_sandbox/faults              {"method","path","status","count","retry_after","drop","after",
+                                          "delay","body","echo"}
     DELETE /_sandbox/faults              remove all faults
     POST   /_sandbox/reset               forget every endpoint, pipeline, index, fault and log entry
 """
@@ -33,7 +34,7 @@ ACK = {"acknowledged": True}
 
 
 def _fault_from(body: dict[str, Any]) -> Fault:
-    known = {"method", "path", "status", "count", "retry_after", "drop", "after"}
+    known = {"method", "path", "status", "count", "retry_after", "drop", "after", "delay", "body", "echo"}
     unknown = sorted(set(body) - known)
     if unknown:
         raise bad_request(f"unknown fault fields {unknown}; known: {sorted(known)}")

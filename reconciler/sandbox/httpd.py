@@ -154,17 +154,22 @@ class Handler(BaseHTTPRequestHandler):
         if latency > 0:
             time.sleep(latency / 1000.0)
         fault = sandbox.faults.take(req.method, path)
-        performed = None if fault is not None and not fault.after else _answer(lambda: sandbox.handle(req))
-        if fault is None:
+        if fault is not None and fault.delay and not fault.after:
+            time.sleep(fault.delay)
+        performs = fault is None or fault.after or fault.slow_only
+        performed = _answer(lambda: sandbox.handle(req)) if performs else None
+        if fault is not None and fault.delay and fault.after:
+            time.sleep(fault.delay)
+        if fault is None or fault.slow_only:
             assert performed is not None
             sandbox.log.record(method=req.method, path=path, query=query, status=performed.status,
-                               started=started)
+                               started=started, fault=fault.label() if fault else None)
             self._write(performed, req)
             return
-        label = ("drop" if fault.drop else f"status {fault.status}") + (" after" if fault.after else "")
+        label = fault.label()
         # the log's status is what the cluster did: the fault's for a request never performed,
         # the real one for an `after` fault (whose lost or replaced answer is named in `fault`)
-        answer = None if fault.drop else _answer(lambda: _raise(fault.error(req.method, path)))
+        answer = None if fault.drop else _fault_answer(fault, req, path)
         logged = performed if performed is not None else answer
         sandbox.log.record(method=req.method, path=path, query=query,
                            status=logged.status if logged is not None else None, started=started, fault=label)
@@ -199,6 +204,13 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.write(payload)
         except OSError:
             self.close_connection = True
+
+
+def _fault_answer(fault: Any, req: Request, path: str) -> Response:
+    answer = _answer(lambda: _raise(fault.error(req.method, path, req.body)))
+    if fault.body is not None:
+        return Response(status=answer.status, body=fault.body, headers=answer.headers)
+    return answer
 
 
 def _raise(error: EsError) -> Response:

@@ -29,6 +29,11 @@ class Fault:
 
     `after=True` performs the request first, then loses the answer (the
     "server did it but the client never heard" case). `count=None` never runs out.
+    `delay` (seconds) holds the answer back first; with no status and no drop the
+    request is then answered normally (a slow cluster: performed before the
+    delay with `after=True`, after it otherwise). `body` replaces the error
+    envelope of a status fault; `echo=True` quotes the request body in the
+    envelope's reason, as Elasticsearch quotes a value it rejects.
     """
 
     method: str | None = None
@@ -38,6 +43,9 @@ class Fault:
     retry_after: int | float | None = None
     drop: bool = False
     after: bool = False
+    delay: float = 0.0
+    body: Any = None
+    echo: bool = False
 
     def __post_init__(self) -> None:
         re.compile(self.path)
@@ -45,8 +53,15 @@ class Fault:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
                 raise ValueError(f"fault {name} must be an integer, not {value!r}")
-        if not self.drop and self.status is None:
-            raise ValueError("a fault needs a status or drop=True")
+        if not isinstance(self.delay, (int, float)) or isinstance(self.delay, bool) or self.delay < 0:
+            raise ValueError(f"fault delay must be a number of seconds >= 0, not {self.delay!r}")
+        if not self.drop and self.status is None and not self.delay:
+            raise ValueError("a fault needs a status, drop=True or a delay")
+
+    @property
+    def slow_only(self) -> bool:
+        """Only late: the request is answered normally."""
+        return self.status is None and not self.drop
 
     def matches(self, method: str, path: str) -> bool:
         if self.method not in (None, "*", "") and self.method.upper() != method.upper():
@@ -56,17 +71,22 @@ class Fault:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
-    def error(self, method: str, path: str) -> EsError:
+    def error(self, method: str, path: str, request_body: bytes = b"") -> EsError:
         status = int(self.status or 500)
         headers = {}
         if self.retry_after is not None:
             headers["Retry-After"] = str(self.retry_after)
-        return EsError(
-            status,
-            default_error_type(status),
-            f"sandbox injected fault: HTTP {status} for [{method} {path}]",
-            headers=headers,
-        )
+        reason = f"sandbox injected fault: HTTP {status} for [{method} {path}]"
+        if self.echo and request_body:
+            reason += f" with body [{request_body.decode('utf-8', 'replace')}]"
+        return EsError(status, default_error_type(status), reason, headers=headers)
+
+    def label(self) -> str:
+        kind = "drop" if self.drop else f"status {self.status}" if self.status is not None else ""
+        parts = [kind] if kind else []
+        if self.delay:
+            parts.append(f"delay {self.delay:g}s")
+        return " ".join(parts) + (" after" if self.after else "")
 
 
 class FaultSet:

@@ -1,0 +1,63 @@
+"""Shared pieces of the hardening tests: spec texts with known line numbers, and running many CLI calls at once.
+
+The seed specs below are written as text (not dumped from dicts) so that the tests can name the
+exact line a problem is on. ``run_parallel`` runs independent CLI subprocesses a few at a time:
+the machine running CI may have two cores, and most of a CLI call is Python starting up.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from tests.e2e.helpers import Run, run_cli
+
+AZURE_SECRET = "azk-HARDEN-3f9c1a7e-distinctive"
+SHIFT_SECRET = "osk-HARDEN-8b2d4e6f-distinctive"
+SECRET_ENV = {"AZURE_KEY": AZURE_SECRET, "SHIFT_KEY": SHIFT_SECRET}
+
+AZURE = """\
+inference_id: azure-embed
+task_type: text_embedding
+service: azureopenai
+service_settings:
+  resource_name: acme
+  deployment_id: text-embedding-3-large
+  api_version: "2024-02-01"
+  api_key: ${env:AZURE_KEY}
+"""
+
+SHIFT = """\
+inference_id: shift-rerank
+task_type: rerank
+service: openshift_ai
+service_settings:
+  url: https://rerank.example/v1
+  model_id: bge-reranker-v2-m3
+  api_key: ${env:SHIFT_KEY}
+task_settings:
+  top_n: 3
+"""
+
+T = TypeVar("T")
+
+
+def run_parallel(jobs: Iterable[Callable[[], T]], workers: int = 4) -> list[T]:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(job) for job in jobs]
+        return [future.result() for future in futures]
+
+
+def timed_cli(*args: str, **kwargs: Any) -> tuple[Run, float]:
+    started = time.monotonic()
+    result = run_cli(*args, **kwargs)
+    return result, time.monotonic() - started
+
+
+def inference_writes(log: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Requests that created, changed or deleted an endpoint (dry runs excluded)."""
+    return [(r["method"], r["path"]) for r in log
+            if r["method"] in ("PUT", "POST", "DELETE") and r["path"].startswith("/_inference/")
+            and "dry_run" not in r.get("query", {})]
