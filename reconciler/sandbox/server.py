@@ -77,7 +77,8 @@ class SandboxServer:
 
     def handle(self, req: Request) -> Response:
         role = self.credentials.authenticate(req.headers.get("authorization"), req.raw_uri)
-        return dispatch(self.cluster, req, role)
+        with self.store.request_scope():  # the data file holds this request's changes before it is answered
+            return dispatch(self.cluster, req, role)
 
     # -- lifecycle --------------------------------------------------------------
 

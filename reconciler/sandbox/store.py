@@ -3,8 +3,11 @@
 Owns the in-memory model (inference endpoints, ingest pipelines, indices
 with their documents), the lock that serialises every read-modify-write,
 secret fingerprints, and the JSON data file: written atomically (temp file
-+ rename) after every mutation and read back at start, so separate
-processes (`plan`, then `apply`) see the same cluster. The file never holds
++ rename) after every mutation, before the request that made it is answered,
+and read back at start, so separate processes (`plan`, then `apply`) see the
+same cluster. Requests handled at the same time share one write, and each
+endpoint's JSON is kept between writes (endpoints are replaced, never changed
+in place), so a write re-encodes only what changed. The file never holds
 a secret value: only salted SHA-256 fingerprints. When the file lives in a
 folder named `.reconciler`, that folder gets a `.gitignore` of `*`.
 It does not validate requests; the handler modules do.
@@ -12,6 +15,7 @@ It does not validate requests; the handler modules do.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -21,6 +25,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,6 +89,13 @@ class Store:
         self.indices: dict[str, Index] = {}
         self.salt = secrets.token_hex(16)
         self.cluster_uuid = uuid.uuid4().hex[:22]
+        # id -> (the StoredEndpoint encoded, its '"id":{...}' text); valid while that very object is stored
+        self._encoded: dict[str, tuple[StoredEndpoint, str]] = {}
+        self._generation = 0  # mutations so far; this and the next two under `lock`
+        self._written = 0  # mutations the file holds
+        self._writing = False  # one writer at a time
+        self._file_changed = threading.Condition(self.lock)
+        self._request = threading.local()
         if self.data_file is not None:
             self._guard_folder()
             if self.data_file.exists():
@@ -114,43 +126,101 @@ class Store:
             if not ignore.exists():
                 ignore.write_text("*\n", encoding="utf-8")
 
+    def _header(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "note": "reconciler sandbox cluster state; secrets are kept only as salted fingerprints",
+            "salt": self.salt,
+            "cluster_uuid": self.cluster_uuid,
+        }
+
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
             return {
-                "format": FORMAT,
-                "note": "reconciler sandbox cluster state; secrets are kept only as salted fingerprints",
-                "salt": self.salt,
-                "cluster_uuid": self.cluster_uuid,
-                "endpoints": {
-                    key: {
-                        "config": ep.config,
-                        "secret_fingerprints": ep.secret_fingerprints,
-                        "hidden": ep.hidden,
-                    }
-                    for key, ep in sorted(self.endpoints.items())
-                },
+                **self._header(),
+                "endpoints": {key: _endpoint_to_json(ep) for key, ep in sorted(self.endpoints.items())},
                 "pipelines": self.pipelines,
                 "indices": {name: _index_to_json(index) for name, index in sorted(self.indices.items())},
             }
 
     def save(self) -> None:
+        """Persist a mutation: now, or inside ``request_scope()`` once the request is handled."""
         if self.data_file is None:
             return
         with self.lock:
-            text = json.dumps(self.snapshot(), separators=(",", ":"))
-            folder = self.data_file.parent
-            folder.mkdir(parents=True, exist_ok=True)
-            handle = tempfile.NamedTemporaryFile(
-                "w", dir=folder, prefix=f".{self.data_file.name}.", suffix=".tmp", delete=False, encoding="utf-8"
-            )
-            try:
-                # rename is atomic against a killed process; no fsync: a sandbox need not survive power loss
-                with handle:
-                    handle.write(text)
-                os.replace(handle.name, self.data_file)
-            except OSError:
-                Path(handle.name).unlink(missing_ok=True)
-                raise
+            self._generation += 1
+            generation = self._generation
+        if getattr(self._request, "active", False):
+            self._request.pending = generation
+            return
+        self._commit(generation)
+
+    @contextlib.contextmanager
+    def request_scope(self) -> Iterator[None]:
+        """Around the handling of one request: its mutations are on disk when the block ends.
+
+        Requests handled at the same time share writes: a write snapshots every mutation so far, so
+        a request whose mutation an earlier write already holds writes nothing. The file is the whole
+        cluster, and a thousand creates must not write it a thousand times.
+        """
+        self._request.active, self._request.pending = True, 0
+        try:
+            yield
+        finally:
+            self._request.active = False
+            if self._request.pending:
+                self._commit(self._request.pending)
+
+    def _commit(self, generation: int) -> None:
+        """Return once the file holds mutation ``generation`` (and every earlier one)."""
+        with self._file_changed:  # the store's lock: one lock, so no order of locks to get wrong
+            while self._written < generation and self._writing:
+                self._file_changed.wait()  # another request's write is under way; it may hold ours
+            if self._written >= generation:
+                return
+            latest, text = self._generation, self._encode()
+            self._writing = True
+        written = False
+        try:
+            self._write_file(text)  # outside the lock: requests go on while the file is written
+            written = True
+        finally:
+            with self._file_changed:
+                self._writing = False
+                if written:
+                    self._written = latest
+                self._file_changed.notify_all()
+
+    def _write_file(self, text: str) -> None:
+        assert self.data_file is not None
+        folder = self.data_file.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = tempfile.NamedTemporaryFile(
+            "w", dir=folder, prefix=f".{self.data_file.name}.", suffix=".tmp", delete=False, encoding="utf-8"
+        )
+        try:
+            # rename is atomic against a killed process; no fsync: a sandbox need not survive power loss
+            with handle:
+                handle.write(text)
+            os.replace(handle.name, self.data_file)
+        except OSError:
+            Path(handle.name).unlink(missing_ok=True)
+            raise
+
+    def _encode(self) -> str:
+        """The compact JSON of ``snapshot()``, re-encoding only the endpoints replaced since the last write."""
+        compact = (",", ":")
+        encoded: dict[str, tuple[StoredEndpoint, str]] = {}
+        for key, endpoint in sorted(self.endpoints.items()):
+            cached = self._encoded.get(key)
+            if cached is None or cached[0] is not endpoint:
+                cached = (endpoint, json.dumps(key) + ":" + json.dumps(_endpoint_to_json(endpoint), separators=compact))
+            encoded[key] = cached
+        self._encoded = encoded
+        head = json.dumps(self._header(), separators=compact)
+        rest = json.dumps({"pipelines": self.pipelines, "indices": {
+            name: _index_to_json(index) for name, index in sorted(self.indices.items())}}, separators=compact)
+        return head[:-1] + ',"endpoints":{' + ",".join(text for _, text in encoded.values()) + "}," + rest[1:]
 
     def _load(self) -> None:
         assert self.data_file is not None
@@ -174,6 +244,10 @@ class Store:
             if isinstance(error, SandboxDataError):
                 raise
             raise SandboxDataError(f"{self.data_file}: cannot read sandbox state: {error}") from error
+
+
+def _endpoint_to_json(endpoint: StoredEndpoint) -> dict[str, Any]:
+    return {"config": endpoint.config, "secret_fingerprints": endpoint.secret_fingerprints, "hidden": endpoint.hidden}
 
 
 def _index_to_json(index: Index) -> dict[str, Any]:
