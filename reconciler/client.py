@@ -32,7 +32,7 @@ from reconciler.errors import (
     NotFound,
     TransportError,
 )
-from reconciler.secrets import scrub
+from reconciler.secrets import remember, scrub
 
 log = logging.getLogger("reconciler.http")
 
@@ -76,6 +76,13 @@ def display_url(url: str) -> str:
     return f"{scheme}{sep}{host.rpartition('@')[2]}{slash}{path}" if sep else url.rpartition("@")[2]
 
 
+def _url_password(url: str) -> str | None:
+    try:
+        return httpx.URL(url).password or None
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return None
+
+
 def _check_url(url: Any) -> None:
     try:
         parsed = httpx.URL(url) if isinstance(url, str) else None
@@ -90,6 +97,9 @@ class Client:
     def __init__(self, connection: Connection) -> None:
         _check_url(connection.url)
         self.connection = connection
+        for credential in (connection.api_key, connection.password, _url_password(connection.url)):
+            if credential:
+                remember(credential)  # a server that echoes a credential must not get it printed
         headers = {"Accept": "application/json", "User-Agent": "reconciler"}
         auth = None
         if connection.api_key:

@@ -1,0 +1,175 @@
+"""No secret value anywhere: every command's output, every file written, the cluster's documents, error echoes.
+
+Distinctive values (the two endpoint secrets, their rotated successors, the cluster's API key and a URL
+password) are scanned for in stdout, stderr, the saved plan, imported specs, the state document, the
+sandbox's data file and request log, and the debug log. A cluster that echoes what it was sent in an
+error (Elasticsearch quotes rejected values) must not get the secret printed either.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from reconciler.sandbox import Fault, SandboxServer
+from tests.e2e.helpers import Run, run_cli
+from tests.hardening.corpus import AZURE, AZURE_SECRET, SHIFT, SHIFT_SECRET
+
+ROTATED = "azk-ROTATED-5e7a9c1b-distinctive"
+ES_KEY = "es-apikey-HARDEN-0d8f6b2a"
+URL_PASSWORD = "pw-HARDEN-url-7c3e"
+ALL_SECRETS = (AZURE_SECRET, SHIFT_SECRET, ROTATED, ES_KEY, URL_PASSWORD)
+
+
+def assert_clean(label: str, text: str) -> None:
+    for secret in ALL_SECRETS:
+        assert secret not in text, f"{secret!r} leaked into {label}:\n{text[-2000:]}"
+
+
+def specs_dir(tmp_path: Path) -> Path:
+    """AZURE's key from the environment, SHIFT's from a file next to the spec."""
+    root = tmp_path / "specs"
+    root.mkdir()
+    (root / "azure.yaml").write_text(AZURE, encoding="utf-8")
+    (root / "shift.yaml").write_text(SHIFT.replace("${env:SHIFT_KEY}", "${file:shift.token}"), encoding="utf-8")
+    (root / "shift.token").write_text(SHIFT_SECRET + "\n", encoding="utf-8")
+    return root
+
+
+def test_no_command_prints_or_stores_a_secret(tmp_path: Path) -> None:
+    data, log = tmp_path / "cluster" / "sandbox.json", tmp_path / "cluster" / "requests.jsonl"
+    data.parent.mkdir()
+    specs_dir(tmp_path)
+    with SandboxServer(port=0, api_key=ES_KEY, data_file=str(data), request_log_file=str(log)) as cluster:
+        url = ("--url", cluster.url)
+        by_flag = {"AZURE_KEY": AZURE_SECRET}
+        by_env = {"AZURE_KEY": AZURE_SECRET, "ELASTIC_API_KEY": ES_KEY}
+        key = ("--api-key", ES_KEY)
+        runs: list[tuple[str, Run]] = []
+
+        def run(*args: str, env: dict[str, str], expect: int = 0) -> Run:
+            result = run_cli(*args, env=env, cwd=tmp_path)
+            runs.append((" ".join(args), result))
+            assert result.code == expect, (args, result.output)
+            return result
+
+        run("validate", "specs", env=by_flag)
+        run("plan", "specs", *url, *key, env=by_flag)
+        run("plan", "specs", *url, "--format", "json", "--out", "plan.json", env=by_env)
+        run("plan", "specs", *url, "--format", "markdown", env=by_env)
+        run("drift", "specs", *url, env=by_env, expect=2)
+        run("--debug", "apply", "--plan", "plan.json", *url, *key, "--auto-approve", env=by_flag)
+        run("drift", "specs", *url, "--format", "json", env=by_env)
+        run("import", "--out", "imported", *url, env=by_env)
+        run("unlock", "specs", *url, env=by_env)
+        rotated = {**by_env, "AZURE_KEY": ROTATED}
+        for fmt in ("text", "json", "markdown"):
+            result = run("plan", "specs", *url, "--format", fmt, env=rotated)
+            assert "sensitive value changed" in result.stdout, result.stdout
+        run("drift", "specs", *url, env=rotated, expect=2)
+        run("--debug", "apply", "specs", *url, "--auto-approve", env=rotated)
+        run("--debug", "plan", "specs", *url, "--detailed-exitcode", env=rotated)
+        run("unlock", "specs", *url, *key, env=rotated)
+        state = httpx.get(f"{cluster.url}/reconciler-state/_doc/default",
+                          headers={"Authorization": f"ApiKey {ES_KEY}"}).json()
+    assert "hmac-sha256:" in json.dumps(state)  # the secrets were sent and tracked, by fingerprint only
+    for label, result in runs:
+        assert_clean(f"stdout of {label}", result.stdout)
+        assert_clean(f"stderr of {label}", result.stderr)
+    assert_clean("the saved plan", (tmp_path / "plan.json").read_text())
+    imported = sorted((tmp_path / "imported").glob("*.yaml"))
+    assert len(imported) == 2
+    for path in imported:
+        assert_clean(str(path), path.read_text())
+    assert_clean("the state document", json.dumps(state))
+    assert_clean("the sandbox data file", data.read_text())
+    assert_clean("the sandbox request log", log.read_text())
+
+
+ENDPOINT_PUT = r"^/_inference/rerank/shift-rerank$"
+UPDATE_PUT = r"^/_inference/text_embedding/azure-embed/_update$"
+
+
+@pytest.mark.parametrize(
+    ("fault", "rotate"),
+    [
+        (Fault(method="PUT", path=ENDPOINT_PUT, status=400, echo=True), False),
+        (Fault(method="PUT", path=ENDPOINT_PUT, status=500, echo=True), False),
+        (Fault(method="PUT", path=ENDPOINT_PUT, status=400,
+               body={"error": {"type": "x_exception", "reason": f"rejected key [{SHIFT_SECRET}]"}}), False),
+        (Fault(method="PUT", path=ENDPOINT_PUT, status=400, body=f"plain text error with {SHIFT_SECRET} in it"), False),
+        (Fault(method="PUT", path=ENDPOINT_PUT, status=409, echo=True), False),
+        (Fault(method="PUT", path=UPDATE_PUT, status=400, echo=True), True),
+        (Fault(method="PUT", path=UPDATE_PUT, status=400,
+               body={"error": {"type": f"x_{ROTATED}", "reason": f"bad [{ROTATED}]"}}), True),
+        (Fault(method="GET", path=r"^/$", status=401,
+               body={"error": {"type": "security_exception", "reason": f"bad ApiKey {ES_KEY}"}}), False),
+    ],
+    ids=["create-400-echo", "create-500-echo", "create-400-envelope", "create-400-text", "create-409-echo",
+         "update-400-echo", "update-400-envelope", "auth-401-echoes-api-key"],
+)
+def test_an_error_that_echoes_a_secret_is_scrubbed(tmp_path: Path, fault: Fault, rotate: bool) -> None:
+    root = specs_dir(tmp_path)
+    env = {"AZURE_KEY": AZURE_SECRET}
+    with SandboxServer(port=0, api_key=ES_KEY) as cluster:
+        url = ("--url", cluster.url, "--api-key", ES_KEY)
+        if rotate:
+            first = run_cli("apply", str(root), *url, "--auto-approve", env=env)
+            assert first.code == 0, first.output
+            env = {"AZURE_KEY": ROTATED}
+        cluster.add_fault(fault)
+        result = run_cli("--debug", "apply", str(root), *url, "--auto-approve", env=env)
+    assert result.code == 1, result.output
+    assert "HTTP" in result.stderr, result.output
+    assert_clean("apply's output", result.output)
+    if fault.echo:
+        assert "sensitive value" in result.stderr, result.stderr  # the echo was there, and masked
+
+
+def test_a_password_in_the_url_is_never_shown(tmp_path: Path) -> None:
+    root = specs_dir(tmp_path)
+    with SandboxServer(port=0) as cluster:  # plain HTTP: an https:// URL fails the TLS handshake at once
+        host = cluster.url.removeprefix("http://")
+        result = run_cli("plan", str(root), "--url", f"https://elastic:{URL_PASSWORD}@{host}",
+                         env={"AZURE_KEY": AZURE_SECRET})
+    assert result.code == 1 and "Traceback" not in result.output, result.output
+    assert host in result.stderr, result.stderr
+    assert_clean("plan's output", result.output)
+
+
+def test_the_debug_log_never_shows_a_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            caplog: pytest.LogCaptureFixture, capsys: Any) -> None:
+    """Every logger at DEBUG (ours, httpx, httpcore) through retries of errors that echo the secret."""
+    from reconciler.cli import main
+
+    root = specs_dir(tmp_path)
+    monkeypatch.setenv("AZURE_KEY", AZURE_SECRET)
+    monkeypatch.setenv("ELASTIC_API_KEY", ES_KEY)
+    with SandboxServer(port=0, api_key=ES_KEY) as cluster:
+        cluster.add_fault(Fault(method="PUT", path=ENDPOINT_PUT, status=503, echo=True, count=1))
+        cluster.add_fault(Fault(method="PUT", path=r"^/_inference/text_embedding/", status=429, echo=True,
+                                count=1, retry_after=0))
+        with caplog.at_level(logging.DEBUG):
+            with pytest.raises(SystemExit) as exited:
+                main(["--debug", "apply", str(root), "--url", cluster.url, "--auto-approve"])
+    output = capsys.readouterr()
+    assert exited.value.code == 0, output
+    assert "retry" in caplog.text and "sensitive value" in caplog.text, caplog.text
+    assert_clean("the debug log", caplog.text)
+    assert_clean("the output", output.out + output.err)
+
+
+@pytest.mark.xfail(strict=True, reason="cli.py: --debug promises 'HTTP details' but configures no logging, so "
+                                       "the client's debug log (method, path, status, timing, retries) is never shown")
+def test_debug_shows_http_details(tmp_path: Path) -> None:
+    root = specs_dir(tmp_path)
+    with SandboxServer(port=0) as cluster:
+        result = run_cli("--debug", "plan", str(root), "--url", cluster.url, env={"AZURE_KEY": AZURE_SECRET})
+    assert result.code == 0, result.output
+    assert "GET /_inference/_all" in result.stderr
+    assert_clean("plan --debug", result.output)
