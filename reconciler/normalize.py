@@ -32,7 +32,7 @@ View = dict[str, dict[str, Any]]
 def desired_view(spec: EndpointSpec, catalog: Catalog) -> View:
     """The spec as the server would return it: secrets out, defaults in."""
     facts = catalog.service(spec.service)
-    view: View = {block: copy.deepcopy(dict(spec.block(block))) for block in SETTINGS_BLOCKS}
+    view: View = {block: _copied(spec.block(block)) for block in SETTINGS_BLOCKS}
     if facts is not None:
         for name in facts.secret_fields():
             view["service_settings"].pop(name, None)
@@ -42,7 +42,7 @@ def desired_view(spec: EndpointSpec, catalog: Catalog) -> View:
             if value != ANY_VALUE:
                 block, _, key = dotted.partition(".")
                 if block in view and key not in view[block]:
-                    view[block][key] = copy.deepcopy(value)
+                    view[block][key] = _copied(value)
         _fold_case(view, facts)
     if spec.task_type in catalog.embedding_task_types:
         view["chunking_settings"] = _chunking(view["chunking_settings"], catalog)
@@ -55,7 +55,7 @@ def live_view(live: LiveEndpoint, catalog: Catalog, declared: View | None, *, se
     ``service`` names the spec's service when it is an alias of the live one (elser -> elasticsearch).
     """
     facts = catalog.service(service or live.service)
-    view: View = {block: copy.deepcopy(dict(live.block(block))) for block in SETTINGS_BLOCKS}
+    view: View = {block: _copied(live.block(block)) for block in SETTINGS_BLOCKS}
     if facts is not None:
         for dotted, value in facts.server_filled(live.task_type).items():
             block, _, key = dotted.partition(".")
@@ -66,6 +66,22 @@ def live_view(live: LiveEndpoint, catalog: Catalog, declared: View | None, *, se
     if view["chunking_settings"]:
         view["chunking_settings"] = _chunking(view["chunking_settings"], catalog)
     return _drop_empty(view)
+
+
+def _copied(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (what YAML and the cluster give), without ``copy.deepcopy``'s
+    bookkeeping, which costs more than the rest of normalising; other types go through ``deepcopy``."""
+    kind = type(value)
+    if kind in _IMMUTABLE:
+        return value
+    if kind is dict or isinstance(value, Mapping):
+        return {key: _copied(item) for key, item in value.items()}
+    if kind is list:
+        return [_copied(item) for item in value]
+    return copy.deepcopy(value)
+
+
+_IMMUTABLE = frozenset({str, int, float, bool, type(None)})
 
 
 def _fold_case(view: View, facts: ServiceFacts) -> None:
