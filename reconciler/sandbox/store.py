@@ -15,6 +15,7 @@ It does not validate requests; the handler modules do.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import hashlib
 import hmac
@@ -89,8 +90,7 @@ class Store:
         self.indices: dict[str, Index] = {}
         self.salt = secrets.token_hex(16)
         self.cluster_uuid = uuid.uuid4().hex[:22]
-        # id -> (the StoredEndpoint encoded, its '"id":{...}' text); valid while that very object is stored
-        self._encoded: dict[str, tuple[StoredEndpoint, str]] = {}
+        self._endpoints_json = _EndpointsJson()
         self._generation = 0  # mutations so far; this and the next two under `lock`
         self._written = 0  # mutations the file holds
         self._writing = False  # one writer at a time
@@ -210,17 +210,10 @@ class Store:
     def _encode(self) -> str:
         """The compact JSON of ``snapshot()``, re-encoding only the endpoints replaced since the last write."""
         compact = (",", ":")
-        encoded: dict[str, tuple[StoredEndpoint, str]] = {}
-        for key, endpoint in sorted(self.endpoints.items()):
-            cached = self._encoded.get(key)
-            if cached is None or cached[0] is not endpoint:
-                cached = (endpoint, json.dumps(key) + ":" + json.dumps(_endpoint_to_json(endpoint), separators=compact))
-            encoded[key] = cached
-        self._encoded = encoded
         head = json.dumps(self._header(), separators=compact)
         rest = json.dumps({"pipelines": self.pipelines, "indices": {
             name: _index_to_json(index) for name, index in sorted(self.indices.items())}}, separators=compact)
-        return head[:-1] + ',"endpoints":{' + ",".join(text for _, text in encoded.values()) + "}," + rest[1:]
+        return head[:-1] + ',"endpoints":{' + self._endpoints_json.encode(self.endpoints) + "}," + rest[1:]
 
     def _load(self) -> None:
         assert self.data_file is not None
@@ -244,6 +237,40 @@ class Store:
             if isinstance(error, SandboxDataError):
                 raise
             raise SandboxDataError(f"{self.data_file}: cannot read sandbox state: {error}") from error
+
+
+class _EndpointsJson:
+    """The endpoints' part of the data file, kept between writes.
+
+    A ``StoredEndpoint`` is replaced, never changed in place, so an endpoint whose object is the
+    one encoded last time keeps its text; a write of a thousand endpoints after one create encodes
+    one endpoint and joins the rest.
+    """
+
+    def __init__(self) -> None:
+        self.sources: dict[str, StoredEndpoint] = {}  # id -> the object its text was made from
+        self.texts: dict[str, str] = {}  # id -> '"id":{...}'
+        self.order: list[str] = []  # ids, sorted
+
+    def encode(self, endpoints: dict[str, StoredEndpoint]) -> str:
+        sources, texts = self.sources, self.texts
+        added = []
+        for key, endpoint in endpoints.items():
+            if sources.get(key) is not endpoint:
+                if key not in sources:
+                    added.append(key)
+                sources[key] = endpoint
+                texts[key] = json.dumps(key) + ":" + json.dumps(_endpoint_to_json(endpoint), separators=(",", ":"))
+        if len(sources) != len(endpoints):
+            for key in [key for key in sources if key not in endpoints]:
+                del sources[key], texts[key]
+            self.order = sorted(sources)
+        elif len(added) > 8:
+            self.order = sorted(sources)
+        else:
+            for key in added:
+                bisect.insort(self.order, key)
+        return ",".join([texts[key] for key in self.order])
 
 
 def _endpoint_to_json(endpoint: StoredEndpoint) -> dict[str, Any]:
