@@ -12,6 +12,7 @@ import getpass
 import os
 import socket
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -81,6 +82,7 @@ class StateStore:
         self.index = index
         self.doc_id = doc_id
         self.warning = ""
+        self._token: str | None = None  # of the lock this store took, if any
 
     @property
     def lock_id(self) -> str:
@@ -140,16 +142,23 @@ class StateStore:
     def acquire_lock(self, *, holder: str, ttl: int = LOCK_TTL_SECONDS) -> str:
         """Take the lock or raise LockError naming its holder; returns a takeover message or ""."""
         now = time.time()
-        document = {"holder": holder, "acquired_at": int(now), "expires_at": int(now + ttl)}
+        # the token tells our own lock from another's: a create whose answer was lost and that is
+        # retried meets the lock it made, which is not "another apply"
+        token = uuid.uuid4().hex
+        document = {"holder": holder, "acquired_at": int(now), "expires_at": int(now + ttl), "token": token}
         self._ensure_index()
         try:
             self.client.request("PUT", f"/{self.index}/_create/{self.lock_id}", params={"refresh": "true"},
                                 json=document)
+            self._token = token
             return ""
         except Conflict:
             pass
         current = self.client.request("GET", f"/{self.index}/_doc/{self.lock_id}", ok=(404,)).body or {}
         lock = current.get("_source") or {}
+        if current.get("found") and lock.get("token") == token:
+            self._token = token
+            return ""
         if current.get("found") and lock.get("expires_at", 0) > now:
             raise LockError(
                 f"another apply holds the lock: {lock.get('holder', 'unknown')} since "
@@ -166,12 +175,24 @@ class StateStore:
                 self.client.request("PUT", f"/{self.index}/_create/{self.lock_id}", json=document,
                                     params={"refresh": "true"})
         except Conflict:
-            raise LockError("another apply took the expired lock first; try again") from None
+            again = self.client.request("GET", f"/{self.index}/_doc/{self.lock_id}", ok=(404,)).body or {}
+            if (again.get("_source") or {}).get("token") != token:  # not our own retried takeover
+                raise LockError("another apply took the expired lock first; try again") from None
+        self._token = token
         return f"took over an expired lock held by {lock.get('holder', 'unknown')}" if lock else ""
 
     def release_lock(self) -> bool:
+        """Remove the lock this store took (never one another apply took over since), or, for
+        ``reconciler unlock`` (a store that took none), whatever lock there is."""
+        params: dict[str, Any] = {"refresh": "true"}
+        token, self._token = self._token, None
         try:
-            self.client.request("DELETE", f"/{self.index}/_doc/{self.lock_id}", params={"refresh": "true"})
+            if token is not None:
+                current = self.client.request("GET", f"/{self.index}/_doc/{self.lock_id}", ok=(404,)).body or {}
+                if not current.get("found") or (current.get("_source") or {}).get("token") != token:
+                    return False
+                params.update(if_seq_no=current["_seq_no"], if_primary_term=current["_primary_term"])
+            self.client.request("DELETE", f"/{self.index}/_doc/{self.lock_id}", params=params)
             return True
-        except NotFound:
+        except (NotFound, Conflict):
             return False
