@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from reconciler.client import Client
-from reconciler.errors import AuthError, Conflict, HTTPError, LockError, NotFound
+from reconciler.errors import AuthError, Conflict, HTTPError, LockError, NotFound, ReconcilerError
 from reconciler.secrets import new_salt
 
 DEFAULT_INDEX = "reconciler-state"
@@ -56,6 +56,10 @@ class State:
 
     @classmethod
     def from_source(cls, source: Mapping[str, Any], *, seq_no: int, primary_term: int) -> State:
+        """The state a document holds; ValueError says what is wrong with one we did not write."""
+        problem = _malformed(source)
+        if problem:
+            raise ValueError(problem)
         managed = {
             str(inference_id): Managed(
                 task_type=str(entry.get("task_type", "")),
@@ -66,6 +70,25 @@ class State:
         }
         return cls(salt=str(source.get("salt") or new_salt()), managed=managed, exists=True,
                    seq_no=seq_no, primary_term=primary_term)
+
+
+def _malformed(source: Any) -> str:
+    if not isinstance(source, Mapping):
+        return "not a JSON object"
+    version = source.get("format_version", FORMAT_VERSION)
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        return f"format_version {version!r}: written by a newer reconciler; upgrade this one"
+    managed = source.get("managed") or {}
+    if not isinstance(managed, Mapping):
+        return "'managed' is not an object"
+    for inference_id, entry in managed.items():
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("secrets") or {}, Mapping):
+            return f"the entry of '{inference_id}' is not an object with a 'secrets' object"
+        if any(not isinstance(v, str) for v in (entry.get("secrets") or {}).values()):
+            return f"a secret fingerprint of '{inference_id}' is not a string"
+        if entry.get("secrets") and not isinstance(source.get("salt"), str):
+            return "fingerprints without a salt"
+    return ""
 
 
 def holder_name() -> str:
@@ -98,8 +121,14 @@ class StateStore:
         body = answer.body if isinstance(answer.body, Mapping) else {}
         if answer.status == 404 or not body.get("found"):
             return State(salt=new_salt())
-        return State.from_source(body.get("_source") or {}, seq_no=int(body["_seq_no"]),
-                                 primary_term=int(body["_primary_term"]))
+        try:
+            return State.from_source(body.get("_source") or {}, seq_no=int(body["_seq_no"]),
+                                     primary_term=int(body["_primary_term"]))
+        except ValueError as error:  # never overwrite what we cannot read: ownership would be lost
+            raise ReconcilerError(
+                f"the state document {self.index}/{self.doc_id} cannot be read ({error}); nothing was "
+                f"written. If it is damaged, delete it (DELETE /{self.index}/_doc/{self.doc_id}); the next "
+                "apply adopts the declared endpoints again") from None
 
     def write(self, state: State) -> State:
         """Store ``state``; on a concurrent change, merge ours over theirs and retry."""

@@ -266,3 +266,49 @@ def test_apply_killed_at_random_points_converges(tmp_path: Path, secrets_in_proc
         assert creates == Counter(dict.fromkeys(declared, 1)), context  # nothing lost, nothing made twice
         assert changes == [], context
         assert managed == declared, context
+
+
+# -- the state document: never overwritten when unreadable, kept per environment -----------------------
+
+CORRUPT_STATES = {
+    "managed-is-a-list": {"managed": [1, 2]},
+    "entry-is-a-string": {"managed": {"shift-rerank": "x"}},
+    "secrets-is-a-list": {"salt": "s", "managed": {"shift-rerank": {"secrets": [1]}}},
+    "fingerprint-not-a-string": {"salt": "s", "managed": {"shift-rerank": {"secrets": {"service_settings.api_key": 5}}}},
+    "fingerprints-without-salt": {"managed": {"shift-rerank": {"secrets": {"service_settings.api_key": "h"}}}},
+    "newer-format": {"format_version": 99, "salt": "s", "managed": {}},
+}
+
+
+@pytest.mark.parametrize("document", list(CORRUPT_STATES.values()), ids=list(CORRUPT_STATES))
+def test_a_state_document_we_cannot_read_stops_before_any_write(tmp_path: Path, document: dict[str, Any]) -> None:
+    write_specs(tmp_path / "specs", {"shift-rerank": SHIFT})
+    with SandboxServer(port=0) as cluster:
+        httpx.put(f"{cluster.url}/reconciler-state/_doc/default", json=document).raise_for_status()
+        cluster.clear_requests()
+        for command in (("plan",), ("apply", "--auto-approve")):
+            result = run_cli(command[0], str(tmp_path / "specs"), "--url", cluster.url, *command[1:],
+                             env=SECRET_ENV)
+            assert result.code == 1, result.output
+            assert "Traceback" not in result.output and "internal error" not in result.output, result.output
+            assert "reconciler-state/default cannot be read" in result.stderr, result.stderr
+        writes = [r for r in cluster.requests if r["method"] in ("PUT", "POST", "DELETE")
+                  and "dry_run" not in r["query"]]
+        assert writes == [], writes
+        assert httpx.get(f"{cluster.url}/reconciler-state/_doc/default").json()["_source"] == document
+
+
+@pytest.mark.xfail(strict=True, reason="cli.py: `apply --plan` loads settings without the plan's environment and "
+                                       "ignores its saved state_index/state_id, so ownership is recorded in the "
+                                       "'default' state document, not the environment's")
+def test_a_saved_plan_keeps_its_environments_state_document(tmp_path: Path) -> None:
+    write_specs(tmp_path / "specs", {"shift-rerank": SHIFT})
+    with SandboxServer(port=0) as cluster:
+        (tmp_path / "specs" / "reconciler.yaml").write_text(f"environments:\n  staging:\n    url: {cluster.url}\n")
+        made = run_cli("plan", "specs", "--env", "staging", "--out", "plan.json", cwd=tmp_path, env=SECRET_ENV)
+        assert made.code == 0, made.output
+        applied = run_cli("apply", "--plan", "plan.json", "--auto-approve", "--url", cluster.url, cwd=tmp_path,
+                          env=SECRET_ENV)
+        assert applied.code == 0, applied.output
+        staging = httpx.get(f"{cluster.url}/reconciler-state/_doc/staging").json()
+    assert staging.get("found") and set(staging["_source"]["managed"]) == {"shift-rerank"}, staging
