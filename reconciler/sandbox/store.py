@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 FORMAT = "reconciler-sandbox/1"
+COMPACT = (",", ":")
 
 
 class SandboxDataError(ValueError):
@@ -91,6 +92,7 @@ class Store:
         self.salt = secrets.token_hex(16)
         self.cluster_uuid = uuid.uuid4().hex[:22]
         self._endpoints_json = _EndpointsJson()
+        self._documents_json: dict[tuple[str, str], tuple[Document, str]] = {}  # (index, id) -> (doc, text)
         self._generation = 0  # mutations so far; this and the next two under `lock`
         self._written = 0  # mutations the file holds
         self._writing = False  # one writer at a time
@@ -208,12 +210,25 @@ class Store:
             raise
 
     def _encode(self) -> str:
-        """The compact JSON of ``snapshot()``, re-encoding only the endpoints replaced since the last write."""
-        compact = (",", ":")
-        head = json.dumps(self._header(), separators=compact)
-        rest = json.dumps({"pipelines": self.pipelines, "indices": {
-            name: _index_to_json(index) for name, index in sorted(self.indices.items())}}, separators=compact)
-        return head[:-1] + ',"endpoints":{' + self._endpoints_json.encode(self.endpoints) + "}," + rest[1:]
+        """The compact JSON of ``snapshot()``, re-encoding only the endpoints and documents replaced
+        since the last write (the state document of 10,000 endpoints is a megabyte)."""
+        head = json.dumps(self._header(), separators=COMPACT)
+        endpoints = self._endpoints_json.encode(self.endpoints)
+        documents: dict[tuple[str, str], tuple[Document, str]] = {}
+        indices = []
+        for name, index in sorted(self.indices.items()):
+            metadata = _index_metadata(index)
+            texts = []
+            for doc_id, doc in index.docs.items():
+                cached = self._documents_json.get((name, doc_id))
+                if cached is None or cached[0] is not doc:
+                    cached = (doc, json.dumps(doc_id) + ":" + json.dumps(_document_to_json(doc), separators=COMPACT))
+                documents[(name, doc_id)] = cached
+                texts.append(cached[1])
+            indices.append(f'{json.dumps(name)}:{json.dumps(metadata, separators=COMPACT)[:-1]},"docs":{{{",".join(texts)}}}}}')
+        self._documents_json = documents
+        pipelines = json.dumps(self.pipelines, separators=COMPACT)
+        return f'{head[:-1]},"endpoints":{{{endpoints}}},"pipelines":{pipelines},"indices":{{{",".join(indices)}}}}}'
 
     def _load(self) -> None:
         assert self.data_file is not None
@@ -260,7 +275,7 @@ class _EndpointsJson:
                 if key not in sources:
                     added.append(key)
                 sources[key] = endpoint
-                texts[key] = json.dumps(key) + ":" + json.dumps(_endpoint_to_json(endpoint), separators=(",", ":"))
+                texts[key] = json.dumps(key) + ":" + json.dumps(_endpoint_to_json(endpoint), separators=COMPACT)
         if len(sources) != len(endpoints):
             for key in [key for key in sources if key not in endpoints]:
                 del sources[key], texts[key]
@@ -277,19 +292,23 @@ def _endpoint_to_json(endpoint: StoredEndpoint) -> dict[str, Any]:
     return {"config": endpoint.config, "secret_fingerprints": endpoint.secret_fingerprints, "hidden": endpoint.hidden}
 
 
-def _index_to_json(index: Index) -> dict[str, Any]:
+def _index_metadata(index: Index) -> dict[str, Any]:
     return {
         "uuid": index.uuid,
         "settings": index.settings,
         "mappings": index.mappings,
         "creation_date": index.creation_date,
         "next_seq_no": index.next_seq_no,
-        "docs": {
-            doc_id: {"_source": doc.source, "_version": doc.version, "_seq_no": doc.seq_no,
-                     "_primary_term": doc.primary_term}
-            for doc_id, doc in index.docs.items()
-        },
     }
+
+
+def _index_to_json(index: Index) -> dict[str, Any]:
+    docs = {doc_id: _document_to_json(doc) for doc_id, doc in index.docs.items()}
+    return {**_index_metadata(index), "docs": docs}
+
+
+def _document_to_json(doc: Document) -> dict[str, Any]:
+    return {"_source": doc.source, "_version": doc.version, "_seq_no": doc.seq_no, "_primary_term": doc.primary_term}
 
 
 def _index_from_json(name: str, value: dict[str, Any]) -> Index:
