@@ -139,7 +139,10 @@ def test_apply_killed_midway_converges_on_rerun(tmp_path: Path) -> None:
                    "--auto-approve", "--parallelism", "2"]
         env = {**os.environ, **ENV}
         process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
-        time.sleep(1.2)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and sum(  # a few creates in: kill it midway, however fast it starts
+                r["method"] == "PUT" and r["path"].startswith("/_inference/") for r in cluster.requests) < 4:
+            time.sleep(0.01)
         process.send_signal(signal.SIGKILL)
         process.wait()
         made = [e for e in httpx.get(f"{cluster.url}/_inference/_all").json()["endpoints"]
