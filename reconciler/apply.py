@@ -70,6 +70,17 @@ def check_safety(plan: Plan, specs: tuple[EndpointSpec, ...], *, allow_destroy_i
                               "pass --allow-destroy-in-use to do it anyway")
 
 
+def check_secrets(plan: Plan, specs: tuple[EndpointSpec, ...], catalog: Catalog) -> None:
+    """Resolve every secret apply will send before anything is written (SecretError names file:line)."""
+    by_id = {spec.inference_id: spec for spec in specs}
+    for change in plan.changes:
+        spec = by_id.get(change.inference_id)
+        sends_secrets = change.action in (Action.CREATE, Action.REPLACE) or change.secret_paths
+        if spec is not None and sends_secrets:
+            for _ in resolved_secrets(spec, catalog):
+                pass
+
+
 class Applier:
     def __init__(self, session: Session, specs: tuple[EndpointSpec, ...], *, salt: str, parallelism: int = 8,
                  allow_destroy_in_use: bool = False, progress: Progress | None = None) -> None:

@@ -63,6 +63,11 @@ class LazyGroup(click.Group):
 def cli(ctx: click.Context, debug: bool) -> None:
     """Declarative GitOps reconciler for Elasticsearch inference endpoints."""
     ctx.obj = Context(debug=debug)
+    if debug:  # method, path, status, timing and retries of every request; never headers or bodies
+        import logging
+
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="debug: %(message)s")
+        logging.getLogger("reconciler").setLevel(logging.DEBUG)
 
 
 @cli.command()
@@ -133,11 +138,18 @@ def connection_options(function: Any) -> Any:
     return function
 
 
-def _session(directory: FsPath, options: dict[str, Any]) -> Any:
+def _session(directory: FsPath, options: dict[str, Any], *, saved: Any = None) -> Any:
+    """Settings and an (unopened) session; a saved plan brings its environment and state document."""
+    from dataclasses import replace as replaced
+
     from reconciler.session import open_session
     from reconciler.settings import connection_for, load_settings
 
-    settings = load_settings(directory, options.get("environment"))
+    environment = options.get("environment") or (saved.get("environment") if saved else None)
+    settings = load_settings(directory, environment)
+    if saved:
+        settings = replaced(settings, state_index=saved.get("state_index") or settings.state_index,
+                            state_id=saved.get("state_id") or settings.state_id)
     root = directory if directory.is_dir() else directory.parent
     sandbox_data = options.get("sandbox_data")
     if options.get("sandbox") or sandbox_data:
@@ -167,7 +179,8 @@ def _plan_command(directory: FsPath, options: dict[str, Any], *, prune: bool, fm
         from reconciler.planfile import write_plan_file
 
         write_plan_file(out, plan=plan, specs=specs, listing_fingerprint=snapshot.listing_fingerprint,
-                        directory=directory, state_index=settings.state_index, state_id=settings.state_id)
+                        directory=directory, state_index=settings.state_index, state_id=settings.state_id,
+                        environment=settings.environment)
     color = fmt == "text" and sys.stdout.isatty()
     click.echo(render(plan, fmt, color=color, drift=drift).rstrip("\n"))
     if out is not None:
@@ -220,7 +233,7 @@ PAST = {"create": "created", "update": "updated", "replace": "replaced", "delete
 def apply(directory: FsPath | None, plan_file: FsPath | None, auto_approve: bool, prune: bool,
           allow_destroy_in_use: bool, parallelism: int, **options: Any) -> int:
     """Carry out the plan: create, update, replace and delete endpoints."""
-    from reconciler.apply import apply_lock, apply_plan, check_safety
+    from reconciler.apply import apply_lock, apply_plan, check_safety, check_secrets
     from reconciler.render import render
     from reconciler.session import load_specs, make_plan
 
@@ -231,7 +244,7 @@ def apply(directory: FsPath | None, plan_file: FsPath | None, auto_approve: bool
         saved, specs = read_plan_file(plan_file)
         directory = directory or FsPath(saved.get("directory", "."))
         prune = bool(saved.get("prune", False))
-        opened, _ = _session(directory, options)
+        opened, _ = _session(directory, options, saved=saved)
     else:
         directory = directory or FsPath(".")
         opened, settings = _session(directory, options)
@@ -241,6 +254,7 @@ def apply(directory: FsPath | None, plan_file: FsPath | None, auto_approve: bool
         if saved is not None:
             check_fresh(saved, listing_fingerprint=snapshot.listing_fingerprint, replanned=plan)
         check_safety(plan, specs, allow_destroy_in_use=allow_destroy_in_use)  # before any write, lock included
+        check_secrets(plan, specs, session.catalog)  # every reference resolvable, or nothing is written
         if not plan.has_changes:
             click.echo(render(plan, "text").rstrip("\n"))
             _adopt_quietly(session, plan, specs, snapshot)

@@ -31,7 +31,7 @@ def specs_fingerprint(specs: tuple[EndpointSpec, ...]) -> str:
 
 
 def write_plan_file(path: FsPath, *, plan: Plan, specs: tuple[EndpointSpec, ...], listing_fingerprint: str,
-                    directory: FsPath, state_index: str, state_id: str) -> None:
+                    directory: FsPath, state_index: str, state_id: str, environment: str | None = None) -> None:
     document = to_document(plan)
     document["saved"] = {
         "version": SAVED_VERSION,
@@ -42,6 +42,7 @@ def write_plan_file(path: FsPath, *, plan: Plan, specs: tuple[EndpointSpec, ...]
         "prune": plan.prune,
         "state_index": state_index,
         "state_id": state_id,
+        "environment": environment,
         "specs": [{"file": s.source.file, "line": s.source.line, "body": s.body} for s in specs],
     }
     try:

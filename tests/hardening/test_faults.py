@@ -298,9 +298,6 @@ def test_a_state_document_we_cannot_read_stops_before_any_write(tmp_path: Path, 
         assert httpx.get(f"{cluster.url}/reconciler-state/_doc/default").json()["_source"] == document
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py: `apply --plan` loads settings without the plan's environment and "
-                                       "ignores its saved state_index/state_id, so ownership is recorded in the "
-                                       "'default' state document, not the environment's")
 def test_a_saved_plan_keeps_its_environments_state_document(tmp_path: Path) -> None:
     write_specs(tmp_path / "specs", {"shift-rerank": SHIFT})
     with SandboxServer(port=0) as cluster:

@@ -164,8 +164,6 @@ def test_the_debug_log_never_shows_a_secret(tmp_path: Path, monkeypatch: pytest.
     assert_clean("the output", output.out + output.err)
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py: --debug promises 'HTTP details' but configures no logging, so "
-                                       "the client's debug log (method, path, status, timing, retries) is never shown")
 def test_debug_shows_http_details(tmp_path: Path) -> None:
     root = specs_dir(tmp_path)
     with SandboxServer(port=0) as cluster:
