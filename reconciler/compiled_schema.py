@@ -175,7 +175,10 @@ class Compiler:
         def properties(instance: Any) -> bool:
             if not isinstance(instance, dict):
                 return True
-            return all(check(instance[name]) for name, check in checks if name in instance)
+            for name, check in checks:
+                if name in instance and not check(instance[name]):
+                    return False
+            return True
 
         return properties
 
@@ -186,6 +189,9 @@ class Compiler:
         check = self.compile(value, base)
         if check is _accept:
             return _accept
+
+        if check is _reject:  # additionalProperties: false, the common case: a set difference
+            return lambda instance: not isinstance(instance, dict) or known.issuperset(instance)
 
         def additional(instance: Any) -> bool:
             if not isinstance(instance, dict):
