@@ -117,7 +117,7 @@ def tampered(body: dict[str, Any]) -> dict[str, Any]:
 SHIFT_BODY = {"inference_id": "shift-rerank", "task_type": "rerank", "service": "openshift_ai",
               "service_settings": {"url": "https://rerank.example/v1", "api_key": "${env:SHIFT_KEY}"}}
 PLAN_ONLY = ("apply-plan",)
-SECRETS_AT_SEND = {"commands": ("apply",), "reads": True}  # references are resolved only when a value is sent
+SECRETS_AT_SEND: dict[str, Any] = {"commands": ("apply",), "reads": True}  # references are resolved only when a value is sent
 ENVS = "environments:\n  staging:\n    url: {url}\n"
 
 CASES: list[Case] = [
