@@ -118,7 +118,7 @@ def _number(value: float | None, unit: str) -> str:
 
 def figures_table(results: Results) -> str:
     header = ("N", "command", "wall s", "requests", "peak MB", "CPU ms/endpoint", "sandbox CPU s")
-    lines = [header]
+    lines: list[tuple[str, ...]] = [header]
     for size in results.sizes:
         for name, command in (("plan, empty cluster", size.plan_empty), ("apply --auto-approve", size.apply),
                               ("plan, no changes", size.plan_applied)):
@@ -140,7 +140,7 @@ def figures_table(results: Results) -> str:
 
 
 def targets_table(results: Results) -> str:
-    lines = [("figure", "N", "measured", "target", "")]
+    lines: list[tuple[str, ...]] = [("figure", "N", "measured", "target", "")]
     for target in targets(results):
         sign = ">=" if target.at_least else "<="
         verdict = {True: "ok", False: "MISS", None: "-"}[target.ok]
