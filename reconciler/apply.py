@@ -92,6 +92,7 @@ class Applier:
         self.allow_destroy_in_use = allow_destroy_in_use
         self.progress = progress or (lambda change, status, seconds: None)
         self.secret_values: set[str] = set()
+        self._secret_cache: dict[str, list[tuple[Any, str]]] = {}
         self._saved: Mapping[str, Managed] | None = None
 
     def run(self, plan: Plan, state: State, live: tuple[LiveEndpoint, ...]) -> ApplyResult:
@@ -168,7 +169,7 @@ class Applier:
                 body.setdefault(block, {})[key] = desired[block][key]
         sent: dict[str, str] = {}
         if change.secret_paths:
-            resolved = resolve_body(spec, self.catalog)["service_settings"]
+            resolved = self._resolved(spec)["service_settings"]
             for name in (facts.secret_fields() if facts else ()):
                 if name in resolved:
                     body.setdefault("service_settings", {})[name] = resolved[name]
@@ -191,15 +192,20 @@ class Applier:
 
     # -- helpers ------------------------------------------------------------------------------
 
+    def _secrets(self, spec: EndpointSpec) -> list[tuple[Any, str]]:
+        """Each spec's secrets, resolved once per run (and remembered for scrubbing errors)."""
+        found = self._secret_cache.get(spec.inference_id)
+        if found is None:
+            found = list(resolved_secrets(spec, self.catalog))
+            self.secret_values.update(value for _, value in found)
+            self._secret_cache[spec.inference_id] = found
+        return found
+
     def _resolved(self, spec: EndpointSpec) -> dict[str, Any]:
-        body = resolve_body(spec, self.catalog)
-        for _, value in resolved_secrets(spec, self.catalog):
-            self.secret_values.add(value)
-        return body
+        return resolve_body(spec, self.catalog, self._secrets(spec))
 
     def _fingerprints(self, spec: EndpointSpec) -> dict[str, str]:
-        return {".".join(map(str, path)): fingerprint(value, salt=self.salt)
-                for path, value in resolved_secrets(spec, self.catalog)}
+        return {".".join(map(str, path)): fingerprint(value, salt=self.salt) for path, value in self._secrets(spec)}
 
     def _matches_live(self, spec: EndpointSpec) -> bool:
         """After a retried create met "already exists": is what exists what we asked for?"""

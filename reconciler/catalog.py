@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path as FsPath
@@ -46,6 +46,13 @@ def schemas_dir() -> FsPath:
 class ServiceFacts:
     name: str
     raw: Mapping[str, Any]
+    _memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def _remember(self, key: Any, compute: Any) -> Any:
+        """Facts are read-only data asked for per endpoint: compute each answer once."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     @property
     def since(self) -> tuple[int, int, int]:
@@ -62,7 +69,8 @@ class ServiceFacts:
 
     def secret_fields(self) -> tuple[str, ...]:
         fields = self.raw.get("service_settings", {})
-        return tuple(sorted(name for name, spec in fields.items() if spec.get("secret")))
+        return self._remember("secrets", lambda: tuple(
+            sorted(name for name, spec in fields.items() if spec.get("secret"))))
 
     def field(self, block: str, name: str) -> Mapping[str, Any]:
         return self.raw.get(block, {}).get(name, {})
@@ -70,7 +78,8 @@ class ServiceFacts:
     def server_filled(self, task_type: str) -> dict[str, Any]:
         """Dotted path -> default value (or ANY_VALUE) the server writes when left out."""
         by_task = self.raw.get("server_filled", {})
-        return {**by_task.get("*", {}), **by_task.get(task_type, {})}
+        return dict(self._remember(("filled", task_type),
+                                   lambda: {**by_task.get("*", {}), **by_task.get(task_type, {})}))
 
     def hidden_fields(self, block: str) -> tuple[str, ...]:
         """Keys of ``block`` the server accepts but never shows (besides secrets)."""
@@ -105,6 +114,9 @@ class ServiceFacts:
     def rewritten_fields(self) -> tuple[tuple[str, str, str, Mapping[str, str]], ...]:
         """(block, key, case, aliases) for fields whose value the server rewrites:
         re-cased ('lower' / 'upper' / '') and synonyms folded (cohere int8 -> byte)."""
+        return self._remember("rewritten", self._rewritten)
+
+    def _rewritten(self) -> tuple[tuple[str, str, str, Mapping[str, str]], ...]:
         found = []
         for block in ("service_settings", "task_settings"):
             for name, spec in self.raw.get(block, {}).items():
@@ -127,9 +139,15 @@ class Catalog:
     def default_chunking(self) -> Mapping[str, Any]:
         return self.raw.get("default_chunking", {})
 
+    _services: dict[str, ServiceFacts] = field(default_factory=dict, compare=False, repr=False)
+
     def service(self, name: str) -> ServiceFacts | None:
-        raw = self.raw.get("services", {}).get(name)
-        return ServiceFacts(name=name, raw=raw) if raw is not None else None
+        if name not in self._services:
+            raw = self.raw.get("services", {}).get(name)
+            if raw is None:
+                return None
+            self._services[name] = ServiceFacts(name=name, raw=raw)
+        return self._services[name]
 
     def service_names(self) -> tuple[str, ...]:
         return tuple(sorted(self.raw.get("services", {})))

@@ -262,7 +262,7 @@ def apply(directory: FsPath | None, plan_file: FsPath | None, auto_approve: bool
         with apply_lock(session) as note:
             if note:
                 click.echo(f"Note: {note}", err=True)
-            plan, snapshot = make_plan(session, specs, prune=prune)  # the truth under the lock
+            plan, snapshot = make_plan(session, specs, prune=prune, version=snapshot.version)  # the truth under the lock
             if saved is not None:
                 check_fresh(saved, listing_fingerprint=snapshot.listing_fingerprint, replanned=plan)
             click.echo(render(plan, "text", color=sys.stdout.isatty()).rstrip("\n"))

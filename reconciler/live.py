@@ -54,8 +54,9 @@ def listing_fingerprint(endpoints: Iterable[LiveEndpoint]) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def read_snapshot(client: Client, store: StateStore) -> Snapshot:
-    version = read_version(client)
+def read_snapshot(client: Client, store: StateStore, *, version: str | None = None) -> Snapshot:
+    """Version (unless known already), listing and state: three requests at most."""
+    version = version or read_version(client)
     endpoints, fingerprint_ = read_endpoints(client)
     state = store.read()
     warnings = (store.warning,) if store.warning else ()

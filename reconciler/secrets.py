@@ -147,10 +147,12 @@ def new_salt() -> str:
     return os.urandom(16).hex()
 
 
-def resolve_body(spec: EndpointSpec, catalog: Catalog) -> dict[str, Any]:
-    """The spec's PUT body with every secret reference replaced by its value."""
+def resolve_body(spec: EndpointSpec, catalog: Catalog,
+                 secrets: list[tuple[Path, str]] | None = None) -> dict[str, Any]:
+    """The spec's PUT body with every secret reference replaced by its value
+    (``secrets``: the already resolved ones, when the caller has them)."""
     body = _copy(spec.body)
-    for path, value in resolved_secrets(spec, catalog):
+    for path, value in secrets if secrets is not None else resolved_secrets(spec, catalog):
         node = body
         for part in path[:-1]:
             node = node[part]

@@ -74,8 +74,9 @@ def check_versions(specs: tuple[EndpointSpec, ...], catalog: Catalog, version: s
         raise InputError("the cluster is too old for some specs; nothing was sent", problems)
 
 
-def make_plan(session: Session, specs: tuple[EndpointSpec, ...], *, prune: bool) -> tuple[Plan, Snapshot]:
-    snapshot = read_snapshot(session.client, session.store)
+def make_plan(session: Session, specs: tuple[EndpointSpec, ...], *, prune: bool,
+              version: str | None = None) -> tuple[Plan, Snapshot]:
+    snapshot = read_snapshot(session.client, session.store, version=version)
     check_versions(specs, session.catalog, snapshot.version)
     live_ids = frozenset(e.inference_id for e in snapshot.endpoints)
     warnings: list[Any] = list(snapshot.warnings)
