@@ -292,7 +292,7 @@ CASES: list[Case] = [
     Case("plan-out-unwritable", commands=("plan",), args=("--out", "no/such/folder/plan.json"), where=None,
          message="plan.json", reads=True),
     Case("ca-cert-not-pem", files={"not-a-cert.pem": "hello"}, commands=("plan", "apply"),
-         args=("--ca-cert", "specs/not-a-cert.pem"), where=None, message="not-a-cert.pem"),
+         args=("--ca-cert", "specs/not-a-cert.pem", "--url", "{https}"), where=None, message="not-a-cert.pem"),
     Case("url-garbage", commands=("plan", "apply"), args=("--url", "not a url"), where=None, message="url"),
     Case("timeout-zero", commands=("plan", "apply"), args=("--timeout", "0"), where=None, message="timeout"),
 ]
@@ -322,7 +322,7 @@ class Outcome:
 
 
 def command_line(case: Case, command: str, url: str) -> tuple[str, ...]:
-    extra = tuple(a.replace("{url}", url) for a in case.args)
+    extra = tuple(a.replace("{url}", url).replace("{https}", url.replace("http://", "https://")) for a in case.args)
     if "--url" not in extra:
         extra += ("--url", url)
     if command == "validate":
