@@ -17,12 +17,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from reconciler.catalog import Catalog
-from reconciler.errors import AuthError, HTTPError, ReconcilerError, SafetyError, VerificationError
+from reconciler.errors import AuthError, HTTPError, InputError, ReconcilerError, SafetyError, VerificationError
 from reconciler.live import read_endpoints, secret_statuses
 from reconciler.model import EndpointSpec, LiveEndpoint
 from reconciler.normalize import desired_view
 from reconciler.plan import Action, Change, Plan, build_plan
-from reconciler.secrets import SENSITIVE, fingerprint, resolve_body, resolved_secrets
+from reconciler.secrets import SENSITIVE, fingerprint, resolve_body, resolved_secrets, unresolvable
 from reconciler.session import Session
 from reconciler.state import Managed, State, holder_name
 
@@ -73,12 +73,11 @@ def check_safety(plan: Plan, specs: tuple[EndpointSpec, ...], *, allow_destroy_i
 def check_secrets(plan: Plan, specs: tuple[EndpointSpec, ...], catalog: Catalog) -> None:
     """Resolve every secret apply will send before anything is written (SecretError names file:line)."""
     by_id = {spec.inference_id: spec for spec in specs}
-    for change in plan.changes:
-        spec = by_id.get(change.inference_id)
-        sends_secrets = change.action in (Action.CREATE, Action.REPLACE) or change.secret_paths
-        if spec is not None and sends_secrets:
-            for _ in resolved_secrets(spec, catalog):
-                pass
+    sending = [by_id[c.inference_id] for c in plan.changes if c.inference_id in by_id
+               and (c.action in (Action.CREATE, Action.REPLACE) or c.secret_paths)]
+    problems = unresolvable(sending, catalog)
+    if problems:
+        raise InputError(f"{len(problems)} secret reference(s) cannot be resolved; nothing was sent", problems)
 
 
 class Applier:

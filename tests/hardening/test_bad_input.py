@@ -203,9 +203,7 @@ CASES: list[Case] = [
          where=r"specs/bad\.yaml:7:\d+", message="empty", **SECRETS_AT_SEND),
     Case("secret-two-unresolvable", files={"bad.yaml": SHIFT.replace("SHIFT_KEY", "NOPE_ONE"),
                                            "bad2.yaml": AZURE.replace("azure-embed", "x").replace("AZURE_KEY", "NOPE_TWO")},
-         where=r"specs/bad2?\.yaml:[78]:\d+", message="NOPE_TWO", **SECRETS_AT_SEND,
-         xfail={"apply": "apply.check_secrets stops at the first unresolvable reference; DESIGN asks for all "
-                         "problems at once (secrets.unresolvable() collects them as diagnostics)"}),
+         where=r"specs/bad2?\.yaml:[78]:\d+", message="NOPE_TWO", **SECRETS_AT_SEND),
     Case("secret-literal", **bad(SHIFT.replace("${env:SHIFT_KEY}", "sk-literal-value"), 7, "is a secret")),
     Case("secret-reference-empty-name", **bad(SHIFT.replace("${env:SHIFT_KEY}", "${env:}"), 7, "is a secret")),
     Case("secret-reference-suffix", **bad(SHIFT.replace("${env:SHIFT_KEY}", "${env:SHIFT_KEY}-2"), 7,
