@@ -17,7 +17,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from reconciler.catalog import Catalog
-from reconciler.errors import AuthError, HTTPError, InputError, ReconcilerError, SafetyError, VerificationError
+from reconciler.errors import (
+    AuthError,
+    HTTPError,
+    InputError,
+    ReconcilerError,
+    SafetyError,
+    VerificationError,
+)
 from reconciler.live import read_endpoints, secret_statuses
 from reconciler.model import EndpointSpec, LiveEndpoint
 from reconciler.normalize import desired_view
