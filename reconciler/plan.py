@@ -162,7 +162,7 @@ def _change_for(
 ) -> Change:
     desired = desired_view(spec, catalog)
     after = masked(spec, desired, catalog, changed=secrets.changed)
-    base = dict(inference_id=spec.inference_id, task_type=spec.task_type, service=spec.service)
+    base: dict[str, Any] = dict(inference_id=spec.inference_id, task_type=spec.task_type, service=spec.service)
     notes = _secret_notes(secrets)
     if live is None:  # show what will be sent, not what the server will fill in
         declared = {block: dict(spec.block(block)) for block in SETTINGS_BLOCKS if spec.block(block)}

@@ -40,7 +40,7 @@ def open_session(*, connection: Connection | None, settings: Settings, sandbox_d
             from reconciler.sandbox import SandboxServer
 
             sandbox_data.parent.mkdir(parents=True, exist_ok=True)
-            server = stack.enter_context(SandboxServer(port=0, data_file=sandbox_data))
+            server = stack.enter_context(SandboxServer(port=0, data_file=str(sandbox_data)))
             connection = Connection(url=server.url)
         assert connection is not None
         client = stack.enter_context(Client(connection))
