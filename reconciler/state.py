@@ -106,6 +106,7 @@ class StateStore:
         self.doc_id = doc_id
         self.warning = ""
         self._token: str | None = None  # of the lock this store took, if any
+        self._index_ready = False  # known to exist: no need to ask for it again
 
     @property
     def lock_id(self) -> str:
@@ -119,6 +120,7 @@ class StateStore:
                             "ownership or secret fingerprints: prune and rotation detection are off")
             return State(salt=new_salt(), available=False)
         body = answer.body if isinstance(answer.body, Mapping) else {}
+        self._index_ready = self._index_ready or "found" in body  # a missing index answers with an error
         if answer.status == 404 or not body.get("found"):
             return State(salt=new_salt())
         try:
@@ -160,11 +162,14 @@ class StateStore:
         return replace(state, exists=True, seq_no=int(answer["_seq_no"]), primary_term=int(answer["_primary_term"]))
 
     def _ensure_index(self) -> None:
+        if self._index_ready:
+            return
         try:
             self.client.request("PUT", f"/{self.index}", json={"settings": {"index.hidden": True}})
         except HTTPError as error:
             if "already_exists" not in error.error_type:
                 raise
+        self._index_ready = True
 
     # -- the lock ---------------------------------------------------------------------------
 

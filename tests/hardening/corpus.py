@@ -13,33 +13,16 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from tests.e2e.helpers import Run, run_cli
+from tests.unit.test_validate import AZURE as VALIDATE_AZURE
+from tests.unit.test_validate import SHIFT as VALIDATE_SHIFT
 
 AZURE_SECRET = "azk-HARDEN-3f9c1a7e-distinctive"
 SHIFT_SECRET = "osk-HARDEN-8b2d4e6f-distinctive"
 SECRET_ENV = {"AZURE_KEY": AZURE_SECRET, "SHIFT_KEY": SHIFT_SECRET}
 
-AZURE = """\
-inference_id: azure-embed
-task_type: text_embedding
-service: azureopenai
-service_settings:
-  resource_name: acme
-  deployment_id: text-embedding-3-large
-  api_version: "2024-02-01"
-  api_key: ${env:AZURE_KEY}
-"""
-
-SHIFT = """\
-inference_id: shift-rerank
-task_type: rerank
-service: openshift_ai
-service_settings:
-  url: https://rerank.example/v1
-  model_id: bge-reranker-v2-m3
-  api_key: ${env:SHIFT_KEY}
-task_settings:
-  top_n: 3
-"""
+# the same seed-service specs the validate tests use (SHIFT without return_documents)
+AZURE = VALIDATE_AZURE
+SHIFT = VALIDATE_SHIFT.replace("  return_documents: true\n", "")
 
 T = TypeVar("T")
 

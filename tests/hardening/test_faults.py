@@ -208,7 +208,7 @@ def kill_round(seed: int, workdir: Path) -> tuple[list[Kill], Run, list[dict[str
     """Apply a growing desired state, killing each apply at a random request, then finish the job.
 
     The kill point is chosen by progress, not by clock: after the k-th request of the apply has
-    reached the cluster (k random up to the ~25 an apply of three creates sends), plus a random
+    reached the cluster (k random up to 16: an apply of three creates sends about 15), plus a random
     part of one request's latency, so that it lands before, inside or after a request.
     """
     rng = random.Random(seed)
@@ -227,7 +227,7 @@ def kill_round(seed: int, workdir: Path) -> tuple[list[Kill], Run, list[dict[str
                 [sys.executable, "-m", "reconciler", "apply", str(workdir / "specs"), "--url", cluster.url,
                  "--auto-approve", "--parallelism", "2"],
                 cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            target = rng.randint(1, 25)
+            target = rng.randint(1, 16)  # an apply of three creates sends about 15 requests
             while process.poll() is None and len(cluster.requests) - before < target:
                 time.sleep(0.002)
             time.sleep(rng.uniform(0, LATENCY_MS / 1000))
