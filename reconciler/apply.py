@@ -174,7 +174,7 @@ class Applier:
             elif key in desired.get(block, {}):
                 body.setdefault(block, {})[key] = desired[block][key]
         sent: dict[str, str] = {}
-        if change.secret_paths:
+        if change.secret_paths:  # send every secret: AWS keys must travel as a pair, 8.17-9.4 re-parse them all
             resolved = self._resolved(spec)["service_settings"]
             for name in (facts.secret_fields() if facts else ()):
                 if name in resolved:

@@ -63,9 +63,6 @@ class ServiceFacts:
         """The service name the server reports (elser is shown as elasticsearch)."""
         return str(self.raw.get("alias_of") or self.name)
 
-    @property
-    def task_types(self) -> tuple[str, ...]:
-        return tuple(self.raw.get("task_types", ()))
 
     def secret_fields(self) -> tuple[str, ...]:
         fields = self.raw.get("service_settings", {})
@@ -108,8 +105,6 @@ class ServiceFacts:
     def task_settings_mode(self, task_type: str) -> str:
         return str(self._update_rules(task_type).get("task_settings_mode") or "merge")
 
-    def secrets_together(self, task_type: str) -> bool:
-        return bool(self._update_rules(task_type).get("secrets_together", False))
 
     def rewritten_fields(self) -> tuple[tuple[str, str, str, Mapping[str, str]], ...]:
         """(block, key, case, aliases) for fields whose value the server rewrites:
