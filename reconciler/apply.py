@@ -63,33 +63,55 @@ class ApplyResult:
         return sum(1 for o in self.outcomes if o.ok and o.change.action is action)
 
 
-def check_safety(plan: Plan, specs: tuple[EndpointSpec, ...], *, allow_destroy_in_use: bool) -> None:
+def check_safety(
+    plan: Plan, specs: tuple[EndpointSpec, ...], *, allow_destroy_in_use: bool
+) -> None:
     """Refuse (exit 3, nothing written) what DESIGN.md section 5 forbids."""
     if plan.prune and not specs:
-        raise SafetyError("refusing to prune with an empty desired state: it would delete every managed endpoint")
+        raise SafetyError(
+            "refusing to prune with an empty desired state: it would delete every managed endpoint"
+        )
     for change in plan.changes:
         if change.action.writes and change.inference_id.startswith("."):
             raise SafetyError(f"refusing to touch the preconfigured endpoint {change.inference_id}")
         if change.action.destructive and not change.in_use_by.empty and not allow_destroy_in_use:
-            users = ", ".join([f"pipeline {p}" for p in change.in_use_by.pipelines]
-                              + [f"index {i}" for i in change.in_use_by.indices])
-            raise SafetyError(f"refusing to {change.action.value} {change.address}: it is in use by {users}; "
-                              "pass --allow-destroy-in-use to do it anyway")
+            users = ", ".join(
+                [f"pipeline {p}" for p in change.in_use_by.pipelines]
+                + [f"index {i}" for i in change.in_use_by.indices]
+            )
+            raise SafetyError(
+                f"refusing to {change.action.value} {change.address}: it is in use by {users}; "
+                "pass --allow-destroy-in-use to do it anyway"
+            )
 
 
 def check_secrets(plan: Plan, specs: tuple[EndpointSpec, ...], catalog: Catalog) -> None:
     """Resolve every secret apply will send before anything is written (SecretError names file:line)."""
     by_id = {spec.inference_id: spec for spec in specs}
-    sending = [by_id[c.inference_id] for c in plan.changes if c.inference_id in by_id
-               and (c.action in (Action.CREATE, Action.REPLACE) or c.secret_paths)]
+    sending = [
+        by_id[c.inference_id]
+        for c in plan.changes
+        if c.inference_id in by_id
+        and (c.action in (Action.CREATE, Action.REPLACE) or c.secret_paths)
+    ]
     problems = unresolvable(sending, catalog)
     if problems:
-        raise InputError(f"{len(problems)} secret reference(s) cannot be resolved; nothing was sent", problems)
+        raise InputError(
+            f"{len(problems)} secret reference(s) cannot be resolved; nothing was sent", problems
+        )
 
 
 class Applier:
-    def __init__(self, session: Session, specs: tuple[EndpointSpec, ...], *, salt: str, parallelism: int = 8,
-                 allow_destroy_in_use: bool = False, progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        specs: tuple[EndpointSpec, ...],
+        *,
+        salt: str,
+        parallelism: int = 8,
+        allow_destroy_in_use: bool = False,
+        progress: Progress | None = None,
+    ) -> None:
         self.session = session
         self.salt = salt
         self.catalog: Catalog = session.catalog
@@ -141,10 +163,16 @@ class Applier:
         try:
             sent = getattr(self, f"_{change.action.name.lower()}")(change)
         except ReconcilerError as error:
-            outcome = Outcome(change=change, ok=False, message=self._scrub(str(error)),
-                              seconds=time.monotonic() - started)
+            outcome = Outcome(
+                change=change,
+                ok=False,
+                message=self._scrub(str(error)),
+                seconds=time.monotonic() - started,
+            )
         else:
-            outcome = Outcome(change=change, ok=True, seconds=time.monotonic() - started, secrets_sent=sent or {})
+            outcome = Outcome(
+                change=change, ok=True, seconds=time.monotonic() - started, secrets_sent=sent or {}
+            )
         self.progress(change, "ok" if outcome.ok else outcome.message, outcome.seconds)
         return outcome
 
@@ -153,7 +181,9 @@ class Applier:
         body = self._resolved(spec)
         path = f"/_inference/{spec.task_type}/{spec.inference_id}"
         try:
-            self.session.client.request("PUT", path, json={k: body[k] for k in PUT_KEYS if k in body})
+            self.session.client.request(
+                "PUT", path, json={k: body[k] for k in PUT_KEYS if k in body}
+            )
         except HTTPError as error:
             if "already_exists" not in error.error_type or not self._matches_live(spec):
                 raise
@@ -169,20 +199,27 @@ class Applier:
             key = key.split(".")[0]
             if block == "chunking_settings":
                 body[block] = desired.get(block, {})
-            elif block == "task_settings" and facts and facts.task_settings_mode(spec.task_type) == "replace":
+            elif (
+                block == "task_settings"
+                and facts
+                and facts.task_settings_mode(spec.task_type) == "replace"
+            ):
                 body[block] = desired.get(block, {})
             elif key in desired.get(block, {}):
                 body.setdefault(block, {})[key] = desired[block][key]
         sent: dict[str, str] = {}
-        if change.secret_paths:  # send every secret: AWS keys must travel as a pair, 8.17-9.4 re-parse them all
+        if (
+            change.secret_paths
+        ):  # send every secret: AWS keys must travel as a pair, 8.17-9.4 re-parse them all
             resolved = self._resolved(spec)["service_settings"]
-            for name in (facts.secret_fields() if facts else ()):
+            for name in facts.secret_fields() if facts else ():
                 if name in resolved:
                     body.setdefault("service_settings", {})[name] = resolved[name]
             sent = self._fingerprints(spec)
         if body:
-            self.session.client.request("PUT", f"/_inference/{spec.task_type}/{spec.inference_id}/_update",
-                                        json=body)
+            self.session.client.request(
+                "PUT", f"/_inference/{spec.task_type}/{spec.inference_id}/_update", json=body
+            )
         return sent
 
     def _replace(self, change: Change) -> dict[str, str]:
@@ -191,9 +228,12 @@ class Applier:
 
     def _delete(self, change: Change) -> dict[str, str]:
         task_type = change.live_task_type or change.task_type
-        params = {"force": True} if (self.allow_destroy_in_use and not change.in_use_by.empty) else None
-        self.session.client.request("DELETE", f"/_inference/{task_type}/{change.inference_id}",
-                                    params=params, ok=(404,))
+        params = (
+            {"force": True} if (self.allow_destroy_in_use and not change.in_use_by.empty) else None
+        )
+        self.session.client.request(
+            "DELETE", f"/_inference/{task_type}/{change.inference_id}", params=params, ok=(404,)
+        )
         return {}
 
     # -- helpers ------------------------------------------------------------------------------
@@ -211,7 +251,10 @@ class Applier:
         return resolve_body(spec, self.catalog, self._secrets(spec))
 
     def _fingerprints(self, spec: EndpointSpec) -> dict[str, str]:
-        return {".".join(map(str, path)): fingerprint(value, salt=self.salt) for path, value in self._secrets(spec)}
+        return {
+            ".".join(map(str, path)): fingerprint(value, salt=self.salt)
+            for path, value in self._secrets(spec)
+        }
 
     def _matches_live(self, spec: EndpointSpec) -> bool:
         """After a retried create met "already exists": is what exists what we asked for?"""
@@ -228,7 +271,9 @@ class Applier:
                 text = text.replace(value, SENSITIVE)
         return text
 
-    def _record(self, state: State, outcomes: list[Outcome], live: tuple[LiveEndpoint, ...]) -> State:
+    def _record(
+        self, state: State, outcomes: list[Outcome], live: tuple[LiveEndpoint, ...]
+    ) -> State:
         managed = dict(state.managed)
         for outcome in outcomes:
             change = outcome.change
@@ -241,7 +286,9 @@ class Applier:
             secrets = {**(previous.secrets if previous else {}), **outcome.secrets_sent}
             if change.action in (Action.CREATE, Action.REPLACE):
                 secrets = dict(outcome.secrets_sent)
-            managed[change.inference_id] = Managed(task_type=change.task_type, service=change.service, secrets=secrets)
+            managed[change.inference_id] = Managed(
+                task_type=change.task_type, service=change.service, secrets=secrets
+            )
         live_ids = {e.inference_id for e in live}
         for inference_id, spec in self.specs.items():  # adopt what exists and is declared
             if inference_id in live_ids and inference_id not in managed:
@@ -252,11 +299,18 @@ class Applier:
         endpoints, _ = read_endpoints(self.session.client)
         specs = [s for s in self.specs.values() if s.inference_id in touched]
         live_ids = frozenset(e.inference_id for e in endpoints)
-        plan = build_plan(specs=specs, live=[e for e in endpoints if e.inference_id in touched],
-                          catalog=self.catalog, cluster_version=version,
-                          secrets=secret_statuses(specs, state, self.catalog, live_ids))
-        return tuple(f"{c.address}: {c.action.value} still needed ({', '.join(c.paths) or c.reason})"
-                     for c in plan.changes if c.action.writes)
+        plan = build_plan(
+            specs=specs,
+            live=[e for e in endpoints if e.inference_id in touched],
+            catalog=self.catalog,
+            cluster_version=version,
+            secrets=secret_statuses(specs, state, self.catalog, live_ids),
+        )
+        return tuple(
+            f"{c.address}: {c.action.value} still needed ({', '.join(c.paths) or c.reason})"
+            for c in plan.changes
+            if c.action.writes
+        )
 
 
 @contextlib.contextmanager
@@ -274,15 +328,31 @@ def apply_lock(session: Session) -> Iterator[str]:
         store.release_lock()
 
 
-def apply_plan(session: Session, plan: Plan, specs: tuple[EndpointSpec, ...], *, state: State,
-               live: tuple[LiveEndpoint, ...], parallelism: int = 8, allow_destroy_in_use: bool = False,
-               progress: Progress | None = None) -> ApplyResult:
+def apply_plan(
+    session: Session,
+    plan: Plan,
+    specs: tuple[EndpointSpec, ...],
+    *,
+    state: State,
+    live: tuple[LiveEndpoint, ...],
+    parallelism: int = 8,
+    allow_destroy_in_use: bool = False,
+    progress: Progress | None = None,
+) -> ApplyResult:
     """Check safety, then carry the plan out (the caller holds the lock)."""
     check_safety(plan, specs, allow_destroy_in_use=allow_destroy_in_use)
-    applier = Applier(session, specs, salt=state.salt, parallelism=parallelism,
-                      allow_destroy_in_use=allow_destroy_in_use, progress=progress)
+    applier = Applier(
+        session,
+        specs,
+        salt=state.salt,
+        parallelism=parallelism,
+        allow_destroy_in_use=allow_destroy_in_use,
+        progress=progress,
+    )
     result = applier.run(plan, state, live)
     if result.differences and not result.failed:
-        raise VerificationError("applied, but reading back shows the cluster differs from the plan:\n  "
-                                + "\n  ".join(result.differences))
+        raise VerificationError(
+            "applied, but reading back shows the cluster differs from the plan:\n  "
+            + "\n  ".join(result.differences)
+        )
     return result

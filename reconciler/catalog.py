@@ -63,11 +63,12 @@ class ServiceFacts:
         """The service name the server reports (elser is shown as elasticsearch)."""
         return str(self.raw.get("alias_of") or self.name)
 
-
     def secret_fields(self) -> tuple[str, ...]:
         fields = self.raw.get("service_settings", {})
-        return self._remember("secrets", lambda: tuple(
-            sorted(name for name, spec in fields.items() if spec.get("secret"))))
+        return self._remember(
+            "secrets",
+            lambda: tuple(sorted(name for name, spec in fields.items() if spec.get("secret"))),
+        )
 
     def field(self, block: str, name: str) -> Mapping[str, Any]:
         return self.raw.get(block, {}).get(name, {})
@@ -75,19 +76,25 @@ class ServiceFacts:
     def server_filled(self, task_type: str) -> dict[str, Any]:
         """Dotted path -> default value (or ANY_VALUE) the server writes when left out."""
         by_task = self.raw.get("server_filled", {})
-        return dict(self._remember(("filled", task_type),
-                                   lambda: {**by_task.get("*", {}), **by_task.get(task_type, {})}))
+        return dict(
+            self._remember(
+                ("filled", task_type),
+                lambda: {**by_task.get("*", {}), **by_task.get(task_type, {})},
+            )
+        )
 
     def hidden_fields(self, block: str) -> tuple[str, ...]:
         """Keys of ``block`` the server accepts but never shows (besides secrets)."""
         prefix = block + "."
-        return tuple(p[len(prefix):] for p in self.raw.get("hidden", ()) if p.startswith(prefix))
+        return tuple(p[len(prefix) :] for p in self.raw.get("hidden", ()) if p.startswith(prefix))
 
     def _update_rules(self, task_type: str) -> Mapping[str, Any]:
         rules = self.raw.get("update", {})
         return {**rules.get("*", {}), **rules.get(task_type, {})}
 
-    def updatable(self, *, task_type: str, block: str, key: str, version: tuple[int, int, int]) -> bool:
+    def updatable(
+        self, *, task_type: str, block: str, key: str, version: tuple[int, int, int]
+    ) -> bool:
         """Whether ``_update`` on a cluster of ``version`` changes block.key in place."""
         if version < UPDATE_API_SINCE:
             return False
@@ -104,7 +111,6 @@ class ServiceFacts:
 
     def task_settings_mode(self, task_type: str) -> str:
         return str(self._update_rules(task_type).get("task_settings_mode") or "merge")
-
 
     def rewritten_fields(self) -> tuple[tuple[str, str, str, Mapping[str, str]], ...]:
         """(block, key, case, aliases) for fields whose value the server rewrites:

@@ -33,8 +33,11 @@ class LazyGroup(click.Group):
     """A group whose heavy subcommands are imported only when run (keeps --help fast)."""
 
     lazy = {
-        "sandbox": ("reconciler.sandbox.command", "sandbox_command",
-                    "Run the local sandbox cluster (Elasticsearch-like API)."),
+        "sandbox": (
+            "reconciler.sandbox.command",
+            "sandbox_command",
+            "Run the local sandbox cluster (Elasticsearch-like API).",
+        ),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -49,9 +52,16 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, command.get_short_help_str(60)) for name, command in self.commands.items()
-                if not command.hidden]
-        rows += [(name, help_text) for name, (_, _, help_text) in self.lazy.items() if name not in self.commands]
+        rows = [
+            (name, command.get_short_help_str(60))
+            for name, command in self.commands.items()
+            if not command.hidden
+        ]
+        rows += [
+            (name, help_text)
+            for name, (_, _, help_text) in self.lazy.items()
+            if name not in self.commands
+        ]
         with formatter.section("Commands"):
             formatter.write_dl(sorted(rows))
 
@@ -78,9 +88,7 @@ def validate(directory: FsPath) -> None:
 
     result = validate_directory(directory)
     if not result.ok:
-        raise InputError(
-            f"{len(result.diagnostics)} problem(s) in {directory}", result.diagnostics
-        )
+        raise InputError(f"{len(result.diagnostics)} problem(s) in {directory}", result.diagnostics)
     count = len(result.specs)
     click.echo(f"{count} endpoint spec{'s' if count != 1 else ''} valid in {directory}.")
 
@@ -110,28 +118,45 @@ def main(argv: list[str] | None = None) -> Any:
     except Exception as error:  # the one boundary: a bug must not print a traceback at a user
         if debug:
             raise
-        click.echo(f"Error: internal error ({error.__class__.__name__}: {error}); rerun with --debug "
-                   "and report it", err=True)
+        click.echo(
+            f"Error: internal error ({error.__class__.__name__}: {error}); rerun with --debug "
+            "and report it",
+            err=True,
+        )
         sys.exit(EXIT_ERROR)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
 # -- commands that talk to a cluster ----------------------------------------------------------
 
+
 def connection_options(function: Any) -> Any:
     options = [
         click.option("--url", help="Cluster URL (or ELASTICSEARCH_URL)."),
-        click.option("--api-key", help="API key, sent as 'Authorization: ApiKey' (or ELASTIC_API_KEY)."),
+        click.option(
+            "--api-key", help="API key, sent as 'Authorization: ApiKey' (or ELASTIC_API_KEY)."
+        ),
         click.option("--username", help="Basic auth user (or ELASTICSEARCH_USERNAME)."),
         click.option("--password", help="Basic auth password (or ELASTICSEARCH_PASSWORD)."),
-        click.option("--ca-cert", type=click.Path(exists=True, dir_okay=False), help="CA bundle to trust."),
+        click.option(
+            "--ca-cert", type=click.Path(exists=True, dir_okay=False), help="CA bundle to trust."
+        ),
         click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (warns)."),
         click.option("--env", "environment", help="Environment of reconciler.yaml to use."),
-        click.option("--timeout", type=click.FloatRange(0.1, 600), envvar="RECONCILER_TIMEOUT", default=30.0,
-                     show_default=True, help="Seconds to wait for each HTTP answer (or RECONCILER_TIMEOUT)."),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(0.1, 600),
+            envvar="RECONCILER_TIMEOUT",
+            default=30.0,
+            show_default=True,
+            help="Seconds to wait for each HTTP answer (or RECONCILER_TIMEOUT).",
+        ),
         click.option("--sandbox", is_flag=True, help="Run against the embedded sandbox cluster."),
-        click.option("--sandbox-data", type=click.Path(path_type=FsPath),
-                     help="Sandbox state file (default DIR/.reconciler/sandbox.json)."),
+        click.option(
+            "--sandbox-data",
+            type=click.Path(path_type=FsPath),
+            help="Sandbox state file (default DIR/.reconciler/sandbox.json).",
+        ),
     ]
     for option in reversed(options):
         function = option(function)
@@ -148,8 +173,11 @@ def _session(directory: FsPath, options: dict[str, Any], *, saved: Any = None) -
     environment = options.get("environment") or (saved.get("environment") if saved else None)
     settings = load_settings(directory, environment)
     if saved:
-        settings = replaced(settings, state_index=saved.get("state_index") or settings.state_index,
-                            state_id=saved.get("state_id") or settings.state_id)
+        settings = replaced(
+            settings,
+            state_index=saved.get("state_index") or settings.state_index,
+            state_id=saved.get("state_id") or settings.state_id,
+        )
     root = directory if directory.is_dir() else directory.parent
     sandbox_data = options.get("sandbox_data")
     if options.get("sandbox") or sandbox_data:
@@ -157,17 +185,30 @@ def _session(directory: FsPath, options: dict[str, Any], *, saved: Any = None) -
         return open_session(connection=None, settings=settings, sandbox_data=sandbox_data), settings
     if options.get("insecure"):
         click.echo("Warning: TLS certificate verification is off (--insecure).", err=True)
-    connection = connection_for(settings, url=options.get("url"), api_key=options.get("api_key"),
-                                username=options.get("username"), password=options.get("password"),
-                                ca_cert=options.get("ca_cert"), insecure=bool(options.get("insecure")))
+    connection = connection_for(
+        settings,
+        url=options.get("url"),
+        api_key=options.get("api_key"),
+        username=options.get("username"),
+        password=options.get("password"),
+        ca_cert=options.get("ca_cert"),
+        insecure=bool(options.get("insecure")),
+    )
     from dataclasses import replace
 
     connection = replace(connection, timeout=float(options.get("timeout") or 30.0))
     return open_session(connection=connection, settings=settings, sandbox_data=None), settings
 
 
-def _plan_command(directory: FsPath, options: dict[str, Any], *, prune: bool, fmt: str, out: FsPath | None,
-                  drift: bool) -> bool:
+def _plan_command(
+    directory: FsPath,
+    options: dict[str, Any],
+    *,
+    prune: bool,
+    fmt: str,
+    out: FsPath | None,
+    drift: bool,
+) -> bool:
     from reconciler.render import render
     from reconciler.session import load_specs, make_plan
 
@@ -178,29 +219,57 @@ def _plan_command(directory: FsPath, options: dict[str, Any], *, prune: bool, fm
     if out is not None:
         from reconciler.planfile import write_plan_file
 
-        write_plan_file(out, plan=plan, specs=specs, listing_fingerprint=snapshot.listing_fingerprint,
-                        directory=directory, state_index=settings.state_index, state_id=settings.state_id,
-                        environment=settings.environment)
+        write_plan_file(
+            out,
+            plan=plan,
+            specs=specs,
+            listing_fingerprint=snapshot.listing_fingerprint,
+            directory=directory,
+            state_index=settings.state_index,
+            state_id=settings.state_id,
+            environment=settings.environment,
+        )
     color = fmt == "text" and sys.stdout.isatty()
     click.echo(render(plan, fmt, color=color, drift=drift).rstrip("\n"))
     if out is not None:
-        click.echo(f"Saved the plan to {out}; apply it with `reconciler apply --plan {out}`.", err=True)
+        click.echo(
+            f"Saved the plan to {out}; apply it with `reconciler apply --plan {out}`.", err=True
+        )
     return plan.has_changes
 
 
-FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
-                      show_default=True, help="How to render the plan.")
+FORMAT = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="How to render the plan.",
+)
 DIRECTORY = click.argument("directory", default=".", type=click.Path(path_type=FsPath))
 
 
 @cli.command()
 @DIRECTORY
 @FORMAT
-@click.option("--out", type=click.Path(dir_okay=False, path_type=FsPath), help="Save the plan for apply --plan.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=FsPath),
+    help="Save the plan for apply --plan.",
+)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
-@click.option("--prune", is_flag=True, help="Plan deletion of managed endpoints no longer declared.")
+@click.option(
+    "--prune", is_flag=True, help="Plan deletion of managed endpoints no longer declared."
+)
 @connection_options
-def plan(directory: FsPath, fmt: str, out: FsPath | None, detailed_exitcode: bool, prune: bool, **options: Any) -> int:
+def plan(
+    directory: FsPath,
+    fmt: str,
+    out: FsPath | None,
+    detailed_exitcode: bool,
+    prune: bool,
+    **options: Any,
+) -> int:
     """Show what apply would change in the cluster."""
     changed = _plan_command(directory, options, prune=prune, fmt=fmt, out=out, drift=False)
     return EXIT_CHANGES if (changed and detailed_exitcode) else EXIT_OK
@@ -222,16 +291,36 @@ PAST = {"create": "created", "update": "updated", "replace": "replaced", "delete
 
 @cli.command()
 @click.argument("directory", required=False, type=click.Path(path_type=FsPath))
-@click.option("--plan", "plan_file", type=click.Path(exists=True, dir_okay=False, path_type=FsPath),
-              help="Apply a plan saved by `plan --out` (refused if the cluster moved since).")
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=FsPath),
+    help="Apply a plan saved by `plan --out` (refused if the cluster moved since).",
+)
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--prune", is_flag=True, help="Delete managed endpoints no longer declared.")
-@click.option("--allow-destroy-in-use", is_flag=True, help="Replace/delete endpoints that pipelines or indices use.")
-@click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True,
-              help="Independent changes sent at once.")
+@click.option(
+    "--allow-destroy-in-use",
+    is_flag=True,
+    help="Replace/delete endpoints that pipelines or indices use.",
+)
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Independent changes sent at once.",
+)
 @connection_options
-def apply(directory: FsPath | None, plan_file: FsPath | None, auto_approve: bool, prune: bool,
-          allow_destroy_in_use: bool, parallelism: int, **options: Any) -> int:
+def apply(
+    directory: FsPath | None,
+    plan_file: FsPath | None,
+    auto_approve: bool,
+    prune: bool,
+    allow_destroy_in_use: bool,
+    parallelism: int,
+    **options: Any,
+) -> int:
     """Carry out the plan: create, update, replace and delete endpoints."""
     from reconciler.apply import apply_lock, apply_plan, check_safety, check_secrets
     from reconciler.render import render
@@ -253,8 +342,12 @@ def apply(directory: FsPath | None, plan_file: FsPath | None, auto_approve: bool
         plan, snapshot = make_plan(session, specs, prune=prune)
         if saved is not None:
             check_fresh(saved, listing_fingerprint=snapshot.listing_fingerprint, replanned=plan)
-        check_safety(plan, specs, allow_destroy_in_use=allow_destroy_in_use)  # before any write, lock included
-        check_secrets(plan, specs, session.catalog)  # every reference resolvable, or nothing is written
+        check_safety(
+            plan, specs, allow_destroy_in_use=allow_destroy_in_use
+        )  # before any write, lock included
+        check_secrets(
+            plan, specs, session.catalog
+        )  # every reference resolvable, or nothing is written
         if not plan.has_changes:
             click.echo(render(plan, "text").rstrip("\n"))
             _adopt_quietly(session, plan, specs, snapshot)
@@ -262,14 +355,23 @@ def apply(directory: FsPath | None, plan_file: FsPath | None, auto_approve: bool
         with apply_lock(session) as note:
             if note:
                 click.echo(f"Note: {note}", err=True)
-            plan, snapshot = make_plan(session, specs, prune=prune, version=snapshot.version)  # the truth under the lock
+            plan, snapshot = make_plan(
+                session, specs, prune=prune, version=snapshot.version
+            )  # the truth under the lock
             if saved is not None:
                 check_fresh(saved, listing_fingerprint=snapshot.listing_fingerprint, replanned=plan)
             click.echo(render(plan, "text", color=sys.stdout.isatty()).rstrip("\n"))
             _confirm(auto_approve)
-            result = apply_plan(session, plan, specs, state=snapshot.state, live=snapshot.endpoints,
-                                parallelism=parallelism, allow_destroy_in_use=allow_destroy_in_use,
-                                progress=_progress)
+            result = apply_plan(
+                session,
+                plan,
+                specs,
+                state=snapshot.state,
+                live=snapshot.endpoints,
+                parallelism=parallelism,
+                allow_destroy_in_use=allow_destroy_in_use,
+                progress=_progress,
+            )
     counts = ", ".join(f"{result.count(a)} {PAST[a.value]}" for a in _phases())
     click.echo(f"Apply complete: {counts}, {len(result.failed)} failed.")
     if result.failed:
@@ -293,8 +395,11 @@ def _adopt_quietly(session: Any, plan: Any, specs: Any, snapshot: Any) -> None:
 
     state = snapshot.state
     live_ids = {e.inference_id for e in snapshot.endpoints}
-    new = {s.inference_id: Managed(task_type=s.task_type, service=s.service)
-           for s in specs if s.inference_id in live_ids and s.inference_id not in state.managed}
+    new = {
+        s.inference_id: Managed(task_type=s.task_type, service=s.service)
+        for s in specs
+        if s.inference_id in live_ids and s.inference_id not in state.managed
+    }
     if new and state.available:
         session.store.write(replace(state, managed={**state.managed, **new}))
 
@@ -303,7 +408,9 @@ def _confirm(auto_approve: bool) -> None:
     if auto_approve:
         return
     if not sys.stdin.isatty():
-        raise ReconcilerError("no terminal to confirm on: pass --auto-approve to apply without asking")
+        raise ReconcilerError(
+            "no terminal to confirm on: pass --auto-approve to apply without asking"
+        )
     if not click.confirm("Apply these changes?", default=False, err=True):
         raise click.exceptions.Abort()
 
@@ -329,8 +436,12 @@ def unlock(directory: FsPath, **options: Any) -> int:
 
 
 @cli.command("import")
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=FsPath),
-              help="Directory to write one spec file per endpoint into.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=FsPath),
+    help="Directory to write one spec file per endpoint into.",
+)
 @click.argument("ids", nargs=-1)
 @connection_options
 def import_(out: FsPath, ids: tuple[str, ...], **options: Any) -> int:
@@ -353,8 +464,10 @@ def import_(out: FsPath, ids: tuple[str, ...], **options: Any) -> int:
     relative = os.path.relpath(schema, out.resolve())
     reference = relative if not relative.startswith("../../..") else schema.as_uri()
     written = write_specs(wanted, out, load_catalog(), reference)
-    click.echo(f"Wrote {len(written)} spec file(s) to {out}. Set the secret variables named in each file, "
-               "then run `reconciler plan` (the next apply adopts them).")
+    click.echo(
+        f"Wrote {len(written)} spec file(s) to {out}. Set the secret variables named in each file, "
+        "then run `reconciler plan` (the next apply adopts them)."
+    )
     return EXIT_OK
 
 

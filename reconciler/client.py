@@ -37,7 +37,12 @@ from reconciler.secrets import remember, scrub
 log = logging.getLogger("reconciler.http")
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
-STATUS_ERRORS: Mapping[int, type[HTTPError]] = {401: AuthError, 403: AuthError, 404: NotFound, 409: Conflict}
+STATUS_ERRORS: Mapping[int, type[HTTPError]] = {
+    401: AuthError,
+    403: AuthError,
+    404: NotFound,
+    409: Conflict,
+}
 PRIVILEGE_HINT = {
     "GET": "monitor_inference (or manage_inference)",
     "PUT": "manage_inference",
@@ -90,7 +95,9 @@ def _check_url(url: Any) -> None:
         parsed = None
     if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
         shown = display_url(url) if isinstance(url, str) else repr(url)
-        raise InputError(f"cluster URL {shown!r} is not an http:// or https:// URL (--url / ELASTICSEARCH_URL)")
+        raise InputError(
+            f"cluster URL {shown!r} is not an http:// or https:// URL (--url / ELASTICSEARCH_URL)"
+        )
 
 
 class Client:
@@ -123,8 +130,12 @@ class Client:
                 limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
             )
         except (ssl.SSLError, OSError) as error:  # the CA bundle is read here, once
-            reason = getattr(error, "reason", None) or getattr(error, "strerror", None) or str(error)
-            raise InputError(f"--ca-cert {connection.ca_cert}: cannot be used as a PEM CA bundle ({reason})") from None
+            reason = (
+                getattr(error, "reason", None) or getattr(error, "strerror", None) or str(error)
+            )
+            raise InputError(
+                f"--ca-cert {connection.ca_cert}: cannot be used as a PEM CA bundle ({reason})"
+            ) from None
 
     def close(self) -> None:
         self._http.close()
@@ -152,16 +163,26 @@ class Client:
             try:
                 answer = self._http.request(method, path, params=_params(params), json=json)
             except httpx.TimeoutException as error:
-                failure: Exception = TransportError(f"{method} {path}: timed out ({error.__class__.__name__}; "
-                                                    f"--timeout / RECONCILER_TIMEOUT is {self.connection.timeout:g}s)")
+                failure: Exception = TransportError(
+                    f"{method} {path}: timed out ({error.__class__.__name__}; "
+                    f"--timeout / RECONCILER_TIMEOUT is {self.connection.timeout:g}s)"
+                )
                 retry_after = None
             except httpx.TransportError as error:
-                failure = TransportError(f"{method} {path}: {_describe_transport(error, self.connection)}")
+                failure = TransportError(
+                    f"{method} {path}: {_describe_transport(error, self.connection)}"
+                )
                 if not _transient(error):
                     raise failure from None
                 retry_after = None
             else:
-                log.debug("%s %s -> %s (%.0f ms)", method, path, answer.status_code, (time.monotonic() - started) * 1000)
+                log.debug(
+                    "%s %s -> %s (%.0f ms)",
+                    method,
+                    path,
+                    answer.status_code,
+                    (time.monotonic() - started) * 1000,
+                )
                 if answer.is_success or answer.status_code in ok:
                     return Response(status=answer.status_code, body=_json(answer))
                 failure = _error(method, path, answer)
@@ -182,7 +203,9 @@ class Client:
 def _params(params: Mapping[str, Any] | None) -> dict[str, str] | None:
     if not params:
         return None
-    return {k: ("true" if v is True else "false" if v is False else str(v)) for k, v in params.items()}
+    return {
+        k: ("true" if v is True else "false" if v is False else str(v)) for k, v in params.items()
+    }
 
 
 def _json(answer: httpx.Response) -> Any:
@@ -224,7 +247,8 @@ def _error(method: str, path: str, answer: httpx.Response) -> HTTPError:
     status = answer.status_code
     if status == 401:
         reason = (f"{reason}; " if reason else "") + (
-            "authentication failed: check --api-key / ELASTIC_API_KEY or --username / --password")
+            "authentication failed: check --api-key / ELASTIC_API_KEY or --username / --password"
+        )
     if status == 403 and "license" not in reason:
         if path.startswith("/_inference") or path == "/":
             needed = f"the cluster privilege {PRIVILEGE_HINT.get(method, 'manage_inference')}"
@@ -240,8 +264,10 @@ def _describe_transport(error: httpx.TransportError, connection: Connection) -> 
     text = scrub(str(error) or error.__class__.__name__)
     url = display_url(connection.url)
     if "CERTIFICATE_VERIFY_FAILED" in text:
-        return (f"TLS certificate of {url} not trusted ({text}); pass --ca-cert FILE with the CA that signed it "
-                "(or --insecure to skip verification)")
+        return (
+            f"TLS certificate of {url} not trusted ({text}); pass --ca-cert FILE with the CA that signed it "
+            "(or --insecure to skip verification)"
+        )
     if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text:
         return f"TLS handshake with {url} failed ({text}); is it an http:// URL?"
     if isinstance(error, httpx.ConnectError):

@@ -20,12 +20,49 @@ from typing import Any
 Check = Callable[[Any], bool]
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 # keywords that never decide validity (format is an annotation unless a format checker is given)
-ANNOTATIONS = frozenset({"$id", "$schema", "$comment", "$defs", "title", "description", "default",
-                         "examples", "deprecated", "readOnly", "writeOnly"})
-KEYWORDS = frozenset({"$ref", "allOf", "anyOf", "oneOf", "not", "if", "properties", "additionalProperties",
-                      "items", "type", "const", "enum", "required", "dependentRequired", "minProperties",
-                      "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength",
-                      "pattern", "minItems", "maxItems"})
+ANNOTATIONS = frozenset(
+    {
+        "$id",
+        "$schema",
+        "$comment",
+        "$defs",
+        "title",
+        "description",
+        "default",
+        "examples",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+    }
+)
+KEYWORDS = frozenset(
+    {
+        "$ref",
+        "allOf",
+        "anyOf",
+        "oneOf",
+        "not",
+        "if",
+        "properties",
+        "additionalProperties",
+        "items",
+        "type",
+        "const",
+        "enum",
+        "required",
+        "dependentRequired",
+        "minProperties",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "minItems",
+        "maxItems",
+    }
+)
 
 
 class Unsupported(Exception):
@@ -95,8 +132,11 @@ class Compiler:
             declared = schema.get("$schema", DRAFT_2020_12)
             if declared != DRAFT_2020_12:
                 raise Unsupported(f"{base}: $schema {declared}")
-        checks = [self._keyword(name, value, schema, base) for name, value in schema.items()
-                  if name not in ANNOTATIONS and name not in ("then", "else")]
+        checks = [
+            self._keyword(name, value, schema, base)
+            for name, value in schema.items()
+            if name not in ANNOTATIONS and name not in ("then", "else")
+        ]
         return _all(checks)
 
     def _keyword(self, name: str, value: Any, schema: dict[str, Any], base: str) -> Check:
@@ -169,8 +209,11 @@ class Compiler:
         return lambda instance: then(instance) if condition(instance) else otherwise(instance)
 
     def _properties(self, value: dict[str, Any], schema: dict[str, Any], base: str) -> Check:
-        checks = [(name, check) for name, sub in value.items()
-                  if (check := self.compile(sub, base)) is not _accept]
+        checks = [
+            (name, check)
+            for name, sub in value.items()
+            if (check := self.compile(sub, base)) is not _accept
+        ]
 
         def properties(instance: Any) -> bool:
             if not isinstance(instance, dict):
@@ -204,7 +247,9 @@ class Compiler:
         if "prefixItems" in schema:
             raise Unsupported("prefixItems")
         check = self.compile(value, base)
-        return lambda instance: not isinstance(instance, list) or all(check(item) for item in instance)
+        return lambda instance: (
+            not isinstance(instance, list) or all(check(item) for item in instance)
+        )
 
     # -- assertions -----------------------------------------------------------------------------
 
@@ -233,15 +278,21 @@ class Compiler:
 
     def _required(self, value: list[str], schema: dict[str, Any], base: str) -> Check:
         names = tuple(value)
-        return lambda instance: not isinstance(instance, dict) or all(name in instance for name in names)
+        return lambda instance: (
+            not isinstance(instance, dict) or all(name in instance for name in names)
+        )
 
-    def _dependentRequired(self, value: dict[str, list[str]], schema: dict[str, Any], base: str) -> Check:
+    def _dependentRequired(
+        self, value: dict[str, list[str]], schema: dict[str, Any], base: str
+    ) -> Check:
         rules = tuple((name, tuple(needed)) for name, needed in value.items())
 
         def dependent(instance: Any) -> bool:
             if not isinstance(instance, dict):
                 return True
-            return all(all(n in instance for n in needed) for name, needed in rules if name in instance)
+            return all(
+                all(n in instance for n in needed) for name, needed in rules if name in instance
+            )
 
         return dependent
 
@@ -268,7 +319,9 @@ class Compiler:
 
     def _pattern(self, value: str, schema: dict[str, Any], base: str) -> Check:
         compiled = re.compile(value)
-        return lambda instance: not isinstance(instance, str) or compiled.search(instance) is not None
+        return lambda instance: (
+            not isinstance(instance, str) or compiled.search(instance) is not None
+        )
 
     def _minItems(self, value: int, schema: dict[str, Any], base: str) -> Check:
         return lambda instance: not isinstance(instance, list) or len(instance) >= value
@@ -299,15 +352,27 @@ def _switch(schema: Any) -> tuple[str, str] | None:
         return None
     condition = schema["if"]
     # without "type": "object" the condition would hold for any non-object, and dispatch could not say so
-    if not isinstance(condition, dict) or set(condition) - ANNOTATIONS != {"properties", "required", "type"}:
+    if not isinstance(condition, dict) or set(condition) - ANNOTATIONS != {
+        "properties",
+        "required",
+        "type",
+    }:
         return None
     if condition["type"] != "object":
         return None
     properties, required = condition["properties"], condition["required"]
-    if not isinstance(properties, dict) or len(properties) != 1 or list(properties) != list(required):
+    if (
+        not isinstance(properties, dict)
+        or len(properties) != 1
+        or list(properties) != list(required)
+    ):
         return None
-    (key, test), = properties.items()
-    if not isinstance(test, dict) or set(test) - ANNOTATIONS != {"const"} or not isinstance(test["const"], str):
+    ((key, test),) = properties.items()
+    if (
+        not isinstance(test, dict)
+        or set(test) - ANNOTATIONS != {"const"}
+        or not isinstance(test["const"], str)
+    ):
         return None
     return key, test["const"]
 

@@ -59,7 +59,9 @@ class HTTPError(ClusterError):
         self.error_type = error_type
         self.reason = reason
         detail = f"{error_type}: {reason}" if error_type else reason
-        super().__init__(f"{method} {path} returned HTTP {status}" + (f" ({detail})" if detail else ""))
+        super().__init__(
+            f"{method} {path} returned HTTP {status}" + (f" ({detail})" if detail else "")
+        )
 
 
 class AuthError(HTTPError):

@@ -29,14 +29,22 @@ def spec_for(endpoint: LiveEndpoint, catalog: Catalog) -> tuple[dict[str, Any], 
     """The spec a person would write for ``endpoint``, and the env variables it needs."""
     facts = catalog.service(endpoint.service)
     service = endpoint.service
-    spec: dict[str, Any] = {"inference_id": endpoint.inference_id, "task_type": endpoint.task_type,
-                            "service": service}
-    blocks = {name: dict(endpoint.block(name)) for name in ("service_settings", "task_settings", "chunking_settings")}
+    spec: dict[str, Any] = {
+        "inference_id": endpoint.inference_id,
+        "task_type": endpoint.task_type,
+        "service": service,
+    }
+    blocks = {
+        name: dict(endpoint.block(name))
+        for name in ("service_settings", "task_settings", "chunking_settings")
+    }
     names: list[str] = []
     if facts is not None:
         for dotted, default in facts.server_filled(endpoint.task_type).items():
             block, _, key = dotted.partition(".")
-            if key in blocks.get(block, {}) and (default == ANY_VALUE or blocks[block][key] == default):
+            if key in blocks.get(block, {}) and (
+                default == ANY_VALUE or blocks[block][key] == default
+            ):
                 del blocks[block][key]
         secret = _secret_field(facts.secret_fields(), blocks["service_settings"], facts.raw)
         if secret:
@@ -64,13 +72,17 @@ def _secret_field(secret_fields: Iterable[str], settings: dict[str, Any], raw: A
     return "api_key" if "api_key" in fields else fields[0]
 
 
-def write_specs(endpoints: Iterable[LiveEndpoint], out: FsPath, catalog: Catalog, schema_ref: str) -> list[FsPath]:
+def write_specs(
+    endpoints: Iterable[LiveEndpoint], out: FsPath, catalog: Catalog, schema_ref: str
+) -> list[FsPath]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for endpoint in endpoints:
         spec, names = spec_for(endpoint, catalog)
         path = out / f"{endpoint.inference_id}.yaml"
         header = HEADER.format(schema=schema_ref, names=", ".join(names) or "nothing")
-        path.write_text(header + yaml.safe_dump(spec, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        path.write_text(
+            header + yaml.safe_dump(spec, sort_keys=False, allow_unicode=True), encoding="utf-8"
+        )
         written.append(path)
     return written

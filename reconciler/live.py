@@ -45,7 +45,9 @@ def read_version(client: Client) -> str:
 def read_endpoints(client: Client) -> tuple[tuple[LiveEndpoint, ...], str]:
     body = client.request("GET", "/_inference/_all").body or {}
     documents = body.get("endpoints", body.get("models", []))  # "models" before 8.15
-    endpoints = tuple(sorted((LiveEndpoint.from_api(d) for d in documents), key=lambda e: e.inference_id))
+    endpoints = tuple(
+        sorted((LiveEndpoint.from_api(d) for d in documents), key=lambda e: e.inference_id)
+    )
     return endpoints, listing_fingerprint(endpoints)
 
 
@@ -60,8 +62,13 @@ def read_snapshot(client: Client, store: StateStore, *, version: str | None = No
     endpoints, fingerprint_ = read_endpoints(client)
     state = store.read()
     warnings = (store.warning,) if store.warning else ()
-    return Snapshot(version=version, endpoints=endpoints, state=state,
-                    listing_fingerprint=fingerprint_, warnings=warnings)
+    return Snapshot(
+        version=version,
+        endpoints=endpoints,
+        state=state,
+        listing_fingerprint=fingerprint_,
+        warnings=warnings,
+    )
 
 
 def read_usage(client: Client, changes: Iterable[Change], version: str) -> dict[str, Usage]:
@@ -73,16 +80,23 @@ def read_usage(client: Client, changes: Iterable[Change], version: str) -> dict[
         if not change.action.destructive:
             continue
         task_type = change.live_task_type or change.task_type
-        answer = client.request("DELETE", f"/_inference/{task_type}/{change.inference_id}",
-                                params={"dry_run": True}, ok=(404,))
+        answer = client.request(
+            "DELETE",
+            f"/_inference/{task_type}/{change.inference_id}",
+            params={"dry_run": True},
+            ok=(404,),
+        )
         body = answer.body if isinstance(answer.body, Mapping) else {}
-        usage[change.inference_id] = Usage(pipelines=tuple(body.get("pipelines") or ()),
-                                           indices=tuple(body.get("indexes") or body.get("indices") or ()))
+        usage[change.inference_id] = Usage(
+            pipelines=tuple(body.get("pipelines") or ()),
+            indices=tuple(body.get("indexes") or body.get("indices") or ()),
+        )
     return usage
 
 
-def secret_statuses(specs: Iterable[EndpointSpec], state: State, catalog: Catalog,
-                    live_ids: frozenset[str]) -> dict[str, SecretStatus]:
+def secret_statuses(
+    specs: Iterable[EndpointSpec], state: State, catalog: Catalog, live_ids: frozenset[str]
+) -> dict[str, SecretStatus]:
     """Per endpoint: which secrets moved since we last sent them, and which we cannot know."""
     statuses: dict[str, SecretStatus] = {}
     for spec in specs:
@@ -103,6 +117,7 @@ def secret_statuses(specs: Iterable[EndpointSpec], state: State, catalog: Catalo
                 continue
             if fingerprint(value, salt=state.salt) != known:
                 changed.append(dotted)
-        statuses[spec.inference_id] = SecretStatus(changed=tuple(changed), untracked=tuple(untracked),
-                                                   unresolved=tuple(unresolved))
+        statuses[spec.inference_id] = SecretStatus(
+            changed=tuple(changed), untracked=tuple(untracked), unresolved=tuple(unresolved)
+        )
     return statuses

@@ -27,7 +27,9 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # scalar tags whose constructor is a plain function of the node: called directly, without
 # construct_object's bookkeeping (which is for collections and recursion)
 _PLAIN_SCALARS = {
-    f"tag:yaml.org,2002:{name}": yaml.constructor.SafeConstructor.yaml_constructors[f"tag:yaml.org,2002:{name}"]
+    f"tag:yaml.org,2002:{name}": yaml.constructor.SafeConstructor.yaml_constructors[
+        f"tag:yaml.org,2002:{name}"
+    ]
     for name in ("str", "int", "float", "bool", "null")
 }
 
@@ -52,7 +54,9 @@ class _Builder:
         self.nodes = 0
         self.positions: dict[Path, tuple[int, int]] = {}
         self.diagnostics: list[Diagnostic] = []
-        self._constructor = yaml.constructor.SafeConstructor()  # the scalars' rules, without a parser
+        self._constructor = (
+            yaml.constructor.SafeConstructor()
+        )  # the scalars' rules, without a parser
 
     def build(self, node: yaml.Node, path: Path, depth: int = 0) -> Any:
         self.nodes += 1
@@ -110,7 +114,9 @@ def find_spec_files(root: FsPath) -> list[FsPath]:
     real_root = _resolved(root)
     for folder, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in dirnames:  # os.walk does not enter a linked folder; one leaving root is reported
+        for (
+            name
+        ) in dirnames:  # os.walk does not enter a linked folder; one leaving root is reported
             linked = FsPath(folder) / name
             if linked.is_symlink():
                 target = _resolved(linked)
@@ -131,7 +137,9 @@ def display_path(path: FsPath) -> str:
     A symbolic link is shown where it is, not where it points (the parent is resolved, the name kept).
     """
     parent = _resolved(path.parent)
-    return _relative_to_cwd(parent / path.name, FsPath.cwd().resolve(), path) if parent else str(path)
+    return (
+        _relative_to_cwd(parent / path.name, FsPath.cwd().resolve(), path) if parent else str(path)
+    )
 
 
 def _resolved(path: FsPath) -> FsPath | None:
@@ -169,7 +177,9 @@ class _Displayer:
         return _relative_to_cwd(real, self.cwd, path)
 
 
-def read_text(path: FsPath, *, root: FsPath | None, file: str) -> tuple[str | None, Diagnostic | None]:
+def read_text(
+    path: FsPath, *, root: FsPath | None, file: str
+) -> tuple[str | None, Diagnostic | None]:
     """The file's text, or a diagnostic saying why it cannot be read."""
 
     def problem(message: str) -> tuple[None, Diagnostic]:
@@ -181,7 +191,9 @@ def read_text(path: FsPath, *, root: FsPath | None, file: str) -> tuple[str | No
             if target is None:
                 return problem("symbolic link loop")
             if root is not None and not target.is_relative_to(root.resolve()):
-                return problem(f"symbolic link points outside the desired-state directory ({target})")
+                return problem(
+                    f"symbolic link points outside the desired-state directory ({target})"
+                )
         if path.is_dir():
             return problem("a folder where a file was expected")
         if path.stat().st_size > MAX_FILE_BYTES:
@@ -202,7 +214,7 @@ def read_text(path: FsPath, *, root: FsPath | None, file: str) -> tuple[str | No
 
 
 def _wide_encoding(raw: bytes) -> str:
-    """"UTF-16" / "UTF-32" when the bytes are text in it (with a byte-order mark, or ASCII padded with NULs)."""
+    """ "UTF-16" / "UTF-32" when the bytes are text in it (with a byte-order mark, or ASCII padded with NULs)."""
     if raw.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")):
         candidates = ["utf-32", "utf-16"]
     elif b"\x00" in raw[:512]:
@@ -247,7 +259,9 @@ def parse_documents(text: str, *, file: str) -> tuple[list[Document], list[Diagn
         mark = error.problem_mark or error.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         reason = error.problem or error.context or "invalid YAML"
-        diagnostics.append(Diagnostic(file=file, line=line, col=col, message=f"YAML syntax error: {reason}"))
+        diagnostics.append(
+            Diagnostic(file=file, line=line, col=col, message=f"YAML syntax error: {reason}")
+        )
     except yaml.YAMLError as error:
         diagnostics.append(Diagnostic(file=file, line=1, col=1, message=f"YAML error: {error}"))
     except RecursionError:
@@ -281,6 +295,8 @@ def load_directory(root: FsPath) -> tuple[list[Document], list[Diagnostic]]:
         found, problems = parse_documents(text, file=file)
         diagnostics.extend(problems)
         if not found and not problems:
-            diagnostics.append(Diagnostic(file=file, line=1, col=1, message="file holds no document"))
+            diagnostics.append(
+                Diagnostic(file=file, line=1, col=1, message="file holds no document")
+            )
         documents.extend(found)
     return documents, diagnostics

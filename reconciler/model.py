@@ -32,7 +32,9 @@ class Source:
     file: str
     line: int = 0
     col: int = 0
-    positions: Mapping[Path, tuple[int, int]] = field(default_factory=dict, compare=False, repr=False)
+    positions: Mapping[Path, tuple[int, int]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def at(self, path: Path) -> tuple[int, int]:
         """Line and column of the node at ``path``, or of its nearest ancestor."""

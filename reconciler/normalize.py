@@ -20,8 +20,14 @@ from reconciler.model import SETTINGS_BLOCKS, EndpointSpec, LiveEndpoint
 SEPARATOR_GROUPS = {
     "plaintext": ["(?<!\\n)\\n\\n(?!\\n)", "(?<!\\n)\\n(?!\\n)"],
     "markdown": [
-        "\n# ", "\n## ", "\n### ", "\n#### ", "\n##### ", "\n###### ",
-        "\n^(?!\\s*$).*\\n-{1,}\\n", "\n^(?!\\s*$).*\\n={1,}\\n",
+        "\n# ",
+        "\n## ",
+        "\n### ",
+        "\n#### ",
+        "\n##### ",
+        "\n###### ",
+        "\n^(?!\\s*$).*\\n-{1,}\\n",
+        "\n^(?!\\s*$).*\\n={1,}\\n",
     ],
 }
 CHUNKING_FILLS = {"sentence": {"sentence_overlap": 1}}
@@ -49,7 +55,9 @@ def desired_view(spec: EndpointSpec, catalog: Catalog) -> View:
     return _drop_empty(view)
 
 
-def live_view(live: LiveEndpoint, catalog: Catalog, declared: View | None, *, service: str | None = None) -> View:
+def live_view(
+    live: LiveEndpoint, catalog: Catalog, declared: View | None, *, service: str | None = None
+) -> View:
     """The live endpoint with unpredictable server-filled values the user did not declare removed.
 
     ``service`` names the spec's service when it is an alias of the live one (elser -> elasticsearch).

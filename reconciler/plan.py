@@ -38,7 +38,9 @@ class Action(enum.Enum):
 
     @property
     def symbol(self) -> str:
-        return {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "no-op": " "}[self.value]
+        return {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "no-op": " "}[
+            self.value
+        ]
 
 
 ORDER = (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE, Action.NOOP)
@@ -122,8 +124,13 @@ def build_plan(
     live_by_id = {endpoint.inference_id: endpoint for endpoint in live}
     desired_ids = {spec.inference_id for spec in specs}
     changes = [
-        _change_for(spec, live_by_id.get(spec.inference_id), catalog, version,
-                    (secrets or {}).get(spec.inference_id, SecretStatus()))
+        _change_for(
+            spec,
+            live_by_id.get(spec.inference_id),
+            catalog,
+            version,
+            (secrets or {}).get(spec.inference_id, SecretStatus()),
+        )
         for spec in specs
     ]
     unmanaged: list[str] = []
@@ -162,13 +169,24 @@ def _change_for(
 ) -> Change:
     desired = desired_view(spec, catalog)
     after = masked(spec, desired, catalog, changed=secrets.changed)
-    base: dict[str, Any] = dict(inference_id=spec.inference_id, task_type=spec.task_type, service=spec.service)
+    base: dict[str, Any] = dict(
+        inference_id=spec.inference_id, task_type=spec.task_type, service=spec.service
+    )
     notes = _secret_notes(secrets)
     if live is None:  # show what will be sent, not what the server will fill in
-        declared = {block: dict(spec.block(block)) for block in SETTINGS_BLOCKS if spec.block(block)}
-        return Change(action=Action.CREATE, reason="not in the cluster", notes=notes,
-                      after=masked(spec, declared, catalog), **base)
-    same_service = canonical_service(live.service, catalog) == canonical_service(spec.service, catalog)
+        declared = {
+            block: dict(spec.block(block)) for block in SETTINGS_BLOCKS if spec.block(block)
+        }
+        return Change(
+            action=Action.CREATE,
+            reason="not in the cluster",
+            notes=notes,
+            after=masked(spec, declared, catalog),
+            **base,
+        )
+    same_service = canonical_service(live.service, catalog) == canonical_service(
+        spec.service, catalog
+    )
     current = live_view(live, catalog, desired, service=spec.service if same_service else None)
     before = dict(current)
     replace_reason = ""
@@ -177,18 +195,36 @@ def _change_for(
     elif not same_service:
         replace_reason = f"service cannot change in place ({live.service} -> {spec.service})"
     if replace_reason:
-        return Change(action=Action.REPLACE, paths=("task_type" if "task_type" in replace_reason else "service",),
-                      reason=replace_reason, before=before, after=after, notes=notes,
-                      live_task_type=live.task_type, **base)
+        return Change(
+            action=Action.REPLACE,
+            paths=("task_type" if "task_type" in replace_reason else "service",),
+            reason=replace_reason,
+            before=before,
+            after=after,
+            notes=notes,
+            live_task_type=live.task_type,
+            **base,
+        )
     paths = changed_paths(desired, current)
     if not paths and not secrets.changed:
         return Change(action=Action.NOOP, before=before, after=after, notes=notes, **base)
     facts = catalog.service(spec.service)
-    blocker = _first_blocker(paths, secrets.changed, desired, current, facts, spec.task_type, version)
+    blocker = _first_blocker(
+        paths, secrets.changed, desired, current, facts, spec.task_type, version
+    )
     action = Action.REPLACE if blocker else Action.UPDATE
     reason = blocker or "can change in place through _update"
-    return Change(action=action, paths=paths, secret_paths=secrets.changed, reason=reason,
-                  before=before, after=after, notes=notes, live_task_type=live.task_type, **base)
+    return Change(
+        action=action,
+        paths=paths,
+        secret_paths=secrets.changed,
+        reason=reason,
+        before=before,
+        after=after,
+        notes=notes,
+        live_task_type=live.task_type,
+        **base,
+    )
 
 
 def _first_blocker(
@@ -234,7 +270,9 @@ def _delete(endpoint: LiveEndpoint, catalog: Catalog) -> Change:
     )
 
 
-def masked(spec: EndpointSpec, view: View, catalog: Catalog, *, changed: tuple[str, ...] = ()) -> dict[str, Any]:
+def masked(
+    spec: EndpointSpec, view: View, catalog: Catalog, *, changed: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """The desired view with each declared secret shown as a mask, never a value."""
     result = {block: dict(values) for block, values in view.items()}
     facts = catalog.service(spec.service)
@@ -243,12 +281,19 @@ def masked(spec: EndpointSpec, view: View, catalog: Catalog, *, changed: tuple[s
         if name in settings:
             dotted = f"service_settings.{name}"
             moved = any(p == dotted or p.startswith(dotted + ".") for p in changed)
-            result.setdefault("service_settings", {})[name] = SENSITIVE_CHANGED if moved else SENSITIVE
+            result.setdefault("service_settings", {})[name] = (
+                SENSITIVE_CHANGED if moved else SENSITIVE
+            )
     return result
 
 
 def _secret_notes(secrets: SecretStatus) -> tuple[str, ...]:
-    notes = [f"{path}: secret not tracked (not sent by reconciler yet); rotation cannot be detected"
-             for path in secrets.untracked]
-    notes += [f"{path}: secret reference not resolvable here; rotation not checked" for path in secrets.unresolved]
+    notes = [
+        f"{path}: secret not tracked (not sent by reconciler yet); rotation cannot be detected"
+        for path in secrets.untracked
+    ]
+    notes += [
+        f"{path}: secret reference not resolvable here; rotation not checked"
+        for path in secrets.unresolved
+    ]
     return tuple(notes)

@@ -126,10 +126,22 @@ def _explain(error: ValidationError, body: Any) -> list[tuple[Path, str]]:
     if kind == "const":
         return [(path, f"{where}: must be {error.validator_value!r}")]
     if kind == "type":
-        return [(path, f"{where}: expected {error.validator_value}, got {type_name(error.instance)}")]
+        return [
+            (path, f"{where}: expected {error.validator_value}, got {type_name(error.instance)}")
+        ]
     if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        symbol = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}
-        return [(path, f"{where}: must be {symbol[kind]} {error.validator_value} (got {error.instance})")]
+        symbol = {
+            "minimum": ">=",
+            "maximum": "<=",
+            "exclusiveMinimum": ">",
+            "exclusiveMaximum": "<",
+        }
+        return [
+            (
+                path,
+                f"{where}: must be {symbol[kind]} {error.validator_value} (got {error.instance})",
+            )
+        ]
     if kind in ("minItems", "minProperties"):
         return [(path, f"{where}: must not be empty")]
     description = error.schema.get("description") if isinstance(error.schema, Mapping) else None

@@ -106,7 +106,9 @@ def resolve(reference: str, *, spec: EndpointSpec, path: Path) -> str:
     try:
         value = target.read_text(encoding="utf-8").rstrip("\r\n")
     except OSError as error:
-        raise SecretError(f"{where}: {dotted}: cannot read {name}: {error.strerror or error}") from None
+        raise SecretError(
+            f"{where}: {dotted}: cannot read {name}: {error.strerror or error}"
+        ) from None
     except UnicodeDecodeError:
         raise SecretError(f"{where}: {dotted}: {name} is not UTF-8 text") from None
     if not value.strip():
@@ -133,8 +135,14 @@ def unresolvable(specs: Iterable[EndpointSpec], catalog: Catalog) -> list[Diagno
                 resolve(get_path(spec.body, path), spec=spec, path=path)
             except SecretError as error:
                 line, col = spec.source.at(path)
-                message = str(error).split(": ", 1)[1] if str(error).startswith(spec.source.file) else str(error)
-                problems.append(Diagnostic(file=spec.source.file, line=line, col=col, message=message))
+                message = (
+                    str(error).split(": ", 1)[1]
+                    if str(error).startswith(spec.source.file)
+                    else str(error)
+                )
+                problems.append(
+                    Diagnostic(file=spec.source.file, line=line, col=col, message=message)
+                )
     return problems
 
 
@@ -147,8 +155,9 @@ def new_salt() -> str:
     return os.urandom(16).hex()
 
 
-def resolve_body(spec: EndpointSpec, catalog: Catalog,
-                 secrets: list[tuple[Path, str]] | None = None) -> dict[str, Any]:
+def resolve_body(
+    spec: EndpointSpec, catalog: Catalog, secrets: list[tuple[Path, str]] | None = None
+) -> dict[str, Any]:
     """The spec's PUT body with every secret reference replaced by its value
     (``secrets``: the already resolved ones, when the caller has them)."""
     body = _copy(spec.body)

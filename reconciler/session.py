@@ -33,7 +33,9 @@ class Session:
 
 
 @contextlib.contextmanager
-def open_session(*, connection: Connection | None, settings: Settings, sandbox_data: FsPath | None) -> Iterator[Session]:
+def open_session(
+    *, connection: Connection | None, settings: Settings, sandbox_data: FsPath | None
+) -> Iterator[Session]:
     """A connected session; with ``sandbox_data`` the embedded sandbox serves it."""
     with contextlib.ExitStack() as stack:
         if sandbox_data is not None:
@@ -51,8 +53,10 @@ def open_session(*, connection: Connection | None, settings: Settings, sandbox_d
 def load_specs(directory: FsPath, settings: Settings) -> Validation:
     result = validate_directory(directory, variables=settings.variables)
     if not result.ok:
-        raise InputError(f"{len(result.diagnostics)} problem(s) in {directory}; nothing was sent",
-                         result.diagnostics)
+        raise InputError(
+            f"{len(result.diagnostics)} problem(s) in {directory}; nothing was sent",
+            result.diagnostics,
+        )
     return result
 
 
@@ -66,16 +70,24 @@ def check_versions(specs: tuple[EndpointSpec, ...], catalog: Catalog, version: s
         facts = catalog.service(spec.service)
         if facts is not None and facts.since > cluster:
             line, col = spec.source.at(("service",))
-            problems.append(Diagnostic(
-                file=spec.source.file, line=line, col=col,
-                message=(f"service '{spec.service}' needs Elasticsearch {facts.raw.get('since')} or later; "
-                         f"the cluster runs {version}")))
+            problems.append(
+                Diagnostic(
+                    file=spec.source.file,
+                    line=line,
+                    col=col,
+                    message=(
+                        f"service '{spec.service}' needs Elasticsearch {facts.raw.get('since')} or later; "
+                        f"the cluster runs {version}"
+                    ),
+                )
+            )
     if problems:
         raise InputError("the cluster is too old for some specs; nothing was sent", problems)
 
 
-def make_plan(session: Session, specs: tuple[EndpointSpec, ...], *, prune: bool,
-              version: str | None = None) -> tuple[Plan, Snapshot]:
+def make_plan(
+    session: Session, specs: tuple[EndpointSpec, ...], *, prune: bool, version: str | None = None
+) -> tuple[Plan, Snapshot]:
     snapshot = read_snapshot(session.client, session.store, version=version)
     check_versions(specs, session.catalog, snapshot.version)
     live_ids = frozenset(e.inference_id for e in snapshot.endpoints)

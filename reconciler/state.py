@@ -49,7 +49,11 @@ class State:
             "salt": self.salt,
             "updated_at": int(time.time()),
             "managed": {
-                inference_id: {"task_type": m.task_type, "service": m.service, "secrets": dict(m.secrets)}
+                inference_id: {
+                    "task_type": m.task_type,
+                    "service": m.service,
+                    "secrets": dict(m.secrets),
+                }
                 for inference_id, m in sorted(self.managed.items())
             },
         }
@@ -68,8 +72,13 @@ class State:
             )
             for inference_id, entry in (source.get("managed") or {}).items()
         }
-        return cls(salt=str(source.get("salt") or new_salt()), managed=managed, exists=True,
-                   seq_no=seq_no, primary_term=primary_term)
+        return cls(
+            salt=str(source.get("salt") or new_salt()),
+            managed=managed,
+            exists=True,
+            seq_no=seq_no,
+            primary_term=primary_term,
+        )
 
 
 def _malformed(source: Any) -> str:
@@ -100,7 +109,9 @@ def holder_name() -> str:
 
 
 class StateStore:
-    def __init__(self, client: Client, *, index: str = DEFAULT_INDEX, doc_id: str = "default") -> None:
+    def __init__(
+        self, client: Client, *, index: str = DEFAULT_INDEX, doc_id: str = "default"
+    ) -> None:
         self.client = client
         self.index = index
         self.doc_id = doc_id
@@ -116,21 +127,29 @@ class StateStore:
         try:
             answer = self.client.request("GET", f"/{self.index}/_doc/{self.doc_id}", ok=(404,))
         except AuthError as error:
-            self.warning = (f"cannot read the state index {self.index} ({error.status}); planning without "
-                            "ownership or secret fingerprints: prune and rotation detection are off")
+            self.warning = (
+                f"cannot read the state index {self.index} ({error.status}); planning without "
+                "ownership or secret fingerprints: prune and rotation detection are off"
+            )
             return State(salt=new_salt(), available=False)
         body = answer.body if isinstance(answer.body, Mapping) else {}
-        self._index_ready = self._index_ready or "found" in body  # a missing index answers with an error
+        self._index_ready = (
+            self._index_ready or "found" in body
+        )  # a missing index answers with an error
         if answer.status == 404 or not body.get("found"):
             return State(salt=new_salt())
         try:
-            return State.from_source(body.get("_source") or {}, seq_no=int(body["_seq_no"]),
-                                     primary_term=int(body["_primary_term"]))
+            return State.from_source(
+                body.get("_source") or {},
+                seq_no=int(body["_seq_no"]),
+                primary_term=int(body["_primary_term"]),
+            )
         except ValueError as error:  # never overwrite what we cannot read: ownership would be lost
             raise ReconcilerError(
                 f"the state document {self.index}/{self.doc_id} cannot be read ({error}); nothing was "
                 f"written. If it is damaged, delete it (DELETE /{self.index}/_doc/{self.doc_id}); the next "
-                "apply adopts the declared endpoints again") from None
+                "apply adopts the declared endpoints again"
+            ) from None
 
     def write(self, state: State) -> State:
         """Store ``state``; on a concurrent change, merge ours over theirs and retry."""
@@ -144,22 +163,35 @@ class StateStore:
                 return replace(state, available=False)
             except Conflict:
                 theirs = self.read()
-                state = replace(state, managed={**theirs.managed, **state.managed}, salt=theirs.salt
-                                if theirs.exists else state.salt, exists=theirs.exists,
-                                seq_no=theirs.seq_no, primary_term=theirs.primary_term)
+                state = replace(
+                    state,
+                    managed={**theirs.managed, **state.managed},
+                    salt=theirs.salt if theirs.exists else state.salt,
+                    exists=theirs.exists,
+                    seq_no=theirs.seq_no,
+                    primary_term=theirs.primary_term,
+                )
         raise LockError(f"the state document {self.index}/{self.doc_id} keeps changing under us")
 
     def _write_once(self, state: State) -> State:
         source = state.to_source(self.doc_id)
         if state.exists:
             path = f"/{self.index}/_doc/{self.doc_id}"
-            params: dict[str, Any] = {"if_seq_no": state.seq_no, "if_primary_term": state.primary_term,
-                                      "refresh": "true"}
+            params: dict[str, Any] = {
+                "if_seq_no": state.seq_no,
+                "if_primary_term": state.primary_term,
+                "refresh": "true",
+            }
         else:
             self._ensure_index()
             path, params = f"/{self.index}/_create/{self.doc_id}", {"refresh": "true"}
         answer = self.client.request("PUT", path, params=params, json=source).body
-        return replace(state, exists=True, seq_no=int(answer["_seq_no"]), primary_term=int(answer["_primary_term"]))
+        return replace(
+            state,
+            exists=True,
+            seq_no=int(answer["_seq_no"]),
+            primary_term=int(answer["_primary_term"]),
+        )
 
     def _ensure_index(self) -> None:
         if self._index_ready:
@@ -179,16 +211,27 @@ class StateStore:
         # the token tells our own lock from another's: a create whose answer was lost and that is
         # retried meets the lock it made, which is not "another apply"
         token = uuid.uuid4().hex
-        document = {"holder": holder, "acquired_at": int(now), "expires_at": int(now + ttl), "token": token}
+        document = {
+            "holder": holder,
+            "acquired_at": int(now),
+            "expires_at": int(now + ttl),
+            "token": token,
+        }
         self._ensure_index()
         try:
-            self.client.request("PUT", f"/{self.index}/_create/{self.lock_id}", params={"refresh": "true"},
-                                json=document)
+            self.client.request(
+                "PUT",
+                f"/{self.index}/_create/{self.lock_id}",
+                params={"refresh": "true"},
+                json=document,
+            )
             self._token = token
             return ""
         except Conflict:
             pass
-        current = self.client.request("GET", f"/{self.index}/_doc/{self.lock_id}", ok=(404,)).body or {}
+        current = (
+            self.client.request("GET", f"/{self.index}/_doc/{self.lock_id}", ok=(404,)).body or {}
+        )
         lock = current.get("_source") or {}
         if current.get("found") and lock.get("token") == token:
             self._token = token
@@ -202,14 +245,28 @@ class StateStore:
             )
         try:  # expired (or vanished): take it over, but only if nobody else did first
             if current.get("found"):
-                self.client.request("PUT", f"/{self.index}/_doc/{self.lock_id}", json=document,
-                                    params={"if_seq_no": current["_seq_no"], "refresh": "true",
-                                            "if_primary_term": current["_primary_term"]})
+                self.client.request(
+                    "PUT",
+                    f"/{self.index}/_doc/{self.lock_id}",
+                    json=document,
+                    params={
+                        "if_seq_no": current["_seq_no"],
+                        "refresh": "true",
+                        "if_primary_term": current["_primary_term"],
+                    },
+                )
             else:
-                self.client.request("PUT", f"/{self.index}/_create/{self.lock_id}", json=document,
-                                    params={"refresh": "true"})
+                self.client.request(
+                    "PUT",
+                    f"/{self.index}/_create/{self.lock_id}",
+                    json=document,
+                    params={"refresh": "true"},
+                )
         except Conflict:
-            again = self.client.request("GET", f"/{self.index}/_doc/{self.lock_id}", ok=(404,)).body or {}
+            again = (
+                self.client.request("GET", f"/{self.index}/_doc/{self.lock_id}", ok=(404,)).body
+                or {}
+            )
             if (again.get("_source") or {}).get("token") != token:  # not our own retried takeover
                 raise LockError("another apply took the expired lock first; try again") from None
         self._token = token
@@ -222,10 +279,15 @@ class StateStore:
         token, self._token = self._token, None
         try:
             if token is not None:
-                current = self.client.request("GET", f"/{self.index}/_doc/{self.lock_id}", ok=(404,)).body or {}
+                current = (
+                    self.client.request("GET", f"/{self.index}/_doc/{self.lock_id}", ok=(404,)).body
+                    or {}
+                )
                 if not current.get("found") or (current.get("_source") or {}).get("token") != token:
                     return False
-                params.update(if_seq_no=current["_seq_no"], if_primary_term=current["_primary_term"])
+                params.update(
+                    if_seq_no=current["_seq_no"], if_primary_term=current["_primary_term"]
+                )
             self.client.request("DELETE", f"/{self.index}/_doc/{self.lock_id}", params=params)
             return True
         except (NotFound, Conflict):

@@ -44,7 +44,9 @@ def validate_directory(root: FsPath, *, variables: Mapping[str, str] | None = No
     return _every_environment(root, documents, diagnostics)
 
 
-def _every_environment(root: FsPath, documents: list[Document], diagnostics: list[Diagnostic]) -> Validation:
+def _every_environment(
+    root: FsPath, documents: list[Document], diagnostics: list[Diagnostic]
+) -> Validation:
     from reconciler.settings import read_settings_file
 
     settings = read_settings_file(root)
@@ -69,15 +71,25 @@ def _every_environment(root: FsPath, documents: list[Document], diagnostics: lis
     return Validation(specs=first.specs, diagnostics=tuple(sort_diagnostics(problems)))
 
 
-def validate_documents(documents: list[Document], diagnostics: list[Diagnostic], *,
-                       check: Callable[[Document], list[Diagnostic]] | None = None) -> Validation:
+def validate_documents(
+    documents: list[Document],
+    diagnostics: list[Diagnostic],
+    *,
+    check: Callable[[Document], list[Diagnostic]] | None = None,
+) -> Validation:
     problems = list(diagnostics)
     specs: list[EndpointSpec] = []
     for document in documents:
         if len(problems) >= MAX_PROBLEMS:
             source = document.source
-            problems.append(Diagnostic(file=source.file, line=source.line, col=source.col,
-                                       message=f"stopped checking after {MAX_PROBLEMS} problems; fix these first"))
+            problems.append(
+                Diagnostic(
+                    file=source.file,
+                    line=source.line,
+                    col=source.col,
+                    message=f"stopped checking after {MAX_PROBLEMS} problems; fix these first",
+                )
+            )
             break
         found = (check or _check_one)(document)
         problems.extend(found)

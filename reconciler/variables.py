@@ -19,20 +19,30 @@ from reconciler.model import Path
 VARIABLE = re.compile(r"\$\{var:([A-Za-z_][A-Za-z0-9_.-]*)\}")
 
 
-def substitute_variables(documents: list[Document], variables: Mapping[str, str]) -> tuple[list[Document], list[Diagnostic]]:
+def substitute_variables(
+    documents: list[Document], variables: Mapping[str, str]
+) -> tuple[list[Document], list[Diagnostic]]:
     result, problems = [], []
     for document in documents:
         missing: list[tuple[Path, str]] = []
         body = _walk(document.body, (), variables, missing)
         for path, name in missing:
             line, col = document.source.at(path)
-            problems.append(Diagnostic(file=document.source.file, line=line, col=col,
-                                       message=f"undefined variable '{name}' (define it under variables: in reconciler.yaml)"))
+            problems.append(
+                Diagnostic(
+                    file=document.source.file,
+                    line=line,
+                    col=col,
+                    message=f"undefined variable '{name}' (define it under variables: in reconciler.yaml)",
+                )
+            )
         result.append(replace(document, body=body) if body is not document.body else document)
     return result, problems
 
 
-def _walk(value: Any, path: Path, variables: Mapping[str, str], missing: list[tuple[Path, str]]) -> Any:
+def _walk(
+    value: Any, path: Path, variables: Mapping[str, str], missing: list[tuple[Path, str]]
+) -> Any:
     if isinstance(value, str):
         if "${var:" not in value:
             return value

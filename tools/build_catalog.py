@@ -24,7 +24,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "schemas" / "catalog.json"
 
-TASK_ORDER = ["text_embedding", "sparse_embedding", "embedding", "rerank", "completion", "chat_completion"]
+TASK_ORDER = [
+    "text_embedding",
+    "sparse_embedding",
+    "embedding",
+    "rerank",
+    "completion",
+    "chat_completion",
+]
 EMBEDDING = ["text_embedding", "sparse_embedding", "embedding"]
 FIRST_GEN = "8.17.0"  # _update exists; secrets, task_settings (merge), ES allocations
 NEW_GEN = "9.5.0"  # per-service mutable lists, strict keys, chunking replacement
@@ -55,7 +62,11 @@ def similarity(task_types: list[str] | None, doc: str | None = None) -> dict[str
     extra: dict[str, Any] = {"enum": SIMILARITIES, "case": "lower"}
     if task_types:
         extra["task_types"] = task_types
-    return fld("string", doc or "Similarity measure of the embeddings; written lower-case by the server.", **extra)
+    return fld(
+        "string",
+        doc or "Similarity measure of the embeddings; written lower-case by the server.",
+        **extra,
+    )
 
 
 def dimensions(task_types: list[str] | None, doc: str | None = None) -> dict[str, Any]:
@@ -64,7 +75,8 @@ def dimensions(task_types: list[str] | None, doc: str | None = None) -> dict[str
         extra["task_types"] = task_types
     return fld(
         "integer",
-        doc or "Embedding size. Left out, the server measures it on creation; if given it must match the model.",
+        doc
+        or "Embedding size. Left out, the server measures it on creation; if given it must match the model.",
         **extra,
     )
 
@@ -73,7 +85,9 @@ def max_input_tokens(task_types: list[str] | None, doc: str | None = None) -> di
     extra: dict[str, Any] = {"minimum": 1}
     if task_types:
         extra["task_types"] = task_types
-    return fld("integer", doc or "Maximum number of tokens per input before truncation/chunking.", **extra)
+    return fld(
+        "integer", doc or "Maximum number of tokens per input before truncation/chunking.", **extra
+    )
 
 
 def secret(doc: str) -> dict[str, Any]:
@@ -162,7 +176,9 @@ SERVICES: dict[str, dict[str, Any]] = {
                 "http or https for calls to host (server source; not in the spec). Left out when unset.",
                 enum=["https", "http"],
             ),
-            "max_input_tokens": max_input_tokens(["text_embedding"], "Maximum tokens per input (server source; not in the spec)."),
+            "max_input_tokens": max_input_tokens(
+                ["text_embedding"], "Maximum tokens per input (server source; not in the spec)."
+            ),
         },
         "ts": {
             "input_type": fld(
@@ -189,7 +205,9 @@ SERVICES: dict[str, dict[str, Any]] = {
             "text_embedding": merge(rl_fill(1000), emb_fill("dot_product")),
         },
         "update": {
-            "text_embedding": upd(ss=("rate_limit", "http_schema", "max_input_tokens"), chunking=True),
+            "text_embedding": upd(
+                ss=("rate_limit", "http_schema", "max_input_tokens"), chunking=True
+            ),
             "sparse_embedding": upd(ss=("rate_limit", "http_schema"), chunking=True),
             "rerank": upd(ss=("rate_limit", "http_schema"), ts=None),
             "completion": upd(ss=("rate_limit", "http_schema")),
@@ -198,7 +216,10 @@ SERVICES: dict[str, dict[str, Any]] = {
     "amazon_sagemaker": {
         "doc": "Amazon SageMaker real-time endpoints (payload format openai or elastic). No rate_limit.",
         "ss": {
-            "similarity": similarity(["text_embedding"], "Similarity for text_embedding; needed when api=elastic. Written lower-case."),
+            "similarity": similarity(
+                ["text_embedding"],
+                "Similarity for text_embedding; needed when api=elastic. Written lower-case.",
+            ),
             "element_type": fld(
                 "string",
                 "Element type of the embeddings (needed when api=elastic, text_embedding); written lower-case.",
@@ -206,8 +227,15 @@ SERVICES: dict[str, dict[str, Any]] = {
                 case="lower",
                 task_types=["text_embedding"],
             ),
-            "batch_size": fld("integer", "Max inputs per endpoint call during ingest (no default written).", minimum=1),
-            "dimensions": dimensions(["text_embedding"], "Embedding size; detected by calling the endpoint when left out."),
+            "batch_size": fld(
+                "integer",
+                "Max inputs per endpoint call during ingest (no default written).",
+                minimum=1,
+            ),
+            "dimensions": dimensions(
+                ["text_embedding"],
+                "Embedding size; detected by calling the endpoint when left out.",
+            ),
         },
         "ts": {
             "user": fld("string", "End-user id; only meaningful with api=openai."),
@@ -216,7 +244,10 @@ SERVICES: dict[str, dict[str, Any]] = {
             "service_settings.dimensions_set_by_user": "Exposed by GET with api=elastic and reset to false by the server.",
         },
         "server_filled": {
-            "text_embedding": {"service_settings.dimensions": "*", "service_settings.dimensions_set_by_user": "*"},
+            "text_embedding": {
+                "service_settings.dimensions": "*",
+                "service_settings.dimensions_set_by_user": "*",
+            },
         },
         "update": {
             "*": upd(ss=("batch_size",), together=True),
@@ -236,19 +267,41 @@ SERVICES: dict[str, dict[str, Any]] = {
                 enum=["amazontitan", "anthropic", "ai21labs", "cohere", "meta", "mistral"],
                 case="upper",
             ),
-            "similarity": similarity(["text_embedding"], "Similarity (server source; not in the spec). Cosine when left out."),
-            "max_input_tokens": max_input_tokens(["text_embedding"], "Maximum tokens per input (server source; not in the spec)."),
+            "similarity": similarity(
+                ["text_embedding"],
+                "Similarity (server source; not in the spec). Cosine when left out.",
+            ),
+            "max_input_tokens": max_input_tokens(
+                ["text_embedding"], "Maximum tokens per input (server source; not in the spec)."
+            ),
         },
         "ts": {
-            "temperature": fld("number", "Randomness 0.0-1.0; sent as a JSON float.", minimum=0, maximum=1, task_types=["chat_completion", "completion"]),
-            "top_p": fld("number", "Nucleus sampling 0.0-1.0; sent as a JSON float.", minimum=0, maximum=1, task_types=["chat_completion", "completion"]),
+            "temperature": fld(
+                "number",
+                "Randomness 0.0-1.0; sent as a JSON float.",
+                minimum=0,
+                maximum=1,
+                task_types=["chat_completion", "completion"],
+            ),
+            "top_p": fld(
+                "number",
+                "Nucleus sampling 0.0-1.0; sent as a JSON float.",
+                minimum=0,
+                maximum=1,
+                task_types=["chat_completion", "completion"],
+            ),
             "top_k": fld(
                 "number",
                 "Sample from the top-K tokens; only the anthropic, cohere and mistral providers (else 400). Sent as a JSON float.",
                 minimum=0,
                 task_types=["chat_completion", "completion"],
             ),
-            "max_new_tokens": fld("integer", "Maximum output tokens (provider default 64, not written by the server).", minimum=1, task_types=["chat_completion", "completion"]),
+            "max_new_tokens": fld(
+                "integer",
+                "Maximum output tokens (provider default 64, not written by the server).",
+                minimum=1,
+                task_types=["chat_completion", "completion"],
+            ),
             "truncate": fld(
                 "string",
                 "Truncation of over-long input; cohere provider only (server source; not in the spec). Written lower-case.",
@@ -268,14 +321,19 @@ SERVICES: dict[str, dict[str, Any]] = {
         },
         "update": {
             "*": upd(ss=("rate_limit",), together=True),
-            "text_embedding": upd(ss=("rate_limit", "max_input_tokens"), together=True, chunking=True),
+            "text_embedding": upd(
+                ss=("rate_limit", "max_input_tokens"), together=True, chunking=True
+            ),
         },
     },
     "anthropic": {
         "doc": "Anthropic Claude models (completion; chat_completion streaming only). task_settings.max_tokens is required "
         "and an _update of task_settings REPLACES them (repeat every key).",
         "ss": {
-            "url": fld("string", "Endpoint URL override (server source; not in the spec); no default is written."),
+            "url": fld(
+                "string",
+                "Endpoint URL override (server source; not in the spec); no default is written.",
+            ),
         },
         "ts": {
             "max_tokens": fld(
@@ -311,16 +369,50 @@ SERVICES: dict[str, dict[str, Any]] = {
                 enum=["cohere", "databricks", "meta", "microsoft_phi", "mistral", "openai"],
                 case="lower",
             ),
-            "dimensions": dimensions(["text_embedding"], "Embedding size (server source; not in the spec); must match the model."),
-            "similarity": similarity(["text_embedding"], "Similarity (server source; not in the spec); dot_product when left out."),
-            "max_input_tokens": max_input_tokens(["text_embedding"], "Maximum tokens per input (server source; not in the spec)."),
+            "dimensions": dimensions(
+                ["text_embedding"],
+                "Embedding size (server source; not in the spec); must match the model.",
+            ),
+            "similarity": similarity(
+                ["text_embedding"],
+                "Similarity (server source; not in the spec); dot_product when left out.",
+            ),
+            "max_input_tokens": max_input_tokens(
+                ["text_embedding"], "Maximum tokens per input (server source; not in the spec)."
+            ),
         },
         "ts": {
-            "do_sample": fld("number", "Enable sampling (spec types it float); only matters with temperature or top_p.", task_types=["completion"]),
-            "temperature": fld("number", "Sampling temperature 0.0-2.0; not with top_p. Sent as a JSON float.", minimum=0, maximum=2, task_types=["completion"]),
-            "top_p": fld("number", "Nucleus sampling 0.0-2.0; not with temperature. Sent as a JSON float.", minimum=0, maximum=2, task_types=["completion"]),
-            "max_new_tokens": fld("integer", "Maximum output tokens; the server writes 64 when left out.", minimum=1, task_types=["completion"]),
-            "top_n": fld("integer", "How many top documents to return; defaults to all.", minimum=1, task_types=["rerank"]),
+            "do_sample": fld(
+                "number",
+                "Enable sampling (spec types it float); only matters with temperature or top_p.",
+                task_types=["completion"],
+            ),
+            "temperature": fld(
+                "number",
+                "Sampling temperature 0.0-2.0; not with top_p. Sent as a JSON float.",
+                minimum=0,
+                maximum=2,
+                task_types=["completion"],
+            ),
+            "top_p": fld(
+                "number",
+                "Nucleus sampling 0.0-2.0; not with temperature. Sent as a JSON float.",
+                minimum=0,
+                maximum=2,
+                task_types=["completion"],
+            ),
+            "max_new_tokens": fld(
+                "integer",
+                "Maximum output tokens; the server writes 64 when left out.",
+                minimum=1,
+                task_types=["completion"],
+            ),
+            "top_n": fld(
+                "integer",
+                "How many top documents to return; defaults to all.",
+                minimum=1,
+                task_types=["rerank"],
+            ),
         },
         "response_only": {"service_settings.dimensions_set_by_user": DSBU_DOC},
         "server_filled": {
@@ -337,13 +429,25 @@ SERVICES: dict[str, dict[str, Any]] = {
         "doc": "Azure OpenAI Service (embeddings, completion; chat_completion streaming only). Exactly one credential: "
         "api_key, entra_id, or the OAuth2 client-credentials group.",
         "ss": {
-            "api_key": secret("Azure OpenAI API key. Exactly one of api_key, entra_id, client_secret."),
-            "entra_id": secret("Microsoft Entra ID token. Exactly one of api_key, entra_id, client_secret."),
+            "api_key": secret(
+                "Azure OpenAI API key. Exactly one of api_key, entra_id, client_secret."
+            ),
+            "entra_id": secret(
+                "Microsoft Entra ID token. Exactly one of api_key, entra_id, client_secret."
+            ),
             "client_secret": secret(
                 "OAuth2 client-credentials secret; counts as the one credential and needs client_id, scopes and tenant_id."
             ),
-            "client_id": fld("string", "OAuth2 client-credentials application id (with client_secret, scopes, tenant_id)."),
-            "scopes": fld("array", "OAuth2 scopes, e.g. the resource URI suffixed with /.default.", items="string", min_items=1),
+            "client_id": fld(
+                "string",
+                "OAuth2 client-credentials application id (with client_secret, scopes, tenant_id).",
+            ),
+            "scopes": fld(
+                "array",
+                "OAuth2 scopes, e.g. the resource URI suffixed with /.default.",
+                items="string",
+                min_items=1,
+            ),
             "tenant_id": fld("string", "OAuth2 directory (tenant) id."),
             "dimensions": dimensions(
                 ["text_embedding"],
@@ -354,14 +458,20 @@ SERVICES: dict[str, dict[str, Any]] = {
                 ["text_embedding"],
                 "Similarity; dot_product when left out. D: declared although the spec does not (server source, response example).",
             ),
-            "max_input_tokens": max_input_tokens(["text_embedding"], "Maximum tokens per input (server source; not in the spec)."),
+            "max_input_tokens": max_input_tokens(
+                ["text_embedding"], "Maximum tokens per input (server source; not in the spec)."
+            ),
             "rate_limit": rate_limit(
                 "Requests per minute. Defaults: text_embedding 1440, completion/chat_completion 120. D: 1440, not the "
                 "1140 of the spec's response example (a typo against the documented default and the server constant)."
             ),
         },
         "ts": {
-            "headers": fld("map", "Extra HTTP headers sent to Azure (a free-form map of strings); replaced whole on _update.", values="string"),
+            "headers": fld(
+                "map",
+                "Extra HTTP headers sent to Azure (a free-form map of strings); replaced whole on _update.",
+                values="string",
+            ),
         },
         "rules": [
             {"exactly_one_of": ["api_key", "entra_id", "client_secret"]},
@@ -375,7 +485,10 @@ SERVICES: dict[str, dict[str, Any]] = {
         },
         "update": {
             "*": upd(ss=("rate_limit", "client_id", "scopes", "tenant_id")),
-            "text_embedding": upd(ss=("rate_limit", "max_input_tokens", "client_id", "scopes", "tenant_id"), chunking=True),
+            "text_embedding": upd(
+                ss=("rate_limit", "max_input_tokens", "client_id", "scopes", "tenant_id"),
+                chunking=True,
+            ),
         },
     },
     "cohere": {
@@ -393,8 +506,12 @@ SERVICES: dict[str, dict[str, Any]] = {
                 ["text_embedding"],
                 "Similarity; left out, dot_product for float and cosine for int8/byte embeddings (server_filled '*').",
             ),
-            "dimensions": dimensions(["text_embedding"], "Embedding size (server source; not in the spec)."),
-            "max_input_tokens": max_input_tokens(["text_embedding"], "Maximum tokens per input (server source; not in the spec)."),
+            "dimensions": dimensions(
+                ["text_embedding"], "Embedding size (server source; not in the spec)."
+            ),
+            "max_input_tokens": max_input_tokens(
+                ["text_embedding"], "Maximum tokens per input (server source; not in the spec)."
+            ),
             "url": fld(
                 "string",
                 "Endpoint URL override (server source; not in the spec). Stored but not shown by GET in the newest server code (hidden).",
@@ -416,13 +533,25 @@ SERVICES: dict[str, dict[str, Any]] = {
                 case="lower",
                 task_types=["text_embedding"],
             ),
-            "top_n": fld("integer", "How many top documents to return (default: all).", minimum=1, task_types=["rerank"]),
-            "max_chunks_per_doc": fld("integer", "Cap on chunks per document (server source; not in the spec).", minimum=1, task_types=["rerank"]),
+            "top_n": fld(
+                "integer",
+                "How many top documents to return (default: all).",
+                minimum=1,
+                task_types=["rerank"],
+            ),
+            "max_chunks_per_doc": fld(
+                "integer",
+                "Cap on chunks per document (server source; not in the spec).",
+                minimum=1,
+                task_types=["rerank"],
+            ),
         },
         "hidden": ["service_settings.url"],
         "server_filled": {
             "*": rl_fill(10000),
-            "text_embedding": merge(rl_fill(10000), emb_fill("*", **{"service_settings.embedding_type": "float"})),
+            "text_embedding": merge(
+                rl_fill(10000), emb_fill("*", **{"service_settings.embedding_type": "float"})
+            ),
         },
         "update": {
             "text_embedding": upd(ss=("rate_limit", "max_input_tokens"), chunking=True),
@@ -443,7 +572,9 @@ SERVICES: dict[str, dict[str, Any]] = {
                 "and would reject top_k as an unknown setting, so top_n is declared.",
                 minimum=1,
             ),
-            "return_documents": fld("boolean", "Include document text in results (server source; not in the spec)."),
+            "return_documents": fld(
+                "boolean", "Include document text in results (server source; not in the spec)."
+            ),
         },
         "server_filled": {"*": rl_fill(1000)},
         "update": {"*": upd(ss=("rate_limit",), mode="replace")},
@@ -451,7 +582,11 @@ SERVICES: dict[str, dict[str, Any]] = {
     "custom": {
         "doc": "Custom HTTP service described by request/response templates; secrets live in secret_parameters.",
         "ss": {
-            "headers": fld("map", "HTTP headers to send (free-form map of strings; may contain ${...} templates).", values="string"),
+            "headers": fld(
+                "map",
+                "HTTP headers to send (free-form map of strings; may contain ${...} templates).",
+                values="string",
+            ),
             "input_type": fld(
                 "object",
                 "Maps input_type contexts to strings substituted for ${input_type}. The server always writes "
@@ -502,9 +637,16 @@ SERVICES: dict[str, dict[str, Any]] = {
                 "Requests per minute (server default 10000). D: declared although the spec has no rate_limit for custom; "
                 "the server source has one, fills it and lets _update change it."
             ),
-            "max_input_tokens": max_input_tokens(["text_embedding"], "Maximum tokens per input (server source; not in the spec)."),
-            "similarity": similarity(["text_embedding"], "Similarity (server source; not in the spec); dot_product when left out."),
-            "dimensions": dimensions(["text_embedding"], "Embedding size (server source; not in the spec)."),
+            "max_input_tokens": max_input_tokens(
+                ["text_embedding"], "Maximum tokens per input (server source; not in the spec)."
+            ),
+            "similarity": similarity(
+                ["text_embedding"],
+                "Similarity (server source; not in the spec); dot_product when left out.",
+            ),
+            "dimensions": dimensions(
+                ["text_embedding"], "Embedding size (server source; not in the spec)."
+            ),
         },
         "ts": {
             "parameters": fld(
@@ -517,29 +659,70 @@ SERVICES: dict[str, dict[str, Any]] = {
         "server_filled": {
             "*": merge(
                 rl_fill(10000),
-                {"service_settings.batch_size": 10, "service_settings.input_type": {"translation": {}, "default": ""}},
+                {
+                    "service_settings.batch_size": 10,
+                    "service_settings.input_type": {"translation": {}, "default": ""},
+                },
             ),
             "text_embedding": merge(
                 rl_fill(10000),
-                {"service_settings.batch_size": 10, "service_settings.input_type": {"translation": {}, "default": ""}},
+                {
+                    "service_settings.batch_size": 10,
+                    "service_settings.input_type": {"translation": {}, "default": ""},
+                },
                 emb_fill("dot_product"),
             ),
         },
         "update": {
-            "*": upd(ss=("url", "headers", "query_parameters", "request", "response", "rate_limit", "batch_size", "input_type")),
+            "*": upd(
+                ss=(
+                    "url",
+                    "headers",
+                    "query_parameters",
+                    "request",
+                    "response",
+                    "rate_limit",
+                    "batch_size",
+                    "input_type",
+                )
+            ),
             "sparse_embedding": upd(
-                ss=("url", "headers", "query_parameters", "request", "response", "rate_limit", "batch_size", "input_type"),
+                ss=(
+                    "url",
+                    "headers",
+                    "query_parameters",
+                    "request",
+                    "response",
+                    "rate_limit",
+                    "batch_size",
+                    "input_type",
+                ),
                 chunking=True,
             ),
             "text_embedding": upd(
-                ss=("url", "headers", "query_parameters", "request", "response", "rate_limit", "batch_size", "input_type", "max_input_tokens"),
+                ss=(
+                    "url",
+                    "headers",
+                    "query_parameters",
+                    "request",
+                    "response",
+                    "rate_limit",
+                    "batch_size",
+                    "input_type",
+                    "max_input_tokens",
+                ),
                 chunking=True,
             ),
         },
     },
     "deepseek": {
         "doc": "DeepSeek chat and completion. No rate_limit (the server rejects it); only the api_key can change in place.",
-        "ss": {"url": fld("string", "Endpoint URL override; the internal default https://api.deepseek.com/chat/completions is not written.")},
+        "ss": {
+            "url": fld(
+                "string",
+                "Endpoint URL override; the internal default https://api.deepseek.com/chat/completions is not written.",
+            )
+        },
         "server_filled": {},
         "update": {"*": upd(ts=None)},
     },
@@ -569,14 +752,27 @@ SERVICES: dict[str, dict[str, Any]] = {
                 properties={
                     "enabled": fld("boolean", "Turns adaptive allocations on."),
                     "min_number_of_allocations": fld("integer", "Lower bound (>= 0).", minimum=0),
-                    "max_number_of_allocations": fld("integer", "Upper bound; >= min_number_of_allocations.", minimum=1),
+                    "max_number_of_allocations": fld(
+                        "integer", "Upper bound; >= min_number_of_allocations.", minimum=1
+                    ),
                 },
             ),
             "long_document_strategy": fld(
-                "string", "Long-document handling of the Elastic reranker (experimental).", enum=["truncate", "chunk"], task_types=["rerank"]
+                "string",
+                "Long-document handling of the Elastic reranker (experimental).",
+                enum=["truncate", "chunk"],
+                task_types=["rerank"],
             ),
-            "max_chunks_per_doc": fld("integer", "Cap on chunks per document when chunking (experimental).", minimum=1, task_types=["rerank"]),
-            "similarity": similarity(["text_embedding"], "Similarity of a custom (Eland) text embedding model; cosine when left out."),
+            "max_chunks_per_doc": fld(
+                "integer",
+                "Cap on chunks per document when chunking (experimental).",
+                minimum=1,
+                task_types=["rerank"],
+            ),
+            "similarity": similarity(
+                ["text_embedding"],
+                "Similarity of a custom (Eland) text embedding model; cosine when left out.",
+            ),
             "element_type": fld(
                 "string",
                 "Element type of a custom (Eland) text embedding model; float when left out.",
@@ -598,10 +794,18 @@ SERVICES: dict[str, dict[str, Any]] = {
                 "service_settings.similarity": "*",
                 "service_settings.element_type": "*",
             },
-            "rerank": {"service_settings.num_allocations": "*", "task_settings.return_documents": True},
+            "rerank": {
+                "service_settings.num_allocations": "*",
+                "task_settings.return_documents": True,
+            },
         },
         "update": {
-            "*": upd(ss_first_gen=("num_allocations", "adaptive_allocations"), ts=None, secrets=False, chunking=True),
+            "*": upd(
+                ss_first_gen=("num_allocations", "adaptive_allocations"),
+                ts=None,
+                secrets=False,
+                chunking=True,
+            ),
             "rerank": upd(ss_first_gen=("num_allocations", "adaptive_allocations"), secrets=False),
         },
         "notes_doc": "num_allocations and adaptive_allocations are not constrained against each other: GET refreshes "
@@ -612,15 +816,25 @@ SERVICES: dict[str, dict[str, Any]] = {
         "doc": "DEPRECATED since 8.16.0: use the elasticsearch service with model_id .elser_model_2. An alias of "
         "elasticsearch: the server stores and returns service 'elasticsearch'.",
         "ss": {
-            "num_allocations": fld("integer", "Allocations across ML nodes. Exactly one of num_allocations and adaptive_allocations.", minimum=1),
-            "num_threads": fld("integer", "Threads per allocation: a power of 2, at most 32.", enum=[1, 2, 4, 8, 16, 32]),
+            "num_allocations": fld(
+                "integer",
+                "Allocations across ML nodes. Exactly one of num_allocations and adaptive_allocations.",
+                minimum=1,
+            ),
+            "num_threads": fld(
+                "integer",
+                "Threads per allocation: a power of 2, at most 32.",
+                enum=[1, 2, 4, 8, 16, 32],
+            ),
             "adaptive_allocations": fld(
                 "object",
                 "Autoscaling of allocations by load. Exactly one of num_allocations and adaptive_allocations.",
                 properties={
                     "enabled": fld("boolean", "Turns adaptive allocations on."),
                     "min_number_of_allocations": fld("integer", "Lower bound (>= 0).", minimum=0),
-                    "max_number_of_allocations": fld("integer", "Upper bound; >= min_number_of_allocations.", minimum=1),
+                    "max_number_of_allocations": fld(
+                        "integer", "Upper bound; >= min_number_of_allocations.", minimum=1
+                    ),
                 },
             ),
         },
@@ -630,9 +844,19 @@ SERVICES: dict[str, dict[str, Any]] = {
             "service_settings.model_id": "The server picks .elser_model_2 or .elser_model_2_linux-x86_64 and returns it.",
         },
         "server_filled": {
-            "sparse_embedding": {"service_settings.model_id": "*", "service_settings.num_allocations": "*"},
+            "sparse_embedding": {
+                "service_settings.model_id": "*",
+                "service_settings.num_allocations": "*",
+            },
         },
-        "update": {"*": upd(ss_first_gen=("num_allocations", "adaptive_allocations"), ts=None, secrets=False, chunking=True)},
+        "update": {
+            "*": upd(
+                ss_first_gen=("num_allocations", "adaptive_allocations"),
+                ts=None,
+                secrets=False,
+                chunking=True,
+            )
+        },
         "chunking_limits": {"max_chunk_size": {"maximum": 300}},
     },
     "fireworksai": {
@@ -642,19 +866,32 @@ SERVICES: dict[str, dict[str, Any]] = {
                 "string",
                 "Endpoint URL override. For text_embedding the server writes https://api.fireworks.ai/inference/v1/embeddings when left out.",
             ),
-            "max_input_tokens": max_input_tokens(["text_embedding"], "Maximum tokens per input (server source; not in the spec)."),
+            "max_input_tokens": max_input_tokens(
+                ["text_embedding"], "Maximum tokens per input (server source; not in the spec)."
+            ),
             "similarity": similarity(["text_embedding"], "Similarity; cosine when left out."),
-            "dimensions": dimensions(["text_embedding"], "Requested embedding size (variable-length embeddings); must match the model."),
+            "dimensions": dimensions(
+                ["text_embedding"],
+                "Requested embedding size (variable-length embeddings); must match the model.",
+            ),
         },
         "ts": {
-            "headers": fld("map", "Extra HTTP headers (free-form map of strings); replaced whole on _update.", values="string", task_types=["completion", "chat_completion"]),
+            "headers": fld(
+                "map",
+                "Extra HTTP headers (free-form map of strings); replaced whole on _update.",
+                values="string",
+                task_types=["completion", "chat_completion"],
+            ),
         },
         "response_only": {"service_settings.dimensions_set_by_user": DSBU_DOC},
         "server_filled": {
             "*": rl_fill(6000),
             "text_embedding": merge(
                 rl_fill(6000),
-                emb_fill("cosine", **{"service_settings.url": "https://api.fireworks.ai/inference/v1/embeddings"}),
+                emb_fill(
+                    "cosine",
+                    **{"service_settings.url": "https://api.fireworks.ai/inference/v1/embeddings"},
+                ),
             ),
         },
         "update": {
@@ -667,9 +904,16 @@ SERVICES: dict[str, dict[str, Any]] = {
     "googleaistudio": {
         "doc": "Google AI Studio (Gemini API) embeddings and completion. No task settings.",
         "ss": {
-            "max_input_tokens": max_input_tokens(["text_embedding"], "Maximum tokens per input (server source; not in the spec)."),
-            "dimensions": dimensions(["text_embedding"], "Embedding size (server source; not in the spec)."),
-            "similarity": similarity(["text_embedding"], "Similarity (server source; not in the spec); dot_product when left out."),
+            "max_input_tokens": max_input_tokens(
+                ["text_embedding"], "Maximum tokens per input (server source; not in the spec)."
+            ),
+            "dimensions": dimensions(
+                ["text_embedding"], "Embedding size (server source; not in the spec)."
+            ),
+            "similarity": similarity(
+                ["text_embedding"],
+                "Similarity (server source; not in the spec); dot_product when left out.",
+            ),
         },
         "server_filled": {
             "*": rl_fill(360),
@@ -692,7 +936,11 @@ SERVICES: dict[str, dict[str, Any]] = {
                 case="upper",
                 task_types=["completion", "chat_completion"],
             ),
-            "location": fld("string", "GCP region; leave out for the global endpoint (an empty string is invalid).", min_length=1),
+            "location": fld(
+                "string",
+                "GCP region; leave out for the global endpoint (an empty string is invalid).",
+                min_length=1,
+            ),
             "model_id": fld(
                 "string",
                 "Model name. Required for text_embedding; optional for rerank (example omits it); for completion/chat "
@@ -709,8 +957,13 @@ SERVICES: dict[str, dict[str, Any]] = {
                 maximum=250,
                 task_types=["text_embedding"],
             ),
-            "max_input_tokens": max_input_tokens(["text_embedding"], "Maximum tokens per input (server source; not in the spec)."),
-            "similarity": similarity(["text_embedding"], "Similarity (server source; not in the spec); dot_product when left out."),
+            "max_input_tokens": max_input_tokens(
+                ["text_embedding"], "Maximum tokens per input (server source; not in the spec)."
+            ),
+            "similarity": similarity(
+                ["text_embedding"],
+                "Similarity (server source; not in the spec); dot_product when left out.",
+            ),
             "rate_limit": rate_limit(
                 "Requests per minute. D: server defaults per task type (text_embedding 30000, rerank 300, completion/chat 1000) "
                 "rather than the spec's single 30000."
@@ -724,7 +977,9 @@ SERVICES: dict[str, dict[str, Any]] = {
                 case="lower",
                 task_types=["text_embedding"],
             ),
-            "top_n": fld("integer", "How many top documents to return.", minimum=1, task_types=["rerank"]),
+            "top_n": fld(
+                "integer", "How many top documents to return.", minimum=1, task_types=["rerank"]
+            ),
             "thinking_config": fld(
                 "object",
                 "Thinking configuration; replaced whole on _update.",
@@ -748,12 +1003,20 @@ SERVICES: dict[str, dict[str, Any]] = {
         "server_filled": {
             "text_embedding": merge(rl_fill(30000), emb_fill("dot_product")),
             "rerank": rl_fill(300),
-            "completion": merge(rl_fill(1000), {"service_settings.provider": "GOOGLE", "task_settings.max_tokens": "*"}),
-            "chat_completion": merge(rl_fill(1000), {"service_settings.provider": "GOOGLE", "task_settings.max_tokens": "*"}),
+            "completion": merge(
+                rl_fill(1000),
+                {"service_settings.provider": "GOOGLE", "task_settings.max_tokens": "*"},
+            ),
+            "chat_completion": merge(
+                rl_fill(1000),
+                {"service_settings.provider": "GOOGLE", "task_settings.max_tokens": "*"},
+            ),
         },
         "update": {
             "*": upd(ss=("rate_limit",)),
-            "text_embedding": upd(ss=("rate_limit", "max_input_tokens", "max_batch_size"), chunking=True),
+            "text_embedding": upd(
+                ss=("rate_limit", "max_input_tokens", "max_batch_size"), chunking=True
+            ),
         },
     },
     "groq": {
@@ -762,12 +1025,23 @@ SERVICES: dict[str, dict[str, Any]] = {
             "api_key": secret(
                 "Groq API key; never returned. D: required here although the spec types it optional (only credential)."
             ),
-            "url": fld("string", "Endpoint URL override (server source; not in the spec); written only if given."),
-            "organization_id": fld("string", "Groq organization id (server source; not in the spec); an empty string is rejected.", min_length=1),
+            "url": fld(
+                "string",
+                "Endpoint URL override (server source; not in the spec); written only if given.",
+            ),
+            "organization_id": fld(
+                "string",
+                "Groq organization id (server source; not in the spec); an empty string is rejected.",
+                min_length=1,
+            ),
         },
         "ts": {
             "user": fld("string", "End-user id (server source; not in the spec)."),
-            "headers": fld("map", "Extra HTTP headers (server source; not in the spec); free-form map of strings.", values="string"),
+            "headers": fld(
+                "map",
+                "Extra HTTP headers (server source; not in the spec); free-form map of strings.",
+                values="string",
+            ),
         },
         "required": {"*": ["model_id", "api_key"]},
         "server_filled": {"*": rl_fill(1000)},
@@ -784,12 +1058,24 @@ SERVICES: dict[str, dict[str, Any]] = {
                 "(spec doc and server: rerank uses the url only).",
                 task_types=["completion", "chat_completion"],
             ),
-            "dimensions": dimensions(["text_embedding"], "Embedding size (server source; not in the spec)."),
-            "similarity": similarity(["text_embedding"], "Similarity (server source; not in the spec); cosine when left out."),
-            "max_input_tokens": max_input_tokens(["text_embedding"], "Maximum tokens per input (server source; not in the spec)."),
+            "dimensions": dimensions(
+                ["text_embedding"], "Embedding size (server source; not in the spec)."
+            ),
+            "similarity": similarity(
+                ["text_embedding"],
+                "Similarity (server source; not in the spec); cosine when left out.",
+            ),
+            "max_input_tokens": max_input_tokens(
+                ["text_embedding"], "Maximum tokens per input (server source; not in the spec)."
+            ),
         },
         "ts": {
-            "top_n": fld("integer", "How many top documents to return (default: all).", minimum=1, task_types=["rerank"]),
+            "top_n": fld(
+                "integer",
+                "How many top documents to return (default: all).",
+                minimum=1,
+                task_types=["rerank"],
+            ),
         },
         "server_filled": {
             "*": rl_fill(3000),
@@ -810,7 +1096,9 @@ SERVICES: dict[str, dict[str, Any]] = {
                 ["embedding", "text_embedding"],
                 "Similarity; left out, dot_product (l2_norm for bit/binary embeddings).",
             ),
-            "dimensions": dimensions(["embedding", "text_embedding"], "Output embedding size (default: model standard)."),
+            "dimensions": dimensions(
+                ["embedding", "text_embedding"], "Output embedding size (default: model standard)."
+            ),
             "embedding_type": fld(
                 "string",
                 "Embedding element type; float when left out. bit and binary are synonyms.",
@@ -818,7 +1106,10 @@ SERVICES: dict[str, dict[str, Any]] = {
                 case="lower",
                 task_types=["embedding", "text_embedding"],
             ),
-            "max_input_tokens": max_input_tokens(["embedding", "text_embedding"], "Maximum tokens per input (server source; not in the spec)."),
+            "max_input_tokens": max_input_tokens(
+                ["embedding", "text_embedding"],
+                "Maximum tokens per input (server source; not in the spec).",
+            ),
         },
         "ts": {
             "input_type": fld(
@@ -828,15 +1119,28 @@ SERVICES: dict[str, dict[str, Any]] = {
                 case="lower",
                 task_types=["embedding", "text_embedding"],
             ),
-            "top_n": fld("integer", "How many top documents to return (default: all).", minimum=1, task_types=["rerank"]),
+            "top_n": fld(
+                "integer",
+                "How many top documents to return (default: all).",
+                minimum=1,
+                task_types=["rerank"],
+            ),
         },
         "response_only": {"service_settings.dimensions_set_by_user": DSBU_DOC},
         "server_filled": {
             "*": rl_fill(2000),
-            "text_embedding": merge(rl_fill(2000), emb_fill("*", **{"service_settings.embedding_type": "float"})),
+            "text_embedding": merge(
+                rl_fill(2000), emb_fill("*", **{"service_settings.embedding_type": "float"})
+            ),
             "embedding": merge(
                 rl_fill(2000),
-                emb_fill("*", **{"service_settings.embedding_type": "float", "service_settings.multimodal_model": True}),
+                emb_fill(
+                    "*",
+                    **{
+                        "service_settings.embedding_type": "float",
+                        "service_settings.multimodal_model": True,
+                    },
+                ),
             ),
         },
         "update": {
@@ -870,8 +1174,13 @@ SERVICES: dict[str, dict[str, Any]] = {
     "mistral": {
         "doc": "Mistral AI embeddings, completion and chat. The model field is `model`, not `model_id`.",
         "ss": {
-            "dimensions": dimensions(["text_embedding"], "Embedding size (server source; not in the spec)."),
-            "similarity": similarity(["text_embedding"], "Similarity (server source; not in the spec); dot_product when left out."),
+            "dimensions": dimensions(
+                ["text_embedding"], "Embedding size (server source; not in the spec)."
+            ),
+            "similarity": similarity(
+                ["text_embedding"],
+                "Similarity (server source; not in the spec); dot_product when left out.",
+            ),
         },
         "server_filled": {
             "*": rl_fill(240),
@@ -908,10 +1217,14 @@ SERVICES: dict[str, dict[str, Any]] = {
                 task_types=["text_embedding"],
             ),
         },
-        "response_only": {"service_settings.dimensions": "Measured on creation; not accepted in a request (400)."},
+        "response_only": {
+            "service_settings.dimensions": "Measured on creation; not accepted in a request (400)."
+        },
         "server_filled": {
             "*": merge(rl_fill(3000), {"service_settings.url": "*"}),
-            "text_embedding": merge(rl_fill(3000), emb_fill("dot_product", **{"service_settings.url": "*"})),
+            "text_embedding": merge(
+                rl_fill(3000), emb_fill("dot_product", **{"service_settings.url": "*"})
+            ),
         },
         "update": {
             "*": upd(ss=("rate_limit",), ts=None),
@@ -923,13 +1236,23 @@ SERVICES: dict[str, dict[str, Any]] = {
         "credential: api_key or the OAuth2 client-credentials group.",
         "ss": {
             "api_key": secret("OpenAI API key. Exactly one of api_key and client_secret."),
-            "client_secret": secret("OAuth2 client-credentials secret; counts as the credential and needs client_id, scopes, token_url."),
+            "client_secret": secret(
+                "OAuth2 client-credentials secret; counts as the credential and needs client_id, scopes, token_url."
+            ),
             "scopes": fld("array", "OAuth2 scopes.", items="string", min_items=1),
-            "max_input_tokens": max_input_tokens(None, "Maximum tokens per input (server source; not in the spec)."),
-            "rate_limit": rate_limit("Requests per minute. Defaults: text_embedding/embedding 3000, completion/chat_completion 500."),
+            "max_input_tokens": max_input_tokens(
+                None, "Maximum tokens per input (server source; not in the spec)."
+            ),
+            "rate_limit": rate_limit(
+                "Requests per minute. Defaults: text_embedding/embedding 3000, completion/chat_completion 500."
+            ),
         },
         "ts": {
-            "headers": fld("map", "Extra HTTP headers (free-form map of strings); replaced whole on _update.", values="string"),
+            "headers": fld(
+                "map",
+                "Extra HTTP headers (free-form map of strings); replaced whole on _update.",
+                values="string",
+            ),
         },
         "rules": [
             {"exactly_one_of": ["api_key", "client_secret"]},
@@ -945,10 +1268,26 @@ SERVICES: dict[str, dict[str, Any]] = {
         "update": {
             "*": upd(ss=("rate_limit", "organization_id", "max_input_tokens")),
             "text_embedding": upd(
-                ss=("rate_limit", "organization_id", "max_input_tokens", "client_id", "scopes", "token_url"), chunking=True
+                ss=(
+                    "rate_limit",
+                    "organization_id",
+                    "max_input_tokens",
+                    "client_id",
+                    "scopes",
+                    "token_url",
+                ),
+                chunking=True,
             ),
             "embedding": upd(
-                ss=("rate_limit", "organization_id", "max_input_tokens", "client_id", "scopes", "token_url"), chunking=True
+                ss=(
+                    "rate_limit",
+                    "organization_id",
+                    "max_input_tokens",
+                    "client_id",
+                    "scopes",
+                    "token_url",
+                ),
+                chunking=True,
             ),
         },
         "notes_doc": "D: the `embedding` task type accepts chunking_settings (the server consumes chunking for every "
@@ -969,7 +1308,8 @@ SERVICES: dict[str, dict[str, Any]] = {
         "server_filled": {
             "*": rl_fill(3000),
             "text_embedding": merge(
-                rl_fill(3000), emb_fill("dot_product", **{"service_settings.dimensions_set_by_user": "*"})
+                rl_fill(3000),
+                emb_fill("dot_product", **{"service_settings.dimensions_set_by_user": "*"}),
             ),
         },
         "update": {
@@ -993,8 +1333,13 @@ SERVICES: dict[str, dict[str, Any]] = {
                 case="lower",
                 task_types=["text_embedding"],
             ),
-            "similarity": similarity(["text_embedding"], "Similarity (server source; not in the spec); dot_product when left out."),
-            "max_input_tokens": max_input_tokens(["text_embedding"], "Maximum tokens per input (server source; not in the spec)."),
+            "similarity": similarity(
+                ["text_embedding"],
+                "Similarity (server source; not in the spec); dot_product when left out.",
+            ),
+            "max_input_tokens": max_input_tokens(
+                ["text_embedding"], "Maximum tokens per input (server source; not in the spec)."
+            ),
         },
         "ts": {
             "input_type": fld(
@@ -1004,13 +1349,21 @@ SERVICES: dict[str, dict[str, Any]] = {
                 case="lower",
                 task_types=["text_embedding"],
             ),
-            "top_k": fld("integer", "How many top documents to return (default: all).", minimum=1, task_types=["rerank"]),
+            "top_k": fld(
+                "integer",
+                "How many top documents to return (default: all).",
+                minimum=1,
+                task_types=["rerank"],
+            ),
         },
         "required": {"*": ["model_id", "api_key"]},
         "response_only": {"service_settings.dimensions_set_by_user": DSBU_DOC},
         "server_filled": {
             "*": rl_fill(2000),
-            "text_embedding": merge(rl_fill(2000), emb_fill("dot_product", **{"service_settings.embedding_type": "float"})),
+            "text_embedding": merge(
+                rl_fill(2000),
+                emb_fill("dot_product", **{"service_settings.embedding_type": "float"}),
+            ),
         },
         "update": {
             "*": upd(ss=("rate_limit",)),
@@ -1021,14 +1374,30 @@ SERVICES: dict[str, dict[str, Any]] = {
     "watsonxai": {
         "doc": "IBM watsonx.ai embeddings, rerank, completion and chat.",
         "ss": {
-            "max_input_tokens": max_input_tokens(["text_embedding"], "Maximum tokens per input (server source; not in the spec)."),
-            "dimensions": dimensions(["text_embedding"], "Embedding size (server source; not in the spec)."),
-            "similarity": similarity(["text_embedding"], "Similarity (server source; not in the spec); dot_product when left out."),
+            "max_input_tokens": max_input_tokens(
+                ["text_embedding"], "Maximum tokens per input (server source; not in the spec)."
+            ),
+            "dimensions": dimensions(
+                ["text_embedding"], "Embedding size (server source; not in the spec)."
+            ),
+            "similarity": similarity(
+                ["text_embedding"],
+                "Similarity (server source; not in the spec); dot_product when left out.",
+            ),
         },
         "ts": {
-            "top_n": fld("integer", "How many top documents to return.", minimum=1, task_types=["rerank"]),
-            "return_documents": fld("boolean", "Include document text in results.", task_types=["rerank"]),
-            "truncate_input_tokens": fld("integer", "Truncate each input to this many tokens.", minimum=1, task_types=["rerank"]),
+            "top_n": fld(
+                "integer", "How many top documents to return.", minimum=1, task_types=["rerank"]
+            ),
+            "return_documents": fld(
+                "boolean", "Include document text in results.", task_types=["rerank"]
+            ),
+            "truncate_input_tokens": fld(
+                "integer",
+                "Truncate each input to this many tokens.",
+                minimum=1,
+                task_types=["rerank"],
+            ),
         },
         "server_filled": {
             "*": rl_fill(120),
@@ -1120,7 +1489,9 @@ POSITIVE_INTEGERS = {
 }
 
 
-def normalise_field(name: str, field: dict[str, Any], service_task_types: list[str]) -> dict[str, Any]:
+def normalise_field(
+    name: str, field: dict[str, Any], service_task_types: list[str]
+) -> dict[str, Any]:
     field = dict(field)
     if field.get("type") == "integer" and name in POSITIVE_INTEGERS and "enum" not in field:
         field.setdefault("minimum", 1)
@@ -1142,14 +1513,20 @@ def clamp(version: str | None, since: str) -> str | None:
     return version if key(version) >= key(since) else since
 
 
-def finish_update(update: dict[str, Any], service_task_types: list[str], since: str) -> dict[str, Any]:
+def finish_update(
+    update: dict[str, Any], service_task_types: list[str], since: str
+) -> dict[str, Any]:
     per_task: dict[str, Any] = {}
     for task in service_task_types:
         entry = copy.deepcopy(update.get(task, update.get("*")))
         if entry is None:
             raise SystemExit(f"no update entry for {task}")
-        entry["service_settings"] = {k: clamp(v, since) for k, v in sorted(entry["service_settings"].items())}
-        entry["task_settings"] = {k: clamp(v, since) for k, v in sorted(entry["task_settings"].items())}
+        entry["service_settings"] = {
+            k: clamp(v, since) for k, v in sorted(entry["service_settings"].items())
+        }
+        entry["task_settings"] = {
+            k: clamp(v, since) for k, v in sorted(entry["task_settings"].items())
+        }
         entry["chunking_settings"] = clamp(entry["chunking_settings"], since)
         entry["secrets"] = clamp(entry["secrets"], since)
         per_task[task] = entry
@@ -1207,23 +1584,33 @@ def build(reference: Path) -> dict[str, Any]:
         source = spec[name]
         task_types = ordered(source["task_types"])
         service_settings = {
-            field: convert_field(definition, task_types) for field, definition in source["service_settings"].items()
+            field: convert_field(definition, task_types)
+            for field, definition in source["service_settings"].items()
         }
         task_settings = {
-            field: convert_field(definition, task_types) for field, definition in source["task_settings"].items()
+            field: convert_field(definition, task_types)
+            for field, definition in source["task_settings"].items()
         }
         service_settings = apply_fields(service_settings, decisions.get("ss", {}))
         task_settings = apply_fields(task_settings, decisions.get("ts", {}))
-        service_settings = {k: normalise_field(k, v, task_types) for k, v in service_settings.items()}
+        service_settings = {
+            k: normalise_field(k, v, task_types) for k, v in service_settings.items()
+        }
         task_settings = {k: normalise_field(k, v, task_types) for k, v in task_settings.items()}
         for field in list(service_settings.values()) + list(task_settings.values()):
             if field["type"] == "rate_limit":
                 field.setdefault("doc", rate_limit()["doc"])
         required = decisions.get("required")
         if required is None:
-            secrets_by_rule = {f for rule in decisions.get("rules", []) for f in rule.get("exactly_one_of", [])}
-            required = {"*": [f for f in source["required_service_settings"] if f not in secrets_by_rule]}
-        chunking = ordered([t for t in source.get("chunking_settings_allowed_for", []) if t in task_types])
+            secrets_by_rule = {
+                f for rule in decisions.get("rules", []) for f in rule.get("exactly_one_of", [])
+            }
+            required = {
+                "*": [f for f in source["required_service_settings"] if f not in secrets_by_rule]
+            }
+        chunking = ordered(
+            [t for t in source.get("chunking_settings_allowed_for", []) if t in task_types]
+        )
         if name == "openai":
             chunking = ordered(["text_embedding", "embedding"])
         doc = decisions["doc"]

@@ -40,7 +40,14 @@ SECRET_NOTE = (
     "A secret must be a ${env:NAME} or ${file:PATH} reference (PATH relative to the spec file), "
     "never a literal value."
 )
-TOP_LEVEL_KEYS = ["inference_id", "task_type", "service", "service_settings", "task_settings", "chunking_settings"]
+TOP_LEVEL_KEYS = [
+    "inference_id",
+    "task_type",
+    "service",
+    "service_settings",
+    "task_settings",
+    "chunking_settings",
+]
 
 Schema = dict[str, Any]
 
@@ -116,7 +123,10 @@ def chunking_schema() -> Schema:
                 "description": "Chunking method.",
             },
             "max_chunk_size": max_chunk,
-            "sentence_overlap": {"enum": [0, 1], "description": "Overlapping sentences (sentence strategy only)."},
+            "sentence_overlap": {
+                "enum": [0, 1],
+                "description": "Overlapping sentences (sentence strategy only).",
+            },
             "overlap": {
                 "type": "integer",
                 "minimum": 1,
@@ -291,7 +301,9 @@ def rule_schema(rule: dict[str, Any]) -> Schema:
         names = rule["all_or_none"]
         return {
             "description": "all or none of " + ", ".join(names),
-            "dependentRequired": {name: [other for other in names if other != name] for name in names},
+            "dependentRequired": {
+                name: [other for other in names if other != name] for name in names
+            },
         }
     if "requires" in rule:
         return {
@@ -300,9 +312,12 @@ def rule_schema(rule: dict[str, Any]) -> Schema:
         }
     if "forbids" in rule:
         return {
-            "description": f"{rule['forbids']} cannot be combined with " + ", ".join(rule["fields"]),
+            "description": f"{rule['forbids']} cannot be combined with "
+            + ", ".join(rule["fields"]),
             "dependentSchemas": {
-                rule["forbids"]: {"not": {"anyOf": [{"required": [name]} for name in rule["fields"]]}}
+                rule["forbids"]: {
+                    "not": {"anyOf": [{"required": [name]} for name in rule["fields"]]}
+                }
             },
         }
     raise ValueError(f"unknown rule {rule!r}")
@@ -341,7 +356,9 @@ def service_schema(name: str, service: dict[str, Any]) -> Schema:
         schema: Schema = {
             "type": "object",
             "description": description,
-            "properties": {field: field_schema(spec, common) for field, spec in sorted(fields.items())},
+            "properties": {
+                field: field_schema(spec, common) for field, spec in sorted(fields.items())
+            },
         }
         rules = rules_for(service, block=block_name, task_type=None)
         if rules:
@@ -352,11 +369,15 @@ def service_schema(name: str, service: dict[str, Any]) -> Schema:
         "inference_id": {"$ref": f"{common}#/$defs/inference_id"},
         "task_type": {"enum": task_types, "description": f"Task types of the {name} service."},
         "service": {"const": name, "description": service["doc"]},
-        "service_settings": block(ss_fields, "service_settings", f"Settings of the {name} service."),
+        "service_settings": block(
+            ss_fields, "service_settings", f"Settings of the {name} service."
+        ),
         "task_settings": block(
             ts_fields,
             "task_settings",
-            "Per-request defaults; {} and absent are the same." if ts_fields else f"The {name} service has no task settings; only {{}} is accepted.",
+            "Per-request defaults; {} and absent are the same."
+            if ts_fields
+            else f"The {name} service has no task settings; only {{}} is accepted.",
         ),
     }
     if service.get("deprecated_since"):
@@ -405,8 +426,12 @@ def closed(names: list[str]) -> Schema:
 
 
 def task_branch(service: dict[str, Any], task_type: str) -> Schema:
-    ss_allowed = sorted(f for f, spec in service["service_settings"].items() if applies(spec, task_type))
-    ts_allowed = sorted(f for f, spec in service["task_settings"].items() if applies(spec, task_type))
+    ss_allowed = sorted(
+        f for f, spec in service["service_settings"].items() if applies(spec, task_type)
+    )
+    ts_allowed = sorted(
+        f for f, spec in service["task_settings"].items() if applies(spec, task_type)
+    )
     ss = closed(ss_allowed)
     ss_required = required_for(service["required_service_settings"], task_type)
     if ss_required:
@@ -430,7 +455,11 @@ def task_branch(service: dict[str, Any], task_type: str) -> Schema:
     if ts_required:
         then["required"] = ["task_settings"]
     return {
-        "if": {"type": "object", "properties": {"task_type": {"const": task_type}}, "required": ["task_type"]},
+        "if": {
+            "type": "object",
+            "properties": {"task_type": {"const": task_type}},
+            "required": ["task_type"],
+        },
         "then": then,
     }
 
@@ -439,7 +468,11 @@ def endpoint_schema(catalog: dict[str, Any]) -> Schema:
     services = sorted(catalog["services"])
     dispatch = [
         {
-            "if": {"type": "object", "properties": {"service": {"const": name}}, "required": ["service"]},
+            "if": {
+                "type": "object",
+                "properties": {"service": {"const": name}},
+                "required": ["service"],
+            },
             "then": {"$ref": f"services/{name}.schema.json"},
         }
         for name in services
@@ -457,10 +490,14 @@ def endpoint_schema(catalog: dict[str, Any]) -> Schema:
         "type": "object",
         "required": ["service"],
         "properties": {
-            "inference_id": {"description": "Endpoint id; see common.schema.json#/$defs/inference_id."},
+            "inference_id": {
+                "description": "Endpoint id; see common.schema.json#/$defs/inference_id."
+            },
             "task_type": {"description": "One of the task types the service supports."},
             "service": {"enum": services, "description": "The inference service."},
-            "service_settings": {"description": "Service settings; secrets as ${env:NAME} or ${file:PATH}."},
+            "service_settings": {
+                "description": "Service settings; secrets as ${env:NAME} or ${file:PATH}."
+            },
             "task_settings": {"description": "Task settings; {} and absent are the same."},
             "chunking_settings": {"description": "Chunking of inputs; embedding task types only."},
         },
@@ -511,7 +548,8 @@ def main(argv: list[str] | None = None) -> int:
     expected = generate(load_catalog())
     existing = {
         str(path.relative_to(SCHEMAS)): path
-        for path in list(SCHEMAS.glob("*.schema.json")) + list(SCHEMAS.glob("services/*.schema.json"))
+        for path in list(SCHEMAS.glob("*.schema.json"))
+        + list(SCHEMAS.glob("services/*.schema.json"))
     }
     if args.check:
         problems = []
@@ -521,7 +559,9 @@ def main(argv: list[str] | None = None) -> int:
                 problems.append(f"missing: schemas/{rel}")
             elif path.read_text(encoding="utf-8") != content:
                 problems.append(f"differs: schemas/{rel}")
-        problems += [f"not generated (stale): schemas/{rel}" for rel in sorted(set(existing) - set(expected))]
+        problems += [
+            f"not generated (stale): schemas/{rel}" for rel in sorted(set(existing) - set(expected))
+        ]
         for problem in problems:
             print(problem, file=sys.stderr)
         if problems:

@@ -18,8 +18,14 @@ DEFAULT = {"strategy": "sentence", "max_chunk_size": 250, "sentence_overlap": 1}
 SEPARATOR_GROUPS = {
     "plaintext": ["(?<!\\n)\\n\\n(?!\\n)", "(?<!\\n)\\n(?!\\n)"],
     "markdown": [
-        "\n# ", "\n## ", "\n### ", "\n#### ", "\n##### ", "\n###### ",
-        "\n^(?!\\s*$).*\\n-{1,}\\n", "\n^(?!\\s*$).*\\n={1,}\\n",
+        "\n# ",
+        "\n## ",
+        "\n### ",
+        "\n#### ",
+        "\n##### ",
+        "\n###### ",
+        "\n^(?!\\s*$).*\\n-{1,}\\n",
+        "\n^(?!\\s*$).*\\n={1,}\\n",
     ],
 }
 _VALID_KEYS = {
@@ -54,7 +60,9 @@ def _required_int(settings: dict[str, Any], key: str, errors: list[str]) -> int 
     return int(value)
 
 
-def _bounded(value: int | None, key: str, low: int, high: int | None, errors: list[str]) -> int | None:
+def _bounded(
+    value: int | None, key: str, low: int, high: int | None, errors: list[str]
+) -> int | None:
     if value is None:
         return None
     if value < low:
@@ -87,7 +95,9 @@ def parse_chunking(raw: Any) -> dict[str, Any]:
         extra = [k for k in raw if k != "strategy"]
         if extra:
             raise validation_failed(
-                [f"None chunking settings can not have the following settings: [{', '.join(extra)}]"]
+                [
+                    f"None chunking settings can not have the following settings: [{', '.join(extra)}]"
+                ]
             )
         return {"strategy": "none"}
     if strategy not in _VALID_KEYS:
@@ -110,7 +120,9 @@ def parse_chunking(raw: Any) -> dict[str, Any]:
 
 
 def _sentence(raw: dict[str, Any], errors: list[str]) -> dict[str, Any]:
-    size = _bounded(_required_int(raw, "max_chunk_size", errors), "max_chunk_size", 20, None, errors)
+    size = _bounded(
+        _required_int(raw, "max_chunk_size", errors), "max_chunk_size", 20, None, errors
+    )
     overlap = raw.get("sentence_overlap", 1)
     if overlap is None:
         overlap = 1

@@ -21,7 +21,12 @@ _ADAPTIVE = {"enabled": True, "min_number_of_allocations": 0, "max_number_of_all
 
 def _preconfigured() -> dict[str, dict[str, Any]]:
     def settings(model_id: str, **extra: Any) -> dict[str, Any]:
-        return {"num_threads": 1, "model_id": model_id, "adaptive_allocations": dict(_ADAPTIVE), **extra}
+        return {
+            "num_threads": 1,
+            "model_id": model_id,
+            "adaptive_allocations": dict(_ADAPTIVE),
+            **extra,
+        }
 
     return {
         ".elser-2-elasticsearch": {
@@ -37,7 +42,9 @@ def _preconfigured() -> dict[str, dict[str, Any]]:
             "service": "elasticsearch",
             "service_settings": settings(
                 ".multilingual-e5-small_linux-x86_64",
-                dimensions=384, similarity="cosine", element_type="float",
+                dimensions=384,
+                similarity="cosine",
+                element_type="float",
             ),
             "chunking_settings": default_chunking(),
         },
@@ -131,11 +138,19 @@ class Cluster:
 
     def health(self) -> dict[str, Any]:
         return {
-            "cluster_name": self.cluster_name, "status": "green", "timed_out": False,
-            "number_of_nodes": 1, "number_of_data_nodes": 1,
-            "active_primary_shards": len(self.store.indices), "active_shards": len(self.store.indices),
-            "relocating_shards": 0, "initializing_shards": 0, "unassigned_shards": 0,
-            "delayed_unassigned_shards": 0, "number_of_pending_tasks": 0,
-            "number_of_in_flight_fetch": 0, "task_max_waiting_in_queue_millis": 0,
+            "cluster_name": self.cluster_name,
+            "status": "green",
+            "timed_out": False,
+            "number_of_nodes": 1,
+            "number_of_data_nodes": 1,
+            "active_primary_shards": len(self.store.indices),
+            "active_shards": len(self.store.indices),
+            "relocating_shards": 0,
+            "initializing_shards": 0,
+            "unassigned_shards": 0,
+            "delayed_unassigned_shards": 0,
+            "number_of_pending_tasks": 0,
+            "number_of_in_flight_fetch": 0,
+            "task_max_waiting_in_queue_millis": 0,
             "active_shards_percent_as_number": 100.0,
         }

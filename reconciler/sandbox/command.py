@@ -33,7 +33,9 @@ def parse_fault(text: str) -> Fault:
     """`PUT:^/_inference/:503:2` -> Fault(method="PUT", path="^/_inference/", status=503, count=2)."""
     method, sep, rest = text.partition(":")
     if not sep or not method:
-        raise click.BadParameter(f"{text!r}: expected METHOD:PATH_REGEX:STATUS[:COUNT]", param_hint="--fault")
+        raise click.BadParameter(
+            f"{text!r}: expected METHOD:PATH_REGEX:STATUS[:COUNT]", param_hint="--fault"
+        )
     parts = rest.rsplit(":", 2)
     if len(parts) == 3 and parts[2].isdigit() and _is_status(parts[1]):
         path, status, count = parts[0], parts[1], int(parts[2])
@@ -73,27 +75,67 @@ def _check_version(ctx: click.Context, param: click.Parameter, value: str) -> st
 
 
 @click.command("sandbox")
-@click.option("--port", type=int, default=9200, show_default=True,
-              help="Port on 127.0.0.1; 0 picks a free port.")
-@click.option("--data", "data_file", type=click.Path(dir_okay=False), default=None,
-              help="JSON file that keeps the cluster between runs (no secret values, only fingerprints).")
-@click.option("--es-version", default="9.5.0", show_default=True, callback=_check_version,
-              help="Elasticsearch version to report and emulate (decides the _update behaviour).")
-@click.option("--latency-ms", type=float, default=0.0, show_default=True,
-              help="Delay added to every request.")
-@click.option("--fault", "faults", multiple=True, metavar="METHOD:PATH_REGEX:STATUS[:COUNT]",
-              help=FAULT_HELP)
-@click.option("--request-log", type=click.Path(dir_okay=False), default=None,
-              help="Append one JSON line per request (method, path, query, status, time; never bodies).")
-@click.option("--require-api-key", metavar="KEY", default=None,
-              help="Refuse requests without 'Authorization: ApiKey KEY' (401).")
-@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Serve HTTPS with this certificate (PEM).")
-@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Private key for --tls-cert (PEM).")
+@click.option(
+    "--port",
+    type=int,
+    default=9200,
+    show_default=True,
+    help="Port on 127.0.0.1; 0 picks a free port.",
+)
+@click.option(
+    "--data",
+    "data_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="JSON file that keeps the cluster between runs (no secret values, only fingerprints).",
+)
+@click.option(
+    "--es-version",
+    default="9.5.0",
+    show_default=True,
+    callback=_check_version,
+    help="Elasticsearch version to report and emulate (decides the _update behaviour).",
+)
+@click.option(
+    "--latency-ms", type=float, default=0.0, show_default=True, help="Delay added to every request."
+)
+@click.option(
+    "--fault", "faults", multiple=True, metavar="METHOD:PATH_REGEX:STATUS[:COUNT]", help=FAULT_HELP
+)
+@click.option(
+    "--request-log",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Append one JSON line per request (method, path, query, status, time; never bodies).",
+)
+@click.option(
+    "--require-api-key",
+    metavar="KEY",
+    default=None,
+    help="Refuse requests without 'Authorization: ApiKey KEY' (401).",
+)
+@click.option(
+    "--tls-cert",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Serve HTTPS with this certificate (PEM).",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Private key for --tls-cert (PEM).",
+)
 def sandbox_command(
-    port: int, data_file: str | None, es_version: str, latency_ms: float, faults: tuple[str, ...],
-    request_log: str | None, require_api_key: str | None, tls_cert: str | None, tls_key: str | None,
+    port: int,
+    data_file: str | None,
+    es_version: str,
+    latency_ms: float,
+    faults: tuple[str, ...],
+    request_log: str | None,
+    require_api_key: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
 ) -> None:
     """Run a local Elasticsearch-like sandbox cluster for inference endpoints."""
     parsed_faults = [parse_fault(text) for text in faults]
@@ -101,8 +143,15 @@ def sandbox_command(
         raise click.BadParameter("--tls-key needs --tls-cert", param_hint="--tls-key")
     try:
         server = SandboxServer(
-            host="127.0.0.1", port=port, data_file=data_file, version=es_version, latency_ms=latency_ms,
-            api_key=require_api_key, request_log_file=request_log, certfile=tls_cert, keyfile=tls_key,
+            host="127.0.0.1",
+            port=port,
+            data_file=data_file,
+            version=es_version,
+            latency_ms=latency_ms,
+            api_key=require_api_key,
+            request_log_file=request_log,
+            certfile=tls_cert,
+            keyfile=tls_key,
         )
         for fault in parsed_faults:
             server.add_fault(fault)
@@ -112,7 +161,9 @@ def sandbox_command(
     except ssl.SSLError as error:
         raise click.ClickException(f"cannot load the TLS certificate or key: {error}") from None
     except OSError as error:
-        raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {error.strerror or error}") from None
+        raise click.ClickException(
+            f"cannot listen on 127.0.0.1:{port}: {error.strerror or error}"
+        ) from None
     click.echo(f"Sandbox cluster listening on {server.url}")
     sys.stdout.flush()
     stopped = threading.Event()

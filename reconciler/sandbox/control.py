@@ -34,7 +34,18 @@ ACK = {"acknowledged": True}
 
 
 def _fault_from(body: dict[str, Any]) -> Fault:
-    known = {"method", "path", "status", "count", "retry_after", "drop", "after", "delay", "body", "echo"}
+    known = {
+        "method",
+        "path",
+        "status",
+        "count",
+        "retry_after",
+        "drop",
+        "after",
+        "delay",
+        "body",
+        "echo",
+    }
     unknown = sorted(set(body) - known)
     if unknown:
         raise bad_request(f"unknown fault fields {unknown}; known: {sorted(known)}")
@@ -57,8 +68,13 @@ def control(sandbox: SandboxServer, req: Request) -> Response:
         sandbox.clear_requests()
         return ok(ACK)
     if route == ("GET", "knobs"):
-        return ok({"version": sandbox.version, "latency_ms": sandbox.latency_ms,
-                   "faults": [f.to_json() for f in sandbox.faults.list()]})
+        return ok(
+            {
+                "version": sandbox.version,
+                "latency_ms": sandbox.latency_ms,
+                "faults": [f.to_json() for f in sandbox.faults.list()],
+            }
+        )
     if route == ("GET", "faults"):
         return ok({"faults": [f.to_json() for f in sandbox.faults.list()]})
     if route == ("POST", "faults"):
@@ -93,4 +109,3 @@ def control(sandbox: SandboxServer, req: Request) -> Response:
         sandbox.clear_requests()
         return ok(ACK)
     raise no_handler(req.raw_uri, req.method)
-

@@ -35,19 +35,28 @@ def _long_param(req: Request, name: str) -> int | None:
 
 def _conflict(index: Index, doc_id: str, detail: str) -> EsError:
     return EsError(
-        409, "version_conflict_engine_exception", f"[{doc_id}]: version conflict, {detail}",
+        409,
+        "version_conflict_engine_exception",
+        f"[{doc_id}]: version conflict, {detail}",
         extra={"index_uuid": index.uuid, "shard": "0", "index": index.name},
     )
 
 
 def _write_result(index: Index, doc_id: str, doc: Document, result: str) -> dict[str, Any]:
     return {
-        "_index": index.name, "_id": doc_id, "_version": doc.version, "result": result,
-        "_shards": dict(_SHARDS), "_seq_no": doc.seq_no, "_primary_term": doc.primary_term,
+        "_index": index.name,
+        "_id": doc_id,
+        "_version": doc.version,
+        "result": result,
+        "_shards": dict(_SHARDS),
+        "_seq_no": doc.seq_no,
+        "_primary_term": doc.primary_term,
     }
 
 
-def _check_concurrency(index: Index, doc_id: str, if_seq_no: int | None, if_term: int | None) -> None:
+def _check_concurrency(
+    index: Index, doc_id: str, if_seq_no: int | None, if_term: int | None
+) -> None:
     if if_seq_no is None:
         return
     current = index.docs.get(doc_id)
@@ -56,7 +65,8 @@ def _check_concurrency(index: Index, doc_id: str, if_seq_no: int | None, if_term
         raise _conflict(index, doc_id, f"{required}. but no document was found")
     if current.seq_no != if_seq_no or current.primary_term != if_term:
         raise _conflict(
-            index, doc_id,
+            index,
+            doc_id,
             f"{required}. current document has seqNo [{current.seq_no}] and primary term [{current.primary_term}]",
         )
 
@@ -77,7 +87,9 @@ def _cas_params(req: Request, *, create: bool) -> tuple[int | None, int | None]:
     return if_seq_no, if_term
 
 
-def index_document(cluster: Cluster, req: Request, params: dict[str, str], *, create: bool = False) -> Response:
+def index_document(
+    cluster: Cluster, req: Request, params: dict[str, str], *, create: bool = False
+) -> Response:
     op_type = req.query.get("op_type", "create" if create else "index")
     if op_type not in ("create", "index"):
         raise bad_request(f"opType must be 'create' or 'index', found: [{op_type}]")
@@ -89,7 +101,9 @@ def index_document(cluster: Cluster, req: Request, params: dict[str, str], *, cr
         index = ensure_index(cluster.store, params["index"])
         current = index.docs.get(doc_id)
         if create and current is not None:
-            raise _conflict(index, doc_id, f"document already exists (current version [{current.version}])")
+            raise _conflict(
+                index, doc_id, f"document already exists (current version [{current.version}])"
+            )
         _check_concurrency(index, doc_id, if_seq_no, if_term)
         doc = Document(
             source=copy.deepcopy(source),
@@ -116,10 +130,17 @@ def get_document(cluster: Cluster, req: Request, params: dict[str, str]) -> Resp
         doc = index.docs.get(doc_id)
         if doc is None:
             return Response(status=404, body={"_index": index.name, "_id": doc_id, "found": False})
-        return ok({
-            "_index": index.name, "_id": doc_id, "_version": doc.version, "_seq_no": doc.seq_no,
-            "_primary_term": doc.primary_term, "found": True, "_source": copy.deepcopy(doc.source),
-        })
+        return ok(
+            {
+                "_index": index.name,
+                "_id": doc_id,
+                "_version": doc.version,
+                "_seq_no": doc.seq_no,
+                "_primary_term": doc.primary_term,
+                "found": True,
+                "_source": copy.deepcopy(doc.source),
+            }
+        )
 
 
 def delete_document(cluster: Cluster, req: Request, params: dict[str, str]) -> Response:

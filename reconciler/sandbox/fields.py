@@ -13,8 +13,13 @@ from typing import Any
 from .errors import EsError, java_str, unknown_settings, validation_failed
 
 _JAVA_TYPE = {
-    "str": "String", "int": "Integer", "double": "Double", "bool": "Boolean",
-    "map": "Map", "list": "List", "strlist": "List",
+    "str": "String",
+    "int": "Integer",
+    "double": "Double",
+    "bool": "Boolean",
+    "map": "Map",
+    "list": "List",
+    "strlist": "List",
 }
 
 
@@ -48,7 +53,10 @@ def check_value(name: str, code: str, value: Any, scope: str) -> tuple[Any, str 
         if not isinstance(value, str):
             return None, wrong_type(name, value, "String")
         if value == "":
-            return None, f"[{scope}] Invalid value empty string. [{name}] must be a non-empty string"
+            return (
+                None,
+                f"[{scope}] Invalid value empty string. [{name}] must be a non-empty string",
+            )
         if value.lower() not in options:
             return None, (
                 f"[{scope}] Invalid value [{value}] received. [{name}] must be one of "
@@ -60,7 +68,10 @@ def check_value(name: str, code: str, value: Any, scope: str) -> tuple[Any, str 
         if not isinstance(value, str):
             return None, wrong_type(name, value, java_type)
         if value == "":
-            return None, f"[{scope}] Invalid value empty string. [{name}] must be a non-empty string"
+            return (
+                None,
+                f"[{scope}] Invalid value empty string. [{name}] must be a non-empty string",
+            )
     elif kind == "int":
         if not _is_int(value):
             return None, wrong_type(name, value, java_type)
@@ -120,6 +131,8 @@ def parse_rate_limit(value: Any, service: str, default: int) -> dict[str, int]:
         raise validation_failed([wrong_type("requests_per_minute", rpm, "Long")])
     if rpm <= 0:
         raise validation_failed(
-            [f"[service_settings] Invalid value [{rpm}]. [requests_per_minute] must be a positive long"]
+            [
+                f"[service_settings] Invalid value [{rpm}]. [requests_per_minute] must be a positive long"
+            ]
         )
     return {"requests_per_minute": rpm}

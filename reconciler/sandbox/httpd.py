@@ -145,8 +145,14 @@ class Handler(BaseHTTPRequestHandler):
         except (ValueError, EsError):
             self.send_error(400, "cannot read the request body")
             return
-        req = Request(method=self.command, path=path, raw_uri=self.path, query=query, body=body,
-                      headers={k.lower(): v for k, v in self.headers.items()})
+        req = Request(
+            method=self.command,
+            path=path,
+            raw_uri=self.path,
+            query=query,
+            body=body,
+            headers={k.lower(): v for k, v in self.headers.items()},
+        )
         if path == "/_sandbox" or path.startswith("/_sandbox/"):
             self._write(_answer(lambda: control(sandbox, req)), req)
             return
@@ -162,8 +168,14 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(fault.delay)
         if fault is None or fault.slow_only:
             assert performed is not None
-            sandbox.log.record(method=req.method, path=path, query=query, status=performed.status,
-                               started=started, fault=fault.label() if fault else None)
+            sandbox.log.record(
+                method=req.method,
+                path=path,
+                query=query,
+                status=performed.status,
+                started=started,
+                fault=fault.label() if fault else None,
+            )
             self._write(performed, req)
             return
         label = fault.label()
@@ -171,8 +183,14 @@ class Handler(BaseHTTPRequestHandler):
         # the real one for an `after` fault (whose lost or replaced answer is named in `fault`)
         answer = None if fault.drop else _fault_answer(fault, req, path)
         logged = performed if performed is not None else answer
-        sandbox.log.record(method=req.method, path=path, query=query,
-                           status=logged.status if logged is not None else None, started=started, fault=label)
+        sandbox.log.record(
+            method=req.method,
+            path=path,
+            query=query,
+            status=logged.status if logged is not None else None,
+            started=started,
+            fault=label,
+        )
         if answer is None:
             self._drop()
         else:

@@ -26,8 +26,15 @@ _FORBIDDEN = ' "*\\<|,>/?#:'
 
 def index_not_found(name: str) -> EsError:
     return EsError(
-        404, "index_not_found_exception", f"no such index [{name}]",
-        extra={"resource.type": "index_or_alias", "resource.id": name, "index_uuid": "_na_", "index": name},
+        404,
+        "index_not_found_exception",
+        f"no such index [{name}]",
+        extra={
+            "resource.type": "index_or_alias",
+            "resource.id": name,
+            "index_uuid": "_na_",
+            "index": name,
+        },
     )
 
 
@@ -43,7 +50,9 @@ def check_index_name(name: str) -> None:
         problem = 'must not contain the following characters [ , ", *, \\, <, |, ,, >, /, ?]'
     if problem:
         raise EsError(
-            400, "invalid_index_name_exception", f"Invalid index name [{name}], {problem}",
+            400,
+            "invalid_index_name_exception",
+            f"Invalid index name [{name}], {problem}",
             extra={"index_uuid": "_na_", "index": name},
         )
 
@@ -77,12 +86,17 @@ def _flat_settings(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]
 
 def _settings_view(index: Index) -> dict[str, Any]:
     view: dict[str, Any] = {
-        "creation_date": str(index.creation_date), "number_of_shards": "1",
-        "number_of_replicas": "1", "uuid": index.uuid, "provided_name": index.name,
+        "creation_date": str(index.creation_date),
+        "number_of_shards": "1",
+        "number_of_replicas": "1",
+        "uuid": index.uuid,
+        "provided_name": index.name,
         "version": {"created": "9000000"},
     }
     for key, value in _flat_settings(index.settings).items():
-        view[key.removeprefix("index.")] = str(value).lower() if isinstance(value, bool) else str(value)
+        view[key.removeprefix("index.")] = (
+            str(value).lower() if isinstance(value, bool) else str(value)
+        )
     return {"index": view}
 
 
@@ -100,11 +114,15 @@ def create_index(cluster: Cluster, req: Request, params: dict[str, str]) -> Resp
         existing = cluster.store.indices.get(name)
         if existing is not None:
             raise EsError(
-                400, "resource_already_exists_exception", f"index [{name}/{existing.uuid}] already exists",
+                400,
+                "resource_already_exists_exception",
+                f"index [{name}/{existing.uuid}] already exists",
                 extra={"index_uuid": existing.uuid, "index": name},
             )
         cluster.store.indices[name] = new_index(
-            name, copy.deepcopy(body.get("settings") or {}), copy.deepcopy(body.get("mappings") or {})
+            name,
+            copy.deepcopy(body.get("settings") or {}),
+            copy.deepcopy(body.get("mappings") or {}),
         )
         cluster.store.save()
     return ok({"acknowledged": True, "shards_acknowledged": True, "index": name})
@@ -113,8 +131,13 @@ def create_index(cluster: Cluster, req: Request, params: dict[str, str]) -> Resp
 def read_index(cluster: Cluster, req: Request, params: dict[str, str]) -> Response:
     with cluster.store.lock:
         index = get_index(cluster.store, params["index"])
-        body = {index.name: {"aliases": {}, "mappings": copy.deepcopy(index.mappings),
-                             "settings": _settings_view(index)}}
+        body = {
+            index.name: {
+                "aliases": {},
+                "mappings": copy.deepcopy(index.mappings),
+                "settings": _settings_view(index),
+            }
+        }
     return ok(body)
 
 
@@ -155,11 +178,21 @@ def put_pipeline(cluster: Cluster, req: Request, params: dict[str, str]) -> Resp
     assert body is not None
     processors = body.get("processors")
     if processors is None:
-        raise EsError(400, "parse_exception", "[processors] required property is missing",
-                      extra={"property_name": "processors"})
-    if not isinstance(processors, list) or not all(isinstance(p, dict) and len(p) == 1 for p in processors):
-        raise EsError(400, "parse_exception", "[processors] property isn't a list of single-key objects",
-                      extra={"property_name": "processors"})
+        raise EsError(
+            400,
+            "parse_exception",
+            "[processors] required property is missing",
+            extra={"property_name": "processors"},
+        )
+    if not isinstance(processors, list) or not all(
+        isinstance(p, dict) and len(p) == 1 for p in processors
+    ):
+        raise EsError(
+            400,
+            "parse_exception",
+            "[processors] property isn't a list of single-key objects",
+            extra={"property_name": "processors"},
+        )
     with cluster.store.lock:
         cluster.store.pipelines[params["id"]] = copy.deepcopy(body)
         cluster.store.save()
@@ -179,7 +212,9 @@ def get_pipelines(cluster: Cluster, req: Request, params: dict[str, str]) -> Res
 def delete_pipeline(cluster: Cluster, req: Request, params: dict[str, str]) -> Response:
     with cluster.store.lock:
         if params["id"] not in cluster.store.pipelines:
-            raise EsError(404, "resource_not_found_exception", f"pipeline [{params['id']}] is missing")
+            raise EsError(
+                404, "resource_not_found_exception", f"pipeline [{params['id']}] is missing"
+            )
         del cluster.store.pipelines[params["id"]]
         cluster.store.save()
     return ok({"acknowledged": True})
@@ -191,7 +226,11 @@ def delete_pipeline(cluster: Cluster, req: Request, params: dict[str, str]) -> R
 def _inference_model_ids(node: Any) -> Iterator[str]:
     if isinstance(node, dict):
         for key, value in node.items():
-            if key == "inference" and isinstance(value, dict) and isinstance(value.get("model_id"), str):
+            if (
+                key == "inference"
+                and isinstance(value, dict)
+                and isinstance(value.get("model_id"), str)
+            ):
                 yield value["model_id"]
             yield from _inference_model_ids(value)
     elif isinstance(node, list):
@@ -214,13 +253,16 @@ def _semantic_text_ids(properties: Any) -> Iterator[str]:
 def pipelines_using(store: Store, inference_id: str) -> list[str]:
     with store.lock:
         return sorted(
-            name for name, body in store.pipelines.items() if inference_id in set(_inference_model_ids(body))
+            name
+            for name, body in store.pipelines.items()
+            if inference_id in set(_inference_model_ids(body))
         )
 
 
 def indices_using(store: Store, inference_id: str) -> list[str]:
     with store.lock:
         return sorted(
-            name for name, index in store.indices.items()
+            name
+            for name, index in store.indices.items()
             if inference_id in set(_semantic_text_ids(index.mappings.get("properties")))
         )

@@ -21,7 +21,9 @@ from .validation import check_inference_id, parse_create, parse_task_type
 
 
 def not_found(inference_id: str) -> EsError:
-    return EsError(404, "resource_not_found_exception", f"Inference endpoint not found [{inference_id}]")
+    return EsError(
+        404, "resource_not_found_exception", f"Inference endpoint not found [{inference_id}]"
+    )
 
 
 def check_task_type(requested: str, stored: str) -> None:
@@ -57,7 +59,9 @@ def put_endpoint(cluster: Cluster, req: Request, params: dict[str, str]) -> Resp
     with cluster.store.lock:
         if cluster.lookup(inference_id) is not None:
             raise EsError(
-                400, "resource_already_exists_exception", f"Inference endpoint [{inference_id}] already exists"
+                400,
+                "resource_already_exists_exception",
+                f"Inference endpoint [{inference_id}] already exists",
             )
         cluster.store.endpoints[inference_id] = StoredEndpoint(
             config=parsed.config,
@@ -68,7 +72,9 @@ def put_endpoint(cluster: Cluster, req: Request, params: dict[str, str]) -> Resp
     return ok(parsed.config)
 
 
-def usage_message(inference_id: str, pipelines: list[str], indexes: list[str], *, v815: bool) -> str:
+def usage_message(
+    inference_id: str, pipelines: list[str], indexes: list[str], *, v815: bool
+) -> str:
     if v815:
         if not pipelines:
             return ""
@@ -154,15 +160,33 @@ def list_services(cluster: Cluster, req: Request, params: dict[str, str]) -> Res
         for task in tasks:
             task_facts = facts(name, task)
             for field_name, code in task_facts.settings.items():
-                entry = configurations.setdefault(field_name, {
-                    "required": code.endswith("!"), "sensitive": False,
-                    "updatable": field_name in task_facts.mutable, "supported_task_types": []})
+                entry = configurations.setdefault(
+                    field_name,
+                    {
+                        "required": code.endswith("!"),
+                        "sensitive": False,
+                        "updatable": field_name in task_facts.mutable,
+                        "supported_task_types": [],
+                    },
+                )
                 entry["supported_task_types"].append(task)
             for secret in task_facts.secrets:
-                entry = configurations.setdefault(secret, {
-                    "required": task_facts.secret_rule == "all", "sensitive": True,
-                    "updatable": True, "supported_task_types": []})
+                entry = configurations.setdefault(
+                    secret,
+                    {
+                        "required": task_facts.secret_rule == "all",
+                        "sensitive": True,
+                        "updatable": True,
+                        "supported_task_types": [],
+                    },
+                )
                 entry["supported_task_types"].append(task)
-        services.append({"service": name, "name": name, "task_types": list(tasks),
-                         "configurations": dict(sorted(configurations.items()))})
+        services.append(
+            {
+                "service": name,
+                "name": name,
+                "task_types": list(tasks),
+                "configurations": dict(sorted(configurations.items())),
+            }
+        )
     return ok(services)

@@ -53,7 +53,11 @@ class Fault:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
                 raise ValueError(f"fault {name} must be an integer, not {value!r}")
-        if not isinstance(self.delay, (int, float)) or isinstance(self.delay, bool) or self.delay < 0:
+        if (
+            not isinstance(self.delay, (int, float))
+            or isinstance(self.delay, bool)
+            or self.delay < 0
+        ):
             raise ValueError(f"fault delay must be a number of seconds >= 0, not {self.delay!r}")
         if not self.drop and self.status is None and not self.delay:
             raise ValueError("a fault needs a status, drop=True or a delay")
@@ -127,11 +131,23 @@ class RequestLog:
         if self.log_file is not None:
             self.log_file.parent.mkdir(parents=True, exist_ok=True)
 
-    def record(self, *, method: str, path: str, query: dict[str, str], status: int | None,
-               started: float, fault: str | None = None) -> None:
+    def record(
+        self,
+        *,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        status: int | None,
+        started: float,
+        fault: str | None = None,
+    ) -> None:
         entry: dict[str, Any] = {
-            "method": method, "path": path, "query": dict(query), "status": status,
-            "time": round(started, 6), "duration_ms": round((time.time() - started) * 1000, 3),
+            "method": method,
+            "path": path,
+            "query": dict(query),
+            "status": status,
+            "time": round(started, 6),
+            "duration_ms": round((time.time() - started) * 1000, 3),
         }
         if fault:
             entry["fault"] = fault
@@ -139,7 +155,10 @@ class RequestLog:
             self._entries.append(entry)
             if self.log_file is not None:
                 # a log file that cannot be written must not cost the client its answer
-                with contextlib.suppress(OSError), self.log_file.open("a", encoding="utf-8") as handle:
+                with (
+                    contextlib.suppress(OSError),
+                    self.log_file.open("a", encoding="utf-8") as handle,
+                ):
                     handle.write(json.dumps(entry) + "\n")
 
     def entries(self) -> list[dict[str, Any]]:
@@ -168,10 +187,15 @@ class Credentials:
         if not self.enabled:
             return "superuser"
         if not authorization:
-            raise _unauthenticated(f"missing authentication credentials for REST request [{raw_uri}]")
+            raise _unauthenticated(
+                f"missing authentication credentials for REST request [{raw_uri}]"
+            )
         scheme, _, token = authorization.partition(" ")
-        roles = {self.api_key: "superuser", self.read_only_api_key: "reader",
-                 self.inference_only_api_key: "inference_admin"}
+        roles = {
+            self.api_key: "superuser",
+            self.read_only_api_key: "reader",
+            self.inference_only_api_key: "inference_admin",
+        }
         role = roles.get(token.strip()) if scheme.lower() == "apikey" and token.strip() else None
         if role is None:
             raise _unauthenticated(
@@ -184,7 +208,10 @@ class Credentials:
 
 def _unauthenticated(reason: str, extra: dict[str, Any] | None = None) -> EsError:
     return EsError(
-        401, "security_exception", reason, extra=extra,
+        401,
+        "security_exception",
+        reason,
+        extra=extra,
         headers={"WWW-Authenticate": 'ApiKey, Basic realm="security", charset="UTF-8"'},
     )
 
@@ -198,9 +225,13 @@ def authorize(role: str, *, method: str, action: str, privileges: str, index: st
         return
     user = {"reader": "sandbox-reader", "inference_admin": "sandbox-inference-admin"}[role]
     if index is None:
-        reason = (f"action [{action}] is unauthorized for user [{user}] with effective roles [{role}], "
-                  f"this action is granted by the cluster privileges [{privileges}]")
+        reason = (
+            f"action [{action}] is unauthorized for user [{user}] with effective roles [{role}], "
+            f"this action is granted by the cluster privileges [{privileges}]"
+        )
     else:
-        reason = (f"action [{action}] is unauthorized for user [{user}] with effective roles [{role}] "
-                  f"on indices [{index}], this action is granted by the index privileges [{privileges}]")
+        reason = (
+            f"action [{action}] is unauthorized for user [{user}] with effective roles [{role}] "
+            f"on indices [{index}], this action is granted by the index privileges [{privileges}]"
+        )
     raise EsError(403, "security_exception", reason)

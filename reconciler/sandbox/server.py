@@ -44,8 +44,11 @@ class SandboxServer:
         self.store = Store(data_file)
         self.cluster = Cluster(store=self.store, version=version)
         self.latency_ms = float(latency_ms)
-        self.credentials = Credentials(api_key=api_key, read_only_api_key=read_only_api_key,
-                                       inference_only_api_key=inference_only_api_key)
+        self.credentials = Credentials(
+            api_key=api_key,
+            read_only_api_key=read_only_api_key,
+            inference_only_api_key=inference_only_api_key,
+        )
         self.faults = FaultSet()
         self.log = RequestLog(request_log_file)
         self.certfile, self.keyfile = certfile, keyfile
@@ -77,7 +80,9 @@ class SandboxServer:
 
     def handle(self, req: Request) -> Response:
         role = self.credentials.authenticate(req.headers.get("authorization"), req.raw_uri)
-        with self.store.request_scope():  # the data file holds this request's changes before it is answered
+        with (
+            self.store.request_scope()
+        ):  # the data file holds this request's changes before it is answered
             return dispatch(self.cluster, req, role)
 
     # -- lifecycle --------------------------------------------------------------
@@ -98,8 +103,12 @@ class SandboxServer:
             httpd.tls = context
         self.port = httpd.server_address[1]
         self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02},
-                                        name=f"sandbox-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=httpd.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name=f"sandbox-{self.port}",
+            daemon=True,
+        )
         self._thread.start()
         return self
 

@@ -92,7 +92,9 @@ class Store:
         self.salt = secrets.token_hex(16)
         self.cluster_uuid = uuid.uuid4().hex[:22]
         self._endpoints_json = _EndpointsJson()
-        self._documents_json: dict[tuple[str, str], tuple[Document, str]] = {}  # (index, id) -> (doc, text)
+        self._documents_json: dict[
+            tuple[str, str], tuple[Document, str]
+        ] = {}  # (index, id) -> (doc, text)
         self._generation = 0  # mutations so far; this and the next two under `lock`
         self._written = 0  # mutations the file holds
         self._writing = False  # one writer at a time
@@ -140,9 +142,13 @@ class Store:
         with self.lock:
             return {
                 **self._header(),
-                "endpoints": {key: _endpoint_to_json(ep) for key, ep in sorted(self.endpoints.items())},
+                "endpoints": {
+                    key: _endpoint_to_json(ep) for key, ep in sorted(self.endpoints.items())
+                },
                 "pipelines": self.pipelines,
-                "indices": {name: _index_to_json(index) for name, index in sorted(self.indices.items())},
+                "indices": {
+                    name: _index_to_json(index) for name, index in sorted(self.indices.items())
+                },
             }
 
     def save(self) -> None:
@@ -198,7 +204,12 @@ class Store:
         folder = self.data_file.parent
         folder.mkdir(parents=True, exist_ok=True)
         handle = tempfile.NamedTemporaryFile(
-            "w", dir=folder, prefix=f".{self.data_file.name}.", suffix=".tmp", delete=False, encoding="utf-8"
+            "w",
+            dir=folder,
+            prefix=f".{self.data_file.name}.",
+            suffix=".tmp",
+            delete=False,
+            encoding="utf-8",
         )
         try:
             # rename is atomic against a killed process; no fsync: a sandbox need not survive power loss
@@ -222,10 +233,17 @@ class Store:
             for doc_id, doc in index.docs.items():
                 cached = self._documents_json.get((name, doc_id))
                 if cached is None or cached[0] is not doc:
-                    cached = (doc, json.dumps(doc_id) + ":" + json.dumps(_document_to_json(doc), separators=COMPACT))
+                    cached = (
+                        doc,
+                        json.dumps(doc_id)
+                        + ":"
+                        + json.dumps(_document_to_json(doc), separators=COMPACT),
+                    )
                 documents[(name, doc_id)] = cached
                 texts.append(cached[1])
-            indices.append(f'{json.dumps(name)}:{json.dumps(metadata, separators=COMPACT)[:-1]},"docs":{{{",".join(texts)}}}}}')
+            indices.append(
+                f'{json.dumps(name)}:{json.dumps(metadata, separators=COMPACT)[:-1]},"docs":{{{",".join(texts)}}}}}'
+            )
         self._documents_json = documents
         pipelines = json.dumps(self.pipelines, separators=COMPACT)
         return f'{head[:-1]},"endpoints":{{{endpoints}}},"pipelines":{pipelines},"indices":{{{",".join(indices)}}}}}'
@@ -235,7 +253,9 @@ class Store:
         try:
             state = json.loads(self.data_file.read_text(encoding="utf-8"))
             if state.get("format") != FORMAT:
-                raise SandboxDataError(f"{self.data_file}: not a sandbox data file (format {state.get('format')!r})")
+                raise SandboxDataError(
+                    f"{self.data_file}: not a sandbox data file (format {state.get('format')!r})"
+                )
             self.salt = state["salt"]
             self.cluster_uuid = state.get("cluster_uuid", self.cluster_uuid)
             self.endpoints = {
@@ -247,11 +267,16 @@ class Store:
                 for key, value in state.get("endpoints", {}).items()
             }
             self.pipelines = dict(state.get("pipelines", {}))
-            self.indices = {name: _index_from_json(name, value) for name, value in state.get("indices", {}).items()}
+            self.indices = {
+                name: _index_from_json(name, value)
+                for name, value in state.get("indices", {}).items()
+            }
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
             if isinstance(error, SandboxDataError):
                 raise
-            raise SandboxDataError(f"{self.data_file}: cannot read sandbox state: {error}") from error
+            raise SandboxDataError(
+                f"{self.data_file}: cannot read sandbox state: {error}"
+            ) from error
 
 
 class _EndpointsJson:
@@ -275,7 +300,11 @@ class _EndpointsJson:
                 if key not in sources:
                     added.append(key)
                 sources[key] = endpoint
-                texts[key] = json.dumps(key) + ":" + json.dumps(_endpoint_to_json(endpoint), separators=COMPACT)
+                texts[key] = (
+                    json.dumps(key)
+                    + ":"
+                    + json.dumps(_endpoint_to_json(endpoint), separators=COMPACT)
+                )
         if len(sources) != len(endpoints):
             for key in [key for key in sources if key not in endpoints]:
                 del sources[key], texts[key]
@@ -289,7 +318,11 @@ class _EndpointsJson:
 
 
 def _endpoint_to_json(endpoint: StoredEndpoint) -> dict[str, Any]:
-    return {"config": endpoint.config, "secret_fingerprints": endpoint.secret_fingerprints, "hidden": endpoint.hidden}
+    return {
+        "config": endpoint.config,
+        "secret_fingerprints": endpoint.secret_fingerprints,
+        "hidden": endpoint.hidden,
+    }
 
 
 def _index_metadata(index: Index) -> dict[str, Any]:
@@ -308,7 +341,12 @@ def _index_to_json(index: Index) -> dict[str, Any]:
 
 
 def _document_to_json(doc: Document) -> dict[str, Any]:
-    return {"_source": doc.source, "_version": doc.version, "_seq_no": doc.seq_no, "_primary_term": doc.primary_term}
+    return {
+        "_source": doc.source,
+        "_version": doc.version,
+        "_seq_no": doc.seq_no,
+        "_primary_term": doc.primary_term,
+    }
 
 
 def _index_from_json(name: str, value: dict[str, Any]) -> Index:
@@ -322,7 +360,9 @@ def _index_from_json(name: str, value: dict[str, Any]) -> Index:
     )
     for doc_id, doc in value.get("docs", {}).items():
         index.docs[doc_id] = Document(
-            source=doc["_source"], version=doc["_version"], seq_no=doc["_seq_no"],
+            source=doc["_source"],
+            version=doc["_version"],
+            seq_no=doc["_seq_no"],
             primary_term=doc.get("_primary_term", 1),
         )
     return index

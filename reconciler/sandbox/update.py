@@ -56,7 +56,9 @@ def _parse_body(req: Request, current: bool) -> dict[str, Any]:
         )
     for key, label in (("service_settings", "service"), ("task_settings", "task")):
         if body.get(key) is not None and not isinstance(body[key], dict):
-            raise status_exception(f"Unable to parse {label} settings in the request [{java_str(body[key])}]")
+            raise status_exception(
+                f"Unable to parse {label} settings in the request [{java_str(body[key])}]"
+            )
     return body
 
 
@@ -70,7 +72,8 @@ def update_endpoint(cluster: Cluster, req: Request, params: dict[str, str]) -> R
         stored = cluster.lookup(inference_id)
         if stored is None:
             raise EsError(
-                404, "resource_not_found_exception",
+                404,
+                "resource_not_found_exception",
                 f"The inference endpoint [{inference_id}] does not exist and cannot be updated",
             )
         if current and inference_id.startswith("."):
@@ -79,10 +82,23 @@ def update_endpoint(cluster: Cluster, req: Request, params: dict[str, str]) -> R
         if url_task not in ("any", task_type) or body_task not in ("any", task_type):
             raise status_exception("Task type must match the task type of the existing endpoint")
         endpoint_facts = facts(stored.config["service"], task_type)
-        change = _current(stored, endpoint_facts, body) if current else _first(stored, endpoint_facts, body)
+        change = (
+            _current(stored, endpoint_facts, body)
+            if current
+            else _first(stored, endpoint_facts, body)
+        )
         config, secret_values = change
-        if not current and "139574" in cluster.bugs and body.get("task_settings") and "chunking_settings" in config:
-            config["chunking_settings"] = {"strategy": "word", "max_chunk_size": 250, "overlap": 100}
+        if (
+            not current
+            and "139574" in cluster.bugs
+            and body.get("task_settings")
+            and "chunking_settings" in config
+        ):
+            config["chunking_settings"] = {
+                "strategy": "word",
+                "max_chunk_size": 250,
+                "overlap": 100,
+            }
         new_fingerprints = cluster.store.fingerprints(secret_values)
         if current:
             fingerprints = {**stored.secret_fingerprints, **new_fingerprints}
@@ -114,7 +130,9 @@ def _merge_task_settings(config: dict[str, Any], updates: dict[str, Any], mode: 
         config["chunking_settings"] = config.pop("chunking_settings")
 
 
-def _first(stored: StoredEndpoint, endpoint_facts: TaskFacts, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+def _first(
+    stored: StoredEndpoint, endpoint_facts: TaskFacts, body: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
     config = copy.deepcopy(stored.config)
     service_map = dict(body.get("service_settings") or {})
     secret_values: dict[str, str] = {}
@@ -138,7 +156,9 @@ def _first(stored: StoredEndpoint, endpoint_facts: TaskFacts, body: dict[str, An
     return config, secret_values
 
 
-def _current(stored: StoredEndpoint, endpoint_facts: TaskFacts, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+def _current(
+    stored: StoredEndpoint, endpoint_facts: TaskFacts, body: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
     config = copy.deepcopy(stored.config)
     service = endpoint_facts.service
     service_map = dict(body.get("service_settings") or {})
@@ -156,11 +176,15 @@ def _current(stored: StoredEndpoint, endpoint_facts: TaskFacts, body: dict[str, 
             if value is None or (value == {} and service in TRI_STATE_RATE):
                 settings["rate_limit"] = {"requests_per_minute": endpoint_facts.rate_limit}
             elif value != {}:
-                settings["rate_limit"] = parse_rate_limit(value, service, endpoint_facts.rate_limit or 1)
+                settings["rate_limit"] = parse_rate_limit(
+                    value, service, endpoint_facts.rate_limit or 1
+                )
         elif value is None:
             settings.pop(key, None)
         else:
-            stored_value, error = check_value(key, endpoint_facts.settings.get(key, "any"), value, "service_settings")
+            stored_value, error = check_value(
+                key, endpoint_facts.settings.get(key, "any"), value, "service_settings"
+            )
             if error:
                 errors.append(error)
             else:
@@ -193,12 +217,19 @@ def _current(stored: StoredEndpoint, endpoint_facts: TaskFacts, body: dict[str, 
     return config, secret_values
 
 
-def _optional_secrets(stored: StoredEndpoint, endpoint_facts: TaskFacts, service_map: dict[str, Any]) -> dict[str, str]:
+def _optional_secrets(
+    stored: StoredEndpoint, endpoint_facts: TaskFacts, service_map: dict[str, Any]
+) -> dict[str, str]:
     """Current generation: secrets may be left out; only the endpoint's own kind is accepted."""
     allowed = endpoint_facts.secrets
     if endpoint_facts.secret_rule == "one_of":
-        allowed = tuple(k for k in endpoint_facts.secrets if k in stored.secret_fingerprints) or allowed[:1]
-    given = {k: service_map.pop(k) for k in allowed if k in service_map and service_map[k] is not None}
+        allowed = (
+            tuple(k for k in endpoint_facts.secrets if k in stored.secret_fingerprints)
+            or allowed[:1]
+        )
+    given = {
+        k: service_map.pop(k) for k in allowed if k in service_map and service_map[k] is not None
+    }
     errors: list[str] = []
     if set(endpoint_facts.secrets) == {"access_key", "secret_key"} and len(given) == 1:
         errors.extend(missing(k, SECRET_SCOPE) for k in endpoint_facts.secrets if k not in given)
@@ -218,7 +249,9 @@ def _allocations(settings: dict[str, Any], service_map: dict[str, Any]) -> None:
     chosen = [k for k in ("num_allocations", "adaptive_allocations") if k in service_map]
     if len(chosen) != 1:
         raise validation_failed(
-            ["[service_settings] exactly one of [num_allocations] or [adaptive_allocations] must be set"]
+            [
+                "[service_settings] exactly one of [num_allocations] or [adaptive_allocations] must be set"
+            ]
         )
     other = "adaptive_allocations" if chosen[0] == "num_allocations" else "num_allocations"
     settings.pop(other, None)

@@ -136,7 +136,9 @@ def parse_create(inference_id: str, url_task: str, body: dict[str, Any]) -> Pars
     return Parsed(config=config, secrets=secrets, hidden=hidden)
 
 
-def check_service_rules(service_facts: TaskFacts, settings: dict[str, Any], errors: list[str]) -> None:
+def check_service_rules(
+    service_facts: TaskFacts, settings: dict[str, Any], errors: list[str]
+) -> None:
     """Cross-field rules the type codes cannot say."""
     service = service_facts.service
     if service_facts.oauth and any(k in settings for k in service_facts.oauth):
@@ -146,7 +148,9 @@ def check_service_rules(service_facts: TaskFacts, settings: dict[str, Any], erro
                 f"[{SERVICE_SCOPE}] all OAuth2 fields must be provided together; missing: [{', '.join(absent)}]"
             )
     if service == "elasticsearch" and "deployment_id" not in settings:
-        errors.extend(missing(k, SERVICE_SCOPE) for k in ("model_id", "num_threads") if k not in settings)
+        errors.extend(
+            missing(k, SERVICE_SCOPE) for k in ("model_id", "num_threads") if k not in settings
+        )
     if service in ("elasticsearch", "elser") and "deployment_id" not in settings:
         if "num_allocations" not in settings and "adaptive_allocations" not in settings:
             errors.append(
@@ -155,9 +159,13 @@ def check_service_rules(service_facts: TaskFacts, settings: dict[str, Any], erro
             )
     if service == "googlevertexai" and service_facts.task_type.endswith("completion"):
         if settings.get("provider", "GOOGLE") == "GOOGLE":
-            errors.extend(missing(k, SERVICE_SCOPE) for k in ("model_id", "project_id") if k not in settings)
+            errors.extend(
+                missing(k, SERVICE_SCOPE) for k in ("model_id", "project_id") if k not in settings
+            )
         elif "url" not in settings and "streaming_url" not in settings:
-            errors.append(f"[{SERVICE_SCOPE}] does not contain one of the required settings [url, streaming_url]")
+            errors.append(
+                f"[{SERVICE_SCOPE}] does not contain one of the required settings [url, streaming_url]"
+            )
 
 
 def secret_value(name: str, value: Any, errors: list[str]) -> str | None:
@@ -223,7 +231,10 @@ def default_similarity(service_facts: TaskFacts, service_settings: dict[str, Any
 
 
 def fill_service_settings(
-    service_facts: TaskFacts, settings: dict[str, Any], rate: dict[str, int] | None, hidden: dict[str, Any]
+    service_facts: TaskFacts,
+    settings: dict[str, Any],
+    rate: dict[str, int] | None,
+    hidden: dict[str, Any],
 ) -> dict[str, Any]:
     """Add what the server writes when the user leaves it out."""
     result = dict(settings)
@@ -233,7 +244,9 @@ def fill_service_settings(
     for key, value in service_facts.fills.items():
         result.setdefault(key, copy.deepcopy(value))
     if service_facts.service == "cohere" and "embedding_type" in result:
-        result["embedding_type"] = {"int8": "byte", "binary": "bit"}.get(result["embedding_type"], result["embedding_type"])
+        result["embedding_type"] = {"int8": "byte", "binary": "bit"}.get(
+            result["embedding_type"], result["embedding_type"]
+        )
     if service_facts.service in ("elasticsearch", "elser") and "deployment_id" in result:
         result.setdefault("model_id", result["deployment_id"])
     if rate is not None:

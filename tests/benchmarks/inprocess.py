@@ -53,20 +53,26 @@ def measure_validation(directory: Path) -> Validation:
     return Validation(specs=result.specs, cold=cold, warm=warm, loading=loading, checking=checking)
 
 
-def measure_plan(specs: tuple[EndpointSpec, ...], listing: list[dict[str, Any]], *, version: str,
-                 repeat: int = 3) -> float:
+def measure_plan(
+    specs: tuple[EndpointSpec, ...], listing: list[dict[str, Any]], *, version: str, repeat: int = 3
+) -> float:
     """Best CPU seconds of ``build_plan`` over ``repeat`` runs; every change must be a no-op."""
     live = tuple(sorted((LiveEndpoint.from_api(d) for d in listing), key=lambda e: e.inference_id))
     catalog = load_catalog()
     managed = frozenset(spec.inference_id for spec in specs)
     best = float("inf")
     for _ in range(repeat):
-        seconds, plan = cpu(lambda: build_plan(specs=specs, live=live, catalog=catalog,
-                                               cluster_version=version, managed=managed))
+        seconds, plan = cpu(
+            lambda: build_plan(
+                specs=specs, live=live, catalog=catalog, cluster_version=version, managed=managed
+            )
+        )
         best = min(best, seconds)
     writes = [c for c in plan.changes if c.action is not Action.NOOP]
     if writes:
-        raise RuntimeError(f"{len(writes)} changes planned against the applied listing, e.g. {writes[0]}")
+        raise RuntimeError(
+            f"{len(writes)} changes planned against the applied listing, e.g. {writes[0]}"
+        )
     return best
 
 

@@ -57,10 +57,21 @@ class Sandbox:
         self._http: httpx.Client | None = None
 
     def __enter__(self) -> Sandbox:
-        command = [sys.executable, "-m", "reconciler", "sandbox", "--port", "0",
-                   "--latency-ms", str(self.latency_ms), "--data", str(self.data_file)]
-        self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                         text=True, env=self.env)
+        command = [
+            sys.executable,
+            "-m",
+            "reconciler",
+            "sandbox",
+            "--port",
+            "0",
+            "--latency-ms",
+            str(self.latency_ms),
+            "--data",
+            str(self.data_file),
+        ]
+        self._process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=self.env
+        )
         assert self._process.stdout is not None
         first = self._process.stdout.readline()
         match = LISTENING.search(first)
@@ -119,14 +130,24 @@ def run_cli(arguments: list[str], *, env: dict[str, str], cwd: Path | None = Non
 def _run_with_gnu_time(command: list[str], *, env: dict[str, str], cwd: Path | None) -> Run:
     with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
         started = time.perf_counter()
-        done = subprocess.run([GNU_TIME, "-v", "-o", report.name, *command], capture_output=True,
-                              text=True, env=env, cwd=cwd)
+        done = subprocess.run(
+            [GNU_TIME, "-v", "-o", report.name, *command],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=cwd,
+        )
         wall = time.perf_counter() - started
         figures = _parse_gnu_time(Path(report.name).read_text())
-    return Run(wall=wall, user=figures.get("User time (seconds)", 0.0),
-               system=figures.get("System time (seconds)", 0.0),
-               peak_mb=figures.get("Maximum resident set size (kbytes)", 0.0) / 1024,
-               returncode=done.returncode, stdout=done.stdout, stderr=done.stderr)
+    return Run(
+        wall=wall,
+        user=figures.get("User time (seconds)", 0.0),
+        system=figures.get("System time (seconds)", 0.0),
+        peak_mb=figures.get("Maximum resident set size (kbytes)", 0.0) / 1024,
+        returncode=done.returncode,
+        stdout=done.stdout,
+        stderr=done.stderr,
+    )
 
 
 def _parse_gnu_time(text: str) -> dict[str, float]:
@@ -148,8 +169,15 @@ def _run_with_rusage(command: list[str], *, env: dict[str, str], cwd: Path | Non
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     # ru_maxrss of children is the largest child so far: a rise is this child's peak, no rise is unknown
     peak = after.ru_maxrss / 1024 if after.ru_maxrss > before.ru_maxrss else None
-    return Run(wall=wall, user=after.ru_utime - before.ru_utime, system=after.ru_stime - before.ru_stime,
-               peak_mb=peak, returncode=done.returncode, stdout=done.stdout, stderr=done.stderr)
+    return Run(
+        wall=wall,
+        user=after.ru_utime - before.ru_utime,
+        system=after.ru_stime - before.ru_stime,
+        peak_mb=peak,
+        returncode=done.returncode,
+        stdout=done.stdout,
+        stderr=done.stderr,
+    )
 
 
 def child_environment(extra: dict[str, str]) -> dict[str, str]:
@@ -170,8 +198,12 @@ def warm_bytecode(env: dict[str, str]) -> None:
     spec = importlib.util.find_spec("reconciler")
     assert spec is not None and spec.submodule_search_locations
     for folder in spec.submodule_search_locations:
-        subprocess.run([sys.executable, "-m", "compileall", "-q", folder], env=env, check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "compileall", "-q", folder],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
 
 
 def entry_point() -> list[str]:

@@ -73,34 +73,93 @@ def targets(results: Results) -> list[Target]:
     rows: list[Target] = []
     by_n = {size.n: size for size in results.sizes}
 
-    def at(n: int, figure: str, value: Callable[[SizeResult], float], limit: float, unit: str,
-           at_least: bool = False) -> None:
+    def at(
+        n: int,
+        figure: str,
+        value: Callable[[SizeResult], float],
+        limit: float,
+        unit: str,
+        at_least: bool = False,
+    ) -> None:
         size = by_n.get(n)
-        rows.append(Target(figure=figure, n=n, measured=value(size) if size else None, limit=limit,
-                           unit=unit, at_least=at_least))
+        rows.append(
+            Target(
+                figure=figure,
+                n=n,
+                measured=value(size) if size else None,
+                limit=limit,
+                unit=unit,
+                at_least=at_least,
+            )
+        )
 
     for size in results.sizes:
-        rows.append(Target(figure="plan requests (empty cluster)", n=size.n,
-                           measured=size.plan_empty.requests, limit=3, unit=""))
-        rows.append(Target(figure="plan requests (no changes)", n=size.n,
-                           measured=size.plan_applied.requests, limit=3, unit=""))
+        rows.append(
+            Target(
+                figure="plan requests (empty cluster)",
+                n=size.n,
+                measured=size.plan_empty.requests,
+                limit=3,
+                unit="",
+            )
+        )
+        rows.append(
+            Target(
+                figure="plan requests (no changes)",
+                n=size.n,
+                measured=size.plan_applied.requests,
+                limit=3,
+                unit="",
+            )
+        )
     for n, limit in ((1_000, 1.0), (10_000, 4.0)):
         at(n, "plan wall (empty cluster)", lambda s: s.plan_empty.run.wall, limit, "s")
         at(n, "plan wall (no changes)", lambda s: s.plan_applied.run.wall, limit, "s")
     for n, limit in ((1_000, 5.0), (10_000, 25.0)):
         at(n, "plan vs per-GET baseline", lambda s: s.ratio, limit, "x", at_least=True)
     for size in results.sizes:
-        rows.append(Target(figure="normalise+diff+plan CPU", n=size.n,
-                           measured=size.plan_cpu / size.n * 1000, limit=0.1, unit="ms/endpoint"))
-        rows.append(Target(figure="validation CPU (warm)", n=size.n,
-                           measured=size.validation_warm / size.n * 1000, limit=0.2, unit="ms/spec"))
-    at(10_000, "peak memory (max of plan/apply)",
-       lambda s: max(c.run.peak_mb or 0.0 for c in (s.plan_empty, s.apply, s.plan_applied)), 300, "MB")
+        rows.append(
+            Target(
+                figure="normalise+diff+plan CPU",
+                n=size.n,
+                measured=size.plan_cpu / size.n * 1000,
+                limit=0.1,
+                unit="ms/endpoint",
+            )
+        )
+        rows.append(
+            Target(
+                figure="validation CPU (warm)",
+                n=size.n,
+                measured=size.validation_warm / size.n * 1000,
+                limit=0.2,
+                unit="ms/spec",
+            )
+        )
+    at(
+        10_000,
+        "peak memory (max of plan/apply)",
+        lambda s: max(c.run.peak_mb or 0.0 for c in (s.plan_empty, s.apply, s.plan_applied)),
+        300,
+        "MB",
+    )
     bound = 1_000 * results.latency_ms / 1000 / results.concurrency
-    at(1_000, f"apply 1,000 creates (bound {bound:.2f} s x 1.2)", lambda s: s.apply.run.wall,
-       round(bound * 1.2, 3), "s")
-    rows.append(Target(figure="reconciler --help (median of 5)", n=None, measured=results.help_wall,
-                       limit=0.3, unit="s"))
+    at(
+        1_000,
+        f"apply 1,000 creates (bound {bound:.2f} s x 1.2)",
+        lambda s: s.apply.run.wall,
+        round(bound * 1.2, 3),
+        "s",
+    )
+    rows.append(
+        Target(
+            figure="reconciler --help (median of 5)",
+            n=None,
+            measured=results.help_wall,
+            limit=0.3,
+            unit="s",
+        )
+    )
     return rows
 
 
@@ -120,22 +179,60 @@ def figures_table(results: Results) -> str:
     header = ("N", "command", "wall s", "requests", "peak MB", "CPU ms/endpoint", "sandbox CPU s")
     lines: list[tuple[str, ...]] = [header]
     for size in results.sizes:
-        for name, command in (("plan, empty cluster", size.plan_empty), ("apply --auto-approve", size.apply),
-                              ("plan, no changes", size.plan_applied)):
+        for name, command in (
+            ("plan, empty cluster", size.plan_empty),
+            ("apply --auto-approve", size.apply),
+            ("plan, no changes", size.plan_applied),
+        ):
             run = command.run
             peak = f"{run.peak_mb:.0f}" if run.peak_mb is not None else "?"
             sandbox = f"{command.sandbox_cpu:.2f}" if command.sandbox_cpu is not None else "?"
-            lines.append((f"{size.n:,}", name, f"{run.wall:.2f}", str(command.requests), peak,
-                          f"{run.cpu / size.n * 1000:.3f}", sandbox))
-        lines.append((f"{size.n:,}", "baseline: GET per endpoint, 10 in flight", f"{size.baseline_wall:.2f}",
-                      str(size.baseline_requests), "", f"(plan {size.ratio:.1f}x faster)", ""))
+            lines.append(
+                (
+                    f"{size.n:,}",
+                    name,
+                    f"{run.wall:.2f}",
+                    str(command.requests),
+                    peak,
+                    f"{run.cpu / size.n * 1000:.3f}",
+                    sandbox,
+                )
+            )
+        lines.append(
+            (
+                f"{size.n:,}",
+                "baseline: GET per endpoint, 10 in flight",
+                f"{size.baseline_wall:.2f}",
+                str(size.baseline_requests),
+                "",
+                f"(plan {size.ratio:.1f}x faster)",
+                "",
+            )
+        )
         per = 1000 / size.n
-        lines.append((f"{size.n:,}", "in-process validation, warm (YAML + schema)",
-                      f"{size.validation_warm:.2f}", "", "",
-                      f"{size.validation_warm * per:.3f} ({size.validation_loading * per:.3f} + "
-                      f"{size.validation_checking * per:.3f})", ""))
-        lines.append((f"{size.n:,}", "in-process normalise+diff+plan", f"{size.plan_cpu:.3f}", "", "",
-                      f"{size.plan_cpu * per:.4f}", ""))
+        lines.append(
+            (
+                f"{size.n:,}",
+                "in-process validation, warm (YAML + schema)",
+                f"{size.validation_warm:.2f}",
+                "",
+                "",
+                f"{size.validation_warm * per:.3f} ({size.validation_loading * per:.3f} + "
+                f"{size.validation_checking * per:.3f})",
+                "",
+            )
+        )
+        lines.append(
+            (
+                f"{size.n:,}",
+                "in-process normalise+diff+plan",
+                f"{size.plan_cpu:.3f}",
+                "",
+                "",
+                f"{size.plan_cpu * per:.4f}",
+                "",
+            )
+        )
     return _render(lines)
 
 
@@ -144,8 +241,15 @@ def targets_table(results: Results) -> str:
     for target in targets(results):
         sign = ">=" if target.at_least else "<="
         verdict = {True: "ok", False: "MISS", None: "-"}[target.ok]
-        lines.append((target.figure, f"{target.n:,}" if target.n else "-", _number(target.measured, target.unit),
-                      f"{sign} {_number(target.limit, target.unit)}", verdict))
+        lines.append(
+            (
+                target.figure,
+                f"{target.n:,}" if target.n else "-",
+                _number(target.measured, target.unit),
+                f"{sign} {_number(target.limit, target.unit)}",
+                verdict,
+            )
+        )
     return _render(lines)
 
 
@@ -153,7 +257,9 @@ def _render(lines: list[tuple[str, ...]]) -> str:
     widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
     rendered = []
     for index, line in enumerate(lines):
-        rendered.append("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+        rendered.append(
+            "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        )
         if index == 0:
             rendered.append("  ".join("-" * width for width in widths))
     return "\n".join(rendered)

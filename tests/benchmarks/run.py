@@ -45,8 +45,12 @@ from tests.benchmarks.report import (  # noqa: E402
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100,1000", help="comma-separated numbers of endpoints")
-    parser.add_argument("--latency-ms", type=float, default=20.0, help="sandbox latency per request")
-    parser.add_argument("--concurrency", type=int, default=8, help="apply --parallelism (the bound uses it)")
+    parser.add_argument(
+        "--latency-ms", type=float, default=20.0, help="sandbox latency per request"
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=8, help="apply --parallelism (the bound uses it)"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep the generated directories")
     options = parser.parse_args()
@@ -58,14 +62,29 @@ def main() -> int:
     measured = []
     for n in sizes:
         print(f"-- N = {n:,}", file=sys.stderr, flush=True)
-        measured.append(_measure_size(n, latency_ms=options.latency_ms, concurrency=options.concurrency,
-                                      env=env, keep=options.keep))
+        measured.append(
+            _measure_size(
+                n,
+                latency_ms=options.latency_ms,
+                concurrency=options.concurrency,
+                env=env,
+                keep=options.keep,
+            )
+        )
     help_wall = inprocess.help_startup(entry_point(), env=env)
-    results = Results(latency_ms=options.latency_ms, concurrency=options.concurrency, help_wall=help_wall,
-                      sizes=measured, machine=_machine(), load=(load_before, os.getloadavg()[0]))
-    print(f"\nMachine: {results.machine}; load average {results.load[0]:.1f} before, {results.load[1]:.1f} "
-          f"after; sandbox latency {options.latency_ms:g} ms per request; apply --parallelism "
-          f"{options.concurrency}\n")
+    results = Results(
+        latency_ms=options.latency_ms,
+        concurrency=options.concurrency,
+        help_wall=help_wall,
+        sizes=measured,
+        machine=_machine(),
+        load=(load_before, os.getloadavg()[0]),
+    )
+    print(
+        f"\nMachine: {results.machine}; load average {results.load[0]:.1f} before, {results.load[1]:.1f} "
+        f"after; sandbox latency {options.latency_ms:g} ms per request; apply --parallelism "
+        f"{options.concurrency}\n"
+    )
     print(figures_table(results))
     print()
     print(targets_table(results), flush=True)
@@ -74,7 +93,9 @@ def main() -> int:
     return 0
 
 
-def _measure_size(n: int, *, latency_ms: float, concurrency: int, env: dict[str, str], keep: bool) -> SizeResult:
+def _measure_size(
+    n: int, *, latency_ms: float, concurrency: int, env: dict[str, str], keep: bool
+) -> SizeResult:
     work = Path(tempfile.mkdtemp(prefix=f"reconciler-bench-{n}-"))
     specs_dir = work / "endpoints"
     ids = workload.write_specs(specs_dir, n)
@@ -87,17 +108,25 @@ def _measure_size(n: int, *, latency_ms: float, concurrency: int, env: dict[str,
             run = run_cli(arguments, env=env, cwd=work)
             cpu_after = sandbox.cpu_seconds()
             if run.returncode != 0 or expect not in run.stdout:
-                raise RuntimeError(f"{' '.join(arguments)} exited {run.returncode}:\n{run.stdout[-2000:]}\n"
-                                   f"{run.stderr[-2000:]}")
+                raise RuntimeError(
+                    f"{' '.join(arguments)} exited {run.returncode}:\n{run.stdout[-2000:]}\n"
+                    f"{run.stderr[-2000:]}"
+                )
             seen = sandbox.requests()
             methods = collections.Counter(f"{r['method']} {_shape(r['path'])}" for r in seen)
-            sandbox_cpu = cpu_after - cpu_before if cpu_after is not None and cpu_before is not None else None
-            return Command(run=run, requests=len(seen), methods=dict(methods), sandbox_cpu=sandbox_cpu)
+            sandbox_cpu = (
+                cpu_after - cpu_before if cpu_after is not None and cpu_before is not None else None
+            )
+            return Command(
+                run=run, requests=len(seen), methods=dict(methods), sandbox_cpu=sandbox_cpu
+            )
 
         plan_empty = measured(["plan", str(specs_dir), *url], f"Plan: {n} to create")
         print(f"   plan (empty cluster): {plan_empty.run.wall:.2f} s", file=sys.stderr, flush=True)
-        applied = measured(["apply", str(specs_dir), *url, "--auto-approve", "--parallelism", str(concurrency)],
-                           f"Apply complete: {n} created")
+        applied = measured(
+            ["apply", str(specs_dir), *url, "--auto-approve", "--parallelism", str(concurrency)],
+            f"Apply complete: {n} created",
+        )
         print(f"   apply: {applied.run.wall:.2f} s", file=sys.stderr, flush=True)
         plan_applied = measured(["plan", str(specs_dir), *url], "No changes.")
         print(f"   plan (no changes): {plan_applied.run.wall:.2f} s", file=sys.stderr, flush=True)
@@ -116,13 +145,25 @@ def _measure_size(n: int, *, latency_ms: float, concurrency: int, env: dict[str,
         shutil.rmtree(work, ignore_errors=True)
     else:
         print(f"   kept {work}", file=sys.stderr)
-    for name, command in (("plan, empty", plan_empty), ("apply", applied), ("plan, no changes", plan_applied)):
+    for name, command in (
+        ("plan, empty", plan_empty),
+        ("apply", applied),
+        ("plan, no changes", plan_applied),
+    ):
         print(f"   {name} requests: {dict(sorted(command.methods.items()))}", file=sys.stderr)
-    return SizeResult(n=n, plan_empty=plan_empty, apply=applied, plan_applied=plan_applied,
-                      baseline_wall=baseline_wall, baseline_requests=baseline_requests,
-                      validation_cold=validation.cold, validation_warm=validation.warm,
-                      validation_loading=validation.loading, validation_checking=validation.checking,
-                      plan_cpu=plan_cpu)
+    return SizeResult(
+        n=n,
+        plan_empty=plan_empty,
+        apply=applied,
+        plan_applied=plan_applied,
+        baseline_wall=baseline_wall,
+        baseline_requests=baseline_requests,
+        validation_cold=validation.cold,
+        validation_warm=validation.warm,
+        validation_loading=validation.loading,
+        validation_checking=validation.checking,
+        plan_cpu=plan_cpu,
+    )
 
 
 def _shape(path: str) -> str:
@@ -138,8 +179,10 @@ def _shape(path: str) -> str:
 
 
 def _machine() -> str:
-    return (f"{os.cpu_count()} cores, {platform.machine()}, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}")
+    return (
+        f"{os.cpu_count()} cores, {platform.machine()}, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}"
+    )
 
 
 if __name__ == "__main__":

@@ -33,7 +33,11 @@ def templates() -> tuple[Template, ...]:
         match = ID_LINE.search(text)
         if match is None:
             continue
-        found.append(Template(service=path.parent.name, name=path.stem, inference_id=match.group(1), text=text))
+        found.append(
+            Template(
+                service=path.parent.name, name=path.stem, inference_id=match.group(1), text=text
+            )
+        )
     return tuple(found)
 
 
@@ -58,5 +62,7 @@ def secret_environment() -> dict[str, str]:
     for template in templates():
         names.update(ENV_REFERENCE.findall(template.text))
     values = {name: f"dummy-{name.lower()}" for name in sorted(names)}
-    values["GOOGLE_VERTEX_SERVICE_ACCOUNT_JSON"] = '{"type": "service_account", "project_id": "bench"}'
+    values["GOOGLE_VERTEX_SERVICE_ACCOUNT_JSON"] = (
+        '{"type": "service_account", "project_id": "bench"}'
+    )
     return values

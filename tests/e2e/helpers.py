@@ -27,13 +27,22 @@ class Run:
         return self.stdout + self.stderr
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120,
-            stdin: str | None = None) -> Run:
+def run_cli(
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
+    stdin: str | None = None,
+) -> Run:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("ELASTIC", "RECONCILER"))}
     full_env.update(env or {})
     completed = subprocess.run(
         [sys.executable, "-m", "reconciler", *args],
-        capture_output=True, text=True, env=full_env, cwd=cwd or REPO, timeout=timeout,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd or REPO,
+        timeout=timeout,
         input=stdin if stdin is not None else "",
     )
     return Run(code=completed.returncode, stdout=completed.stdout, stderr=completed.stderr)
@@ -48,8 +57,13 @@ def write_spec(directory: Path, body: dict[str, Any], name: str | None = None) -
 
 def write_requests(log: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The requests of a sandbox log that write (the state-free definition of 'changed nothing')."""
-    return [r for r in log if r["method"] in WRITE_METHODS and not r["path"].startswith("/_sandbox")
-            and "dry_run" not in str(r.get("query", ""))]
+    return [
+        r
+        for r in log
+        if r["method"] in WRITE_METHODS
+        and not r["path"].startswith("/_sandbox")
+        and "dry_run" not in str(r.get("query", ""))
+    ]
 
 
 def es(url: str) -> httpx.Client:

@@ -22,18 +22,28 @@ def azure(inference_id: str = "azure-embed", **settings: Any) -> dict[str, Any]:
         "inference_id": inference_id,
         "task_type": "text_embedding",
         "service": "azureopenai",
-        "service_settings": {"resource_name": "acme", "deployment_id": "text-embedding-3-large",
-                             "api_version": "2024-02-01", "api_key": "${env:AZURE_OPENAI_API_KEY}", **settings},
+        "service_settings": {
+            "resource_name": "acme",
+            "deployment_id": "text-embedding-3-large",
+            "api_version": "2024-02-01",
+            "api_key": "${env:AZURE_OPENAI_API_KEY}",
+            **settings,
+        },
     }
 
 
-def rerank(inference_id: str = "shift-rerank", top_n: int = 3, model: str = "bge-reranker-v2-m3") -> dict[str, Any]:
+def rerank(
+    inference_id: str = "shift-rerank", top_n: int = 3, model: str = "bge-reranker-v2-m3"
+) -> dict[str, Any]:
     return {
         "inference_id": inference_id,
         "task_type": "rerank",
         "service": "openshift_ai",
-        "service_settings": {"url": "https://rerank.example/v1", "model_id": model,
-                             "api_key": "${env:OPENSHIFT_AI_API_KEY}"},
+        "service_settings": {
+            "url": "https://rerank.example/v1",
+            "model_id": model,
+            "api_key": "${env:OPENSHIFT_AI_API_KEY}",
+        },
         "task_settings": {"top_n": top_n},
     }
 
@@ -105,12 +115,18 @@ def test_drift_after_out_of_band_changes(cluster: SandboxServer, specs: Path) ->
     applied(cluster, specs)
     assert cli(cluster, "drift", str(specs)).code == 0
     httpx.delete(f"{cluster.url}/_inference/text_embedding/azure-embed").raise_for_status()
-    httpx.put(f"{cluster.url}/_inference/rerank/shift-rerank/_update",
-              json={"task_settings": {"top_n": 9, "return_documents": True}}).raise_for_status()
+    httpx.put(
+        f"{cluster.url}/_inference/rerank/shift-rerank/_update",
+        json={"task_settings": {"top_n": 9, "return_documents": True}},
+    ).raise_for_status()
     drift = cli(cluster, "drift", str(specs))
     assert drift.code == 2, drift.output
     assert "Drift detected" in drift.stdout
-    assert "azure-embed" in drift.stdout and "top_n" in drift.stdout and "return_documents" in drift.stdout
+    assert (
+        "azure-embed" in drift.stdout
+        and "top_n" in drift.stdout
+        and "return_documents" in drift.stdout
+    )
     document = json.loads(cli(cluster, "drift", str(specs), "--format", "json").stdout)
     actions = {c["inference_id"]: c["action"] for c in document["changes"]}
     assert actions["azure-embed"] == "create"
@@ -128,8 +144,11 @@ def test_update_in_place_sends_only_the_change(cluster: SandboxServer, specs: Pa
     cluster.clear_requests()
     result = cli(cluster, "apply", str(specs), "--auto-approve")
     assert result.code == 0, result.output
-    writes = [(r["method"], r["path"]) for r in write_requests(cluster.requests)
-              if r["path"].startswith("/_inference")]
+    writes = [
+        (r["method"], r["path"])
+        for r in write_requests(cluster.requests)
+        if r["path"].startswith("/_inference")
+    ]
     assert writes == [("PUT", "/_inference/rerank/shift-rerank/_update")]
     assert live(cluster)["shift-rerank"]["task_settings"]["top_n"] == 7
 
@@ -138,30 +157,51 @@ def test_replace_deletes_then_creates(cluster: SandboxServer, specs: Path) -> No
     applied(cluster, specs)
     write_spec(specs, rerank(model="other-model"))
     plan = cli(cluster, "plan", str(specs))
-    assert "-/+ rerank/shift-rerank" in plan.stdout and "model_id cannot change in place" in plan.stdout
+    assert (
+        "-/+ rerank/shift-rerank" in plan.stdout
+        and "model_id cannot change in place" in plan.stdout
+    )
     cluster.clear_requests()
     assert cli(cluster, "apply", str(specs), "--auto-approve").code == 0
-    writes = [(r["method"], r["path"]) for r in write_requests(cluster.requests)
-              if r["path"].startswith("/_inference")]
-    assert writes == [("DELETE", "/_inference/rerank/shift-rerank"), ("PUT", "/_inference/rerank/shift-rerank")]
+    writes = [
+        (r["method"], r["path"])
+        for r in write_requests(cluster.requests)
+        if r["path"].startswith("/_inference")
+    ]
+    assert writes == [
+        ("DELETE", "/_inference/rerank/shift-rerank"),
+        ("PUT", "/_inference/rerank/shift-rerank"),
+    ]
     assert live(cluster)["shift-rerank"]["service_settings"]["model_id"] == "other-model"
 
 
 def test_prune_deletes_only_what_we_manage(cluster: SandboxServer, specs: Path) -> None:
     applied(cluster, specs)
-    httpx.put(f"{cluster.url}/_inference/rerank/hand-made", json={
-        "service": "openshift_ai", "service_settings": {"url": "https://x", "api_key": "k"}}).raise_for_status()
+    httpx.put(
+        f"{cluster.url}/_inference/rerank/hand-made",
+        json={"service": "openshift_ai", "service_settings": {"url": "https://x", "api_key": "k"}},
+    ).raise_for_status()
     (specs / "shift-rerank.yaml").unlink()
     plan = cli(cluster, "plan", str(specs))
-    assert "Unmanaged" in plan.stdout and "shift-rerank" in plan.stdout and "No changes." in plan.stdout
+    assert (
+        "Unmanaged" in plan.stdout
+        and "shift-rerank" in plan.stdout
+        and "No changes." in plan.stdout
+    )
     result = cli(cluster, "apply", str(specs), "--prune", "--auto-approve")
     assert result.code == 0, result.output
     assert "1 deleted" in result.stdout
     remaining = live(cluster)
-    assert "shift-rerank" not in remaining and "hand-made" in remaining and ".rerank-v1-elasticsearch" in remaining
+    assert (
+        "shift-rerank" not in remaining
+        and "hand-made" in remaining
+        and ".rerank-v1-elasticsearch" in remaining
+    )
 
 
-def test_prune_with_empty_desired_state_is_refused(cluster: SandboxServer, specs: Path, tmp_path: Path) -> None:
+def test_prune_with_empty_desired_state_is_refused(
+    cluster: SandboxServer, specs: Path, tmp_path: Path
+) -> None:
     applied(cluster, specs)
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -173,31 +213,41 @@ def test_prune_with_empty_desired_state_is_refused(cluster: SandboxServer, specs
 
 def test_in_use_guard(cluster: SandboxServer, specs: Path) -> None:
     applied(cluster, specs)
-    httpx.put(f"{cluster.url}/_ingest/pipeline/rerank-pipe", json={"processors": [
-        {"inference": {"model_id": "shift-rerank"}}]}).raise_for_status()
+    httpx.put(
+        f"{cluster.url}/_ingest/pipeline/rerank-pipe",
+        json={"processors": [{"inference": {"model_id": "shift-rerank"}}]},
+    ).raise_for_status()
     write_spec(specs, rerank(model="other-model"))
     plan = cli(cluster, "plan", str(specs), "--format", "json")
-    change = next(c for c in json.loads(plan.stdout)["changes"] if c["inference_id"] == "shift-rerank")
+    change = next(
+        c for c in json.loads(plan.stdout)["changes"] if c["inference_id"] == "shift-rerank"
+    )
     assert change["in_use_by"]["pipelines"] == ["rerank-pipe"]
     cluster.clear_requests()
     refused = cli(cluster, "apply", str(specs), "--auto-approve")
     assert refused.code == 3, refused.output
     assert "rerank-pipe" in refused.stderr and "--allow-destroy-in-use" in refused.stderr
-    assert [r for r in write_requests(cluster.requests) if r["path"].startswith("/_inference")] == []
+    assert [
+        r for r in write_requests(cluster.requests) if r["path"].startswith("/_inference")
+    ] == []
     forced = cli(cluster, "apply", str(specs), "--auto-approve", "--allow-destroy-in-use")
     assert forced.code == 0, forced.output
     assert live(cluster)["shift-rerank"]["service_settings"]["model_id"] == "other-model"
 
 
-def test_saved_plan_applies_and_a_stale_one_is_refused(cluster: SandboxServer, specs: Path, tmp_path: Path) -> None:
+def test_saved_plan_applies_and_a_stale_one_is_refused(
+    cluster: SandboxServer, specs: Path, tmp_path: Path
+) -> None:
     saved = tmp_path / "plan.json"
     made = cli(cluster, "plan", str(specs), "--out", str(saved))
     assert made.code == 0 and saved.exists()
     document = json.loads(saved.read_text())
     assert document["format_version"] == "1" and document["summary"]["create"] == 2
     assert_no_secret(saved.read_text())
-    httpx.put(f"{cluster.url}/_inference/rerank/sneaky", json={
-        "service": "openshift_ai", "service_settings": {"url": "https://x", "api_key": "k"}}).raise_for_status()
+    httpx.put(
+        f"{cluster.url}/_inference/rerank/sneaky",
+        json={"service": "openshift_ai", "service_settings": {"url": "https://x", "api_key": "k"}},
+    ).raise_for_status()
     cluster.clear_requests()
     stale = cli(cluster, "apply", "--plan", str(saved), "--auto-approve")
     assert stale.code == 1 and "stale" in stale.stderr, stale.output
@@ -213,14 +263,23 @@ def test_rotated_secret_is_updated_in_place(cluster: SandboxServer, specs: Path)
     applied(cluster, specs)
     rotated = "azk-rotated-5555-distinctive"
     plan = cli(cluster, "plan", str(specs), env={"AZURE_OPENAI_API_KEY": rotated})
-    assert "(sensitive value changed)" in plan.stdout and "~ text_embedding/azure-embed" in plan.stdout
+    assert (
+        "(sensitive value changed)" in plan.stdout and "~ text_embedding/azure-embed" in plan.stdout
+    )
     cluster.clear_requests()
-    result = cli(cluster, "apply", str(specs), "--auto-approve", env={"AZURE_OPENAI_API_KEY": rotated})
+    result = cli(
+        cluster, "apply", str(specs), "--auto-approve", env={"AZURE_OPENAI_API_KEY": rotated}
+    )
     assert result.code == 0, result.output
-    writes = [(r["method"], r["path"]) for r in write_requests(cluster.requests)
-              if r["path"].startswith("/_inference")]
+    writes = [
+        (r["method"], r["path"])
+        for r in write_requests(cluster.requests)
+        if r["path"].startswith("/_inference")
+    ]
     assert writes == [("PUT", "/_inference/text_embedding/azure-embed/_update")]
-    after = cli(cluster, "plan", str(specs), "--detailed-exitcode", env={"AZURE_OPENAI_API_KEY": rotated})
+    after = cli(
+        cluster, "plan", str(specs), "--detailed-exitcode", env={"AZURE_OPENAI_API_KEY": rotated}
+    )
     assert after.code == 0, after.output
     assert rotated not in plan.output + result.output + after.output
 
@@ -228,23 +287,32 @@ def test_rotated_secret_is_updated_in_place(cluster: SandboxServer, specs: Path)
 def test_apply_without_terminal_or_approval_refuses(cluster: SandboxServer, specs: Path) -> None:
     result = cli(cluster, "apply", str(specs))
     assert result.code == 1 and "--auto-approve" in result.stderr
-    assert live(cluster).keys() == {".elser-2-elasticsearch", ".multilingual-e5-small-elasticsearch",
-                                    ".rerank-v1-elasticsearch"}
+    assert live(cluster).keys() == {
+        ".elser-2-elasticsearch",
+        ".multilingual-e5-small-elasticsearch",
+        ".rerank-v1-elasticsearch",
+    }
 
 
 def test_lock_held_by_another_apply(cluster: SandboxServer, specs: Path) -> None:
-    httpx.put(f"{cluster.url}/reconciler-state/_create/default.lock", json={
-        "holder": "ci-runner-42", "acquired_at": 1, "expires_at": 4102444800}).raise_for_status()
+    httpx.put(
+        f"{cluster.url}/reconciler-state/_create/default.lock",
+        json={"holder": "ci-runner-42", "acquired_at": 1, "expires_at": 4102444800},
+    ).raise_for_status()
     blocked = cli(cluster, "apply", str(specs), "--auto-approve")
     assert blocked.code == 1 and "ci-runner-42" in blocked.stderr, blocked.output
-    assert [r for r in write_requests(cluster.requests) if r["path"].startswith("/_inference")] == []
+    assert [
+        r for r in write_requests(cluster.requests) if r["path"].startswith("/_inference")
+    ] == []
     assert cli(cluster, "unlock", str(specs)).code == 0
     applied(cluster, specs)
 
 
 def test_expired_lock_is_taken_over(cluster: SandboxServer, specs: Path) -> None:
-    httpx.put(f"{cluster.url}/reconciler-state/_create/default.lock", json={
-        "holder": "dead-runner", "acquired_at": 1, "expires_at": 2}).raise_for_status()
+    httpx.put(
+        f"{cluster.url}/reconciler-state/_create/default.lock",
+        json={"holder": "dead-runner", "acquired_at": 1, "expires_at": 2},
+    ).raise_for_status()
     result = cli(cluster, "apply", str(specs), "--auto-approve")
     assert result.code == 0, result.output
     assert "took over an expired lock held by dead-runner" in result.stderr
@@ -263,12 +331,20 @@ def test_expired_lock_is_taken_over(cluster: SandboxServer, specs: Path) -> None
     ],
     ids=["503", "429-retry-after", "502", "drop", "drop-after-doing-it", "get-503", "state-503"],
 )
-def test_faults_converge_with_each_endpoint_created_once(cluster: SandboxServer, specs: Path, fault: Fault) -> None:
+def test_faults_converge_with_each_endpoint_created_once(
+    cluster: SandboxServer, specs: Path, fault: Fault
+) -> None:
     cluster.add_fault(fault)
     result = cli(cluster, "apply", str(specs), "--auto-approve")
     assert result.code == 0, result.output
-    creates = [r for r in cluster.requests if r["method"] == "PUT" and r["status"] == 200
-               and r["path"] in ("/_inference/text_embedding/azure-embed", "/_inference/rerank/shift-rerank")]
+    creates = [
+        r
+        for r in cluster.requests
+        if r["method"] == "PUT"
+        and r["status"] == 200
+        and r["path"]
+        in ("/_inference/text_embedding/azure-embed", "/_inference/rerank/shift-rerank")
+    ]
     assert len(creates) == 2, creates
     assert cli(cluster, "plan", str(specs), "--detailed-exitcode").code == 0
 
@@ -282,7 +358,9 @@ def test_read_back_difference_exits_4(specs: Path) -> None:
         write_spec(specs, body)
         (specs / "shift-rerank.yaml").unlink()
         applied(old_cluster, specs)
-        httpx.put(f"{old_cluster.url}/_sandbox/bugs", json={"emulate": ["139574"]}).raise_for_status()
+        httpx.put(
+            f"{old_cluster.url}/_sandbox/bugs", json={"emulate": ["139574"]}
+        ).raise_for_status()
         body["task_settings"] = {"user": "new-user"}
         write_spec(specs, body)
         result = cli(old_cluster, "apply", str(specs), "--auto-approve")

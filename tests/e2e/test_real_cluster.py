@@ -25,8 +25,11 @@ pytestmark = pytest.mark.real_cluster
 REAL_URL = os.environ.get("RECONCILER_E2E_URL")
 OPENAI_URL = os.environ.get("RECONCILER_E2E_OPENAI_URL", "http://127.0.0.1:9/v1/embeddings")
 ENV = {"E2E_OPENAI_KEY": "sk-e2e-0000-distinctive"}
-CREDENTIALS = {k: v for k, v in os.environ.items()
-               if k in ("ELASTIC_API_KEY", "ELASTICSEARCH_USERNAME", "ELASTICSEARCH_PASSWORD")}
+CREDENTIALS = {
+    k: v
+    for k, v in os.environ.items()
+    if k in ("ELASTIC_API_KEY", "ELASTICSEARCH_USERNAME", "ELASTICSEARCH_PASSWORD")
+}
 
 
 @pytest.fixture()
@@ -44,16 +47,25 @@ def http(url: str) -> httpx.Client:
     if CREDENTIALS.get("ELASTIC_API_KEY"):
         headers["Authorization"] = f"ApiKey {CREDENTIALS['ELASTIC_API_KEY']}"
     elif CREDENTIALS.get("ELASTICSEARCH_USERNAME"):
-        auth = (CREDENTIALS["ELASTICSEARCH_USERNAME"], CREDENTIALS.get("ELASTICSEARCH_PASSWORD", ""))
+        auth = (
+            CREDENTIALS["ELASTICSEARCH_USERNAME"],
+            CREDENTIALS.get("ELASTICSEARCH_PASSWORD", ""),
+        )
     return httpx.Client(base_url=url, headers=headers, auth=auth, timeout=60)
 
 
-def embedding(inference_id: str, *, model: str = "text-embedding-3-small", user: str | None = None) -> dict[str, Any]:
+def embedding(
+    inference_id: str, *, model: str = "text-embedding-3-small", user: str | None = None
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "inference_id": inference_id,
         "task_type": "text_embedding",
         "service": "openai",
-        "service_settings": {"model_id": model, "url": OPENAI_URL, "api_key": "${env:E2E_OPENAI_KEY}"},
+        "service_settings": {
+            "model_id": model,
+            "url": OPENAI_URL,
+            "api_key": "${env:E2E_OPENAI_KEY}",
+        },
     }
     if user:
         body["task_settings"] = {"user": user}
@@ -72,8 +84,7 @@ def ids() -> Iterator[list[str]]:
 
 
 def cli(url: str, *args: str, env: dict[str, str] | None = None) -> Any:
-    return run_cli(*args, "--url", url,
-                   env={**ENV, **CREDENTIALS, **(env or {})})
+    return run_cli(*args, "--url", url, env={**ENV, **CREDENTIALS, **(env or {})})
 
 
 def test_lifecycle_create_update_replace_prune(target: str, ids: list[str], tmp_path: Path) -> None:
@@ -118,9 +129,19 @@ def test_import_round_trip(target: str, ids: list[str], tmp_path: Path) -> None:
     with http(target) as client:
         body = embedding(ids[0])
         body["service_settings"]["api_key"] = ENV["E2E_OPENAI_KEY"]
-        client.put(f"/_inference/text_embedding/{ids[0]}",
-                   json={k: v for k, v in body.items() if k not in ("inference_id", "task_type")}).raise_for_status()
+        client.put(
+            f"/_inference/text_embedding/{ids[0]}",
+            json={k: v for k, v in body.items() if k not in ("inference_id", "task_type")},
+        ).raise_for_status()
     out = tmp_path / "imported"
     assert cli(target, "import", "--out", str(out), ids[0]).code == 0
-    assert cli(target, "plan", str(out), "--detailed-exitcode",
-               env={f"{ids[0].upper().replace('-', '_')}_API_KEY": "x"}).code == 0
+    assert (
+        cli(
+            target,
+            "plan",
+            str(out),
+            "--detailed-exitcode",
+            env={f"{ids[0].upper().replace('-', '_')}_API_KEY": "x"},
+        ).code
+        == 0
+    )

@@ -11,7 +11,10 @@ from tests.sandbox_fixture import client
 
 pytest_plugins = ("tests.sandbox_fixture",)  # the sandbox and sandbox_factory fixtures
 
-OPENAI = {"service": "openai", "service_settings": {"api_key": "sk-secret-value", "model_id": "text-embedding-3-small"}}
+OPENAI = {
+    "service": "openai",
+    "service_settings": {"api_key": "sk-secret-value", "model_id": "text-embedding-3-small"},
+}
 
 
 def _stored(data: Path) -> dict[str, Any]:
@@ -19,7 +22,9 @@ def _stored(data: Path) -> dict[str, Any]:
     return endpoints
 
 
-def test_concurrent_changes_are_each_on_disk_when_answered(sandbox_factory: Any, tmp_path: Path) -> None:
+def test_concurrent_changes_are_each_on_disk_when_answered(
+    sandbox_factory: Any, tmp_path: Path
+) -> None:
     data = tmp_path / "cluster.json"
     server = sandbox_factory(data_file=str(data))
     names = [f"e{number}" for number in range(60)]
@@ -38,18 +43,32 @@ def test_the_file_follows_updates_and_deletes(sandbox_factory: Any, tmp_path: Pa
     data = tmp_path / "cluster.json"
     server = sandbox_factory(data_file=str(data))
 
-    def exact() -> bool:  # parts of the file are kept between writes; the whole must still be the snapshot
-        return data.read_text(encoding="utf-8") == json.dumps(server.store.snapshot(), separators=(",", ":"))
+    def exact() -> (
+        bool
+    ):  # parts of the file are kept between writes; the whole must still be the snapshot
+        return data.read_text(encoding="utf-8") == json.dumps(
+            server.store.snapshot(), separators=(",", ":")
+        )
 
     with client(server) as es:
         for name in ("e1", "e2"):
             assert es.put(f"/_inference/text_embedding/{name}", json=OPENAI).status_code == 200
         chunking = {"strategy": "word", "max_chunk_size": 120, "overlap": 40}
-        assert es.put("/_inference/text_embedding/e1/_update", json={"chunking_settings": chunking}).status_code == 200
+        assert (
+            es.put(
+                "/_inference/text_embedding/e1/_update", json={"chunking_settings": chunking}
+            ).status_code
+            == 200
+        )
         assert _stored(data)["e1"]["config"]["chunking_settings"] == chunking and exact()
-        assert es.put("/state/_doc/d1", json={"managed": {"e1": {}}}).status_code in (200, 201) and exact()
+        assert (
+            es.put("/state/_doc/d1", json={"managed": {"e1": {}}}).status_code in (200, 201)
+            and exact()
+        )
         assert es.put("/state/_doc/d1", json={"managed": {}}).status_code == 200 and exact()
-        assert es.put("/_ingest/pipeline/p1", json={"processors": []}).status_code == 200 and exact()
+        assert (
+            es.put("/_ingest/pipeline/p1", json={"processors": []}).status_code == 200 and exact()
+        )
         assert es.delete("/state/_doc/d1").status_code == 200 and exact()
         assert es.delete("/_inference/text_embedding/e2").status_code == 200
         assert set(_stored(data)) == {"e1"} and exact()

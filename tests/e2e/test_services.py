@@ -25,7 +25,9 @@ def secret_variables() -> dict[str, str]:
 def test_every_service_example_applies_and_then_plans_clean() -> None:
     env = secret_variables()
     with SandboxServer(port=0) as cluster:
-        applied = run_cli("apply", str(SERVICES), "--url", cluster.url, "--auto-approve", env=env, timeout=300)
+        applied = run_cli(
+            "apply", str(SERVICES), "--url", cluster.url, "--auto-approve", env=env, timeout=300
+        )
         assert applied.code == 0, applied.output
         assert " 0 failed" in applied.stdout
         plan = run_cli("plan", str(SERVICES), "--url", cluster.url, "--detailed-exitcode", env=env)
@@ -36,8 +38,12 @@ def test_every_service_example_applies_and_then_plans_clean() -> None:
         assert len([e for e in listed if not e["inference_id"].startswith(".")]) == count
 
 
-@pytest.mark.parametrize(("version", "service"), [("8.15.0", "openshift_ai"), ("9.1.0", "fireworksai")])
-def test_service_newer_than_the_cluster_is_an_error(tmp_path: Path, version: str, service: str) -> None:
+@pytest.mark.parametrize(
+    ("version", "service"), [("8.15.0", "openshift_ai"), ("9.1.0", "fireworksai")]
+)
+def test_service_newer_than_the_cluster_is_an_error(
+    tmp_path: Path, version: str, service: str
+) -> None:
     directory = tmp_path / "specs"
     directory.mkdir()
     example = sorted((SERVICES / service).glob("*.yaml"))[0]
@@ -46,5 +52,8 @@ def test_service_newer_than_the_cluster_is_an_error(tmp_path: Path, version: str
     with SandboxServer(port=0, version=version) as cluster:
         result = run_cli("plan", str(directory), "--url", cluster.url, env=env)
     assert result.code == 1, result.output
-    assert f"service '{service}' needs Elasticsearch" in result.stderr and f"the cluster runs {version}" in result.stderr
+    assert (
+        f"service '{service}' needs Elasticsearch" in result.stderr
+        and f"the cluster runs {version}" in result.stderr
+    )
     assert f"{example.name}:" in result.stderr

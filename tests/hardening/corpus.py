@@ -41,6 +41,10 @@ def timed_cli(*args: str, **kwargs: Any) -> tuple[Run, float]:
 
 def inference_writes(log: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """Requests that created, changed or deleted an endpoint (dry runs excluded)."""
-    return [(r["method"], r["path"]) for r in log
-            if r["method"] in ("PUT", "POST", "DELETE") and r["path"].startswith("/_inference/")
-            and "dry_run" not in r.get("query", {})]
+    return [
+        (r["method"], r["path"])
+        for r in log
+        if r["method"] in ("PUT", "POST", "DELETE")
+        and r["path"].startswith("/_inference/")
+        and "dry_run" not in r.get("query", {})
+    ]

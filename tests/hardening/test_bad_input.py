@@ -44,16 +44,22 @@ class Case:
     args: tuple[str, ...] = ()  # extra options for plan / apply
     env: dict[str, str] = field(default_factory=dict)
     build: Build | None = None  # for what files cannot say (symlinks, saved plans)
-    xfail: dict[str, str] = field(default_factory=dict)  # command -> reason (a bug outside this part)
+    xfail: dict[str, str] = field(
+        default_factory=dict
+    )  # command -> reason (a bug outside this part)
     reads: bool = False  # found only after reading the cluster (which is fine: nothing is written)
 
 
-def bad(text: str | bytes, line: int | None = None, message: str = "", **options: Any) -> dict[str, Any]:
+def bad(
+    text: str | bytes, line: int | None = None, message: str = "", **options: Any
+) -> dict[str, Any]:
     where = rf"specs/bad\.yaml:{line}:\d+" if line else r"specs/bad\.yaml:\d+:\d+"
     return {"files": {"bad.yaml": text}, "where": where, "message": message, **options}
 
 
-def settings(text: str | bytes, line: int | None = None, message: str = "", **options: Any) -> dict[str, Any]:
+def settings(
+    text: str | bytes, line: int | None = None, message: str = "", **options: Any
+) -> dict[str, Any]:
     where = rf"specs/reconciler\.yaml:{line}:\d+" if line else r"specs/reconciler\.yaml"
     return {"files": {"reconciler.yaml": text}, "where": where, "message": message, **options}
 
@@ -73,9 +79,13 @@ def symlink(name: str, target: str | Callable[[Path], Path]) -> Build:
     def build(root: Path, cluster: SandboxServer) -> None:
         outside = root.parent / "outside"
         outside.mkdir(exist_ok=True)
-        (outside / "stolen.yaml").write_text(SHIFT.replace("shift-rerank", "stolen"), encoding="utf-8")
+        (outside / "stolen.yaml").write_text(
+            SHIFT.replace("shift-rerank", "stolen"), encoding="utf-8"
+        )
         (outside / "nested").mkdir(exist_ok=True)
-        (outside / "nested" / "more.yaml").write_text(SHIFT.replace("shift-rerank", "more"), encoding="utf-8")
+        (outside / "nested" / "more.yaml").write_text(
+            SHIFT.replace("shift-rerank", "more"), encoding="utf-8"
+        )
         destination = target(root) if callable(target) else target
         os.symlink(destination, root / name)
 
@@ -92,7 +102,9 @@ def saved_plan(document: Any, *, live_fingerprint: bool = False) -> Build:
             from reconciler.model import LiveEndpoint
 
             endpoints = httpx.get(f"{cluster.url}/_inference/_all").json()["endpoints"]
-            live = sorted((LiveEndpoint.from_api(e) for e in endpoints), key=lambda e: e.inference_id)
+            live = sorted(
+                (LiveEndpoint.from_api(e) for e in endpoints), key=lambda e: e.inference_id
+            )
             body = json.loads(json.dumps(document))
             body["saved"]["listing_fingerprint"] = listing_fingerprint(live)
         text = body if isinstance(body, (str, bytes)) else json.dumps(body)
@@ -105,50 +117,112 @@ def saved_plan(document: Any, *, live_fingerprint: bool = False) -> Build:
 def tampered(body: dict[str, Any]) -> dict[str, Any]:
     return {
         "format_version": "1",
-        "changes": [{"action": "create", "inference_id": body["inference_id"], "task_type": body["task_type"],
-                     "service": body["service"]}],
+        "changes": [
+            {
+                "action": "create",
+                "inference_id": body["inference_id"],
+                "task_type": body["task_type"],
+                "service": body["service"],
+            }
+        ],
         "summary": {"create": 1, "update": 0, "replace": 0, "delete": 0, "no-op": 0},
-        "saved": {"version": 1, "directory": "specs", "listing_fingerprint": "", "specs_fingerprint": "",
-                  "cluster_version": "9.5.0", "prune": False, "state_index": "reconciler-state",
-                  "state_id": "default", "specs": [{"file": "specs/tampered.yaml", "line": 1, "body": body}]},
+        "saved": {
+            "version": 1,
+            "directory": "specs",
+            "listing_fingerprint": "",
+            "specs_fingerprint": "",
+            "cluster_version": "9.5.0",
+            "prune": False,
+            "state_index": "reconciler-state",
+            "state_id": "default",
+            "specs": [{"file": "specs/tampered.yaml", "line": 1, "body": body}],
+        },
     }
 
 
-SHIFT_BODY = {"inference_id": "shift-rerank", "task_type": "rerank", "service": "openshift_ai",
-              "service_settings": {"url": "https://rerank.example/v1", "api_key": "${env:SHIFT_KEY}"}}
+SHIFT_BODY = {
+    "inference_id": "shift-rerank",
+    "task_type": "rerank",
+    "service": "openshift_ai",
+    "service_settings": {"url": "https://rerank.example/v1", "api_key": "${env:SHIFT_KEY}"},
+}
 PLAN_ONLY = ("apply-plan",)
-SECRETS_AT_SEND: dict[str, Any] = {"commands": ("apply",), "reads": True}  # references are resolved only when a value is sent
+SECRETS_AT_SEND: dict[str, Any] = {
+    "commands": ("apply",),
+    "reads": True,
+}  # references are resolved only when a value is sent
 ENVS = "environments:\n  staging:\n    url: {url}\n"
 
 CASES: list[Case] = [
     # -- YAML syntax ---------------------------------------------------------------------------
-    Case("yaml-unclosed-flow", **bad(SHIFT.replace("  url: https://rerank.example/v1", "  url: [https://x"),
-                                     None, "YAML syntax error")),
-    Case("yaml-bad-indentation", **bad("inference_id: x\n  task_type: rerank\n", 2, "YAML syntax error")),
+    Case(
+        "yaml-unclosed-flow",
+        **bad(
+            SHIFT.replace("  url: https://rerank.example/v1", "  url: [https://x"),
+            None,
+            "YAML syntax error",
+        ),
+    ),
+    Case(
+        "yaml-bad-indentation",
+        **bad("inference_id: x\n  task_type: rerank\n", 2, "YAML syntax error"),
+    ),
     Case("yaml-tab-indentation", **bad(SHIFT.replace("  url:", "\turl:"), 5, "YAML syntax error")),
-    Case("yaml-unclosed-quote", **bad(SHIFT.replace("bge-reranker-v2-m3", '"bge-reranker'), None,
-                                      "YAML syntax error")),
-    Case("yaml-mapping-in-scalar", **bad(SHIFT.replace("model_id: bge", "model_id: a: bge"), 6,
-                                         "mapping values are not allowed")),
-    Case("yaml-python-tag", **bad("inference_id: !!python/object/apply:os.system ['true']\n", 1, "YAML")),
+    Case(
+        "yaml-unclosed-quote",
+        **bad(SHIFT.replace("bge-reranker-v2-m3", '"bge-reranker'), None, "YAML syntax error"),
+    ),
+    Case(
+        "yaml-mapping-in-scalar",
+        **bad(
+            SHIFT.replace("model_id: bge", "model_id: a: bge"), 6, "mapping values are not allowed"
+        ),
+    ),
+    Case(
+        "yaml-python-tag",
+        **bad("inference_id: !!python/object/apply:os.system ['true']\n", 1, "YAML"),
+    ),
     Case("yaml-unknown-tag", **bad(SHIFT.replace("top_n: 3", "top_n: !Ref three"), 9, "YAML")),
     Case("yaml-undefined-alias", **bad(SHIFT.replace("top_n: 3", "top_n: *nothing"), 9, "alias")),
-    Case("yaml-bad-escape", **bad(SHIFT.replace("bge-reranker-v2-m3", '"bad \\q escape"'), 6, "escape")),
+    Case(
+        "yaml-bad-escape",
+        **bad(SHIFT.replace("bge-reranker-v2-m3", '"bad \\q escape"'), 6, "escape"),
+    ),
     Case("yaml-bad-directive", **bad("%YAML 2.0\n---\n" + SHIFT, 1, "YAML")),
     Case("yaml-garbage-after-end", **bad(SHIFT + "...\n]]] garbage\n", 11, "YAML syntax error")),
     Case("yaml-list-after-mapping", **bad(SHIFT + "- item\n", 10, "YAML syntax error")),
     # -- duplicate keys and ids ---------------------------------------------------------------------
     Case("dup-top-key", **bad(SHIFT + "service: openshift_ai\n", 10, "duplicate key 'service'")),
-    Case("dup-nested-key", **bad(SHIFT.replace("  model_id", "  url: https://other\n  model_id"), 6,
-                                 "duplicate key 'url'")),
+    Case(
+        "dup-nested-key",
+        **bad(
+            SHIFT.replace("  model_id", "  url: https://other\n  model_id"),
+            6,
+            "duplicate key 'url'",
+        ),
+    ),
     Case("dup-quoted-key", **bad(SHIFT + '"task_type": rerank\n', 10, "duplicate key 'task_type'")),
-    Case("dup-secret-key", **bad(SHIFT.replace("task_settings:", "  api_key: ${env:AZURE_KEY}\ntask_settings:"),
-                                 8, "duplicate key 'api_key'")),
-    Case("dup-id-across-files", files={"a.yaml": SHIFT, "b.yaml": SHIFT}, where=r"specs/b\.yaml:1:\d+",
-         message="specs/a.yaml:1"),
+    Case(
+        "dup-secret-key",
+        **bad(
+            SHIFT.replace("task_settings:", "  api_key: ${env:AZURE_KEY}\ntask_settings:"),
+            8,
+            "duplicate key 'api_key'",
+        ),
+    ),
+    Case(
+        "dup-id-across-files",
+        files={"a.yaml": SHIFT, "b.yaml": SHIFT},
+        where=r"specs/b\.yaml:1:\d+",
+        message="specs/a.yaml:1",
+    ),
     Case("dup-id-same-file", **bad(SHIFT + "---\n" + SHIFT, 11, "declared twice")),
-    Case("dup-id-in-subfolder", files={"sub/deeper/bad.yaml": AZURE}, where=r"specs/sub/deeper/bad\.yaml:1:\d+",
-         message="declared twice"),
+    Case(
+        "dup-id-in-subfolder",
+        files={"sub/deeper/bad.yaml": AZURE},
+        where=r"specs/sub/deeper/bad\.yaml:1:\d+",
+        message="declared twice",
+    ),
     # -- documents that are not endpoints ------------------------------------------------------------
     Case("doc-list", **bad("- a\n- b\n", 1, "must be a mapping")),
     Case("doc-scalar", **bad("just a sentence\n", 1, "must be a mapping")),
@@ -162,144 +236,402 @@ CASES: list[Case] = [
     Case("utf16-le-bom", **bad(SHIFT.encode("utf-16"), 1, "UTF-16")),
     Case("utf16-be-no-bom", **bad(SHIFT.encode("utf-16-be"), 1, "UTF-16")),
     Case("utf32-bom", **bad(SHIFT.encode("utf-32"), 1, "UTF-32")),
-    Case("latin-1", **bad(SHIFT.replace("bge-reranker-v2-m3", "modèle").encode("latin-1"), 6, "UTF-8")),
-    Case("utf8-bom-keeps-lines", **bad(b"\xef\xbb\xbf" + (SHIFT + "service: x\n").encode(), 10, "duplicate key")),
-    Case("binary-png", **bad(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), 1, "binary")),
+    Case(
+        "latin-1",
+        **bad(SHIFT.replace("bge-reranker-v2-m3", "modèle").encode("latin-1"), 6, "UTF-8"),
+    ),
+    Case(
+        "utf8-bom-keeps-lines",
+        **bad(b"\xef\xbb\xbf" + (SHIFT + "service: x\n").encode(), 10, "duplicate key"),
+    ),
+    Case(
+        "binary-png", **bad(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), 1, "binary")
+    ),
     Case("binary-no-nul", **bad(bytes(range(128, 256)) * 4, 1, "UTF-8")),
     Case("binary-elf", **bad(b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 64, 1, "binary")),
     # -- size, depth, aliases -------------------------------------------------------------------------
     Case("file-5-mib", **bad(SHIFT + "# " + "x" * (5 * 1024 * 1024) + "\n", 1, "larger than")),
     Case("many-empty-documents", **bad("---\n{}\n" * 20_000, None, "")),
-    Case("deep-flow-sequence", **bad("inference_id: x\nservice_settings: " + "[" * 10_000 + "]" * 10_000 + "\n",
-                                     None, "")),
+    Case(
+        "deep-flow-sequence",
+        **bad("inference_id: x\nservice_settings: " + "[" * 10_000 + "]" * 10_000 + "\n", None, ""),
+    ),
     Case("deep-flow-mapping", **bad("{a: " * 10_000 + "1" + "}" * 10_000 + "\n", None, "")),
     Case("deep-block-nesting", **bad(block_nesting(200), None, "nesting")),
     Case("alias-bomb", **bad(alias_bomb(), None, "alias bomb")),
     Case("alias-recursive", **bad("inference_id: &a [*a]\n", 1, "")),
     Case("merge-key", **bad("base: &b {url: x}\nservice_settings:\n  <<: *b\n", 3, "merge keys")),
     # -- symbolic links ---------------------------------------------------------------------------------
-    Case("symlink-file-outside", build=symlink("bad.yaml", lambda root: root.parent / "outside" / "stolen.yaml"),
-         message="outside"),
+    Case(
+        "symlink-file-outside",
+        build=symlink("bad.yaml", lambda root: root.parent / "outside" / "stolen.yaml"),
+        message="outside",
+    ),
     Case("symlink-to-etc-passwd", build=symlink("bad.yaml", "/etc/passwd"), message="outside"),
-    Case("symlink-dir-outside", build=symlink("linked", lambda root: root.parent / "outside"),
-         where=r"specs/linked", message="outside"),
-    Case("symlink-dangling", build=symlink("bad.yaml", "missing-target.yaml"), message="cannot read"),
+    Case(
+        "symlink-dir-outside",
+        build=symlink("linked", lambda root: root.parent / "outside"),
+        where=r"specs/linked",
+        message="outside",
+    ),
+    Case(
+        "symlink-dangling", build=symlink("bad.yaml", "missing-target.yaml"), message="cannot read"
+    ),
     Case("symlink-loop", build=symlink("bad.yaml", "bad.yaml"), message=""),
     # -- secret references (resolved only when sent: apply) ------------------------------------------
-    Case("secret-file-is-directory", files={"bad.yaml": SHIFT.replace("${env:SHIFT_KEY}", "${file:tokens}"),
-                                            "tokens/readme.txt": "x"},
-         where=r"specs/bad\.yaml:7:\d+", message="directory", **SECRETS_AT_SEND),
-    Case("secret-file-missing", **bad(SHIFT.replace("${env:SHIFT_KEY}", "${file:missing.token}"), 7,
-                                      "missing.token", **SECRETS_AT_SEND)),
-    Case("secret-file-not-utf8", files={"bad.yaml": SHIFT.replace("${env:SHIFT_KEY}", "${file:key.bin}"),
-                                        "key.bin": b"\xff\xfe\xfa"},
-         where=r"specs/bad\.yaml:7:\d+", message="UTF-8", **SECRETS_AT_SEND),
-    Case("secret-env-undefined", **bad(SHIFT.replace("SHIFT_KEY", "NOT_SET_ANYWHERE_4711"), 7,
-                                       "NOT_SET_ANYWHERE_4711", **SECRETS_AT_SEND)),
-    Case("secret-env-empty", **bad(SHIFT.replace("SHIFT_KEY", "EMPTY_SECRET"), 7, "empty",
-                                   **SECRETS_AT_SEND, env={"EMPTY_SECRET": ""})),
-    Case("secret-file-empty", files={"bad.yaml": SHIFT.replace("${env:SHIFT_KEY}", "${file:empty.token}"),
-                                     "empty.token": ""},
-         where=r"specs/bad\.yaml:7:\d+", message="empty", **SECRETS_AT_SEND),
-    Case("secret-two-unresolvable", files={"bad.yaml": SHIFT.replace("SHIFT_KEY", "NOPE_ONE"),
-                                           "bad2.yaml": AZURE.replace("azure-embed", "x").replace("AZURE_KEY", "NOPE_TWO")},
-         where=r"specs/bad2?\.yaml:[78]:\d+", message="NOPE_TWO", **SECRETS_AT_SEND),
-    Case("secret-literal", **bad(SHIFT.replace("${env:SHIFT_KEY}", "sk-literal-value"), 7, "is a secret")),
-    Case("secret-reference-empty-name", **bad(SHIFT.replace("${env:SHIFT_KEY}", "${env:}"), 7, "is a secret")),
-    Case("secret-reference-suffix", **bad(SHIFT.replace("${env:SHIFT_KEY}", "${env:SHIFT_KEY}-2"), 7,
-                                          "is a secret")),
-    Case("secret-from-variable", files={"bad.yaml": SHIFT.replace("${env:SHIFT_KEY}", "${var:key}"),
-                                        "reconciler.yaml": "variables:\n  key: sk-smuggled-in\n"},
-         where=r"specs/bad\.yaml:7:\d+", message="is a secret"),
+    Case(
+        "secret-file-is-directory",
+        files={
+            "bad.yaml": SHIFT.replace("${env:SHIFT_KEY}", "${file:tokens}"),
+            "tokens/readme.txt": "x",
+        },
+        where=r"specs/bad\.yaml:7:\d+",
+        message="directory",
+        **SECRETS_AT_SEND,
+    ),
+    Case(
+        "secret-file-missing",
+        **bad(
+            SHIFT.replace("${env:SHIFT_KEY}", "${file:missing.token}"),
+            7,
+            "missing.token",
+            **SECRETS_AT_SEND,
+        ),
+    ),
+    Case(
+        "secret-file-not-utf8",
+        files={
+            "bad.yaml": SHIFT.replace("${env:SHIFT_KEY}", "${file:key.bin}"),
+            "key.bin": b"\xff\xfe\xfa",
+        },
+        where=r"specs/bad\.yaml:7:\d+",
+        message="UTF-8",
+        **SECRETS_AT_SEND,
+    ),
+    Case(
+        "secret-env-undefined",
+        **bad(
+            SHIFT.replace("SHIFT_KEY", "NOT_SET_ANYWHERE_4711"),
+            7,
+            "NOT_SET_ANYWHERE_4711",
+            **SECRETS_AT_SEND,
+        ),
+    ),
+    Case(
+        "secret-env-empty",
+        **bad(
+            SHIFT.replace("SHIFT_KEY", "EMPTY_SECRET"),
+            7,
+            "empty",
+            **SECRETS_AT_SEND,
+            env={"EMPTY_SECRET": ""},
+        ),
+    ),
+    Case(
+        "secret-file-empty",
+        files={
+            "bad.yaml": SHIFT.replace("${env:SHIFT_KEY}", "${file:empty.token}"),
+            "empty.token": "",
+        },
+        where=r"specs/bad\.yaml:7:\d+",
+        message="empty",
+        **SECRETS_AT_SEND,
+    ),
+    Case(
+        "secret-two-unresolvable",
+        files={
+            "bad.yaml": SHIFT.replace("SHIFT_KEY", "NOPE_ONE"),
+            "bad2.yaml": AZURE.replace("azure-embed", "x").replace("AZURE_KEY", "NOPE_TWO"),
+        },
+        where=r"specs/bad2?\.yaml:[78]:\d+",
+        message="NOPE_TWO",
+        **SECRETS_AT_SEND,
+    ),
+    Case(
+        "secret-literal",
+        **bad(SHIFT.replace("${env:SHIFT_KEY}", "sk-literal-value"), 7, "is a secret"),
+    ),
+    Case(
+        "secret-reference-empty-name",
+        **bad(SHIFT.replace("${env:SHIFT_KEY}", "${env:}"), 7, "is a secret"),
+    ),
+    Case(
+        "secret-reference-suffix",
+        **bad(SHIFT.replace("${env:SHIFT_KEY}", "${env:SHIFT_KEY}-2"), 7, "is a secret"),
+    ),
+    Case(
+        "secret-from-variable",
+        files={
+            "bad.yaml": SHIFT.replace("${env:SHIFT_KEY}", "${var:key}"),
+            "reconciler.yaml": "variables:\n  key: sk-smuggled-in\n",
+        },
+        where=r"specs/bad\.yaml:7:\d+",
+        message="is a secret",
+    ),
     # -- variables, environments, reconciler.yaml ----------------------------------------------------
-    Case("variable-undefined", **bad(SHIFT.replace("rerank.example", "${var:nohost}"), 5, "undefined variable")),
-    Case("env-unknown", files={"reconciler.yaml": ENVS}, commands=("plan", "apply"), args=("--env", "qa"),
-         where=None, message="unknown environment 'qa'"),
-    Case("env-without-settings-file", commands=("plan", "apply"), args=("--env", "staging"), where=None,
-         message="--env staging"),
+    Case(
+        "variable-undefined",
+        **bad(SHIFT.replace("rerank.example", "${var:nohost}"), 5, "undefined variable"),
+    ),
+    Case(
+        "env-unknown",
+        files={"reconciler.yaml": ENVS},
+        commands=("plan", "apply"),
+        args=("--env", "qa"),
+        where=None,
+        message="unknown environment 'qa'",
+    ),
+    Case(
+        "env-without-settings-file",
+        commands=("plan", "apply"),
+        args=("--env", "staging"),
+        where=None,
+        message="--env staging",
+    ),
     Case("settings-syntax-error", **settings("environments: [\n", 2, "YAML syntax error")),
     Case("settings-is-a-list", **settings("- staging\n- production\n", 1, "mapping")),
     Case("settings-unknown-key", **settings("colour: blue\n", 1, "unknown setting 'colour'")),
-    Case("settings-duplicate-key", **settings("state_index: a\nstate_index: b\n", 2, "duplicate key")),
+    Case(
+        "settings-duplicate-key", **settings("state_index: a\nstate_index: b\n", 2, "duplicate key")
+    ),
     Case("settings-utf16", **settings(("state_index: x\n").encode("utf-16"), 1, "UTF-16")),
-    Case("settings-environments-list", **settings("environments:\n  - staging\n", 1, "environments",
-                                                  args=("--env", "staging"))),
-    Case("settings-environment-scalar", **settings("environments:\n  staging: 5\n", 2, "staging",
-                                                   args=("--env", "staging"))),
+    Case(
+        "settings-environments-list",
+        **settings("environments:\n  - staging\n", 1, "environments", args=("--env", "staging")),
+    ),
+    Case(
+        "settings-environment-scalar",
+        **settings("environments:\n  staging: 5\n", 2, "staging", args=("--env", "staging")),
+    ),
     Case("settings-variables-list", **settings("variables: [a, b]\n", 1, "variables")),
-    Case("settings-url-not-string", **settings("environments:\n  staging:\n    url: 5\n", 3, "url",
-                                               args=("--env", "staging"))),
-    Case("settings-insecure-string", **settings("environments:\n  staging:\n    url: {url}\n    insecure: 'no'\n",
-                                                4, "insecure", args=("--env", "staging"))),
+    Case(
+        "settings-url-not-string",
+        **settings("environments:\n  staging:\n    url: 5\n", 3, "url", args=("--env", "staging")),
+    ),
+    Case(
+        "settings-insecure-string",
+        **settings(
+            "environments:\n  staging:\n    url: {url}\n    insecure: 'no'\n",
+            4,
+            "insecure",
+            args=("--env", "staging"),
+        ),
+    ),
     Case("settings-state-index-invalid", **settings("state_index: Bad Index\n", 1, "state_index")),
-    Case("settings-unknown-env-key", **settings("environments:\n  staging:\n    url: {url}\n    colour: red\n", 4,
-                                                "unknown environment setting", args=("--env", "staging"),
-                                                commands=("plan", "apply"))),
+    Case(
+        "settings-unknown-env-key",
+        **settings(
+            "environments:\n  staging:\n    url: {url}\n    colour: red\n",
+            4,
+            "unknown environment setting",
+            args=("--env", "staging"),
+            commands=("plan", "apply"),
+        ),
+    ),
     # -- schema: services, task types, ids, types, chunking ---------------------------------------
-    Case("unknown-service", **bad(SHIFT.replace("service: openshift_ai", "service: openshift"), 3, "service")),
-    Case("unknown-task-type", **bad(SHIFT.replace("task_type: rerank", "task_type: summarise"), 2, "task_type")),
-    Case("unsupported-task-type", **bad(SHIFT.replace("task_type: rerank", "task_type: sparse_embedding"), 2,
-                                        "task_type")),
+    Case(
+        "unknown-service",
+        **bad(SHIFT.replace("service: openshift_ai", "service: openshift"), 3, "service"),
+    ),
+    Case(
+        "unknown-task-type",
+        **bad(SHIFT.replace("task_type: rerank", "task_type: summarise"), 2, "task_type"),
+    ),
+    Case(
+        "unsupported-task-type",
+        **bad(SHIFT.replace("task_type: rerank", "task_type: sparse_embedding"), 2, "task_type"),
+    ),
     Case("id-capitals", **bad(SHIFT.replace("shift-rerank", "Shift-Rerank"), 1, "inference_id")),
-    Case("id-leading-dot", **bad(SHIFT.replace("shift-rerank", ".shift-rerank"), 1, "inference_id")),
+    Case(
+        "id-leading-dot", **bad(SHIFT.replace("shift-rerank", ".shift-rerank"), 1, "inference_id")
+    ),
     Case("id-all", **bad(SHIFT.replace("shift-rerank", "_all"), 1, "inference_id")),
     Case("id-trailing-dash", **bad(SHIFT.replace("shift-rerank", "shift-"), 1, "inference_id")),
-    Case("id-with-space", **bad(SHIFT.replace("shift-rerank", "'shift rerank'"), 1, "inference_id")),
+    Case(
+        "id-with-space", **bad(SHIFT.replace("shift-rerank", "'shift rerank'"), 1, "inference_id")
+    ),
     Case("id-empty", **bad(SHIFT.replace("shift-rerank", "''"), 1, "inference_id")),
     Case("id-integer", **bad(SHIFT.replace("shift-rerank", "12345"), 1, "inference_id")),
     Case("id-missing", **bad(SHIFT.replace("inference_id: shift-rerank\n", ""), 1, "inference_id")),
-    Case("wrong-type-top-n", **bad(SHIFT.replace("top_n: 3", "top_n: three"), 9, "expected integer")),
-    Case("wrong-type-boolean-for-int", **bad(SHIFT.replace("top_n: 3", "top_n: yes"), 9, "expected integer")),
-    Case("wrong-type-settings-list", **bad(SHIFT.split("service_settings:")[0] + "service_settings: [a, b]\n", 4,
-                                           "service_settings")),
-    Case("wrong-type-task-settings-scalar", **bad(SHIFT.replace("task_settings:\n  top_n: 3", "task_settings: 3"),
-                                                  8, "task_settings")),
-    Case("wrong-type-date", **bad(AZURE.replace('"2024-02-01"', "2024-02-01").replace("azure-embed", "x"), 7,
-                                  "api_version")),
+    Case(
+        "wrong-type-top-n", **bad(SHIFT.replace("top_n: 3", "top_n: three"), 9, "expected integer")
+    ),
+    Case(
+        "wrong-type-boolean-for-int",
+        **bad(SHIFT.replace("top_n: 3", "top_n: yes"), 9, "expected integer"),
+    ),
+    Case(
+        "wrong-type-settings-list",
+        **bad(
+            SHIFT.split("service_settings:")[0] + "service_settings: [a, b]\n",
+            4,
+            "service_settings",
+        ),
+    ),
+    Case(
+        "wrong-type-task-settings-scalar",
+        **bad(SHIFT.replace("task_settings:\n  top_n: 3", "task_settings: 3"), 8, "task_settings"),
+    ),
+    Case(
+        "wrong-type-date",
+        **bad(
+            AZURE.replace('"2024-02-01"', "2024-02-01").replace("azure-embed", "x"),
+            7,
+            "api_version",
+        ),
+    ),
     Case("unknown-field", **bad(SHIFT + "colour: blue\n", 10, "unknown field 'colour'")),
-    Case("chunking-on-rerank", **bad(SHIFT + "chunking_settings:\n  strategy: none\n", 10, "chunking_settings")),
-    Case("chunking-word-overlap", **bad(AZURE.replace("azure-embed", "x") + "chunking_settings:\n  strategy: word\n"
-                                        "  max_chunk_size: 100\n  overlap: 60\n", 12, "at most half")),
-    Case("chunking-sentence-overlap", **bad(AZURE.replace("azure-embed", "x") + "chunking_settings:\n"
-                                            "  strategy: sentence\n  max_chunk_size: 100\n  sentence_overlap: 2\n",
-                                            12, "sentence_overlap")),
-    Case("chunking-unknown-strategy", **bad(AZURE.replace("azure-embed", "x")
-                                            + "chunking_settings:\n  strategy: paragraph\n", 10, "strategy")),
-    Case("chunking-size-too-small", **bad(AZURE.replace("azure-embed", "x") + "chunking_settings:\n"
-                                          "  strategy: sentence\n  max_chunk_size: 19\n", 11, ">= 20")),
-    Case("rate-limit-zero", **bad(SHIFT.replace("  model_id", "  rate_limit:\n    requests_per_minute: 0\n"
-                                                "  model_id"), 7, "requests_per_minute")),
+    Case(
+        "chunking-on-rerank",
+        **bad(SHIFT + "chunking_settings:\n  strategy: none\n", 10, "chunking_settings"),
+    ),
+    Case(
+        "chunking-word-overlap",
+        **bad(
+            AZURE.replace("azure-embed", "x") + "chunking_settings:\n  strategy: word\n"
+            "  max_chunk_size: 100\n  overlap: 60\n",
+            12,
+            "at most half",
+        ),
+    ),
+    Case(
+        "chunking-sentence-overlap",
+        **bad(
+            AZURE.replace("azure-embed", "x") + "chunking_settings:\n"
+            "  strategy: sentence\n  max_chunk_size: 100\n  sentence_overlap: 2\n",
+            12,
+            "sentence_overlap",
+        ),
+    ),
+    Case(
+        "chunking-unknown-strategy",
+        **bad(
+            AZURE.replace("azure-embed", "x") + "chunking_settings:\n  strategy: paragraph\n",
+            10,
+            "strategy",
+        ),
+    ),
+    Case(
+        "chunking-size-too-small",
+        **bad(
+            AZURE.replace("azure-embed", "x") + "chunking_settings:\n"
+            "  strategy: sentence\n  max_chunk_size: 19\n",
+            11,
+            ">= 20",
+        ),
+    ),
+    Case(
+        "rate-limit-zero",
+        **bad(
+            SHIFT.replace("  model_id", "  rate_limit:\n    requests_per_minute: 0\n  model_id"),
+            7,
+            "requests_per_minute",
+        ),
+    ),
     # -- saved plans ----------------------------------------------------------------------------------
-    Case("plan-file-garbage", commands=PLAN_ONLY, where=r"plan\.json", message="not a saved plan",
-         build=saved_plan("this is not json {")),
-    Case("plan-file-binary", commands=PLAN_ONLY, where=r"plan\.json", message="not a saved plan",
-         build=saved_plan(bytes(range(256)))),
-    Case("plan-file-json-list", commands=PLAN_ONLY, where=r"plan\.json", message="not a saved plan",
-         build=saved_plan([1, 2, 3])),
-    Case("plan-file-wrong-version", commands=PLAN_ONLY, where=r"plan\.json", message="version",
-         build=saved_plan({"format_version": "1", "changes": [], "saved": {"version": 99}})),
-    Case("plan-file-literal-secret", commands=PLAN_ONLY, where=r"specs/tampered\.yaml:\d+", message="is a secret",
-         build=saved_plan(tampered({**SHIFT_BODY, "service_settings": {**SHIFT_BODY["service_settings"],
-                                                                         "api_key": "sk-tampered"}}),
-                          live_fingerprint=True)),
-    Case("plan-file-invalid-spec", commands=PLAN_ONLY, where=r"specs/tampered\.yaml:\d+", message="unknown field",
-         build=saved_plan(tampered({**SHIFT_BODY, "colour": "red"}), live_fingerprint=True)),
+    Case(
+        "plan-file-garbage",
+        commands=PLAN_ONLY,
+        where=r"plan\.json",
+        message="not a saved plan",
+        build=saved_plan("this is not json {"),
+    ),
+    Case(
+        "plan-file-binary",
+        commands=PLAN_ONLY,
+        where=r"plan\.json",
+        message="not a saved plan",
+        build=saved_plan(bytes(range(256))),
+    ),
+    Case(
+        "plan-file-json-list",
+        commands=PLAN_ONLY,
+        where=r"plan\.json",
+        message="not a saved plan",
+        build=saved_plan([1, 2, 3]),
+    ),
+    Case(
+        "plan-file-wrong-version",
+        commands=PLAN_ONLY,
+        where=r"plan\.json",
+        message="version",
+        build=saved_plan({"format_version": "1", "changes": [], "saved": {"version": 99}}),
+    ),
+    Case(
+        "plan-file-literal-secret",
+        commands=PLAN_ONLY,
+        where=r"specs/tampered\.yaml:\d+",
+        message="is a secret",
+        build=saved_plan(
+            tampered(
+                {
+                    **SHIFT_BODY,
+                    "service_settings": {
+                        **SHIFT_BODY["service_settings"],
+                        "api_key": "sk-tampered",
+                    },
+                }
+            ),
+            live_fingerprint=True,
+        ),
+    ),
+    Case(
+        "plan-file-invalid-spec",
+        commands=PLAN_ONLY,
+        where=r"specs/tampered\.yaml:\d+",
+        message="unknown field",
+        build=saved_plan(tampered({**SHIFT_BODY, "colour": "red"}), live_fingerprint=True),
+    ),
     # -- the command line -------------------------------------------------------------------------------
-    Case("directory-missing", files={}, build=lambda root, cluster: _remove(root), where=r"specs",
-         message="no such file or directory"),
-    Case("plan-out-unwritable", commands=("plan",), args=("--out", "no/such/folder/plan.json"), where=None,
-         message="plan.json", reads=True),
-    Case("ca-cert-not-pem", files={"not-a-cert.pem": "hello"}, commands=("plan", "apply"),
-         args=("--ca-cert", "specs/not-a-cert.pem", "--url", "{https}"), where=None, message="not-a-cert.pem"),
-    Case("url-garbage", commands=("plan", "apply"), args=("--url", "not a url"), where=None, message="url"),
-    Case("timeout-zero", commands=("plan", "apply"), args=("--timeout", "0"), where=None, message="timeout"),
+    Case(
+        "directory-missing",
+        files={},
+        build=lambda root, cluster: _remove(root),
+        where=r"specs",
+        message="no such file or directory",
+    ),
+    Case(
+        "plan-out-unwritable",
+        commands=("plan",),
+        args=("--out", "no/such/folder/plan.json"),
+        where=None,
+        message="plan.json",
+        reads=True,
+    ),
+    Case(
+        "ca-cert-not-pem",
+        files={"not-a-cert.pem": "hello"},
+        commands=("plan", "apply"),
+        args=("--ca-cert", "specs/not-a-cert.pem", "--url", "{https}"),
+        where=None,
+        message="not-a-cert.pem",
+    ),
+    Case(
+        "url-garbage",
+        commands=("plan", "apply"),
+        args=("--url", "not a url"),
+        where=None,
+        message="url",
+    ),
+    Case(
+        "timeout-zero",
+        commands=("plan", "apply"),
+        args=("--timeout", "0"),
+        where=None,
+        message="timeout",
+    ),
 ]
 
 
 # Schema problems reach plan and apply by the same road as any spec problem (load, then validate,
 # then nothing): apply, the command that could write, is run for them, and validate; plan is not.
-_SCHEMA = [case.name for case in CASES].index("unknown-service"), [case.name for case in CASES].index("plan-file-garbage")
-CASES[_SCHEMA[0]:_SCHEMA[1]] = [replace(case, commands=("validate", "apply")) for case in CASES[_SCHEMA[0]:_SCHEMA[1]]]
+_SCHEMA = (
+    [case.name for case in CASES].index("unknown-service"),
+    [case.name for case in CASES].index("plan-file-garbage"),
+)
+CASES[_SCHEMA[0] : _SCHEMA[1]] = [
+    replace(case, commands=("validate", "apply")) for case in CASES[_SCHEMA[0] : _SCHEMA[1]]
+]
 
 
 def _remove(root: Path) -> None:
@@ -320,7 +652,10 @@ class Outcome:
 
 
 def command_line(case: Case, command: str, url: str) -> tuple[str, ...]:
-    extra = tuple(a.replace("{url}", url).replace("{https}", url.replace("http://", "https://")) for a in case.args)
+    extra = tuple(
+        a.replace("{url}", url).replace("{https}", url.replace("http://", "https://"))
+        for a in case.args
+    )
     if "--url" not in extra:
         extra += ("--url", url)
     if command == "validate":
@@ -349,11 +684,20 @@ def run_case(case: Case, base: Path) -> dict[str, Outcome]:
             case.build(root, cluster)
         for command in case.commands:
             cluster.clear_requests()
-            run, seconds = timed_cli(*command_line(case, command, cluster.url), cwd=workdir,
-                                     env={**SECRET_ENV, **case.env}, timeout=60)
-            writes = tuple(f"{r['method']} {r['path']}" for r in cluster.requests
-                           if r["method"] in WRITES and "dry_run" not in r.get("query", {}))
-            outcomes[command] = Outcome(run=run, seconds=seconds, writes=writes, requests=len(cluster.requests))
+            run, seconds = timed_cli(
+                *command_line(case, command, cluster.url),
+                cwd=workdir,
+                env={**SECRET_ENV, **case.env},
+                timeout=60,
+            )
+            writes = tuple(
+                f"{r['method']} {r['path']}"
+                for r in cluster.requests
+                if r["method"] in WRITES and "dry_run" not in r.get("query", {})
+            )
+            outcomes[command] = Outcome(
+                run=run, seconds=seconds, writes=writes, requests=len(cluster.requests)
+            )
     return outcomes
 
 
@@ -368,7 +712,11 @@ def items() -> list[Any]:
     params = []
     for case in CASES:
         for command in case.commands:
-            marks = [pytest.mark.xfail(strict=True, reason=case.xfail[command])] if command in case.xfail else []
+            marks = (
+                [pytest.mark.xfail(strict=True, reason=case.xfail[command])]
+                if command in case.xfail
+                else []
+            )
             params.append(pytest.param(case, command, id=f"{case.name}-{command}", marks=marks))
     return params
 
@@ -378,8 +726,9 @@ def test_the_corpus_is_large_enough() -> None:
 
 
 @pytest.mark.parametrize(("case", "command"), items())
-def test_bad_input_fails_cleanly_and_writes_nothing(corpus: dict[str, dict[str, Outcome]], case: Case,
-                                                    command: str) -> None:
+def test_bad_input_fails_cleanly_and_writes_nothing(
+    corpus: dict[str, dict[str, Outcome]], case: Case, command: str
+) -> None:
     outcome = corpus[case.name][command]
     run = outcome.run
     shown = f"{command}: exit {run.code}\n--- stdout\n{run.stdout[-3000:]}\n--- stderr\n{run.stderr[-3000:]}"
@@ -403,15 +752,20 @@ def test_validate_checks_every_environment_of_reconciler_yaml(tmp_path: Path) ->
     """Offline validate has no --env: a variable defined per environment is fine, one missing in any is not."""
     root = tmp_path / "specs"
     root.mkdir()
-    (root / "shift.yaml").write_text(SHIFT.replace("rerank.example", "${var:host}"), encoding="utf-8")
+    (root / "shift.yaml").write_text(
+        SHIFT.replace("rerank.example", "${var:host}"), encoding="utf-8"
+    )
     (root / "reconciler.yaml").write_text(
         "environments:\n  staging:\n    variables:\n      host: staging.example\n"
-        "  production:\n    variables:\n      host: prod.example\n", encoding="utf-8")
+        "  production:\n    variables:\n      host: prod.example\n",
+        encoding="utf-8",
+    )
     ok, _ = timed_cli("validate", "specs", cwd=tmp_path)
     assert ok.code == 0 and "1 endpoint spec valid" in ok.stdout, ok.output
     (root / "reconciler.yaml").write_text(
         "environments:\n  staging:\n    variables:\n      host: staging.example\n  production: {}\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     missing, _ = timed_cli("validate", "specs", cwd=tmp_path)
     assert missing.code == 1, missing.output
     assert "specs/shift.yaml:5:" in missing.stderr and "environment 'production'" in missing.stderr

@@ -42,15 +42,30 @@ similarities = st.sampled_from(["cosine", "dot_product", "l2_norm"])
 
 
 def chunking() -> st.SearchStrategy[dict[str, Any]]:
-    sentence = st.builds(lambda size, overlap: {"strategy": "sentence", "max_chunk_size": size,
-                                                "sentence_overlap": overlap},
-                         st.integers(20, 300), st.sampled_from([0, 1]))
-    word = st.integers(10, 300).flatmap(lambda size: st.builds(
-        lambda overlap: {"strategy": "word", "max_chunk_size": size, "overlap": overlap},
-        st.integers(1, size // 2)))
-    recursive = st.builds(lambda size, group: {"strategy": "recursive", "max_chunk_size": size,
-                                               "separator_group": group},
-                          st.integers(20, 300), st.sampled_from(["plaintext", "markdown"]))
+    sentence = st.builds(
+        lambda size, overlap: {
+            "strategy": "sentence",
+            "max_chunk_size": size,
+            "sentence_overlap": overlap,
+        },
+        st.integers(20, 300),
+        st.sampled_from([0, 1]),
+    )
+    word = st.integers(10, 300).flatmap(
+        lambda size: st.builds(
+            lambda overlap: {"strategy": "word", "max_chunk_size": size, "overlap": overlap},
+            st.integers(1, size // 2),
+        )
+    )
+    recursive = st.builds(
+        lambda size, group: {
+            "strategy": "recursive",
+            "max_chunk_size": size,
+            "separator_group": group,
+        },
+        st.integers(20, 300),
+        st.sampled_from(["plaintext", "markdown"]),
+    )
     return st.one_of(sentence, word, recursive, st.just({"strategy": "none"}))
 
 
@@ -59,47 +74,85 @@ def optional(**fields: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, An
 
 
 def azure(inference_id: str) -> st.SearchStrategy[dict[str, Any]]:
-    def build(task_type: str, extra: dict[str, Any], task: dict[str, Any], chunks: dict[str, Any] | None,
-              resource: str) -> dict[str, Any]:
-        settings_ = {"resource_name": resource, "deployment_id": "gpt-4o" if task_type == "completion"
-                     else "text-embedding-3-large", "api_version": "2024-10-21", "api_key": "${env:AZURE_KEY}"}
+    def build(
+        task_type: str,
+        extra: dict[str, Any],
+        task: dict[str, Any],
+        chunks: dict[str, Any] | None,
+        resource: str,
+    ) -> dict[str, Any]:
+        settings_ = {
+            "resource_name": resource,
+            "deployment_id": "gpt-4o" if task_type == "completion" else "text-embedding-3-large",
+            "api_version": "2024-10-21",
+            "api_key": "${env:AZURE_KEY}",
+        }
         if task_type != "text_embedding":
             extra = {k: v for k, v in extra.items() if k not in ("dimensions", "similarity")}
-        body = {"inference_id": inference_id, "task_type": task_type, "service": "azureopenai",
-                "service_settings": {**settings_, **extra}}
+        body = {
+            "inference_id": inference_id,
+            "task_type": task_type,
+            "service": "azureopenai",
+            "service_settings": {**settings_, **extra},
+        }
         if task:
             body["task_settings"] = task
         if chunks is not None and task_type == "text_embedding":
             body["chunking_settings"] = chunks
         return body
 
-    return st.builds(build, st.sampled_from(["text_embedding", "completion"]),
-                     optional(rate_limit=rate_limits, dimensions=st.integers(64, 3072), similarity=similarities),
-                     optional(user=words, headers=st.dictionaries(st.sampled_from(["x-a", "x-b"]), words,
-                                                                  min_size=1)),
-                     st.none() | chunking(), words)
+    return st.builds(
+        build,
+        st.sampled_from(["text_embedding", "completion"]),
+        optional(rate_limit=rate_limits, dimensions=st.integers(64, 3072), similarity=similarities),
+        optional(
+            user=words, headers=st.dictionaries(st.sampled_from(["x-a", "x-b"]), words, min_size=1)
+        ),
+        st.none() | chunking(),
+        words,
+    )
 
 
 def openshift(inference_id: str) -> st.SearchStrategy[dict[str, Any]]:
-    def build(task_type: str, extra: dict[str, Any], rerank: dict[str, Any], chunks: dict[str, Any] | None,
-              host: str, model: str | None) -> dict[str, Any]:
-        settings_: dict[str, Any] = {"url": f"https://{host}.example/v1", "api_key": "${env:SHIFT_KEY}"}
+    def build(
+        task_type: str,
+        extra: dict[str, Any],
+        rerank: dict[str, Any],
+        chunks: dict[str, Any] | None,
+        host: str,
+        model: str | None,
+    ) -> dict[str, Any]:
+        settings_: dict[str, Any] = {
+            "url": f"https://{host}.example/v1",
+            "api_key": "${env:SHIFT_KEY}",
+        }
         if model:
             settings_["model_id"] = model
         if task_type != "text_embedding":
             extra = {k: v for k, v in extra.items() if k not in ("similarity", "max_input_tokens")}
-        body = {"inference_id": inference_id, "task_type": task_type, "service": "openshift_ai",
-                "service_settings": {**settings_, **extra}}
+        body = {
+            "inference_id": inference_id,
+            "task_type": task_type,
+            "service": "openshift_ai",
+            "service_settings": {**settings_, **extra},
+        }
         if task_type == "rerank" and rerank:
             body["task_settings"] = rerank
         if chunks is not None and task_type == "text_embedding":
             body["chunking_settings"] = chunks
         return body
 
-    return st.builds(build, st.sampled_from(["text_embedding", "rerank", "completion"]),
-                     optional(rate_limit=rate_limits, similarity=similarities, max_input_tokens=st.integers(1, 8192)),
-                     optional(top_n=st.integers(1, 20), return_documents=st.booleans()),
-                     st.none() | chunking(), words, st.none() | st.sampled_from(["m-small", "m-large"]))
+    return st.builds(
+        build,
+        st.sampled_from(["text_embedding", "rerank", "completion"]),
+        optional(
+            rate_limit=rate_limits, similarity=similarities, max_input_tokens=st.integers(1, 8192)
+        ),
+        optional(top_n=st.integers(1, 20), return_documents=st.booleans()),
+        st.none() | chunking(),
+        words,
+        st.none() | st.sampled_from(["m-small", "m-large"]),
+    )
 
 
 def endpoint(inference_id: str) -> st.SearchStrategy[dict[str, Any]]:
@@ -107,21 +160,32 @@ def endpoint(inference_id: str) -> st.SearchStrategy[dict[str, Any]]:
 
 
 def endpoint_set(ids: tuple[str, ...], min_size: int) -> st.SearchStrategy[list[dict[str, Any]]]:
-    return st.lists(st.sampled_from(ids), unique=True, min_size=min_size, max_size=len(ids)).flatmap(
-        lambda chosen: st.tuples(*[endpoint(i) for i in chosen]).map(list))
+    return st.lists(
+        st.sampled_from(ids), unique=True, min_size=min_size, max_size=len(ids)
+    ).flatmap(lambda chosen: st.tuples(*[endpoint(i) for i in chosen]).map(list))
 
 
 def specs_of(bodies: list[dict[str, Any]]) -> tuple[EndpointSpec, ...]:
-    documents = [Document(body=copy.deepcopy(body), source=Source(file=f"{body['inference_id']}.yaml", line=1, col=1))
-                 for body in bodies]
+    documents = [
+        Document(
+            body=copy.deepcopy(body),
+            source=Source(file=f"{body['inference_id']}.yaml", line=1, col=1),
+        )
+        for body in bodies
+    ]
     result = validate_documents(documents, [])
     assert result.ok, [str(d) for d in result.diagnostics]  # the grammar makes valid specs only
     return result.specs
 
 
 def spec_of(body: dict[str, Any]) -> EndpointSpec:
-    return EndpointSpec(inference_id=body["inference_id"], task_type=body["task_type"], service=body["service"],
-                        body=body, source=Source(file="x.yaml", line=1, col=1))
+    return EndpointSpec(
+        inference_id=body["inference_id"],
+        task_type=body["task_type"],
+        service=body["service"],
+        body=body,
+        source=Source(file="x.yaml", line=1, col=1),
+    )
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -134,13 +198,22 @@ def secrets_in_process() -> Iterator[None]:
 
 def put_live(url: str, body: dict[str, Any]) -> None:
     request = {k: v for k, v in body.items() if k not in ("inference_id", "task_type")}
-    request["service_settings"] = {**request["service_settings"], "api_key": "live-key-made-by-hand"}
-    answer = httpx.put(f"{url}/_inference/{body['task_type']}/{body['inference_id']}", json=request, timeout=10)
-    assert answer.status_code == 200, (body, answer.text)  # the sandbox accepts what the catalog allows
+    request["service_settings"] = {
+        **request["service_settings"],
+        "api_key": "live-key-made-by-hand",
+    }
+    answer = httpx.put(
+        f"{url}/_inference/{body['task_type']}/{body['inference_id']}", json=request, timeout=10
+    )
+    assert answer.status_code == 200, (
+        body,
+        answer.text,
+    )  # the sandbox accepts what the catalog allows
 
 
 def near(body: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
     """A live endpoint close to ``body``: the same, or with task settings, rate limit or chunking moved."""
+
     def moved(block: str, values: dict[str, Any] | None) -> dict[str, Any]:
         changed = copy.deepcopy(body)
         if values is None:
@@ -151,23 +224,35 @@ def near(body: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
             changed[block] = values
         return changed
 
-    task_settings = {"azureopenai": optional(user=words), "openshift_ai": optional(top_n=st.integers(1, 20),
-                                                                                     return_documents=st.booleans())}
-    options = [st.just(copy.deepcopy(body)),
-               st.builds(lambda limit: moved("service_settings", {"rate_limit": limit}), rate_limits)]
+    task_settings = {
+        "azureopenai": optional(user=words),
+        "openshift_ai": optional(top_n=st.integers(1, 20), return_documents=st.booleans()),
+    }
+    options = [
+        st.just(copy.deepcopy(body)),
+        st.builds(lambda limit: moved("service_settings", {"rate_limit": limit}), rate_limits),
+    ]
     if body["task_type"] in ("rerank",) or body["service"] == "azureopenai":
-        options.append(task_settings[body["service"]].map(lambda ts: moved("task_settings", ts or None)))
+        options.append(
+            task_settings[body["service"]].map(lambda ts: moved("task_settings", ts or None))
+        )
     if body["task_type"] == "text_embedding":
-        options.append((st.none() | chunking()).map(lambda chunks: moved("chunking_settings", chunks)))
+        options.append(
+            (st.none() | chunking()).map(lambda chunks: moved("chunking_settings", chunks))
+        )
     return st.one_of(options)
 
 
 def live_set(desired: list[dict[str, Any]]) -> st.SearchStrategy[list[dict[str, Any]]]:
     """Per declared id: absent, near the spec, or anything; plus endpoints nobody declares."""
-    per_id = [st.one_of(st.none(), near(body), near(body), endpoint(body["inference_id"])) for body in desired]
+    per_id = [
+        st.one_of(st.none(), near(body), near(body), endpoint(body["inference_id"]))
+        for body in desired
+    ]
     strangers = endpoint_set(STRANGERS, 0)
     return st.tuples(st.tuples(*per_id), strangers).map(
-        lambda drawn: [b for b in drawn[0] if b is not None] + drawn[1])
+        lambda drawn: [b for b in drawn[0] if b is not None] + drawn[1]
+    )
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -179,15 +264,23 @@ def test_plan_after_applying_the_plan_has_no_changes(data: st.DataObject, versio
     with SandboxServer(port=0, version=version) as server:
         for body in live:
             put_live(server.url, body)
-        with open_session(connection=Connection(url=server.url), settings=Settings(), sandbox_data=None) as session:
+        with open_session(
+            connection=Connection(url=server.url), settings=Settings(), sandbox_data=None
+        ) as session:
             plan, snapshot = make_plan(session, specs, prune=False)
             for change in plan.changes:
                 event(f"planned {change.action.value}")
             with apply_lock(session):
-                result = apply_plan(session, plan, specs, state=snapshot.state, live=snapshot.endpoints)
+                result = apply_plan(
+                    session, plan, specs, state=snapshot.state, live=snapshot.endpoints
+                )
             assert result.failed == (), [o.message for o in result.failed]
             again, after = make_plan(session, specs, prune=False)
-    leftover = [(c.action.value, c.inference_id, c.paths, c.reason) for c in again.changes if c.action.writes]
+    leftover = [
+        (c.action.value, c.inference_id, c.paths, c.reason)
+        for c in again.changes
+        if c.action.writes
+    ]
     assert leftover == [], leftover
     assert set(after.state.managed) == {s.inference_id for s in specs}
 
@@ -197,7 +290,12 @@ def test_plan_after_applying_the_plan_has_no_changes(data: st.DataObject, versio
 def test_desired_view_is_idempotent(body: dict[str, Any]) -> None:
     spec = specs_of([body])[0]
     view = desired_view(spec, CATALOG)
-    rebuilt = {"inference_id": spec.inference_id, "task_type": spec.task_type, "service": spec.service, **view}
+    rebuilt = {
+        "inference_id": spec.inference_id,
+        "task_type": spec.task_type,
+        "service": spec.service,
+        **view,
+    }
     assert desired_view(spec_of(rebuilt), CATALOG) == view
 
 
@@ -219,11 +317,18 @@ def perturb(view: dict[str, dict[str, Any]], choice: int, value: Any) -> dict[st
 
 
 @settings(max_examples=300, deadline=None)
-@given(a=st.sampled_from(IDS).flatmap(endpoint), b=st.sampled_from(IDS).flatmap(endpoint),
-       mode=st.sampled_from(["same", "other", "perturbed"]), choice=st.integers(0, 50),
-       value=st.one_of(st.integers(-5, 5), st.booleans(), words, st.none(), st.lists(words, max_size=2)))
-def test_changed_paths_is_empty_exactly_when_views_are_equal(a: dict[str, Any], b: dict[str, Any], mode: str,
-                                                             choice: int, value: Any) -> None:
+@given(
+    a=st.sampled_from(IDS).flatmap(endpoint),
+    b=st.sampled_from(IDS).flatmap(endpoint),
+    mode=st.sampled_from(["same", "other", "perturbed"]),
+    choice=st.integers(0, 50),
+    value=st.one_of(
+        st.integers(-5, 5), st.booleans(), words, st.none(), st.lists(words, max_size=2)
+    ),
+)
+def test_changed_paths_is_empty_exactly_when_views_are_equal(
+    a: dict[str, Any], b: dict[str, Any], mode: str, choice: int, value: Any
+) -> None:
     left = desired_view(specs_of([a])[0], CATALOG)
     if mode == "same":
         right = desired_view(specs_of([copy.deepcopy(a)])[0], CATALOG)
@@ -237,4 +342,8 @@ def test_changed_paths_is_empty_exactly_when_views_are_equal(a: dict[str, Any], 
     assert changed_paths(left, left) == () and changed_paths(right, right) == ()
     for path in paths:  # every path named is a field of one side or the other
         block, _, key = path.partition(".")
-        assert key.split(".")[0] in set(left.get(block, {})) | set(right.get(block, {})), (path, left, right)
+        assert key.split(".")[0] in set(left.get(block, {})) | set(right.get(block, {})), (
+            path,
+            left,
+            right,
+        )

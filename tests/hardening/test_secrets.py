@@ -36,7 +36,9 @@ def specs_dir(tmp_path: Path) -> Path:
     root = tmp_path / "specs"
     root.mkdir()
     (root / "azure.yaml").write_text(AZURE, encoding="utf-8")
-    (root / "shift.yaml").write_text(SHIFT.replace("${env:SHIFT_KEY}", "${file:shift.token}"), encoding="utf-8")
+    (root / "shift.yaml").write_text(
+        SHIFT.replace("${env:SHIFT_KEY}", "${file:shift.token}"), encoding="utf-8"
+    )
     (root / "shift.token").write_text(SHIFT_SECRET + "\n", encoding="utf-8")
     return root
 
@@ -45,7 +47,9 @@ def test_no_command_prints_or_stores_a_secret(tmp_path: Path) -> None:
     data, log = tmp_path / "cluster" / "sandbox.json", tmp_path / "cluster" / "requests.jsonl"
     data.parent.mkdir()
     specs_dir(tmp_path)
-    with SandboxServer(port=0, api_key=ES_KEY, data_file=str(data), request_log_file=str(log)) as cluster:
+    with SandboxServer(
+        port=0, api_key=ES_KEY, data_file=str(data), request_log_file=str(log)
+    ) as cluster:
         url = ("--url", cluster.url)
         by_flag = {"AZURE_KEY": AZURE_SECRET}
         by_env = {"AZURE_KEY": AZURE_SECRET, "ELASTIC_API_KEY": ES_KEY}
@@ -75,9 +79,13 @@ def test_no_command_prints_or_stores_a_secret(tmp_path: Path) -> None:
         run("--debug", "apply", "specs", *url, "--auto-approve", env=rotated)
         run("--debug", "plan", "specs", *url, "--detailed-exitcode", env=rotated)
         run("unlock", "specs", *url, *key, env=rotated)
-        state = httpx.get(f"{cluster.url}/reconciler-state/_doc/default",
-                          headers={"Authorization": f"ApiKey {ES_KEY}"}).json()
-    assert "hmac-sha256:" in json.dumps(state)  # the secrets were sent and tracked, by fingerprint only
+        state = httpx.get(
+            f"{cluster.url}/reconciler-state/_doc/default",
+            headers={"Authorization": f"ApiKey {ES_KEY}"},
+        ).json()
+    assert "hmac-sha256:" in json.dumps(
+        state
+    )  # the secrets were sent and tracked, by fingerprint only
     for label, result in runs:
         assert_clean(f"stdout of {label}", result.stdout)
         assert_clean(f"stderr of {label}", result.stderr)
@@ -100,20 +108,59 @@ UPDATE_PUT = r"^/_inference/text_embedding/azure-embed/_update$"
     [
         (Fault(method="PUT", path=ENDPOINT_PUT, status=400, echo=True), False),
         (Fault(method="PUT", path=ENDPOINT_PUT, status=500, echo=True), False),
-        (Fault(method="PUT", path=ENDPOINT_PUT, status=400,
-               body={"error": {"type": "x_exception", "reason": f"rejected key [{SHIFT_SECRET}]"}}), False),
-        (Fault(method="PUT", path=ENDPOINT_PUT, status=400, body=f"plain text error with {SHIFT_SECRET} in it"), False),
+        (
+            Fault(
+                method="PUT",
+                path=ENDPOINT_PUT,
+                status=400,
+                body={"error": {"type": "x_exception", "reason": f"rejected key [{SHIFT_SECRET}]"}},
+            ),
+            False,
+        ),
+        (
+            Fault(
+                method="PUT",
+                path=ENDPOINT_PUT,
+                status=400,
+                body=f"plain text error with {SHIFT_SECRET} in it",
+            ),
+            False,
+        ),
         (Fault(method="PUT", path=ENDPOINT_PUT, status=409, echo=True), False),
         (Fault(method="PUT", path=UPDATE_PUT, status=400, echo=True), True),
-        (Fault(method="PUT", path=UPDATE_PUT, status=400,
-               body={"error": {"type": f"x_{ROTATED}", "reason": f"bad [{ROTATED}]"}}), True),
-        (Fault(method="GET", path=r"^/$", status=401,
-               body={"error": {"type": "security_exception", "reason": f"bad ApiKey {ES_KEY}"}}), False),
+        (
+            Fault(
+                method="PUT",
+                path=UPDATE_PUT,
+                status=400,
+                body={"error": {"type": f"x_{ROTATED}", "reason": f"bad [{ROTATED}]"}},
+            ),
+            True,
+        ),
+        (
+            Fault(
+                method="GET",
+                path=r"^/$",
+                status=401,
+                body={"error": {"type": "security_exception", "reason": f"bad ApiKey {ES_KEY}"}},
+            ),
+            False,
+        ),
     ],
-    ids=["create-400-echo", "create-500-echo", "create-400-envelope", "create-400-text", "create-409-echo",
-         "update-400-echo", "update-400-envelope", "auth-401-echoes-api-key"],
+    ids=[
+        "create-400-echo",
+        "create-500-echo",
+        "create-400-envelope",
+        "create-400-text",
+        "create-409-echo",
+        "update-400-echo",
+        "update-400-envelope",
+        "auth-401-echoes-api-key",
+    ],
 )
-def test_an_error_that_echoes_a_secret_is_scrubbed(tmp_path: Path, fault: Fault, rotate: bool) -> None:
+def test_an_error_that_echoes_a_secret_is_scrubbed(
+    tmp_path: Path, fault: Fault, rotate: bool
+) -> None:
     root = specs_dir(tmp_path)
     env = {"AZURE_KEY": AZURE_SECRET}
     with SandboxServer(port=0, api_key=ES_KEY) as cluster:
@@ -133,17 +180,25 @@ def test_an_error_that_echoes_a_secret_is_scrubbed(tmp_path: Path, fault: Fault,
 
 def test_a_password_in_the_url_is_never_shown(tmp_path: Path) -> None:
     root = specs_dir(tmp_path)
-    with SandboxServer(port=0) as cluster:  # plain HTTP: an https:// URL fails the TLS handshake at once
+    with SandboxServer(
+        port=0
+    ) as cluster:  # plain HTTP: an https:// URL fails the TLS handshake at once
         host = cluster.url.removeprefix("http://")
-        result = run_cli("plan", str(root), "--url", f"https://elastic:{URL_PASSWORD}@{host}",
-                         env={"AZURE_KEY": AZURE_SECRET})
+        result = run_cli(
+            "plan",
+            str(root),
+            "--url",
+            f"https://elastic:{URL_PASSWORD}@{host}",
+            env={"AZURE_KEY": AZURE_SECRET},
+        )
     assert result.code == 1 and "Traceback" not in result.output, result.output
     assert host in result.stderr, result.stderr
     assert_clean("plan's output", result.output)
 
 
-def test_the_debug_log_never_shows_a_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                            caplog: pytest.LogCaptureFixture, capsys: Any) -> None:
+def test_the_debug_log_never_shows_a_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, capsys: Any
+) -> None:
     """Every logger at DEBUG (ours, httpx, httpcore) through retries of errors that echo the secret."""
     from reconciler.cli import main
 
@@ -152,8 +207,16 @@ def test_the_debug_log_never_shows_a_secret(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setenv("ELASTIC_API_KEY", ES_KEY)
     with SandboxServer(port=0, api_key=ES_KEY) as cluster:
         cluster.add_fault(Fault(method="PUT", path=ENDPOINT_PUT, status=503, echo=True, count=1))
-        cluster.add_fault(Fault(method="PUT", path=r"^/_inference/text_embedding/", status=429, echo=True,
-                                count=1, retry_after=0))
+        cluster.add_fault(
+            Fault(
+                method="PUT",
+                path=r"^/_inference/text_embedding/",
+                status=429,
+                echo=True,
+                count=1,
+                retry_after=0,
+            )
+        )
         with caplog.at_level(logging.DEBUG):
             with pytest.raises(SystemExit) as exited:
                 main(["--debug", "apply", str(root), "--url", cluster.url, "--auto-approve"])
@@ -167,7 +230,9 @@ def test_the_debug_log_never_shows_a_secret(tmp_path: Path, monkeypatch: pytest.
 def test_debug_shows_http_details(tmp_path: Path) -> None:
     root = specs_dir(tmp_path)
     with SandboxServer(port=0) as cluster:
-        result = run_cli("--debug", "plan", str(root), "--url", cluster.url, env={"AZURE_KEY": AZURE_SECRET})
+        result = run_cli(
+            "--debug", "plan", str(root), "--url", cluster.url, env={"AZURE_KEY": AZURE_SECRET}
+        )
     assert result.code == 0, result.output
     assert "GET /_inference/_all" in result.stderr
     assert_clean("plan --debug", result.output)

@@ -25,9 +25,29 @@ FAST = 5.0  # seconds: a failure no retry can heal must not wait through the bac
 
 def make_certificate(folder: Path, name: str) -> tuple[Path, Path]:
     cert, key = folder / f"{name}.pem", folder / f"{name}-key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1", "-days", "2", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-days",
+            "2",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     return cert, key
 
 
@@ -55,7 +75,9 @@ def specs(tmp_path: Path) -> Path:
     return root
 
 
-def cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> tuple[Run, float]:
+def cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> tuple[Run, float]:
     started = time.monotonic()
     result = run_cli(*args, env={**SECRET_ENV, **(env or {})}, cwd=cwd, timeout=60)
     return result, time.monotonic() - started
@@ -79,30 +101,48 @@ def test_tls_is_verified_by_default(https_cluster: SandboxServer, specs: Path) -
     assert https_cluster.url in result.stderr
 
 
-def test_a_certificate_from_another_ca_is_refused(https_cluster: SandboxServer, specs: Path,
-                                                  certificates: dict[str, tuple[Path, Path]]) -> None:
+def test_a_certificate_from_another_ca_is_refused(
+    https_cluster: SandboxServer, specs: Path, certificates: dict[str, tuple[Path, Path]]
+) -> None:
     other, _ = certificates["other"]
     result, seconds = cli("plan", str(specs), "--url", https_cluster.url, "--ca-cert", str(other))
     assert_clean_failure(result, seconds, "not trusted")
 
 
-def test_ca_cert_makes_it_work(https_cluster: SandboxServer, specs: Path,
-                               certificates: dict[str, tuple[Path, Path]]) -> None:
+def test_ca_cert_makes_it_work(
+    https_cluster: SandboxServer, specs: Path, certificates: dict[str, tuple[Path, Path]]
+) -> None:
     cert, _ = certificates["server"]
-    result, _ = cli("apply", str(specs), "--url", https_cluster.url, "--ca-cert", str(cert), "--auto-approve")
+    result, _ = cli(
+        "apply", str(specs), "--url", https_cluster.url, "--ca-cert", str(cert), "--auto-approve"
+    )
     assert result.code == 0, result.output
     assert "Warning" not in result.output
-    again, _ = cli("plan", str(specs), "--url", https_cluster.url, "--ca-cert", str(cert), "--detailed-exitcode")
+    again, _ = cli(
+        "plan",
+        str(specs),
+        "--url",
+        https_cluster.url,
+        "--ca-cert",
+        str(cert),
+        "--detailed-exitcode",
+    )
     assert again.code == 0 and "No changes." in again.stdout, again.output
 
 
 def test_ca_cert_of_an_environment_is_relative_to_reconciler_yaml(
-        https_cluster: SandboxServer, specs: Path, certificates: dict[str, tuple[Path, Path]], tmp_path: Path) -> None:
+    https_cluster: SandboxServer,
+    specs: Path,
+    certificates: dict[str, tuple[Path, Path]],
+    tmp_path: Path,
+) -> None:
     cert, _ = certificates["server"]
     (specs / "certs").mkdir()
     shutil.copy(cert, specs / "certs" / "ca.pem")
     (specs / "reconciler.yaml").write_text(
-        f"environments:\n  staging:\n    url: {https_cluster.url}\n    ca_cert: certs/ca.pem\n", encoding="utf-8")
+        f"environments:\n  staging:\n    url: {https_cluster.url}\n    ca_cert: certs/ca.pem\n",
+        encoding="utf-8",
+    )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     result, _ = cli("plan", str(specs), "--env", "staging", cwd=elsewhere)
@@ -126,7 +166,9 @@ def test_https_url_on_a_plain_http_server_fails_fast(specs: Path) -> None:
 
 @pytest.fixture()
 def keyed_cluster() -> Iterator[SandboxServer]:
-    with SandboxServer(port=0, api_key=KEY, read_only_api_key="reader-key", inference_only_api_key="inf-key") as s:
+    with SandboxServer(
+        port=0, api_key=KEY, read_only_api_key="reader-key", inference_only_api_key="inf-key"
+    ) as s:
         yield s
 
 
@@ -136,42 +178,63 @@ def test_missing_api_key_is_a_clear_401(keyed_cluster: SandboxServer, specs: Pat
 
 
 def test_wrong_api_key_is_a_clear_401(keyed_cluster: SandboxServer, specs: Path) -> None:
-    result, seconds = cli("apply", str(specs), "--url", keyed_cluster.url, "--api-key", "wrong-key-1234",
-                          "--auto-approve")
+    result, seconds = cli(
+        "apply",
+        str(specs),
+        "--url",
+        keyed_cluster.url,
+        "--api-key",
+        "wrong-key-1234",
+        "--auto-approve",
+    )
     assert_clean_failure(result, seconds, "401", "ELASTIC_API_KEY")
     assert inference_writes(keyed_cluster.requests) == []
 
 
 @pytest.mark.parametrize("how", ["flag", "environment"])
-def test_api_key_by_flag_or_environment(keyed_cluster: SandboxServer, specs: Path, how: str) -> None:
+def test_api_key_by_flag_or_environment(
+    keyed_cluster: SandboxServer, specs: Path, how: str
+) -> None:
     options: tuple[str, ...] = ("--api-key", KEY) if how == "flag" else ()
     env = {"ELASTIC_API_KEY": KEY} if how == "environment" else {}
-    result, _ = cli("apply", str(specs), "--url", keyed_cluster.url, *options, "--auto-approve", env=env)
+    result, _ = cli(
+        "apply", str(specs), "--url", keyed_cluster.url, *options, "--auto-approve", env=env
+    )
     assert result.code == 0, result.output
     assert "Apply complete: 2 created" in result.stdout
 
 
-def test_403_on_endpoint_writes_names_manage_inference(keyed_cluster: SandboxServer, specs: Path) -> None:
+def test_403_on_endpoint_writes_names_manage_inference(
+    keyed_cluster: SandboxServer, specs: Path
+) -> None:
     keyed_cluster.add_fault(Fault(method="PUT", path=r"^/_inference/", status=403, count=None))
-    result, seconds = cli("apply", str(specs), "--url", keyed_cluster.url, "--api-key", KEY, "--auto-approve")
+    result, seconds = cli(
+        "apply", str(specs), "--url", keyed_cluster.url, "--api-key", KEY, "--auto-approve"
+    )
     assert_clean_failure(result, seconds, "403", "manage_inference")
 
 
 def test_a_read_only_key_plans_but_cannot_apply(keyed_cluster: SandboxServer, specs: Path) -> None:
     plan, _ = cli("plan", str(specs), "--url", keyed_cluster.url, "--api-key", "reader-key")
     assert plan.code == 0, plan.output
-    result, seconds = cli("apply", str(specs), "--url", keyed_cluster.url, "--api-key", "reader-key",
-                          "--auto-approve")
+    result, seconds = cli(
+        "apply", str(specs), "--url", keyed_cluster.url, "--api-key", "reader-key", "--auto-approve"
+    )
     assert_clean_failure(result, seconds, "manage_inference")
     assert [r for r in keyed_cluster.requests if r["method"] == "PUT" and r["status"] == 200] == []
 
 
 def count_state_warnings(*runs: Run) -> int:
-    return sum(line.startswith("Warning:") and "cannot read the state index" in line
-               for run in runs for line in run.output.splitlines())
+    return sum(
+        line.startswith("Warning:") and "cannot read the state index" in line
+        for run in runs
+        for line in run.output.splitlines()
+    )
 
 
-def test_403_on_the_state_index_degrades_with_one_warning(keyed_cluster: SandboxServer, specs: Path) -> None:
+def test_403_on_the_state_index_degrades_with_one_warning(
+    keyed_cluster: SandboxServer, specs: Path
+) -> None:
     url: tuple[str, ...] = ("--url", keyed_cluster.url, "--api-key", "inf-key")
     plan, _ = cli("plan", str(specs), *url)
     assert plan.code == 0, plan.output
@@ -182,7 +245,9 @@ def test_403_on_the_state_index_degrades_with_one_warning(keyed_cluster: Sandbox
     assert count_state_warnings(applied) == 1, applied.output
     assert "Apply complete: 2 created" in applied.stdout
     # rotation detection is off: a new key is not a change, and the plan says why
-    rotated, _ = cli("plan", str(specs), *url, "--detailed-exitcode", env={"AZURE_KEY": "azk-rotated-unseen"})
+    rotated, _ = cli(
+        "plan", str(specs), *url, "--detailed-exitcode", env={"AZURE_KEY": "azk-rotated-unseen"}
+    )
     assert rotated.code == 0, rotated.output
     assert "secret not tracked" in rotated.stdout
     # prune is off: nothing is deleted, and the plan says so
@@ -196,9 +261,13 @@ def test_403_on_the_state_index_degrades_with_one_warning(keyed_cluster: Sandbox
 
 def test_403_on_state_writes_only_still_applies(keyed_cluster: SandboxServer, specs: Path) -> None:
     keyed_cluster.add_fault(Fault(method="PUT", path=r"^/reconciler-state", status=403, count=None))
-    applied, _ = cli("apply", str(specs), "--url", keyed_cluster.url, "--api-key", KEY, "--auto-approve")
+    applied, _ = cli(
+        "apply", str(specs), "--url", keyed_cluster.url, "--api-key", KEY, "--auto-approve"
+    )
     assert applied.code == 0, applied.output
     assert "Apply complete: 2 created" in applied.stdout
     assert "Traceback" not in applied.output
-    again, _ = cli("plan", str(specs), "--url", keyed_cluster.url, "--api-key", KEY, "--detailed-exitcode")
+    again, _ = cli(
+        "plan", str(specs), "--url", keyed_cluster.url, "--api-key", KEY, "--detailed-exitcode"
+    )
     assert again.code == 0, again.output

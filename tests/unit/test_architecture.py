@@ -8,8 +8,15 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "reconciler"
-PURE = ["normalize.py", "diff.py", "plan.py", "schema.py", "validate.py", "loader.py",
-        *[f"render/{p.name}" for p in (PACKAGE / "render").glob("*.py")]]
+PURE = [
+    "normalize.py",
+    "diff.py",
+    "plan.py",
+    "schema.py",
+    "validate.py",
+    "loader.py",
+    *[f"render/{p.name}" for p in (PACKAGE / "render").glob("*.py")],
+]
 
 
 def imported(path: Path) -> set[str]:
@@ -28,7 +35,9 @@ def test_pure_modules_import_neither_httpx_nor_click(module: str) -> None:
 
 
 def test_only_the_client_imports_httpx() -> None:
-    users = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if "httpx" in imported(p))
+    users = sorted(
+        str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if "httpx" in imported(p)
+    )
     assert users == ["client.py"]
 
 
@@ -37,6 +46,9 @@ def test_nothing_prints_outside_cli_and_render() -> None:
         relative = path.relative_to(PACKAGE).as_posix()
         if relative == "cli.py" or relative.startswith(("render/", "sandbox/")):
             continue
-        calls = [n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Call)
-                 and isinstance(n.func, ast.Name) and n.func.id == "print"]
+        calls = [
+            n
+            for n in ast.walk(ast.parse(path.read_text()))
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "print"
+        ]
         assert not calls, relative

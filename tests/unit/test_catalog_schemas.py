@@ -27,7 +27,9 @@ SCHEMAS = ROOT / "schemas"
 EXAMPLES = ROOT / "examples"
 CATALOG: dict[str, Any] = json.loads((SCHEMAS / "catalog.json").read_text(encoding="utf-8"))
 SERVICES: dict[str, Any] = CATALOG["services"]
-SCHEMA_FILES = sorted(SCHEMAS.glob("*.schema.json")) + sorted(SCHEMAS.glob("services/*.schema.json"))
+SCHEMA_FILES = sorted(SCHEMAS.glob("*.schema.json")) + sorted(
+    SCHEMAS.glob("services/*.schema.json")
+)
 SCHEMA_HEADER = "# yaml-language-server: $schema=../../../schemas/endpoint.schema.json"
 
 ALL_SERVICES = [
@@ -36,13 +38,30 @@ ALL_SERVICES = [
     "googleaistudio", "googlevertexai", "groq", "hugging_face", "jinaai", "llama", "mistral", "nvidia",
     "openai", "openshift_ai", "voyageai", "watsonxai",
 ]  # fmt: skip
-FIELD_TYPES = {"string", "integer", "number", "boolean", "array", "map", "object", "rate_limit", "any"}
+FIELD_TYPES = {
+    "string",
+    "integer",
+    "number",
+    "boolean",
+    "array",
+    "map",
+    "object",
+    "rate_limit",
+    "any",
+}
 FIELD_KEYS = {
     "type", "enum", "minimum", "maximum", "min_length", "task_types", "secret", "case", "aliases", "doc",
     "deprecated", "items", "values", "properties", "required", "min_items", "max_items",
 }  # fmt: skip
 RULE_KINDS = {"exactly_one_of", "all_or_none", "at_most_one_of", "requires", "forbids"}
-UPDATE_KEYS = {"service_settings", "task_settings", "task_settings_mode", "chunking_settings", "secrets", "secrets_together"}
+UPDATE_KEYS = {
+    "service_settings",
+    "task_settings",
+    "task_settings_mode",
+    "chunking_settings",
+    "secrets",
+    "secrets_together",
+}
 
 
 def version(text: str) -> tuple[int, ...]:
@@ -53,7 +72,10 @@ def version(text: str) -> tuple[int, ...]:
 
 
 def load_schemas() -> dict[str, dict[str, Any]]:
-    return {str(path.relative_to(SCHEMAS)): json.loads(path.read_text(encoding="utf-8")) for path in SCHEMA_FILES}
+    return {
+        str(path.relative_to(SCHEMAS)): json.loads(path.read_text(encoding="utf-8"))
+        for path in SCHEMA_FILES
+    }
 
 
 def registry() -> Registry:
@@ -117,7 +139,10 @@ def test_generated_schemas_are_committed() -> None:
 
 
 def test_one_schema_per_service() -> None:
-    assert sorted(path.stem.removesuffix(".schema") for path in SCHEMAS.glob("services/*.schema.json")) == ALL_SERVICES
+    assert (
+        sorted(path.stem.removesuffix(".schema") for path in SCHEMAS.glob("services/*.schema.json"))
+        == ALL_SERVICES
+    )
 
 
 @pytest.mark.parametrize("path", SCHEMA_FILES, ids=lambda p: str(p.relative_to(SCHEMAS)))
@@ -161,7 +186,11 @@ def test_catalog_top_level() -> None:
     assert set(CATALOG["task_types"]) == {
         "text_embedding", "sparse_embedding", "embedding", "rerank", "completion", "chat_completion",
     }  # fmt: skip
-    assert CATALOG["default_chunking"] == {"strategy": "sentence", "max_chunk_size": 250, "sentence_overlap": 1}
+    assert CATALOG["default_chunking"] == {
+        "strategy": "sentence",
+        "max_chunk_size": 250,
+        "sentence_overlap": 1,
+    }
 
 
 def fields(service: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -177,7 +206,9 @@ def check_field(where: str, spec: dict[str, Any], task_types: list[str] | None) 
     assert set(spec) <= FIELD_KEYS, (where, set(spec) - FIELD_KEYS)
     if task_types is not None and "task_types" in spec:
         assert spec["task_types"], where
-        assert set(spec["task_types"]) < set(task_types), f"{where}: task_types must be a strict subset"
+        assert set(spec["task_types"]) < set(task_types), (
+            f"{where}: task_types must be a strict subset"
+        )
     if "case" in spec:
         assert spec["case"] in ("lower", "upper") and "enum" in spec, where
     if "enum" in spec:
@@ -198,14 +229,18 @@ def test_catalog_service_is_consistent(name: str) -> None:
     assert task_types, "a service needs at least one task type"
     assert set(task_types) <= set(CATALOG["task_types"])
     assert task_types == [t for t in CATALOG["task_types"] if t in task_types], "canonical order"
-    assert set(service["chunking_task_types"]) <= set(task_types) & set(CATALOG["embedding_task_types"])
+    assert set(service["chunking_task_types"]) <= set(task_types) & set(
+        CATALOG["embedding_task_types"]
+    )
     assert service["doc"] and service["since"]
     version(service["since"])
     for block, field, spec in fields(service):
         check_field(f"{name}.{block}.{field}", spec, task_types)
         if spec.get("secret"):
             assert block == "service_settings", "secrets live in service_settings"
-            assert spec["type"] == "string" or (spec["type"] == "map" and spec.get("values") == "string")
+            assert spec["type"] == "string" or (
+                spec["type"] == "map" and spec.get("values") == "string"
+            )
     declared = {block: set(service[block]) for block in ("service_settings", "task_settings")}
 
     def applies(block: str, field: str, task_type: str) -> bool:
@@ -226,7 +261,9 @@ def test_catalog_service_is_consistent(name: str) -> None:
         assert set(rule) <= RULE_KINDS | {"fields", "task_types", "block"}, rule
         block = rule.get("block", "service_settings")
         named = rule.get("fields", []) + ([rule[k] for k in ("requires", "forbids") if k in rule])
-        named += [f for k in ("exactly_one_of", "all_or_none", "at_most_one_of") for f in rule.get(k, [])]
+        named += [
+            f for k in ("exactly_one_of", "all_or_none", "at_most_one_of") for f in rule.get(k, [])
+        ]
         assert set(named) <= declared[block], rule
         assert set(rule.get("task_types", task_types)) <= set(task_types)
 
@@ -249,8 +286,12 @@ def test_catalog_paths_name_declared_fields(name: str) -> None:
         assert key == "*" or key in task_types, key
         for path in filled:
             block, field = split_path(path)
-            assert block in ("service_settings", "task_settings"), f"{path}: chunking defaults are generic"
-            assert f"{block}.{field}" in known, f"server_filled {path} names no declared or response-only field"
+            assert block in ("service_settings", "task_settings"), (
+                f"{path}: chunking defaults are generic"
+            )
+            assert f"{block}.{field}" in known, (
+                f"server_filled {path} names no declared or response-only field"
+            )
     if "*" in service["server_filled"]:
         shared = service["server_filled"]["*"]
         for key, filled in service["server_filled"].items():
@@ -285,7 +326,11 @@ def test_catalog_update_rules(name: str) -> None:
             spec = service["service_settings"][field]
             assert not spec.get("secret"), "secrets are rotated through `secrets`"
             assert task_type in spec.get("task_types", [task_type]), (task_type, field)
-        ts_fields = [f for f, spec in service["task_settings"].items() if task_type in spec.get("task_types", [task_type])]
+        ts_fields = [
+            f
+            for f, spec in service["task_settings"].items()
+            if task_type in spec.get("task_types", [task_type])
+        ]
         for field in entry["task_settings"]:
             assert field == "*" or field in ts_fields, (task_type, field)
         if not ts_fields:
@@ -301,21 +346,31 @@ def test_catalog_update_rules(name: str) -> None:
 def test_catalog_recorded_decisions() -> None:
     """The conflicts between sources, as decided (see docs-drafts/services.md)."""
     azure = SERVICES["azureopenai"]
-    assert azure["server_filled"]["text_embedding"]["service_settings.rate_limit"] == {"requests_per_minute": 1440}
+    assert azure["server_filled"]["text_embedding"]["service_settings.rate_limit"] == {
+        "requests_per_minute": 1440
+    }
     assert SERVICES["elser"]["deprecated_since"] == "8.16.0"
     assert SERVICES["elser"]["alias_of"] == "elasticsearch"
     assert update_entry(SERVICES["amazonbedrock"], "completion")["secrets_together"] is True
     assert update_entry(SERVICES["amazonbedrock"], "completion")["secrets"] == "8.17.0"
-    assert SERVICES["anthropic"]["required_task_settings"] == {"completion": ["max_tokens"], "chat_completion": ["max_tokens"]}
+    assert SERVICES["anthropic"]["required_task_settings"] == {
+        "completion": ["max_tokens"],
+        "chat_completion": ["max_tokens"],
+    }
     assert update_entry(SERVICES["anthropic"], "completion")["task_settings_mode"] == "replace"
     assert update_entry(SERVICES["contextualai"], "rerank")["task_settings_mode"] == "replace"
-    assert "input_type" not in SERVICES["cohere"]["required_task_settings"].get("text_embedding", [])
+    assert "input_type" not in SERVICES["cohere"]["required_task_settings"].get(
+        "text_embedding", []
+    )
     assert SERVICES["voyageai"]["service_settings"]["api_key"]["secret"] is True
     assert "api_key" in SERVICES["voyageai"]["required_service_settings"]["*"]
     assert "api_key" not in SERVICES["llama"]["required_service_settings"]["*"]
     assert SERVICES["groq"]["task_types"] == ["chat_completion"]
     assert "rerank" in SERVICES["hugging_face"]["task_types"]
-    assert SERVICES["hugging_face"]["service_settings"]["model_id"]["task_types"] == ["completion", "chat_completion"]
+    assert SERVICES["hugging_face"]["service_settings"]["model_id"]["task_types"] == [
+        "completion",
+        "chat_completion",
+    ]
     assert "rerank" in SERVICES["watsonxai"]["task_types"]
     assert "embedding" in SERVICES["openai"]["chunking_task_types"]
     assert SERVICES["custom"]["service_settings"]["request"]["type"] == "string"
@@ -332,7 +387,11 @@ def load_documents(path: Path) -> list[Any]:
 
 
 def test_every_task_type_of_every_service_has_an_example() -> None:
-    expected = {f"{name}/{task}.yaml" for name, service in SERVICES.items() for task in service["task_types"]}
+    expected = {
+        f"{name}/{task}.yaml"
+        for name, service in SERVICES.items()
+        for task in service["task_types"]
+    }
     found = {str(path.relative_to(EXAMPLES / "services")) for path in EXAMPLE_FILES}
     assert found == expected
 
@@ -355,7 +414,9 @@ def test_service_example_validates(path: Path) -> None:
 
 @pytest.mark.parametrize("path", QUICKSTART_FILES, ids=lambda p: p.name)
 def test_quickstart_validates(path: Path) -> None:
-    assert path.read_text(encoding="utf-8").startswith("# yaml-language-server: $schema=../../schemas/endpoint.schema.json")
+    assert path.read_text(encoding="utf-8").startswith(
+        "# yaml-language-server: $schema=../../schemas/endpoint.schema.json"
+    )
     for document in load_documents(path):
         assert_valid(document)
 
@@ -367,7 +428,9 @@ def test_quickstart_covers_the_seed_services() -> None:
         ("azureopenai", "text_embedding"), ("azureopenai", "completion"),
         ("openshift_ai", "text_embedding"), ("openshift_ai", "rerank"),
     }  # fmt: skip
-    assert any(len(load_documents(path)) == 2 for path in QUICKSTART_FILES), "one file holds two documents"
+    assert any(len(load_documents(path)) == 2 for path in QUICKSTART_FILES), (
+        "one file holds two documents"
+    )
     assert len({doc["inference_id"] for doc in documents}) == len(documents)
 
 
@@ -444,7 +507,9 @@ def test_every_service_has_an_invalid_case() -> None:
     PER_SERVICE_INVALID,
     ids=[f"{c[0]}-{c[1]}-{c[2][1]}" for c in PER_SERVICE_INVALID],
 )
-def test_service_rejects(service: str, task_type: str, mutation: tuple[Any, ...], fragment: str | tuple[str, ...]) -> None:
+def test_service_rejects(
+    service: str, task_type: str, mutation: tuple[Any, ...], fragment: str | tuple[str, ...]
+) -> None:
     document = example(service, task_type)
     assert_valid(document)
     assert_invalid(mutate(document, mutation), fragment)
@@ -463,7 +528,11 @@ AZURE_EMBEDDINGS: dict[str, Any] = {
         "api_key": "${env:AZURE_OPENAI_API_KEY}",
     },
 }
-AZURE_COMPLETION = {**AZURE_EMBEDDINGS, "inference_id": "azure-openai-completion", "task_type": "completion"}
+AZURE_COMPLETION = {
+    **AZURE_EMBEDDINGS,
+    "inference_id": "azure-openai-completion",
+    "task_type": "completion",
+}
 OAUTH2 = {
     "client_id": "3f1c2b9e-app",
     "scopes": ["https://cognitiveservices.azure.com/.default"],
@@ -474,9 +543,16 @@ OPENSHIFT_EMBEDDINGS: dict[str, Any] = {
     "inference_id": "openshift-ai-embeddings",
     "task_type": "text_embedding",
     "service": "openshift_ai",
-    "service_settings": {"url": "https://gritlm.apps.example.com/v1/embeddings", "api_key": "${env:OPENSHIFT_AI_API_KEY}"},
+    "service_settings": {
+        "url": "https://gritlm.apps.example.com/v1/embeddings",
+        "api_key": "${env:OPENSHIFT_AI_API_KEY}",
+    },
 }
-OPENSHIFT_RERANK = {**OPENSHIFT_EMBEDDINGS, "inference_id": "openshift-rerank", "task_type": "rerank"}
+OPENSHIFT_RERANK = {
+    **OPENSHIFT_EMBEDDINGS,
+    "inference_id": "openshift-rerank",
+    "task_type": "rerank",
+}
 
 
 def with_settings(base: dict[str, Any], **blocks: Any) -> dict[str, Any]:
@@ -635,12 +711,22 @@ def test_seed_invalid_table_is_large_and_distinct() -> None:
     assert {"azureopenai", "openshift_ai"} <= services
 
 
-@pytest.mark.parametrize(("name", "document", "fragment"), SEED_INVALID, ids=[case[0] for case in SEED_INVALID])
-def test_seed_service_invalid_shape(name: str, document: Any, fragment: str | tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    ("name", "document", "fragment"), SEED_INVALID, ids=[case[0] for case in SEED_INVALID]
+)
+def test_seed_service_invalid_shape(
+    name: str, document: Any, fragment: str | tuple[str, ...]
+) -> None:
     assert_invalid(document, fragment)
 
 
-@pytest.mark.parametrize(("name", "document", "fragment"), SEED_INVALID, ids=[case[0] for case in SEED_INVALID])
-def test_each_problem_is_reported_once(name: str, document: Any, fragment: str | tuple[str, ...]) -> None:
-    errors = [(tuple(error.absolute_path), error.message) for error in VALIDATOR.iter_errors(document)]
+@pytest.mark.parametrize(
+    ("name", "document", "fragment"), SEED_INVALID, ids=[case[0] for case in SEED_INVALID]
+)
+def test_each_problem_is_reported_once(
+    name: str, document: Any, fragment: str | tuple[str, ...]
+) -> None:
+    errors = [
+        (tuple(error.absolute_path), error.message) for error in VALIDATOR.iter_errors(document)
+    ]
     assert len(errors) == len(set(errors)), errors

@@ -29,9 +29,34 @@ DOCUMENTS = [
 ]
 SERVICES = sorted({d["service"] for d in DOCUMENTS})
 TASK_TYPES = sorted({d["task_type"] for d in DOCUMENTS})
-VALUES = [None, True, False, 0, 1, -1, 2, 3.5, 1.0, "", "x", "${env:KEY}", "${file:key.txt}", "word",
-          "sentence", "recursive", "none", "markdown", [], ["a"], [1], {}, {"a": 1},
-          {"requests_per_minute": 10}, *SERVICES[:5], *TASK_TYPES]
+VALUES = [
+    None,
+    True,
+    False,
+    0,
+    1,
+    -1,
+    2,
+    3.5,
+    1.0,
+    "",
+    "x",
+    "${env:KEY}",
+    "${file:key.txt}",
+    "word",
+    "sentence",
+    "recursive",
+    "none",
+    "markdown",
+    [],
+    ["a"],
+    [1],
+    {},
+    {"a": 1},
+    {"requests_per_minute": 10},
+    *SERVICES[:5],
+    *TASK_TYPES,
+]
 
 
 def quick() -> Any:
@@ -57,8 +82,20 @@ def test_validate_cases_agree(text: str) -> None:
         agree(document)
 
 
-@pytest.mark.parametrize("document", [None, 1, "x", [], {}, {"service": 1}, {"service": "openai"},
-                                      {"service": "nope", "task_type": "rerank"}, {"service": None}])
+@pytest.mark.parametrize(
+    "document",
+    [
+        None,
+        1,
+        "x",
+        [],
+        {},
+        {"service": 1},
+        {"service": "openai"},
+        {"service": "nope", "task_type": "rerank"},
+        {"service": None},
+    ],
+)
 def test_odd_documents_agree(document: Any) -> None:
     agree(document)
 
@@ -95,8 +132,22 @@ def mutated(draw: st.DrawFn) -> Any:
         elif kind == "replace":
             parent[path[-1]] = copy.deepcopy(draw(st.sampled_from(VALUES)))
         elif isinstance(parent, dict):
-            name = draw(st.sampled_from(["unknown", "api_key", "dimensions", "max_chunk_size", "overlap",
-                                         "rate_limit", "top_n", "model_id", "url", "similarity"]))
+            name = draw(
+                st.sampled_from(
+                    [
+                        "unknown",
+                        "api_key",
+                        "dimensions",
+                        "max_chunk_size",
+                        "overlap",
+                        "rate_limit",
+                        "top_n",
+                        "model_id",
+                        "url",
+                        "similarity",
+                    ]
+                )
+            )
             parent[name] = copy.deepcopy(draw(st.sampled_from(VALUES)))
     return document
 
@@ -107,21 +158,40 @@ def test_mutated_examples_agree(document: Any) -> None:
     agree(document)
 
 
-@pytest.mark.parametrize(("one", "two", "same"), [
-    (1, 1.0, True), (True, 1, False), (False, 0, False), (True, True, True), ("1", 1, False),
-    ([1, True], [1.0, True], True), ([True], [1], False), ({"a": [0]}, {"a": [False]}, False),
-    ({"a": 1}, {"a": 1, "b": 2}, False), (None, None, True),
-])
+@pytest.mark.parametrize(
+    ("one", "two", "same"),
+    [
+        (1, 1.0, True),
+        (True, 1, False),
+        (False, 0, False),
+        (True, True, True),
+        ("1", 1, False),
+        ([1, True], [1.0, True], True),
+        ([True], [1], False),
+        ({"a": [0]}, {"a": [False]}, False),
+        ({"a": 1}, {"a": 1, "b": 2}, False),
+        (None, None, True),
+    ],
+)
 def test_equal_follows_json_not_python(one: Any, two: Any, same: bool) -> None:
     assert equal(one, two) is same
 
 
-@pytest.mark.parametrize("schema", [{"patternProperties": {"a": True}, "additionalProperties": False},
-                                    {"format": "email"}, {"unevaluatedProperties": False},
-                                    {"$ref": "#anchor"}, {"$ref": "missing.json"}])
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"patternProperties": {"a": True}, "additionalProperties": False},
+        {"format": "email"},
+        {"unevaluatedProperties": False},
+        {"$ref": "#anchor"},
+        {"$ref": "missing.json"},
+    ],
+)
 def test_unknown_keywords_fall_back_to_jsonschema(schema: dict[str, Any]) -> None:
     with pytest.raises(Unsupported):
-        compile_schema(schema, uri="https://example/root.json", documents={"https://example/root.json": schema})
+        compile_schema(
+            schema, uri="https://example/root.json", documents={"https://example/root.json": schema}
+        )
 
 
 def test_all_schema_files_compile() -> None:

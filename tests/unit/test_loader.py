@@ -23,7 +23,7 @@ def messages(text: str) -> list[str]:
         ("a: 1\nb: 2\na: 3\n", "x.yaml:3:1: duplicate key 'a' (first defined at line 1)"),
         ("s:\n  k: 1\n  k: 2\n", "x.yaml:3:3: duplicate key 'k' (first defined at line 2)"),
         ("base: &b {x: 1}\nm:\n  <<: *b\n", "x.yaml:3:3: merge keys (<<) are not supported"),
-        ("a: \"unterminated\n", "YAML syntax error"),
+        ('a: "unterminated\n', "YAML syntax error"),
         ("\t- tab\n", "YAML syntax error"),
     ],
 )

@@ -46,36 +46,65 @@ SHIFT_RERANK = {
     "inference_id": "shift-rerank",
     "task_type": "rerank",
     "service": "openshift_ai",
-    "service_settings": {"url": "https://rerank.example/v1", "model_id": "bge-reranker-v2-m3",
-                         "api_key": "${env:SHIFT_KEY}"},
+    "service_settings": {
+        "url": "https://rerank.example/v1",
+        "model_id": "bge-reranker-v2-m3",
+        "api_key": "${env:SHIFT_KEY}",
+    },
     "task_settings": {"top_n": 3, "return_documents": True},
 }
 SHIFT_RERANK_LIVE = {
     "inference_id": "shift-rerank",
     "task_type": "rerank",
     "service": "openshift_ai",
-    "service_settings": {"url": "https://rerank.example/v1", "model_id": "bge-reranker-v2-m3",
-                         "rate_limit": {"requests_per_minute": 3000}},
+    "service_settings": {
+        "url": "https://rerank.example/v1",
+        "model_id": "bge-reranker-v2-m3",
+        "rate_limit": {"requests_per_minute": 3000},
+    },
     "task_settings": {"top_n": 3, "return_documents": True},
 }
 SHIFT_EMBED = {
     "inference_id": "shift-embed",
     "task_type": "text_embedding",
     "service": "openshift_ai",
-    "service_settings": {"url": "https://embed.example/v1", "model_id": "gritlm-7b",
-                         "api_key": "${env:SHIFT_KEY}"},
-    "chunking_settings": {"strategy": "recursive", "max_chunk_size": 200, "separator_group": "markdown"},
+    "service_settings": {
+        "url": "https://embed.example/v1",
+        "model_id": "gritlm-7b",
+        "api_key": "${env:SHIFT_KEY}",
+    },
+    "chunking_settings": {
+        "strategy": "recursive",
+        "max_chunk_size": 200,
+        "separator_group": "markdown",
+    },
 }
 SHIFT_EMBED_LIVE = {
     "inference_id": "shift-embed",
     "task_type": "text_embedding",
     "service": "openshift_ai",
-    "service_settings": {"url": "https://embed.example/v1", "model_id": "gritlm-7b", "dimensions": 4096,
-                         "similarity": "dot_product", "dimensions_set_by_user": False,
-                         "rate_limit": {"requests_per_minute": 3000}},
-    "chunking_settings": {"strategy": "recursive", "max_chunk_size": 200, "separators": [
-        "\n# ", "\n## ", "\n### ", "\n#### ", "\n##### ", "\n###### ",
-        "\n^(?!\\s*$).*\\n-{1,}\\n", "\n^(?!\\s*$).*\\n={1,}\\n"]},
+    "service_settings": {
+        "url": "https://embed.example/v1",
+        "model_id": "gritlm-7b",
+        "dimensions": 4096,
+        "similarity": "dot_product",
+        "dimensions_set_by_user": False,
+        "rate_limit": {"requests_per_minute": 3000},
+    },
+    "chunking_settings": {
+        "strategy": "recursive",
+        "max_chunk_size": 200,
+        "separators": [
+            "\n# ",
+            "\n## ",
+            "\n### ",
+            "\n#### ",
+            "\n##### ",
+            "\n###### ",
+            "\n^(?!\\s*$).*\\n-{1,}\\n",
+            "\n^(?!\\s*$).*\\n={1,}\\n",
+        ],
+    },
 }
 
 
@@ -115,54 +144,162 @@ OLD = "9.4.0"
         (AZURE_EMBED, AZURE_EMBED_LIVE, NEW, Action.NOOP, (), ""),
         (SHIFT_RERANK, SHIFT_RERANK_LIVE, NEW, Action.NOOP, (), ""),
         (SHIFT_EMBED, SHIFT_EMBED_LIVE, NEW, Action.NOOP, (), ""),
-        (edit(AZURE_EMBED, "service_settings.rate_limit", {"requests_per_minute": 1440}), AZURE_EMBED_LIVE, NEW,
-         Action.NOOP, (), ""),
+        (
+            edit(AZURE_EMBED, "service_settings.rate_limit", {"requests_per_minute": 1440}),
+            AZURE_EMBED_LIVE,
+            NEW,
+            Action.NOOP,
+            (),
+            "",
+        ),
         (AZURE_EMBED, None, NEW, Action.CREATE, (), "not in the cluster"),
         # task settings change in place
-        (edit(SHIFT_RERANK, "task_settings.top_n", 5), SHIFT_RERANK_LIVE, OLD, Action.UPDATE,
-         ("task_settings.top_n",), "in place"),
+        (
+            edit(SHIFT_RERANK, "task_settings.top_n", 5),
+            SHIFT_RERANK_LIVE,
+            OLD,
+            Action.UPDATE,
+            ("task_settings.top_n",),
+            "in place",
+        ),
         # a merged task setting that was removed cannot be dropped by _update
-        (edit(SHIFT_RERANK, "task_settings.return_documents", DELETE), SHIFT_RERANK_LIVE, NEW, Action.REPLACE,
-         ("task_settings.return_documents",), "cannot drop a key"),
+        (
+            edit(SHIFT_RERANK, "task_settings.return_documents", DELETE),
+            SHIFT_RERANK_LIVE,
+            NEW,
+            Action.REPLACE,
+            ("task_settings.return_documents",),
+            "cannot drop a key",
+        ),
         # rate_limit: in place on 9.5, replace before (older _update silently ignores it)
-        (edit(SHIFT_RERANK, "service_settings.rate_limit", {"requests_per_minute": 10}), SHIFT_RERANK_LIVE, NEW,
-         Action.UPDATE, ("service_settings.rate_limit",), "in place"),
-        (edit(SHIFT_RERANK, "service_settings.rate_limit", {"requests_per_minute": 10}), SHIFT_RERANK_LIVE, OLD,
-         Action.REPLACE, ("service_settings.rate_limit",), "cannot change in place"),
+        (
+            edit(SHIFT_RERANK, "service_settings.rate_limit", {"requests_per_minute": 10}),
+            SHIFT_RERANK_LIVE,
+            NEW,
+            Action.UPDATE,
+            ("service_settings.rate_limit",),
+            "in place",
+        ),
+        (
+            edit(SHIFT_RERANK, "service_settings.rate_limit", {"requests_per_minute": 10}),
+            SHIFT_RERANK_LIVE,
+            OLD,
+            Action.REPLACE,
+            ("service_settings.rate_limit",),
+            "cannot change in place",
+        ),
         # immutable fields
-        (edit(SHIFT_RERANK, "service_settings.model_id", "other"), SHIFT_RERANK_LIVE, NEW, Action.REPLACE,
-         ("service_settings.model_id",), "service_settings.model_id cannot change in place"),
-        (edit(AZURE_EMBED, "service_settings.deployment_id", "small"), AZURE_EMBED_LIVE, NEW, Action.REPLACE,
-         ("service_settings.deployment_id",), "cannot change in place"),
+        (
+            edit(SHIFT_RERANK, "service_settings.model_id", "other"),
+            SHIFT_RERANK_LIVE,
+            NEW,
+            Action.REPLACE,
+            ("service_settings.model_id",),
+            "service_settings.model_id cannot change in place",
+        ),
+        (
+            edit(AZURE_EMBED, "service_settings.deployment_id", "small"),
+            AZURE_EMBED_LIVE,
+            NEW,
+            Action.REPLACE,
+            ("service_settings.deployment_id",),
+            "cannot change in place",
+        ),
         # task type change of the same id
-        (edit(SHIFT_RERANK, "task_type", "completion") | {"task_settings": {}}, SHIFT_RERANK_LIVE, NEW,
-         Action.REPLACE, ("task_type",), "task_type cannot change in place"),
+        (
+            edit(SHIFT_RERANK, "task_type", "completion") | {"task_settings": {}},
+            SHIFT_RERANK_LIVE,
+            NEW,
+            Action.REPLACE,
+            ("task_type",),
+            "task_type cannot change in place",
+        ),
         # chunking: in place on 9.5, replace before
-        (edit(AZURE_EMBED, "chunking_settings", {"strategy": "word", "max_chunk_size": 100, "overlap": 50}),
-         AZURE_EMBED_LIVE, NEW, Action.UPDATE, ("chunking_settings.max_chunk_size",), ""),
-        (edit(AZURE_EMBED, "chunking_settings", {"strategy": "word", "max_chunk_size": 100, "overlap": 50}),
-         AZURE_EMBED_LIVE, OLD, Action.REPLACE, ("chunking_settings.max_chunk_size",), "cannot change in place"),
+        (
+            edit(
+                AZURE_EMBED,
+                "chunking_settings",
+                {"strategy": "word", "max_chunk_size": 100, "overlap": 50},
+            ),
+            AZURE_EMBED_LIVE,
+            NEW,
+            Action.UPDATE,
+            ("chunking_settings.max_chunk_size",),
+            "",
+        ),
+        (
+            edit(
+                AZURE_EMBED,
+                "chunking_settings",
+                {"strategy": "word", "max_chunk_size": 100, "overlap": 50},
+            ),
+            AZURE_EMBED_LIVE,
+            OLD,
+            Action.REPLACE,
+            ("chunking_settings.max_chunk_size",),
+            "cannot change in place",
+        ),
         # before 8.17 every change is a replace
-        (edit(SHIFT_RERANK, "task_settings.top_n", 5), SHIFT_RERANK_LIVE, "8.16.0", Action.REPLACE,
-         ("task_settings.top_n",), "no _update API"),
+        (
+            edit(SHIFT_RERANK, "task_settings.top_n", 5),
+            SHIFT_RERANK_LIVE,
+            "8.16.0",
+            Action.REPLACE,
+            ("task_settings.top_n",),
+            "no _update API",
+        ),
         # drift: someone changed top_n by hand
-        (SHIFT_RERANK, edit(SHIFT_RERANK_LIVE, "task_settings.top_n", 9), NEW, Action.UPDATE,
-         ("task_settings.top_n",), ""),
+        (
+            SHIFT_RERANK,
+            edit(SHIFT_RERANK_LIVE, "task_settings.top_n", 9),
+            NEW,
+            Action.UPDATE,
+            ("task_settings.top_n",),
+            "",
+        ),
         # drift: an undeclared live key that the server does not fill in
-        (AZURE_EMBED, edit(AZURE_EMBED_LIVE, "task_settings.user", "someone"), NEW, Action.REPLACE,
-         ("task_settings.user",), ""),
+        (
+            AZURE_EMBED,
+            edit(AZURE_EMBED_LIVE, "task_settings.user", "someone"),
+            NEW,
+            Action.REPLACE,
+            ("task_settings.user",),
+            "",
+        ),
         # drift: the rate limit moved away from the default nobody declared
-        (AZURE_EMBED, edit(AZURE_EMBED_LIVE, "service_settings.rate_limit", {"requests_per_minute": 7}), OLD,
-         Action.REPLACE, ("service_settings.rate_limit",), ""),
+        (
+            AZURE_EMBED,
+            edit(AZURE_EMBED_LIVE, "service_settings.rate_limit", {"requests_per_minute": 7}),
+            OLD,
+            Action.REPLACE,
+            ("service_settings.rate_limit",),
+            "",
+        ),
         # declared dimensions are compared
-        (edit(SHIFT_EMBED, "service_settings.dimensions", 1024), SHIFT_EMBED_LIVE, NEW, Action.REPLACE,
-         ("service_settings.dimensions",), ""),
+        (
+            edit(SHIFT_EMBED, "service_settings.dimensions", 1024),
+            SHIFT_EMBED_LIVE,
+            NEW,
+            Action.REPLACE,
+            ("service_settings.dimensions",),
+            "",
+        ),
     ],
 )
-def test_golden(desired: dict[str, Any], current: dict[str, Any] | None, version: str, action: Action,
-                paths: tuple[str, ...], reason: str) -> None:
-    plan = build_plan(specs=[spec(desired)], live=[live(current)] if current else [], catalog=CATALOG,
-                      cluster_version=version)
+def test_golden(
+    desired: dict[str, Any],
+    current: dict[str, Any] | None,
+    version: str,
+    action: Action,
+    paths: tuple[str, ...],
+    reason: str,
+) -> None:
+    plan = build_plan(
+        specs=[spec(desired)],
+        live=[live(current)] if current else [],
+        catalog=CATALOG,
+        cluster_version=version,
+    )
     (change,) = plan.changes
     assert change.action is action, change
     for path in paths:
@@ -171,17 +308,28 @@ def test_golden(desired: dict[str, Any], current: dict[str, Any] | None, version
 
 
 def test_chunking_update_in_place_on_new_clusters() -> None:
-    desired = edit(SHIFT_EMBED, "chunking_settings", {"strategy": "sentence", "max_chunk_size": 100})
-    plan = build_plan(specs=[spec(desired)], live=[live(SHIFT_EMBED_LIVE)], catalog=CATALOG, cluster_version=NEW)
+    desired = edit(
+        SHIFT_EMBED, "chunking_settings", {"strategy": "sentence", "max_chunk_size": 100}
+    )
+    plan = build_plan(
+        specs=[spec(desired)], live=[live(SHIFT_EMBED_LIVE)], catalog=CATALOG, cluster_version=NEW
+    )
     assert plan.changes[0].action is Action.UPDATE
-    plan = build_plan(specs=[spec(desired)], live=[live(SHIFT_EMBED_LIVE)], catalog=CATALOG, cluster_version=OLD)
+    plan = build_plan(
+        specs=[spec(desired)], live=[live(SHIFT_EMBED_LIVE)], catalog=CATALOG, cluster_version=OLD
+    )
     assert plan.changes[0].action is Action.REPLACE
 
 
 def test_rotated_secret_is_an_update_with_a_masked_value() -> None:
     secrets = {"azure-embed": SecretStatus(changed=("service_settings.api_key",))}
-    plan = build_plan(specs=[spec(AZURE_EMBED)], live=[live(AZURE_EMBED_LIVE)], catalog=CATALOG,
-                      cluster_version=OLD, secrets=secrets)
+    plan = build_plan(
+        specs=[spec(AZURE_EMBED)],
+        live=[live(AZURE_EMBED_LIVE)],
+        catalog=CATALOG,
+        cluster_version=OLD,
+        secrets=secrets,
+    )
     change = plan.changes[0]
     assert change.action is Action.UPDATE
     assert change.secret_paths == ("service_settings.api_key",)
@@ -190,18 +338,32 @@ def test_rotated_secret_is_an_update_with_a_masked_value() -> None:
 
 def test_untracked_secret_is_a_note_not_a_change() -> None:
     secrets = {"azure-embed": SecretStatus(untracked=("service_settings.api_key",))}
-    plan = build_plan(specs=[spec(AZURE_EMBED)], live=[live(AZURE_EMBED_LIVE)], catalog=CATALOG,
-                      cluster_version=NEW, secrets=secrets)
+    plan = build_plan(
+        specs=[spec(AZURE_EMBED)],
+        live=[live(AZURE_EMBED_LIVE)],
+        catalog=CATALOG,
+        cluster_version=NEW,
+        secrets=secrets,
+    )
     assert plan.changes[0].action is Action.NOOP
     assert "secret not tracked" in plan.changes[0].notes[0]
 
 
 def test_undeclared_endpoints_are_unmanaged_unless_pruned_and_owned() -> None:
-    others = [live(SHIFT_RERANK_LIVE), live(edit(SHIFT_RERANK_LIVE, "inference_id", ".rerank-v1-elasticsearch"))]
+    others = [
+        live(SHIFT_RERANK_LIVE),
+        live(edit(SHIFT_RERANK_LIVE, "inference_id", ".rerank-v1-elasticsearch")),
+    ]
     plan = build_plan(specs=[], live=others, catalog=CATALOG, cluster_version=NEW)
     assert plan.unmanaged == (".rerank-v1-elasticsearch", "shift-rerank") and not plan.changes
-    plan = build_plan(specs=[], live=others, catalog=CATALOG, cluster_version=NEW, prune=True,
-                      managed=frozenset({"shift-rerank", ".rerank-v1-elasticsearch"}))
+    plan = build_plan(
+        specs=[],
+        live=others,
+        catalog=CATALOG,
+        cluster_version=NEW,
+        prune=True,
+        managed=frozenset({"shift-rerank", ".rerank-v1-elasticsearch"}),
+    )
     assert [(c.action, c.inference_id) for c in plan.changes] == [(Action.DELETE, "shift-rerank")]
     assert plan.unmanaged == (".rerank-v1-elasticsearch",)
     plan = build_plan(specs=[], live=others, catalog=CATALOG, cluster_version=NEW, prune=True)
@@ -209,16 +371,26 @@ def test_undeclared_endpoints_are_unmanaged_unless_pruned_and_owned() -> None:
 
 
 def test_plan_orders_actions_and_counts_them() -> None:
-    specs = [spec(AZURE_EMBED), spec(edit(SHIFT_RERANK, "task_settings.top_n", 5)), spec(SHIFT_EMBED)]
-    plan = build_plan(specs=specs, live=[live(SHIFT_RERANK_LIVE), live(SHIFT_EMBED_LIVE)], catalog=CATALOG,
-                      cluster_version=NEW)
+    specs = [
+        spec(AZURE_EMBED),
+        spec(edit(SHIFT_RERANK, "task_settings.top_n", 5)),
+        spec(SHIFT_EMBED),
+    ]
+    plan = build_plan(
+        specs=specs,
+        live=[live(SHIFT_RERANK_LIVE), live(SHIFT_EMBED_LIVE)],
+        catalog=CATALOG,
+        cluster_version=NEW,
+    )
     assert [c.action for c in plan.changes] == [Action.CREATE, Action.UPDATE, Action.NOOP]
     assert plan.summary == {"create": 1, "update": 1, "replace": 0, "delete": 0, "no-op": 1}
 
 
 def test_usage_is_attached_to_destructive_changes() -> None:
     desired = edit(SHIFT_RERANK, "service_settings.model_id", "other")
-    plan = build_plan(specs=[spec(desired)], live=[live(SHIFT_RERANK_LIVE)], catalog=CATALOG, cluster_version=NEW)
+    plan = build_plan(
+        specs=[spec(desired)], live=[live(SHIFT_RERANK_LIVE)], catalog=CATALOG, cluster_version=NEW
+    )
     plan = with_usage(plan, {"shift-rerank": Usage(pipelines=("p1",), indices=("docs",))})
     assert plan.changes[0].in_use_by.indices == ("docs",)
 

@@ -34,15 +34,22 @@ task_settings:
 VALID = [
     AZURE,
     AZURE.replace("api_key: ${env:AZURE_KEY}", "entra_id: ${file:entra.token}"),
-    AZURE.replace("  api_key: ${env:AZURE_KEY}\n", "  client_id: app\n  scopes: [api://x/.default]\n"
-                  "  tenant_id: t1\n  client_secret: ${env:AZURE_SECRET}\n"),
+    AZURE.replace(
+        "  api_key: ${env:AZURE_KEY}\n",
+        "  client_id: app\n  scopes: [api://x/.default]\n"
+        "  tenant_id: t1\n  client_secret: ${env:AZURE_SECRET}\n",
+    ),
     AZURE.replace("text_embedding", "completion") + "task_settings:\n  user: alice\n",
     AZURE.replace("text_embedding", "chat_completion"),
     AZURE + "chunking_settings:\n  strategy: word\n  max_chunk_size: 100\n  overlap: 50\n",
-    AZURE + "chunking_settings:\n  strategy: recursive\n  max_chunk_size: 100\n  separator_group: markdown\n",
+    AZURE
+    + "chunking_settings:\n  strategy: recursive\n  max_chunk_size: 100\n  separator_group: markdown\n",
     AZURE + "chunking_settings:\n  strategy: none\n",
-    AZURE.replace('  api_version: "2024-02-01"\n', '  api_version: "2024-02-01"\n  dimensions: 1024\n'
-                  '  rate_limit:\n    requests_per_minute: 100\n'),
+    AZURE.replace(
+        '  api_version: "2024-02-01"\n',
+        '  api_version: "2024-02-01"\n  dimensions: 1024\n'
+        "  rate_limit:\n    requests_per_minute: 100\n",
+    ),
     SHIFT,
     SHIFT.replace("task_type: rerank", "task_type: text_embedding").split("task_settings")[0]
     + "chunking_settings:\n  strategy: sentence\n  max_chunk_size: 20\n  sentence_overlap: 0\n",
@@ -54,25 +61,61 @@ VALID = [
 INVALID = [
     (AZURE.replace("${env:AZURE_KEY}", "sk-literal-key"), 8, "is a secret"),
     (AZURE + "  entra_id: ${env:E}\n", 4, "service_settings"),
-    (AZURE.replace("  api_key: ${env:AZURE_KEY}\n", "  client_id: app\n  client_secret: ${env:S}\n"), 4,
-     "service_settings"),
+    (
+        AZURE.replace(
+            "  api_key: ${env:AZURE_KEY}\n", "  client_id: app\n  client_secret: ${env:S}\n"
+        ),
+        4,
+        "service_settings",
+    ),
     (AZURE.replace('  api_version: "2024-02-01"\n', ""), 4, "missing required field 'api_version'"),
     (AZURE.replace("  resource_name: acme\n", ""), 4, "missing required field 'resource_name'"),
     (AZURE + "  colour: blue\n", 9, "unknown field 'colour'"),
     (AZURE + "extra_top: 1\n", 9, "unknown field 'extra_top'"),
     (AZURE + "task_settings:\n  top_n: 3\n", 10, "top_n"),
-    (AZURE.replace("text_embedding", "completion") + "chunking_settings:\n  strategy: none\n", 9,
-     "chunking_settings"),
-    (AZURE + "chunking_settings:\n  strategy: sentence\n  max_chunk_size: 19\n", 11, "must be >= 20"),
-    (AZURE + "chunking_settings:\n  strategy: word\n  max_chunk_size: 5\n  overlap: 1\n", 11, "must be >= 10"),
-    (AZURE + "chunking_settings:\n  strategy: word\n  max_chunk_size: 100\n  overlap: 60\n", 12,
-     "at most half of max_chunk_size"),
-    (AZURE + "chunking_settings:\n  strategy: sentence\n  max_chunk_size: 100\n  overlap: 10\n", 12, "overlap"),
-    (AZURE + "chunking_settings:\n  strategy: sentence\n  max_chunk_size: 100\n  sentence_overlap: 2\n", 12,
-     "sentence_overlap"),
-    (AZURE + "chunking_settings:\n  strategy: recursive\n  max_chunk_size: 100\n", 9, "chunking_settings"),
-    (AZURE + "chunking_settings:\n  strategy: recursive\n  max_chunk_size: 100\n  separator_group: markdown\n"
-     "  separators: [a]\n", 9, "chunking_settings"),
+    (
+        AZURE.replace("text_embedding", "completion") + "chunking_settings:\n  strategy: none\n",
+        9,
+        "chunking_settings",
+    ),
+    (
+        AZURE + "chunking_settings:\n  strategy: sentence\n  max_chunk_size: 19\n",
+        11,
+        "must be >= 20",
+    ),
+    (
+        AZURE + "chunking_settings:\n  strategy: word\n  max_chunk_size: 5\n  overlap: 1\n",
+        11,
+        "must be >= 10",
+    ),
+    (
+        AZURE + "chunking_settings:\n  strategy: word\n  max_chunk_size: 100\n  overlap: 60\n",
+        12,
+        "at most half of max_chunk_size",
+    ),
+    (
+        AZURE + "chunking_settings:\n  strategy: sentence\n  max_chunk_size: 100\n  overlap: 10\n",
+        12,
+        "overlap",
+    ),
+    (
+        AZURE
+        + "chunking_settings:\n  strategy: sentence\n  max_chunk_size: 100\n  sentence_overlap: 2\n",
+        12,
+        "sentence_overlap",
+    ),
+    (
+        AZURE + "chunking_settings:\n  strategy: recursive\n  max_chunk_size: 100\n",
+        9,
+        "chunking_settings",
+    ),
+    (
+        AZURE
+        + "chunking_settings:\n  strategy: recursive\n  max_chunk_size: 100\n  separator_group: markdown\n"
+        "  separators: [a]\n",
+        9,
+        "chunking_settings",
+    ),
     (AZURE + "chunking_settings:\n  strategy: paragraph\n", 10, "strategy"),
     (AZURE.replace("azure-embed", "Azure-Embed"), 1, "inference_id"),
     (AZURE.replace("azure-embed", ".azure-embed"), 1, "inference_id"),
@@ -83,12 +126,20 @@ INVALID = [
     (AZURE.replace("task_type: text_embedding", "task_type: sparse_embedding"), 2, "task_type"),
     (AZURE.replace('"2024-02-01"', "[1, 2]"), 7, "expected string, got array"),
     (AZURE + "  dimensions: many\n", 9, "expected integer, got string"),
-    (AZURE + "  rate_limit:\n    requests_per_minute: 10\n    burst: 5\n", 11, "unknown field 'burst'"),
+    (
+        AZURE + "  rate_limit:\n    requests_per_minute: 10\n    burst: 5\n",
+        11,
+        "unknown field 'burst'",
+    ),
     (AZURE + "  rate_limit:\n    requests_per_minute: 0\n", 10, "requests_per_minute"),
     (SHIFT.replace("  url: https://rerank.example/v1\n", ""), 4, "missing required field 'url'"),
     (SHIFT.replace("  api_key: ${env:SHIFT_KEY}\n", ""), 4, "missing required field 'api_key'"),
     (SHIFT.replace("top_n: 3", "top_n: three"), 9, "expected integer"),
-    (SHIFT.replace("return_documents: true", "return_documents: sometimes"), 10, "expected boolean"),
+    (
+        SHIFT.replace("return_documents: true", "return_documents: sometimes"),
+        10,
+        "expected boolean",
+    ),
     (SHIFT.replace("task_type: rerank", "task_type: text_embedding"), 9, "top_n"),
     (SHIFT + "  similarity: manhattan\n", 11, "similarity"),
     (SHIFT.replace("task_settings:", "task_settings:\n  user: bob"), 9, "user"),
@@ -112,7 +163,9 @@ def test_valid_shapes_of_the_seed_services(tmp_path: Path, text: str) -> None:
 
 
 @pytest.mark.parametrize(("text", "line", "fragment"), INVALID)
-def test_invalid_specs_name_file_line_and_problem(tmp_path: Path, text: str, line: int, fragment: str) -> None:
+def test_invalid_specs_name_file_line_and_problem(
+    tmp_path: Path, text: str, line: int, fragment: str
+) -> None:
     (tmp_path / "spec.yaml").write_text(text, encoding="utf-8")
     result = validate_directory(tmp_path)
     assert not result.ok

