@@ -29,7 +29,7 @@ from reconciler.live import read_endpoints, secret_statuses
 from reconciler.model import EndpointSpec, LiveEndpoint
 from reconciler.normalize import desired_view
 from reconciler.plan import Action, Change, Plan, build_plan
-from reconciler.secrets import SENSITIVE, fingerprint, resolve_body, resolved_secrets, unresolvable
+from reconciler.secrets import fingerprint, resolve_body, resolved_secrets, scrub, unresolvable
 from reconciler.session import Session
 from reconciler.state import Managed, State, holder_name
 
@@ -119,7 +119,6 @@ class Applier:
         self.parallelism = max(1, parallelism)
         self.allow_destroy_in_use = allow_destroy_in_use
         self.progress = progress or (lambda change, status, seconds: None)
-        self.secret_values: set[str] = set()
         self._secret_cache: dict[str, list[tuple[Any, str]]] = {}
         self._saved: Mapping[str, Managed] | None = None
 
@@ -166,7 +165,7 @@ class Applier:
             outcome = Outcome(
                 change=change,
                 ok=False,
-                message=self._scrub(str(error)),
+                message=scrub(str(error)),
                 seconds=time.monotonic() - started,
             )
         else:
@@ -243,7 +242,6 @@ class Applier:
         found = self._secret_cache.get(spec.inference_id)
         if found is None:
             found = list(resolved_secrets(spec, self.catalog))
-            self.secret_values.update(value for _, value in found)
             self._secret_cache[spec.inference_id] = found
         return found
 
@@ -264,12 +262,6 @@ class Applier:
             return False
         plan = build_plan(specs=[spec], live=[live], catalog=self.catalog, cluster_version="99.0.0")
         return plan.changes[0].action is Action.NOOP
-
-    def _scrub(self, text: str) -> str:
-        for value in sorted(self.secret_values, key=len, reverse=True):
-            if value and len(value) >= 4:
-                text = text.replace(value, SENSITIVE)
-        return text
 
     def _record(
         self, state: State, outcomes: list[Outcome], live: tuple[LiveEndpoint, ...]

@@ -76,8 +76,12 @@ def cli(ctx: click.Context, debug: bool) -> None:
     if debug:  # method, path, status, timing and retries of every request; never headers or bodies
         import logging
 
+        from reconciler.secrets import ScrubbingFilter
+
         logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="debug: %(message)s")
         logging.getLogger("reconciler").setLevel(logging.DEBUG)
+        for handler in logging.getLogger().handlers:  # the boundary where server text is logged
+            handler.addFilter(ScrubbingFilter())
 
 
 @cli.command()
@@ -110,7 +114,9 @@ def main(argv: list[str] | None = None) -> Any:
             traceback.print_exc()
         if isinstance(error, InputError):
             _print_diagnostics(error)
-        click.echo(f"Error: {error}", err=True)
+        from reconciler.secrets import scrub
+
+        click.echo(f"Error: {scrub(str(error))}", err=True)
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)

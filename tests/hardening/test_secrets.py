@@ -236,3 +236,69 @@ def test_debug_shows_http_details(tmp_path: Path) -> None:
     assert result.code == 0, result.output
     assert "GET /_inference/_all" in result.stderr
     assert_clean("plan --debug", result.output)
+
+
+# -- secrets in every form: a server quotes what it was sent in its own encoding -----------------
+
+AWKWARD_KEY = 'azk-"quoted"-back\\slash-HARDEN-9d1e'  # JSON escapes both " and \
+SERVICE_ACCOUNT = {
+    "type": "service_account",
+    "project_id": "my-gcp-project",
+    "private_key_id": "pkid-HARDEN-4c1f9e7a2b",
+    "private_key": (
+        "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC-HARDEN-line-one\n"
+        "bK8e0Zq3xYw2P-HARDEN-line-two-7f3a\n-----END PRIVATE KEY-----\n"
+    ),
+    "client_email": 'svc-"harden"@my-gcp-project.iam.gserviceaccount.com',
+}
+VERTEX = """\
+inference_id: vertex-embed
+task_type: text_embedding
+service: googlevertexai
+service_settings:
+  service_account_json: ${file:vertex.json}
+  model_id: text-embedding-005
+  project_id: my-gcp-project
+  location: us-central1
+"""
+
+
+def secret_forms_leaked(text: str) -> list[str]:
+    """Which distinctive piece of the two awkward secrets ``text`` still carries, in any form."""
+    pieces = ["9d1e", "pkid-HARDEN-4c1f9e7a2b", "HARDEN-line-one", "HARDEN-line-two", "svc-"]
+    return [piece for piece in pieces if piece in text]
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault(method="PUT", path=r"^/_inference/", status=400, echo=True, count=None),
+        Fault(method="PUT", path=r"^/_inference/", status=503, echo=True, count=None),
+    ],
+    ids=["400-echo", "503-echo-retried"],
+)
+def test_a_secret_echoed_json_escaped_is_scrubbed(tmp_path: Path, fault: Fault) -> None:
+    """An API key holding " and \\, and a service account file with quotes and \\n, echoed back
+    escaped by the server: no piece of either reaches stdout or stderr (progress, Error:, debug)."""
+    root = tmp_path / "specs"
+    root.mkdir()
+    (root / "azure.yaml").write_text(AZURE, encoding="utf-8")
+    (root / "vertex.yaml").write_text(VERTEX, encoding="utf-8")
+    (root / "vertex.json").write_text(json.dumps(SERVICE_ACCOUNT, indent=2), encoding="utf-8")
+    with SandboxServer(port=0) as cluster:
+        cluster.add_fault(fault)
+        result = run_cli(
+            "--debug",
+            "apply",
+            str(root),
+            "--url",
+            cluster.url,
+            "--auto-approve",
+            env={"AZURE_KEY": AWKWARD_KEY, "RECONCILER_TIMEOUT": "5"},
+        )
+        echoed = [r for r in cluster.requests if r.get("fault")]
+    assert result.code == 1, result.output
+    assert echoed, "the fault never fired"
+    assert "with body [" in result.stderr and "sensitive value" in result.stderr, result.stderr
+    assert secret_forms_leaked(result.output) == [], result.output
+    assert AWKWARD_KEY not in result.output
