@@ -19,7 +19,7 @@ from reconciler.diagnostics import Diagnostic, sort_diagnostics
 from reconciler.loader import Document, load_directory
 from reconciler.model import EndpointSpec
 from reconciler.schema import check_document
-from reconciler.variables import substitute_variables
+from reconciler.variables import misplaced_references, substitute_variables
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,6 +38,7 @@ MAX_PROBLEMS = 200
 def validate_directory(root: FsPath, *, variables: Mapping[str, str] | None = None) -> Validation:
     """Validate with ``variables``; with None, with those of every environment of reconciler.yaml."""
     documents, diagnostics = load_directory(root)
+    diagnostics += misplaced_references(documents)
     if variables is not None:
         documents, problems = substitute_variables(documents, variables)
         return validate_documents(documents, diagnostics + problems)

@@ -1,22 +1,90 @@
 """``${var:NAME}`` in spec strings, filled from reconciler.yaml (per environment).
 
 Owns substitution before schema checks, so a variable can stand anywhere a
-plain string can. Secrets never come from here (they are ``${env:}`` or
-``${file:}`` references, resolved only when sent).
+plain string can, and the rule for where each kind of reference may stand:
+``${env:}``/``${file:}`` only as the whole value of a secret field, ``${var:NAME}``
+anywhere else, and no other text with ``${`` (an unterminated ``${var:x``, a
+``${env:X}`` in ``url``), so that nothing is ever sent as a literal ``${...}``.
+Secrets never come from here (they are resolved only when sent).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
+from reconciler.catalog import load_catalog
 from reconciler.diagnostics import Diagnostic
 from reconciler.loader import Document
 from reconciler.model import Path
 
 VARIABLE = re.compile(r"\$\{var:([A-Za-z_][A-Za-z0-9_.-]*)\}")
+SECRET_KIND = re.compile(r"\$\{(env|file):")
+# the custom service's own placeholders (${input}, ${api_key}), filled by Elasticsearch when it
+# calls the upstream service; allowed only in the fields the catalog marks "templates"
+TEMPLATE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_.]*\}")
+
+
+def misplaced_references(documents: list[Document]) -> list[Diagnostic]:
+    """Every ``${`` that is not a whole reference in a place where that reference may stand."""
+    problems = []
+    for document in documents:
+        if not isinstance(document.body, Mapping):
+            continue
+        facts = load_catalog().service(str(document.body.get("service")))
+        secret_fields = frozenset(facts.secret_fields()) if facts else frozenset()
+        templates = frozenset(
+            name
+            for name, field in (facts.raw.get("service_settings", {}) if facts else {}).items()
+            if field.get("templates")
+        )
+        for path, text in _strings(document.body, ()):
+            field = path[1] if len(path) >= 2 and path[0] == "service_settings" else None
+            if field in secret_fields:
+                continue  # a secret must be a reference; the schema says so without quoting it
+            if field in templates:
+                text = TEMPLATE.sub("", text)
+            message = _misplaced(text, secret_fields)
+            if message:
+                line, col = document.source.at(path)
+                where = ".".join(map(str, path))
+                problems.append(
+                    Diagnostic(
+                        file=document.source.file, line=line, col=col, message=f"{where}: {message}"
+                    )
+                )
+    return problems
+
+
+def _misplaced(text: str, secret_fields: frozenset[str]) -> str:
+    rest = VARIABLE.sub("", text)
+    if "${" not in rest:
+        return ""
+    kind = SECRET_KIND.search(rest)
+    if kind:
+        where = ", ".join(f"service_settings.{name}" for name in sorted(secret_fields))
+        return (
+            f"${{{kind.group(1)}:...}} may stand only as the whole value of a secret field "
+            f"({where or 'this service has none'}); write ${{var:NAME}} here"
+        )
+    shown = rest[rest.index("${") :][:40]
+    return (
+        f"'{shown}' is not a reference: only a whole ${{var:NAME}} may stand here "
+        "(is a '}' missing?)"
+    )
+
+
+def _strings(value: Any, path: Path) -> Iterator[tuple[Path, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _strings(item, path + (key,))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, path + (index,))
 
 
 def substitute_variables(

@@ -373,6 +373,32 @@ CASES: list[Case] = [
         "variable-undefined",
         **bad(SHIFT.replace("rerank.example", "${var:nohost}"), 5, "undefined variable"),
     ),
+    # references only where they belong: nothing is ever sent as a literal ${...}
+    Case(
+        "reference-env-in-url",
+        **bad(SHIFT.replace("https://rerank.example/v1", "${env:HFURL}"), 5, "secret field"),
+        env={"HFURL": "https://rerank.example/v1"},
+    ),
+    Case(
+        "reference-file-in-model-id",
+        **bad(SHIFT.replace("bge-reranker-v2-m3", "${file:model.txt}"), 6, "secret field"),
+    ),
+    Case(
+        "reference-unterminated-variable",
+        **bad(SHIFT.replace("bge-reranker-v2-m3", "${var:nope"), 6, "is not a reference"),
+    ),
+    Case(
+        "reference-unknown-kind",
+        **bad(SHIFT.replace("rerank.example", "${HOST}"), 5, "is not a reference"),
+    ),
+    Case(
+        "reference-in-task-settings",
+        **bad(
+            AZURE.replace("azure-embed", "azure-two") + "task_settings:\n  user: ${env:USER}\n",
+            10,
+            "secret field",
+        ),
+    ),
     Case(
         "env-unknown",
         files={"reconciler.yaml": ENVS},

@@ -50,7 +50,7 @@ FIELD_TYPES = {
     "any",
 }
 FIELD_KEYS = {
-    "type", "enum", "minimum", "maximum", "min_length", "task_types", "secret", "case", "aliases", "doc",
+    "type", "enum", "minimum", "maximum", "min_length", "task_types", "secret", "case", "aliases", "doc", "templates",
     "deprecated", "items", "values", "properties", "required", "min_items", "max_items",
 }  # fmt: skip
 RULE_KINDS = {"exactly_one_of", "all_or_none", "at_most_one_of", "requires", "forbids"}

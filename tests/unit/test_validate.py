@@ -71,6 +71,13 @@ INVALID = [
     (AZURE.replace('  api_version: "2024-02-01"\n', ""), 4, "missing required field 'api_version'"),
     (AZURE.replace("  resource_name: acme\n", ""), 4, "missing required field 'resource_name'"),
     (AZURE + "  colour: blue\n", 9, "unknown field 'colour'"),
+    (SHIFT.replace("https://rerank.example/v1", "${env:HFURL}"), 5, "secret field"),
+    (SHIFT.replace("https://rerank.example/v1", "https://${file:host}/v1"), 5, "secret field"),
+    (SHIFT.replace("bge-reranker-v2-m3", "${var:nope"), 6, "'${var:nope' is not a reference"),
+    (SHIFT.replace("bge-reranker-v2-m3", "x-${var:}"), 6, "is not a reference"),
+    (SHIFT.replace("bge-reranker-v2-m3", "${{var:x}}"), 6, "is not a reference"),
+    (AZURE + "task_settings:\n  user: ${env:USER}\n", 10, "may stand only"),
+    (SHIFT.replace("bge-reranker-v2-m3", "${input}"), 6, "is not a reference"),  # custom only
     (AZURE + "extra_top: 1\n", 9, "unknown field 'extra_top'"),
     (AZURE + "task_settings:\n  top_n: 3\n", 10, "top_n"),
     (
