@@ -21,11 +21,13 @@ from reconciler.errors import (
     AuthError,
     HTTPError,
     InputError,
+    LockError,
     ReconcilerError,
     SafetyError,
     VerificationError,
 )
 from reconciler.live import read_endpoints, secret_statuses
+from reconciler.lock import LockKeeper
 from reconciler.model import EndpointSpec, LiveEndpoint
 from reconciler.normalize import desired_view
 from reconciler.plan import Action, Change, Plan, build_plan
@@ -160,6 +162,8 @@ class Applier:
     def _carry_out(self, change: Change) -> Outcome:
         started = time.monotonic()
         try:
+            if self.session.store.lock_lost:  # another run may be writing now: stop
+                raise LockError(self.session.store.lock_lost)
             sent = getattr(self, f"_{change.action.name.lower()}")(change)
         except ReconcilerError as error:
             outcome = Outcome(
@@ -309,13 +313,15 @@ class Applier:
 def apply_lock(session: Session) -> Iterator[str]:
     """Hold the apply lock for the block; yields a note ("" or a takeover / degraded message)."""
     store = session.store
+    ttl = session.settings.lock_ttl
     try:
-        note = store.acquire_lock(holder=holder_name())
+        note = store.acquire_lock(holder=holder_name(), ttl=ttl)
     except AuthError as error:
         yield f"cannot write the state index ({error.status}): applying without a lock"
         return
     try:
-        yield note
+        with LockKeeper(store, token=store.token or "", ttl=ttl):  # a long apply keeps its lock
+            yield note
     finally:
         store.release_lock()
 

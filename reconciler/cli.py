@@ -431,13 +431,37 @@ def _progress(change: Any, status: str, seconds: float) -> None:
 
 @cli.command()
 @DIRECTORY
+@click.option("--lock-id", help="Remove exactly this lock: the id shown where the lock was met.")
 @connection_options
-def unlock(directory: FsPath, **options: Any) -> int:
-    """Remove a stale apply lock left by a run that died."""
+def unlock(directory: FsPath, lock_id: str | None, **options: Any) -> int:
+    """Remove an apply lock left by a run that died (asks on a terminal without --lock-id)."""
+    import time
+
+    from reconciler.lock import read_lock, remove_lock
+
     opened, _ = _session(directory, options)
     with opened as session:
-        removed = session.store.release_lock()
-    click.echo("Lock removed." if removed else "No lock was held.")
+        held = read_lock(session.store)
+        if held is None:
+            click.echo("No lock was held.")
+            return EXIT_OK
+        if lock_id is None:  # a live apply's lock must not go by accident
+            described = held.describe(now=time.time())
+            if not sys.stdin.isatty():
+                raise ReconcilerError(
+                    f"the lock is {described}; to remove it, pass --lock-id {held.lock_id} "
+                    "(no terminal to confirm on; nothing was removed)"
+                )
+            click.echo(f"The lock is {described}.", err=True)
+            if not click.confirm(
+                "Remove it? If that apply is still running, two would then write at once",
+                default=False,
+                err=True,
+            ):
+                raise click.exceptions.Abort()
+            lock_id = held.lock_id
+        removed = remove_lock(session.store, lock_id=lock_id)
+    click.echo(f"Lock {lock_id} removed." if removed else "No lock was held.")
     return EXIT_OK
 
 

@@ -24,9 +24,7 @@ from reconciler.model import Path, Source
 if TYPE_CHECKING:
     from reconciler.client import Connection
 
-DEFAULT_INDEX = (
-    "reconciler-state"  # the same as state.DEFAULT_INDEX; not imported, so validate stays offline
-)
+DEFAULT_INDEX = "reconciler-state"
 ENVIRONMENT_KEYS = {
     "url",
     "api_key_env",
@@ -49,6 +47,7 @@ STRING_KEYS = {
 }
 # Elasticsearch index names: lowercase, no \ / * ? " < > | , # : or space, not starting with - _ +
 INDEX_NAME = re.compile(r'^(?![-_+.])[^A-Z\\/*?"<>|,# :]{1,255}$')
+LOCK_TTL_SECONDS = 15 * 60
 STATE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")  # goes into a URL path as it is
 
 
@@ -64,6 +63,7 @@ class Settings:
     ca_cert: str | None = None
     insecure: bool = False
     variables: Mapping[str, str] = field(default_factory=dict)
+    lock_ttl: float = LOCK_TTL_SECONDS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -246,7 +246,7 @@ def load_settings(directory: FsPath, environment: str | None) -> Settings:
                 f"--env {environment}: no {SETTINGS_FILE} in {settings_root(directory)} "
                 "defines environments"
             )
-        return Settings()
+        return Settings(lock_ttl=float(os.environ.get("RECONCILER_LOCK_TTL") or LOCK_TTL_SECONDS))
     if read.diagnostics:
         raise InputError(f"{read.file} is not a valid settings file", read.diagnostics)
     body = read.body
@@ -276,6 +276,7 @@ def load_settings(directory: FsPath, environment: str | None) -> Settings:
         ca_cert=ca_cert,
         insecure=bool(chosen.get("insecure", False)),
         variables=read.variables(environment),
+        lock_ttl=float(os.environ.get("RECONCILER_LOCK_TTL") or LOCK_TTL_SECONDS),
     )
 
 

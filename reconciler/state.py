@@ -20,9 +20,9 @@ from typing import Any
 from reconciler.client import Client
 from reconciler.errors import AuthError, Conflict, HTTPError, LockError, NotFound, ReconcilerError
 from reconciler.secrets import new_salt
+from reconciler.settings import DEFAULT_INDEX, LOCK_TTL_SECONDS
 
-DEFAULT_INDEX = "reconciler-state"
-LOCK_TTL_SECONDS = 15 * 60
+__all__ = ["DEFAULT_INDEX", "LOCK_TTL_SECONDS", "State", "StateStore"]  # defaults live in settings
 FORMAT_VERSION = 1
 
 
@@ -100,6 +100,13 @@ def _malformed(source: Any) -> str:
     return ""
 
 
+def lock_id_of(document: Mapping[str, Any]) -> str:
+    """The id a person names a lock by: its token (a lock written without one: its version)."""
+    source = document.get("_source") or {}
+    token = source.get("token") if isinstance(source, Mapping) else None
+    return str(token) if token else f"v{document.get('_seq_no')}-{document.get('_primary_term')}"
+
+
 def holder_name() -> str:
     try:
         user = getpass.getuser()
@@ -118,10 +125,16 @@ class StateStore:
         self.warning = ""
         self._token: str | None = None  # of the lock this store took, if any
         self._index_ready = False  # known to exist: no need to ask for it again
+        self.lock_lost = ""  # why the lock this store took is gone (set by lock.LockKeeper)
 
     @property
-    def lock_id(self) -> str:
+    def lock_doc_id(self) -> str:
         return f"{self.doc_id}.lock"
+
+    @property
+    def token(self) -> str | None:
+        """The id of the lock this store holds, if it holds one."""
+        return self._token
 
     def read(self) -> State:
         try:
@@ -205,7 +218,7 @@ class StateStore:
 
     # -- the lock ---------------------------------------------------------------------------
 
-    def acquire_lock(self, *, holder: str, ttl: int = LOCK_TTL_SECONDS) -> str:
+    def acquire_lock(self, *, holder: str, ttl: float = LOCK_TTL_SECONDS) -> str:
         """Take the lock or raise LockError naming its holder; returns a takeover message or ""."""
         now = time.time()
         # the token tells our own lock from another's: a create whose answer was lost and that is
@@ -221,7 +234,7 @@ class StateStore:
         try:
             self.client.request(
                 "PUT",
-                f"/{self.index}/_create/{self.lock_id}",
+                f"/{self.index}/_create/{self.lock_doc_id}",
                 params={"refresh": "true"},
                 json=document,
             )
@@ -230,7 +243,8 @@ class StateStore:
         except Conflict:
             pass
         current = (
-            self.client.request("GET", f"/{self.index}/_doc/{self.lock_id}", ok=(404,)).body or {}
+            self.client.request("GET", f"/{self.index}/_doc/{self.lock_doc_id}", ok=(404,)).body
+            or {}
         )
         lock = current.get("_source") or {}
         if current.get("found") and lock.get("token") == token:
@@ -240,14 +254,15 @@ class StateStore:
             raise LockError(
                 f"another apply holds the lock: {lock.get('holder', 'unknown')} since "
                 f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(lock.get('acquired_at', 0)))} UTC "
-                f"(expires in {int(lock.get('expires_at', 0) - now)} s); "
-                "if that run is dead, run `reconciler unlock`"
+                f"(expires in {int(lock.get('expires_at', 0) - now)} s), lock id "
+                f"{lock_id_of(current)}; if that run is dead, run "
+                f"`reconciler unlock --lock-id {lock_id_of(current)}`"
             )
         try:  # expired (or vanished): take it over, but only if nobody else did first
             if current.get("found"):
                 self.client.request(
                     "PUT",
-                    f"/{self.index}/_doc/{self.lock_id}",
+                    f"/{self.index}/_doc/{self.lock_doc_id}",
                     json=document,
                     params={
                         "if_seq_no": current["_seq_no"],
@@ -258,13 +273,13 @@ class StateStore:
             else:
                 self.client.request(
                     "PUT",
-                    f"/{self.index}/_create/{self.lock_id}",
+                    f"/{self.index}/_create/{self.lock_doc_id}",
                     json=document,
                     params={"refresh": "true"},
                 )
         except Conflict:
             again = (
-                self.client.request("GET", f"/{self.index}/_doc/{self.lock_id}", ok=(404,)).body
+                self.client.request("GET", f"/{self.index}/_doc/{self.lock_doc_id}", ok=(404,)).body
                 or {}
             )
             if (again.get("_source") or {}).get("token") != token:  # not our own retried takeover
@@ -280,7 +295,9 @@ class StateStore:
         try:
             if token is not None:
                 current = (
-                    self.client.request("GET", f"/{self.index}/_doc/{self.lock_id}", ok=(404,)).body
+                    self.client.request(
+                        "GET", f"/{self.index}/_doc/{self.lock_doc_id}", ok=(404,)
+                    ).body
                     or {}
                 )
                 if not current.get("found") or (current.get("_source") or {}).get("token") != token:
@@ -288,7 +305,7 @@ class StateStore:
                 params.update(
                     if_seq_no=current["_seq_no"], if_primary_term=current["_primary_term"]
                 )
-            self.client.request("DELETE", f"/{self.index}/_doc/{self.lock_id}", params=params)
+            self.client.request("DELETE", f"/{self.index}/_doc/{self.lock_doc_id}", params=params)
             return True
         except (NotFound, Conflict):
             return False

@@ -68,3 +68,15 @@ def write_requests(log: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def es(url: str) -> httpx.Client:
     return httpx.Client(base_url=url, timeout=10)
+
+
+def unlock(directory: Path, url: str) -> Run:
+    """What a person does after a run died: `unlock`, which (with no terminal) refuses and names the
+    lock id, then `unlock --lock-id ID` with that id. The final run's result."""
+    import re
+
+    first = run_cli("unlock", str(directory), "--url", url)
+    named = re.search(r"--lock-id (\S+)", first.stderr)
+    if first.code == 0 or named is None:
+        return first
+    return run_cli("unlock", str(directory), "--url", url, "--lock-id", named.group(1))

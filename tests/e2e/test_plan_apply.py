@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from reconciler.sandbox import Fault, SandboxServer
-from tests.e2e.helpers import run_cli, write_requests, write_spec
+from tests.e2e.helpers import run_cli, unlock, write_requests, write_spec
 
 AZURE_KEY = "azk-0123456789-distinctive"
 SHIFT_KEY = "osk-9876543210-distinctive"
@@ -304,7 +304,10 @@ def test_lock_held_by_another_apply(cluster: SandboxServer, specs: Path) -> None
     assert [
         r for r in write_requests(cluster.requests) if r["path"].startswith("/_inference")
     ] == []
-    assert cli(cluster, "unlock", str(specs)).code == 0
+    refused = cli(cluster, "unlock", str(specs))  # no terminal: a lock goes only by its id
+    assert refused.code == 1 and "--lock-id" in refused.stderr, refused.output
+    assert httpx.get(f"{cluster.url}/reconciler-state/_doc/default.lock").status_code == 200
+    assert unlock(specs, cluster.url).code == 0
     applied(cluster, specs)
 
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from reconciler.sandbox import SandboxServer
-from tests.e2e.helpers import REPO, run_cli, write_spec
+from tests.e2e.helpers import REPO, run_cli, unlock, write_spec
 from tests.e2e.test_plan_apply import AZURE_KEY, ENV, SHIFT_KEY, azure, rerank
 
 QUICKSTART = REPO / "examples" / "quickstart"
@@ -197,7 +197,7 @@ def test_apply_killed_midway_converges_on_rerun(tmp_path: Path) -> None:
             if not e["inference_id"].startswith(".")
         ]
         assert 0 < len(made) < 30, len(made)
-        run_cli("unlock", str(directory), "--url", cluster.url)
+        assert unlock(directory, cluster.url).code == 0
         rerun = run_cli("apply", str(directory), "--url", cluster.url, "--auto-approve", env=ENV)
         assert rerun.code == 0, rerun.output
         assert f"{30 - len(made)} created" in rerun.stdout

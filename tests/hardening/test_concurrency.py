@@ -36,8 +36,11 @@ def declare(root: Path, count: int = N_ENDPOINTS) -> list[str]:
     return ids
 
 
-def start_apply(root: Path, url: str) -> subprocess.Popen[str]:
+def start_apply(
+    root: Path, url: str, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ELASTIC", "RECONCILER"))}
+    env.update(extra_env or {})
     return subprocess.Popen(
         [
             sys.executable,
@@ -167,10 +170,15 @@ def test_a_live_lock_blocks_fast_and_unlock_removes_it(tmp_path: Path) -> None:
             "apply", str(tmp_path / "specs"), "--url", cluster.url, "--auto-approve", env=SECRET_ENV
         )
         assert blocked.code == 1 and "alice@laptop pid 4711" in blocked.stderr, blocked.output
-        assert "reconciler unlock" in blocked.stderr and time.monotonic() - started < 5
+        assert "reconciler unlock --lock-id" in blocked.stderr and time.monotonic() - started < 5
         assert successful_puts(cluster) == Counter()
-        unlocked = run_cli("unlock", str(tmp_path / "specs"), "--url", cluster.url)
-        assert unlocked.code == 0 and "Lock removed." in unlocked.stdout, unlocked.output
+        lock_id = re.search(r"--lock-id (\S+)`", blocked.stderr).group(1)  # type: ignore[union-attr]
+        wrong = run_cli("unlock", str(tmp_path / "specs"), "--url", cluster.url, "--lock-id", "x1")
+        assert wrong.code == 1 and lock_id in wrong.stderr, wrong.output
+        unlocked = run_cli(
+            "unlock", str(tmp_path / "specs"), "--url", cluster.url, "--lock-id", lock_id
+        )
+        assert unlocked.code == 0 and f"Lock {lock_id} removed." in unlocked.stdout, unlocked.output
         assert httpx.get(f"{cluster.url}{LOCK}").status_code == 404
         again = run_cli("unlock", str(tmp_path / "specs"), "--url", cluster.url)
         assert again.code == 0 and "No lock was held." in again.stdout, again.output
@@ -204,3 +212,80 @@ def test_a_failed_apply_releases_its_lock(tmp_path: Path, fault: Fault) -> None:
             "apply", str(tmp_path / "specs"), "--url", cluster.url, "--auto-approve", env=SECRET_ENV
         )
         assert applied.code == 0, applied.output
+
+
+# -- a lock cannot be broken by accident; a long apply keeps its own alive -------------------------
+
+SLOW_CREATES = Fault(method="PUT", path=r"^/_inference/", status=None, delay=1.2, count=None)
+SHORT_TTL = {"RECONCILER_LOCK_TTL": "3"}  # renewed every second; without renewal gone after 3 s
+
+
+def wait_for_lock(cluster: SandboxServer) -> dict[str, object]:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        answer = httpx.get(f"{cluster.url}{LOCK}")
+        if answer.status_code == 200:
+            return dict(answer.json())
+        time.sleep(0.05)
+    raise AssertionError("the apply never took its lock")
+
+
+def test_unlock_during_a_running_apply_refuses_and_the_lock_stays(tmp_path: Path) -> None:
+    ids = declare(tmp_path / "specs")
+    with SandboxServer(port=0) as cluster:
+        cluster.add_fault(SLOW_CREATES)
+        running = start_apply(tmp_path / "specs", cluster.url, SHORT_TTL)
+        held = wait_for_lock(cluster)
+        refused = run_cli("unlock", str(tmp_path / "specs"), "--url", cluster.url)
+        assert refused.code == 1 and "Lock removed" not in refused.output, refused.output
+        token = held["_source"]["token"]  # type: ignore[index]
+        assert f"--lock-id {token}" in refused.stderr and "pid" in refused.stderr, refused.stderr
+        assert httpx.get(f"{cluster.url}{LOCK}").status_code == 200, "unlock broke a live lock"
+        code, out, err, _ = finish(running)
+        assert code == 0, out + err
+        assert_each_created_once(cluster, ids)
+
+
+def test_unlock_with_the_lock_id_stops_the_running_apply_from_writing(tmp_path: Path) -> None:
+    declare(tmp_path / "specs")
+    with SandboxServer(port=0) as cluster:
+        cluster.add_fault(SLOW_CREATES)
+        running = start_apply(tmp_path / "specs", cluster.url, SHORT_TTL)
+        token = wait_for_lock(cluster)["_source"]["token"]  # type: ignore[index]
+        removed = run_cli(
+            "unlock", str(tmp_path / "specs"), "--url", cluster.url, "--lock-id", str(token)
+        )
+        assert removed.code == 0 and f"Lock {token} removed." in removed.stdout, removed.output
+        removed_at = time.time()
+        code, out, err, _ = finish(running)
+        assert code == 1, out + err
+        assert f"the apply lock {token} was lost" in err and "Traceback" not in err, err
+        late = [  # the keeper looks every second; a change started after that is never sent
+            r
+            for r in cluster.requests
+            if r["method"] == "PUT"
+            and r["path"].startswith("/_inference/")
+            and r["time"] > removed_at + 1.5
+        ]
+        assert late == [], late
+
+
+def test_a_long_apply_keeps_its_lock_alive(tmp_path: Path) -> None:
+    ids = declare(tmp_path / "specs")
+    with SandboxServer(port=0) as cluster:
+        cluster.add_fault(SLOW_CREATES)
+        first = start_apply(tmp_path / "specs", cluster.url, SHORT_TTL)
+        wait_for_lock(cluster)
+        time.sleep(4)  # past the first expiry: only a renewed lock still stands
+        second = start_apply(tmp_path / "specs", cluster.url, SHORT_TTL)
+        (first_code, out, err, _), (second_code, _, second_err, _) = finish(first), finish(second)
+        assert first_code == 0, out + err
+        assert second_code == 1 and "another apply holds the lock" in second_err, second_err
+        assert "took over" not in second_err
+        renewals = [
+            r
+            for r in cluster.requests
+            if r["method"] == "PUT" and r["path"] == f"{LOCK}" and "if_seq_no" in r.get("query", {})
+        ]
+        assert len(renewals) >= 3, renewals
+        assert_each_created_once(cluster, ids)

@@ -31,7 +31,7 @@ import httpx
 import pytest
 
 from reconciler.sandbox import Fault, SandboxServer
-from tests.e2e.helpers import REPO, Run, run_cli
+from tests.e2e.helpers import REPO, Run, run_cli, unlock
 from tests.hardening.corpus import SECRET_ENV, SHIFT, run_parallel
 
 TIMEOUT = 0.5  # RECONCILER_TIMEOUT for every faulted apply: a 'slow' answer takes longer
@@ -295,7 +295,7 @@ def kill_round(
             if (
                 step == KILLS_PER_ROUND - 1
             ):  # the command a user runs; before, the same call in process
-                unlocked = run_cli("unlock", str(workdir / "specs"), "--url", cluster.url)
+                unlocked = unlock(workdir / "specs", cluster.url)
                 assert unlocked.code == 0, unlocked.output
                 removed = "Lock removed." in unlocked.stdout
             else:
