@@ -152,10 +152,7 @@ def connection_options(function: Any) -> Any:
         click.option(
             "--timeout",
             type=click.FloatRange(0.1, 600),
-            envvar="RECONCILER_TIMEOUT",
-            default=30.0,
-            show_default=True,
-            help="Seconds to wait for each HTTP answer (or RECONCILER_TIMEOUT).",
+            help="Seconds to wait for each HTTP answer (or RECONCILER_TIMEOUT; default 30).",
         ),
         click.option("--sandbox", is_flag=True, help="Run against the embedded sandbox cluster."),
         click.option(
@@ -199,10 +196,8 @@ def _session(directory: FsPath, options: dict[str, Any], *, saved: Any = None) -
         password=options.get("password"),
         ca_cert=options.get("ca_cert"),
         insecure=bool(options.get("insecure")),
+        timeout=options.get("timeout"),
     )
-    from dataclasses import replace
-
-    connection = replace(connection, timeout=float(options.get("timeout") or 30.0))
     return open_session(connection=connection, settings=settings, sandbox_data=None), settings
 
 

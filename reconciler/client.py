@@ -33,6 +33,7 @@ from reconciler.errors import (
     TransportError,
 )
 from reconciler.secrets import remember, scrub
+from reconciler.settings import Connection, display_url  # configuration describes; we open
 
 log = logging.getLogger("reconciler.http")
 
@@ -52,33 +53,9 @@ PRIVILEGE_HINT = {
 
 
 @dataclass(frozen=True, kw_only=True)
-class Connection:
-    url: str
-    api_key: str | None = None
-    username: str | None = None
-    password: str | None = None
-    ca_cert: str | None = None
-    insecure: bool = False
-    timeout: float = 30.0
-    retries: int = 5
-    backoff: float = 0.25  # seconds before the first retry; doubles each time
-    max_backoff: float = 8.0
-
-    def __repr__(self) -> str:  # never show credentials, even in a debugger
-        return f"Connection(url={display_url(self.url)!r}, auth={'api_key' if self.api_key else 'basic' if self.username else 'none'})"
-
-
-@dataclass(frozen=True, kw_only=True)
 class Response:
     status: int
     body: Any
-
-
-def display_url(url: str) -> str:
-    """The URL without a user:password part."""
-    scheme, sep, rest = url.partition("://")
-    host, slash, path = rest.partition("/")
-    return f"{scheme}{sep}{host.rpartition('@')[2]}{slash}{path}" if sep else url.rpartition("@")[2]
 
 
 def _url_password(url: str) -> str | None:
@@ -275,4 +252,4 @@ def _describe_transport(error: httpx.TransportError, connection: Connection) -> 
     return text
 
 
-__all__ = ["Client", "ClusterError", "Connection", "Response"]
+__all__ = ["Client", "ClusterError", "Connection", "Response", "display_url"]

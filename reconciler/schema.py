@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # jsonschema is imported when a document needs explaining: mo
     from jsonschema.exceptions import ValidationError
 
 ENDPOINT_SCHEMA = "endpoint.schema.json"
+SETTINGS_SCHEMA = "reconciler.schema.json"
 SECRET_HINT = "is a secret: write a ${env:NAME} or ${file:PATH} reference, never the value"
 
 
@@ -33,6 +34,8 @@ def _schema_files() -> tuple[str, dict[str, Any], dict[str, Any]]:
     documents: dict[str, Any] = {}
     uri, endpoint = ENDPOINT_SCHEMA, {}
     for path in sorted(root.rglob("*.schema.json")):
+        if path.name == SETTINGS_SCHEMA:  # reconciler.yaml's schema: settings.py reads it
+            continue
         contents = json.loads(path.read_text(encoding="utf-8"))
         documents[contents.get("$id", path.name)] = contents
         if path.name == ENDPOINT_SCHEMA and path.parent == root:

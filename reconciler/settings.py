@@ -1,18 +1,24 @@
-"""``reconciler.yaml``: settings of a desired-state directory that are not endpoints.
+"""Every setting of a run, where it comes from, and ``reconciler.yaml`` (checked against its schema).
 
-Owns environments (cluster URL, names of the variables holding credentials,
-``${var:NAME}`` values), the state index and state id, and how command-line
-flags, environment variables and the file combine into one ``Connection``.
-Every value is type-checked and reported at its file and line: a setting that
-means something else than it says (``insecure: "no"``) is an error, not a guess.
+Owns the one configuration model: each setting has ONE default (the constants below) and ONE
+rule of precedence, ``resolve_connection``: the cluster URL and its credentials always come from
+the same place: command-line flags, else the environment of ``reconciler.yaml`` chosen with
+``--env``, else the shell's variables (``SHELL``). Where two places name different URLs the run
+stops and names both, so that a credential is never sent to a cluster it was not given for; a
+variable that ``api_key_env``/``username_env``/``password_env`` names and that is unset is an
+error naming it. ``reconciler.yaml`` is validated against ``schemas/reconciler.schema.json``
+(published for editors), every problem at its file and line. Describes a connection
+(``Connection``); opening one is the client's job, so this module imports no HTTP client.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path as FsPath
 from typing import TYPE_CHECKING, Any
 
@@ -22,39 +28,58 @@ from reconciler.loader import SETTINGS_FILE, display_path, parse_documents, read
 from reconciler.model import Path, Source
 
 if TYPE_CHECKING:
-    from reconciler.client import Connection
+    from jsonschema.exceptions import ValidationError
 
+SCHEMA_FILE = "reconciler.schema.json"
+# one default per setting
 DEFAULT_INDEX = "reconciler-state"
-ENVIRONMENT_KEYS = {
-    "url",
-    "api_key_env",
-    "username_env",
-    "password_env",
-    "ca_cert",
-    "insecure",
-    "state_id",
-    "variables",
+DEFAULT_STATE_ID = "default"
+DEFAULT_TIMEOUT = 30.0  # seconds to wait for each HTTP answer
+TIMEOUT_RANGE = (0.1, 600.0)
+LOCK_TTL_SECONDS = 15 * 60  # a lock outlives a dead apply this long; a live one renews it
+# the shell's variables for each setting
+SHELL = {
+    "url": "ELASTICSEARCH_URL",
+    "api_key": "ELASTIC_API_KEY",
+    "username": "ELASTICSEARCH_USERNAME",
+    "password": "ELASTICSEARCH_PASSWORD",
+    "timeout": "RECONCILER_TIMEOUT",
+    "lock_ttl": "RECONCILER_LOCK_TTL",
 }
-TOP_KEYS = {"state_index", "state_id", "environments", "variables"}
-STRING_KEYS = {
-    "url",
-    "api_key_env",
-    "username_env",
-    "password_env",
-    "ca_cert",
-    "state_id",
-    "state_index",
-}
-# Elasticsearch index names: lowercase, no \ / * ? " < > | , # : or space, not starting with - _ +
-INDEX_NAME = re.compile(r'^(?![-_+.])[^A-Z\\/*?"<>|,# :]{1,255}$')
-LOCK_TTL_SECONDS = 15 * 60
 STATE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")  # goes into a URL path as it is
+
+
+@dataclass(frozen=True, kw_only=True)
+class Connection:
+    """How to reach one cluster (opened by ``client.Client``)."""
+
+    url: str
+    api_key: str | None = None
+    username: str | None = None
+    password: str | None = None
+    ca_cert: str | None = None
+    insecure: bool = False
+    timeout: float = DEFAULT_TIMEOUT
+    retries: int = 5
+    backoff: float = 0.25  # seconds before the first retry; doubles each time
+    max_backoff: float = 8.0
+
+    def __repr__(self) -> str:  # never show credentials, even in a debugger
+        auth = "api_key" if self.api_key else "basic" if self.username else "none"
+        return f"Connection(url={display_url(self.url)!r}, auth={auth})"
+
+
+def display_url(url: str) -> str:
+    """The URL without a user:password part."""
+    scheme, sep, rest = url.partition("://")
+    host, slash, path = rest.partition("/")
+    return f"{scheme}{sep}{host.rpartition('@')[2]}{slash}{path}" if sep else url.rpartition("@")[2]
 
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     state_index: str = DEFAULT_INDEX
-    state_id: str = "default"
+    state_id: str = DEFAULT_STATE_ID
     environment: str | None = None
     url: str | None = None
     api_key_env: str | None = None
@@ -64,6 +89,7 @@ class Settings:
     insecure: bool = False
     variables: Mapping[str, str] = field(default_factory=dict)
     lock_ttl: float = LOCK_TTL_SECONDS
+    where: Mapping[str, str] = field(default_factory=dict)  # setting -> "file:line" it is set at
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,107 +139,284 @@ def read_settings_file(directory: FsPath) -> SettingsFile:
         )
     body: Any = documents[0].body if documents else {}
     source = documents[0].source if documents else None
-    if body is None:
-        body = {}
-    if not isinstance(body, Mapping):
-        line, col = source.at(()) if source else (1, 1)
-        problems.append(
-            Diagnostic(file=file, line=line, col=col, message="settings must be a mapping")
-        )
-        body = {}
-    read = SettingsFile(file=file, body=body, source=source, exists=True)
+    read = SettingsFile(file=file, body={} if body is None else body, source=source, exists=True)
     problems += _check(read)
     return SettingsFile(
-        file=file, body=body, source=source, diagnostics=tuple(problems), exists=True
+        file=file,
+        body=read.body if isinstance(read.body, Mapping) else {},
+        source=source,
+        diagnostics=tuple(problems),
+        exists=True,
     )
 
 
+@cache
+def _validator() -> Any:
+    from jsonschema import Draft202012Validator
+
+    from reconciler.catalog import schemas_dir
+
+    schema = json.loads((schemas_dir() / SCHEMA_FILE).read_text(encoding="utf-8"))
+    return Draft202012Validator(schema)
+
+
 def _check(settings: SettingsFile) -> list[Diagnostic]:
-    problems: list[Diagnostic] = []
-
-    def problem(path: Path, message: str) -> None:
-        line, col = settings.at(path)
-        problems.append(Diagnostic(file=settings.file, line=line, col=col, message=message))
-
-    body = settings.body
-    for key in body:
-        if key not in TOP_KEYS:
-            problem((key,), f"unknown setting '{key}' (known: {', '.join(sorted(TOP_KEYS))})")
-    _check_values(body, (), problem)
-    environments = body.get("environments")
-    if environments is not None and not isinstance(environments, Mapping):
-        problem(
-            ("environments",), "environments: expected a mapping of environment names to settings"
-        )
-        return problems
-    for name, chosen in (environments or {}).items():
-        where: Path = ("environments", name)
-        if chosen is None:
-            continue
-        if not isinstance(chosen, Mapping):
-            problem(
-                where,
-                f"environments.{name}: expected a mapping (url, api_key_env, ...), got {_kind(chosen)}",
-            )
-            continue
-        for key in chosen:
-            if key not in ENVIRONMENT_KEYS:
-                problem(
-                    where + (key,),
-                    f"unknown environment setting '{key}' "
-                    f"(known: {', '.join(sorted(ENVIRONMENT_KEYS))})",
-                )
-        _check_values(chosen, where, problem)
-        if "state_id" not in chosen and not STATE_ID.match(str(name)):
-            problem(
-                where,
-                f"environment name '{name}' is used as the state document id: use letters, digits, "
-                "'_', '-' and '.', or set state_id",
-            )
+    """Every problem the schema finds, each at its line, worded by the schema's x- annotations."""
+    problems = []
+    for error in _validator().iter_errors(settings.body):
+        for path, message in _explain(error):
+            line, col = settings.at(path)
+            problems.append(Diagnostic(file=settings.file, line=line, col=col, message=message))
     return problems
 
 
-def _check_values(block: Mapping[str, Any], where: Path, problem: Any) -> None:
-    prefix = ".".join(str(p) for p in where + ("",))
-    for key in STRING_KEYS & set(block):
-        value = block[key]
-        if not isinstance(value, str) or not value:
-            problem(
-                where + (key,), f"{prefix}{key}: expected a non-empty string, got {_kind(value)}"
+def _explain(error: ValidationError) -> list[tuple[Path, str]]:
+    path: Path = tuple(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    prefix = "".join(f"{part}." for part in path)
+    if error.validator == "additionalProperties":
+        known = ", ".join(sorted(schema.get("properties", {})))
+        return [
+            (
+                path + (key,),
+                f"{schema.get('x-unknown', 'unknown setting')} '{key}' (known: {known})",
             )
-        elif key == "url" and not re.match(r"^https?://[^/\s]+", value):
-            problem(where + (key,), f"{prefix}{key}: expected an http:// or https:// URL")
-        elif key == "state_index" and not INDEX_NAME.match(value):
-            problem(
-                where + (key,),
-                f"{prefix}{key}: '{value}' is not a valid index name (lowercase; no spaces "
-                'or \\ / * ? " < > | , # :; not starting with - _ + .)',
+            for key in error.instance
+            if key not in schema.get("properties", {})
+        ]
+    where = prefix.rstrip(".") or "settings"
+    if error.validator == "required":
+        return [(path, f"{where}: {schema.get('x-missing', error.message)}")]
+    expected = schema.get("x-expected")
+    if expected is None:  # a keyword deeper than the annotated node: word it by the node's schema
+        return [(path, f"{where}: {error.message}")]
+    return [(path, f"{where}: expected {expected}, got {_kind(error.instance)}")]
+
+
+def load_settings(
+    directory: FsPath, environment: str | None, *, shell: Mapping[str, str] | None = None
+) -> Settings:
+    """The settings of ``directory`` for ``environment`` (None: no --env)."""
+    shell = os.environ if shell is None else shell
+    lock_ttl = _shell_number(shell, "lock_ttl", LOCK_TTL_SECONDS, low=1.0, high=86400.0)
+    read = read_settings_file(directory)
+    if not read.exists:
+        if environment:
+            raise InputError(
+                f"--env {environment}: no {SETTINGS_FILE} in {settings_root(directory)} "
+                "defines environments"
             )
-        elif key == "state_id" and not STATE_ID.match(value):
-            problem(
-                where + (key,),
-                f"{prefix}{key}: use letters, digits, '_', '-' and '.' (it goes into a URL)",
+        return Settings(lock_ttl=lock_ttl)
+    if read.diagnostics:
+        raise InputError(f"{read.file} is not a valid settings file", read.diagnostics)
+    body = read.body
+    chosen: Mapping[str, Any] = {}
+    if environment:
+        if environment not in read.environments:
+            known = ", ".join(sorted(map(str, read.environments))) or "none"
+            raise InputError(
+                f"unknown environment '{environment}' (defined in {read.file}: {known})"
             )
-    if "insecure" in block and not isinstance(block["insecure"], bool):
-        problem(
-            where + ("insecure",),
-            f"{prefix}insecure: expected true or false, got {_kind(block['insecure'])}",
+        chosen = read.environments[environment] or {}
+        if "state_id" not in chosen and not STATE_ID.match(environment):
+            raise InputError(
+                f"environment '{environment}' cannot name the state document: set state_id"
+            )
+    ca_cert = chosen.get("ca_cert")
+    if ca_cert and not os.path.isabs(ca_cert):  # like ${file:}: relative to the file that names it
+        ca_cert = str(settings_root(directory) / ca_cert)
+    where = {
+        key: "{}:{}".format(read.file, read.at(("environments", str(environment), key))[0])
+        for key in chosen
+    }
+    return Settings(
+        state_index=str(body.get("state_index") or DEFAULT_INDEX),
+        state_id=str(
+            chosen.get("state_id") or body.get("state_id") or environment or DEFAULT_STATE_ID
+        ),
+        environment=environment,
+        url=chosen.get("url"),
+        api_key_env=chosen.get("api_key_env"),
+        username_env=chosen.get("username_env"),
+        password_env=chosen.get("password_env"),
+        ca_cert=ca_cert,
+        insecure=bool(chosen.get("insecure", False)),
+        variables=read.variables(environment),
+        lock_ttl=lock_ttl,
+        where=where,
+    )
+
+
+# -- the one precedence rule ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Flags:
+    """What the command line says about the connection (None: not given)."""
+
+    url: str | None = None
+    api_key: str | None = None
+    username: str | None = None
+    password: str | None = None
+    ca_cert: str | None = None
+    insecure: bool = False
+    timeout: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Place:
+    """One place a cluster and its credentials can be given: flags, an environment, the shell."""
+
+    name: str
+    url: str | None
+    api_key: str | None = None
+    username: str | None = None
+    password: str | None = None
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.api_key or self.username)
+
+
+def resolve_connection(
+    settings: Settings, *, flags: Flags, shell: Mapping[str, str] | None = None
+) -> Connection:
+    """The cluster and its credentials: flags, else the ``--env`` environment, else the shell.
+
+    Credentials come from the place the URL comes from; when that place names none, from a place
+    that names no URL at all (an ``ELASTIC_API_KEY`` with ``--url``). Two places that name
+    different URLs are an error naming both: nothing can send one cluster's key to another.
+    """
+    shell = os.environ if shell is None else shell
+    places = [
+        _Place(
+            name="the command line (--url)",
+            url=flags.url,
+            api_key=flags.api_key,
+            username=flags.username,
+            password=flags.password,
+        ),
+        _environment_place(settings, shell, credentials=not (flags.api_key or flags.username))
+        if settings.environment
+        else None,
+        _Place(
+            name=f"the shell ({SHELL['url']})",
+            url=_shell(shell, "url"),
+            api_key=_shell(shell, "api_key"),
+            username=_shell(shell, "username"),
+            password=_shell(shell, "password"),
+        ),
+    ]
+    given = [place for place in places if place is not None]
+    named = [place for place in given if place.url]
+    if not named:
+        raise InputError(
+            "no cluster given: pass --url, set ELASTICSEARCH_URL, use --env, or try --sandbox"
         )
-    variables = block.get("variables")
-    if variables is None:
-        return
-    if not isinstance(variables, Mapping):
-        problem(
-            where + ("variables",),
-            f"{prefix}variables: expected a mapping of names to values, got {_kind(variables)}",
+    chosen = named[0]
+    for other in named[1:]:
+        if _same_cluster(chosen.url or "", other.url or ""):
+            continue
+        raise InputError(
+            f"two different clusters are named: {chosen.name} says {display_url(chosen.url or '')}"
+            f", {other.name} says {display_url(other.url or '')}; a credential is sent only to the "
+            "cluster it was given for, so name one cluster (unset one, or drop --env / --url)"
         )
-        return
-    for name, value in variables.items():
-        if isinstance(value, (Mapping, list)) or value is None:
-            problem(
-                where + ("variables", name),
-                f"{prefix}variables.{name}: expected a string or number, got {_kind(value)}",
+    credentials = next(
+        (p for p in [chosen, *given] if p.has_credentials and (p is chosen or not p.url)), chosen
+    )
+    return Connection(
+        url=chosen.url or "",
+        api_key=credentials.api_key or None,
+        username=None if credentials.api_key else credentials.username or None,
+        password=None if credentials.api_key else credentials.password,
+        ca_cert=flags.ca_cert or settings.ca_cert,
+        insecure=flags.insecure or settings.insecure,
+        timeout=flags.timeout
+        if flags.timeout is not None
+        else _shell_number(
+            shell, "timeout", DEFAULT_TIMEOUT, low=TIMEOUT_RANGE[0], high=TIMEOUT_RANGE[1]
+        ),
+    )
+
+
+def _environment_place(
+    settings: Settings, shell: Mapping[str, str], *, credentials: bool
+) -> _Place:
+    """The ``--env`` environment, its credential variables read (each must be set) unless the
+    command line gives the credentials."""
+    values: dict[str, str | None] = {}
+    for key, variable in (
+        ("api_key", settings.api_key_env),
+        ("username", settings.username_env),
+        ("password", settings.password_env),
+    ):
+        if variable is None or not credentials:
+            values[key] = None
+            continue
+        value = shell.get(variable)
+        if not value:
+            where = settings.where.get(f"{key}_env", SETTINGS_FILE)
+            state = "is not set" if value is None else "is empty"
+            raise InputError(
+                f"{where}: environment '{settings.environment}' takes its {key.replace('_', ' ')} "
+                f"from {variable} ({key}_env), which {state}"
             )
+        values[key] = value
+    return _Place(
+        name=f"environment '{settings.environment}' of {SETTINGS_FILE}",
+        url=settings.url,
+        **values,
+    )
+
+
+def _same_cluster(first: str, second: str) -> bool:
+    return display_url(first).rstrip("/").lower() == display_url(second).rstrip("/").lower()
+
+
+def _shell(shell: Mapping[str, str], setting: str) -> str | None:
+    return shell.get(SHELL[setting]) or None  # an empty variable is an unset one
+
+
+def _shell_number(
+    shell: Mapping[str, str], setting: str, default: float, *, low: float, high: float
+) -> float:
+    text = _shell(shell, setting)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:
+        raise InputError(
+            f"{SHELL[setting]}={text!r}: expected seconds between {low:g} and {high:g}"
+        )
+    return value
+
+
+def connection_for(
+    settings: Settings,
+    *,
+    url: str | None,
+    api_key: str | None,
+    username: str | None,
+    password: str | None,
+    ca_cert: str | None,
+    insecure: bool,
+    timeout: float | None = None,
+) -> Connection:
+    """``resolve_connection`` for the command line's options."""
+    flags = Flags(
+        url=url,
+        api_key=api_key,
+        username=username,
+        password=password,
+        ca_cert=ca_cert,
+        insecure=insecure,
+        timeout=timeout,
+    )
+    return resolve_connection(settings, flags=flags, shell=os.environ)
 
 
 def _kind(value: Any) -> str:
@@ -236,89 +439,3 @@ def _strings(variables: Any) -> dict[str, str]:
         for k, v in variables.items()
         if not isinstance(v, (Mapping, list)) and v is not None
     }
-
-
-def load_settings(directory: FsPath, environment: str | None) -> Settings:
-    read = read_settings_file(directory)
-    if not read.exists:
-        if environment:
-            raise InputError(
-                f"--env {environment}: no {SETTINGS_FILE} in {settings_root(directory)} "
-                "defines environments"
-            )
-        return Settings(lock_ttl=float(os.environ.get("RECONCILER_LOCK_TTL") or LOCK_TTL_SECONDS))
-    if read.diagnostics:
-        raise InputError(f"{read.file} is not a valid settings file", read.diagnostics)
-    body = read.body
-    chosen: Mapping[str, Any] = {}
-    if environment:
-        if environment not in read.environments:
-            known = ", ".join(sorted(map(str, read.environments))) or "none"
-            raise InputError(
-                f"unknown environment '{environment}' (defined in {read.file}: {known})"
-            )
-        chosen = read.environments[environment] or {}
-        if "state_id" not in chosen and not STATE_ID.match(environment):
-            raise InputError(
-                f"environment '{environment}' cannot name the state document: set state_id"
-            )
-    ca_cert = chosen.get("ca_cert")
-    if ca_cert and not os.path.isabs(ca_cert):  # like ${file:}: relative to the file that names it
-        ca_cert = str(settings_root(directory) / ca_cert)
-    return Settings(
-        state_index=str(body.get("state_index") or DEFAULT_INDEX),
-        state_id=str(chosen.get("state_id") or body.get("state_id") or environment or "default"),
-        environment=environment,
-        url=chosen.get("url"),
-        api_key_env=chosen.get("api_key_env"),
-        username_env=chosen.get("username_env"),
-        password_env=chosen.get("password_env"),
-        ca_cert=ca_cert,
-        insecure=bool(chosen.get("insecure", False)),
-        variables=read.variables(environment),
-        lock_ttl=float(os.environ.get("RECONCILER_LOCK_TTL") or LOCK_TTL_SECONDS),
-    )
-
-
-def connection_for(
-    settings: Settings,
-    *,
-    url: str | None,
-    api_key: str | None,
-    username: str | None,
-    password: str | None,
-    ca_cert: str | None,
-    insecure: bool,
-) -> Connection:
-    """Flags win over environment variables, which win over reconciler.yaml."""
-    from reconciler.client import Connection
-
-    env = os.environ
-    resolved_url = url or env.get("ELASTICSEARCH_URL") or settings.url
-    if not resolved_url:
-        raise InputError(
-            "no cluster given: pass --url, set ELASTICSEARCH_URL, use --env, or try --sandbox"
-        )
-    key = (
-        api_key
-        or (env.get(settings.api_key_env) if settings.api_key_env else None)
-        or env.get("ELASTIC_API_KEY")
-    )
-    user = (
-        username
-        or (env.get(settings.username_env) if settings.username_env else None)
-        or env.get("ELASTICSEARCH_USERNAME")
-    )
-    pw = (
-        password
-        or (env.get(settings.password_env) if settings.password_env else None)
-        or env.get("ELASTICSEARCH_PASSWORD")
-    )
-    return Connection(
-        url=resolved_url,
-        api_key=key or None,
-        username=user or None,
-        password=pw,
-        ca_cert=ca_cert or settings.ca_cert,
-        insecure=insecure or settings.insecure,
-    )

@@ -518,6 +518,111 @@ def endpoint_schema(catalog: dict[str, Any]) -> Schema:
     }
 
 
+def settings_schema() -> Schema:
+    """reconciler.yaml: the settings of a desired-state directory. Its x- annotations word the
+    messages of ``reconciler validate`` (x-expected: what a value must be; x-unknown: what an
+    unknown key is called; x-missing: why a required key is needed)."""
+    variable_name = {
+        "type": "string",
+        "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+        "x-expected": "the name of an environment variable (letters, digits, '_')",
+    }
+    state_id = {
+        "type": "string",
+        "pattern": "^[A-Za-z0-9][A-Za-z0-9_.\\-]{0,127}$",
+        "description": "Id of the state document (default: the environment's name, else 'default').",
+        "x-expected": "letters, digits, '_', '-' and '.' (it goes into a URL)",
+    }
+    variables = {
+        "type": "object",
+        "description": "Values for ${var:NAME} in specs; an environment's own override these.",
+        "x-expected": "a mapping of names to values",
+        "additionalProperties": {
+            "type": ["string", "number", "boolean"],
+            "not": {"type": "string", "pattern": "\\$\\{"},
+            "x-expected": "a string or number without '${' (a variable is never a reference)",
+        },
+    }
+    environment = {
+        "type": ["object", "null"],
+        "description": "One cluster: its URL, the variables holding its credentials, its own variables.",
+        "x-expected": "a mapping (url, api_key_env, ...)",
+        "x-unknown": "unknown environment setting",
+        "additionalProperties": False,
+        "properties": {
+            "url": {
+                "type": "string",
+                "pattern": "^https?://[^/\\s]+",
+                "description": "The cluster URL. The credentials named here are sent only to it; "
+                "a different ELASTICSEARCH_URL in the shell, or --url, is an error.",
+                "x-expected": "an http:// or https:// URL",
+            },
+            "api_key_env": {
+                **variable_name,
+                "description": "Variable holding the API key (sent as 'Authorization: ApiKey "
+                "...'); it must be set when this environment is used.",
+            },
+            "username_env": {
+                **variable_name,
+                "description": "Variable holding the basic-auth user name.",
+            },
+            "password_env": {
+                **variable_name,
+                "description": "Variable holding the basic-auth password.",
+            },
+            "ca_cert": {
+                "type": "string",
+                "minLength": 1,
+                "description": "CA bundle (PEM) to trust, relative to reconciler.yaml.",
+                "x-expected": "a non-empty string",
+            },
+            "insecure": {
+                "type": "boolean",
+                "description": "Do not verify TLS certificates.",
+                "x-expected": "true or false",
+            },
+            "state_id": state_id,
+            "variables": variables,
+        },
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://reconciler.dev/schemas/reconciler.schema.json",
+        "title": "reconciler.yaml",
+        "description": "Settings of a desired-state directory that are not endpoints.",
+        "type": "object",
+        "x-expected": "a mapping",
+        "x-unknown": "unknown setting",
+        "additionalProperties": False,
+        "properties": {
+            "state_index": {
+                "type": "string",
+                "pattern": '^(?![-_+.])[^A-Z\\\\/*?"<>|,# :]{1,255}$',
+                "description": "Hidden index holding the state documents (default reconciler-state).",
+                "x-expected": 'a valid index name (lowercase; no spaces or \\ / * ? " < > | , # :; '
+                "not starting with - _ + .)",
+            },
+            "state_id": state_id,
+            "variables": variables,
+            "environments": {
+                "type": "object",
+                "description": "Clusters to pick with --env NAME.",
+                "x-expected": "a mapping of environment names to settings",
+                "patternProperties": {
+                    "^[A-Za-z0-9][A-Za-z0-9_.\\-]{0,127}$": {"$ref": "#/$defs/environment"}
+                },
+                "additionalProperties": {
+                    "$ref": "#/$defs/environment",
+                    "required": ["state_id"],
+                    "x-missing": "this environment's name cannot be the state document id (use "
+                    "letters, digits, '_', '-' and '.'), so set state_id",
+                },
+            },
+        },
+        "$defs": {"environment": environment},
+    }
+
+
 # --------------------------------------------------------------------------- files
 
 
@@ -531,6 +636,7 @@ def generate(catalog: dict[str, Any]) -> dict[str, str]:
         "common.schema.json": render(common_schema()),
         "chunking.schema.json": render(chunking_schema()),
         "endpoint.schema.json": render(endpoint_schema(catalog)),
+        "reconciler.schema.json": render(settings_schema()),
     }
     for name, service in sorted(catalog["services"].items()):
         files[f"services/{name}.schema.json"] = render(service_schema(name, service))

@@ -414,6 +414,28 @@ CASES: list[Case] = [
         where=None,
         message="--env staging",
     ),
+    # credentials travel with their URL
+    Case(
+        "env-url-and-shell-url-differ",
+        files={"reconciler.yaml": ENVS},
+        commands=("plan", "apply"),
+        args=("--env", "staging"),
+        env={"ELASTICSEARCH_URL": "http://127.0.0.1:9"},
+        where=None,
+        message="two different clusters are named",
+    ),
+    Case(
+        "env-api-key-env-unset",
+        files={"reconciler.yaml": ENVS + "    api_key_env: NOPE_KEY\n"},
+        commands=("plan", "apply"),
+        args=("--env", "staging"),
+        where=r"specs/reconciler\.yaml:4",
+        message="NOPE_KEY (api_key_env), which is not set",
+    ),
+    Case(
+        "settings-variable-holds-a-reference",
+        **settings("variables:\n  host: ${env:HOST}\n", 2, "without '${'"),
+    ),
     Case("settings-syntax-error", **settings("environments: [\n", 2, "YAML syntax error")),
     Case("settings-is-a-list", **settings("- staging\n- production\n", 1, "mapping")),
     Case("settings-unknown-key", **settings("colour: blue\n", 1, "unknown setting 'colour'")),
