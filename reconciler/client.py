@@ -1,7 +1,7 @@
 """The one module that speaks HTTP to Elasticsearch (through httpx).
 
-Owns connection settings, authentication, TLS, timeouts, retries with
-exponential backoff and jitter, and the mapping of HTTP statuses and
+Owns opening a connection (``settings.Connection`` describes it): authentication,
+TLS, timeouts, retries with exponential backoff and jitter, and the mapping of HTTP statuses and
 Elasticsearch's error envelope to our errors, in one table. Credentials are
 never logged: the debug log shows method, path, status and timing only.
 Does not know what the requests mean (``live``, ``state`` and ``apply`` do).

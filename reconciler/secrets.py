@@ -36,7 +36,7 @@ SENSITIVE = "(sensitive value)"
 SENSITIVE_CHANGED = "(sensitive value changed)"
 MIN_SCRUBBED = 4  # shorter values would mask ordinary words; no real secret is that short
 
-MIN_PART = 8  # a line or JSON value of a secret: shorter ones ("{", "type") are not secret
+MIN_PART = 16  # a line or JSON value of a secret: shorter ones ("{", a project id) are not secret
 
 _resolved_values: set[str] = set()
 _resolved_lock = threading.Lock()
