@@ -302,3 +302,37 @@ def test_a_secret_echoed_json_escaped_is_scrubbed(tmp_path: Path, fault: Fault) 
     assert "with body [" in result.stderr and "sensitive value" in result.stderr, result.stderr
     assert secret_forms_leaked(result.output) == [], result.output
     assert AWKWARD_KEY not in result.output
+
+
+def test_awkward_secrets_are_never_stored_or_printed(tmp_path: Path) -> None:
+    """The same two secrets through a whole workflow: nothing of them in any output or file."""
+    root = tmp_path / "specs"
+    root.mkdir()
+    (root / "azure.yaml").write_text(AZURE, encoding="utf-8")
+    (root / "vertex.yaml").write_text(VERTEX, encoding="utf-8")
+    (root / "vertex.json").write_text(json.dumps(SERVICE_ACCOUNT, indent=2), encoding="utf-8")
+    data, log = tmp_path / "cluster" / "sandbox.json", tmp_path / "cluster" / "requests.jsonl"
+    data.parent.mkdir()
+    env = {"AZURE_KEY": AWKWARD_KEY}
+    with SandboxServer(port=0, data_file=str(data), request_log_file=str(log)) as cluster:
+        url = ("--url", cluster.url)
+        runs = [
+            run_cli("plan", str(root), *url, "--out", str(tmp_path / "plan.json"), env=env),
+            run_cli(
+                "--debug",
+                "apply",
+                "--plan",
+                str(tmp_path / "plan.json"),
+                *url,
+                "--auto-approve",
+                env=env,
+            ),
+            run_cli("plan", str(root), *url, "--format", "json", "--detailed-exitcode", env=env),
+            run_cli("import", "--out", str(tmp_path / "imported"), *url, env=env),
+        ]
+        state = httpx.get(f"{cluster.url}/reconciler-state/_doc/default").json()
+    assert [r.code for r in runs] == [0, 0, 0, 0], [r.output for r in runs]
+    files = [tmp_path / "plan.json", data, log, *sorted((tmp_path / "imported").glob("*.yaml"))]
+    texts = [r.output for r in runs] + [p.read_text() for p in files] + [json.dumps(state)]
+    for text in texts:
+        assert secret_forms_leaked(text) == [] and AWKWARD_KEY not in text, text[-2000:]
