@@ -62,10 +62,13 @@ def test_no_tracked_file_outside_docs_cites_an_outside_document() -> None:
 def test_the_scan_finds_a_citation_and_ignores_docs(tmp_path: Path) -> None:
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
     (tmp_path / "docs").mkdir()
-    (tmp_path / "docs" / "sources.md").write_text("read from service-" + "behaviour.md\n")
-    (tmp_path / "module.py").write_text('"""Clean."""\n# see ../Shared/' + "DESIGN.md §4\n")
-    (tmp_path / "untracked.py").write_text("# " + "/work/" + "shared/x\n")
+    (tmp_path / "docs" / "sources.md").write_text(
+        "read from service-" + "behaviour.md\n", encoding="utf-8"
+    )
+    cited = "# see ../" + "Shared/DESIGN" + ".md §4"  # matched whatever the case
+    (tmp_path / "module.py").write_text('"""Clean."""\n' + cited + "\n", encoding="utf-8")
+    (tmp_path / "untracked.py").write_text("# " + "/work/" + "shared/x\n", encoding="utf-8")
     (tmp_path / "blob.bin").write_bytes(b"\xff\xfe" + ("STYLE" + ".md").encode())
     subprocess.run(["git", "add", "docs", "module.py", "blob.bin"], cwd=tmp_path, check=True)
 
-    assert outside_citations(tmp_path) == ["module.py:2: # see ../Shared/" + "DESIGN.md §4"]
+    assert outside_citations(tmp_path) == [f"module.py:2: {cited}"]
