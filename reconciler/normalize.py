@@ -15,7 +15,7 @@ from typing import Any
 from reconciler.catalog import ANY_VALUE, EndpointFacts
 from reconciler.model import SETTINGS_BLOCKS, EndpointSpec, LiveEndpoint, copied
 
-# What the server returns for a recursive strategy's separator_group (es-api-behaviour.md s.13).
+# What the server returns for a recursive separator_group (docs/elasticsearch-api.md §8).
 SEPARATOR_GROUPS = {
     "plaintext": ["(?<!\\n)\\n\\n(?!\\n)", "(?<!\\n)\\n(?!\\n)"],
     "markdown": [

@@ -25,8 +25,8 @@ from reconciler.diff import changed_paths
 from reconciler.loader import Document
 from reconciler.model import EndpointSpec, Source
 from reconciler.normalize import desired_view
-from reconciler.sandbox import SandboxServer
 from reconciler.run import ApplyHooks, ApplyOptions, apply_specs, make_plan
+from reconciler.sandbox import SandboxServer
 from reconciler.session import open_session
 from reconciler.settings import Settings
 from reconciler.validate import validate_documents

@@ -105,7 +105,9 @@ def test_text_header_and_summary_per_action(action: Action, header: str, summary
     text = render(plan_of(change(action)), "text")
     assert header in text.splitlines()
     assert text.splitlines()[-1] == summary
-    assert f"reason: {wording.reason(change(action), plan_of(change(action)).cluster_version)}" in text
+    assert (
+        f"reason: {wording.reason(change(action), plan_of(change(action)).cluster_version)}" in text
+    )
 
 
 @pytest.mark.parametrize(
@@ -353,11 +355,16 @@ def test_markdown_no_changes_and_drift() -> None:
 
 
 def test_markdown_escapes_pipes_and_backticks_in_table_cells() -> None:
-    markdown = render(plan_of(change(
+    markdown = render(
+        plan_of(
+            change(
                 Action.REPLACE,
                 reason=Reason.NOT_UPDATABLE,
                 replace_paths=(("service_settings", "a|b `code`"),),
-            )), "markdown")
+            )
+        ),
+        "markdown",
+    )
     row = next(line for line in markdown.splitlines() if line.startswith("| `-/+` |"))
     assert "a\\|b \\`code\\`" in row
     assert row.count(" | ") == 3  # four cells, no stray separators
