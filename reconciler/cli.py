@@ -19,11 +19,6 @@ from reconciler.errors import InputError, ReconcilerError
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_REFUSED, EXIT_DIFFERS = 0, 1, 2, 3, 4
 
 
-class Context:
-    def __init__(self, *, debug: bool) -> None:
-        self.debug = debug
-
-
 def _print_diagnostics(error: InputError) -> None:
     for diagnostic in error.diagnostics:
         click.echo(str(diagnostic), err=True)
@@ -69,10 +64,8 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="reconciler")
 @click.option("--debug", is_flag=True, help="Show tracebacks and HTTP details (never secrets).")
-@click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(debug: bool) -> None:
     """Declarative GitOps reconciler for Elasticsearch inference endpoints."""
-    ctx.obj = Context(debug=debug)
     if debug:  # method, path, status, timing and retries of every request; never headers or bodies
         import logging
 
@@ -168,18 +161,18 @@ def connection_options(function: Any) -> Any:
 
 def _session(directory: FsPath, options: dict[str, Any], *, saved: Any = None) -> Any:
     """Settings and an (unopened) session; a saved plan brings its environment and state document."""
-    from dataclasses import replace as replaced
+    from dataclasses import replace
 
     from reconciler.session import open_session
     from reconciler.settings import connection_for, load_settings
 
-    environment = options.get("environment") or (saved.get("environment") if saved else None)
+    environment = options.get("environment") or (saved.environment if saved else None)
     settings = load_settings(directory, environment)
-    if saved:
-        settings = replaced(
+    if saved is not None:
+        settings = replace(
             settings,
-            state_index=saved.get("state_index") or settings.state_index,
-            state_id=saved.get("state_id") or settings.state_id,
+            state_index=saved.state_index or settings.state_index,
+            state_id=saved.state_id or settings.state_id,
         )
     root = directory if directory.is_dir() else directory.parent
     sandbox_data = options.get("sandbox_data")
@@ -210,33 +203,28 @@ def _plan_command(
     out: FsPath | None,
     drift: bool,
 ) -> bool:
-    from reconciler.render import render
-    from reconciler.session import load_specs, make_plan
+    from reconciler.render import render, to_document
+    from reconciler.run import make_plan, saved_plan
+    from reconciler.session import load_specs
 
     opened, settings = _session(directory, options)
     specs = load_specs(directory, settings).specs
     with opened as session:
-        plan, snapshot = make_plan(session, specs, prune=prune)
+        planned = make_plan(session, specs, prune=prune)
+        saved = saved_plan(
+            session, planned, specs=specs, directory=directory, environment=settings.environment
+        )
     if out is not None:
         from reconciler.planfile import write_plan_file
 
-        write_plan_file(
-            out,
-            plan=plan,
-            specs=specs,
-            listing_fingerprint=snapshot.listing_fingerprint,
-            directory=directory,
-            state_index=settings.state_index,
-            state_id=settings.state_id,
-            environment=settings.environment,
-        )
+        write_plan_file(out, saved, rendered=to_document(planned.plan))
     color = fmt == "text" and sys.stdout.isatty()
-    click.echo(render(plan, fmt, color=color, drift=drift).rstrip("\n"))
+    click.echo(render(planned.plan, fmt, color=color, drift=drift).rstrip("\n"))
     if out is not None:
         click.echo(
             f"Saved the plan to {out}; apply it with `reconciler apply --plan {out}`.", err=True
         )
-    return plan.has_changes
+    return planned.plan.has_changes
 
 
 FORMAT = click.option(
@@ -323,86 +311,52 @@ def apply(
     **options: Any,
 ) -> int:
     """Carry out the plan: create, update, replace and delete endpoints."""
-    from reconciler.apply import apply_lock, apply_plan, check_safety, check_secrets
+    from reconciler.apply import PHASES
     from reconciler.render import render
-    from reconciler.session import load_specs, make_plan
+    from reconciler.run import ApplyHooks, ApplyOptions, apply_specs, check_origin
+    from reconciler.safety import Permissions
+    from reconciler.session import load_specs
 
     saved = None
     if plan_file is not None:
-        from reconciler.planfile import check_fresh, read_plan_file
+        from reconciler.planfile import read_plan_file
 
-        saved, specs = read_plan_file(plan_file)
-        directory = directory or FsPath(saved.get("directory", "."))
-        prune = bool(saved.get("prune", False))
+        saved = read_plan_file(plan_file)
+        directory = directory or saved.directory
+        prune = saved.plan.prune
         opened, _ = _session(directory, options, saved=saved)
+        specs = saved.specs
     else:
         directory = directory or FsPath(".")
         opened, settings = _session(directory, options)
         specs = load_specs(directory, settings).specs
+    hooks = ApplyHooks(
+        show=lambda plan: click.echo(
+            render(plan, "text", color=plan.has_changes and sys.stdout.isatty()).rstrip("\n")
+        ),
+        confirm=lambda plan: _confirm(auto_approve),
+        note=lambda text: click.echo(f"Note: {text}", err=True),
+        progress=_progress,
+    )
+    options_ = ApplyOptions(
+        prune=prune,
+        permissions=Permissions(allow_destroy_in_use=allow_destroy_in_use),
+        parallelism=parallelism,
+    )
     with opened as session:
-        plan, snapshot = make_plan(session, specs, prune=prune)
         if saved is not None:
-            check_fresh(saved, listing_fingerprint=snapshot.listing_fingerprint, replanned=plan)
-        check_safety(
-            plan, specs, allow_destroy_in_use=allow_destroy_in_use
-        )  # before any write, lock included
-        check_secrets(
-            plan, specs, session.catalog
-        )  # every reference resolvable, or nothing is written
-        if not plan.has_changes:
-            click.echo(render(plan, "text").rstrip("\n"))
-            _adopt_quietly(session, plan, specs, snapshot)
-            return EXIT_OK
-        with apply_lock(session) as note:
-            if note:
-                click.echo(f"Note: {note}", err=True)
-            plan, snapshot = make_plan(
-                session, specs, prune=prune, version=snapshot.version
-            )  # the truth under the lock
-            if saved is not None:
-                check_fresh(saved, listing_fingerprint=snapshot.listing_fingerprint, replanned=plan)
-            click.echo(render(plan, "text", color=sys.stdout.isatty()).rstrip("\n"))
-            _confirm(auto_approve)
-            result = apply_plan(
-                session,
-                plan,
-                specs,
-                state=snapshot.state,
-                live=snapshot.endpoints,
-                parallelism=parallelism,
-                allow_destroy_in_use=allow_destroy_in_use,
-                progress=_progress,
-            )
-    counts = ", ".join(f"{result.count(a)} {PAST[a.value]}" for a in _phases())
+            check_origin(saved, environment=options.get("environment"), cluster=session.origin)
+        applied = apply_specs(session, specs, options=options_, hooks=hooks, saved=saved)
+    result = applied.result
+    if not applied.plan.has_changes:
+        return EXIT_OK
+    counts = ", ".join(f"{result.count(a)} {PAST[a.value]}" for a in PHASES)
     click.echo(f"Apply complete: {counts}, {len(result.failed)} failed.")
     if result.failed:
         for outcome in result.failed:
             click.echo(f"Error: {outcome.change.address}: {outcome.message}", err=True)
         return EXIT_ERROR
     return EXIT_OK
-
-
-def _phases() -> Any:
-    from reconciler.apply import PHASES
-
-    return PHASES
-
-
-def _adopt_quietly(session: Any, plan: Any, specs: Any, snapshot: Any) -> None:
-    """Record declared endpoints that exist as managed, writing only if something is new."""
-    from dataclasses import replace
-
-    from reconciler.state import Managed
-
-    state = snapshot.state
-    live_ids = {e.inference_id for e in snapshot.endpoints}
-    new = {
-        s.inference_id: Managed(task_type=s.task_type, service=s.service)
-        for s in specs
-        if s.inference_id in live_ids and s.inference_id not in state.managed
-    }
-    if new and state.available:
-        session.store.write(replace(state, managed={**state.managed, **new}))
 
 
 def _confirm(auto_approve: bool) -> None:
@@ -475,11 +429,12 @@ def import_(out: FsPath, ids: tuple[str, ...], **options: Any) -> int:
 
     from reconciler.catalog import load_catalog, schemas_dir
     from reconciler.importer import write_specs
-    from reconciler.live import read_endpoints
+    from reconciler.live import read_endpoints, read_version
 
     out.mkdir(parents=True, exist_ok=True)
     opened, _ = _session(out, options)
     with opened as session:
+        version = read_version(session.client)
         endpoints, _ = read_endpoints(session.client)
     wanted = [e for e in endpoints if (e.inference_id in ids if ids else not e.preconfigured)]
     missing = sorted(set(ids) - {e.inference_id for e in endpoints})
@@ -488,7 +443,7 @@ def import_(out: FsPath, ids: tuple[str, ...], **options: Any) -> int:
     schema = schemas_dir() / "endpoint.schema.json"
     relative = os.path.relpath(schema, out.resolve())
     reference = relative if not relative.startswith("../../..") else schema.as_uri()
-    written = write_specs(wanted, out, load_catalog(), reference)
+    written = write_specs(wanted, out, load_catalog(), schema_ref=reference, version=version)
     click.echo(
         f"Wrote {len(written)} spec file(s) to {out}. Set the secret variables named in each file, "
         "then run `reconciler plan` (the next apply adopts them)."

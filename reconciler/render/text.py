@@ -54,7 +54,7 @@ def render_text(plan: Plan, *, color: bool = False, drift: bool = False) -> str:
     elif writes:
         sections.append("The reconciler will perform the following actions:")
     shown = writes or ([] if drift else unchanged)
-    sections.extend(_block(change, paint) for change in shown)
+    sections.extend(_block(change, paint, plan.cluster_version) for change in shown)
     if writes and unchanged:
         sections.append(f"{len(unchanged)} unchanged endpoint(s) not shown.")
     if plan.unmanaged:
@@ -76,12 +76,13 @@ def _closing(plan: Plan, paint: _Painter, *, drift: bool) -> str:
     return paint(wording.summary_line(plan), bold=True)
 
 
-def _block(change: Change, paint: _Painter) -> str:
+def _block(change: Change, paint: _Painter, cluster_version: str) -> str:
     colour = ACTION_COLOUR.get(change.action)
     symbol = paint(change.action.symbol.rjust(3), colour, bold=True)
     lines = [f"{symbol} {paint(change.address, bold=True)} {wording.OUTCOME[change.action]}"]
-    if change.reason:
-        lines.append(f"{INDENT}reason: {change.reason}")
+    reason = wording.reason(change, cluster_version)
+    if reason:
+        lines.append(f"{INDENT}reason: {reason}")
     if change.action is Action.CREATE:
         tree = [f"service: {format_value(change.service)}", *tree_lines(change.after)]
         lines.extend(INDENT + paint(line, "green") for line in tree)
