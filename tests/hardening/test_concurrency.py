@@ -289,3 +289,54 @@ def test_a_long_apply_keeps_its_lock_alive(tmp_path: Path) -> None:
         ]
         assert len(renewals) >= 3, renewals
         assert_each_created_once(cluster, ids)
+
+
+def unlock_on_a_terminal(root: Path, url: str, answer: str) -> tuple[int, str]:
+    """`reconciler unlock` with a terminal (a pseudo-terminal), answering the question."""
+    import pty
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ELASTIC", "RECONCILER"))}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the CLI, on the terminal
+        os.chdir(REPO)
+        os.execve(
+            sys.executable,
+            [sys.executable, "-m", "reconciler", "unlock", str(root), "--url", url],
+            env,
+        )
+    output, asked = b"", False
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+        if not asked and b"[y/N]" in output:
+            os.write(fd, answer.encode() + b"\n")
+            asked = True
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), output.decode("utf-8", "replace")
+
+
+@pytest.mark.parametrize(("answer", "code", "kept"), [("n", 1, True), ("y", 0, False)])
+def test_unlock_on_a_terminal_shows_the_lock_and_asks(
+    tmp_path: Path, answer: str, code: int, kept: bool
+) -> None:
+    declare(tmp_path / "specs", 1)
+    with SandboxServer(port=0) as cluster:
+        httpx.put(
+            f"{cluster.url}/reconciler-state/_create/default.lock",
+            json={
+                "holder": "bob@ci pid 99",
+                "acquired_at": int(time.time()) - 60,
+                "expires_at": int(time.time()) + 600,
+                "token": "0a1b2c3d",
+            },
+        ).raise_for_status()
+        exit_code, output = unlock_on_a_terminal(tmp_path / "specs", cluster.url, answer)
+        assert exit_code == code, output
+        assert "bob@ci pid 99" in output and "lock id 0a1b2c3d" in output and "s ago" in output
+        status = httpx.get(f"{cluster.url}{LOCK}").status_code
+        assert status == (200 if kept else 404), output
