@@ -163,8 +163,9 @@ def _session(directory: FsPath, options: dict[str, Any], *, saved: Any = None) -
     """Settings and an (unopened) session; a saved plan brings its environment and state document."""
     from dataclasses import replace
 
+    from reconciler.connection import connection_for
     from reconciler.session import open_session
-    from reconciler.settings import connection_for, load_settings
+    from reconciler.settings import load_settings
 
     environment = options.get("environment") or (saved.environment if saved else None)
     settings = load_settings(directory, environment)

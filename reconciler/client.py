@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from reconciler.connection import Connection, display_url  # described there; opened here
 from reconciler.errors import (
     AuthError,
     ClusterError,
@@ -33,7 +34,6 @@ from reconciler.errors import (
     TransportError,
 )
 from reconciler.secrets import remember, scrub
-from reconciler.settings import Connection, display_url  # configuration describes; we open
 
 log = logging.getLogger("reconciler.http")
 

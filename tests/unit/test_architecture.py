@@ -81,6 +81,7 @@ def reached(module: str) -> set[str]:
     "module",
     [
         "reconciler.settings",
+        "reconciler.connection",
         "reconciler.variables",
         "reconciler.validate",
         "reconciler.schema",

@@ -14,14 +14,9 @@ from typing import Any
 import pytest
 
 from reconciler.catalog import schemas_dir
+from reconciler.connection import Flags, resolve_connection
 from reconciler.errors import InputError
-from reconciler.settings import (
-    DEFAULT_TIMEOUT,
-    Flags,
-    Settings,
-    load_settings,
-    resolve_connection,
-)
+from reconciler.settings import DEFAULT_TIMEOUT, Settings, load_settings
 
 A, B = "http://127.0.0.1:9201", "http://127.0.0.1:9202"
 STAGING = Settings(environment="staging", url=A, api_key_env="STAGING_KEY", state_id="staging")
