@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import Any
 
+from reconciler.availability import check_offered, task_type_problems
 from reconciler.catalog import Catalog, load_catalog, parse_version
 from reconciler.client import Client, Connection
 from reconciler.errors import InputError
@@ -81,6 +82,7 @@ def check_versions(specs: tuple[EndpointSpec, ...], catalog: Catalog, version: s
                     ),
                 )
             )
+    problems += task_type_problems(specs, catalog, version)
     if problems:
         raise InputError("the cluster is too old for some specs; nothing was sent", problems)
 
@@ -90,6 +92,7 @@ def make_plan(
 ) -> tuple[Plan, Snapshot]:
     snapshot = read_snapshot(session.client, session.store, version=version)
     check_versions(specs, session.catalog, snapshot.version)
+    check_offered(session.client, specs, session.catalog)
     live_ids = frozenset(e.inference_id for e in snapshot.endpoints)
     warnings: list[Any] = list(snapshot.warnings)
     if prune and not snapshot.state.available:
