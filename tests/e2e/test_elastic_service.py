@@ -185,3 +185,10 @@ def test_a_task_type_newer_than_the_cluster_is_refused(
     line = next(n for n, text in enumerate(lines, 1) if text.startswith("task_type:"))
     assert f"{task_type}.yaml:{line}:" in result.stderr
     assert writes == []
+
+
+def test_plan_asks_services_once_in_four_requests(cloud: SandboxServer, specs: Path) -> None:
+    cloud.clear_requests()
+    assert cli(cloud, "plan", str(specs)).code == 0
+    paths = [r["path"] for r in cloud.requests]
+    assert len(paths) == 4 and paths.count("/_inference/_services") == 1, paths
