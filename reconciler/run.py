@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path as FsPath
 
 from reconciler.apply import Applier, ApplyResult, Progress, apply_lock
+from reconciler.availability import check_offered
 from reconciler.catalog import ANY_VERSION, Catalog
 from reconciler.errors import InputError, VerificationError
 from reconciler.live import Snapshot, read_snapshot, read_usage, secret_statuses
@@ -51,6 +52,7 @@ def make_plan(
     check_references(specs, session.catalog)
     snapshot = read_snapshot(session.client, session.store, version=version)
     check_versions(tuple(specs), session.catalog, snapshot.version)
+    check_offered(session.client, specs, session.catalog)
     live_ids = frozenset(e.inference_id for e in snapshot.endpoints)
     warnings = list(snapshot.warnings)
     if prune and not snapshot.state.available:
