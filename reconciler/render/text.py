@@ -48,7 +48,7 @@ def render_text(plan: Plan, *, color: bool = False, drift: bool = False) -> str:
     paint = _Painter(color)
     writes = [change for change in plan.changes if change.action.writes]
     unchanged = [change for change in plan.changes if not change.action.writes]
-    sections: list[str] = []
+    sections: list[str] = [f"State document: {plan.state}" if plan.state else ""]
     if drift:
         sections.append(paint(wording.drift_line(plan), bold=True) if writes else "")
     elif writes:
@@ -57,6 +57,9 @@ def render_text(plan: Plan, *, color: bool = False, drift: bool = False) -> str:
     sections.extend(_block(change, paint, plan.cluster_version) for change in shown)
     if writes and unchanged:
         sections.append(f"{len(unchanged)} unchanged endpoint(s) not shown.")
+    held = wording.left_alone(plan)
+    if held:
+        sections.append("\n".join(paint("!", "yellow", bold=True) + f" {line}" for line in held))
     if plan.unmanaged:
         sections.append(
             "Unmanaged endpoints (not in the desired state; left alone): "
@@ -71,6 +74,10 @@ def render_text(plan: Plan, *, color: bool = False, drift: bool = False) -> str:
 
 
 def _closing(plan: Plan, paint: _Painter, *, drift: bool) -> str:
+    if drift and plan.differs and not plan.has_changes:
+        return paint(
+            "Apply would change nothing: what differs is left alone (see above).", bold=True
+        )
     if not plan.has_changes:
         return paint(wording.NO_DRIFT if drift else wording.NO_CHANGES, bold=True)
     return paint(wording.summary_line(plan), bold=True)
@@ -79,7 +86,8 @@ def _closing(plan: Plan, paint: _Painter, *, drift: bool) -> str:
 def _block(change: Change, paint: _Painter, cluster_version: str) -> str:
     colour = ACTION_COLOUR.get(change.action)
     symbol = paint(change.action.symbol.rjust(3), colour, bold=True)
-    lines = [f"{symbol} {paint(change.address, bold=True)} {wording.OUTCOME[change.action]}"]
+    header = f"{symbol} {paint(change.address, bold=True)} {wording.OUTCOME[change.action]}"
+    lines = [" ".join(part for part in (header, wording.adoption(change)) if part)]
     reason = wording.reason(change, cluster_version)
     if reason:
         lines.append(f"{INDENT}reason: {reason}")

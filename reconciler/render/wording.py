@@ -39,10 +39,43 @@ def summary_line(plan: Plan) -> str:
 
 def drift_line(plan: Plan) -> str:
     """The headline of a drift report, for a scheduled job."""
-    if not plan.has_changes:
+    if not plan.differs:
         return NO_DRIFT
-    differing = sum(1 for change in plan.changes if change.action.writes)
+    differing = sum(1 for change in plan.changes if change.action.writes or change.drift)
+    differing += len(plan.orphaned)
     return f"Drift detected: {differing} endpoint(s) differ from the desired state."
+
+
+def adoption(change: Change) -> str:
+    """How a change's endpoint becomes ours ("" when it is ours already)."""
+    if change.adopt and change.owner:
+        return f"(taken over from the state document {change.owner} with --adopt)"
+    if change.adopt:
+        return "(adopted: it exists and no state document manages it)"
+    return ""
+
+
+def left_alone(plan: Plan) -> list[str]:
+    """What differs but apply leaves alone, and why: each with the flag that would change it."""
+    lines = []
+    for change in plan.changes:
+        if change.reason is Reason.OWNED_ELSEWHERE:
+            lines.append(
+                f"{change.address} is managed by the state document {change.owner}: left alone "
+                f"(take it over with `apply --adopt {change.inference_id}`)"
+            )
+        if change.drift:
+            fields = ", ".join(dotted(path) for path in change.drift)
+            lines.append(
+                f"{change.address} has drift only a replace can undo ({fields}): apply leaves it; "
+                f"`--replace {change.inference_id}` replaces the endpoint"
+            )
+    if plan.orphaned:
+        lines.append(
+            "Managed by this directory but no longer declared (kept; `--prune` deletes them): "
+            + ", ".join(plan.orphaned)
+        )
+    return lines
 
 
 def reason(change: Change, cluster_version: str) -> str:
@@ -59,6 +92,8 @@ def reason(change: Change, cluster_version: str) -> str:
         shown = ".".join(str(part) for part in parse_version(cluster_version))
         first = dotted(change.replace_paths[0]) if change.replace_paths else "a field"
         return f"{first} cannot change in place ({change.service}, Elasticsearch {shown})"
+    if kind is Reason.OWNED_ELSEWHERE:
+        return f"managed by the state document {change.owner}"
     if kind is Reason.TASK_SETTING_REMOVED:
         first = dotted(change.replace_paths[0]) if change.replace_paths else "a task setting"
         return f"{first} was removed; _update merges task settings and cannot drop a key"
@@ -70,6 +105,8 @@ REASONS = {
     Reason.IN_PLACE: "can change in place through _update",
     Reason.UNKNOWN_SERVICE: "service unknown to the catalog: only a replace is safe",
     Reason.PRUNED: "managed by this directory but no longer declared (--prune)",
+    Reason.REPLACE_REQUESTED: "replacement requested with --replace",
+    Reason.DRIFT_HELD: "drift that only a replace could undo: left alone",
 }
 
 
