@@ -40,7 +40,7 @@ class HeldLock:
 
 
 def read_lock(store: StateStore) -> HeldLock | None:
-    answer = store.client.request("GET", f"/{store.index}/_doc/{store.lock_doc_id}", ok=(404,))
+    answer = store.client.request("GET", f"/{store.index}/_doc/{store.lock_id}", ok=(404,))
     document = answer.body if isinstance(answer.body, Mapping) else {}
     if answer.status == 404 or not document.get("found"):
         return None
@@ -67,7 +67,7 @@ def remove_lock(store: StateStore, *, lock_id: str) -> bool:
     try:
         store.client.request(
             "DELETE",
-            f"/{store.index}/_doc/{store.lock_doc_id}",
+            f"/{store.index}/_doc/{store.lock_id}",
             params={
                 "if_seq_no": held.seq_no,
                 "if_primary_term": held.primary_term,
@@ -119,7 +119,7 @@ class LockKeeper:
 
     def _renew(self) -> None:
         answer = self.store.client.request(
-            "GET", f"/{self.store.index}/_doc/{self.store.lock_doc_id}", ok=(404,)
+            "GET", f"/{self.store.index}/_doc/{self.store.lock_id}", ok=(404,)
         )
         document = answer.body if isinstance(answer.body, Mapping) else {}
         if answer.status == 404 or not document.get("found"):
@@ -132,7 +132,7 @@ class LockKeeper:
         try:
             self.store.client.request(
                 "PUT",
-                f"/{self.store.index}/_doc/{self.store.lock_doc_id}",
+                f"/{self.store.index}/_doc/{self.store.lock_id}",
                 params={
                     "if_seq_no": document["_seq_no"],
                     "if_primary_term": document["_primary_term"],

@@ -135,7 +135,7 @@ class StateStore:
         self.lock_lost = ""  # why the lock this store took is gone (set by lock.LockKeeper)
 
     @property
-    def lock_doc_id(self) -> str:
+    def lock_id(self) -> str:  # the lock document's id; a person names a lock by lock_id_of()
         return f"{self.doc_id}.lock"
 
     @property
@@ -241,7 +241,7 @@ class StateStore:
         try:
             self.client.request(
                 "PUT",
-                f"/{self.index}/_create/{self.lock_doc_id}",
+                f"/{self.index}/_create/{self.lock_id}",
                 params={"refresh": "true"},
                 json=document,
             )
@@ -250,8 +250,7 @@ class StateStore:
         except Conflict:
             pass
         current = (
-            self.client.request("GET", f"/{self.index}/_doc/{self.lock_doc_id}", ok=(404,)).body
-            or {}
+            self.client.request("GET", f"/{self.index}/_doc/{self.lock_id}", ok=(404,)).body or {}
         )
         lock = current.get("_source") or {}
         if current.get("found") and lock.get("token") == token:
@@ -269,7 +268,7 @@ class StateStore:
             if current.get("found"):
                 self.client.request(
                     "PUT",
-                    f"/{self.index}/_doc/{self.lock_doc_id}",
+                    f"/{self.index}/_doc/{self.lock_id}",
                     json=document,
                     params={
                         "if_seq_no": current["_seq_no"],
@@ -280,13 +279,13 @@ class StateStore:
             else:
                 self.client.request(
                     "PUT",
-                    f"/{self.index}/_create/{self.lock_doc_id}",
+                    f"/{self.index}/_create/{self.lock_id}",
                     json=document,
                     params={"refresh": "true"},
                 )
         except Conflict:
             again = (
-                self.client.request("GET", f"/{self.index}/_doc/{self.lock_doc_id}", ok=(404,)).body
+                self.client.request("GET", f"/{self.index}/_doc/{self.lock_id}", ok=(404,)).body
                 or {}
             )
             if (again.get("_source") or {}).get("token") != token:  # not our own retried takeover
@@ -302,9 +301,7 @@ class StateStore:
         try:
             if token is not None:
                 current = (
-                    self.client.request(
-                        "GET", f"/{self.index}/_doc/{self.lock_doc_id}", ok=(404,)
-                    ).body
+                    self.client.request("GET", f"/{self.index}/_doc/{self.lock_id}", ok=(404,)).body
                     or {}
                 )
                 if not current.get("found") or (current.get("_source") or {}).get("token") != token:
@@ -312,7 +309,7 @@ class StateStore:
                 params.update(
                     if_seq_no=current["_seq_no"], if_primary_term=current["_primary_term"]
                 )
-            self.client.request("DELETE", f"/{self.index}/_doc/{self.lock_doc_id}", params=params)
+            self.client.request("DELETE", f"/{self.index}/_doc/{self.lock_id}", params=params)
             return True
         except (NotFound, Conflict):
             return False
