@@ -273,7 +273,9 @@ def secret_forms_leaked(text: str) -> list[str]:
     "fault",
     [
         Fault(method="PUT", path=r"^/_inference/", status=400, echo=True, count=None),
-        Fault(method="PUT", path=r"^/_inference/", status=503, echo=True, count=None),
+        Fault(
+            method="PUT", path=r"^/_inference/", status=503, echo=True, count=None, retry_after=0
+        ),
     ],
     ids=["400-echo", "503-echo-retried"],
 )
