@@ -87,9 +87,10 @@ def resolve_connection(
 ) -> Connection:
     """The cluster and its credentials: flags, else the ``--env`` environment, else the shell.
 
-    Credentials come from the place the URL comes from; when that place names none, from a place
-    that names no URL at all (an ``ELASTIC_API_KEY`` with ``--url``). Two places that name
-    different URLs are an error naming both: nothing can send one cluster's key to another.
+    Credentials come from the place the URL comes from; when that place names none, from the
+    first other place that names them, which names the same URL or none at all (an
+    ``ELASTIC_API_KEY`` with ``--url``): two places that name different URLs are an error naming
+    both, so nothing can send one cluster's key to another.
     """
     shell = os.environ if shell is None else shell
     places = [
@@ -126,9 +127,9 @@ def resolve_connection(
             f", {other.name} says {display_url(other.url or '')}; a credential is sent only to the "
             "cluster it was given for, so name one cluster (unset one, or drop --env / --url)"
         )
-    credentials = next(
-        (p for p in [chosen, *given] if p.has_credentials and (p is chosen or not p.url)), chosen
-    )
+    # every place that names a URL names this one (or we stopped above): the URL's own place
+    # first, then the others in order of precedence
+    credentials = next((p for p in [chosen, *given] if p.has_credentials), chosen)
     return Connection(
         url=chosen.url or "",
         api_key=credentials.api_key or None,

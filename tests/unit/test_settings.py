@@ -44,6 +44,13 @@ TABLE: list[tuple[str, Flags, Settings, dict[str, str], Any]] = [
         (A, "k-shell", None, None),
     ),
     (
+        "--url and the same URL in the shell, with its key",
+        Flags(url=A),
+        NONE,
+        {"ELASTICSEARCH_URL": A, "ELASTIC_API_KEY": "k-shell"},
+        (A, "k-shell", None, None),
+    ),
+    (
         "shell only",
         Flags(),
         NONE,
