@@ -446,6 +446,30 @@ def _progress(change: Any, status: str, seconds: float) -> None:
 
 @cli.command()
 @DIRECTORY
+@click.argument("ids", nargs=-1, required=True)
+@connection_options
+def forget(directory: FsPath, ids: tuple[str, ...], **options: Any) -> int:
+    """Stop managing endpoints IDS without touching them (another directory may then adopt them)."""
+    from reconciler.run import forget as forget_endpoints
+
+    opened, _ = _session(directory, options)
+    with opened as session:
+        unknown = forget_endpoints(session, ids)
+        where = f"{session.store.index}/{session.store.doc_id}"
+    for inference_id in ids:
+        if inference_id not in unknown:
+            click.echo(
+                f"Forgot {inference_id}: no longer managed by {where}; the endpoint is untouched."
+            )
+    if unknown:
+        raise ReconcilerError(
+            f"not managed by {where}: {', '.join(unknown)} (nothing changed for them)"
+        )
+    return EXIT_OK
+
+
+@cli.command()
+@DIRECTORY
 @connection_options
 def unlock(directory: FsPath, **options: Any) -> int:
     """Remove a stale apply lock left by a run that died."""

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.diagnostics import Diagnostic
 from reconciler.errors import InputError
+from reconciler.identity import state_id_for
 from reconciler.loader import SETTINGS_FILE, display_path, parse_documents, read_text
 from reconciler.model import Path, Source
 
@@ -246,7 +247,7 @@ def load_settings(directory: FsPath, environment: str | None) -> Settings:
                 f"--env {environment}: no {SETTINGS_FILE} in {settings_root(directory)} "
                 "defines environments"
             )
-        return Settings()
+        return Settings(state_id=state_id_for(settings_root(directory), None))
     if read.diagnostics:
         raise InputError(f"{read.file} is not a valid settings file", read.diagnostics)
     body = read.body
@@ -267,7 +268,11 @@ def load_settings(directory: FsPath, environment: str | None) -> Settings:
         ca_cert = str(settings_root(directory) / ca_cert)
     return Settings(
         state_index=str(body.get("state_index") or DEFAULT_INDEX),
-        state_id=str(chosen.get("state_id") or body.get("state_id") or environment or "default"),
+        state_id=str(
+            chosen.get("state_id")
+            or body.get("state_id")
+            or state_id_for(settings_root(directory), environment)
+        ),
         environment=environment,
         url=chosen.get("url"),
         api_key_env=chosen.get("api_key_env"),

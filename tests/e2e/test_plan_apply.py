@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from reconciler.identity import state_id_for
 from reconciler.sandbox import Fault, SandboxServer
 from tests.e2e.helpers import run_cli, write_requests, write_spec
 
@@ -304,7 +305,7 @@ def test_apply_without_terminal_or_approval_refuses(cluster: SandboxServer, spec
 
 def test_lock_held_by_another_apply(cluster: SandboxServer, specs: Path) -> None:
     httpx.put(
-        f"{cluster.url}/reconciler-state/_create/default.lock",
+        f"{cluster.url}/reconciler-state/_create/{state_id_for(specs, None)}.lock",
         json={"holder": "ci-runner-42", "acquired_at": 1, "expires_at": 4102444800},
     ).raise_for_status()
     blocked = cli(cluster, "apply", str(specs), "--auto-approve")
@@ -318,7 +319,7 @@ def test_lock_held_by_another_apply(cluster: SandboxServer, specs: Path) -> None
 
 def test_expired_lock_is_taken_over(cluster: SandboxServer, specs: Path) -> None:
     httpx.put(
-        f"{cluster.url}/reconciler-state/_create/default.lock",
+        f"{cluster.url}/reconciler-state/_create/{state_id_for(specs, None)}.lock",
         json={"holder": "dead-runner", "acquired_at": 1, "expires_at": 2},
     ).raise_for_status()
     result = cli(cluster, "apply", str(specs), "--auto-approve")
