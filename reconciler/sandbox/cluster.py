@@ -72,6 +72,9 @@ class Cluster:
         # Known Elasticsearch bugs to reproduce on purpose (off by default), e.g. "139574":
         # a first-generation _update of task settings rewrote chunking to word/250/100.
         self.bugs: set[str] = set()
+        # Services `GET _inference/_services` leaves out, as a cluster whose licence or
+        # serverless project does not offer them would.
+        self.unlisted_services: set[str] = set()
         self.node_name = "sandbox-node-1"
         self.cluster_name = "reconciler-sandbox"
 

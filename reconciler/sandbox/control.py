@@ -11,6 +11,7 @@ log. Routes:
     PUT    /_sandbox/latency             {"latency_ms": 25}
     PUT    /_sandbox/version             {"version": "8.18.0"}
     PUT    /_sandbox/bugs                {"emulate": ["139574"]}  reproduce a known ES bug
+    PUT    /_sandbox/unlisted_services   {"services": ["openai"]}  left out of GET _inference/_services
     GET    /_sandbox/faults              the active faults
     POST   /_sandbox/faults              {"method","path","status","count","retry_after","drop","after",
                                           "delay","body","echo"}
@@ -72,6 +73,7 @@ def control(sandbox: SandboxServer, req: Request) -> Response:
             {
                 "version": sandbox.version,
                 "latency_ms": sandbox.latency_ms,
+                "unlisted_services": sorted(sandbox.cluster.unlisted_services),
                 "faults": [f.to_json() for f in sandbox.faults.list()],
             }
         )
@@ -96,6 +98,12 @@ def control(sandbox: SandboxServer, req: Request) -> Response:
         except ValueError as error:
             raise bad_request(str(error)) from None
         sandbox.version = str(value)
+        return ok(ACK)
+    if route == ("PUT", "unlisted_services"):
+        names = (req.json_object() or {}).get("services")
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise bad_request("services must be a list of service names")
+        sandbox.cluster.unlisted_services = set(names)
         return ok(ACK)
     if route == ("PUT", "bugs"):
         names = (req.json_object() or {}).get("emulate")

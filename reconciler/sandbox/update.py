@@ -26,7 +26,7 @@ from .fields import check_value, missing, parse_rate_limit, split_code, take_fie
 from .protocol import Request, Response, ok
 from .services import CHUNKED_TASKS
 from .store import StoredEndpoint
-from .validation import SECRET_SCOPE, parse_task_type, secret_value, take_secrets
+from .validation import SECRET_SCOPE, facts_at, parse_task_type, secret_value, take_secrets
 
 CURRENT_GENERATION = "9.5.0"
 TRI_STATE_RATE = frozenset({"ai21", "alibabacloud-ai-search", "anthropic", "amazonbedrock"})
@@ -81,7 +81,7 @@ def update_endpoint(cluster: Cluster, req: Request, params: dict[str, str]) -> R
         task_type = stored.config["task_type"]
         if url_task not in ("any", task_type) or body_task not in ("any", task_type):
             raise status_exception("Task type must match the task type of the existing endpoint")
-        endpoint_facts = facts(stored.config["service"], task_type)
+        endpoint_facts = facts_at(facts(stored.config["service"], task_type), cluster.version)
         change = (
             _current(stored, endpoint_facts, body)
             if current

@@ -1,0 +1,97 @@
+"""`GET _inference/_services` and `GET _inference/{task_type}/_services`.
+
+Owns the listing Elasticsearch gives of the services a cluster offers
+(`InferenceServiceConfiguration`: service, name, task_types, configurations;
+each configuration a `SettingsConfiguration`: description, label, required,
+sensitive, updatable, type, supported_task_types), built from the sandbox's
+own table at the emulated version (a later service, task type or field is
+not listed) minus the services the "unlisted" knob hides (a licence or a
+serverless project that does not offer them). The route exists from 8.18 in
+this shape (`routes.py`); before that the path reads as an endpoint id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .cluster import Cluster
+from .facts import facts, service_names, task_types_of
+from .fields import split_code
+from .protocol import Request, Response, ok
+from .timeline import service_exists, task_exists
+from .validation import facts_at, parse_task_type
+
+# SettingsConfigurationFieldType names, per sandbox type code
+FIELD_TYPES = {"str": "str", "int": "int", "double": "int", "bool": "bool", "map": "map"}
+
+
+def list_services(cluster: Cluster, req: Request, params: dict[str, str]) -> Response:
+    task_type = parse_task_type(params["task_type"]) if "task_type" in params else "any"
+    version = cluster.version
+    listed = []
+    for name in service_names():
+        if name in cluster.unlisted_services or not service_exists(name, version):
+            continue
+        tasks = [t for t in task_types_of(name) if task_exists(name, t, version)]
+        if task_type != "any" and task_type not in tasks:
+            continue
+        listed.append(
+            {
+                "service": name,
+                "name": name,
+                "task_types": tasks,
+                "configurations": _configurations(name, tasks, version),
+            }
+        )
+    return ok(listed)
+
+
+def _configurations(service: str, tasks: list[str], version: str) -> dict[str, Any]:
+    configurations: dict[str, dict[str, Any]] = {}
+
+    def add(key: str, task: str, **flags: Any) -> None:
+        entry = configurations.setdefault(
+            key, {"label": key.replace("_", " ").title(), **flags, "supported_task_types": []}
+        )
+        entry["supported_task_types"].append(task)
+
+    for task in tasks:
+        task_facts = facts_at(facts(service, task), version)
+        for key, code in task_facts.settings.items():
+            kind, required = split_code(code)
+            add(
+                key,
+                task,
+                required=required,
+                sensitive=False,
+                updatable=key in task_facts.mutable,
+                type=_field_type(kind),
+            )
+        for secret in task_facts.secrets:
+            add(
+                secret,
+                task,
+                required=task_facts.secret_rule == "all",
+                sensitive=True,
+                updatable=True,
+                type="str",
+            )
+        if task_facts.rate_limit is not None:
+            add(
+                "rate_limit.requests_per_minute",
+                task,
+                description=f"Default number of requests allowed per minute: {task_facts.rate_limit}.",
+                required=False,
+                sensitive=False,
+                updatable="rate_limit" in task_facts.mutable,
+                type="int",
+            )
+    return dict(sorted(configurations.items()))
+
+
+def _field_type(kind: str) -> str:
+    if kind.lower().startswith("enum:"):
+        return "str"
+    if kind in ("list", "strlist"):
+        return "list"
+    return FIELD_TYPES.get(kind, "str")
