@@ -40,12 +40,9 @@ def _preconfigured() -> dict[str, dict[str, Any]]:
             "inference_id": ".multilingual-e5-small-elasticsearch",
             "task_type": "text_embedding",
             "service": "elasticsearch",
-            "service_settings": settings(
-                ".multilingual-e5-small_linux-x86_64",
-                dimensions=384,
-                similarity="cosine",
-                element_type="float",
-            ),
+            # MultilingualE5SmallInternalServiceSettings writes only allocations, threads,
+            # model and deployment: no dimensions, similarity or element_type in the listing
+            "service_settings": settings(".multilingual-e5-small_linux-x86_64"),
             "chunking_settings": default_chunking(),
         },
         ".rerank-v1-elasticsearch": {
