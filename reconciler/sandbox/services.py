@@ -404,7 +404,7 @@ SERVICES: dict[str, dict[str, Any]] = {
     "mistral": dict(
         tasks=("text_embedding", "chat_completion", "completion"),
         secrets=("api_key",),
-        settings={"model": "str!", "max_input_tokens": "int"},
+        settings={"model": "str!"},  # max_input_tokens: embeddings only (EMB)
         rate=240,
     ),
     "nvidia": dict(

@@ -18,7 +18,8 @@ from .cluster import Cluster
 from .facts import facts, service_names, task_types_of
 from .fields import split_code
 from .protocol import Request, Response, ok
-from .timeline import service_exists, task_exists
+from .timeline import UPDATE_ADAPTIVE, exists_at, service_exists, task_exists
+from .update import CURRENT_GENERATION
 from .validation import facts_at, parse_task_type
 
 # SettingsConfigurationFieldType names, per sandbox type code
@@ -50,11 +51,16 @@ def _configurations(service: str, tasks: list[str], version: str) -> dict[str, A
     configurations: dict[str, dict[str, Any]] = {}
 
     def add(key: str, task: str, **flags: Any) -> None:
-        entry = configurations.setdefault(
-            key, {"label": key.replace("_", " ").title(), **flags, "supported_task_types": []}
-        )
+        # one flag per field: required / updatable only when true for every task type
+        entry = configurations.get(key)
+        if entry is None:
+            label = key.replace("_", " ").title()
+            entry = configurations[key] = {"label": label, **flags, "supported_task_types": []}
+        for flag in ("required", "updatable"):
+            entry[flag] = entry[flag] and flags[flag]
         entry["supported_task_types"].append(task)
 
+    has_update = exists_at(("8.17.0",), version)
     for task in tasks:
         task_facts = facts_at(facts(service, task), version)
         for key, code in task_facts.settings.items():
@@ -64,7 +70,7 @@ def _configurations(service: str, tasks: list[str], version: str) -> dict[str, A
                 task,
                 required=required,
                 sensitive=False,
-                updatable=key in task_facts.mutable,
+                updatable=_updatable(task_facts.output_service, key, task_facts.mutable, version),
                 type=_field_type(kind),
             )
         for secret in task_facts.secrets:
@@ -73,7 +79,7 @@ def _configurations(service: str, tasks: list[str], version: str) -> dict[str, A
                 task,
                 required=task_facts.secret_rule == "all",
                 sensitive=True,
-                updatable=True,
+                updatable=has_update,
                 type="str",
             )
         if task_facts.rate_limit is not None:
@@ -83,10 +89,25 @@ def _configurations(service: str, tasks: list[str], version: str) -> dict[str, A
                 description=f"Default number of requests allowed per minute: {task_facts.rate_limit}.",
                 required=False,
                 sensitive=False,
-                updatable="rate_limit" in task_facts.mutable,
+                updatable=_updatable(
+                    task_facts.output_service, "rate_limit", task_facts.mutable, version
+                ),
                 type="int",
             )
     return dict(sorted(configurations.items()))
+
+
+def _updatable(service: str, key: str, mutable: tuple[str, ...], version: str) -> bool:
+    """As `_update` behaves at `version` (update.py): nothing before 8.17, only the
+    elasticsearch allocations in the first generation (adaptive ones from 8.19 / 9.1),
+    the mutable list from 9.5."""
+    if exists_at((CURRENT_GENERATION,), version):
+        return key in mutable
+    if service != "elasticsearch" or not exists_at(("8.17.0",), version):
+        return False
+    return key == "num_allocations" or (
+        key == "adaptive_allocations" and exists_at(UPDATE_ADAPTIVE, version)
+    )
 
 
 def _field_type(kind: str) -> str:

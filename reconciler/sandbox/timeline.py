@@ -18,6 +18,8 @@ Dates = tuple[str, ...]
 BACKPORT_819: Dates = ("8.19.0", "9.1.0")
 RATE_LIMIT: Dates = ("8.15.0",)  # rate_limit settings arrived in 8.15 for every service
 ADAPTIVE: Dates = ("8.16.0",)
+# the first `_update` generation changes adaptive_allocations from here (PR 127994)
+UPDATE_ADAPTIVE: Dates = BACKPORT_819
 
 # service -> its own first release
 SERVICE_SINCE: dict[str, Dates] = {
