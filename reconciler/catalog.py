@@ -144,6 +144,35 @@ class ServiceFacts:
         """Where a dated fact comes from (``since``, ``task_type_since.X``, ``block.key``)."""
         return str(self.raw.get("evidence", {}).get(fact, ""))
 
+    def resolve(
+        self,
+        *,
+        task_type: str,
+        version: Version,
+        settings: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> EndpointFacts:
+        """Every answer for one endpoint on one cluster, looked up once and handed down."""
+        blocks = ("service_settings", "task_settings")
+        return EndpointFacts(
+            service=self.name,
+            task_type=task_type,
+            version=version,
+            offered=self.offers(task_type=task_type, version=version),
+            fields={
+                block: self.fields_at(block=block, task_type=task_type, version=version)
+                for block in blocks
+            },
+            secrets=self.secret_fields(),
+            server_filled=self.server_filled(task_type, settings=settings, version=version),
+            updatable={
+                block: self.updatable_fields(task_type=task_type, block=block, version=version)
+                for block in blocks
+            },
+            chunking_updatable=self.updatable(
+                task_type=task_type, block="chunking_settings", key="", version=version
+            ),
+        )
+
     @property
     def canonical_name(self) -> str:
         """The service name the server reports (elser is shown as elasticsearch)."""
@@ -238,6 +267,21 @@ class ServiceFacts:
                 if case or aliases:
                     found.append((block, name, case, aliases))
         return tuple(found)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EndpointFacts:
+    """What the catalog says about one (service, task type) on one cluster version."""
+
+    service: str
+    task_type: str
+    version: Version
+    offered: bool  # the service and the task type exist in that release
+    fields: Mapping[str, tuple[str, ...]]  # block -> keys that release accepts
+    secrets: tuple[str, ...]
+    server_filled: Mapping[str, Any]  # dotted path -> default (ANY_VALUE: unpredictable)
+    updatable: Mapping[str, tuple[str, ...]]  # block -> keys `_update` changes in place
+    chunking_updatable: bool
 
 
 def _resolve_default(value: Any, settings: Mapping[str, Mapping[str, Any]] | None) -> Any:

@@ -184,3 +184,29 @@ def test_update_facts_are_dated_per_line() -> None:
         task_type="sparse_embedding", block="service_settings", version=(8, 17, 0)
     )
     assert fields == ("num_allocations",)
+
+
+def test_facts_resolved_once_per_endpoint_and_version() -> None:
+    azure = CATALOG.service("azureopenai")
+    assert azure is not None
+    old = azure.resolve(task_type="text_embedding", version=(9, 3, 0))
+    new = azure.resolve(task_type="text_embedding", version=(9, 5, 0))
+    assert old.offered and new.offered
+    assert "client_id" not in old.fields["service_settings"]
+    assert "client_id" in new.fields["service_settings"]
+    assert "headers" not in old.fields["task_settings"]
+    assert (
+        old.updatable["service_settings"] == ()
+        and "rate_limit" in new.updatable["service_settings"]
+    )
+    assert not old.chunking_updatable and new.chunking_updatable
+    bedrock = CATALOG.service("amazonbedrock")
+    assert bedrock is not None
+    chat = bedrock.resolve(task_type="chat_completion", version=(9, 3, 0))
+    assert not chat.offered
+    cohere = bedrock.resolve(
+        task_type="text_embedding",
+        version=(9, 5, 0),
+        settings={"service_settings": {"provider": "cohere"}},
+    )
+    assert cohere.server_filled["service_settings.similarity"] == "dot_product"
