@@ -195,10 +195,9 @@ def test_facts_resolved_once_per_endpoint_and_version() -> None:
     assert "client_id" not in old.fields["service_settings"]
     assert "client_id" in new.fields["service_settings"]
     assert "headers" not in old.fields["task_settings"]
-    assert (
-        old.updatable["service_settings"] == ()
-        and "rate_limit" in new.updatable["service_settings"]
-    )
+    # secrets rotate in place from 8.17; client_secret (OAuth2) only exists from 9.4
+    assert old.updatable["service_settings"] == ("api_key", "entra_id")
+    assert "rate_limit" in new.updatable["service_settings"]
     assert not old.chunking_updatable and new.chunking_updatable
     bedrock = CATALOG.service("amazonbedrock")
     assert bedrock is not None
