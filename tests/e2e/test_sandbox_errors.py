@@ -638,6 +638,48 @@ def test_services_listing_follows_the_version_and_the_unlisted_knob(sandbox_fact
 
 
 @pytest.mark.parametrize(
+    ("version", "newer", "reason"),
+    [
+        (
+            "8.14.3",
+            {"rate_limit": {"requests_per_minute": 5}},
+            "Configuration contains settings [{rate_limit={requests_per_minute=5}}] unknown to "
+            "the [cohere] service",
+        ),
+        (
+            "9.0.0",
+            {"embedding_type": "bit"},
+            "Validation Failed: 1: [service_settings] Invalid value [bit] received. "
+            "[embedding_type] must be one of [byte, float, int8];",
+        ),
+    ],
+)
+def test_a_too_new_field_or_value_is_refused(
+    sandbox_factory: Any, version: str, newer: dict[str, Any], reason: str
+) -> None:
+    server = sandbox_factory(version=version)
+    settings = {"api_key": "k", "model_id": "embed-english-v3.0"}
+    with client(server) as es:
+        refused = es.put(
+            "/_inference/text_embedding/too-new",
+            json={"service": "cohere", "service_settings": {**settings, **newer}},
+        )
+        error_type = (
+            "validation_exception" if reason.startswith("Validation") else "status_exception"
+        )
+        assert_es_error(refused, 400, error_type, reason)
+        created = es.put(
+            "/_inference/text_embedding/ok",
+            json={"service": "cohere", "service_settings": settings},
+        )
+        assert created.status_code == 200, created.text
+        if version == "8.14.3":
+            assert "rate_limit" not in created.json()["service_settings"], (
+                "no rate limit before 8.15"
+            )
+
+
+@pytest.mark.parametrize(
     ("version", "body", "reason"),
     [
         (
