@@ -35,8 +35,12 @@ CHUNKING_FILLS = {"sentence": {"sentence_overlap": 1}}
 View = dict[str, dict[str, Any]]
 
 
-def desired_view(spec: EndpointSpec, catalog: Catalog) -> View:
-    """The spec as the server would return it: secrets out, defaults in."""
+def desired_view(
+    spec: EndpointSpec, catalog: Catalog, *, version: tuple[int, int, int] | None = None
+) -> View:
+    """The spec as the server would return it: secrets out, defaults in.
+
+    With ``version``, only the defaults that release fills (no rate_limit before 8.15)."""
     facts = catalog.service(spec.service)
     view: View = {block: _copied(spec.block(block)) for block in SETTINGS_BLOCKS}
     if facts is not None:
@@ -44,7 +48,7 @@ def desired_view(spec: EndpointSpec, catalog: Catalog) -> View:
             view["service_settings"].pop(name, None)
         for name in facts.hidden_fields("service_settings"):
             view["service_settings"].pop(name, None)
-        for dotted, value in facts.server_filled(spec.task_type).items():
+        for dotted, value in facts.server_filled(spec.task_type, version=version).items():
             if value != ANY_VALUE:
                 block, _, key = dotted.partition(".")
                 if block in view and key not in view[block]:

@@ -167,7 +167,7 @@ def _change_for(
     version: tuple[int, int, int],
     secrets: SecretStatus,
 ) -> Change:
-    desired = desired_view(spec, catalog)
+    desired = desired_view(spec, catalog, version=version)
     after = masked(spec, desired, catalog, changed=secrets.changed)
     base: dict[str, Any] = dict(
         inference_id=spec.inference_id, task_type=spec.task_type, service=spec.service

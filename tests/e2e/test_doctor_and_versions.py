@@ -97,3 +97,23 @@ def test_the_same_spec_plans_once_the_cluster_has_the_backport(
     run = run_cli("plan", str(tmp_path), "--url", server.url, env=ENV)
     assert run.code == 0, run.output
     assert "voyage-rerank" in run.stdout
+
+
+@pytest.mark.parametrize("version", ["8.14.3", "9.5.0"])
+def test_defaults_follow_the_cluster_version(
+    sandbox_factory: Factory, tmp_path: Path, version: str
+) -> None:
+    """Before 8.15 the server fills no rate_limit: expecting one would plan a replace forever."""
+    server = sandbox_factory(version=version)
+    body = {
+        "inference_id": "emb",
+        "task_type": "text_embedding",
+        "service": "openai",
+        "service_settings": {"api_key": "${env:OPENAI_KEY}", "model_id": "text-embedding-3-small"},
+    }
+    write_spec(tmp_path, body)
+    env = {"OPENAI_KEY": "sk-e2e"}
+    applied = run_cli("apply", str(tmp_path), "--url", server.url, "--auto-approve", env=env)
+    assert applied.code == 0, applied.output
+    again = run_cli("plan", str(tmp_path), "--url", server.url, "--detailed-exitcode", env=env)
+    assert again.code == 0 and "No changes." in again.stdout, again.output
