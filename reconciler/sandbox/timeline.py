@@ -65,6 +65,9 @@ TASK_SINCE: dict[tuple[str, str], Dates] = {
     ("mistral", "completion"): BACKPORT_819,
     ("mistral", "chat_completion"): BACKPORT_819,
     ("openai", "chat_completion"): ("8.18.0",),
+    # the `embedding` task type exists from PR 138198 (after 9.2); 9.3 is a lower bound
+    ("openai", "embedding"): ("9.3.0",),
+    ("jinaai", "embedding"): ("9.3.0",),
     ("amazon_sagemaker", "chat_completion"): BACKPORT_819,
     ("watsonxai", "rerank"): ("8.18.0",),
     ("watsonxai", "completion"): ("9.2.0",),
