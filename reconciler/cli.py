@@ -480,6 +480,37 @@ def unlock(directory: FsPath, **options: Any) -> int:
     return EXIT_OK
 
 
+@cli.command()
+@DIRECTORY
+@connection_options
+def doctor(directory: FsPath, **options: Any) -> int:
+    """Compare the catalog with the cluster's own _services listing (exit 2 when they disagree)."""
+    from reconciler.catalog import load_catalog
+    from reconciler.doctor import compare
+    from reconciler.errors import ClusterError
+    from reconciler.live import read_version
+
+    opened, _ = _session(directory, options)
+    with opened as session:
+        version = read_version(session.client)
+        answer = session.client.request("GET", "/_inference/_services", ok=(400, 404))
+    if answer.status != 200:
+        raise ClusterError(
+            f"Elasticsearch {version} has no GET _inference/_services; nothing to compare"
+        )
+    try:
+        disagreements = compare(load_catalog(), answer.body, cluster_version=version)
+    except ValueError as error:
+        raise ClusterError(f"Elasticsearch {version}: {error}") from None
+    for disagreement in disagreements:
+        click.echo(str(disagreement))
+    click.echo(
+        f"{len(disagreements)} disagreement(s) between the catalog and Elasticsearch {version}.",
+        err=True,
+    )
+    return EXIT_CHANGES if disagreements else EXIT_OK
+
+
 @cli.command("import")
 @click.option(
     "--out",

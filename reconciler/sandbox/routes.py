@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import documents, indices, inference, update
+from . import documents, indices, inference, services_api, update
 from .cluster import Cluster
 from .errors import bad_request, no_handler, wrong_method
 from .knobs import authorize
@@ -130,7 +130,7 @@ def _inference_routes() -> list[Route]:
         _p("timeout"),
     )
     services = Action(
-        inference.list_services, "cluster:monitor/xpack/inference/services/get", INF_READ
+        services_api.list_services, "cluster:monitor/xpack/inference/services/get", INF_READ
     )
     upd = Action(
         update.update_endpoint,
