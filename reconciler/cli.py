@@ -208,6 +208,7 @@ def _plan_command(
     fmt: str,
     out: FsPath | None,
     drift: bool,
+    display: Display,
 ) -> bool:
     from reconciler.render import render
     from reconciler.session import load_specs, make_plan
@@ -229,8 +230,9 @@ def _plan_command(
             state_id=settings.state_id,
             environment=settings.environment,
         )
-    color = fmt == "text" and sys.stdout.isatty()
-    click.echo(render(plan, fmt, color=color, drift=drift).rstrip("\n"))
+    color = fmt == "text" and display.color
+    rendered = render(plan, fmt, color=color, drift=drift, verbose=display.verbose)
+    click.echo(rendered.rstrip("\n"), color=color)
     if out is not None:
         click.echo(
             f"Saved the plan to {out}; apply it with `reconciler apply --plan {out}`.", err=True
@@ -249,6 +251,41 @@ FORMAT = click.option(
 DIRECTORY = click.argument("directory", default=".", type=click.Path(path_type=FsPath))
 
 
+class Display:
+    """How text output looks: colour (decided once, by ``render.color.use_color``) and verbosity."""
+
+    def __init__(self, *, color: bool | None, verbose: bool) -> None:
+        import os
+
+        from reconciler.render.color import use_color
+
+        self.color = use_color(color, isatty=sys.stdout.isatty(), environ=os.environ)
+        self.verbose = verbose
+
+
+def display_options(function: Any) -> Any:
+    """``--color/--no-color`` and ``--verbose``, turned into one ``display`` argument."""
+    import functools
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, color: bool | None, verbose: bool, **kwargs: Any) -> Any:
+        return function(*args, display=Display(color=color, verbose=verbose), **kwargs)
+
+    options = [
+        click.option(
+            "--color/--no-color",
+            default=None,
+            help="Colour text output (default: on a terminal, unless NO_COLOR is set).",
+        ),
+        click.option(
+            "--verbose", "-v", is_flag=True, help="List unchanged endpoints too (text, markdown)."
+        ),
+    ]
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
 @cli.command()
 @DIRECTORY
 @FORMAT
@@ -261,6 +298,7 @@ DIRECTORY = click.argument("directory", default=".", type=click.Path(path_type=F
 @click.option(
     "--prune", is_flag=True, help="Plan deletion of managed endpoints no longer declared."
 )
+@display_options
 @connection_options
 def plan(
     directory: FsPath,
@@ -268,10 +306,13 @@ def plan(
     out: FsPath | None,
     detailed_exitcode: bool,
     prune: bool,
+    display: Display,
     **options: Any,
 ) -> int:
     """Show what apply would change in the cluster."""
-    changed = _plan_command(directory, options, prune=prune, fmt=fmt, out=out, drift=False)
+    changed = _plan_command(
+        directory, options, prune=prune, fmt=fmt, out=out, drift=False, display=display
+    )
     return EXIT_CHANGES if (changed and detailed_exitcode) else EXIT_OK
 
 
@@ -279,10 +320,13 @@ def plan(
 @DIRECTORY
 @FORMAT
 @click.option("--prune", is_flag=True, help="Count managed endpoints no longer declared as drift.")
+@display_options
 @connection_options
-def drift(directory: FsPath, fmt: str, prune: bool, **options: Any) -> int:
+def drift(directory: FsPath, fmt: str, prune: bool, display: Display, **options: Any) -> int:
     """Report drift between the cluster and DIRECTORY (exit 2 on drift), for scheduled jobs."""
-    changed = _plan_command(directory, options, prune=prune, fmt=fmt, out=None, drift=True)
+    changed = _plan_command(
+        directory, options, prune=prune, fmt=fmt, out=None, drift=True, display=display
+    )
     return EXIT_CHANGES if changed else EXIT_OK
 
 
@@ -311,6 +355,7 @@ PAST = {"create": "created", "update": "updated", "replace": "replaced", "delete
     show_default=True,
     help="Independent changes sent at once.",
 )
+@display_options
 @connection_options
 def apply(
     directory: FsPath | None,
@@ -319,11 +364,13 @@ def apply(
     prune: bool,
     allow_destroy_in_use: bool,
     parallelism: int,
+    display: Display,
     **options: Any,
 ) -> int:
     """Carry out the plan: create, update, replace and delete endpoints."""
     from reconciler.apply import apply_lock, apply_plan, check_safety, check_secrets
-    from reconciler.render import render
+    from reconciler.errors import VerificationError
+    from reconciler.render.wording import apply_summary
     from reconciler.session import load_specs, make_plan
 
     saved = None
@@ -349,8 +396,9 @@ def apply(
             plan, specs, session.catalog
         )  # every reference resolvable, or nothing is written
         if not plan.has_changes:
-            click.echo(render(plan, "text").rstrip("\n"))
+            _show_plan(plan, display)
             _adopt_quietly(session, plan, specs, snapshot)
+            click.echo(apply_summary({}, failed=0))
             return EXIT_OK
         with apply_lock(session) as note:
             if note:
@@ -360,20 +408,26 @@ def apply(
             )  # the truth under the lock
             if saved is not None:
                 check_fresh(saved, listing_fingerprint=snapshot.listing_fingerprint, replanned=plan)
-            click.echo(render(plan, "text", color=sys.stdout.isatty()).rstrip("\n"))
+            _show_plan(plan, display)
             _confirm(auto_approve)
-            result = apply_plan(
-                session,
-                plan,
-                specs,
-                state=snapshot.state,
-                live=snapshot.endpoints,
-                parallelism=parallelism,
-                allow_destroy_in_use=allow_destroy_in_use,
-                progress=_progress,
-            )
-    counts = ", ".join(f"{result.count(a)} {PAST[a.value]}" for a in _phases())
-    click.echo(f"Apply complete: {counts}, {len(result.failed)} failed.")
+            tally = _Tally()
+            try:
+                result = apply_plan(
+                    session,
+                    plan,
+                    specs,
+                    state=snapshot.state,
+                    live=snapshot.endpoints,
+                    parallelism=parallelism,
+                    allow_destroy_in_use=allow_destroy_in_use,
+                    progress=tally.progress,
+                )
+            except (
+                VerificationError
+            ):  # exit 4: everything was applied, so the summary still ends it
+                click.echo(apply_summary(tally.done, failed=tally.failed))
+                raise
+    click.echo(apply_summary({a: result.count(a) for a in _phases()}, failed=len(result.failed)))
     if result.failed:
         for outcome in result.failed:
             click.echo(f"Error: {outcome.change.address}: {outcome.message}", err=True)
@@ -421,6 +475,28 @@ def _progress(change: Any, status: str, seconds: float) -> None:
         click.echo(f"{change.action.symbol} {change.address}: {verb} ({seconds:.2f}s)", err=True)
     else:
         click.echo(f"! {change.address}: {change.action.value} failed: {status}", err=True)
+
+
+class _Tally:
+    """Counts outcomes as apply reports them, for a summary when apply ends by raising."""
+
+    def __init__(self) -> None:
+        self.done: dict[Any, int] = {}
+        self.failed = 0
+
+    def progress(self, change: Any, status: str, seconds: float) -> None:
+        _progress(change, status, seconds)
+        if status == "ok":
+            self.done[change.action] = self.done.get(change.action, 0) + 1
+        else:
+            self.failed += 1
+
+
+def _show_plan(plan: Any, display: Display) -> None:
+    from reconciler.render import render
+
+    text = render(plan, "text", color=display.color, verbose=display.verbose)
+    click.echo(text.rstrip("\n"), color=display.color)
 
 
 @cli.command()

@@ -1,8 +1,10 @@
 """The Terraform-like text rendering of a plan, for terminals and job logs.
 
 Owns the layout: one block per endpoint that changes (header with the action
-symbol, the reason, the changed fields, notes, in-use warnings), unmanaged
-ids, warnings, then the summary line (or the drift headline for cron jobs).
+symbol, the reason, the changed fields, notes, in-use warnings), one line
+counting the unchanged endpoints (``verbose`` lists them instead), unmanaged
+ids on one line, warnings, then the summary line (or the drift headline and
+summary for cron jobs).
 Colour is ANSI SGR, the same codes ``click.style`` emits, written here so
 that this pure package does not import click. It reads a ``Plan`` and
 returns a string: it never prints.
@@ -30,6 +32,7 @@ ACTION_COLOUR = {
     Action.DELETE: "red",
 }
 KIND_COLOUR = {Kind.ADD: "green", Kind.REMOVE: "red"}
+UNMANAGED_SHOWN = 10  # ids named on the unmanaged line; --verbose names them all
 
 
 class _Painter:
@@ -43,8 +46,14 @@ class _Painter:
         return f"{codes}{text}\x1b[0m" if codes else text
 
 
-def render_text(plan: Plan, *, color: bool = False, drift: bool = False) -> str:
-    """The plan as a terminal reads it; ANSI colour only when ``color`` is true."""
+def render_text(
+    plan: Plan, *, color: bool = False, drift: bool = False, verbose: bool = False
+) -> str:
+    """The plan as a terminal reads it; ANSI colour only when ``color`` is true.
+
+    Unchanged endpoints are counted, not listed, unless ``verbose``: the output grows with what
+    changes, not with what exists.
+    """
     paint = _Painter(color)
     writes = [change for change in plan.changes if change.action.writes]
     unchanged = [change for change in plan.changes if not change.action.writes]
@@ -53,15 +62,13 @@ def render_text(plan: Plan, *, color: bool = False, drift: bool = False) -> str:
         sections.append(paint(wording.drift_line(plan), bold=True) if writes else "")
     elif writes:
         sections.append("The reconciler will perform the following actions:")
-    shown = writes or ([] if drift else unchanged)
-    sections.extend(_block(change, paint) for change in shown)
-    if writes and unchanged:
-        sections.append(f"{len(unchanged)} unchanged endpoint(s) not shown.")
+    sections.extend(_block(change, paint, drift=drift) for change in writes)
+    if verbose and unchanged:
+        sections.append("\n".join(_unchanged_line(change, paint, drift) for change in unchanged))
+    elif writes and unchanged:
+        sections.append(wording.unchanged_line(len(unchanged)))
     if plan.unmanaged:
-        sections.append(
-            "Unmanaged endpoints (not in the desired state; left alone): "
-            + ", ".join(plan.unmanaged)
-        )
+        sections.append(_unmanaged(plan.unmanaged, verbose=verbose))
     if plan.warnings:
         sections.append(
             "\n".join(paint("Warning:", "yellow", bold=True) + f" {w}" for w in plan.warnings)
@@ -71,15 +78,25 @@ def render_text(plan: Plan, *, color: bool = False, drift: bool = False) -> str:
 
 
 def _closing(plan: Plan, paint: _Painter, *, drift: bool) -> str:
-    if not plan.has_changes:
-        return paint(wording.NO_DRIFT if drift else wording.NO_CHANGES, bold=True)
-    return paint(wording.summary_line(plan), bold=True)
+    return paint(wording.drift_summary(plan) if drift else wording.summary_line(plan), bold=True)
 
 
-def _block(change: Change, paint: _Painter) -> str:
+def _unchanged_line(change: Change, paint: _Painter, drift: bool) -> str:
+    return f"    {paint(change.address, bold=True)} {wording.outcome(change, drift=drift)}"
+
+
+def _unmanaged(names: tuple[str, ...], *, verbose: bool) -> str:
+    """One line, whatever the number of ids: the first few named, the rest counted."""
+    shown = names if verbose else names[:UNMANAGED_SHOWN]
+    more = f" and {len(names) - len(shown)} more" if len(shown) < len(names) else ""
+    return "Unmanaged endpoints (not in the desired state; left alone): " + ", ".join(shown) + more
+
+
+def _block(change: Change, paint: _Painter, *, drift: bool) -> str:
     colour = ACTION_COLOUR.get(change.action)
     symbol = paint(change.action.symbol.rjust(3), colour, bold=True)
-    lines = [f"{symbol} {paint(change.address, bold=True)} {wording.OUTCOME[change.action]}"]
+    header = f"{symbol} {paint(change.address, bold=True)} {wording.outcome(change, drift=drift)}"
+    lines = [header]
     if change.reason:
         lines.append(f"{INDENT}reason: {change.reason}")
     if change.action is Action.CREATE:
