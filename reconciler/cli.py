@@ -90,7 +90,15 @@ def validate(directory: FsPath) -> None:
     if not result.ok:
         raise InputError(f"{len(result.diagnostics)} problem(s) in {directory}", result.diagnostics)
     count = len(result.specs)
-    click.echo(f"{count} endpoint spec{'s' if count != 1 else ''} valid in {directory}.")
+    click.echo(f"{count} endpoint spec{'s' if count != 1 else ''} valid in {_ending(directory)}.")
+
+
+def _ending(path: FsPath) -> str:
+    """A path that can end a sentence: one ending in '.' (``.``, ``..``) gets a separator first."""
+    import os
+
+    text = str(path)
+    return text + os.sep if text.endswith(".") else text
 
 
 def main(argv: list[str] | None = None) -> Any:
