@@ -70,7 +70,7 @@ def try_repo(specs: Path, home: Path) -> subprocess.CompletedProcess[str]:
 
 
 def write(specs: Path, name: str, body: dict[str, object]) -> None:
-    specs.mkdir(parents=True, exist_ok=True)
+    (specs / name).parent.mkdir(parents=True, exist_ok=True)
     (specs / name).write_text(yaml.safe_dump(body, sort_keys=False), encoding="utf-8")
 
 
