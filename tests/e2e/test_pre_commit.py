@@ -88,5 +88,5 @@ def test_the_hook_fails_a_bad_directory_naming_file_and_line(
     write(tmp_path, "sub/bad.yaml", {**SPEC, "inference_id": "other", "colour": "red"})
     result = try_repo(tmp_path, pre_commit_home)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "sub/bad.yaml:9:1: unknown field 'colour'" in result.stdout, result.stdout
+    assert "sub/bad.yaml:8:1: unknown field 'colour'" in result.stdout, result.stdout
     assert "Traceback" not in result.stdout + result.stderr
