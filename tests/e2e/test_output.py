@@ -172,3 +172,31 @@ def test_colour_can_be_forced_into_a_pipe(cluster: SandboxServer, drifted: Path)
     piped = cli(cluster, "plan", str(drifted))
     forced = cli(cluster, "plan", str(drifted), "--color")
     assert ANSI not in piped.stdout and ANSI in forced.stdout
+
+
+# -- shell completion (click's) ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("words", "index", "expected"),
+    [
+        ("reconciler dr", 1, {"plain,drift"}),
+        ("reconciler plan --no-c", 2, {"plain,--no-color"}),
+        ("reconciler plan --form", 2, {"plain,--format"}),
+    ],
+)
+def test_shell_completion_completes_commands_and_flags(
+    words: str, index: int, expected: set[str]
+) -> None:
+    result = run_cli(
+        env={"_RECONCILER_COMPLETE": "bash_complete", "COMP_WORDS": words, "COMP_CWORD": str(index)}
+    )
+    assert result.code == 0, result.output
+    assert set(result.stdout.split()) == expected
+
+
+def test_shell_completion_script_is_printed_for_bash() -> None:
+    result = run_cli(env={"_RECONCILER_COMPLETE": "bash_source"})
+    assert result.code == 0 and "complete -o nosort -F _reconciler_completion reconciler" in (
+        result.stdout
+    )
