@@ -2,7 +2,8 @@
 
 Owns the layout: one block per endpoint that changes (header with the action
 symbol, the reason, the changed fields, notes, in-use warnings), one line
-counting the unchanged endpoints (``verbose`` lists them instead), unmanaged
+counting the unchanged endpoints and one line per distinct note they carry
+(``verbose`` lists them with their notes instead), unmanaged
 ids on one line, warnings, then the summary line (or the drift headline and
 summary for cron jobs).
 Colour is ANSI SGR, the same codes ``click.style`` emits, written here so
@@ -33,6 +34,7 @@ ACTION_COLOUR = {
 }
 KIND_COLOUR = {Kind.ADD: "green", Kind.REMOVE: "red"}
 UNMANAGED_SHOWN = 10  # ids named on the unmanaged line; --verbose names them all
+NOTE_NAMES_SHOWN = 3  # endpoints named on the line of a note that unchanged endpoints share
 
 
 class _Painter:
@@ -64,9 +66,11 @@ def render_text(
         sections.append("The reconciler will perform the following actions:")
     sections.extend(_block(change, paint, drift=drift) for change in writes)
     if verbose and unchanged:
-        sections.append("\n".join(_unchanged_line(change, paint, drift) for change in unchanged))
-    elif writes and unchanged:
-        sections.append(wording.unchanged_line(len(unchanged)))
+        sections.append("\n".join(_unchanged_lines(unchanged, paint, drift)))
+    else:
+        if writes and unchanged:
+            sections.append(wording.unchanged_line(len(unchanged)))
+        sections.append(_grouped_notes(unchanged, paint))
     if plan.unmanaged:
         sections.append(_unmanaged(plan.unmanaged, verbose=verbose))
     if plan.warnings:
@@ -81,15 +85,42 @@ def _closing(plan: Plan, paint: _Painter, *, drift: bool) -> str:
     return paint(wording.drift_summary(plan) if drift else wording.summary_line(plan), bold=True)
 
 
-def _unchanged_line(change: Change, paint: _Painter, drift: bool) -> str:
-    return f"    {paint(change.address, bold=True)} {wording.outcome(change, drift=drift)}"
+def _unchanged_lines(unchanged: list[Change], paint: _Painter, drift: bool) -> list[str]:
+    lines = []
+    for change in unchanged:
+        lines.append(
+            f"    {paint(change.address, bold=True)} {wording.outcome(change, drift=drift)}"
+        )
+        lines.extend(f"{INDENT}{paint('# note:', 'yellow')} {note}" for note in change.notes)
+    return lines
+
+
+def _grouped_notes(unchanged: list[Change], paint: _Painter) -> str:
+    """The notes of unchanged endpoints, one line per distinct note naming the first few endpoints.
+
+    A note (a secret rotation cannot be seen, say) often holds for many endpoints at once: one
+    line each would make the output grow with what exists again.
+    """
+    addresses: dict[str, list[str]] = {}
+    for change in unchanged:
+        for note in change.notes:
+            addresses.setdefault(note, []).append(change.address)
+    return "\n".join(
+        f"{paint('# note:', 'yellow')} {note} ({_named(names, NOTE_NAMES_SHOWN)})"
+        for note, names in addresses.items()
+    )
+
+
+def _named(names: list[str] | tuple[str, ...], limit: int) -> str:
+    shown = names[:limit]
+    more = f" and {len(names) - len(shown)} more" if len(shown) < len(names) else ""
+    return ", ".join(shown) + more
 
 
 def _unmanaged(names: tuple[str, ...], *, verbose: bool) -> str:
     """One line, whatever the number of ids: the first few named, the rest counted."""
-    shown = names if verbose else names[:UNMANAGED_SHOWN]
-    more = f" and {len(names) - len(shown)} more" if len(shown) < len(names) else ""
-    return "Unmanaged endpoints (not in the desired state; left alone): " + ", ".join(shown) + more
+    limit = len(names) if verbose else UNMANAGED_SHOWN
+    return "Unmanaged endpoints (not in the desired state; left alone): " + _named(names, limit)
 
 
 def _block(change: Change, paint: _Painter, *, drift: bool) -> str:

@@ -488,3 +488,16 @@ def test_one_rule_decides_colour(
     choice: bool | None, isatty: bool, environ: dict[str, str], expected: bool
 ) -> None:
     assert use_color(choice, isatty=isatty, environ=environ) is expected
+
+
+def test_notes_of_unchanged_endpoints_are_shown_once_per_note_not_per_endpoint() -> None:
+    note = "service_settings.api_key: secret not tracked"
+    plan = plan_of(*(change(Action.NOOP, f"same-{n:03d}", notes=(note,)) for n in range(200)))
+    text = render(plan, "text")
+    assert text.splitlines()[0] == (
+        f"# note: {note} (text_embedding/same-000, text_embedding/same-001, "
+        "text_embedding/same-002 and 197 more)"
+    )
+    assert len(text.splitlines()) == 3
+    verbose = render(plan, "text", verbose=True)
+    assert verbose.count(f"# note: {note}") == 200
