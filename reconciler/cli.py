@@ -8,6 +8,7 @@ progress and errors). Heavy modules are imported inside commands so that
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -259,25 +260,25 @@ FORMAT = click.option(
 DIRECTORY = click.argument("directory", default=".", type=click.Path(path_type=FsPath))
 
 
+@dataclass(frozen=True, kw_only=True)
 class Display:
     """How text output looks: colour (decided once, by ``render.color.use_color``) and verbosity."""
 
-    def __init__(self, *, color: bool | None, verbose: bool) -> None:
-        import os
-
-        from reconciler.render.color import use_color
-
-        self.color = use_color(color, isatty=sys.stdout.isatty(), environ=os.environ)
-        self.verbose = verbose
+    color: bool
+    verbose: bool
 
 
 def display_options(function: Any) -> Any:
     """``--color/--no-color`` and ``--verbose``, turned into one ``display`` argument."""
     import functools
+    import os
 
     @functools.wraps(function)
     def wrapper(*args: Any, color: bool | None, verbose: bool, **kwargs: Any) -> Any:
-        return function(*args, display=Display(color=color, verbose=verbose), **kwargs)
+        from reconciler.render.color import use_color
+
+        decided = use_color(color, isatty=sys.stdout.isatty(), environ=os.environ)
+        return function(*args, display=Display(color=decided, verbose=verbose), **kwargs)
 
     options = [
         click.option(
