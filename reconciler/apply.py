@@ -1,10 +1,12 @@
-"""Plan -> ordered, retried HTTP calls -> ApplyResult, then a read-back check.
+"""Plan -> the requests it carries, sent in order and recorded -> ApplyResult, then a read-back.
 
-Owns carrying a plan out with the fewest calls: creates, updates, replaces,
-deletes (prune last), each phase run concurrently (bounded); secrets resolved
-only here, at send time; the state document updated after every phase; the
-lock held for the whole run; verification by re-planning after the last
-change. Safety rules are checked before the first write.
+Owns carrying a plan out: creates, updates, replaces, deletes (prune last),
+each phase run concurrently (bounded). The applier builds no request and takes
+no decision a plan did not take: it resolves the secret references in each
+planned request just before sending it, sends (the client retries), records
+what it did in the state document (coalesced writes), and verifies by
+re-planning the endpoints it touched. Which run is allowed, and in what
+sequence, is ``run``'s business.
 """
 
 from __future__ import annotations
@@ -17,26 +19,17 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from reconciler.catalog import Catalog
-from reconciler.errors import (
-    AuthError,
-    HTTPError,
-    InputError,
-    ReconcilerError,
-    SafetyError,
-    VerificationError,
-)
+from reconciler.errors import AuthError, HTTPError, ReconcilerError
 from reconciler.live import read_endpoints, secret_statuses
-from reconciler.model import EndpointSpec, LiveEndpoint
-from reconciler.normalize import desired_view
+from reconciler.model import CallKind, EndpointSpec, FieldPath, LiveEndpoint, Request, dotted
 from reconciler.plan import Action, Change, Plan, build_plan
-from reconciler.secrets import SENSITIVE, fingerprint, resolve_body, resolved_secrets, unresolvable
+from reconciler.secrets import fingerprint, resolved_body, scrub
 from reconciler.session import Session
 from reconciler.state import Managed, State, holder_name
 
 PHASES = (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE)
 STATE_BATCH = 100  # outcomes per coalesced state write
 STATE_SECONDS = 2.0  # ... or at most this long between two writes
-PUT_KEYS = ("service", "service_settings", "task_settings", "chunking_settings")
 Progress = Callable[[Change, str, float], None]
 
 
@@ -63,44 +56,6 @@ class ApplyResult:
         return sum(1 for o in self.outcomes if o.ok and o.change.action is action)
 
 
-def check_safety(
-    plan: Plan, specs: tuple[EndpointSpec, ...], *, allow_destroy_in_use: bool
-) -> None:
-    """Refuse (exit 3, nothing written) what DESIGN.md section 5 forbids."""
-    if plan.prune and not specs:
-        raise SafetyError(
-            "refusing to prune with an empty desired state: it would delete every managed endpoint"
-        )
-    for change in plan.changes:
-        if change.action.writes and change.inference_id.startswith("."):
-            raise SafetyError(f"refusing to touch the preconfigured endpoint {change.inference_id}")
-        if change.action.destructive and not change.in_use_by.empty and not allow_destroy_in_use:
-            users = ", ".join(
-                [f"pipeline {p}" for p in change.in_use_by.pipelines]
-                + [f"index {i}" for i in change.in_use_by.indices]
-            )
-            raise SafetyError(
-                f"refusing to {change.action.value} {change.address}: it is in use by {users}; "
-                "pass --allow-destroy-in-use to do it anyway"
-            )
-
-
-def check_secrets(plan: Plan, specs: tuple[EndpointSpec, ...], catalog: Catalog) -> None:
-    """Resolve every secret apply will send before anything is written (SecretError names file:line)."""
-    by_id = {spec.inference_id: spec for spec in specs}
-    sending = [
-        by_id[c.inference_id]
-        for c in plan.changes
-        if c.inference_id in by_id
-        and (c.action in (Action.CREATE, Action.REPLACE) or c.secret_paths)
-    ]
-    problems = unresolvable(sending, catalog)
-    if problems:
-        raise InputError(
-            f"{len(problems)} secret reference(s) cannot be resolved; nothing was sent", problems
-        )
-
-
 class Applier:
     def __init__(
         self,
@@ -109,7 +64,6 @@ class Applier:
         *,
         salt: str,
         parallelism: int = 8,
-        allow_destroy_in_use: bool = False,
         progress: Progress | None = None,
     ) -> None:
         self.session = session
@@ -117,10 +71,7 @@ class Applier:
         self.catalog: Catalog = session.catalog
         self.specs = {spec.inference_id: spec for spec in specs}
         self.parallelism = max(1, parallelism)
-        self.allow_destroy_in_use = allow_destroy_in_use
         self.progress = progress or (lambda change, status, seconds: None)
-        self.secret_values: set[str] = set()
-        self._secret_cache: dict[str, list[tuple[Any, str]]] = {}
         self._saved: Mapping[str, Managed] | None = None
 
     def run(self, plan: Plan, state: State, live: tuple[LiveEndpoint, ...]) -> ApplyResult:
@@ -160,101 +111,56 @@ class Applier:
 
     def _carry_out(self, change: Change) -> Outcome:
         started = time.monotonic()
+        sent: dict[str, str] = {}
+        done: list[CallKind] = []
         try:
-            sent = getattr(self, f"_{change.action.name.lower()}")(change)
+            for request in change.requests:
+                sent.update(self._send(change, request))
+                done.append(request.kind)
         except ReconcilerError as error:
+            message = scrub(str(error))
+            if CallKind.DELETE in done and change.action is Action.REPLACE:
+                message = (
+                    f"deleted, but the new endpoint could not be created: {change.address} no "
+                    f"longer exists (the next plan shows a create): {message}"
+                )
             outcome = Outcome(
-                change=change,
-                ok=False,
-                message=self._scrub(str(error)),
-                seconds=time.monotonic() - started,
+                change=change, ok=False, message=message, seconds=time.monotonic() - started
             )
         else:
             outcome = Outcome(
-                change=change, ok=True, seconds=time.monotonic() - started, secrets_sent=sent or {}
+                change=change, ok=True, seconds=time.monotonic() - started, secrets_sent=sent
             )
         self.progress(change, "ok" if outcome.ok else outcome.message, outcome.seconds)
         return outcome
 
-    def _create(self, change: Change) -> dict[str, str]:
-        spec = self.specs[change.inference_id]
-        body = self._resolved(spec)
-        path = f"/_inference/{spec.task_type}/{spec.inference_id}"
+    def _send(self, change: Change, request: Request) -> dict[str, str]:
+        """Send one planned request; the fingerprints of the secrets it carried, by dotted path."""
+        body: Any = request.body
+        values: dict[FieldPath, str] = {}
+        spec = self.specs.get(change.inference_id)
+        if request.secrets and spec is not None and request.body is not None:
+            body, values = resolved_body(request.body, request.secrets, spec=spec)
         try:
             self.session.client.request(
-                "PUT", path, json={k: body[k] for k in PUT_KEYS if k in body}
+                request.method,
+                request.path,
+                params=request.params or None,
+                json=body,
+                ok=(404,) if request.kind is CallKind.DELETE else (),
             )
         except HTTPError as error:
-            if "already_exists" not in error.error_type or not self._matches_live(spec):
-                raise
-        return self._fingerprints(spec)
-
-    def _update(self, change: Change) -> dict[str, str]:
-        spec = self.specs[change.inference_id]
-        desired = desired_view(spec, self.catalog)
-        facts = self.catalog.service(spec.service)
-        body: dict[str, Any] = {}
-        for dotted in change.paths:
-            block, _, key = dotted.partition(".")
-            key = key.split(".")[0]
-            if block == "chunking_settings":
-                body[block] = desired.get(block, {})
-            elif (
-                block == "task_settings"
-                and facts
-                and facts.task_settings_mode(spec.task_type) == "replace"
+            # a create retried after a lost answer meets what it made: fine if it is what we asked for
+            if not (
+                request.kind is CallKind.CREATE
+                and "already_exists" in error.error_type
+                and spec is not None
+                and self._matches_live(spec)
             ):
-                body[block] = desired.get(block, {})
-            elif key in desired.get(block, {}):
-                body.setdefault(block, {})[key] = desired[block][key]
-        sent: dict[str, str] = {}
-        if (
-            change.secret_paths
-        ):  # send every secret: AWS keys must travel as a pair, 8.17-9.4 re-parse them all
-            resolved = self._resolved(spec)["service_settings"]
-            for name in facts.secret_fields() if facts else ():
-                if name in resolved:
-                    body.setdefault("service_settings", {})[name] = resolved[name]
-            sent = self._fingerprints(spec)
-        if body:
-            self.session.client.request(
-                "PUT", f"/_inference/{spec.task_type}/{spec.inference_id}/_update", json=body
-            )
-        return sent
-
-    def _replace(self, change: Change) -> dict[str, str]:
-        self._delete(change)
-        return self._create(change)
-
-    def _delete(self, change: Change) -> dict[str, str]:
-        task_type = change.live_task_type or change.task_type
-        params = (
-            {"force": True} if (self.allow_destroy_in_use and not change.in_use_by.empty) else None
-        )
-        self.session.client.request(
-            "DELETE", f"/_inference/{task_type}/{change.inference_id}", params=params, ok=(404,)
-        )
-        return {}
+                raise
+        return {dotted(path): fingerprint(value, salt=self.salt) for path, value in values.items()}
 
     # -- helpers ------------------------------------------------------------------------------
-
-    def _secrets(self, spec: EndpointSpec) -> list[tuple[Any, str]]:
-        """Each spec's secrets, resolved once per run (and remembered for scrubbing errors)."""
-        found = self._secret_cache.get(spec.inference_id)
-        if found is None:
-            found = list(resolved_secrets(spec, self.catalog))
-            self.secret_values.update(value for _, value in found)
-            self._secret_cache[spec.inference_id] = found
-        return found
-
-    def _resolved(self, spec: EndpointSpec) -> dict[str, Any]:
-        return resolve_body(spec, self.catalog, self._secrets(spec))
-
-    def _fingerprints(self, spec: EndpointSpec) -> dict[str, str]:
-        return {
-            ".".join(map(str, path)): fingerprint(value, salt=self.salt)
-            for path, value in self._secrets(spec)
-        }
 
     def _matches_live(self, spec: EndpointSpec) -> bool:
         """After a retried create met "already exists": is what exists what we asked for?"""
@@ -264,12 +170,6 @@ class Applier:
             return False
         plan = build_plan(specs=[spec], live=[live], catalog=self.catalog, cluster_version="99.0.0")
         return plan.changes[0].action is Action.NOOP
-
-    def _scrub(self, text: str) -> str:
-        for value in sorted(self.secret_values, key=len, reverse=True):
-            if value and len(value) >= 4:
-                text = text.replace(value, SENSITIVE)
-        return text
 
     def _record(
         self, state: State, outcomes: list[Outcome], live: tuple[LiveEndpoint, ...]
@@ -304,10 +204,11 @@ class Applier:
             live=[e for e in endpoints if e.inference_id in touched],
             catalog=self.catalog,
             cluster_version=version,
-            secrets=secret_statuses(specs, state, self.catalog, live_ids),
+            secrets=secret_statuses(specs, state, self.catalog, live_ids=live_ids, version=version),
         )
         return tuple(
-            f"{c.address}: {c.action.value} still needed ({', '.join(c.paths) or c.reason})"
+            f"{c.address}: {c.action.value} still needed "
+            f"({', '.join(map(dotted, c.paths)) or c.reason.value})"
             for c in plan.changes
             if c.action.writes
         )
@@ -326,33 +227,3 @@ def apply_lock(session: Session) -> Iterator[str]:
         yield note
     finally:
         store.release_lock()
-
-
-def apply_plan(
-    session: Session,
-    plan: Plan,
-    specs: tuple[EndpointSpec, ...],
-    *,
-    state: State,
-    live: tuple[LiveEndpoint, ...],
-    parallelism: int = 8,
-    allow_destroy_in_use: bool = False,
-    progress: Progress | None = None,
-) -> ApplyResult:
-    """Check safety, then carry the plan out (the caller holds the lock)."""
-    check_safety(plan, specs, allow_destroy_in_use=allow_destroy_in_use)
-    applier = Applier(
-        session,
-        specs,
-        salt=state.salt,
-        parallelism=parallelism,
-        allow_destroy_in_use=allow_destroy_in_use,
-        progress=progress,
-    )
-    result = applier.run(plan, state, live)
-    if result.differences and not result.failed:
-        raise VerificationError(
-            "applied, but reading back shows the cluster differs from the plan:\n  "
-            + "\n  ".join(result.differences)
-        )
-    return result

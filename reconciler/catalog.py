@@ -4,6 +4,10 @@ Owns the questions the planner asks about a service: which fields are secret,
 which values the server fills in, which fields ``_update`` may change on a
 given cluster version. Holds no facts itself: they are data, so the planner
 has no per-service branches. Does not validate specs (``schema`` does).
+
+The planner asks once per endpoint: ``Catalog.facts(service, task_type, version)``
+answers with one ``EndpointFacts`` value, which normalising and planning take
+instead of the catalog.
 """
 
 from __future__ import annotations
@@ -16,7 +20,10 @@ from importlib import resources
 from pathlib import Path as FsPath
 from typing import Any
 
-UPDATE_API_SINCE = (8, 17, 0)
+from reconciler.model import FieldPath
+
+Version = tuple[int, int, int]
+UPDATE_API_SINCE: Version = (8, 17, 0)
 ANY_VALUE = "*"  # a server-filled value nobody can predict (measured dimensions ...)
 
 
@@ -129,6 +136,57 @@ class ServiceFacts:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Rewrite:
+    """A field whose value the server rewrites: re-cased and/or synonyms folded (cohere int8 -> byte)."""
+
+    block: str
+    key: str
+    case: str  # "lower", "upper" or ""
+    aliases: Mapping[str, str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class EndpointFacts:
+    """Everything the catalog says about one endpoint: its service and task type on one cluster version.
+
+    Resolved once per endpoint and handed down, so that normalising and planning never look a
+    service up by name again. ``known`` is false for a service the catalog does not have: then
+    nothing is secret, filled in or updatable, and only a replace is safe.
+    """
+
+    service: str  # as declared
+    canonical_service: str  # as the server reports it (elser is shown as elasticsearch)
+    task_type: str
+    version: Version
+    known: bool
+    secret_fields: tuple[str, ...] = ()
+    required_service_settings: tuple[str, ...] = ()
+    hidden_fields: tuple[str, ...] = ()  # service_settings keys accepted but never shown
+    server_filled: Mapping[tuple[str, str], Any] = field(default_factory=dict)  # or ANY_VALUE
+    rewrites: tuple[Rewrite, ...] = ()
+    chunked: bool = False  # an embedding task type: the server fills in default chunking
+    default_chunking: Mapping[str, Any] = field(default_factory=dict)
+    task_settings_mode: str = "merge"  # how _update treats task_settings: "merge" or "replace"
+    _service: ServiceFacts | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def update_api(self) -> bool:
+        return self.version >= UPDATE_API_SINCE
+
+    def updatable(self, path: FieldPath) -> bool:
+        """Whether ``_update`` on this cluster changes the field at ``path`` in place."""
+        if self._service is None or not path or not self.update_api:
+            return False
+        block = str(path[0])
+        if block not in ("service_settings", "task_settings", "chunking_settings"):
+            return False
+        key = str(path[1]) if len(path) > 1 and block != "chunking_settings" else ""
+        return self._service.updatable(
+            task_type=self.task_type, block=block, key=key, version=self.version
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
 class Catalog:
     raw: Mapping[str, Any]
 
@@ -152,6 +210,55 @@ class Catalog:
 
     def service_names(self) -> tuple[str, ...]:
         return tuple(sorted(self.raw.get("services", {})))
+
+    _facts: dict[tuple[str, str, Version], EndpointFacts] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def facts(self, service: str, task_type: str, version: Version) -> EndpointFacts:
+        """The facts of one endpoint (memoised: read-only data asked for per endpoint)."""
+        key = (service, task_type, version)
+        found = self._facts.get(key)
+        if found is None:
+            found = self._facts[key] = self._resolve(service, task_type, version)
+        return found
+
+    def _resolve(self, service: str, task_type: str, version: Version) -> EndpointFacts:
+        facts = self.service(service)
+        if facts is None:
+            return EndpointFacts(
+                service=service,
+                canonical_service=service,
+                task_type=task_type,
+                version=version,
+                known=False,
+                chunked=task_type in self.embedding_task_types,
+                default_chunking=self.default_chunking,
+            )
+        return EndpointFacts(
+            service=service,
+            canonical_service=facts.canonical_name,
+            task_type=task_type,
+            version=version,
+            known=True,
+            secret_fields=facts.secret_fields(),
+            required_service_settings=tuple(
+                (facts.raw.get("required_service_settings") or {}).get("*", ())
+            ),
+            hidden_fields=facts.hidden_fields("service_settings"),
+            server_filled={
+                (dotted.partition(".")[0], dotted.partition(".")[2]): value
+                for dotted, value in facts.server_filled(task_type).items()
+            },
+            rewrites=tuple(
+                Rewrite(block=block, key=key, case=case, aliases=aliases)
+                for block, key, case, aliases in facts.rewritten_fields()
+            ),
+            chunked=task_type in self.embedding_task_types,
+            default_chunking=self.default_chunking,
+            task_settings_mode=facts.task_settings_mode(task_type),
+            _service=facts,
+        )
 
 
 @cache

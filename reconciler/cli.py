@@ -20,11 +20,6 @@ from reconciler.errors import InputError, ReconcilerError
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_REFUSED, EXIT_DIFFERS = 0, 1, 2, 3, 4
 
 
-class Context:
-    def __init__(self, *, debug: bool) -> None:
-        self.debug = debug
-
-
 def _print_diagnostics(error: InputError) -> None:
     for diagnostic in error.diagnostics:
         click.echo(str(diagnostic), err=True)
@@ -70,10 +65,8 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="reconciler")
 @click.option("--debug", is_flag=True, help="Show tracebacks and HTTP details (never secrets).")
-@click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(debug: bool) -> None:
     """Declarative GitOps reconciler for Elasticsearch inference endpoints."""
-    ctx.obj = Context(debug=debug)
     if debug:  # method, path, status, timing and retries of every request; never headers or bodies
         import logging
 
@@ -174,18 +167,18 @@ def connection_options(function: Any) -> Any:
 
 def _session(directory: FsPath, options: dict[str, Any], *, saved: Any = None) -> Any:
     """Settings and an (unopened) session; a saved plan brings its environment and state document."""
-    from dataclasses import replace as replaced
+    from dataclasses import replace
 
     from reconciler.session import open_session
     from reconciler.settings import connection_for, load_settings
 
-    environment = options.get("environment") or (saved.get("environment") if saved else None)
+    environment = options.get("environment") or (saved.environment if saved else None)
     settings = load_settings(directory, environment)
-    if saved:
-        settings = replaced(
+    if saved is not None:
+        settings = replace(
             settings,
-            state_index=saved.get("state_index") or settings.state_index,
-            state_id=saved.get("state_id") or settings.state_id,
+            state_index=saved.state_index or settings.state_index,
+            state_id=saved.state_id or settings.state_id,
         )
     root = directory if directory.is_dir() else directory.parent
     sandbox_data = options.get("sandbox_data")
@@ -203,8 +196,6 @@ def _session(directory: FsPath, options: dict[str, Any], *, saved: Any = None) -
         ca_cert=options.get("ca_cert"),
         insecure=bool(options.get("insecure")),
     )
-    from dataclasses import replace
-
     connection = replace(connection, timeout=float(options.get("timeout") or 30.0))
     return open_session(connection=connection, settings=settings, sandbox_data=None), settings
 
@@ -219,34 +210,29 @@ def _plan_command(
     drift: bool,
     display: Display,
 ) -> bool:
-    from reconciler.render import render
-    from reconciler.session import load_specs, make_plan
+    from reconciler.render import render, to_document
+    from reconciler.run import make_plan, saved_plan
+    from reconciler.session import load_specs
 
     opened, settings = _session(directory, options)
     specs = load_specs(directory, settings).specs
     with opened as session:
-        plan, snapshot = make_plan(session, specs, prune=prune)
+        planned = make_plan(session, specs, prune=prune)
+        saved = saved_plan(
+            session, planned, specs=specs, directory=directory, environment=settings.environment
+        )
     if out is not None:
         from reconciler.planfile import write_plan_file
 
-        write_plan_file(
-            out,
-            plan=plan,
-            specs=specs,
-            listing_fingerprint=snapshot.listing_fingerprint,
-            directory=directory,
-            state_index=settings.state_index,
-            state_id=settings.state_id,
-            environment=settings.environment,
-        )
+        write_plan_file(out, saved, rendered=to_document(planned.plan))
     color = fmt == "text" and display.color
-    rendered = render(plan, fmt, color=color, drift=drift, verbose=display.verbose)
+    rendered = render(planned.plan, fmt, color=color, drift=drift, verbose=display.verbose)
     click.echo(rendered.rstrip("\n"), color=color)
     if out is not None:
         click.echo(
             f"Saved the plan to {out}; apply it with `reconciler apply --plan {out}`.", err=True
         )
-    return plan.has_changes
+    return planned.plan.has_changes
 
 
 FORMAT = click.option(
@@ -377,94 +363,54 @@ def apply(
     **options: Any,
 ) -> int:
     """Carry out the plan: create, update, replace and delete endpoints."""
-    from reconciler.apply import apply_lock, apply_plan, check_safety, check_secrets
+    from reconciler.apply import PHASES
     from reconciler.errors import VerificationError
     from reconciler.render.wording import apply_summary
-    from reconciler.session import load_specs, make_plan
+    from reconciler.run import ApplyHooks, ApplyOptions, apply_specs, check_origin
+    from reconciler.safety import Permissions
+    from reconciler.session import load_specs
 
     saved = None
     if plan_file is not None:
-        from reconciler.planfile import check_fresh, read_plan_file
+        from reconciler.planfile import read_plan_file
 
-        saved, specs = read_plan_file(plan_file)
-        directory = directory or FsPath(saved.get("directory", "."))
-        prune = bool(saved.get("prune", False))
+        saved = read_plan_file(plan_file)
+        directory = directory or saved.directory
+        prune = saved.plan.prune
         opened, _ = _session(directory, options, saved=saved)
+        specs = saved.specs
     else:
         directory = directory or FsPath(".")
         opened, settings = _session(directory, options)
         specs = load_specs(directory, settings).specs
+    tally = _Tally()
+    hooks = ApplyHooks(
+        show=lambda plan: _show_plan(plan, display),
+        confirm=lambda plan: _confirm(auto_approve),
+        note=lambda text: click.echo(f"Note: {text}", err=True),
+        progress=tally.progress,
+    )
+    options_ = ApplyOptions(
+        prune=prune,
+        permissions=Permissions(allow_destroy_in_use=allow_destroy_in_use),
+        parallelism=parallelism,
+    )
     with opened as session:
-        plan, snapshot = make_plan(session, specs, prune=prune)
         if saved is not None:
-            check_fresh(saved, listing_fingerprint=snapshot.listing_fingerprint, replanned=plan)
-        check_safety(
-            plan, specs, allow_destroy_in_use=allow_destroy_in_use
-        )  # before any write, lock included
-        check_secrets(
-            plan, specs, session.catalog
-        )  # every reference resolvable, or nothing is written
-        if not plan.has_changes:
-            _show_plan(plan, display)
-            _adopt_quietly(session, plan, specs, snapshot)
-            click.echo(apply_summary({}, failed=0))
-            return EXIT_OK
-        with apply_lock(session) as note:
-            if note:
-                click.echo(f"Note: {note}", err=True)
-            plan, snapshot = make_plan(
-                session, specs, prune=prune, version=snapshot.version
-            )  # the truth under the lock
-            if saved is not None:
-                check_fresh(saved, listing_fingerprint=snapshot.listing_fingerprint, replanned=plan)
-            _show_plan(plan, display)
-            _confirm(auto_approve)
-            tally = _Tally()
-            try:
-                result = apply_plan(
-                    session,
-                    plan,
-                    specs,
-                    state=snapshot.state,
-                    live=snapshot.endpoints,
-                    parallelism=parallelism,
-                    allow_destroy_in_use=allow_destroy_in_use,
-                    progress=tally.progress,
-                )
-            except (
-                VerificationError
-            ):  # exit 4: everything was applied, so the summary still ends it
-                click.echo(apply_summary(tally.done, failed=tally.failed))
-                raise
-    click.echo(apply_summary({a: result.count(a) for a in _phases()}, failed=len(result.failed)))
+            check_origin(saved, environment=options.get("environment"), cluster=session.origin)
+        try:
+            applied = apply_specs(session, specs, options=options_, hooks=hooks, saved=saved)
+        except VerificationError:  # exit 4: everything was applied, so the summary still ends it
+            click.echo(apply_summary(tally.done, failed=tally.failed))
+            raise
+    result = applied.result
+    done = {action: result.count(action) for action in PHASES}
+    click.echo(apply_summary(done, failed=len(result.failed)))  # a no-op apply included
     if result.failed:
         for outcome in result.failed:
             click.echo(f"Error: {outcome.change.address}: {outcome.message}", err=True)
         return EXIT_ERROR
     return EXIT_OK
-
-
-def _phases() -> Any:
-    from reconciler.apply import PHASES
-
-    return PHASES
-
-
-def _adopt_quietly(session: Any, plan: Any, specs: Any, snapshot: Any) -> None:
-    """Record declared endpoints that exist as managed, writing only if something is new."""
-    from dataclasses import replace
-
-    from reconciler.state import Managed
-
-    state = snapshot.state
-    live_ids = {e.inference_id for e in snapshot.endpoints}
-    new = {
-        s.inference_id: Managed(task_type=s.task_type, service=s.service)
-        for s in specs
-        if s.inference_id in live_ids and s.inference_id not in state.managed
-    }
-    if new and state.available:
-        session.store.write(replace(state, managed={**state.managed, **new}))
 
 
 def _confirm(auto_approve: bool) -> None:
@@ -535,11 +481,12 @@ def import_(out: FsPath, ids: tuple[str, ...], **options: Any) -> int:
 
     from reconciler.catalog import load_catalog, schemas_dir
     from reconciler.importer import write_specs
-    from reconciler.live import read_endpoints
+    from reconciler.live import read_endpoints, read_version
 
     out.mkdir(parents=True, exist_ok=True)
     opened, _ = _session(out, options)
     with opened as session:
+        version = read_version(session.client)
         endpoints, _ = read_endpoints(session.client)
     wanted = [e for e in endpoints if (e.inference_id in ids if ids else not e.preconfigured)]
     missing = sorted(set(ids) - {e.inference_id for e in endpoints})
@@ -548,7 +495,7 @@ def import_(out: FsPath, ids: tuple[str, ...], **options: Any) -> int:
     schema = schemas_dir() / "endpoint.schema.json"
     relative = os.path.relpath(schema, out.resolve())
     reference = relative if not relative.startswith("../../..") else schema.as_uri()
-    written = write_specs(wanted, out, load_catalog(), reference)
+    written = write_specs(wanted, out, load_catalog(), schema_ref=reference, version=version)
     click.echo(
         f"Wrote {len(written)} spec file(s) to {out}. Set the secret variables named in each file, "
         "then run `reconciler plan` (the next apply adopts them)."

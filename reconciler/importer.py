@@ -14,9 +14,8 @@ from typing import Any
 
 import yaml
 
-from reconciler.catalog import ANY_VALUE, Catalog
+from reconciler.catalog import ANY_VALUE, Catalog, EndpointFacts, parse_version
 from reconciler.model import LiveEndpoint
-from reconciler.normalize import canonical_service
 
 HEADER = "# yaml-language-server: $schema={schema}\n# Imported by `reconciler import`; secrets are references: set {names}.\n"
 
@@ -25,9 +24,8 @@ def env_name(inference_id: str, field: str) -> str:
     return re.sub(r"[^A-Z0-9]+", "_", f"{inference_id}_{field}".upper()).strip("_")
 
 
-def spec_for(endpoint: LiveEndpoint, catalog: Catalog) -> tuple[dict[str, Any], list[str]]:
+def spec_for(endpoint: LiveEndpoint, facts: EndpointFacts) -> tuple[dict[str, Any], list[str]]:
     """The spec a person would write for ``endpoint``, and the env variables it needs."""
-    facts = catalog.service(endpoint.service)
     service = endpoint.service
     spec: dict[str, Any] = {
         "inference_id": endpoint.inference_id,
@@ -39,33 +37,28 @@ def spec_for(endpoint: LiveEndpoint, catalog: Catalog) -> tuple[dict[str, Any], 
         for name in ("service_settings", "task_settings", "chunking_settings")
     }
     names: list[str] = []
-    if facts is not None:
-        for dotted, default in facts.server_filled(endpoint.task_type).items():
-            block, _, key = dotted.partition(".")
-            if key in blocks.get(block, {}) and (
-                default == ANY_VALUE or blocks[block][key] == default
-            ):
-                del blocks[block][key]
-        secret = _secret_field(facts.secret_fields(), blocks["service_settings"], facts.raw)
-        if secret:
-            names.append(env_name(endpoint.inference_id, secret))
-            blocks["service_settings"][secret] = f"${{env:{names[-1]}}}"
-    if blocks["chunking_settings"] == dict(catalog.default_chunking):
+    for (block, key), default in facts.server_filled.items():
+        if key in blocks.get(block, {}) and (default == ANY_VALUE or blocks[block][key] == default):
+            del blocks[block][key]
+    secret = _secret_field(facts, blocks["service_settings"])
+    if secret:
+        names.append(env_name(endpoint.inference_id, secret))
+        blocks["service_settings"][secret] = f"${{env:{names[-1]}}}"
+    if blocks["chunking_settings"] == dict(facts.default_chunking):
         del blocks["chunking_settings"]
     for name, values in blocks.items():
         if values or name == "service_settings":
             spec[name] = values
-    spec["service"] = service if facts else canonical_service(service, catalog)
     return spec, names
 
 
-def _secret_field(secret_fields: Iterable[str], settings: dict[str, Any], raw: Any) -> str | None:
-    fields = list(secret_fields)
+def _secret_field(facts: EndpointFacts, settings: dict[str, Any]) -> str | None:
+    fields = list(facts.secret_fields)
     if not fields:
         return None
     if "client_secret" in fields and "client_id" in settings:
         return "client_secret"
-    required = set((raw.get("required_service_settings") or {}).get("*", []))
+    required = set(facts.required_service_settings)
     for name in fields:
         if name in required:
             return name
@@ -73,12 +66,20 @@ def _secret_field(secret_fields: Iterable[str], settings: dict[str, Any], raw: A
 
 
 def write_specs(
-    endpoints: Iterable[LiveEndpoint], out: FsPath, catalog: Catalog, schema_ref: str
+    endpoints: Iterable[LiveEndpoint],
+    out: FsPath,
+    catalog: Catalog,
+    *,
+    schema_ref: str,
+    version: str,
 ) -> list[FsPath]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
+    cluster = parse_version(version)
     for endpoint in endpoints:
-        spec, names = spec_for(endpoint, catalog)
+        spec, names = spec_for(
+            endpoint, catalog.facts(endpoint.service, endpoint.task_type, cluster)
+        )
         path = out / f"{endpoint.inference_id}.yaml"
         header = HEADER.format(schema=schema_ref, names=", ".join(names) or "nothing")
         path.write_text(

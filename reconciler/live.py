@@ -9,15 +9,14 @@ fingerprints, which secrets moved.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from reconciler.calls import endpoint_path
 from reconciler.catalog import Catalog, parse_version
 from reconciler.client import Client
 from reconciler.errors import SecretError
-from reconciler.model import EndpointSpec, LiveEndpoint
+from reconciler.model import EndpointSpec, FieldPath, LiveEndpoint, content_digest, dotted
 from reconciler.plan import Change, SecretStatus, Usage
 from reconciler.secrets import fingerprint, get_path, resolve, secret_paths
 from reconciler.state import State, StateStore
@@ -32,9 +31,6 @@ class Snapshot:
     state: State
     listing_fingerprint: str
     warnings: tuple[str, ...] = ()
-
-    def by_id(self, inference_id: str) -> LiveEndpoint | None:
-        return next((e for e in self.endpoints if e.inference_id == inference_id), None)
 
 
 def read_version(client: Client) -> str:
@@ -52,8 +48,7 @@ def read_endpoints(client: Client) -> tuple[tuple[LiveEndpoint, ...], str]:
 
 
 def listing_fingerprint(endpoints: Iterable[LiveEndpoint]) -> str:
-    canonical = json.dumps([dict(e.body) for e in endpoints], sort_keys=True, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    return content_digest([dict(e.body) for e in endpoints])
 
 
 def read_snapshot(client: Client, store: StateStore, *, version: str | None = None) -> Snapshot:
@@ -79,10 +74,9 @@ def read_usage(client: Client, changes: Iterable[Change], version: str) -> dict[
     for change in changes:
         if not change.action.destructive:
             continue
-        task_type = change.live_task_type or change.task_type
         answer = client.request(
             "DELETE",
-            f"/_inference/{task_type}/{change.inference_id}",
+            endpoint_path(change.live_task_type or change.task_type, change.inference_id),
             params={"dry_run": True},
             ok=(404,),
         )
@@ -95,28 +89,36 @@ def read_usage(client: Client, changes: Iterable[Change], version: str) -> dict[
 
 
 def secret_statuses(
-    specs: Iterable[EndpointSpec], state: State, catalog: Catalog, live_ids: frozenset[str]
+    specs: Iterable[EndpointSpec],
+    state: State,
+    catalog: Catalog,
+    *,
+    live_ids: frozenset[str],
+    version: str,
 ) -> dict[str, SecretStatus]:
     """Per endpoint: which secrets moved since we last sent them, and which we cannot know."""
     statuses: dict[str, SecretStatus] = {}
+    cluster = parse_version(version)
     for spec in specs:
         if spec.inference_id not in live_ids:
             continue  # a create sends every secret anyway
         recorded = state.managed.get(spec.inference_id)
-        changed, untracked, unresolved = [], [], []
-        for path in secret_paths(spec, catalog):
-            dotted = ".".join(str(p) for p in path)
-            known = recorded.secrets.get(dotted) if recorded else None
+        changed: list[FieldPath] = []
+        untracked: list[FieldPath] = []
+        unresolved: list[FieldPath] = []
+        facts = catalog.facts(spec.service, spec.task_type, cluster)
+        for path in secret_paths(spec, facts.secret_fields):
+            known = recorded.secrets.get(dotted(path)) if recorded else None
             if not state.available or known is None:
-                untracked.append(dotted)
+                untracked.append(path)
                 continue
             try:
                 value = resolve(get_path(spec.body, path), spec=spec, path=path)
             except SecretError:
-                unresolved.append(dotted)
+                unresolved.append(path)
                 continue
             if fingerprint(value, salt=state.salt) != known:
-                changed.append(dotted)
+                changed.append(path)
         statuses[spec.inference_id] = SecretStatus(
             changed=tuple(changed), untracked=tuple(untracked), unresolved=tuple(unresolved)
         )

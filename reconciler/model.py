@@ -1,17 +1,52 @@
-"""Frozen values shared by every stage: endpoint keys, desired specs, live endpoints.
+"""Frozen values shared by every stage: field paths, endpoint keys, specs, live endpoints, requests.
 
-Owns the shape of an endpoint as the pipeline sees it. Does not parse YAML
-(loader), check schemas (schema) or compare anything (normalize, diff).
+Owns the shape of an endpoint as the pipeline sees it, and of one HTTP call
+that a plan says apply will send. Does not parse YAML (loader), check schemas
+(schema) or compare anything (normalize, diff).
 """
 
 from __future__ import annotations
 
+import copy
+import enum
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 # A path into an endpoint body: ("service_settings", "api_key"), ("chunking_settings",) ...
-Path = tuple[str | int, ...]
+# Logic works on these tuples; dotted text ("service_settings.api_key") is for people and files.
+FieldPath = tuple[str | int, ...]
+Path = FieldPath  # the former name, kept while branches written against it are merged
+
+
+def dotted(path: FieldPath) -> str:
+    """``("service_settings", "api_key")`` -> ``"service_settings.api_key"``."""
+    return ".".join(str(part) for part in path)
+
+
+def copied(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (what YAML and the cluster give), without ``copy.deepcopy``'s
+    bookkeeping, which costs more than the rest of normalising; other types go through ``deepcopy``."""
+    kind = type(value)
+    if kind in _IMMUTABLE:
+        return value
+    if kind is dict or isinstance(value, Mapping):
+        return {key: copied(item) for key, item in value.items()}
+    if kind is list:
+        return [copied(item) for item in value]
+    return copy.deepcopy(value)
+
+
+_IMMUTABLE = frozenset({str, int, float, bool, type(None)})
+
+
+def content_digest(value: Any) -> str:
+    """``sha256:...`` of JSON-shaped data in canonical form (sorted keys, no spaces)."""
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
 
 SETTINGS_BLOCKS = ("service_settings", "task_settings", "chunking_settings")
 
@@ -32,11 +67,11 @@ class Source:
     file: str
     line: int = 0
     col: int = 0
-    positions: Mapping[Path, tuple[int, int]] = field(
+    positions: Mapping[FieldPath, tuple[int, int]] = field(
         default_factory=dict, compare=False, repr=False
     )
 
-    def at(self, path: Path) -> tuple[int, int]:
+    def at(self, path: FieldPath) -> tuple[int, int]:
         """Line and column of the node at ``path``, or of its nearest ancestor."""
         for cut in range(len(path), -1, -1):
             found = self.positions.get(tuple(path[:cut]))
@@ -96,4 +131,49 @@ class LiveEndpoint:
             task_type=str(document.get("task_type", "")),
             service=str(document.get("service", "")),
             body=body,
+        )
+
+
+class CallKind(enum.Enum):
+    """What a request does to an endpoint: the applier's retry and recovery rules depend on it."""
+
+    CREATE = "create"  # PUT /_inference/{task}/{id}
+    UPDATE = "update"  # PUT /_inference/{task}/{id}/_update
+    DELETE = "delete"  # DELETE /_inference/{task}/{id}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Request:
+    """One HTTP call a planned change sends, exactly as apply will send it.
+
+    ``body`` holds secret references (``${env:NAME}``) where a secret goes, never a value;
+    ``secrets`` names the paths inside ``body`` that the applier resolves just before sending.
+    """
+
+    kind: CallKind
+    method: str
+    path: str
+    params: Mapping[str, str] = field(default_factory=dict)
+    body: Mapping[str, Any] | None = None
+    secrets: tuple[FieldPath, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value,
+            "method": self.method,
+            "path": self.path,
+            "params": dict(self.params),
+            "body": self.body,
+            "secrets": [list(p) for p in self.secrets],
+        }
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> Request:
+        return cls(
+            kind=CallKind(document["kind"]),
+            method=str(document["method"]),
+            path=str(document["path"]),
+            params={str(k): str(v) for k, v in (document.get("params") or {}).items()},
+            body=document.get("body"),
+            secrets=tuple(tuple(p) for p in document.get("secrets") or ()),
         )

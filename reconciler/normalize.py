@@ -9,14 +9,13 @@ fingerprint, not here. Pure: no I/O, no HTTP.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.catalog import ANY_VALUE, Catalog, ServiceFacts
-from reconciler.model import SETTINGS_BLOCKS, EndpointSpec, LiveEndpoint
+from reconciler.catalog import ANY_VALUE, EndpointFacts
+from reconciler.model import SETTINGS_BLOCKS, EndpointSpec, LiveEndpoint, copied
 
-# What the server returns for a recursive strategy's separator_group (es-api-behaviour.md s.13).
+# What the server returns for a recursive separator_group (docs/elasticsearch-api.md §8).
 SEPARATOR_GROUPS = {
     "plaintext": ["(?<!\\n)\\n\\n(?!\\n)", "(?<!\\n)\\n(?!\\n)"],
     "markdown": [
@@ -35,75 +34,51 @@ CHUNKING_FILLS = {"sentence": {"sentence_overlap": 1}}
 View = dict[str, dict[str, Any]]
 
 
-def desired_view(spec: EndpointSpec, catalog: Catalog) -> View:
+def desired_view(spec: EndpointSpec, facts: EndpointFacts) -> View:
     """The spec as the server would return it: secrets out, defaults in."""
-    facts = catalog.service(spec.service)
-    view: View = {block: _copied(spec.block(block)) for block in SETTINGS_BLOCKS}
-    if facts is not None:
-        for name in facts.secret_fields():
-            view["service_settings"].pop(name, None)
-        for name in facts.hidden_fields("service_settings"):
-            view["service_settings"].pop(name, None)
-        for dotted, value in facts.server_filled(spec.task_type).items():
-            if value != ANY_VALUE:
-                block, _, key = dotted.partition(".")
-                if block in view and key not in view[block]:
-                    view[block][key] = _copied(value)
-        _fold_case(view, facts)
-    if spec.task_type in catalog.embedding_task_types:
-        view["chunking_settings"] = _chunking(view["chunking_settings"], catalog)
+    view: View = {block: copied(spec.block(block)) for block in SETTINGS_BLOCKS}
+    for name in facts.secret_fields + facts.hidden_fields:
+        view["service_settings"].pop(name, None)
+    for (block, key), value in facts.server_filled.items():
+        if value != ANY_VALUE and block in view and key not in view[block]:
+            view[block][key] = copied(value)
+    _fold_case(view, facts)
+    if facts.chunked:
+        view["chunking_settings"] = _chunking(view["chunking_settings"], facts)
     return _drop_empty(view)
 
 
-def live_view(
-    live: LiveEndpoint, catalog: Catalog, declared: View | None, *, service: str | None = None
-) -> View:
+def live_view(live: LiveEndpoint, facts: EndpointFacts, declared: View | None) -> View:
     """The live endpoint with unpredictable server-filled values the user did not declare removed.
 
-    ``service`` names the spec's service when it is an alias of the live one (elser -> elasticsearch).
+    ``facts`` are those of the spec's service when it names the same service as the live one
+    (elser -> elasticsearch), else the live endpoint's own.
     """
-    facts = catalog.service(service or live.service)
-    view: View = {block: _copied(live.block(block)) for block in SETTINGS_BLOCKS}
-    if facts is not None:
-        for dotted, value in facts.server_filled(live.task_type).items():
-            block, _, key = dotted.partition(".")
-            user_declared = declared is not None and key in declared.get(block, {})
-            if value == ANY_VALUE and not user_declared and block in view:
-                view[block].pop(key, None)
-        _fold_case(view, facts)
+    view: View = {block: copied(live.block(block)) for block in SETTINGS_BLOCKS}
+    for (block, key), value in facts.server_filled.items():
+        user_declared = declared is not None and key in declared.get(block, {})
+        if value == ANY_VALUE and not user_declared and block in view:
+            view[block].pop(key, None)
+    _fold_case(view, facts)
     if view["chunking_settings"]:
-        view["chunking_settings"] = _chunking(view["chunking_settings"], catalog)
+        view["chunking_settings"] = _chunking(view["chunking_settings"], facts)
     return _drop_empty(view)
 
 
-def _copied(value: Any) -> Any:
-    """A deep copy of JSON-shaped data (what YAML and the cluster give), without ``copy.deepcopy``'s
-    bookkeeping, which costs more than the rest of normalising; other types go through ``deepcopy``."""
-    kind = type(value)
-    if kind in _IMMUTABLE:
-        return value
-    if kind is dict or isinstance(value, Mapping):
-        return {key: _copied(item) for key, item in value.items()}
-    if kind is list:
-        return [_copied(item) for item in value]
-    return copy.deepcopy(value)
-
-
-_IMMUTABLE = frozenset({str, int, float, bool, type(None)})
-
-
-def _fold_case(view: View, facts: ServiceFacts) -> None:
-    for block, key, case, aliases in facts.rewritten_fields():
-        value = view.get(block, {}).get(key)
+def _fold_case(view: View, facts: EndpointFacts) -> None:
+    for rewrite in facts.rewrites:
+        value = view.get(rewrite.block, {}).get(rewrite.key)
         if not isinstance(value, str):
             continue
+        case = rewrite.case
         value = value.lower() if case == "lower" else value.upper() if case == "upper" else value
-        view[block][key] = aliases.get(value.lower(), aliases.get(value, value))
+        aliases = rewrite.aliases
+        view[rewrite.block][rewrite.key] = aliases.get(value.lower(), aliases.get(value, value))
 
 
-def _chunking(chunking: Mapping[str, Any], catalog: Catalog) -> dict[str, Any]:
+def _chunking(chunking: Mapping[str, Any], facts: EndpointFacts) -> dict[str, Any]:
     if not chunking:
-        return dict(catalog.default_chunking)
+        return dict(facts.default_chunking)
     result = dict(chunking)
     strategy = str(result.get("strategy", "")).lower()
     result["strategy"] = strategy
@@ -117,8 +92,3 @@ def _chunking(chunking: Mapping[str, Any], catalog: Catalog) -> dict[str, Any]:
 
 def _drop_empty(view: View) -> View:
     return {block: values for block, values in view.items() if values}
-
-
-def canonical_service(name: str, catalog: Catalog) -> str:
-    facts = catalog.service(name)
-    return facts.canonical_name if facts is not None else name

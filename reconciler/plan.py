@@ -1,9 +1,10 @@
 """The plan: a frozen value saying what would change, and ``build_plan`` that makes it.
 
 Owns the closed set of actions, the pairing of desired and live by id, and
-the choice between update in place and replace, with a reason for each.
-Building a plan has no side effects: it reads loaded specs, a fetched live
-snapshot and secret fingerprints, and returns a ``Plan``. The reason explains;
+the choice between update in place and replace, with a typed reason for each
+and the exact requests apply will send (built by ``calls``). Building a plan
+has no side effects: it reads loaded specs, a fetched live snapshot and secret
+fingerprints, and returns a ``Plan``. The reason explains (renderers word it);
 it never decides.
 """
 
@@ -14,10 +15,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from reconciler.catalog import Catalog, ServiceFacts, parse_version
+from reconciler.calls import create_call, delete_call, update_call
+from reconciler.catalog import Catalog, EndpointFacts, Version, parse_version
 from reconciler.diff import changed_paths, removed_keys
-from reconciler.model import SETTINGS_BLOCKS, EndpointSpec, LiveEndpoint
-from reconciler.normalize import View, canonical_service, desired_view, live_view
+from reconciler.model import (
+    SETTINGS_BLOCKS,
+    CallKind,
+    EndpointSpec,
+    FieldPath,
+    LiveEndpoint,
+    Request,
+    dotted,
+)
+from reconciler.normalize import View, desired_view, live_view
 from reconciler.secrets import SENSITIVE, SENSITIVE_CHANGED
 
 
@@ -46,6 +56,21 @@ class Action(enum.Enum):
 ORDER = (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE, Action.NOOP)
 
 
+class Reason(enum.Enum):
+    """Why a change has its action: a closed set the renderers turn into words."""
+
+    NONE = "none"  # no-op
+    NOT_IN_CLUSTER = "not_in_cluster"  # create
+    IN_PLACE = "in_place"  # update: every changed field can change through _update
+    TASK_TYPE_CHANGED = "task_type_changed"  # replace
+    SERVICE_CHANGED = "service_changed"  # replace
+    NO_UPDATE_API = "no_update_api"  # replace: the cluster predates _update
+    UNKNOWN_SERVICE = "unknown_service"  # replace: nothing is known to be updatable
+    NOT_UPDATABLE = "not_updatable"  # replace: replace_paths cannot change in place
+    TASK_SETTING_REMOVED = "task_setting_removed"  # replace: _update merges and cannot drop it
+    PRUNED = "pruned"  # delete: managed, no longer declared, --prune
+
+
 @dataclass(frozen=True, kw_only=True)
 class Usage:
     pipelines: tuple[str, ...] = ()
@@ -58,18 +83,28 @@ class Usage:
 
 @dataclass(frozen=True, kw_only=True)
 class Change:
+    """What happens to one endpoint: the action, the facts behind it, and the requests apply sends.
+
+    ``paths`` are the fields that differ, ``secret_paths`` the secrets whose fingerprint moved,
+    ``replace_paths`` those of them that force a replace. ``before``/``after`` are for people
+    (secrets masked); ``requests`` is the contract with apply, secrets as references.
+    """
+
     action: Action
     inference_id: str
     task_type: str
     service: str
-    paths: tuple[str, ...] = ()
-    secret_paths: tuple[str, ...] = ()  # secrets whose fingerprint moved
-    reason: str = ""
+    reason: Reason = Reason.NONE
+    paths: tuple[FieldPath, ...] = ()
+    secret_paths: tuple[FieldPath, ...] = ()
+    replace_paths: tuple[FieldPath, ...] = ()
     before: Mapping[str, Any] | None = None  # masked
     after: Mapping[str, Any] | None = None  # masked
     notes: tuple[str, ...] = ()
     in_use_by: Usage = field(default_factory=Usage)
-    live_task_type: str = ""  # the task type the live endpoint has (replace / delete)
+    live_task_type: str = ""  # what the live endpoint has (update, replace, delete)
+    live_service: str = ""
+    requests: tuple[Request, ...] = ()
 
     @property
     def address(self) -> str:
@@ -78,6 +113,8 @@ class Change:
 
 @dataclass(frozen=True, kw_only=True)
 class Plan:
+    """Every change one run would make, in apply order, and what the plan was made against."""
+
     changes: tuple[Change, ...]
     cluster_version: str
     unmanaged: tuple[str, ...] = ()  # live ids nobody declared and that are not pruned
@@ -95,17 +132,14 @@ class Plan:
     def has_changes(self) -> bool:
         return any(change.action.writes for change in self.changes)
 
-    def by_id(self, inference_id: str) -> Change | None:
-        return next((c for c in self.changes if c.inference_id == inference_id), None)
-
 
 @dataclass(frozen=True, kw_only=True)
 class SecretStatus:
     """What the planner knows of one endpoint's secrets (computed by the caller)."""
 
-    changed: tuple[str, ...] = ()  # dotted paths whose fingerprint differs from the state's
-    untracked: tuple[str, ...] = ()  # never sent by us: rotation cannot be seen
-    unresolved: tuple[str, ...] = ()  # reference not resolvable here
+    changed: tuple[FieldPath, ...] = ()  # fingerprint differs from the state's
+    untracked: tuple[FieldPath, ...] = ()  # never sent by us: rotation cannot be seen
+    unresolved: tuple[FieldPath, ...] = ()  # reference not resolvable here
 
 
 def build_plan(
@@ -138,7 +172,9 @@ def build_plan(
         if endpoint.inference_id in desired_ids:
             continue
         if prune and endpoint.inference_id in managed and not endpoint.preconfigured:
-            changes.append(_delete(endpoint, catalog))
+            changes.append(
+                _delete(endpoint, catalog.facts(endpoint.service, endpoint.task_type, version))
+            )
         else:
             unmanaged.append(endpoint.inference_id)
     changes.sort(key=lambda c: (ORDER.index(c.action), c.inference_id))
@@ -152,23 +188,34 @@ def build_plan(
 
 
 def with_usage(plan: Plan, usage: Mapping[str, Usage]) -> Plan:
-    """The same plan with ``in_use_by`` filled for the ids in ``usage``."""
-    changes = tuple(
-        replace(c, in_use_by=usage[c.inference_id]) if c.inference_id in usage else c
-        for c in plan.changes
-    )
-    return replace(plan, changes=changes)
+    """The same plan with ``in_use_by`` filled for the ids in ``usage``; the delete of an endpoint
+    in use is sent with ``force`` (apply refuses it unless the user allows it)."""
+    changes = []
+    for change in plan.changes:
+        used = usage.get(change.inference_id)
+        if used is None:
+            changes.append(change)
+            continue
+        requests = tuple(
+            replace(request, params={**request.params, "force": "true"})
+            if request.kind is CallKind.DELETE and not used.empty
+            else request
+            for request in change.requests
+        )
+        changes.append(replace(change, in_use_by=used, requests=requests))
+    return replace(plan, changes=tuple(changes))
 
 
 def _change_for(
     spec: EndpointSpec,
     live: LiveEndpoint | None,
     catalog: Catalog,
-    version: tuple[int, int, int],
+    version: Version,
     secrets: SecretStatus,
 ) -> Change:
-    desired = desired_view(spec, catalog)
-    after = masked(spec, desired, catalog, changed=secrets.changed)
+    facts = catalog.facts(spec.service, spec.task_type, version)
+    desired = desired_view(spec, facts)
+    after = masked(spec, desired, facts, changed=secrets.changed)
     base: dict[str, Any] = dict(
         inference_id=spec.inference_id, task_type=spec.task_type, service=spec.service
     )
@@ -179,108 +226,109 @@ def _change_for(
         }
         return Change(
             action=Action.CREATE,
-            reason="not in the cluster",
+            reason=Reason.NOT_IN_CLUSTER,
             notes=notes,
-            after=masked(spec, declared, catalog),
+            after=masked(spec, declared, facts),
+            requests=(create_call(spec, facts),),
             **base,
         )
-    same_service = canonical_service(live.service, catalog) == canonical_service(
-        spec.service, catalog
+    live_facts = catalog.facts(live.service, live.task_type, version)
+    same_service = live_facts.canonical_service == facts.canonical_service
+    current = live_view(live, facts if same_service else live_facts, desired)
+    base.update(
+        before=dict(current),
+        after=after,
+        notes=notes,
+        live_task_type=live.task_type,
+        live_service=live.service,
     )
-    current = live_view(live, catalog, desired, service=spec.service if same_service else None)
-    before = dict(current)
-    replace_reason = ""
-    if live.task_type != spec.task_type:
-        replace_reason = f"task_type cannot change in place ({live.task_type} -> {spec.task_type})"
-    elif not same_service:
-        replace_reason = f"service cannot change in place ({live.service} -> {spec.service})"
-    if replace_reason:
+    replace_calls = (
+        delete_call(task_type=live.task_type, inference_id=live.inference_id),
+        create_call(spec, facts),
+    )
+    if live.task_type != spec.task_type or not same_service:
+        path: FieldPath = ("task_type",) if live.task_type != spec.task_type else ("service",)
         return Change(
             action=Action.REPLACE,
-            paths=("task_type" if "task_type" in replace_reason else "service",),
-            reason=replace_reason,
-            before=before,
-            after=after,
-            notes=notes,
-            live_task_type=live.task_type,
+            reason=Reason.TASK_TYPE_CHANGED if path == ("task_type",) else Reason.SERVICE_CHANGED,
+            paths=(path,),
+            replace_paths=(path,),
+            requests=replace_calls,
             **base,
         )
     paths = changed_paths(desired, current)
     if not paths and not secrets.changed:
-        return Change(action=Action.NOOP, before=before, after=after, notes=notes, **base)
-    facts = catalog.service(spec.service)
-    blocker = _first_blocker(
-        paths, secrets.changed, desired, current, facts, spec.task_type, version
+        return Change(action=Action.NOOP, **base)
+    reason, blocking = _blockers(paths + secrets.changed, desired, current, facts)
+    if blocking:
+        return Change(
+            action=Action.REPLACE,
+            reason=reason,
+            paths=paths,
+            secret_paths=secrets.changed,
+            replace_paths=blocking,
+            requests=replace_calls,
+            **base,
+        )
+    update = update_call(
+        spec, facts, desired=desired, paths=paths, secrets_moved=bool(secrets.changed)
     )
-    action = Action.REPLACE if blocker else Action.UPDATE
-    reason = blocker or "can change in place through _update"
     return Change(
-        action=action,
+        action=Action.UPDATE,
+        reason=Reason.IN_PLACE,
         paths=paths,
         secret_paths=secrets.changed,
-        reason=reason,
-        before=before,
-        after=after,
-        notes=notes,
-        live_task_type=live.task_type,
+        requests=(update,) if update else (),
         **base,
     )
 
 
-def _first_blocker(
-    paths: tuple[str, ...],
-    secret_paths: tuple[str, ...],
-    desired: View,
-    live: View,
-    facts: ServiceFacts | None,
-    task_type: str,
-    version: tuple[int, int, int],
-) -> str:
-    """Why these changes cannot be made through ``_update``; "" when they can."""
-    shown = ".".join(str(v) for v in version)
-    if version < (8, 17, 0):
-        return f"Elasticsearch {shown} has no _update API (it arrived in 8.17)"
-    if facts is None:
-        return "service unknown to the catalog: only a replace is safe"
-    for dotted in paths + secret_paths:
-        block, _, key = dotted.partition(".")
-        key = key.split(".")[0]
-        if block == "chunking_settings":
-            key = ""
-        if block not in ("service_settings", "task_settings", "chunking_settings"):
-            return f"{dotted} cannot change in place"
-        if not facts.updatable(task_type=task_type, block=block, key=key, version=version):
-            return f"{dotted} cannot change in place ({facts.name}, Elasticsearch {shown})"
-    if facts.task_settings_mode(task_type) == "merge":
+def _blockers(
+    paths: tuple[FieldPath, ...], desired: View, live: View, facts: EndpointFacts
+) -> tuple[Reason, tuple[FieldPath, ...]]:
+    """Why these changes cannot be made through ``_update``, and which paths force the replace;
+    ``(IN_PLACE, ())`` when they can."""
+    if not facts.update_api:
+        return Reason.NO_UPDATE_API, paths
+    if not facts.known:
+        return Reason.UNKNOWN_SERVICE, paths
+    stuck = tuple(path for path in paths if not facts.updatable(path))
+    if stuck:
+        return Reason.NOT_UPDATABLE, stuck
+    if facts.task_settings_mode == "merge":
         gone = removed_keys(desired, live, "task_settings")
         if gone:
-            return f"task_settings.{gone[0]} was removed; _update merges task settings and cannot drop a key"
-    return ""
+            return Reason.TASK_SETTING_REMOVED, tuple(("task_settings", key) for key in gone)
+    return Reason.IN_PLACE, ()
 
 
-def _delete(endpoint: LiveEndpoint, catalog: Catalog) -> Change:
+def _delete(endpoint: LiveEndpoint, facts: EndpointFacts) -> Change:
     return Change(
         action=Action.DELETE,
         inference_id=endpoint.inference_id,
         task_type=endpoint.task_type,
         service=endpoint.service,
-        reason="managed by this directory but no longer declared (--prune)",
-        before=live_view(endpoint, catalog, None),
+        reason=Reason.PRUNED,
+        before=live_view(endpoint, facts, None),
         live_task_type=endpoint.task_type,
+        live_service=endpoint.service,
+        requests=(delete_call(task_type=endpoint.task_type, inference_id=endpoint.inference_id),),
     )
 
 
 def masked(
-    spec: EndpointSpec, view: View, catalog: Catalog, *, changed: tuple[str, ...] = ()
+    spec: EndpointSpec,
+    view: Mapping[str, Mapping[str, Any]],
+    facts: EndpointFacts,
+    *,
+    changed: tuple[FieldPath, ...] = (),
 ) -> dict[str, Any]:
-    """The desired view with each declared secret shown as a mask, never a value."""
+    """The view with each declared secret shown as a mask, never a value."""
     result = {block: dict(values) for block, values in view.items()}
-    facts = catalog.service(spec.service)
     settings = spec.block("service_settings")
-    for name in facts.secret_fields() if facts else ():
+    for name in facts.secret_fields:
         if name in settings:
-            dotted = f"service_settings.{name}"
-            moved = any(p == dotted or p.startswith(dotted + ".") for p in changed)
+            moved = any(path[:2] == ("service_settings", name) for path in changed)
             result.setdefault("service_settings", {})[name] = (
                 SENSITIVE_CHANGED if moved else SENSITIVE
             )
@@ -289,11 +337,11 @@ def masked(
 
 def _secret_notes(secrets: SecretStatus) -> tuple[str, ...]:
     notes = [
-        f"{path}: secret not tracked (not sent by reconciler yet); rotation cannot be detected"
+        f"{dotted(path)}: secret not tracked (not sent by reconciler yet); rotation cannot be detected"
         for path in secrets.untracked
     ]
     notes += [
-        f"{path}: secret reference not resolvable here; rotation not checked"
+        f"{dotted(path)}: secret reference not resolvable here; rotation not checked"
         for path in secrets.unresolved
     ]
     return tuple(notes)

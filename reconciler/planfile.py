@@ -1,128 +1,241 @@
-"""The saved plan: the JSON plan document plus what apply needs, and its staleness check.
+"""The saved plan: a versioned document that loads back into the same ``Plan`` and specs.
 
-Owns the versioned file ``plan --out`` writes: the rendering scripts read
-(``format_version`` "1", ``changes``, ``summary``) and a ``saved`` section with
-the specs as written (secret references, never values), the fingerprint of the
-live listing the plan was made from, and the fingerprint of the specs.
-Reading one checks the specs in it again (schemas, duplicate ids): the file
-is input like any spec, and may have been edited since it was written.
+Owns the file ``plan --out`` writes and ``apply --plan`` and ``show`` read. It
+holds the rendering scripts read (``format_version`` "1", ``changes``,
+``summary``, given by the caller: this module does not import a renderer) and
+a ``saved`` section: the typed plan with its requests (secret references,
+never values), the specs as written, where the plan was made (directory,
+environment, cluster URL, state document) and the fingerprint of the live
+listing it was made from. An ``integrity`` digest covers the whole document:
+any edit is refused. Paths are stored relative to the plan file, so it
+applies from any working directory. Pure apart from reading and writing the file.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import Any
 
 from reconciler.errors import InputError, StalePlanError
-from reconciler.model import EndpointSpec, Source
-from reconciler.plan import Plan
-from reconciler.render.json import to_document
+from reconciler.model import EndpointSpec, Request, Source, content_digest
+from reconciler.plan import Action, Change, Plan, Reason, Usage
 
-SAVED_VERSION = 1
-
-
-def specs_fingerprint(specs: tuple[EndpointSpec, ...]) -> str:
-    canonical = json.dumps(
-        [dict(s.body) for s in sorted(specs, key=lambda s: s.inference_id)],
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+SAVED_VERSION = 2
 
 
-def write_plan_file(
-    path: FsPath,
-    *,
-    plan: Plan,
-    specs: tuple[EndpointSpec, ...],
-    listing_fingerprint: str,
-    directory: FsPath,
-    state_index: str,
-    state_id: str,
-    environment: str | None = None,
-) -> None:
-    document = to_document(plan)
+@dataclass(frozen=True, kw_only=True)
+class SavedPlan:
+    """A plan and everything apply needs to carry it out later, elsewhere."""
+
+    plan: Plan
+    specs: tuple[EndpointSpec, ...]
+    listing_fingerprint: str
+    directory: FsPath  # the desired-state directory (relative to the working directory when read)
+    environment: str | None = None
+    cluster: str = ""  # the cluster URL, without credentials
+    state_index: str = ""
+    state_id: str = ""
+
+
+def write_plan_file(path: FsPath, saved: SavedPlan, *, rendered: Mapping[str, Any]) -> None:
+    """Write ``rendered`` (the JSON plan document) plus the saved section and its digest."""
+    base = path.resolve().parent
+    document = dict(rendered)
     document["saved"] = {
         "version": SAVED_VERSION,
-        "directory": str(directory),
-        "listing_fingerprint": listing_fingerprint,
-        "specs_fingerprint": specs_fingerprint(specs),
-        "cluster_version": plan.cluster_version,
-        "prune": plan.prune,
-        "state_index": state_index,
-        "state_id": state_id,
-        "environment": environment,
-        "specs": [{"file": s.source.file, "line": s.source.line, "body": s.body} for s in specs],
+        "directory": _relative(saved.directory, base),
+        "environment": saved.environment,
+        "cluster": saved.cluster,
+        "state_index": saved.state_index,
+        "state_id": saved.state_id,
+        "listing_fingerprint": saved.listing_fingerprint,
+        "plan": _plan_json(saved.plan),
+        "specs": [
+            {"file": _relative(FsPath(s.source.file), base), "line": s.source.line, "body": s.body}
+            for s in saved.specs
+        ],
     }
+    document["integrity"] = content_digest(document)
     try:
         path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     except OSError as error:
         raise InputError(f"cannot write the plan to {path}: {error.strerror or error}") from None
 
 
-def read_plan_file(path: FsPath) -> tuple[Mapping[str, Any], tuple[EndpointSpec, ...]]:
+def read_plan_file(path: FsPath) -> SavedPlan:
+    """The saved plan in ``path``; InputError (exit 1) if it is not one, or was edited."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
-        saved = dict(document["saved"])
-        saved["changes"] = [
-            {"inference_id": c["inference_id"], "action": c["action"]} for c in document["changes"]
-        ]
+        if not isinstance(document, dict) or "saved" not in document:
+            raise ValueError("no 'saved' section")
+        claimed = document.pop("integrity", None)
+        saved = document["saved"]
         if saved.get("version") != SAVED_VERSION:
-            raise InputError(f"{path}: saved plan version {saved.get('version')} is not supported")
-        specs = tuple(
-            EndpointSpec(
-                inference_id=s["body"]["inference_id"],
-                task_type=s["body"]["task_type"],
-                service=s["body"]["service"],
-                body=s["body"],
-                source=Source(file=s["file"], line=s.get("line", 0)),
+            raise InputError(
+                f"{path}: saved plan version {saved.get('version')} is not supported; "
+                "make the plan again with this reconciler"
             )
-            for s in saved["specs"]
+        base = path.resolve().parent
+        specs = tuple(_spec(entry, base) for entry in saved["specs"])
+        _check_specs(path, specs)  # input like any spec: its problems are named at file:line
+        if claimed != content_digest(document):
+            raise InputError(
+                f"{path}: the saved plan was changed after `reconciler plan --out` wrote it; "
+                "nothing was sent. Make the plan again"
+            )
+        result = SavedPlan(
+            plan=_plan(saved["plan"]),
+            specs=specs,
+            listing_fingerprint=str(saved["listing_fingerprint"]),
+            directory=_local(str(saved["directory"]), base),
+            environment=saved.get("environment"),
+            cluster=str(saved.get("cluster") or ""),
+            state_index=str(saved.get("state_index") or ""),
+            state_id=str(saved.get("state_id") or ""),
         )
+    except InputError:
+        raise
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise InputError(
             f"{path} is not a saved plan written by `reconciler plan --out` ({error})"
         ) from None
-    _check_specs(path, saved)
-    return saved, specs
+    return result
 
 
-def _check_specs(path: FsPath, saved: Mapping[str, Any]) -> None:
-    from reconciler.loader import Document
-    from reconciler.validate import validate_documents
-
-    documents = [
-        Document(
-            body=s["body"], source=Source(file=str(s["file"]), line=int(s.get("line") or 1), col=1)
-        )
-        for s in saved["specs"]
-    ]
-    result = validate_documents(documents, [])
-    if not result.ok:
-        raise InputError(
-            f"{path}: the specs saved in the plan are not valid (was it edited?); nothing was sent",
-            result.diagnostics,
-        )
-
-
-def check_fresh(saved: Mapping[str, Any], *, listing_fingerprint: str, replanned: Plan) -> None:
-    """Refuse a plan whose cluster moved since it was made, or whose actions no longer hold."""
-    if saved["listing_fingerprint"] != listing_fingerprint:
+def check_fresh(saved: SavedPlan, *, listing_fingerprint: str, replanned: Plan) -> None:
+    """Refuse a plan whose cluster moved since it was made, or whose requests no longer hold."""
+    if saved.listing_fingerprint != listing_fingerprint:
         raise StalePlanError(
             "the saved plan is stale: the cluster's endpoints changed since it was made; "
             "run `reconciler plan` again (nothing was written)"
         )
-    expected = {(c["inference_id"], c["action"]) for c in saved_changes(saved)}
-    actual = {(c.inference_id, c.action.value) for c in replanned.changes}
-    if expected and expected != actual:
+    if _contract(saved.plan) != _contract(replanned):
         raise StalePlanError(
             "the saved plan is stale: its changes no longer match the cluster; "
             "run `reconciler plan` again (nothing was written)"
         )
 
 
-def saved_changes(saved: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    return list(saved.get("changes", []))
+def _contract(plan: Plan) -> set[tuple[str, str, str]]:
+    """What a plan promises to do: per endpoint, the action and the exact requests."""
+    return {
+        (
+            change.inference_id,
+            change.action.value,
+            json.dumps([r.to_json() for r in change.requests], sort_keys=True),
+        )
+        for change in plan.changes
+    }
+
+
+def _relative(target: FsPath, base: FsPath) -> str:
+    return os.path.relpath(target.resolve(), base)
+
+
+def _local(stored: str, base: FsPath) -> FsPath:
+    """A path stored relative to the plan file, as a path relative to the working directory."""
+    absolute = (base / stored).resolve()
+    try:
+        return FsPath(os.path.relpath(absolute))
+    except ValueError:  # another drive (Windows)
+        return absolute
+
+
+def _spec(entry: Mapping[str, Any], base: FsPath) -> EndpointSpec:
+    body = entry["body"]
+    return EndpointSpec(
+        inference_id=body["inference_id"],
+        task_type=body["task_type"],
+        service=body["service"],
+        body=body,
+        source=Source(file=str(_local(str(entry["file"]), base)), line=int(entry.get("line") or 0)),
+    )
+
+
+def _check_specs(path: FsPath, specs: tuple[EndpointSpec, ...]) -> None:
+    from reconciler.loader import Document
+    from reconciler.validate import validate_documents
+
+    documents = [
+        Document(body=s.body, source=Source(file=s.source.file, line=s.source.line or 1, col=1))
+        for s in specs
+    ]
+    result = validate_documents(documents, [])
+    if not result.ok:
+        raise InputError(
+            f"{path}: the specs saved in the plan are not valid; nothing was sent",
+            result.diagnostics,
+        )
+
+
+# -- the typed plan as JSON -------------------------------------------------------------------
+
+
+def _plan_json(plan: Plan) -> dict[str, Any]:
+    return {
+        "cluster_version": plan.cluster_version,
+        "prune": plan.prune,
+        "unmanaged": list(plan.unmanaged),
+        "warnings": list(plan.warnings),
+        "changes": [_change_json(change) for change in plan.changes],
+    }
+
+
+def _change_json(change: Change) -> dict[str, Any]:
+    return {
+        "action": change.action.value,
+        "inference_id": change.inference_id,
+        "task_type": change.task_type,
+        "service": change.service,
+        "reason": change.reason.value,
+        "paths": [list(p) for p in change.paths],
+        "secret_paths": [list(p) for p in change.secret_paths],
+        "replace_paths": [list(p) for p in change.replace_paths],
+        "before": change.before,
+        "after": change.after,
+        "notes": list(change.notes),
+        "in_use_by": {
+            "pipelines": list(change.in_use_by.pipelines),
+            "indices": list(change.in_use_by.indices),
+        },
+        "live_task_type": change.live_task_type,
+        "live_service": change.live_service,
+        "requests": [request.to_json() for request in change.requests],
+    }
+
+
+def _plan(document: Mapping[str, Any]) -> Plan:
+    return Plan(
+        changes=tuple(_change(c) for c in document["changes"]),
+        cluster_version=str(document["cluster_version"]),
+        unmanaged=tuple(document.get("unmanaged") or ()),
+        warnings=tuple(document.get("warnings") or ()),
+        prune=bool(document.get("prune")),
+    )
+
+
+def _change(document: Mapping[str, Any]) -> Change:
+    usage = document.get("in_use_by") or {}
+    return Change(
+        action=Action(document["action"]),
+        inference_id=str(document["inference_id"]),
+        task_type=str(document["task_type"]),
+        service=str(document["service"]),
+        reason=Reason(document["reason"]),
+        paths=tuple(tuple(p) for p in document.get("paths") or ()),
+        secret_paths=tuple(tuple(p) for p in document.get("secret_paths") or ()),
+        replace_paths=tuple(tuple(p) for p in document.get("replace_paths") or ()),
+        before=document.get("before"),
+        after=document.get("after"),
+        notes=tuple(document.get("notes") or ()),
+        in_use_by=Usage(
+            pipelines=tuple(usage.get("pipelines") or ()), indices=tuple(usage.get("indices") or ())
+        ),
+        live_task_type=str(document.get("live_task_type") or ""),
+        live_service=str(document.get("live_service") or ""),
+        requests=tuple(Request.from_json(r) for r in document.get("requests") or ()),
+    )

@@ -17,14 +17,13 @@ import hmac
 import os
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path as FsPath
 from typing import Any
 
-from reconciler.catalog import Catalog
 from reconciler.diagnostics import Diagnostic
 from reconciler.errors import SecretError
-from reconciler.model import EndpointSpec, Path
+from reconciler.model import EndpointSpec, FieldPath, copied
 
 REFERENCE = re.compile(r"^\$\{(env|file):([^}]+)\}$")
 SENSITIVE = "(sensitive value)"
@@ -52,18 +51,11 @@ def scrub(text: str) -> str:
     return text
 
 
-def is_reference(value: Any) -> bool:
-    return isinstance(value, str) and REFERENCE.match(value) is not None
-
-
-def secret_paths(spec: EndpointSpec, catalog: Catalog) -> list[Path]:
+def secret_paths(spec: EndpointSpec, secret_fields: tuple[str, ...]) -> list[FieldPath]:
     """Paths of every secret the spec declares (a secret map yields one path per key)."""
-    facts = catalog.service(spec.service)
-    if facts is None:
-        return []
     settings = spec.block("service_settings")
-    paths: list[Path] = []
-    for name in facts.secret_fields():
+    paths: list[FieldPath] = []
+    for name in secret_fields:
         value = settings.get(name)
         if isinstance(value, Mapping):
             paths.extend(("service_settings", name, key) for key in sorted(value))
@@ -72,7 +64,7 @@ def secret_paths(spec: EndpointSpec, catalog: Catalog) -> list[Path]:
     return paths
 
 
-def get_path(document: Mapping[str, Any], path: Path) -> Any:
+def get_path(document: Mapping[str, Any], path: FieldPath) -> Any:
     node: Any = document
     for part in path:
         if not isinstance(node, Mapping) or part not in node:
@@ -81,7 +73,7 @@ def get_path(document: Mapping[str, Any], path: Path) -> Any:
     return node
 
 
-def resolve(reference: str, *, spec: EndpointSpec, path: Path) -> str:
+def resolve(reference: str, *, spec: EndpointSpec, path: FieldPath) -> str:
     """The secret a reference points at; errors name the spec file and line."""
     line, col = spec.source.at(path)
     where = f"{spec.source.file}:{line}:{col}"
@@ -117,20 +109,13 @@ def resolve(reference: str, *, spec: EndpointSpec, path: Path) -> str:
     return value
 
 
-def resolved_secrets(spec: EndpointSpec, catalog: Catalog) -> Iterator[tuple[Path, str]]:
-    for path in secret_paths(spec, catalog):
-        yield path, resolve(get_path(spec.body, path), spec=spec, path=path)
-
-
-def unresolvable(specs: Iterable[EndpointSpec], catalog: Catalog) -> list[Diagnostic]:
-    """Every secret reference of ``specs`` that cannot be resolved here, as diagnostics (file:line).
-
-    For a check before the first write: apply resolves secrets one change at a time, so without it
-    a missing variable is found after the lock is taken and other changes are made.
-    """
+def unresolvable(wanted: Iterable[tuple[EndpointSpec, Iterable[FieldPath]]]) -> list[Diagnostic]:
+    """Every secret reference at the given paths that cannot be resolved here, as diagnostics
+    (file:line): for a check before the first write, so that a missing variable is found before
+    the lock is taken and other changes are made."""
     problems = []
-    for spec in specs:
-        for path in secret_paths(spec, catalog):
+    for spec, paths in wanted:
+        for path in paths:
             try:
                 resolve(get_path(spec.body, path), spec=spec, path=path)
             except SecretError as error:
@@ -155,23 +140,19 @@ def new_salt() -> str:
     return os.urandom(16).hex()
 
 
-def resolve_body(
-    spec: EndpointSpec, catalog: Catalog, secrets: list[tuple[Path, str]] | None = None
-) -> dict[str, Any]:
-    """The spec's PUT body with every secret reference replaced by its value
-    (``secrets``: the already resolved ones, when the caller has them)."""
-    body = _copy(spec.body)
-    for path, value in secrets if secrets is not None else resolved_secrets(spec, catalog):
-        node = body
+def resolved_body(
+    body: Mapping[str, Any], paths: Iterable[FieldPath], *, spec: EndpointSpec
+) -> tuple[dict[str, Any], dict[FieldPath, str]]:
+    """A copy of a request ``body`` with the reference at each path replaced by its secret, and
+    the secrets by path. Request bodies keep the spec's own paths (service_settings.api_key), so
+    errors can name the spec's file and line."""
+    resolved = copied(body)
+    values: dict[FieldPath, str] = {}
+    for path in paths:
+        value = resolve(get_path(body, path), spec=spec, path=path)
+        node = resolved
         for part in path[:-1]:
             node = node[part]
         node[path[-1]] = value
-    return body
-
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
+        values[path] = value
+    return resolved, values

@@ -1,8 +1,8 @@
-"""One run against one cluster: connect (or start the embedded sandbox), then plan.
+"""One connection to one cluster (or to the embedded sandbox), and the checks made on opening it.
 
-Owns the glue between the pure stages and the I/O ones: validate the
-directory, read the snapshot, work out secret statuses and usage, build the
-plan. Commands in ``cli.py`` and ``apply.py`` start from here.
+Owns what a run holds open: the client, the state store, the settings and
+the catalog; loading the directory's specs; and refusing specs the cluster is
+too old for. The sequences of a run (plan, apply) are ``run``'s.
 """
 
 from __future__ import annotations
@@ -11,14 +11,11 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path as FsPath
-from typing import Any
 
 from reconciler.catalog import Catalog, load_catalog, parse_version
-from reconciler.client import Client, Connection
+from reconciler.client import Client, Connection, display_url
 from reconciler.errors import InputError
-from reconciler.live import Snapshot, read_snapshot, read_usage, secret_statuses
 from reconciler.model import EndpointSpec
-from reconciler.plan import Plan, build_plan, with_usage
 from reconciler.settings import Settings
 from reconciler.state import StateStore
 from reconciler.validate import Validation, validate_directory
@@ -30,6 +27,7 @@ class Session:
     store: StateStore
     settings: Settings
     catalog: Catalog
+    origin: str  # which cluster: its URL without credentials, or the sandbox's data file
 
 
 @contextlib.contextmanager
@@ -44,10 +42,15 @@ def open_session(
             sandbox_data.parent.mkdir(parents=True, exist_ok=True)
             server = stack.enter_context(SandboxServer(port=0, data_file=str(sandbox_data)))
             connection = Connection(url=server.url)
-        assert connection is not None
+            origin = f"the sandbox of {sandbox_data.resolve()}"
+        else:
+            assert connection is not None
+            origin = display_url(connection.url)
         client = stack.enter_context(Client(connection))
         store = StateStore(client, index=settings.state_index, doc_id=settings.state_id)
-        yield Session(client=client, store=store, settings=settings, catalog=load_catalog())
+        yield Session(
+            client=client, store=store, settings=settings, catalog=load_catalog(), origin=origin
+        )
 
 
 def load_specs(directory: FsPath, settings: Settings) -> Validation:
@@ -83,26 +86,3 @@ def check_versions(specs: tuple[EndpointSpec, ...], catalog: Catalog, version: s
             )
     if problems:
         raise InputError("the cluster is too old for some specs; nothing was sent", problems)
-
-
-def make_plan(
-    session: Session, specs: tuple[EndpointSpec, ...], *, prune: bool, version: str | None = None
-) -> tuple[Plan, Snapshot]:
-    snapshot = read_snapshot(session.client, session.store, version=version)
-    check_versions(specs, session.catalog, snapshot.version)
-    live_ids = frozenset(e.inference_id for e in snapshot.endpoints)
-    warnings: list[Any] = list(snapshot.warnings)
-    if prune and not snapshot.state.available:
-        warnings.append("--prune ignored: the state index is not readable, so ownership is unknown")
-    plan = build_plan(
-        specs=specs,
-        live=snapshot.endpoints,
-        catalog=session.catalog,
-        cluster_version=snapshot.version,
-        managed=frozenset(snapshot.state.managed),
-        secrets=secret_statuses(specs, snapshot.state, session.catalog, live_ids),
-        prune=prune and snapshot.state.available,
-        warnings=tuple(warnings),
-    )
-    usage = read_usage(session.client, plan.changes, snapshot.version)
-    return (with_usage(plan, usage) if usage else plan), snapshot

@@ -1,6 +1,6 @@
 """The state document kept in the cluster: ownership, secret fingerprints, the lock.
 
-Owns the reconciler's memory between runs (DESIGN.md section 4): which ids a
+Owns the reconciler's memory between runs (docs/state-document.md): which ids a
 desired-state directory manages, a salted HMAC fingerprint of each secret it
 sent, and the apply lock. Writes use optimistic concurrency; a 403 degrades
 to "state unavailable" with one warning. Uses only the document APIs.

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.model import dotted
 from reconciler.plan import Change
 from reconciler.secrets import SENSITIVE, SENSITIVE_CHANGED
 
@@ -66,7 +67,7 @@ def field_diffs(change: Change) -> tuple[FieldDiff, ...]:
     """
     before = flatten(change.before)
     after = flatten(change.after)
-    moved = set(change.secret_paths)
+    moved = {dotted(path) for path in change.secret_paths}
     diffs: list[FieldDiff] = []
     for path in sorted(set(before) | set(after)):
         if path in moved:
@@ -90,7 +91,7 @@ def field_diffs(change: Change) -> tuple[FieldDiff, ...]:
 def _uncovered_paths(change: Change, diffs: list[FieldDiff]) -> list[FieldDiff]:
     """Changed paths the bodies cannot show, such as ``task_type`` on a replace."""
     extra: list[FieldDiff] = []
-    for path in change.paths:
+    for path in map(dotted, change.paths):
         if any(_related(path, diff.path) for diff in diffs):
             continue
         if (
@@ -117,7 +118,7 @@ def _related(first: str, second: str) -> bool:
 
 def changed_fields(change: Change) -> tuple[str, ...]:
     """The dotted paths a change touches, as the planner named them (secrets included)."""
-    return tuple(sorted(set(change.paths) | set(change.secret_paths)))
+    return tuple(sorted({dotted(path) for path in change.paths + change.secret_paths}))
 
 
 def format_value(value: Any) -> str:

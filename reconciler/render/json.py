@@ -3,8 +3,8 @@
 Owns the document's shape (``format_version`` "1"): one entry per endpoint
 considered, no-ops included, in the plan's own order, with ``before``/``after``
 (masked by the planner; ``null`` when absent), the changed paths, the reason
-and who uses the endpoint; then the summary counts. Keys named in DESIGN.md
-section 6 never change meaning within a format version; extra keys may be
+and who uses the endpoint; then the summary counts. Keys listed in README.md ("plan and drift",
+the JSON output) never change meaning within a format version; extra keys may be
 added. The saved plan file (``planfile.py``) builds on ``to_document``; this
 module neither reads nor writes files.
 """
@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from reconciler.model import dotted
 from reconciler.plan import Change, Plan
+from reconciler.render import wording
 from reconciler.render.fields import plain
 
 FORMAT_VERSION = "1"
@@ -27,7 +29,7 @@ def to_document(plan: Plan) -> dict[str, Any]:
         "cluster_version": plan.cluster_version,
         "prune": plan.prune,
         "has_changes": plan.has_changes,
-        "changes": [_change(change) for change in plan.changes],
+        "changes": [_change(change, plan.cluster_version) for change in plan.changes],
         "summary": dict(plan.summary),
         "unmanaged": list(plan.unmanaged),
         "warnings": list(plan.warnings),
@@ -39,16 +41,17 @@ def render_json(plan: Plan) -> str:
     return json.dumps(to_document(plan), indent=2, ensure_ascii=False)
 
 
-def _change(change: Change) -> dict[str, Any]:
+def _change(change: Change, cluster_version: str) -> dict[str, Any]:
     return {
         "action": change.action.value,
         "inference_id": change.inference_id,
         "task_type": change.task_type,
         "service": change.service,
         "address": change.address,
-        "paths": list(change.paths),
-        "secret_paths": list(change.secret_paths),
-        "reason": change.reason,
+        "paths": [dotted(path) for path in change.paths],
+        "secret_paths": [dotted(path) for path in change.secret_paths],
+        "reason": wording.reason(change, cluster_version),
+        "reason_kind": change.reason.value,
         "before": plain(change.before) if change.before is not None else None,
         "after": plain(change.after) if change.after is not None else None,
         "in_use_by": {
@@ -56,5 +59,5 @@ def _change(change: Change) -> dict[str, Any]:
             "indices": list(change.in_use_by.indices),
         },
         "notes": list(change.notes),
-        "live_task_type": change.live_task_type or None,
+        "live_task_type": (change.live_task_type or None) if change.action.writes else None,
     }

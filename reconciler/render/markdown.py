@@ -48,12 +48,16 @@ def render_markdown(plan: Plan, *, drift: bool = False, verbose: bool = False) -
     if writes:
         table_head = "### Changes\n\n| Action | Endpoint | Fields changed | Reason |\n| --- | --- | --- | --- |"
         rows, rows_hidden = _fit(
-            (_row(change) for change in writes), room - len(table_head) - 2, "\n"
+            (_row(change, plan.cluster_version) for change in writes),
+            room - len(table_head) - 2,
+            "\n",
         )
         parts.append("\n".join([table_head, *rows]))
         room -= len(parts[-1]) + 2
         details, details_hidden = _fit(
-            (_details(change, drift=drift) for change in writes), room, "\n\n"
+            (_details(change, plan.cluster_version, drift=drift) for change in writes),
+            room,
+            "\n\n",
         )
         parts.extend(details)
         room -= sum(len(part) + 2 for part in details)
@@ -114,7 +118,7 @@ def _banner_item(change: Change) -> str:
     return item
 
 
-def _row(change: Change) -> str:
+def _row(change: Change, cluster_version: str) -> str:
     if change.action is Action.CREATE:
         fields = "(new endpoint)"
     elif change.action is Action.DELETE:
@@ -124,18 +128,24 @@ def _row(change: Change) -> str:
         fields = ", ".join(paths[:FIELDS_SHOWN]) + (
             f" (+{len(paths) - FIELDS_SHOWN} more)" if len(paths) > FIELDS_SHOWN else ""
         )
-    cells = [_symbol(change.action), _cell(change.address), _cell(fields), _cell(change.reason)]
+    cells = [
+        _symbol(change.action),
+        _cell(change.address),
+        _cell(fields),
+        _cell(wording.reason(change, cluster_version)),
+    ]
     return "| " + " | ".join(cells) + " |"
 
 
-def _details(change: Change, *, drift: bool) -> str:
+def _details(change: Change, cluster_version: str, *, drift: bool) -> str:
     summary = (
         f"<code>{html.escape(change.action.symbol)}</code> "
         f"<b>{html.escape(change.address)}</b> {wording.outcome(change, drift=drift)}"
     )
     body = []
-    if change.reason:
-        body.append(f"Reason: {_escape_text(change.reason)}")
+    reason = wording.reason(change, cluster_version)
+    if reason:
+        body.append(f"Reason: {_escape_text(reason)}")
     if wording.blocked_in_use(change):
         body.append(
             f"**In use by** {_escape_text(wording.in_use(change.in_use_by))}: {wording.REFUSAL}."

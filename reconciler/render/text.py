@@ -64,7 +64,10 @@ def render_text(
         sections.append(paint(wording.drift_line(plan), bold=True) if writes else "")
     elif writes:
         sections.append("The reconciler will perform the following actions:")
-    sections.extend(_block(change, paint, drift=drift) for change in writes)
+    sections.extend(
+        _block(change, paint, drift=drift, cluster_version=plan.cluster_version)
+        for change in writes
+    )
     if verbose and unchanged:
         sections.append("\n".join(_unchanged_lines(unchanged, paint, drift)))
     else:
@@ -123,13 +126,14 @@ def _unmanaged(names: tuple[str, ...], *, verbose: bool) -> str:
     return "Unmanaged endpoints (not in the desired state; left alone): " + _named(names, limit)
 
 
-def _block(change: Change, paint: _Painter, *, drift: bool) -> str:
+def _block(change: Change, paint: _Painter, *, drift: bool, cluster_version: str) -> str:
     colour = ACTION_COLOUR.get(change.action)
     symbol = paint(change.action.symbol.rjust(3), colour, bold=True)
     header = f"{symbol} {paint(change.address, bold=True)} {wording.outcome(change, drift=drift)}"
     lines = [header]
-    if change.reason:
-        lines.append(f"{INDENT}reason: {change.reason}")
+    reason = wording.reason(change, cluster_version)
+    if reason:
+        lines.append(f"{INDENT}reason: {reason}")
     if change.action is Action.CREATE:
         tree = [f"service: {format_value(change.service)}", *tree_lines(change.after)]
         lines.extend(INDENT + paint(line, "green") for line in tree)

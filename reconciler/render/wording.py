@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from reconciler.plan import Action, Change, Plan, Usage
+from reconciler.catalog import parse_version
+from reconciler.model import dotted
+from reconciler.plan import Action, Change, Plan, Reason, Usage
 
 NO_CHANGES = "No changes. The cluster matches the desired state."
 NO_DRIFT = "No drift: the cluster matches the desired state."
@@ -102,6 +104,34 @@ def _with_count(sentence: str, plan: Plan) -> str:
 
 def _plural(count: int) -> str:
     return "" if count == 1 else "s"
+
+
+def reason(change: Change, cluster_version: str) -> str:
+    """The reason of a change in words ("" for a no-op)."""
+    kind = change.reason
+    if kind is Reason.TASK_TYPE_CHANGED:
+        return f"task_type cannot change in place ({change.live_task_type} -> {change.task_type})"
+    if kind is Reason.SERVICE_CHANGED:
+        return f"service cannot change in place ({change.live_service} -> {change.service})"
+    if kind is Reason.NO_UPDATE_API:
+        shown = ".".join(str(part) for part in parse_version(cluster_version))
+        return f"Elasticsearch {shown} has no _update API (it arrived in 8.17)"
+    if kind is Reason.NOT_UPDATABLE:
+        shown = ".".join(str(part) for part in parse_version(cluster_version))
+        first = dotted(change.replace_paths[0]) if change.replace_paths else "a field"
+        return f"{first} cannot change in place ({change.service}, Elasticsearch {shown})"
+    if kind is Reason.TASK_SETTING_REMOVED:
+        first = dotted(change.replace_paths[0]) if change.replace_paths else "a task setting"
+        return f"{first} was removed; _update merges task settings and cannot drop a key"
+    return REASONS.get(kind, "")
+
+
+REASONS = {
+    Reason.NOT_IN_CLUSTER: "not in the cluster",
+    Reason.IN_PLACE: "can change in place through _update",
+    Reason.UNKNOWN_SERVICE: "service unknown to the catalog: only a replace is safe",
+    Reason.PRUNED: "managed by this directory but no longer declared (--prune)",
+}
 
 
 def in_use(usage: Usage, *, limit: int | None = None) -> str:

@@ -1,6 +1,6 @@
 """`chunking_settings`: parse, validate and return them as the server stores them.
 
-Follows es-api-behaviour.md section 13 and the server's
+Follows docs/elasticsearch-api.md §8 and the server's
 `ChunkingSettingsBuilder`/`*ChunkingSettings.fromMap`: `{}` or absent gives
 the default sentence/250/1; `recursive` never returns `separator_group`, it
 returns the expanded `separators` list. Error texts are the server's own.

@@ -2,7 +2,7 @@
 
 Owns the reported version (a knob; it decides which `_update` generation
 and DELETE shape apply), the `GET /` cluster-info body, and the three
-preconfigured in-cluster endpoints of es-api-behaviour.md section 10, which
+preconfigured in-cluster endpoints of docs/elasticsearch-api.md §7, which
 are always listed (merged with the stored ones) and come back after a forced
 delete, as Elasticsearch's default endpoints do.
 """

@@ -1,4 +1,4 @@
-"""Document APIs the reconciler's state document needs (DESIGN.md section 4).
+"""Document APIs the reconciler's state document needs (docs/state-document.md).
 
 Owns `GET/HEAD/PUT/POST/DELETE /{index}/_doc/{id}`, `POST /{index}/_doc`
 and `PUT/POST /{index}/_create/{id}`, with optimistic concurrency

@@ -1,4 +1,4 @@
-"""GET, PUT and DELETE of inference endpoints (es-api-behaviour.md sections 1-4, 6).
+"""GET, PUT and DELETE of inference endpoints (docs/elasticsearch-api.md §1-§4, §6).
 
 Owns listing (sorted by id, task-type filters, `_all`/`*`), create-only PUT
 (the "already exists" check runs after validation, as in Elasticsearch),

@@ -217,7 +217,7 @@ def _unauthenticated(reason: str, extra: dict[str, Any] | None = None) -> EsErro
 
 
 def authorize(role: str, *, method: str, action: str, privileges: str, index: str | None) -> None:
-    """403 when the role lacks the privilege for this action (section 8 texts)."""
+    """403 when the role lacks the privilege for this action (docs/elasticsearch-api.md §10 texts)."""
     if role == "superuser" or action == "cluster:monitor/main":
         return
     allowed = method in ("GET", "HEAD") if role == "reader" else action.startswith("cluster:")

@@ -1,8 +1,8 @@
 """The sandbox's own table of inference service facts.
 
-Written by hand from /work/shared/reference/ (services.json for the API
-shape, service-behaviour.md for what the server fills in and what `_update`
-may change, es-api-behaviour.md for the generic rules). It is deliberately
+Written by hand from the facts in docs/services.md (what the server fills
+in and what `_update` may change, per service) and docs/elasticsearch-api.md
+(the generic rules). It is deliberately
 NOT derived from the reconciler's catalog (`schemas/`), so that a mistake
 in one is caught by the other in the end-to-end tests.
 

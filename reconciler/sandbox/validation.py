@@ -1,6 +1,6 @@
 """PUT _inference: turn a request body into the endpoint the server would store.
 
-Follows the order of checks in es-api-behaviour.md section 3: id, task type,
+Follows the order of checks in docs/elasticsearch-api.md §3: id, task type,
 service, `service_settings` presence, chunking, supported task type, then
 service settings / task settings / secrets (each a ValidationException of its
 own), then leftover keys (top level, service settings, task settings), then

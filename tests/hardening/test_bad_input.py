@@ -127,14 +127,14 @@ def tampered(body: dict[str, Any]) -> dict[str, Any]:
         ],
         "summary": {"create": 1, "update": 0, "replace": 0, "delete": 0, "no-op": 0},
         "saved": {
-            "version": 1,
+            "version": 2,
             "directory": "specs",
+            "environment": None,
+            "cluster": "",
             "listing_fingerprint": "",
-            "specs_fingerprint": "",
-            "cluster_version": "9.5.0",
-            "prune": False,
             "state_index": "reconciler-state",
             "state_id": "default",
+            "plan": {"cluster_version": "9.5.0", "prune": False, "changes": []},
             "specs": [{"file": "specs/tampered.yaml", "line": 1, "body": body}],
         },
     }

@@ -113,7 +113,8 @@ def secrets_in_process() -> Iterator[None]:
 def replan(root: Path, url: str) -> tuple[list[str], set[str]]:
     """A fresh plan in process (as `plan --prune` would make it): changes left, and the managed ids."""
     from reconciler.client import Connection
-    from reconciler.session import load_specs, make_plan, open_session
+    from reconciler.run import make_plan
+    from reconciler.session import load_specs, open_session
     from reconciler.settings import load_settings
 
     settings = load_settings(root, None)
@@ -121,10 +122,9 @@ def replan(root: Path, url: str) -> tuple[list[str], set[str]]:
     with open_session(
         connection=Connection(url=url), settings=settings, sandbox_data=None
     ) as session:
-        plan, snapshot = make_plan(session, specs, prune=True)
-    return [f"{c.action.value} {c.address}" for c in plan.changes if c.action.writes], set(
-        snapshot.state.managed
-    )
+        planned = make_plan(session, specs, prune=True)
+    changes = [f"{c.action.value} {c.address}" for c in planned.plan.changes if c.action.writes]
+    return changes, set(planned.snapshot.state.managed)
 
 
 def faulted_apply(seed: Path, workdir: Path, fault: Fault | None) -> Result:

@@ -19,15 +19,15 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from reconciler.apply import apply_lock, apply_plan
-from reconciler.catalog import load_catalog
+from reconciler.catalog import EndpointFacts, load_catalog
 from reconciler.client import Connection
 from reconciler.diff import changed_paths
 from reconciler.loader import Document
 from reconciler.model import EndpointSpec, Source
 from reconciler.normalize import desired_view
+from reconciler.run import ApplyHooks, ApplyOptions, apply_specs, make_plan
 from reconciler.sandbox import SandboxServer
-from reconciler.session import make_plan, open_session
+from reconciler.session import open_session
 from reconciler.settings import Settings
 from reconciler.validate import validate_documents
 from tests.hardening.corpus import SECRET_ENV
@@ -267,36 +267,41 @@ def test_plan_after_applying_the_plan_has_no_changes(data: st.DataObject, versio
         with open_session(
             connection=Connection(url=server.url), settings=Settings(), sandbox_data=None
         ) as session:
-            plan, snapshot = make_plan(session, specs, prune=False)
-            for change in plan.changes:
+            for change in make_plan(session, specs, prune=False).plan.changes:
                 event(f"planned {change.action.value}")
-            with apply_lock(session):
-                result = apply_plan(
-                    session, plan, specs, state=snapshot.state, live=snapshot.endpoints
-                )
+            result = apply_specs(session, specs, options=ApplyOptions(), hooks=ApplyHooks()).result
             assert result.failed == (), [o.message for o in result.failed]
-            again, after = make_plan(session, specs, prune=False)
+            again = make_plan(session, specs, prune=False)
     leftover = [
         (c.action.value, c.inference_id, c.paths, c.reason)
-        for c in again.changes
+        for c in again.plan.changes
         if c.action.writes
     ]
     assert leftover == [], leftover
-    assert set(after.state.managed) == {s.inference_id for s in specs}
+    assert set(again.snapshot.state.managed) == {s.inference_id for s in specs}
 
 
 @settings(max_examples=300, deadline=None)
 @given(body=st.sampled_from(IDS).flatmap(endpoint))
 def test_desired_view_is_idempotent(body: dict[str, Any]) -> None:
     spec = specs_of([body])[0]
-    view = desired_view(spec, CATALOG)
+    view = desired_view(spec, facts_of(spec))
     rebuilt = {
         "inference_id": spec.inference_id,
         "task_type": spec.task_type,
         "service": spec.service,
         **view,
     }
-    assert desired_view(spec_of(rebuilt), CATALOG) == view
+    assert desired_view(spec_of(rebuilt), facts_of(spec)) == view
+
+
+def facts_of(spec: EndpointSpec) -> EndpointFacts:
+    return CATALOG.facts(spec.service, spec.task_type, (9, 5, 0))
+
+
+def view_of(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    spec = specs_of([body])[0]
+    return desired_view(spec, facts_of(spec))
 
 
 def perturb(view: dict[str, dict[str, Any]], choice: int, value: Any) -> dict[str, dict[str, Any]]:
@@ -329,11 +334,11 @@ def perturb(view: dict[str, dict[str, Any]], choice: int, value: Any) -> dict[st
 def test_changed_paths_is_empty_exactly_when_views_are_equal(
     a: dict[str, Any], b: dict[str, Any], mode: str, choice: int, value: Any
 ) -> None:
-    left = desired_view(specs_of([a])[0], CATALOG)
+    left = view_of(a)
     if mode == "same":
-        right = desired_view(specs_of([copy.deepcopy(a)])[0], CATALOG)
+        right = view_of(copy.deepcopy(a))
     elif mode == "other":
-        right = desired_view(specs_of([b])[0], CATALOG)
+        right = view_of(b)
     else:
         right = perturb(left, choice, value)
     paths = changed_paths(left, right)
@@ -341,8 +346,8 @@ def test_changed_paths_is_empty_exactly_when_views_are_equal(
     assert changed_paths(right, left) == paths  # which fields differ does not depend on the side
     assert changed_paths(left, left) == () and changed_paths(right, right) == ()
     for path in paths:  # every path named is a field of one side or the other
-        block, _, key = path.partition(".")
-        assert key.split(".")[0] in set(left.get(block, {})) | set(right.get(block, {})), (
+        block, key = str(path[0]), path[1]
+        assert key in set(left.get(block, {})) | set(right.get(block, {})), (
             path,
             left,
             right,

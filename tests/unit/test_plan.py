@@ -10,8 +10,9 @@ import yaml
 
 from reconciler.catalog import load_catalog
 from reconciler.loader import parse_documents
-from reconciler.model import EndpointSpec, LiveEndpoint
+from reconciler.model import EndpointSpec, LiveEndpoint, dotted
 from reconciler.plan import Action, SecretStatus, Usage, build_plan, with_usage
+from reconciler.render import wording
 from reconciler.validate import validate_documents
 
 CATALOG = load_catalog()
@@ -303,8 +304,8 @@ def test_golden(
     (change,) = plan.changes
     assert change.action is action, change
     for path in paths:
-        assert path in change.paths, change.paths
-    assert reason in change.reason
+        assert path in map(dotted, change.paths), change.paths
+    assert reason in wording.reason(change, version)
 
 
 def test_chunking_update_in_place_on_new_clusters() -> None:
@@ -322,7 +323,7 @@ def test_chunking_update_in_place_on_new_clusters() -> None:
 
 
 def test_rotated_secret_is_an_update_with_a_masked_value() -> None:
-    secrets = {"azure-embed": SecretStatus(changed=("service_settings.api_key",))}
+    secrets = {"azure-embed": SecretStatus(changed=(("service_settings", "api_key"),))}
     plan = build_plan(
         specs=[spec(AZURE_EMBED)],
         live=[live(AZURE_EMBED_LIVE)],
@@ -332,12 +333,12 @@ def test_rotated_secret_is_an_update_with_a_masked_value() -> None:
     )
     change = plan.changes[0]
     assert change.action is Action.UPDATE
-    assert change.secret_paths == ("service_settings.api_key",)
+    assert change.secret_paths == (("service_settings", "api_key"),)
     assert change.after["service_settings"]["api_key"] == "(sensitive value changed)"
 
 
 def test_untracked_secret_is_a_note_not_a_change() -> None:
-    secrets = {"azure-embed": SecretStatus(untracked=("service_settings.api_key",))}
+    secrets = {"azure-embed": SecretStatus(untracked=(("service_settings", "api_key"),))}
     plan = build_plan(
         specs=[spec(AZURE_EMBED)],
         live=[live(AZURE_EMBED_LIVE)],

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.plan import Action, Change, Plan, Usage
-from reconciler.render import FORMATS, render
+from reconciler.plan import Action, Change, Plan, Reason, Usage
+from reconciler.render import FORMATS, render, wording
 from reconciler.render.color import use_color
 from reconciler.render.fields import Kind, field_diffs, flatten
 from reconciler.render.json import to_document
@@ -23,26 +23,27 @@ def change(action: Action, inference_id: str = "ep", **fields: Any) -> Change:
     defaults: dict[str, Any] = {"task_type": "text_embedding", "service": "openai"}
     if action is Action.CREATE:
         defaults |= {
-            "reason": "not in the cluster",
+            "reason": Reason.NOT_IN_CLUSTER,
             "after": {"service_settings": {"model_id": "m", "api_key": SENSITIVE}},
         }
     elif action is Action.UPDATE:
         defaults |= {
-            "reason": "can change in place through _update",
-            "paths": ("task_settings.top_n",),
+            "reason": Reason.IN_PLACE,
+            "paths": (("task_settings", "top_n"),),
             "before": {"task_settings": {"top_n": 3}},
             "after": {"task_settings": {"top_n": 5}},
         }
     elif action is Action.REPLACE:
         defaults |= {
-            "reason": "model_id cannot change in place",
-            "paths": ("service_settings.model_id",),
+            "reason": Reason.NOT_UPDATABLE,
+            "paths": (("service_settings", "model_id"),),
+            "replace_paths": (("service_settings", "model_id"),),
             "before": {"service_settings": {"model_id": "a"}},
             "after": {"service_settings": {"model_id": "b", "api_key": SENSITIVE}},
         }
     elif action is Action.DELETE:
         defaults |= {
-            "reason": "no longer declared (--prune)",
+            "reason": Reason.PRUNED,
             "before": {"service_settings": {"model_id": "a"}},
         }
     else:
@@ -105,7 +106,9 @@ def test_text_header_and_summary_per_action(action: Action, header: str, summary
     text = render(plan_of(change(action)), "text")
     assert header in text.splitlines()
     assert text.splitlines()[-1] == summary
-    assert f"reason: {change(action).reason}" in text
+    assert (
+        f"reason: {wording.reason(change(action), plan_of(change(action)).cluster_version)}" in text
+    )
 
 
 @pytest.mark.parametrize(
@@ -122,7 +125,7 @@ def test_text_header_and_summary_per_action(action: Action, header: str, summary
         ({"before": {"task_settings": {"user": "u"}}, "after": {}}, '- task_settings.user: "u"'),
         (
             {
-                "secret_paths": ("service_settings.api_key",),
+                "secret_paths": (("service_settings", "api_key"),),
                 "after": {"service_settings": {"api_key": SENSITIVE_CHANGED}},
             },
             "~ service_settings.api_key (sensitive value changed)",
@@ -133,14 +136,14 @@ def test_text_header_and_summary_per_action(action: Action, header: str, summary
         ),
         (
             {
-                "paths": ("task_type",),
+                "paths": (("task_type",),),
                 "live_task_type": "sparse_embedding",
                 "before": {},
                 "after": {},
             },
             '~ task_type: "sparse_embedding" -> "text_embedding"',
         ),
-        ({"paths": ("service",), "before": {}, "after": {}}, "~ service (changed)"),
+        ({"paths": (("service",),), "before": {}, "after": {}}, "~ service (changed)"),
     ],
 )
 def test_text_field_lines(fields: dict[str, Any], expected: str) -> None:
@@ -286,7 +289,7 @@ SECRET_PLAN = plan_of(
     change(
         Action.UPDATE,
         "u",
-        secret_paths=("service_settings.api_key",),
+        secret_paths=(("service_settings", "api_key"),),
         after={"service_settings": {"api_key": SENSITIVE_CHANGED}, "task_settings": {"top_n": 5}},
     ),
     change(
@@ -412,8 +415,17 @@ def test_markdown_no_changes_and_drift() -> None:
 
 
 def test_markdown_escapes_pipes_and_backticks_in_table_cells() -> None:
-    markdown = render(plan_of(change(Action.UPDATE, reason="a|b `code`")), "markdown")
-    row = next(line for line in markdown.splitlines() if line.startswith("| `~` |"))
+    markdown = render(
+        plan_of(
+            change(
+                Action.REPLACE,
+                reason=Reason.NOT_UPDATABLE,
+                replace_paths=(("service_settings", "a|b `code`"),),
+            )
+        ),
+        "markdown",
+    )
+    row = next(line for line in markdown.splitlines() if line.startswith("| `-/+` |"))
     assert "a\\|b \\`code\\`" in row
     assert row.count(" | ") == 3  # four cells, no stray separators
 

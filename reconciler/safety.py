@@ -1,0 +1,57 @@
+"""The safety rules: which plans apply refuses to carry out (exit 3, nothing written).
+
+Owns the refusals of a plan, as a pure function, so that ``plan`` can report
+exactly what ``apply`` would refuse, and ``apply`` checks the same rules before
+its first write and again on the plan it makes under the lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from reconciler.errors import SafetyError
+from reconciler.model import EndpointSpec
+from reconciler.plan import Plan
+
+
+@dataclass(frozen=True, kw_only=True)
+class Permissions:
+    """What the user allowed on purpose for this run."""
+
+    allow_destroy_in_use: bool = False
+
+
+def refusals(
+    plan: Plan, specs: Sequence[EndpointSpec], permissions: Permissions
+) -> tuple[str, ...]:
+    """Every reason apply would refuse ``plan``; () when it may go ahead."""
+    found: list[str] = []
+    if plan.prune and not specs:
+        found.append(
+            "refusing to prune with an empty desired state: it would delete every managed endpoint"
+        )
+    for change in plan.changes:
+        if change.action.writes and change.inference_id.startswith("."):
+            found.append(f"refusing to touch the preconfigured endpoint {change.inference_id}")
+        if (
+            change.action.destructive
+            and not change.in_use_by.empty
+            and not permissions.allow_destroy_in_use
+        ):
+            users = ", ".join(
+                [f"pipeline {p}" for p in change.in_use_by.pipelines]
+                + [f"index {i}" for i in change.in_use_by.indices]
+            )
+            found.append(
+                f"refusing to {change.action.value} {change.address}: it is in use by {users}; "
+                "pass --allow-destroy-in-use to do it anyway"
+            )
+    return tuple(found)
+
+
+def check_safety(plan: Plan, specs: Sequence[EndpointSpec], permissions: Permissions) -> None:
+    """Raise SafetyError (exit 3) with the first refusal, if there is one."""
+    found = refusals(plan, specs, permissions)
+    if found:
+        raise SafetyError(found[0])

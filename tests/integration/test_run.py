@@ -1,0 +1,124 @@
+"""The apply sequence (``run.apply_specs``) in process, against the sandbox on loopback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.errors import InputError, SafetyError
+from reconciler.model import CallKind
+from reconciler.plan import Action, Plan
+from reconciler.run import ApplyHooks, ApplyOptions, apply_specs, make_plan
+from reconciler.safety import Permissions
+from reconciler.sandbox import SandboxServer
+from tests.integration.conftest import EMBED, RERANK, write_specs, writes
+
+
+class Stop(Exception):
+    pass
+
+
+def test_apply_creates_records_ownership_and_a_second_run_changes_nothing(
+    tmp_path: Path, server: SandboxServer, connect: Any
+) -> None:
+    specs = write_specs(tmp_path / "specs", RERANK, EMBED)
+    shown: list[Plan] = []
+    with connect() as session:
+        applied = apply_specs(
+            session, specs, options=ApplyOptions(), hooks=ApplyHooks(show=shown.append)
+        )
+        assert [o.change.action for o in applied.result.outcomes] == [Action.CREATE] * 2
+        assert shown == [applied.plan]  # the plan shown is the plan carried out
+        again = make_plan(session, specs, prune=False)
+    assert not again.plan.has_changes
+    assert set(again.snapshot.state.managed) == {"team-rerank", "team-embed"}
+    server.clear_requests()
+    with connect() as session:
+        second = apply_specs(session, specs, options=ApplyOptions(), hooks=ApplyHooks())
+    assert second.result.outcomes == ()
+    assert writes(server) == []
+
+
+def test_the_requests_sent_are_the_requests_planned(
+    tmp_path: Path, server: SandboxServer, connect: Any
+) -> None:
+    specs = write_specs(tmp_path / "specs", RERANK)
+    with connect() as session:
+        apply_specs(session, specs, options=ApplyOptions(), hooks=ApplyHooks())
+    changed = write_specs(tmp_path / "specs", {**RERANK, "task_settings": {"top_n": 7}})
+    with connect() as session:
+        planned = make_plan(session, changed, prune=False).plan
+        (change,) = planned.changes
+        (request,) = change.requests
+        assert (change.action, request.kind, request.method) == (
+            Action.UPDATE,
+            CallKind.UPDATE,
+            "PUT",
+        )
+        assert request.body == {"task_settings": {"top_n": 7}}  # only what changes
+        server.clear_requests()
+        apply_specs(session, changed, options=ApplyOptions(), hooks=ApplyHooks())
+    inference_writes = [w for w in writes(server) if w.split()[1].startswith("/_inference")]
+    assert inference_writes == [f"PUT {request.path}"]
+
+
+def test_a_refused_confirmation_writes_nothing(
+    tmp_path: Path, server: SandboxServer, connect: Any
+) -> None:
+    specs = write_specs(tmp_path / "specs", RERANK)
+
+    def refuse(plan: Plan) -> None:
+        raise Stop
+
+    with connect() as session, pytest.raises(Stop):
+        apply_specs(session, specs, options=ApplyOptions(), hooks=ApplyHooks(confirm=refuse))
+    # the lock was taken and released; no endpoint was created
+    assert not [w for w in writes(server) if "/_inference/" in w]
+
+
+def test_a_destructive_change_of_an_endpoint_in_use_is_refused_before_the_lock(
+    tmp_path: Path, server: SandboxServer, connect: Any
+) -> None:
+    specs = write_specs(tmp_path / "specs", RERANK)
+    with connect() as session:
+        apply_specs(session, specs, options=ApplyOptions(), hooks=ApplyHooks())
+    import httpx
+
+    httpx.put(
+        f"{server.url}/_ingest/pipeline/uses-rerank",
+        json={"processors": [{"inference": {"model_id": "team-rerank"}}]},
+    ).raise_for_status()
+    moved = write_specs(
+        tmp_path / "specs",
+        {**RERANK, "service_settings": {**RERANK["service_settings"], "model_id": "bge-m3"}},
+    )
+    server.clear_requests()
+    with connect() as session, pytest.raises(SafetyError, match="pipeline uses-rerank"):
+        apply_specs(session, moved, options=ApplyOptions(), hooks=ApplyHooks())
+    assert writes(server) == []
+    with connect() as session:
+        applied = apply_specs(
+            session,
+            moved,
+            options=ApplyOptions(permissions=Permissions(allow_destroy_in_use=True)),
+            hooks=ApplyHooks(),
+        )
+    (outcome,) = applied.result.outcomes
+    assert outcome.ok and outcome.change.action is Action.REPLACE
+    deletes = [r for r in server.requests if r["method"] == "DELETE" and "_inference" in r["path"]]
+    assert [r["query"].get("force") for r in deletes if not r["query"].get("dry_run")] == ["true"]
+
+
+def test_an_unresolvable_secret_stops_the_run_before_any_write(
+    tmp_path: Path, server: SandboxServer, connect: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    specs = write_specs(tmp_path / "specs", RERANK, EMBED)
+    monkeypatch.delenv("OPENAI_KEY")
+    with connect() as session, pytest.raises(InputError) as raised:
+        apply_specs(session, specs, options=ApplyOptions(), hooks=ApplyHooks())
+    assert [d.message for d in raised.value.diagnostics] == [
+        "service_settings.api_key: environment variable OPENAI_KEY is not set"
+    ]
+    assert writes(server) == []
