@@ -168,6 +168,26 @@ def test_colour_on_a_terminal_unless_told_otherwise(
     assert (ANSI in output) is coloured, repr(output)
 
 
+@pytest.mark.parametrize(("env", "coloured"), [({}, True), ({"NO_COLOR": "1"}, False)])
+def test_apply_on_a_terminal_colours_its_plan_unless_no_color(
+    cluster: SandboxServer, tmp_path: Path, env: dict[str, str], coloured: bool
+) -> None:
+    directory = tmp_path / f"apply-{'colour' if coloured else 'plain'}"
+    write_spec(directory, rerank(directory.name))
+    code, output = run_in_terminal(
+        "apply",
+        str(directory),
+        "--auto-approve",
+        "--url",
+        cluster.url,
+        env={"OPENSHIFT_AI_API_KEY": KEY, **env},
+    )
+    assert code == 0, output
+    assert f"rerank/{directory.name} will be created" in output.replace(ANSI + "0m", "")
+    assert "Apply complete: 1 created" in output
+    assert (ANSI in output) is coloured, repr(output)
+
+
 def test_colour_can_be_forced_into_a_pipe(cluster: SandboxServer, drifted: Path) -> None:
     piped = cli(cluster, "plan", str(drifted))
     forced = cli(cluster, "plan", str(drifted), "--color")
