@@ -24,6 +24,7 @@ from reconciler.model import FieldPath
 
 Version = tuple[int, int, int]
 UPDATE_API_SINCE: Version = (8, 17, 0)
+ANY_VERSION: Version = (999, 0, 0)  # for facts that do not depend on the version (secret fields)
 ANY_VALUE = "*"  # a server-filled value nobody can predict (measured dimensions ...)
 
 

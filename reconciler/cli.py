@@ -200,6 +200,60 @@ def _session(directory: FsPath, options: dict[str, Any], *, saved: Any = None) -
     return open_session(connection=connection, settings=settings, sandbox_data=None), settings
 
 
+def selection_options(*, with_changes: bool) -> Any:
+    """--target (plan, apply, drift); --replace, --adopt, --send-secrets, --allow-destroy-in-use
+    (plan and apply: plan says what apply with the same flags would do, refusals included)."""
+    ids: dict[str, Any] = {"multiple": True, "metavar": "ID"}
+    options = [
+        click.option("--target", "targets", **ids, help="Only plan/change these endpoints."),
+    ]
+    if with_changes:
+        options += [
+            click.option(
+                "--replace",
+                "replace",
+                **ids,
+                help="Replace this endpoint even if nothing requires it.",
+            ),
+            click.option(
+                "--adopt",
+                "adopt",
+                **ids,
+                help="Take this endpoint over from another state document.",
+            ),
+            click.option(
+                "--send-secrets",
+                "send_secrets",
+                **ids,
+                help="Send this endpoint's secrets once through _update (rotation then tracked).",
+            ),
+            click.option(
+                "--allow-destroy-in-use",
+                is_flag=True,
+                help="Replace/delete endpoints that pipelines or indices use.",
+            ),
+        ]
+
+    def decorate(function: Any) -> Any:
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return decorate
+
+
+def _requested(options: dict[str, Any]) -> Any:
+    from reconciler.plan import Requested
+
+    targets = options.pop("targets", ())
+    return Requested(
+        replace=frozenset(options.pop("replace", ())),
+        adopt=frozenset(options.pop("adopt", ())),
+        send_secrets=frozenset(options.pop("send_secrets", ())),
+        targets=frozenset(targets) if targets else None,
+    )
+
+
 def _plan_command(
     directory: FsPath,
     options: dict[str, Any],
@@ -209,17 +263,26 @@ def _plan_command(
     out: FsPath | None,
     drift: bool,
     display: Display,
-) -> bool:
+) -> int:
+    """Plan and print; the exit code (3 when apply of this plan would be refused)."""
     from reconciler.render import render, to_document
     from reconciler.run import make_plan, saved_plan
+    from reconciler.safety import Permissions, refusals
     from reconciler.session import load_specs
 
+    requested = _requested(options)
+    allow = bool(options.pop("allow_destroy_in_use", False))
     opened, settings = _session(directory, options)
     specs = load_specs(directory, settings).specs
     with opened as session:
-        planned = make_plan(session, specs, prune=prune)
+        planned = make_plan(session, specs, prune=prune, requested=requested)
         saved = saved_plan(
-            session, planned, specs=specs, directory=directory, environment=settings.environment
+            session,
+            planned,
+            specs=specs,
+            directory=directory,
+            environment=settings.environment,
+            requested=requested,
         )
     if out is not None:
         from reconciler.planfile import write_plan_file
@@ -232,7 +295,14 @@ def _plan_command(
         click.echo(
             f"Saved the plan to {out}; apply it with `reconciler apply --plan {out}`.", err=True
         )
-    return planned.plan.has_changes
+    refused = refusals(
+        planned.plan, specs, Permissions(allow_destroy_in_use=allow, replace=requested.replace)
+    )
+    if refused and not drift:
+        for reason in refused:
+            click.echo(f"Error: apply would refuse this plan: {reason}", err=True)
+        return EXIT_REFUSED
+    return EXIT_CHANGES if planned.plan.differs else EXIT_OK
 
 
 FORMAT = click.option(
@@ -294,6 +364,7 @@ def display_options(function: Any) -> Any:
     "--prune", is_flag=True, help="Plan deletion of managed endpoints no longer declared."
 )
 @display_options
+@selection_options(with_changes=True)
 @connection_options
 def plan(
     directory: FsPath,
@@ -304,11 +375,11 @@ def plan(
     display: Display,
     **options: Any,
 ) -> int:
-    """Show what apply would change in the cluster."""
-    changed = _plan_command(
+    """Show what apply would change in the cluster (exit 3 if apply would refuse it)."""
+    code = _plan_command(
         directory, options, prune=prune, fmt=fmt, out=out, drift=False, display=display
     )
-    return EXIT_CHANGES if (changed and detailed_exitcode) else EXIT_OK
+    return EXIT_OK if code == EXIT_CHANGES and not detailed_exitcode else code
 
 
 @cli.command()
@@ -316,13 +387,13 @@ def plan(
 @FORMAT
 @click.option("--prune", is_flag=True, help="Count managed endpoints no longer declared as drift.")
 @display_options
+@selection_options(with_changes=False)
 @connection_options
 def drift(directory: FsPath, fmt: str, prune: bool, display: Display, **options: Any) -> int:
     """Report drift between the cluster and DIRECTORY (exit 2 on drift), for scheduled jobs."""
-    changed = _plan_command(
+    return _plan_command(
         directory, options, prune=prune, fmt=fmt, out=None, drift=True, display=display
     )
-    return EXIT_CHANGES if changed else EXIT_OK
 
 
 PAST = {"create": "created", "update": "updated", "replace": "replaced", "delete": "deleted"}
@@ -338,11 +409,7 @@ PAST = {"create": "created", "update": "updated", "replace": "replaced", "delete
 )
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--prune", is_flag=True, help="Delete managed endpoints no longer declared.")
-@click.option(
-    "--allow-destroy-in-use",
-    is_flag=True,
-    help="Replace/delete endpoints that pipelines or indices use.",
-)
+@selection_options(with_changes=True)
 @click.option(
     "--parallelism",
     type=click.IntRange(1, 64),
@@ -367,9 +434,9 @@ def apply(
     from reconciler.errors import VerificationError
     from reconciler.render.wording import apply_summary
     from reconciler.run import ApplyHooks, ApplyOptions, apply_specs, check_origin
-    from reconciler.safety import Permissions
     from reconciler.session import load_specs
 
+    requested = _requested(options)
     saved = None
     if plan_file is not None:
         from reconciler.planfile import read_plan_file
@@ -377,6 +444,7 @@ def apply(
         saved = read_plan_file(plan_file)
         directory = directory or saved.directory
         prune = saved.plan.prune
+        requested = saved.requested
         opened, _ = _session(directory, options, saved=saved)
         specs = saved.specs
     else:
@@ -392,7 +460,8 @@ def apply(
     )
     options_ = ApplyOptions(
         prune=prune,
-        permissions=Permissions(allow_destroy_in_use=allow_destroy_in_use),
+        allow_destroy_in_use=allow_destroy_in_use,
+        requested=requested,
         parallelism=parallelism,
     )
     with opened as session:

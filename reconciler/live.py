@@ -95,8 +95,10 @@ def secret_statuses(
     *,
     live_ids: frozenset[str],
     version: str,
+    send: frozenset[str] = frozenset(),
 ) -> dict[str, SecretStatus]:
-    """Per endpoint: which secrets moved since we last sent them, and which we cannot know."""
+    """Per endpoint: which secrets moved since we last sent them, and which we cannot know.
+    The secrets of the ids in ``send`` count as moved (``--send-secrets``)."""
     statuses: dict[str, SecretStatus] = {}
     cluster = parse_version(version)
     for spec in specs:
@@ -109,6 +111,9 @@ def secret_statuses(
         facts = catalog.facts(spec.service, spec.task_type, cluster)
         for path in secret_paths(spec, facts.secret_fields):
             known = recorded.secrets.get(dotted(path)) if recorded else None
+            if spec.inference_id in send:
+                changed.append(path)
+                continue
             if not state.available or known is None:
                 untracked.append(path)
                 continue

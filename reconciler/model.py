@@ -42,6 +42,11 @@ def copied(value: Any) -> Any:
 _IMMUTABLE = frozenset({str, int, float, bool, type(None)})
 
 
+def undotted(text: str) -> FieldPath:
+    """The inverse of ``dotted`` (the settings keys of Elasticsearch hold no dots)."""
+    return tuple(text.split(".")) if text else ()
+
+
 def content_digest(value: Any) -> str:
     """``sha256:...`` of JSON-shaped data in canonical form (sorted keys, no spaces)."""
     canonical = json.dumps(value, sort_keys=True, separators=(",", ":"))

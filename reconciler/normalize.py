@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.catalog import ANY_VALUE, EndpointFacts
-from reconciler.model import SETTINGS_BLOCKS, EndpointSpec, LiveEndpoint, copied
+from reconciler.model import SETTINGS_BLOCKS, EndpointSpec, FieldPath, LiveEndpoint, copied
 
 # What the server returns for a recursive separator_group (docs/elasticsearch-api.md §8).
 SEPARATOR_GROUPS = {
@@ -34,31 +34,63 @@ CHUNKING_FILLS = {"sentence": {"sentence_overlap": 1}}
 View = dict[str, dict[str, Any]]
 
 
-def desired_view(spec: EndpointSpec, facts: EndpointFacts) -> View:
-    """The spec as the server would return it: secrets out, defaults in."""
+def declared_fields(spec: EndpointSpec) -> frozenset[FieldPath]:
+    """The fields a spec declares: (block, key) of service and task settings, and
+    ("chunking_settings",) as one field when chunking is declared at all."""
+    fields: set[FieldPath] = {
+        (block, key) for block in ("service_settings", "task_settings") for key in spec.block(block)
+    }
+    if spec.block("chunking_settings"):
+        fields.add(("chunking_settings",))
+    return frozenset(fields)
+
+
+def field_of(path: FieldPath) -> FieldPath:
+    """The declared field a changed path belongs to (chunking settings are one field)."""
+    return ("chunking_settings",) if path[:1] == ("chunking_settings",) else path[:2]
+
+
+def desired_view(
+    spec: EndpointSpec, facts: EndpointFacts, *, dropped: frozenset[FieldPath] = frozenset()
+) -> View:
+    """The spec as the server would return it: secrets and hidden fields out, values folded.
+
+    Only what the spec declares is compared; a server default fills in nothing here, except for a
+    field in ``dropped`` (declared at the last apply, no longer declared): that field goes back
+    to the server's default where the catalog knows it, and is absent otherwise.
+    """
     view: View = {block: copied(spec.block(block)) for block in SETTINGS_BLOCKS}
     for name in facts.secret_fields + facts.hidden_fields:
         view["service_settings"].pop(name, None)
     for (block, key), value in facts.server_filled.items():
-        if value != ANY_VALUE and block in view and key not in view[block]:
+        if (block, key) in dropped and value != ANY_VALUE and key not in view[block]:
             view[block][key] = copied(value)
     _fold_case(view, facts)
-    if facts.chunked:
+    if view["chunking_settings"]:
         view["chunking_settings"] = _chunking(view["chunking_settings"], facts)
+    elif ("chunking_settings",) in dropped and facts.chunked:
+        view["chunking_settings"] = dict(facts.default_chunking)
     return _drop_empty(view)
 
 
-def live_view(live: LiveEndpoint, facts: EndpointFacts, declared: View | None) -> View:
-    """The live endpoint with unpredictable server-filled values the user did not declare removed.
+def live_view(
+    live: LiveEndpoint, facts: EndpointFacts, *, keep: frozenset[FieldPath] | None = None
+) -> View:
+    """The live endpoint, without what the server filled in for fields nobody declared.
 
-    ``facts`` are those of the spec's service when it names the same service as the live one
-    (elser -> elasticsearch), else the live endpoint's own.
+    ``keep`` are the fields compared whatever the catalog says of them (declared now or at the
+    last apply); a server-filled field outside it is the server's business, whatever its value:
+    the catalog's defaults are guesses, and a guess must never plan a change. ``keep=None``
+    keeps everything (to show an endpoint as it is). ``facts`` are those of the spec's service
+    when it names the same service as the live one (elser -> elasticsearch), else the live one's.
     """
     view: View = {block: copied(live.block(block)) for block in SETTINGS_BLOCKS}
-    for (block, key), value in facts.server_filled.items():
-        user_declared = declared is not None and key in declared.get(block, {})
-        if value == ANY_VALUE and not user_declared and block in view:
-            view[block].pop(key, None)
+    if keep is not None:
+        for block, key in facts.server_filled:
+            if (block, key) not in keep:
+                view[block].pop(key, None)
+        if ("chunking_settings",) not in keep:
+            view["chunking_settings"] = {}
     _fold_case(view, facts)
     if view["chunking_settings"]:
         view["chunking_settings"] = _chunking(view["chunking_settings"], facts)

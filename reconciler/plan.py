@@ -27,7 +27,7 @@ from reconciler.model import (
     Request,
     dotted,
 )
-from reconciler.normalize import View, desired_view, live_view
+from reconciler.normalize import View, declared_fields, desired_view, field_of, live_view
 from reconciler.secrets import SENSITIVE, SENSITIVE_CHANGED
 
 
@@ -68,6 +68,9 @@ class Reason(enum.Enum):
     UNKNOWN_SERVICE = "unknown_service"  # replace: nothing is known to be updatable
     NOT_UPDATABLE = "not_updatable"  # replace: replace_paths cannot change in place
     TASK_SETTING_REMOVED = "task_setting_removed"  # replace: _update merges and cannot drop it
+    REPLACE_REQUESTED = "replace_requested"  # replace: the user named it with --replace
+    DRIFT_HELD = "drift_held"  # no-op: drift that only a replace could undo, left alone
+    OWNED_ELSEWHERE = "owned_elsewhere"  # no-op: another state document manages it
     PRUNED = "pruned"  # delete: managed, no longer declared, --prune
 
 
@@ -105,6 +108,9 @@ class Change:
     live_task_type: str = ""  # what the live endpoint has (update, replace, delete)
     live_service: str = ""
     requests: tuple[Request, ...] = ()
+    drift: tuple[FieldPath, ...] = ()  # out-of-band changes only a replace could undo: left alone
+    adopt: bool = False  # exists, and no state document manages it (or --adopt takes it over)
+    owner: str = ""  # the other state document that manages it
 
     @property
     def address(self) -> str:
@@ -117,9 +123,11 @@ class Plan:
 
     changes: tuple[Change, ...]
     cluster_version: str
-    unmanaged: tuple[str, ...] = ()  # live ids nobody declared and that are not pruned
+    unmanaged: tuple[str, ...] = ()  # live ids this directory neither declares nor manages
+    orphaned: tuple[str, ...] = ()  # managed here, no longer declared, not pruned (no --prune)
     warnings: tuple[str, ...] = ()
     prune: bool = False
+    state: str = ""  # the state document the plan was made with (index/id)
 
     def count(self, action: Action) -> int:
         return sum(1 for change in self.changes if change.action is action)
@@ -131,6 +139,38 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         return any(change.action.writes for change in self.changes)
+
+    @property
+    def differs(self) -> bool:
+        """Whether the cluster differs from the desired state, also where apply leaves it alone."""
+        return self.has_changes or bool(self.orphaned) or any(c.drift for c in self.changes)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ownership:
+    """Who manages which endpoint, as the state index tells (computed by the caller).
+
+    ``known`` is false when the state index cannot be read: then nothing is marked adopted or
+    owned elsewhere, and prune is off.
+    """
+
+    mine: frozenset[str] = frozenset()
+    others: Mapping[str, str] = field(default_factory=dict)  # id -> the state document owning it
+    declared: Mapping[str, frozenset[FieldPath]] = field(default_factory=dict)  # at last apply
+    known: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class Requested:
+    """What the user asked for by name, for this run."""
+
+    replace: frozenset[str] = frozenset()  # --replace ID
+    adopt: frozenset[str] = frozenset()  # --adopt ID
+    send_secrets: frozenset[str] = frozenset()  # --send-secrets ID
+    targets: frozenset[str] | None = None  # --target ID: only these (None: all)
+
+    def targeted(self, inference_id: str) -> bool:
+        return self.targets is None or inference_id in self.targets
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -148,43 +188,95 @@ def build_plan(
     live: tuple[LiveEndpoint, ...] | list[LiveEndpoint],
     catalog: Catalog,
     cluster_version: str,
-    managed: frozenset[str] = frozenset(),
+    ownership: Ownership | None = None,
     secrets: Mapping[str, SecretStatus] | None = None,
     prune: bool = False,
+    requested: Requested | None = None,
     warnings: tuple[str, ...] = (),
+    state: str = "",
 ) -> Plan:
     """Pair desired and live by id and decide one action for each. Pure."""
-    version = parse_version(cluster_version)
+    owners = ownership or Ownership(known=False)
+    asked = requested or Requested()
+    context = _Context(
+        catalog=catalog, version=parse_version(cluster_version), owners=owners, asked=asked
+    )
+    specs = [spec for spec in specs if asked.targeted(spec.inference_id)]
+    live = [endpoint for endpoint in live if asked.targeted(endpoint.inference_id)]
     live_by_id = {endpoint.inference_id: endpoint for endpoint in live}
     desired_ids = {spec.inference_id for spec in specs}
     changes = [
-        _change_for(
-            spec,
-            live_by_id.get(spec.inference_id),
-            catalog,
-            version,
-            (secrets or {}).get(spec.inference_id, SecretStatus()),
+        _owned(
+            _change_for(
+                spec,
+                live_by_id.get(spec.inference_id),
+                context,
+                (secrets or {}).get(spec.inference_id, SecretStatus()),
+            ),
+            context,
         )
         for spec in specs
     ]
     unmanaged: list[str] = []
+    orphaned: list[str] = []
     for endpoint in live:
         if endpoint.inference_id in desired_ids:
             continue
-        if prune and endpoint.inference_id in managed and not endpoint.preconfigured:
-            changes.append(
-                _delete(endpoint, catalog.facts(endpoint.service, endpoint.task_type, version))
-            )
-        else:
+        if endpoint.inference_id not in owners.mine or endpoint.preconfigured:
             unmanaged.append(endpoint.inference_id)
+        elif prune and owners.known:
+            facts = catalog.facts(endpoint.service, endpoint.task_type, context.version)
+            changes.append(_delete(endpoint, facts))
+        else:
+            orphaned.append(endpoint.inference_id)
+    present = {c.inference_id for c in changes if c.live_service}
+    notes = [
+        f"--{flag} {name}: not declared, or not in the cluster; nothing to do"
+        for flag, names in (("replace", asked.replace), ("adopt", asked.adopt))
+        for name in sorted(names - present)
+    ]
+    if asked.targets is not None:
+        notes += [
+            f"--target {name}: neither declared nor in the cluster"
+            for name in sorted(asked.targets - desired_ids - set(live_by_id))
+        ]
     changes.sort(key=lambda c: (ORDER.index(c.action), c.inference_id))
     return Plan(
         changes=tuple(changes),
         cluster_version=cluster_version,
         unmanaged=tuple(sorted(unmanaged)),
-        warnings=warnings,
-        prune=prune,
+        orphaned=tuple(sorted(orphaned)),
+        warnings=warnings + tuple(notes),
+        prune=prune and owners.known,
+        state=state,
     )
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Context:
+    catalog: Catalog
+    version: Version
+    owners: Ownership
+    asked: Requested
+
+
+def _owned(change: Change, context: _Context) -> Change:
+    """Mark adoption, and leave alone what another state document manages (unless --adopt)."""
+    owners = context.owners
+    if not owners.known or change.inference_id in owners.mine:
+        return change
+    owner = owners.others.get(change.inference_id, "")
+    if owner and change.inference_id not in context.asked.adopt:
+        return replace(
+            change,
+            action=Action.NOOP,
+            reason=Reason.OWNED_ELSEWHERE,
+            requests=(),
+            drift=(),
+            owner=owner,
+        )
+    exists = change.action is not Action.CREATE
+    return replace(change, adopt=exists or bool(owner), owner=owner)
 
 
 def with_usage(plan: Plan, usage: Mapping[str, Usage]) -> Plan:
@@ -207,38 +299,36 @@ def with_usage(plan: Plan, usage: Mapping[str, Usage]) -> Plan:
 
 
 def _change_for(
-    spec: EndpointSpec,
-    live: LiveEndpoint | None,
-    catalog: Catalog,
-    version: Version,
-    secrets: SecretStatus,
+    spec: EndpointSpec, live: LiveEndpoint | None, context: _Context, secrets: SecretStatus
 ) -> Change:
-    facts = catalog.facts(spec.service, spec.task_type, version)
-    desired = desired_view(spec, facts)
-    after = masked(spec, desired, facts, changed=secrets.changed)
+    facts = context.catalog.facts(spec.service, spec.task_type, context.version)
     base: dict[str, Any] = dict(
-        inference_id=spec.inference_id, task_type=spec.task_type, service=spec.service
+        inference_id=spec.inference_id,
+        task_type=spec.task_type,
+        service=spec.service,
+        notes=_secret_notes(secrets, spec.inference_id),
     )
-    notes = _secret_notes(secrets)
     if live is None:  # show what will be sent, not what the server will fill in
-        declared = {
+        declared_blocks = {
             block: dict(spec.block(block)) for block in SETTINGS_BLOCKS if spec.block(block)
         }
         return Change(
             action=Action.CREATE,
             reason=Reason.NOT_IN_CLUSTER,
-            notes=notes,
-            after=masked(spec, declared, facts),
+            after=masked(spec, declared_blocks, facts),
             requests=(create_call(spec, facts),),
             **base,
         )
-    live_facts = catalog.facts(live.service, live.task_type, version)
+    declared = declared_fields(spec)
+    previously = context.owners.declared.get(spec.inference_id, frozenset())
+    dropped = previously - declared  # the user removed these: a declared change (rule 3)
+    desired = desired_view(spec, facts, dropped=dropped)
+    live_facts = context.catalog.facts(live.service, live.task_type, context.version)
     same_service = live_facts.canonical_service == facts.canonical_service
-    current = live_view(live, facts if same_service else live_facts, desired)
+    current = live_view(live, facts if same_service else live_facts, keep=declared | dropped)
     base.update(
         before=dict(current),
-        after=after,
-        notes=notes,
+        after=masked(spec, desired, facts, changed=secrets.changed),
         live_task_type=live.task_type,
         live_service=live.service,
     )
@@ -257,10 +347,9 @@ def _change_for(
             **base,
         )
     paths = changed_paths(desired, current)
-    if not paths and not secrets.changed:
-        return Change(action=Action.NOOP, **base)
-    reason, blocking = _blockers(paths + secrets.changed, desired, current, facts)
-    if blocking:
+    ours = tuple(p for p in paths if field_of(p) in declared | dropped)
+    reason, blocking = _blockers(ours + secrets.changed, desired, current, facts)
+    if blocking:  # a change the user made in the specs: a replace is what they asked for
         return Change(
             action=Action.REPLACE,
             reason=reason,
@@ -270,15 +359,36 @@ def _change_for(
             requests=replace_calls,
             **base,
         )
+    drift = tuple(p for p in paths if p not in ours)  # set out of band, declared by nobody
+    restorable = tuple(p for p in drift if not _blockers((p,), desired, current, facts)[1])
+    held = tuple(p for p in drift if p not in restorable)
+    if spec.inference_id in context.asked.replace:
+        return Change(
+            action=Action.REPLACE,
+            reason=Reason.REPLACE_REQUESTED,
+            paths=paths,
+            secret_paths=secrets.changed,
+            requests=replace_calls,
+            **base,
+        )
+    sent = ours + restorable
+    if not sent and not secrets.changed:
+        return Change(
+            action=Action.NOOP,
+            reason=Reason.DRIFT_HELD if held else Reason.NONE,
+            drift=held,
+            **base,
+        )
     update = update_call(
-        spec, facts, desired=desired, paths=paths, secrets_moved=bool(secrets.changed)
+        spec, facts, desired=desired, paths=sent, secrets_moved=bool(secrets.changed)
     )
     return Change(
         action=Action.UPDATE,
         reason=Reason.IN_PLACE,
-        paths=paths,
+        paths=sent,
         secret_paths=secrets.changed,
         requests=(update,) if update else (),
+        drift=held,
         **base,
     )
 
@@ -288,18 +398,30 @@ def _blockers(
 ) -> tuple[Reason, tuple[FieldPath, ...]]:
     """Why these changes cannot be made through ``_update``, and which paths force the replace;
     ``(IN_PLACE, ())`` when they can."""
+    if not paths:
+        return Reason.IN_PLACE, ()
     if not facts.update_api:
         return Reason.NO_UPDATE_API, paths
     if not facts.known:
         return Reason.UNKNOWN_SERVICE, paths
-    stuck = tuple(path for path in paths if not facts.updatable(path))
+    stuck = tuple(
+        path for path in paths if not facts.updatable(path) or _unsendable(path, desired, facts)
+    )
     if stuck:
         return Reason.NOT_UPDATABLE, stuck
     if facts.task_settings_mode == "merge":
-        gone = removed_keys(desired, live, "task_settings")
-        if gone:
-            return Reason.TASK_SETTING_REMOVED, tuple(("task_settings", key) for key in gone)
+        gone = set(removed_keys(desired, live, "task_settings"))
+        dropped = tuple(p for p in paths if p[:1] == ("task_settings",) and p[1] in gone)
+        if dropped:
+            return Reason.TASK_SETTING_REMOVED, dropped
     return Reason.IN_PLACE, ()
+
+
+def _unsendable(path: FieldPath, desired: View, facts: EndpointFacts) -> bool:
+    """A service setting that should go away: ``_update`` takes values, it cannot remove a key."""
+    if path[0] != "service_settings" or len(path) < 2:
+        return False
+    return path[1] not in desired.get("service_settings", {}) and path[1] not in facts.secret_fields
 
 
 def _delete(endpoint: LiveEndpoint, facts: EndpointFacts) -> Change:
@@ -309,7 +431,7 @@ def _delete(endpoint: LiveEndpoint, facts: EndpointFacts) -> Change:
         task_type=endpoint.task_type,
         service=endpoint.service,
         reason=Reason.PRUNED,
-        before=live_view(endpoint, facts, None),
+        before=live_view(endpoint, facts),
         live_task_type=endpoint.task_type,
         live_service=endpoint.service,
         requests=(delete_call(task_type=endpoint.task_type, inference_id=endpoint.inference_id),),
@@ -335,9 +457,10 @@ def masked(
     return result
 
 
-def _secret_notes(secrets: SecretStatus) -> tuple[str, ...]:
+def _secret_notes(secrets: SecretStatus, inference_id: str) -> tuple[str, ...]:
     notes = [
-        f"{dotted(path)}: secret not tracked (not sent by reconciler yet); rotation cannot be detected"
+        f"{dotted(path)}: secret not tracked (not sent by reconciler yet); rotation cannot be "
+        f"detected. Send it once, in place, with `apply --send-secrets {inference_id}`"
         for path in secrets.untracked
     ]
     notes += [

@@ -16,13 +16,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
 
 from reconciler.errors import InputError, StalePlanError
 from reconciler.model import EndpointSpec, Request, Source, content_digest
-from reconciler.plan import Action, Change, Plan, Reason, Usage
+from reconciler.plan import Action, Change, Plan, Reason, Requested, Usage
 
 SAVED_VERSION = 2
 
@@ -39,6 +39,7 @@ class SavedPlan:
     cluster: str = ""  # the cluster URL, without credentials
     state_index: str = ""
     state_id: str = ""
+    requested: Requested = field(default_factory=Requested)
 
 
 def write_plan_file(path: FsPath, saved: SavedPlan, *, rendered: Mapping[str, Any]) -> None:
@@ -53,6 +54,7 @@ def write_plan_file(path: FsPath, saved: SavedPlan, *, rendered: Mapping[str, An
         "state_index": saved.state_index,
         "state_id": saved.state_id,
         "listing_fingerprint": saved.listing_fingerprint,
+        "requested": _requested_json(saved.requested),
         "plan": _plan_json(saved.plan),
         "specs": [
             {"file": _relative(FsPath(s.source.file), base), "line": s.source.line, "body": s.body}
@@ -96,6 +98,7 @@ def read_plan_file(path: FsPath) -> SavedPlan:
             cluster=str(saved.get("cluster") or ""),
             state_index=str(saved.get("state_index") or ""),
             state_id=str(saved.get("state_id") or ""),
+            requested=_requested(saved.get("requested") or {}),
         )
     except InputError:
         raise
@@ -175,12 +178,33 @@ def _check_specs(path: FsPath, specs: tuple[EndpointSpec, ...]) -> None:
 # -- the typed plan as JSON -------------------------------------------------------------------
 
 
+def _requested_json(requested: Requested) -> dict[str, Any]:
+    return {
+        "replace": sorted(requested.replace),
+        "adopt": sorted(requested.adopt),
+        "send_secrets": sorted(requested.send_secrets),
+        "targets": sorted(requested.targets) if requested.targets is not None else None,
+    }
+
+
+def _requested(document: Mapping[str, Any]) -> Requested:
+    targets = document.get("targets")
+    return Requested(
+        replace=frozenset(document.get("replace") or ()),
+        adopt=frozenset(document.get("adopt") or ()),
+        send_secrets=frozenset(document.get("send_secrets") or ()),
+        targets=frozenset(targets) if targets is not None else None,
+    )
+
+
 def _plan_json(plan: Plan) -> dict[str, Any]:
     return {
         "cluster_version": plan.cluster_version,
         "prune": plan.prune,
         "unmanaged": list(plan.unmanaged),
+        "orphaned": list(plan.orphaned),
         "warnings": list(plan.warnings),
+        "state": plan.state,
         "changes": [_change_json(change) for change in plan.changes],
     }
 
@@ -205,6 +229,9 @@ def _change_json(change: Change) -> dict[str, Any]:
         "live_task_type": change.live_task_type,
         "live_service": change.live_service,
         "requests": [request.to_json() for request in change.requests],
+        "drift": [list(p) for p in change.drift],
+        "adopt": change.adopt,
+        "owner": change.owner,
     }
 
 
@@ -213,8 +240,10 @@ def _plan(document: Mapping[str, Any]) -> Plan:
         changes=tuple(_change(c) for c in document["changes"]),
         cluster_version=str(document["cluster_version"]),
         unmanaged=tuple(document.get("unmanaged") or ()),
+        orphaned=tuple(document.get("orphaned") or ()),
         warnings=tuple(document.get("warnings") or ()),
         prune=bool(document.get("prune")),
+        state=str(document.get("state") or ""),
     )
 
 
@@ -238,4 +267,7 @@ def _change(document: Mapping[str, Any]) -> Change:
         live_task_type=str(document.get("live_task_type") or ""),
         live_service=str(document.get("live_service") or ""),
         requests=tuple(Request.from_json(r) for r in document.get("requests") or ()),
+        drift=tuple(tuple(p) for p in document.get("drift") or ()),
+        adopt=bool(document.get("adopt")),
+        owner=str(document.get("owner") or ""),
     )

@@ -14,15 +14,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path as FsPath
 
 from reconciler.apply import Applier, ApplyResult, Progress, apply_lock
+from reconciler.availability import check_offered
+from reconciler.catalog import ANY_VERSION, Catalog
 from reconciler.errors import InputError, VerificationError
 from reconciler.live import Snapshot, read_snapshot, read_usage, secret_statuses
-from reconciler.model import EndpointSpec
-from reconciler.plan import Plan, build_plan, with_usage
+from reconciler.model import EndpointSpec, undotted
+from reconciler.plan import Ownership, Plan, Requested, build_plan, with_usage
 from reconciler.planfile import SavedPlan, check_fresh
 from reconciler.safety import Permissions, check_safety
-from reconciler.secrets import unresolvable
+from reconciler.secrets import secret_paths, unresolvable
 from reconciler.session import Session, check_versions
-from reconciler.state import Managed
+from reconciler.state import Managed, State
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,11 +36,23 @@ class Planned:
 
 
 def make_plan(
-    session: Session, specs: Sequence[EndpointSpec], *, prune: bool, version: str | None = None
+    session: Session,
+    specs: Sequence[EndpointSpec],
+    *,
+    prune: bool,
+    requested: Requested | None = None,
+    version: str | None = None,
 ) -> Planned:
-    """Read the cluster (a constant number of requests) and plan ``specs`` against it."""
+    """Read the cluster (a constant number of requests) and plan ``specs`` against it.
+
+    Every secret reference is resolved first, as apply will resolve it: a missing or empty one
+    is an error (file:line, all at once) before any request, so a green plan means apply can send.
+    """
+    asked = requested or Requested()
+    check_references(specs, session.catalog)
     snapshot = read_snapshot(session.client, session.store, version=version)
     check_versions(tuple(specs), session.catalog, snapshot.version)
+    check_offered(session.client, specs, session.catalog)
     live_ids = frozenset(e.inference_id for e in snapshot.endpoints)
     warnings = list(snapshot.warnings)
     if prune and not snapshot.state.available:
@@ -48,15 +62,53 @@ def make_plan(
         live=snapshot.endpoints,
         catalog=session.catalog,
         cluster_version=snapshot.version,
-        managed=frozenset(snapshot.state.managed),
+        ownership=ownership_of(snapshot.state),
         secrets=secret_statuses(
-            specs, snapshot.state, session.catalog, live_ids=live_ids, version=snapshot.version
+            specs,
+            snapshot.state,
+            session.catalog,
+            live_ids=live_ids,
+            version=snapshot.version,
+            send=asked.send_secrets,
         ),
         prune=prune and snapshot.state.available,
+        requested=asked,
         warnings=tuple(warnings),
+        state=f"{session.store.index}/{session.store.doc_id}",
     )
     usage = read_usage(session.client, plan.changes, snapshot.version)
     return Planned(plan=with_usage(plan, usage) if usage else plan, snapshot=snapshot)
+
+
+def ownership_of(state: State) -> Ownership:
+    """What the state says this directory manages, and what each of its endpoints declared."""
+    return Ownership(
+        mine=frozenset(state.managed),
+        declared={
+            inference_id: frozenset(undotted(name) for name in entry.declared)
+            for inference_id, entry in state.managed.items()
+            if entry.declared is not None
+        },
+        known=state.available,
+    )
+
+
+def check_references(specs: Sequence[EndpointSpec], catalog: Catalog) -> None:
+    """Every secret reference of ``specs`` resolves here (the values are remembered for scrubbing)."""
+    wanted = [
+        (
+            spec,
+            secret_paths(
+                spec, catalog.facts(spec.service, spec.task_type, ANY_VERSION).secret_fields
+            ),
+        )
+        for spec in specs
+    ]
+    problems = unresolvable(wanted)
+    if problems:
+        raise InputError(
+            f"{len(problems)} secret reference(s) cannot be resolved; nothing was sent", problems
+        )
 
 
 def check_secrets(plan: Plan, specs: Sequence[EndpointSpec]) -> None:
@@ -77,8 +129,15 @@ def check_secrets(plan: Plan, specs: Sequence[EndpointSpec]) -> None:
 @dataclass(frozen=True, kw_only=True)
 class ApplyOptions:
     prune: bool = False
-    permissions: Permissions = field(default_factory=Permissions)
+    allow_destroy_in_use: bool = False
+    requested: Requested = field(default_factory=Requested)
     parallelism: int = 8
+
+    @property
+    def permissions(self) -> Permissions:
+        return Permissions(
+            allow_destroy_in_use=self.allow_destroy_in_use, replace=self.requested.replace
+        )
 
 
 def _ignore(_: object) -> None:
@@ -148,7 +207,9 @@ def _checked_plan(
     saved: SavedPlan | None,
     version: str | None = None,
 ) -> Planned:
-    planned = make_plan(session, specs, prune=options.prune, version=version)
+    planned = make_plan(
+        session, specs, prune=options.prune, requested=options.requested, version=version
+    )
     if saved is not None:
         check_fresh(
             saved,
@@ -180,9 +241,11 @@ def saved_plan(
     specs: Sequence[EndpointSpec],
     directory: FsPath,
     environment: str | None,
+    requested: Requested | None = None,
 ) -> SavedPlan:
     """The plan with everything ``apply --plan`` needs to carry it out later."""
     return SavedPlan(
+        requested=requested or Requested(),
         plan=planned.plan,
         specs=tuple(specs),
         listing_fingerprint=planned.snapshot.listing_fingerprint,

@@ -20,6 +20,7 @@ class Permissions:
     """What the user allowed on purpose for this run."""
 
     allow_destroy_in_use: bool = False
+    replace: frozenset[str] = frozenset()  # --replace ID: replacing these was asked for by name
 
 
 def refusals(
@@ -34,6 +35,16 @@ def refusals(
     for change in plan.changes:
         if change.action.writes and change.inference_id.startswith("."):
             found.append(f"refusing to touch the preconfigured endpoint {change.inference_id}")
+        if (
+            change.adopt
+            and change.action.destructive
+            and change.inference_id not in permissions.replace
+        ):
+            found.append(
+                f"refusing to {change.action.value} {change.address}: this directory does not "
+                "manage it yet (it exists, made elsewhere); pass "
+                f"--replace {change.inference_id} to replace it anyway"
+            )
         if (
             change.action.destructive
             and not change.in_use_by.empty

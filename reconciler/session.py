@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path as FsPath
 
+from reconciler.availability import task_type_problems
 from reconciler.catalog import Catalog, load_catalog, parse_version
 from reconciler.client import Client, Connection, display_url
 from reconciler.errors import InputError
@@ -84,5 +85,6 @@ def check_versions(specs: tuple[EndpointSpec, ...], catalog: Catalog, version: s
                     ),
                 )
             )
+    problems += task_type_problems(specs, catalog, version)
     if problems:
         raise InputError("the cluster is too old for some specs; nothing was sent", problems)

@@ -31,6 +31,7 @@ class Managed:
     task_type: str
     service: str
     secrets: Mapping[str, str] = field(default_factory=dict)  # dotted path -> fingerprint
+    declared: tuple[str, ...] | None = None  # dotted fields the spec declared at the last apply
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,6 +54,7 @@ class State:
                     "task_type": m.task_type,
                     "service": m.service,
                     "secrets": dict(m.secrets),
+                    **({"declared": list(m.declared)} if m.declared is not None else {}),
                 }
                 for inference_id, m in sorted(self.managed.items())
             },
@@ -69,6 +71,11 @@ class State:
                 task_type=str(entry.get("task_type", "")),
                 service=str(entry.get("service", "")),
                 secrets=dict(entry.get("secrets") or {}),
+                declared=(
+                    tuple(str(name) for name in entry["declared"])
+                    if isinstance(entry.get("declared"), list)
+                    else None
+                ),
             )
             for inference_id, entry in (source.get("managed") or {}).items()
         }

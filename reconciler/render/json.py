@@ -31,7 +31,9 @@ def to_document(plan: Plan) -> dict[str, Any]:
         "has_changes": plan.has_changes,
         "changes": [_change(change, plan.cluster_version) for change in plan.changes],
         "summary": dict(plan.summary),
+        "state": plan.state,
         "unmanaged": list(plan.unmanaged),
+        "orphaned": list(plan.orphaned),
         "warnings": list(plan.warnings),
     }
 
@@ -59,5 +61,8 @@ def _change(change: Change, cluster_version: str) -> dict[str, Any]:
             "indices": list(change.in_use_by.indices),
         },
         "notes": list(change.notes),
+        "adopt": change.adopt,
+        "owner": change.owner or None,
+        "drift": [dotted(path) for path in change.drift],
         "live_task_type": (change.live_task_type or None) if change.action.writes else None,
     }

@@ -42,7 +42,9 @@ def render_markdown(plan: Plan, *, drift: bool = False, verbose: bool = False) -
     head = "\n\n".join(
         part for part in (_title(plan, drift), _counts(plan), _banner(writes)) if part
     )
-    tail = "\n\n".join(part for part in (_unmanaged(plan), _warnings(plan)) if part)
+    tail = "\n\n".join(
+        part for part in (_left_alone(plan), _unmanaged(plan), _warnings(plan)) if part
+    )
     room = BUDGET - len(head) - len(tail) - NOTE_RESERVE
     parts = [head]
     if writes:
@@ -82,6 +84,8 @@ def _title(plan: Plan, drift: bool) -> str:
         lines.append(f"**{wording.summary_line(plan)}**")
     if plan.cluster_version:
         lines.append(f"Elasticsearch {_code(plan.cluster_version)}.")
+    if plan.state:
+        lines.append(f"State document {_code(plan.state)}.")
     return "\n".join(lines)
 
 
@@ -141,6 +145,7 @@ def _details(change: Change, cluster_version: str, *, drift: bool) -> str:
     summary = (
         f"<code>{html.escape(change.action.symbol)}</code> "
         f"<b>{html.escape(change.address)}</b> {wording.outcome(change, drift=drift)}"
+        + (f" {html.escape(wording.adoption(change))}" if change.adopt else "")
     )
     body = []
     reason = wording.reason(change, cluster_version)
@@ -184,6 +189,13 @@ def _truncation_note(total: int, rows_hidden: int, details_hidden: int) -> str:
         f"> [!NOTE]\n> Truncated to fit a GitHub comment: {hidden}. "
         "See the full plan in the job log or the JSON plan artifact."
     )
+
+
+def _left_alone(plan: Plan) -> str:
+    lines = wording.left_alone(plan)
+    if not lines:
+        return ""
+    return "### Left alone\n\n" + "\n".join(f"- {_escape_text(line)}" for line in lines)
 
 
 def _unmanaged(plan: Plan) -> str:

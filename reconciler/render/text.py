@@ -59,7 +59,7 @@ def render_text(
     paint = _Painter(color)
     writes = [change for change in plan.changes if change.action.writes]
     unchanged = [change for change in plan.changes if not change.action.writes]
-    sections: list[str] = []
+    sections: list[str] = [f"State document: {plan.state}" if plan.state else ""]
     if drift:
         sections.append(paint(wording.drift_line(plan), bold=True) if writes else "")
     elif writes:
@@ -74,6 +74,9 @@ def render_text(
         if writes and unchanged:
             sections.append(wording.unchanged_line(len(unchanged)))
         sections.append(_grouped_notes(unchanged, paint))
+    held = wording.left_alone(plan)
+    if held:
+        sections.append("\n".join(paint("!", "yellow", bold=True) + f" {line}" for line in held))
     if plan.unmanaged:
         sections.append(_unmanaged(plan.unmanaged, verbose=verbose))
     if plan.warnings:
@@ -130,7 +133,7 @@ def _block(change: Change, paint: _Painter, *, drift: bool, cluster_version: str
     colour = ACTION_COLOUR.get(change.action)
     symbol = paint(change.action.symbol.rjust(3), colour, bold=True)
     header = f"{symbol} {paint(change.address, bold=True)} {wording.outcome(change, drift=drift)}"
-    lines = [header]
+    lines = [" ".join(part for part in (header, wording.adoption(change)) if part)]
     reason = wording.reason(change, cluster_version)
     if reason:
         lines.append(f"{INDENT}reason: {reason}")

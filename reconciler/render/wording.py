@@ -20,6 +20,7 @@ from reconciler.plan import Action, Change, Plan, Reason, Usage
 
 NO_CHANGES = "No changes. The cluster matches the desired state."
 NO_DRIFT = "No drift: the cluster matches the desired state."
+HELD = "Apply would change nothing: what differs is left alone (see above)."
 REFUSAL = "apply refuses this change unless --allow-destroy-in-use is given"
 
 OUTCOME = {
@@ -52,16 +53,10 @@ def summary_line(plan: Plan) -> str:
     return "Plan: " + _counts(plan) + "."
 
 
-def drift_line(plan: Plan) -> str:
-    """The headline of a drift report, for a scheduled job."""
-    if not plan.has_changes:
-        return _with_count(NO_DRIFT, plan)
-    differing = sum(1 for change in plan.changes if change.action.writes)
-    return f"Drift detected: {differing} endpoint(s) differ from the desired state."
-
-
 def drift_summary(plan: Plan) -> str:
     """The closing line of a drift report: what an apply would do to correct the drift."""
+    if plan.differs and not plan.has_changes:
+        return HELD
     if not plan.has_changes:
         return _with_count(NO_DRIFT, plan)
     return "Drift to correct: " + _counts(plan) + "."
@@ -106,6 +101,47 @@ def _plural(count: int) -> str:
     return "" if count == 1 else "s"
 
 
+def drift_line(plan: Plan) -> str:
+    """The headline of a drift report, for a scheduled job."""
+    if not plan.differs:
+        return _with_count(NO_DRIFT, plan)
+    differing = sum(1 for change in plan.changes if change.action.writes or change.drift)
+    differing += len(plan.orphaned)
+    return f"Drift detected: {differing} endpoint(s) differ from the desired state."
+
+
+def adoption(change: Change) -> str:
+    """How a change's endpoint becomes ours ("" when it is ours already)."""
+    if change.adopt and change.owner:
+        return f"(taken over from the state document {change.owner} with --adopt)"
+    if change.adopt:
+        return "(adopted: it exists and no state document manages it)"
+    return ""
+
+
+def left_alone(plan: Plan) -> list[str]:
+    """What differs but apply leaves alone, and why: each with the flag that would change it."""
+    lines = []
+    for change in plan.changes:
+        if change.reason is Reason.OWNED_ELSEWHERE:
+            lines.append(
+                f"{change.address} is managed by the state document {change.owner}: left alone "
+                f"(take it over with `apply --adopt {change.inference_id}`)"
+            )
+        if change.drift:
+            fields = ", ".join(dotted(path) for path in change.drift)
+            lines.append(
+                f"{change.address} has drift only a replace can undo ({fields}): apply leaves it; "
+                f"`--replace {change.inference_id}` replaces the endpoint"
+            )
+    if plan.orphaned:
+        lines.append(
+            "Managed by this directory but no longer declared (kept; `--prune` deletes them): "
+            + ", ".join(plan.orphaned)
+        )
+    return lines
+
+
 def reason(change: Change, cluster_version: str) -> str:
     """The reason of a change in words ("" for a no-op)."""
     kind = change.reason
@@ -120,6 +156,8 @@ def reason(change: Change, cluster_version: str) -> str:
         shown = ".".join(str(part) for part in parse_version(cluster_version))
         first = dotted(change.replace_paths[0]) if change.replace_paths else "a field"
         return f"{first} cannot change in place ({change.service}, Elasticsearch {shown})"
+    if kind is Reason.OWNED_ELSEWHERE:
+        return f"managed by the state document {change.owner}"
     if kind is Reason.TASK_SETTING_REMOVED:
         first = dotted(change.replace_paths[0]) if change.replace_paths else "a task setting"
         return f"{first} was removed; _update merges task settings and cannot drop a key"
@@ -131,6 +169,8 @@ REASONS = {
     Reason.IN_PLACE: "can change in place through _update",
     Reason.UNKNOWN_SERVICE: "service unknown to the catalog: only a replace is safe",
     Reason.PRUNED: "managed by this directory but no longer declared (--prune)",
+    Reason.REPLACE_REQUESTED: "replacement requested with --replace",
+    Reason.DRIFT_HELD: "drift that only a replace could undo: left alone",
 }
 
 

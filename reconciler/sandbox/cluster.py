@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from . import eis
 from .chunking import default_chunking
 from .protocol import at_least, version_tuple
 from .store import Store, StoredEndpoint
@@ -64,7 +65,9 @@ PRECONFIGURED_IDS = tuple(sorted(_preconfigured()))
 class Cluster:
     """Shared by all request threads; the store's lock guards mutations."""
 
-    def __init__(self, *, store: Store, version: str = "9.5.0") -> None:
+    def __init__(
+        self, *, store: Store, version: str = "9.5.0", eis_connected: bool = False
+    ) -> None:
         version_tuple(version)
         self.store = store
         self._version = version
@@ -72,6 +75,8 @@ class Cluster:
         # Known Elasticsearch bugs to reproduce on purpose (off by default), e.g. "139574":
         # a first-generation _update of task settings rewrote chunking to word/250/100.
         self.bugs: set[str] = set()
+        # Off like a self-managed cluster without Cloud Connect; on like Elastic Cloud / Serverless.
+        self.eis_connected = eis_connected
         self.node_name = "sandbox-node-1"
         self.cluster_name = "reconciler-sandbox"
 
@@ -91,24 +96,29 @@ class Cluster:
 
     # -- endpoints --------------------------------------------------------------
 
+    def defaults(self) -> dict[str, dict[str, Any]]:
+        """The preconfigured endpoints this cluster lists: in-cluster ones, plus EIS's when connected."""
+        merged = _preconfigured()
+        merged.update(eis.preconfigured(self.version, connected=self.eis_connected))
+        return merged
+
     def lookup(self, inference_id: str) -> StoredEndpoint | None:
         with self.store.lock:
             stored = self.store.endpoints.get(inference_id)
             if stored is not None:
                 return stored
-            default = _preconfigured().get(inference_id)
+            default = self.defaults().get(inference_id)
             return StoredEndpoint(config=default) if default is not None else None
 
     def all_endpoints(self) -> list[dict[str, Any]]:
         """Sorted by id. Stored configs are replaced, never changed in place, so no copy is needed."""
         with self.store.lock:
-            merged = _preconfigured()
+            merged = self.defaults()
             merged.update({key: ep.config for key, ep in self.store.endpoints.items()})
             return [merged[key] for key in sorted(merged)]
 
-    @staticmethod
-    def is_preconfigured(inference_id: str) -> bool:
-        return inference_id in PRECONFIGURED_IDS
+    def is_preconfigured(self, inference_id: str) -> bool:
+        return inference_id in PRECONFIGURED_IDS or inference_id in self.defaults()
 
     # -- GET / ----------------------------------------------------------------
 

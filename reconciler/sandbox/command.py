@@ -97,6 +97,13 @@ def _check_version(ctx: click.Context, param: click.Parameter, value: str) -> st
     help="Elasticsearch version to report and emulate (decides the _update behaviour).",
 )
 @click.option(
+    "--eis",
+    is_flag=True,
+    default=False,
+    help="Connect the cluster to the Elastic Inference Service, as on Elastic Cloud and Serverless: "
+    "service 'elastic' works and its preconfigured '.' endpoints are listed.",
+)
+@click.option(
     "--latency-ms", type=float, default=0.0, show_default=True, help="Delay added to every request."
 )
 @click.option(
@@ -130,6 +137,7 @@ def sandbox_command(
     port: int,
     data_file: str | None,
     es_version: str,
+    eis: bool,
     latency_ms: float,
     faults: tuple[str, ...],
     request_log: str | None,
@@ -147,6 +155,7 @@ def sandbox_command(
             port=port,
             data_file=data_file,
             version=es_version,
+            eis=eis,
             latency_ms=latency_ms,
             api_key=require_api_key,
             request_log_file=request_log,

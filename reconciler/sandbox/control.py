@@ -7,9 +7,10 @@ log. Routes:
 
     GET    /_sandbox/requests            {"requests": [...]}
     DELETE /_sandbox/requests            clear the log
-    GET    /_sandbox/knobs               version, latency_ms, faults
+    GET    /_sandbox/knobs               version, eis_connected, latency_ms, faults
     PUT    /_sandbox/latency             {"latency_ms": 25}
     PUT    /_sandbox/version             {"version": "8.18.0"}
+    PUT    /_sandbox/eis                 {"connected": true}  connect to the Elastic Inference Service
     PUT    /_sandbox/bugs                {"emulate": ["139574"]}  reproduce a known ES bug
     GET    /_sandbox/faults              the active faults
     POST   /_sandbox/faults              {"method","path","status","count","retry_after","drop","after",
@@ -71,6 +72,7 @@ def control(sandbox: SandboxServer, req: Request) -> Response:
         return ok(
             {
                 "version": sandbox.version,
+                "eis_connected": sandbox.eis,
                 "latency_ms": sandbox.latency_ms,
                 "faults": [f.to_json() for f in sandbox.faults.list()],
             }
@@ -96,6 +98,12 @@ def control(sandbox: SandboxServer, req: Request) -> Response:
         except ValueError as error:
             raise bad_request(str(error)) from None
         sandbox.version = str(value)
+        return ok(ACK)
+    if route == ("PUT", "eis"):
+        connected = (req.json_object() or {}).get("connected")
+        if not isinstance(connected, bool):
+            raise bad_request("connected must be true or false")
+        sandbox.eis = connected
         return ok(ACK)
     if route == ("PUT", "bugs"):
         names = (req.json_object() or {}).get("emulate")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import eis
 from .cluster import Cluster
 from .errors import EsError, bad_request, java_str, status_exception
 from .facts import facts, service_names, task_types_of
@@ -55,6 +56,10 @@ def put_endpoint(cluster: Cluster, req: Request, params: dict[str, str]) -> Resp
     check_inference_id(inference_id)
     body = req.json_object()
     assert body is not None
+    if body.get("service") == eis.NAME:
+        eis.check_create(
+            version=cluster.version, connected=cluster.eis_connected, url_task=url_task, body=body
+        )
     parsed = parse_create(inference_id, url_task, body)
     with cluster.store.lock:
         if cluster.lookup(inference_id) is not None:
@@ -154,6 +159,10 @@ def list_services(cluster: Cluster, req: Request, params: dict[str, str]) -> Res
     services = []
     for name in service_names():
         tasks = task_types_of(name)
+        if name == eis.NAME:  # offered only when connected, and only the task types of this version
+            tasks = eis.offered_task_types(cluster.version, connected=cluster.eis_connected)
+            if not tasks:
+                continue
         if task_type != "any" and task_type not in tasks:
             continue
         configurations: dict[str, Any] = {}

@@ -3,7 +3,7 @@
 Owns construction from the knobs (host, port, data file, version, latency,
 credentials, request log, TLS), start/stop in a daemon thread, the context
 manager, `url`, and the knob methods tests use (`add_fault`, `requests`,
-`clear_requests`, `version`). It wires the store, the cluster, the knobs and
+`clear_requests`, `version`, `eis`). It wires the store, the cluster, the knobs and
 the HTTP plumbing (`httpd.py`) together and holds no HTTP logic itself.
 """
 
@@ -38,11 +38,12 @@ class SandboxServer:
         *,
         read_only_api_key: str | None = None,
         inference_only_api_key: str | None = None,
+        eis: bool = False,
     ) -> None:
         self.host = host
         self.port = port
         self.store = Store(data_file)
-        self.cluster = Cluster(store=self.store, version=version)
+        self.cluster = Cluster(store=self.store, version=version, eis_connected=eis)
         self.latency_ms = float(latency_ms)
         self.credentials = Credentials(
             api_key=api_key,
@@ -64,6 +65,15 @@ class SandboxServer:
     @version.setter
     def version(self, value: str) -> None:
         self.cluster.version = value
+
+    @property
+    def eis(self) -> bool:
+        """Whether the cluster is connected to the Elastic Inference Service."""
+        return self.cluster.eis_connected
+
+    @eis.setter
+    def eis(self, connected: bool) -> None:
+        self.cluster.eis_connected = connected
 
     def add_fault(self, fault: Fault) -> None:
         self.faults.add(fault)

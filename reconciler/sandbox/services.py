@@ -514,3 +514,7 @@ MEASURED_DIMENSIONS = {
 }
 DEFAULT_DIMENSIONS = 1536
 MODEL_KEYS = ("model_id", "model", "deployment_id", "target", "service_id", "endpoint_name", "url")
+
+# EIS has its own module (knob-gated, versioned task types, preconfigured endpoints); importing
+# it adds its row to SERVICES, whichever of the two modules is imported first.
+from . import eis as _eis  # noqa: E402,F401

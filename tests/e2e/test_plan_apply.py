@@ -130,7 +130,7 @@ def test_drift_after_out_of_band_changes(cluster: SandboxServer, specs: Path) ->
     assert "will be" not in drift.stdout and "Plan:" not in drift.stdout
     assert (
         drift.stdout.splitlines()[-1]
-        == "Drift to correct: 1 to create, 0 to update, 1 to replace, 0 to delete."
+        == "Drift to correct: 1 to create, 1 to update, 0 to replace, 0 to delete."
     )
     assert (
         "azure-embed" in drift.stdout
@@ -140,9 +140,17 @@ def test_drift_after_out_of_band_changes(cluster: SandboxServer, specs: Path) ->
     document = json.loads(cli(cluster, "drift", str(specs), "--format", "json").stdout)
     actions = {c["inference_id"]: c["action"] for c in document["changes"]}
     assert actions["azure-embed"] == "create"
-    # a removed merged task setting needs a replace; apply restores both, then no drift
-    assert actions["shift-rerank"] == "replace"
+    # top_n is declared: restored in place. return_documents was added by hand and nobody declares
+    # it: only a replace could drop it, so apply leaves it and says so, until --replace asks
+    assert actions["shift-rerank"] == "update"
     applied(cluster, specs)
+    held = cli(cluster, "drift", str(specs))
+    assert held.code == 2, held.output
+    assert "has drift only a replace can undo (task_settings.return_documents)" in held.stdout
+    assert "--replace shift-rerank" in held.stdout
+    assert live(cluster)["shift-rerank"]["task_settings"]["top_n"] == 3
+    replaced = cli(cluster, "apply", str(specs), "--auto-approve", "--replace", "shift-rerank")
+    assert replaced.code == 0, replaced.output
     assert cli(cluster, "drift", str(specs)).code == 0
 
 
@@ -365,6 +373,8 @@ def test_read_back_difference_exits_4(specs: Path) -> None:
         body = azure()
         body["task_type"] = "text_embedding"
         body["service"] = "azureopenai"
+        # declared chunking is compared (undeclared chunking is the server's business)
+        body["chunking_settings"] = {"strategy": "word", "max_chunk_size": 120, "overlap": 40}
         write_spec(specs, body)
         (specs / "shift-rerank.yaml").unlink()
         applied(old_cluster, specs)

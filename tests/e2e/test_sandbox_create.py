@@ -724,6 +724,7 @@ def test_every_task_type_of_every_service_can_be_created(sandbox: SandboxServer)
         "contextualai": {"api_key": "k", "model_id": "m"},
         "custom": {"secret_parameters": {"k": "v"}, "request": "r", "response": {}},
         "deepseek": {"api_key": "k", "model_id": "m"},
+        "elastic": {"model_id": "m"},
         "elasticsearch": {"model_id": "m", "num_threads": 1, "num_allocations": 1},
         "elser": {"num_threads": 1, "num_allocations": 1},
         "fireworksai": {"api_key": "k", "model_id": "m"},
@@ -748,6 +749,7 @@ def test_every_task_type_of_every_service_can_be_created(sandbox: SandboxServer)
     }
     assert set(base) == set(SERVICES)
     created = 0
+    sandbox.eis = True  # service elastic works only on a cluster connected to EIS
     with client(sandbox) as es:
         for service, spec in SERVICES.items():
             for task_type in spec["tasks"]:
@@ -757,4 +759,6 @@ def test_every_task_type_of_every_service_can_be_created(sandbox: SandboxServer)
                 response = es.put(f"/_inference/{task_type}/e{created}", json=body)
                 assert response.status_code == 200, (service, task_type, response.text)
                 created += 1
-        assert len(es.get("/_inference").json()["endpoints"]) == created + 3
+        listed = es.get("/_inference").json()["endpoints"]
+        assert len([e for e in listed if not e["inference_id"].startswith(".")]) == created
+        assert len(listed) == created + 3 + 5  # in-cluster and EIS preconfigured endpoints

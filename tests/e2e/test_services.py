@@ -24,7 +24,7 @@ def secret_variables() -> dict[str, str]:
 
 def test_every_service_example_applies_and_then_plans_clean() -> None:
     env = secret_variables()
-    with SandboxServer(port=0) as cluster:
+    with SandboxServer(port=0, eis=True) as cluster:  # connected to EIS, so service elastic works
         applied = run_cli(
             "apply", str(SERVICES), "--url", cluster.url, "--auto-approve", env=env, timeout=300
         )

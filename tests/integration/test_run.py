@@ -11,7 +11,6 @@ from reconciler.errors import InputError, SafetyError
 from reconciler.model import CallKind
 from reconciler.plan import Action, Plan
 from reconciler.run import ApplyHooks, ApplyOptions, apply_specs, make_plan
-from reconciler.safety import Permissions
 from reconciler.sandbox import SandboxServer
 from tests.integration.conftest import EMBED, RERANK, write_specs, writes
 
@@ -102,7 +101,7 @@ def test_a_destructive_change_of_an_endpoint_in_use_is_refused_before_the_lock(
         applied = apply_specs(
             session,
             moved,
-            options=ApplyOptions(permissions=Permissions(allow_destroy_in_use=True)),
+            options=ApplyOptions(allow_destroy_in_use=True),
             hooks=ApplyHooks(),
         )
     (outcome,) = applied.result.outcomes

@@ -34,7 +34,7 @@ SCHEMA_HEADER = "# yaml-language-server: $schema=../../../schemas/endpoint.schem
 
 ALL_SERVICES = [
     "ai21", "alibabacloud-ai-search", "amazon_sagemaker", "amazonbedrock", "anthropic", "azureaistudio",
-    "azureopenai", "cohere", "contextualai", "custom", "deepseek", "elasticsearch", "elser", "fireworksai",
+    "azureopenai", "cohere", "contextualai", "custom", "deepseek", "elastic", "elasticsearch", "elser", "fireworksai",
     "googleaistudio", "googlevertexai", "groq", "hugging_face", "jinaai", "llama", "mistral", "nvidia",
     "openai", "openshift_ai", "voyageai", "watsonxai",
 ]  # fmt: skip
@@ -467,6 +467,12 @@ PER_SERVICE_INVALID = [
     ("custom", "completion", ("del", "service_settings.response.json_parser"), "'json_parser' is a required property"),
     ("custom", "rerank", ("set", "service_settings.query_parameters", [["only-a-key"]]), "is too short"),
     ("deepseek", "completion", ("set", "service_settings.rate_limit", {"requests_per_minute": 10}), "'rate_limit' was unexpected"),
+    ("elastic", "chat_completion", ("set", "service_settings.rate_limit", {"requests_per_minute": 10}), "'rate_limit' was unexpected"),
+    ("elastic", "rerank", ("set", "task_settings.top_n", 3), "'top_n' was unexpected"),
+    ("elastic", "sparse_embedding", ("set", "service_settings.max_batch_size", 2048), "2048 is greater than the maximum of 1024"),
+    ("elastic", "chat_completion", ("set", "service_settings.api_key", "${env:EIS_KEY}"), "'api_key' was unexpected"),
+    ("elastic", "text_embedding", ("del", "service_settings.model_id"), "'model_id' is a required property"),
+    ("elastic", "rerank", ("set", "service_settings.max_batch_size", 8), "'max_batch_size' was unexpected"),
     ("elasticsearch", "sparse_embedding", ("del", "service_settings.num_threads"), "'num_threads' is a dependency of 'model_id'"),
     ("elasticsearch", "text_embedding", ("set", "service_settings.num_threads", 3), "3 is not one of [1, 2, 4, 8, 16, 32]"),
     ("elasticsearch", "rerank", ("set", "service_settings.adaptive_allocations.max", 4), "'max' was unexpected"),

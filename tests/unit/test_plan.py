@@ -11,7 +11,7 @@ import yaml
 from reconciler.catalog import load_catalog
 from reconciler.loader import parse_documents
 from reconciler.model import EndpointSpec, LiveEndpoint, dotted
-from reconciler.plan import Action, SecretStatus, Usage, build_plan, with_usage
+from reconciler.plan import Action, Ownership, SecretStatus, Usage, build_plan, with_usage
 from reconciler.render import wording
 from reconciler.validate import validate_documents
 
@@ -163,14 +163,15 @@ OLD = "9.4.0"
             ("task_settings.top_n",),
             "in place",
         ),
-        # a merged task setting that was removed cannot be dropped by _update
+        # a live task setting that no spec declares (and no state says was declared) is drift
+        # only a replace could undo: left alone, never replaced for it
         (
             edit(SHIFT_RERANK, "task_settings.return_documents", DELETE),
             SHIFT_RERANK_LIVE,
             NEW,
-            Action.REPLACE,
-            ("task_settings.return_documents",),
-            "cannot drop a key",
+            Action.NOOP,
+            (),
+            "",
         ),
         # rate_limit: in place on 9.5, replace before (older _update silently ignores it)
         (
@@ -258,22 +259,22 @@ OLD = "9.4.0"
             ("task_settings.top_n",),
             "",
         ),
-        # drift: an undeclared live key that the server does not fill in
+        # drift: an undeclared live key that the server does not fill in: held, not replaced
         (
             AZURE_EMBED,
             edit(AZURE_EMBED_LIVE, "task_settings.user", "someone"),
             NEW,
-            Action.REPLACE,
-            ("task_settings.user",),
+            Action.NOOP,
+            (),
             "",
         ),
-        # drift: the rate limit moved away from the default nobody declared
+        # a server-filled value nobody declared is never a change, whatever its value
         (
             AZURE_EMBED,
             edit(AZURE_EMBED_LIVE, "service_settings.rate_limit", {"requests_per_minute": 7}),
             OLD,
-            Action.REPLACE,
-            ("service_settings.rate_limit",),
+            Action.NOOP,
+            (),
             "",
         ),
         # declared dimensions are compared
@@ -363,11 +364,18 @@ def test_undeclared_endpoints_are_unmanaged_unless_pruned_and_owned() -> None:
         catalog=CATALOG,
         cluster_version=NEW,
         prune=True,
-        managed=frozenset({"shift-rerank", ".rerank-v1-elasticsearch"}),
+        ownership=Ownership(mine=frozenset({"shift-rerank", ".rerank-v1-elasticsearch"})),
     )
     assert [(c.action, c.inference_id) for c in plan.changes] == [(Action.DELETE, "shift-rerank")]
     assert plan.unmanaged == (".rerank-v1-elasticsearch",)
-    plan = build_plan(specs=[], live=others, catalog=CATALOG, cluster_version=NEW, prune=True)
+    plan = build_plan(
+        specs=[],
+        live=others,
+        catalog=CATALOG,
+        cluster_version=NEW,
+        prune=True,
+        ownership=Ownership(),
+    )
     assert not plan.changes  # not ours: never pruned
 
 

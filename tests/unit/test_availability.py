@@ -1,0 +1,76 @@
+"""Task types newer than the cluster, and services the cluster's `_services` does not offer."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from reconciler.availability import offer_problems, parse_offered, task_type_problems
+from reconciler.catalog import load_catalog
+from reconciler.model import EndpointSpec
+from reconciler.validate import validate_directory
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "services"
+
+
+def load(tmp_path: Path, *names: str) -> tuple[EndpointSpec, ...]:
+    for name in names:
+        service, task_type = name.split("/")
+        target = tmp_path / service
+        target.mkdir(exist_ok=True)
+        shutil.copy(EXAMPLES / service / f"{task_type}.yaml", target / f"{task_type}.yaml")
+    result = validate_directory(tmp_path, variables={})
+    assert result.ok, result.diagnostics
+    return result.specs
+
+
+@pytest.mark.parametrize(
+    ("version", "refused"),
+    [
+        ("8.17.0", {"chat_completion", "rerank", "embedding"}),  # the service check covers 8.17
+        ("8.18.3", {"rerank", "embedding"}),
+        ("8.19.0", {"embedding"}),
+        ("9.0.0", {"rerank", "embedding"}),
+        ("9.3.9", {"embedding"}),
+        ("9.4.0", set()),
+    ],
+)
+def test_task_type_versions_follow_the_release_line(
+    tmp_path: Path, version: str, refused: set[str]
+) -> None:
+    specs = load(tmp_path, "elastic/chat_completion", "elastic/rerank", "elastic/embedding")
+    problems = task_type_problems(specs, load_catalog(), version)
+    assert {p.file.rsplit("/", 1)[1].removesuffix(".yaml") for p in problems} == refused
+    assert all(p.message.endswith(f"the cluster runs {version}") for p in problems)
+
+
+def test_services_without_task_type_versions_are_not_checked(tmp_path: Path) -> None:
+    specs = load(tmp_path, "jinaai/embedding")
+    assert task_type_problems(specs, load_catalog(), "8.0.0") == []
+
+
+def test_offer_problems(tmp_path: Path) -> None:
+    specs = load(tmp_path, "elastic/rerank", "elastic/chat_completion", "jinaai/rerank")
+    catalog = load_catalog()
+    offered = parse_offered(
+        [
+            {"service": "elastic", "task_types": ["chat_completion", "sparse_embedding"]},
+            {"service": "cohere", "task_types": ["rerank"]},
+            "not a configuration",
+        ]
+    )
+    (problem,) = offer_problems(specs, catalog, offered)
+    assert problem.file.endswith("rerank.yaml") and "elastic" in problem.file
+    assert (
+        "offered by this cluster for task types [chat_completion, sparse_embedding], not for 'rerank'"
+        in (problem.message)
+    )
+    # jinaai's availability does not depend on the deployment: not asked about, even if unlisted
+    (missing,) = [
+        p for p in offer_problems(specs, catalog, {}) if "rerank" in p.file and "elastic" in p.file
+    ]
+    assert "service 'elastic' is not offered by this cluster" in missing.message
+    assert "Cloud Connect" in missing.message
+    assert len(offer_problems(specs, catalog, {})) == 2
