@@ -52,7 +52,7 @@ def make_plan(
     check_references(specs, session.catalog)
     snapshot = read_snapshot(session.client, session.store, version=version)
     check_versions(tuple(specs), session.catalog, snapshot.version)
-    check_offered(session.client, specs, session.catalog)
+    check_offered(session.client, tuple(specs), session.catalog)
     live_ids = frozenset(e.inference_id for e in snapshot.endpoints)
     warnings = list(snapshot.warnings)
     if prune and not snapshot.state.available:
