@@ -8,6 +8,7 @@ progress and errors). Heavy modules are imported inside commands so that
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -83,7 +84,15 @@ def validate(directory: FsPath) -> None:
     if not result.ok:
         raise InputError(f"{len(result.diagnostics)} problem(s) in {directory}", result.diagnostics)
     count = len(result.specs)
-    click.echo(f"{count} endpoint spec{'s' if count != 1 else ''} valid in {directory}.")
+    click.echo(f"{count} endpoint spec{'s' if count != 1 else ''} valid in {_ending(directory)}.")
+
+
+def _ending(path: FsPath) -> str:
+    """A path that can end a sentence: one ending in '.' (``.``, ``..``) gets a separator first."""
+    import os
+
+    text = str(path)
+    return text + os.sep if text.endswith(".") else text
 
 
 def main(argv: list[str] | None = None) -> Any:
@@ -253,6 +262,7 @@ def _plan_command(
     fmt: str,
     out: FsPath | None,
     drift: bool,
+    display: Display,
 ) -> int:
     """Plan and print; the exit code (3 when apply of this plan would be refused)."""
     from reconciler.render import render, to_document
@@ -278,8 +288,9 @@ def _plan_command(
         from reconciler.planfile import write_plan_file
 
         write_plan_file(out, saved, rendered=to_document(planned.plan))
-    color = fmt == "text" and sys.stdout.isatty()
-    click.echo(render(planned.plan, fmt, color=color, drift=drift).rstrip("\n"))
+    color = fmt == "text" and display.color
+    rendered = render(planned.plan, fmt, color=color, drift=drift, verbose=display.verbose)
+    click.echo(rendered.rstrip("\n"), color=color)
     if out is not None:
         click.echo(
             f"Saved the plan to {out}; apply it with `reconciler apply --plan {out}`.", err=True
@@ -305,6 +316,41 @@ FORMAT = click.option(
 DIRECTORY = click.argument("directory", default=".", type=click.Path(path_type=FsPath))
 
 
+@dataclass(frozen=True, kw_only=True)
+class Display:
+    """How text output looks: colour (decided once, by ``render.color.use_color``) and verbosity."""
+
+    color: bool
+    verbose: bool
+
+
+def display_options(function: Any) -> Any:
+    """``--color/--no-color`` and ``--verbose``, turned into one ``display`` argument."""
+    import functools
+    import os
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, color: bool | None, verbose: bool, **kwargs: Any) -> Any:
+        from reconciler.render.color import use_color
+
+        decided = use_color(color, isatty=sys.stdout.isatty(), environ=os.environ)
+        return function(*args, display=Display(color=decided, verbose=verbose), **kwargs)
+
+    options = [
+        click.option(
+            "--color/--no-color",
+            default=None,
+            help="Colour text output (default: on a terminal, unless NO_COLOR is set).",
+        ),
+        click.option(
+            "--verbose", "-v", is_flag=True, help="List unchanged endpoints too (text, markdown)."
+        ),
+    ]
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
 @cli.command()
 @DIRECTORY
 @FORMAT
@@ -317,6 +363,7 @@ DIRECTORY = click.argument("directory", default=".", type=click.Path(path_type=F
 @click.option(
     "--prune", is_flag=True, help="Plan deletion of managed endpoints no longer declared."
 )
+@display_options
 @selection_options(with_changes=True)
 @connection_options
 def plan(
@@ -325,10 +372,13 @@ def plan(
     out: FsPath | None,
     detailed_exitcode: bool,
     prune: bool,
+    display: Display,
     **options: Any,
 ) -> int:
     """Show what apply would change in the cluster (exit 3 if apply would refuse it)."""
-    code = _plan_command(directory, options, prune=prune, fmt=fmt, out=out, drift=False)
+    code = _plan_command(
+        directory, options, prune=prune, fmt=fmt, out=out, drift=False, display=display
+    )
     return EXIT_OK if code == EXIT_CHANGES and not detailed_exitcode else code
 
 
@@ -336,11 +386,14 @@ def plan(
 @DIRECTORY
 @FORMAT
 @click.option("--prune", is_flag=True, help="Count managed endpoints no longer declared as drift.")
+@display_options
 @selection_options(with_changes=False)
 @connection_options
-def drift(directory: FsPath, fmt: str, prune: bool, **options: Any) -> int:
+def drift(directory: FsPath, fmt: str, prune: bool, display: Display, **options: Any) -> int:
     """Report drift between the cluster and DIRECTORY (exit 2 on drift), for scheduled jobs."""
-    return _plan_command(directory, options, prune=prune, fmt=fmt, out=None, drift=True)
+    return _plan_command(
+        directory, options, prune=prune, fmt=fmt, out=None, drift=True, display=display
+    )
 
 
 PAST = {"create": "created", "update": "updated", "replace": "replaced", "delete": "deleted"}
@@ -364,6 +417,7 @@ PAST = {"create": "created", "update": "updated", "replace": "replaced", "delete
     show_default=True,
     help="Independent changes sent at once.",
 )
+@display_options
 @connection_options
 def apply(
     directory: FsPath | None,
@@ -372,11 +426,13 @@ def apply(
     prune: bool,
     allow_destroy_in_use: bool,
     parallelism: int,
+    display: Display,
     **options: Any,
 ) -> int:
     """Carry out the plan: create, update, replace and delete endpoints."""
     from reconciler.apply import PHASES
-    from reconciler.render import render
+    from reconciler.errors import VerificationError
+    from reconciler.render.wording import apply_summary
     from reconciler.run import ApplyHooks, ApplyOptions, apply_specs, check_origin
     from reconciler.session import load_specs
 
@@ -395,13 +451,12 @@ def apply(
         directory = directory or FsPath(".")
         opened, settings = _session(directory, options)
         specs = load_specs(directory, settings).specs
+    tally = _Tally()
     hooks = ApplyHooks(
-        show=lambda plan: click.echo(
-            render(plan, "text", color=plan.has_changes and sys.stdout.isatty()).rstrip("\n")
-        ),
+        show=lambda plan: _show_plan(plan, display),
         confirm=lambda plan: _confirm(auto_approve),
         note=lambda text: click.echo(f"Note: {text}", err=True),
-        progress=_progress,
+        progress=tally.progress,
     )
     options_ = ApplyOptions(
         prune=prune,
@@ -412,12 +467,14 @@ def apply(
     with opened as session:
         if saved is not None:
             check_origin(saved, environment=options.get("environment"), cluster=session.origin)
-        applied = apply_specs(session, specs, options=options_, hooks=hooks, saved=saved)
+        try:
+            applied = apply_specs(session, specs, options=options_, hooks=hooks, saved=saved)
+        except VerificationError:  # exit 4: everything was applied, so the summary still ends it
+            click.echo(apply_summary(tally.done, failed=tally.failed))
+            raise
     result = applied.result
-    if not applied.plan.has_changes:
-        return EXIT_OK
-    counts = ", ".join(f"{result.count(a)} {PAST[a.value]}" for a in PHASES)
-    click.echo(f"Apply complete: {counts}, {len(result.failed)} failed.")
+    done = {action: result.count(action) for action in PHASES}
+    click.echo(apply_summary(done, failed=len(result.failed)))  # a no-op apply included
     if result.failed:
         for outcome in result.failed:
             click.echo(f"Error: {outcome.change.address}: {outcome.message}", err=True)
@@ -442,6 +499,28 @@ def _progress(change: Any, status: str, seconds: float) -> None:
         click.echo(f"{change.action.symbol} {change.address}: {verb} ({seconds:.2f}s)", err=True)
     else:
         click.echo(f"! {change.address}: {change.action.value} failed: {status}", err=True)
+
+
+class _Tally:
+    """Counts outcomes as apply reports them, for a summary when apply ends by raising."""
+
+    def __init__(self) -> None:
+        self.done: dict[Any, int] = {}
+        self.failed = 0
+
+    def progress(self, change: Any, status: str, seconds: float) -> None:
+        _progress(change, status, seconds)
+        if status == "ok":
+            self.done[change.action] = self.done.get(change.action, 0) + 1
+        else:
+            self.failed += 1
+
+
+def _show_plan(plan: Any, display: Display) -> None:
+    from reconciler.render import render
+
+    text = render(plan, "text", color=display.color, verbose=display.verbose)
+    click.echo(text.rstrip("\n"), color=display.color)
 
 
 @cli.command()

@@ -96,6 +96,9 @@ def test_create_then_nothing_to_do(cluster: SandboxServer, specs: Path) -> None:
     assert again.code == 0 and "No changes." in again.stdout, again.output
     second = cli(cluster, "apply", str(specs), "--auto-approve")
     assert second.code == 0 and "No changes." in second.stdout
+    assert second.stdout.splitlines()[-1] == (
+        "Apply complete: 0 created, 0 updated, 0 replaced, 0 deleted, 0 failed."
+    )
     assert write_requests(cluster.requests) == []
     assert_no_secret(plan.output, first.output, again.output, second.output)
 
@@ -123,6 +126,13 @@ def test_drift_after_out_of_band_changes(cluster: SandboxServer, specs: Path) ->
     drift = cli(cluster, "drift", str(specs))
     assert drift.code == 2, drift.output
     assert "Drift detected" in drift.stdout
+    assert "rerank/shift-rerank has drifted; apply " in drift.stdout
+    assert "text_embedding/azure-embed is missing from the cluster" in drift.stdout
+    assert "will be" not in drift.stdout and "Plan:" not in drift.stdout
+    assert (
+        drift.stdout.splitlines()[-1]
+        == "Drift to correct: 1 to create, 1 to update, 0 to replace, 0 to delete."
+    )
     assert (
         "azure-embed" in drift.stdout
         and "top_n" in drift.stdout
@@ -377,3 +387,6 @@ def test_read_back_difference_exits_4(specs: Path) -> None:
         result = cli(old_cluster, "apply", str(specs), "--auto-approve")
         assert result.code == 4, result.output
         assert "differs from the plan" in result.stderr and "chunking_settings" in result.stderr
+        assert result.stdout.splitlines()[-1] == (
+            "Apply complete: 0 created, 1 updated, 0 replaced, 0 deleted, 0 failed."
+        )
