@@ -13,7 +13,7 @@ log. Routes:
     PUT    /_sandbox/bugs                {"emulate": ["139574"]}  reproduce a known ES bug
     GET    /_sandbox/faults              the active faults
     POST   /_sandbox/faults              {"method","path","status","count","retry_after","drop","after",
-                                          "delay","body","echo"}
+                                          "delay","body","echo","seconds"}
     DELETE /_sandbox/faults              remove all faults
     POST   /_sandbox/reset               forget every endpoint, pipeline, index, fault and log entry
 """
@@ -45,6 +45,7 @@ def _fault_from(body: dict[str, Any]) -> Fault:
         "delay",
         "body",
         "echo",
+        "seconds",
     }
     unknown = sorted(set(body) - known)
     if unknown:
