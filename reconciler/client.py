@@ -180,7 +180,6 @@ class Client:
                 f"{method} {path}: timed out ({error.__class__.__name__}; "
                 f"--timeout / RECONCILER_TIMEOUT is {self.connection.timeout:g}s)"
             )
-            log.debug("%s %s: %s", method, path, failure)
             raise Transient(failure, reason="a request timed out", costly=True) from None
         except httpx.TransportError as error:
             failure = TransportError(
@@ -188,7 +187,6 @@ class Client:
             )
             if not _transient(error):
                 raise failure from None
-            log.debug("%s %s: %s", method, path, failure)
             raise Transient(failure, reason="the connection failed", costly=True) from None
         log.debug(
             "%s %s -> %s (%.0f ms)",

@@ -32,6 +32,7 @@ itself, and they count as answers (the cluster is up). Owns none of HTTP:
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -41,6 +42,7 @@ from typing import TypeVar
 
 from reconciler.errors import ClusterError, GaveUp, HTTPError
 
+log = logging.getLogger("reconciler.http")
 T = TypeVar("T")
 WaitReport = Callable[
     [float, str], None
@@ -127,8 +129,11 @@ class RetryPolicy:
             except Transient as failure:
                 self._failed(request, sent_in, failure)
                 continue
-            except BaseException:
+            except HTTPError:
                 self._answered(request)  # a non-transient answer: the cluster is up
+                raise
+            except BaseException:
+                self._release()  # a failure of ours or one no retry heals (TLS): no verdict
                 raise
             self._answered(request)
             return result
@@ -192,6 +197,13 @@ class RetryPolicy:
                 ceiling = min(MAX_BACKOFF, BASE_BACKOFF * 2 ** (request.attempts - 1))
                 request.not_before = now + random.uniform(ceiling / 2, ceiling)
             self._lock.notify_all()
+        log.debug(
+            "attempt %d failed (%s), will retry; %d in flight at once: %s",
+            request.attempts,
+            failure.reason,
+            max(1, int(self.limit)),
+            failure.error,
+        )
         if report is not None and self.on_wait is not None:
             self.on_wait(*report)
 
@@ -205,6 +217,11 @@ class RetryPolicy:
             self._tokens = min(BUCKET, self._tokens + (request.cost or SUCCESS_REFUND))
             if busy >= int(self.limit) and self.limit < MAX_LIMIT:
                 self.limit += 1.0 / self.limit  # one more per round of successes
+            self._lock.notify_all()
+
+    def _release(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
             self._lock.notify_all()
 
     def _pause(self, retry_after: float | None) -> float:
