@@ -82,21 +82,13 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def _error(
-        self,
-        status: int,
-        message: str,
-        *,
-        kind: str = "invalid_request_error",
-        code: str | None = None,
-    ) -> None:
-        self._send(
-            status, {"error": {"message": message, "type": kind, "param": None, "code": code}}
-        )
+    def _error(self, status: int, message: str, *, kind: str = "invalid_request_error",
+               code: str | None = None) -> None:
+        self._send(status, {"error": {"message": message, "type": kind, "param": None, "code": code}})
 
     def _authorized(self) -> bool:
         header = self.headers.get("Authorization", "")
-        token = header[len("Bearer ") :].strip() if header.startswith("Bearer ") else ""
+        token = header[len("Bearer "):].strip() if header.startswith("Bearer ") else ""
         expected = self.server.api_key  # type: ignore[attr-defined]
         if not token or (expected and token != expected):
             self._error(401, "Incorrect API key provided.", code="invalid_api_key")
@@ -128,15 +120,10 @@ class Handler(BaseHTTPRequestHandler):
         return body
 
     def _record(self, body: dict[str, Any], texts: list[str]) -> None:
-        entry = {
-            "path": self.path,
-            "model": body.get("model"),
-            "inputs": len(texts),
-            "dimensions": body.get("dimensions"),
-            "user": body.get("user"),
-            "stream": bool(body.get("stream")),
-            "bearer": self.headers.get("Authorization", "").startswith("Bearer "),
-        }
+        entry = {"path": self.path, "model": body.get("model"), "inputs": len(texts),
+                 "dimensions": body.get("dimensions"), "user": body.get("user"),
+                 "stream": bool(body.get("stream")),
+                 "bearer": self.headers.get("Authorization", "").startswith("Bearer ")}
         with self.server.lock:  # type: ignore[attr-defined]
             log = self.server.requests  # type: ignore[attr-defined]
             log.append(entry)
@@ -182,26 +169,12 @@ class Handler(BaseHTTPRequestHandler):
             self._error(400, "'encoding_format' must be 'float' or 'base64'.")
             return
         self._record(body, texts)
-        data = [
-            {
-                "object": "embedding",
-                "index": index,
-                "embedding": encode(
-                    embedding(text, model=model, dimensions=dimensions), encoding_format
-                ),
-            }
-            for index, text in enumerate(texts)
-        ]
+        data = [{"object": "embedding", "index": index,
+                 "embedding": encode(embedding(text, model=model, dimensions=dimensions), encoding_format)}
+                for index, text in enumerate(texts)]
         used = tokens(texts)
-        self._send(
-            200,
-            {
-                "object": "list",
-                "data": data,
-                "model": model,
-                "usage": {"prompt_tokens": used, "total_tokens": used},
-            },
-        )
+        self._send(200, {"object": "list", "data": data, "model": model,
+                         "usage": {"prompt_tokens": used, "total_tokens": used}})
 
     def _chat(self, body: dict[str, Any]) -> None:
         messages = body.get("messages")
@@ -212,33 +185,14 @@ class Handler(BaseHTTPRequestHandler):
         self._record(body, texts)
         model = str(body.get("model") or "gpt-4o-mini")
         created = int(time.time())
-        ident = (
-            "chatcmpl-"
-            + hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()[:24]
-        )
-        usage = {
-            "prompt_tokens": tokens(texts),
-            "completion_tokens": tokens([ANSWER]),
-            "total_tokens": tokens(texts) + tokens([ANSWER]),
-        }
+        ident = "chatcmpl-" + hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()[:24]
+        usage = {"prompt_tokens": tokens(texts), "completion_tokens": tokens([ANSWER]),
+                 "total_tokens": tokens(texts) + tokens([ANSWER])}
         if not body.get("stream"):
-            self._send(
-                200,
-                {
-                    "id": ident,
-                    "object": "chat.completion",
-                    "created": created,
-                    "model": model,
-                    "choices": [
-                        {
-                            "index": 0,
-                            "finish_reason": "stop",
-                            "message": {"role": "assistant", "content": ANSWER},
-                        }
-                    ],
-                    "usage": usage,
-                },
-            )
+            self._send(200, {"id": ident, "object": "chat.completion", "created": created, "model": model,
+                             "choices": [{"index": 0, "finish_reason": "stop",
+                                          "message": {"role": "assistant", "content": ANSWER}}],
+                             "usage": usage})
             return
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
@@ -247,9 +201,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.close_connection = True
         chunk = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model}
-        deltas: list[tuple[dict[str, str], str | None]] = [
-            ({"role": "assistant", "content": ""}, None)
-        ]
+        deltas: list[tuple[dict[str, str], str | None]] = [({"role": "assistant", "content": ""}, None)]
         deltas += [({"content": word + " "}, None) for word in ANSWER.split()]
         deltas.append(({}, "stop"))
         for delta, finish in deltas:
@@ -259,14 +211,8 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
-def make_server(
-    host: str,
-    port: int,
-    *,
-    dimensions: int = DEFAULT_DIMENSIONS,
-    api_key: str = "",
-    quiet: bool = False,
-) -> ThreadingHTTPServer:
+def make_server(host: str, port: int, *, dimensions: int = DEFAULT_DIMENSIONS, api_key: str = "",
+                quiet: bool = False) -> ThreadingHTTPServer:
     server = ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True
     server.dimensions = dimensions  # type: ignore[attr-defined]
@@ -281,28 +227,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
     parser.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
-    parser.add_argument(
-        "--dimensions",
-        type=int,
-        default=DEFAULT_DIMENSIONS,
-        help=f"vector size when the request names none (default {DEFAULT_DIMENSIONS})",
-    )
-    parser.add_argument(
-        "--api-key", default="", help="accept only this bearer token (default: any non-empty token)"
-    )
+    parser.add_argument("--dimensions", type=int, default=DEFAULT_DIMENSIONS,
+                        help=f"vector size when the request names none (default {DEFAULT_DIMENSIONS})")
+    parser.add_argument("--api-key", default="",
+                        help="accept only this bearer token (default: any non-empty token)")
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
     options = parser.parse_args()
-    server = make_server(
-        options.host,
-        options.port,
-        dimensions=options.dimensions,
-        api_key=options.api_key,
-        quiet=options.quiet,
-    )
-    print(
-        f"fake OpenAI server listening on http://{options.host}:{server.server_address[1]}",
-        flush=True,
-    )
+    server = make_server(options.host, options.port, dimensions=options.dimensions,
+                         api_key=options.api_key, quiet=options.quiet)
+    print(f"fake OpenAI server listening on http://{options.host}:{server.server_address[1]}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
