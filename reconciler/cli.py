@@ -153,6 +153,15 @@ def connection_options(function: Any) -> Any:
             show_default=True,
             help="Seconds to wait for each HTTP answer (or RECONCILER_TIMEOUT).",
         ),
+        click.option(
+            "--retry-for",
+            callback=_duration,
+            envvar="RECONCILER_RETRY_FOR",
+            default="5m",
+            show_default=True,
+            help="How long to sit out a cluster that answers 429/503 or drops connections "
+            "(e.g. 90s, 10m; or RECONCILER_RETRY_FOR).",
+        ),
         click.option("--sandbox", is_flag=True, help="Run against the embedded sandbox cluster."),
         click.option(
             "--sandbox-data",
@@ -163,6 +172,20 @@ def connection_options(function: Any) -> Any:
     for option in reversed(options):
         function = option(function)
     return function
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    from reconciler.retry import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+def _waiting(seconds: float, reason: str) -> None:
+    """The client sits out an overloaded cluster: say so, so a slow run is not taken for a hung one."""
+    click.echo(f"waiting {seconds:.1f} s: {reason}".replace(".0 s", " s"), err=True)
 
 
 def _session(directory: FsPath, options: dict[str, Any], *, saved: Any = None) -> Any:
@@ -196,7 +219,12 @@ def _session(directory: FsPath, options: dict[str, Any], *, saved: Any = None) -
         ca_cert=options.get("ca_cert"),
         insecure=bool(options.get("insecure")),
     )
-    connection = replace(connection, timeout=float(options.get("timeout") or 30.0))
+    connection = replace(
+        connection,
+        timeout=float(options.get("timeout") or 30.0),
+        retry_for=float(options.get("retry_for") or 300.0),
+        on_wait=_waiting,
+    )
     return open_session(connection=connection, settings=settings, sandbox_data=None), settings
 
 
@@ -478,6 +506,8 @@ def apply(
     if result.failed:
         for outcome in result.failed:
             click.echo(f"Error: {outcome.change.address}: {outcome.message}", err=True)
+        names = ", ".join(sorted(o.change.address for o in result.failed))
+        click.echo(f"Not changed ({len(result.failed)}): {names}", err=True)
         return EXIT_ERROR
     return EXIT_OK
 
