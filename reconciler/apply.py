@@ -23,6 +23,7 @@ from reconciler.errors import AuthError, HTTPError, LockError, ReconcilerError
 from reconciler.live import read_endpoints, secret_statuses
 from reconciler.lock import LockKeeper
 from reconciler.model import CallKind, EndpointSpec, FieldPath, LiveEndpoint, Request, dotted
+from reconciler.normalize import declared_names
 from reconciler.plan import Action, Change, Plan, build_plan
 from reconciler.secrets import fingerprint, resolved_body, scrub
 from reconciler.session import Session
@@ -66,8 +67,10 @@ class Applier:
         salt: str,
         parallelism: int = 8,
         progress: Progress | None = None,
+        adopted: frozenset[str] = frozenset(),
     ) -> None:
         self.session = session
+        self.adopted = adopted  # existing endpoints this run took ownership of
         self.salt = salt
         self.catalog: Catalog = session.catalog
         self.specs = {spec.inference_id: spec for spec in specs}
@@ -193,9 +196,14 @@ class Applier:
                 task_type=change.task_type, service=change.service, secrets=secrets
             )
         live_ids = {e.inference_id for e in live}
-        for inference_id, spec in self.specs.items():  # adopt what exists and is declared
-            if inference_id in live_ids and inference_id not in managed:
+        for inference_id in self.adopted & live_ids:
+            spec = self.specs.get(inference_id)
+            if spec is not None and inference_id not in managed:
                 managed[inference_id] = Managed(task_type=spec.task_type, service=spec.service)
+        for inference_id, entry in managed.items():  # what each declared at this apply
+            spec = self.specs.get(inference_id)
+            if spec is not None and entry.declared != declared_names(spec):
+                managed[inference_id] = replace(entry, declared=declared_names(spec))
         return replace(state, managed=managed)
 
     def _verify(self, touched: set[str], state: State, version: str) -> tuple[str, ...]:

@@ -1,14 +1,13 @@
 """Whether the cluster can serve what a spec asks for, beyond the service's own version.
 
-Owns two checks made after the cluster's version is known and before any
-write: a task type newer than the cluster (catalog ``task_type_versions``,
-one version per release line, since 8.19 has things 9.0 lacks), and, for
-services whose availability depends on the deployment rather than on the
-version (catalog ``requires_cluster_offer``: the Elastic Inference Service
-is there only where the cluster is connected to EIS), whether the cluster's
-own ``GET _inference/_services`` offers the service and task type. Both
-return diagnostics naming the spec's file:line; ``check_offered`` asks the
-cluster once, and only when some spec needs it.
+Owns one check made after the cluster's version is known and before any
+write, for services whose availability depends on the deployment rather
+than on the version (catalog ``requires_cluster_offer``: the Elastic
+Inference Service is there only where the cluster is connected to EIS):
+whether the cluster's own ``GET _inference/_services`` offers the service
+and task type. Its diagnostics name the spec's file:line; ``check_offered``
+asks the cluster once, and only when some spec needs it. (A service, task
+type or field newer than the cluster is ``versions.too_new``'s.)
 """
 
 from __future__ import annotations
@@ -16,61 +15,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from reconciler.catalog import Catalog, parse_version
+from reconciler.catalog import Catalog
 from reconciler.client import Client
 from reconciler.diagnostics import Diagnostic
 from reconciler.errors import InputError
 from reconciler.model import EndpointSpec
 
 MISSING_SERVICES_API = (400, 403, 404, 405)  # before 8.16, or credentials without monitor_inference
-
-
-def _line_of(version: str) -> str:
-    return str(parse_version(version)[0])
-
-
-def task_type_since(
-    raw: Mapping[str, Any], task_type: str, cluster_version: str
-) -> tuple[str | None, str] | None:
-    """(first version on the cluster's line or None, the text naming every line), or None if unversioned."""
-    lines = (raw.get("task_type_versions") or {}).get(task_type)
-    if not lines:
-        return None
-    named = ", ".join(
-        f"{since} on {line}.x" if since else f"not on {line}.x"
-        for line, since in sorted(lines.items())
-    )
-    return lines.get(_line_of(cluster_version)), named
-
-
-def task_type_problems(
-    specs: Iterable[EndpointSpec], catalog: Catalog, cluster_version: str
-) -> list[Diagnostic]:
-    """A task type newer than the cluster: an error naming the spec's line and both versions."""
-    problems = []
-    cluster = parse_version(cluster_version)
-    for spec in specs:
-        facts = catalog.service(spec.service)
-        found = task_type_since(facts.raw, spec.task_type, cluster_version) if facts else None
-        if found is None:
-            continue
-        since, named = found
-        if since is not None and parse_version(since) <= cluster:
-            continue
-        line, col = spec.source.at(("task_type",))
-        needs = f"Elasticsearch {since} or later" if since else f"a newer Elasticsearch ({named})"
-        problems.append(
-            Diagnostic(
-                file=spec.source.file,
-                line=line,
-                col=col,
-                message=(
-                    f"task type '{spec.task_type}' of service '{spec.service}' needs {needs}; "
-                    f"the cluster runs {cluster_version}"
-                ),
-            )
-        )
-    return problems
 
 
 def offer_problems(

@@ -2,7 +2,8 @@
 
 Owns the questions the planner asks about a service: which fields are secret,
 which values the server fills in, which fields ``_update`` may change on a
-given cluster version. Holds no facts itself: they are data, so the planner
+given cluster version, and since when a service, task type or field exists
+(``available``: a fact dated on the 8.x line and the 9.x line). Holds no facts itself: they are data, so the planner
 has no per-service branches. Does not validate specs (``schema`` does).
 
 The planner asks once per endpoint: ``Catalog.facts(service, task_type, version)``
@@ -13,7 +14,7 @@ instead of the catalog.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -37,6 +38,39 @@ def parse_version(text: str | None) -> tuple[int, int, int]:
     while len(parts) < 3:
         parts.append(0)
     return (parts[0], parts[1], parts[2])
+
+
+# When a fact arrived: one version ("8.15.0": from then on, on every later line), a list
+# with the first release per major line (["8.19.0", "9.1.0"]: 8.19 carries a backport that
+# 9.0 lacks), or None (as old as what holds it).
+SinceSpec = str | Sequence[str] | None
+
+
+def since_versions(since: SinceSpec) -> tuple[Version, ...]:
+    if since is None:
+        return ()
+    texts = [since] if isinstance(since, str) else list(since)
+    return tuple(sorted(parse_version(text) for text in texts))
+
+
+def available(since: SinceSpec, version: Version) -> bool:
+    """Whether a fact dated ``since`` exists on a cluster of ``version``.
+
+    A line that has its own entry needs that entry's release; a line without one has the
+    fact when an earlier line had it (9.x has every 8.x fact unless a 9.x entry says when).
+    """
+    firsts = since_versions(since)
+    if not firsts:
+        return True
+    same_line = [first for first in firsts if first[0] == version[0]]
+    if same_line:
+        return version >= same_line[0]
+    return any(first[0] < version[0] for first in firsts)
+
+
+def since_text(since: SinceSpec) -> str:
+    """'8.19.0 / 9.1.0' (how users read a two-line fact)."""
+    return " / ".join(".".join(map(str, first)) for first in since_versions(since))
 
 
 def schemas_dir() -> FsPath:
@@ -64,7 +98,58 @@ class ServiceFacts:
 
     @property
     def since(self) -> tuple[int, int, int]:
-        return parse_version(self.raw.get("since"))
+        """The earliest release with the service (``since_spec`` tells the lines apart)."""
+        firsts = since_versions(self.raw.get("since"))
+        return firsts[0] if firsts else (0, 0, 0)
+
+    # ------------------------------------------------------------------ time
+    # Per (service, task type, version): is it offered, which fields exist and since
+    # when. A task type or field without its own date is as old as what holds it.
+
+    @property
+    def since_spec(self) -> SinceSpec:
+        return self.raw.get("since")
+
+    def task_type_since(self, task_type: str) -> SinceSpec:
+        return self.raw.get("task_type_since", {}).get(task_type, self.since_spec)
+
+    def field_since(self, block: str, key: str, task_type: str) -> SinceSpec:
+        """When block.key arrived for task_type (the later of its own date and the task type's)."""
+        own = self.field(block, key).get("since")
+        if own is None:
+            return self.task_type_since(task_type)
+        return own
+
+    def offers(self, *, task_type: str, version: Version) -> bool:
+        """Whether a cluster of ``version`` has this service with this task type."""
+        return (
+            task_type in self.raw.get("task_types", ())
+            and available(self.since_spec, version)
+            and available(self.task_type_since(task_type), version)
+        )
+
+    def fields_at(self, *, block: str, task_type: str, version: Version) -> tuple[str, ...]:
+        """Keys of ``block`` a cluster of ``version`` accepts for ``task_type``."""
+        return tuple(
+            sorted(
+                name
+                for name, spec in self.raw.get(block, {}).items()
+                if task_type in spec.get("task_types", (task_type,))
+                and available(self.field_since(block, name, task_type), version)
+            )
+        )
+
+    def enum_value_since(self, block: str, key: str, value: str) -> SinceSpec:
+        """When one value of an enum field arrived (cohere embedding_type bit ...)."""
+        return self.field(block, key).get("enum_since", {}).get(value)
+
+    def required_until(self, block: str, key: str) -> SinceSpec:
+        """Release from which an optional field stopped being required (vertex location)."""
+        return self.field(block, key).get("required_before")
+
+    def evidence(self, fact: str) -> str:
+        """Where a dated fact comes from (``since``, ``task_type_since.X``, ``block.key``)."""
+        return str(self.raw.get("evidence", {}).get(fact, ""))
 
     @property
     def canonical_name(self) -> str:
@@ -81,15 +166,34 @@ class ServiceFacts:
     def field(self, block: str, name: str) -> Mapping[str, Any]:
         return self.raw.get(block, {}).get(name, {})
 
-    def server_filled(self, task_type: str) -> dict[str, Any]:
-        """Dotted path -> default value (or ANY_VALUE) the server writes when left out."""
+    def server_filled(
+        self,
+        task_type: str,
+        *,
+        settings: Mapping[str, Mapping[str, Any]] | None = None,
+        version: Version | None = None,
+    ) -> dict[str, Any]:
+        """Dotted path -> default value (or ANY_VALUE) the server writes when left out.
+
+        A default that depends on another setting (bedrock similarity on the provider) is
+        resolved from ``settings`` (block -> mapping); without them it is ANY_VALUE, so
+        nothing is compared against a guess. With ``version``, defaults of fields that
+        cluster does not have yet are left out (no rate_limit before 8.15).
+        """
         by_task = self.raw.get("server_filled", {})
-        return dict(
-            self._remember(
-                ("filled", task_type),
-                lambda: {**by_task.get("*", {}), **by_task.get(task_type, {})},
-            )
+        merged = self._remember(
+            ("filled", task_type),
+            lambda: {**by_task.get("*", {}), **by_task.get(task_type, {})},
         )
+        filled: dict[str, Any] = {}
+        for dotted, value in merged.items():
+            block, _, key = dotted.partition(".")
+            if version is not None and not available(
+                self.field_since(block, key, task_type), version
+            ):
+                continue
+            filled[dotted] = _resolve_default(value, settings)
+        return filled
 
     def hidden_fields(self, block: str) -> tuple[str, ...]:
         """Keys of ``block`` the server accepts but never shows (besides secrets)."""
@@ -109,13 +213,20 @@ class ServiceFacts:
         rules = self._update_rules(task_type)
         if block == "chunking_settings":
             since = rules.get("chunking_settings")
-            return since is not None and version >= parse_version(since)
-        if block == "service_settings" and key in self.secret_fields():
+        elif block == "service_settings" and key in self.secret_fields():
             since = rules.get("secrets")
-            return since is not None and version >= parse_version(since)
-        allowed = rules.get(block) or {}
-        since = allowed.get(key, allowed.get(ANY_VALUE))
-        return since is not None and version >= parse_version(since)
+        else:
+            allowed = rules.get(block) or {}
+            since = allowed.get(key, allowed.get(ANY_VALUE))
+        return since is not None and available(since, version)
+
+    def updatable_fields(self, *, task_type: str, block: str, version: Version) -> tuple[str, ...]:
+        """The keys of ``block`` that ``_update`` changes in place on that cluster."""
+        return tuple(
+            name
+            for name in self.fields_at(block=block, task_type=task_type, version=version)
+            if self.updatable(task_type=task_type, block=block, key=name, version=version)
+        )
 
     def task_settings_mode(self, task_type: str) -> str:
         return str(self._update_rules(task_type).get("task_settings_mode") or "merge")
@@ -160,6 +271,7 @@ class EndpointFacts:
     task_type: str
     version: Version
     known: bool
+    offered: bool = True  # the service and the task type exist in that release
     secret_fields: tuple[str, ...] = ()
     required_service_settings: tuple[str, ...] = ()
     hidden_fields: tuple[str, ...] = ()  # service_settings keys accepted but never shown
@@ -187,6 +299,22 @@ class EndpointFacts:
         )
 
 
+def _resolve_default(value: Any, settings: Mapping[str, Mapping[str, Any]] | None) -> Any:
+    """A conditional default {"depends_on": "block.key", "cases": {...}, "otherwise": v}."""
+    if not (isinstance(value, Mapping) and "depends_on" in value):
+        return value
+    if settings is None:
+        return ANY_VALUE
+    block, _, key = str(value["depends_on"]).partition(".")
+    chosen = settings.get(block, {}).get(key)
+    cases = value.get("cases", {})
+    if isinstance(chosen, str):
+        for case, default in cases.items():
+            if case.lower() == chosen.lower():
+                return default
+    return value.get("otherwise", ANY_VALUE)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Catalog:
     raw: Mapping[str, Any]
@@ -198,6 +326,11 @@ class Catalog:
     @property
     def default_chunking(self) -> Mapping[str, Any]:
         return self.raw.get("default_chunking", {})
+
+    @property
+    def chunking_since(self) -> SinceSpec:
+        """When endpoints started to accept ``chunking_settings``."""
+        return self.raw.get("chunking_settings_since")
 
     _services: dict[str, ServiceFacts] = field(default_factory=dict, compare=False, repr=False)
 
@@ -242,6 +375,7 @@ class Catalog:
             task_type=task_type,
             version=version,
             known=True,
+            offered=facts.offers(task_type=task_type, version=version),
             secret_fields=facts.secret_fields(),
             required_service_settings=tuple(
                 (facts.raw.get("required_service_settings") or {}).get("*", ())
@@ -249,7 +383,7 @@ class Catalog:
             hidden_fields=facts.hidden_fields("service_settings"),
             server_filled={
                 (dotted.partition(".")[0], dotted.partition(".")[2]): value
-                for dotted, value in facts.server_filled(task_type).items()
+                for dotted, value in facts.server_filled(task_type, version=version).items()
             },
             rewrites=tuple(
                 Rewrite(block=block, key=key, case=case, aliases=aliases)

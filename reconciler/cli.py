@@ -8,6 +8,7 @@ progress and errors). Heavy modules are imported inside commands so that
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -87,7 +88,15 @@ def validate(directory: FsPath) -> None:
     if not result.ok:
         raise InputError(f"{len(result.diagnostics)} problem(s) in {directory}", result.diagnostics)
     count = len(result.specs)
-    click.echo(f"{count} endpoint spec{'s' if count != 1 else ''} valid in {directory}.")
+    click.echo(f"{count} endpoint spec{'s' if count != 1 else ''} valid in {_ending(directory)}.")
+
+
+def _ending(path: FsPath) -> str:
+    """A path that can end a sentence: one ending in '.' (``.``, ``..``) gets a separator first."""
+    import os
+
+    text = str(path)
+    return text + os.sep if text.endswith(".") else text
 
 
 def main(argv: list[str] | None = None) -> Any:
@@ -147,6 +156,12 @@ def connection_options(function: Any) -> Any:
             type=click.FloatRange(0.1, 600),
             help="Seconds to wait for each HTTP answer (or RECONCILER_TIMEOUT; default 30).",
         ),
+        click.option(
+            "--retry-for",
+            callback=_duration,
+            help="How long to sit out a cluster that answers 429/503 or drops connections "
+            "(e.g. 90s, 10m; or RECONCILER_RETRY_FOR; default 5m).",
+        ),
         click.option("--sandbox", is_flag=True, help="Run against the embedded sandbox cluster."),
         click.option(
             "--sandbox-data",
@@ -157,6 +172,23 @@ def connection_options(function: Any) -> Any:
     for option in reversed(options):
         function = option(function)
     return function
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    from reconciler.retry import parse_duration
+
+    if value is None:  # not given: RECONCILER_RETRY_FOR or the default (connection.py)
+        return None
+
+    try:
+        return parse_duration(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+def _waiting(seconds: float, reason: str) -> None:
+    """The client sits out an overloaded cluster: say so, so a slow run is not taken for a hung one."""
+    click.echo(f"waiting {seconds:.1f} s: {reason}".replace(".0 s", " s"), err=True)
 
 
 def _session(directory: FsPath, options: dict[str, Any], *, saved: Any = None) -> Any:
@@ -191,6 +223,8 @@ def _session(directory: FsPath, options: dict[str, Any], *, saved: Any = None) -
         ca_cert=options.get("ca_cert"),
         insecure=bool(options.get("insecure")),
         timeout=options.get("timeout"),
+        retry_for=options.get("retry_for"),
+        on_wait=_waiting,
     )
     return open_session(connection=connection, settings=settings, sandbox_data=None), settings
 
@@ -257,6 +291,7 @@ def _plan_command(
     fmt: str,
     out: FsPath | None,
     drift: bool,
+    display: Display,
 ) -> int:
     """Plan and print; the exit code (3 when apply of this plan would be refused)."""
     from reconciler.render import render, to_document
@@ -282,8 +317,9 @@ def _plan_command(
         from reconciler.planfile import write_plan_file
 
         write_plan_file(out, saved, rendered=to_document(planned.plan))
-    color = fmt == "text" and sys.stdout.isatty()
-    click.echo(render(planned.plan, fmt, color=color, drift=drift).rstrip("\n"))
+    color = fmt == "text" and display.color
+    rendered = render(planned.plan, fmt, color=color, drift=drift, verbose=display.verbose)
+    click.echo(rendered.rstrip("\n"), color=color)
     if out is not None:
         click.echo(
             f"Saved the plan to {out}; apply it with `reconciler apply --plan {out}`.", err=True
@@ -309,6 +345,41 @@ FORMAT = click.option(
 DIRECTORY = click.argument("directory", default=".", type=click.Path(path_type=FsPath))
 
 
+@dataclass(frozen=True, kw_only=True)
+class Display:
+    """How text output looks: colour (decided once, by ``render.color.use_color``) and verbosity."""
+
+    color: bool
+    verbose: bool
+
+
+def display_options(function: Any) -> Any:
+    """``--color/--no-color`` and ``--verbose``, turned into one ``display`` argument."""
+    import functools
+    import os
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, color: bool | None, verbose: bool, **kwargs: Any) -> Any:
+        from reconciler.render.color import use_color
+
+        decided = use_color(color, isatty=sys.stdout.isatty(), environ=os.environ)
+        return function(*args, display=Display(color=decided, verbose=verbose), **kwargs)
+
+    options = [
+        click.option(
+            "--color/--no-color",
+            default=None,
+            help="Colour text output (default: on a terminal, unless NO_COLOR is set).",
+        ),
+        click.option(
+            "--verbose", "-v", is_flag=True, help="List unchanged endpoints too (text, markdown)."
+        ),
+    ]
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
 @cli.command()
 @DIRECTORY
 @FORMAT
@@ -321,6 +392,7 @@ DIRECTORY = click.argument("directory", default=".", type=click.Path(path_type=F
 @click.option(
     "--prune", is_flag=True, help="Plan deletion of managed endpoints no longer declared."
 )
+@display_options
 @selection_options(with_changes=True)
 @connection_options
 def plan(
@@ -329,10 +401,13 @@ def plan(
     out: FsPath | None,
     detailed_exitcode: bool,
     prune: bool,
+    display: Display,
     **options: Any,
 ) -> int:
     """Show what apply would change in the cluster (exit 3 if apply would refuse it)."""
-    code = _plan_command(directory, options, prune=prune, fmt=fmt, out=out, drift=False)
+    code = _plan_command(
+        directory, options, prune=prune, fmt=fmt, out=out, drift=False, display=display
+    )
     return EXIT_OK if code == EXIT_CHANGES and not detailed_exitcode else code
 
 
@@ -340,11 +415,14 @@ def plan(
 @DIRECTORY
 @FORMAT
 @click.option("--prune", is_flag=True, help="Count managed endpoints no longer declared as drift.")
+@display_options
 @selection_options(with_changes=False)
 @connection_options
-def drift(directory: FsPath, fmt: str, prune: bool, **options: Any) -> int:
+def drift(directory: FsPath, fmt: str, prune: bool, display: Display, **options: Any) -> int:
     """Report drift between the cluster and DIRECTORY (exit 2 on drift), for scheduled jobs."""
-    return _plan_command(directory, options, prune=prune, fmt=fmt, out=None, drift=True)
+    return _plan_command(
+        directory, options, prune=prune, fmt=fmt, out=None, drift=True, display=display
+    )
 
 
 PAST = {"create": "created", "update": "updated", "replace": "replaced", "delete": "deleted"}
@@ -368,6 +446,7 @@ PAST = {"create": "created", "update": "updated", "replace": "replaced", "delete
     show_default=True,
     help="Independent changes sent at once.",
 )
+@display_options
 @connection_options
 def apply(
     directory: FsPath | None,
@@ -376,11 +455,13 @@ def apply(
     prune: bool,
     allow_destroy_in_use: bool,
     parallelism: int,
+    display: Display,
     **options: Any,
 ) -> int:
     """Carry out the plan: create, update, replace and delete endpoints."""
     from reconciler.apply import PHASES
-    from reconciler.render import render
+    from reconciler.errors import VerificationError
+    from reconciler.render.wording import apply_summary
     from reconciler.run import ApplyHooks, ApplyOptions, apply_specs, check_origin
     from reconciler.session import load_specs
 
@@ -399,13 +480,12 @@ def apply(
         directory = directory or FsPath(".")
         opened, settings = _session(directory, options)
         specs = load_specs(directory, settings).specs
+    tally = _Tally()
     hooks = ApplyHooks(
-        show=lambda plan: click.echo(
-            render(plan, "text", color=plan.has_changes and sys.stdout.isatty()).rstrip("\n")
-        ),
+        show=lambda plan: _show_plan(plan, display),
         confirm=lambda plan: _confirm(auto_approve),
         note=lambda text: click.echo(f"Note: {text}", err=True),
-        progress=_progress,
+        progress=tally.progress,
     )
     options_ = ApplyOptions(
         prune=prune,
@@ -416,15 +496,19 @@ def apply(
     with opened as session:
         if saved is not None:
             check_origin(saved, environment=options.get("environment"), cluster=session.origin)
-        applied = apply_specs(session, specs, options=options_, hooks=hooks, saved=saved)
+        try:
+            applied = apply_specs(session, specs, options=options_, hooks=hooks, saved=saved)
+        except VerificationError:  # exit 4: everything was applied, so the summary still ends it
+            click.echo(apply_summary(tally.done, failed=tally.failed))
+            raise
     result = applied.result
-    if not applied.plan.has_changes:
-        return EXIT_OK
-    counts = ", ".join(f"{result.count(a)} {PAST[a.value]}" for a in PHASES)
-    click.echo(f"Apply complete: {counts}, {len(result.failed)} failed.")
+    done = {action: result.count(action) for action in PHASES}
+    click.echo(apply_summary(done, failed=len(result.failed)))  # a no-op apply included
     if result.failed:
         for outcome in result.failed:
             click.echo(f"Error: {outcome.change.address}: {outcome.message}", err=True)
+        names = ", ".join(sorted(o.change.address for o in result.failed))
+        click.echo(f"Not changed ({len(result.failed)}): {names}", err=True)
         return EXIT_ERROR
     return EXIT_OK
 
@@ -446,6 +530,52 @@ def _progress(change: Any, status: str, seconds: float) -> None:
         click.echo(f"{change.action.symbol} {change.address}: {verb} ({seconds:.2f}s)", err=True)
     else:
         click.echo(f"! {change.address}: {change.action.value} failed: {status}", err=True)
+
+
+class _Tally:
+    """Counts outcomes as apply reports them, for a summary when apply ends by raising."""
+
+    def __init__(self) -> None:
+        self.done: dict[Any, int] = {}
+        self.failed = 0
+
+    def progress(self, change: Any, status: str, seconds: float) -> None:
+        _progress(change, status, seconds)
+        if status == "ok":
+            self.done[change.action] = self.done.get(change.action, 0) + 1
+        else:
+            self.failed += 1
+
+
+def _show_plan(plan: Any, display: Display) -> None:
+    from reconciler.render import render
+
+    text = render(plan, "text", color=display.color, verbose=display.verbose)
+    click.echo(text.rstrip("\n"), color=display.color)
+
+
+@cli.command()
+@DIRECTORY
+@click.argument("ids", nargs=-1, required=True)
+@connection_options
+def forget(directory: FsPath, ids: tuple[str, ...], **options: Any) -> int:
+    """Stop managing endpoints IDS without touching them (another directory may then adopt them)."""
+    from reconciler.run import forget as forget_endpoints
+
+    opened, _ = _session(directory, options)
+    with opened as session:
+        unknown = forget_endpoints(session, ids)
+        where = f"{session.store.index}/{session.store.doc_id}"
+    for inference_id in ids:
+        if inference_id not in unknown:
+            click.echo(
+                f"Forgot {inference_id}: no longer managed by {where}; the endpoint is untouched."
+            )
+    if unknown:
+        raise ReconcilerError(
+            f"not managed by {where}: {', '.join(unknown)} (nothing changed for them)"
+        )
+    return EXIT_OK
 
 
 @cli.command()
@@ -482,6 +612,37 @@ def unlock(directory: FsPath, lock_id: str | None, **options: Any) -> int:
         removed = remove_lock(session.store, lock_id=lock_id)
     click.echo(f"Lock {lock_id} removed." if removed else "No lock was held.")
     return EXIT_OK
+
+
+@cli.command()
+@DIRECTORY
+@connection_options
+def doctor(directory: FsPath, **options: Any) -> int:
+    """Compare the catalog with the cluster's own _services listing (exit 2 when they disagree)."""
+    from reconciler.catalog import load_catalog
+    from reconciler.doctor import compare
+    from reconciler.errors import ClusterError
+    from reconciler.live import read_version
+
+    opened, _ = _session(directory, options)
+    with opened as session:
+        version = read_version(session.client)
+        answer = session.client.request("GET", "/_inference/_services", ok=(400, 404))
+    if answer.status != 200:
+        raise ClusterError(
+            f"Elasticsearch {version} has no GET _inference/_services; nothing to compare"
+        )
+    try:
+        disagreements = compare(load_catalog(), answer.body, cluster_version=version)
+    except ValueError as error:
+        raise ClusterError(f"Elasticsearch {version}: {error}") from None
+    for disagreement in disagreements:
+        click.echo(str(disagreement))
+    click.echo(
+        f"{len(disagreements)} disagreement(s) between the catalog and Elasticsearch {version}.",
+        err=True,
+    )
+    return EXIT_CHANGES if disagreements else EXIT_OK
 
 
 @cli.command("import")

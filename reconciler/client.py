@@ -1,7 +1,9 @@
 """The one module that speaks HTTP to Elasticsearch (through httpx).
 
-Owns opening a connection (``settings.Connection`` describes it): authentication,
-TLS, timeouts, retries with exponential backoff and jitter, and the mapping of HTTP statuses and
+Owns opening a connection (``connection.Connection`` describes it): authentication,
+TLS, timeouts, the classification
+of each attempt as done, transient (for ``retry.py``'s run-wide policy, which
+every request goes through) or final, and the mapping of HTTP statuses and
 Elasticsearch's error envelope to our errors, in one table. Credentials are
 never logged: the debug log shows method, path, status and timing only.
 Does not know what the requests mean (``live``, ``state`` and ``apply`` do).
@@ -14,7 +16,6 @@ a certificate that is not trusted) fail at once.
 from __future__ import annotations
 
 import logging
-import random
 import ssl
 import time
 from collections.abc import Mapping
@@ -33,11 +34,13 @@ from reconciler.errors import (
     NotFound,
     TransportError,
 )
+from reconciler.retry import RetryPolicy, Transient
 from reconciler.secrets import remember, scrub
 
 log = logging.getLogger("reconciler.http")
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+OVERLOAD_STATUSES = frozenset({429, 503})  # the cluster says it is overloaded: everyone slows down
 STATUS_ERRORS: Mapping[int, type[HTTPError]] = {
     401: AuthError,
     403: AuthError,
@@ -81,6 +84,8 @@ class Client:
     def __init__(self, connection: Connection) -> None:
         _check_url(connection.url)
         self.connection = connection
+        # one policy per client, so per run: every request of every thread shares it
+        self.policy = RetryPolicy(retry_for=connection.retry_for, on_wait=connection.on_wait)
         for credential in (connection.api_key, connection.password, _url_password(connection.url)):
             if credential:
                 remember(credential)  # a server that echoes a credential must not get it printed
@@ -132,49 +137,53 @@ class Client:
         json: Any = None,
         ok: tuple[int, ...] = (),
     ) -> Response:
-        """Send one request, retrying transient failures; 2xx or a status in ``ok`` returns."""
-        attempt = 0
-        while True:
-            attempt += 1
-            started = time.monotonic()
-            try:
-                answer = self._http.request(method, path, params=_params(params), json=json)
-            except httpx.TimeoutException as error:
-                failure: Exception = TransportError(
-                    f"{method} {path}: timed out ({error.__class__.__name__}; "
-                    f"--timeout / RECONCILER_TIMEOUT is {self.connection.timeout:g}s)"
-                )
-                retry_after = None
-            except httpx.TransportError as error:
-                failure = TransportError(
-                    f"{method} {path}: {_describe_transport(error, self.connection)}"
-                )
-                if not _transient(error):
-                    raise failure from None
-                retry_after = None
-            else:
-                log.debug(
-                    "%s %s -> %s (%.0f ms)",
-                    method,
-                    path,
-                    answer.status_code,
-                    (time.monotonic() - started) * 1000,
-                )
-                if answer.is_success or answer.status_code in ok:
-                    return Response(status=answer.status_code, body=_json(answer))
-                failure = _error(method, path, answer)
-                if answer.status_code not in RETRY_STATUSES:
-                    raise failure
-                retry_after = _retry_after(answer)
-            if attempt > self.connection.retries:
-                raise failure
-            delay = retry_after if retry_after is not None else self._backoff(attempt)
-            log.debug("%s %s: retry %d in %.2fs (%s)", method, path, attempt, delay, failure)
-            time.sleep(delay)
+        """Send one request under the run's retry policy; 2xx or a status in ``ok`` returns."""
+        return self.policy.run(lambda: self._attempt(method, path, params=params, json=json, ok=ok))
 
-    def _backoff(self, attempt: int) -> float:
-        ceiling = min(self.connection.max_backoff, self.connection.backoff * 2 ** (attempt - 1))
-        return random.uniform(ceiling / 2, ceiling)  # "equal jitter"
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        ok: tuple[int, ...],
+    ) -> Response:
+        """One try: the response, a non-transient error, or `Transient` for the policy to retry."""
+        started = time.monotonic()
+        try:
+            answer = self._http.request(method, path, params=_params(params), json=json)
+        except httpx.TimeoutException as error:
+            failure = TransportError(
+                f"{method} {path}: timed out ({error.__class__.__name__}; "
+                f"--timeout / RECONCILER_TIMEOUT is {self.connection.timeout:g}s)"
+            )
+            raise Transient(failure, reason="a request timed out", costly=True) from None
+        except httpx.TransportError as error:
+            failure = TransportError(
+                f"{method} {path}: {_describe_transport(error, self.connection)}"
+            )
+            if not _transient(error):
+                raise failure from None
+            raise Transient(failure, reason="the connection failed", costly=True) from None
+        log.debug(
+            "%s %s -> %s (%.0f ms)",
+            method,
+            path,
+            answer.status_code,
+            (time.monotonic() - started) * 1000,
+        )
+        if answer.is_success or answer.status_code in ok:
+            return Response(status=answer.status_code, body=_json(answer))
+        refused = _error(method, path, answer)
+        if answer.status_code not in RETRY_STATUSES:
+            raise refused
+        raise Transient(
+            refused,
+            reason=f"the cluster answered {answer.status_code}",
+            overload=answer.status_code in OVERLOAD_STATUSES,
+            retry_after=_retry_after(answer),
+        )
 
 
 def _params(params: Mapping[str, Any] | None) -> dict[str, str] | None:

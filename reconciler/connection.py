@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from reconciler.errors import InputError
 from reconciler.loader import SETTINGS_FILE
 from reconciler.settings import (
+    DEFAULT_RETRY_FOR,
     DEFAULT_TIMEOUT,
     SHELL,
     TIMEOUT_RANGE,
@@ -25,6 +27,9 @@ from reconciler.settings import (
     shell_number,
     shell_value,
 )
+
+if TYPE_CHECKING:
+    from reconciler.retry import WaitReport
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,9 +43,9 @@ class Connection:
     ca_cert: str | None = None
     insecure: bool = False
     timeout: float = DEFAULT_TIMEOUT
-    retries: int = 5
-    backoff: float = 0.25  # seconds before the first retry; doubles each time
-    max_backoff: float = 8.0
+    retry_for: float = DEFAULT_RETRY_FOR  # seconds of transient failures a run sits out
+    # where the retry policy reports a wait ("the cluster answered 429"): a sink, not a setting
+    on_wait: WaitReport | None = field(default=None, compare=False)
 
     def __repr__(self) -> str:  # never show credentials, even in a debugger
         auth = "api_key" if self.api_key else "basic" if self.username else "none"
@@ -65,6 +70,7 @@ class Flags:
     ca_cert: str | None = None
     insecure: bool = False
     timeout: float | None = None
+    retry_for: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -142,6 +148,7 @@ def resolve_connection(
         else shell_number(
             shell, "timeout", DEFAULT_TIMEOUT, low=TIMEOUT_RANGE[0], high=TIMEOUT_RANGE[1]
         ),
+        retry_for=flags.retry_for if flags.retry_for is not None else _retry_for(shell),
     )
 
 
@@ -175,6 +182,18 @@ def _environment_place(
     )
 
 
+def _retry_for(shell: Mapping[str, str]) -> float:
+    from reconciler.retry import parse_duration
+
+    text = shell_value(shell, "retry_for")
+    if text is None:
+        return DEFAULT_RETRY_FOR
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise InputError(f"{SHELL['retry_for']}: {error}") from None
+
+
 def _same_cluster(first: str, second: str) -> bool:
     return display_url(first).rstrip("/").lower() == display_url(second).rstrip("/").lower()
 
@@ -189,6 +208,8 @@ def connection_for(
     ca_cert: str | None,
     insecure: bool,
     timeout: float | None = None,
+    retry_for: float | None = None,
+    on_wait: WaitReport | None = None,
 ) -> Connection:
     """``resolve_connection`` for the command line's options."""
     flags = Flags(
@@ -199,5 +220,7 @@ def connection_for(
         ca_cert=ca_cert,
         insecure=insecure,
         timeout=timeout,
+        retry_for=retry_for,
     )
-    return resolve_connection(settings, flags=flags, shell=os.environ)
+    connection = resolve_connection(settings, flags=flags, shell=os.environ)
+    return replace(connection, on_wait=on_wait)  # a sink for messages, not a setting

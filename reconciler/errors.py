@@ -8,6 +8,7 @@ single boundary that turns them into ``Error: ...`` and an exit code.
     +-- SecretError                 a secret reference cannot be resolved
     +-- ClusterError                talking to Elasticsearch failed
     |   +-- TransportError          connection refused/reset, timeout, TLS
+    |   +-- GaveUp                  transient failures outlasted --retry-for
     |   +-- HTTPError               a non-2xx answer: status, type, reason
     |       +-- AuthError           401 / 403
     |       +-- NotFound            404
@@ -47,6 +48,10 @@ class ClusterError(ReconcilerError):
 
 class TransportError(ClusterError):
     pass
+
+
+class GaveUp(ClusterError):
+    """The cluster kept failing transiently for the whole retry budget (``retry.py``)."""
 
 
 class HTTPError(ClusterError):

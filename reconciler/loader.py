@@ -242,7 +242,7 @@ def parse_documents(text: str, *, file: str) -> tuple[list[Document], list[Diagn
     diagnostics: list[Diagnostic] = []
     try:
         for node in _compose_all(text):
-            if node is None:
+            if node is None or _empty_document(node):
                 continue
             builder = _Builder(file)
             line, col = _mark(node)
@@ -269,6 +269,18 @@ def parse_documents(text: str, *, file: str) -> tuple[list[Document], list[Diagn
     return documents, diagnostics
 
 
+def _empty_document(node: yaml.Node) -> bool:
+    """A document with nothing in it (a trailing ``---``, only comments): skipped, as kubectl does.
+
+    PyYAML composes it as an empty plain null scalar; an explicit ``null`` or ``~`` is not empty.
+    """
+    return (
+        isinstance(node, yaml.ScalarNode)
+        and node.tag == "tag:yaml.org,2002:null"
+        and node.value == ""
+    )
+
+
 def _compose_all(text: str) -> Iterator[yaml.Node | None]:
     loader = _Loader(text)
     try:
@@ -279,7 +291,7 @@ def _compose_all(text: str) -> Iterator[yaml.Node | None]:
 
 
 def load_directory(root: FsPath) -> tuple[list[Document], list[Diagnostic]]:
-    """All documents of a desired-state directory; empty ones are reported."""
+    """All documents of a desired-state directory; a file without any document is reported."""
     documents: list[Document] = []
     diagnostics: list[Diagnostic] = []
     if not root.exists():
@@ -296,7 +308,12 @@ def load_directory(root: FsPath) -> tuple[list[Document], list[Diagnostic]]:
         diagnostics.extend(problems)
         if not found and not problems:
             diagnostics.append(
-                Diagnostic(file=file, line=1, col=1, message="file holds no document")
+                Diagnostic(
+                    file=file,
+                    line=1,
+                    col=1,
+                    message="file holds no document (only comments or empty documents)",
+                )
             )
         documents.extend(found)
     return documents, diagnostics

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.catalog import ANY_VALUE, EndpointFacts
-from reconciler.model import SETTINGS_BLOCKS, EndpointSpec, FieldPath, LiveEndpoint, copied
+from reconciler.model import SETTINGS_BLOCKS, EndpointSpec, FieldPath, LiveEndpoint, copied, dotted
 
 # What the server returns for a recursive separator_group (docs/elasticsearch-api.md §8).
 SEPARATOR_GROUPS = {
@@ -43,6 +43,11 @@ def declared_fields(spec: EndpointSpec) -> frozenset[FieldPath]:
     if spec.block("chunking_settings"):
         fields.add(("chunking_settings",))
     return frozenset(fields)
+
+
+def declared_names(spec: EndpointSpec) -> tuple[str, ...]:
+    """``declared_fields`` as the state document records them (sorted dotted names)."""
+    return tuple(sorted(dotted(field) for field in declared_fields(spec)))
 
 
 def field_of(path: FieldPath) -> FieldPath:

@@ -9,30 +9,47 @@ confirmation (a callback), carrying the plan out, adoption, and verification.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path as FsPath
 
-from reconciler.apply import Applier, ApplyResult, Progress, apply_lock
+from reconciler.apply import Applier, ApplyResult, Outcome, Progress, apply_lock
 from reconciler.availability import check_offered
 from reconciler.catalog import ANY_VERSION, Catalog
 from reconciler.errors import InputError, VerificationError
 from reconciler.live import Snapshot, read_snapshot, read_usage, secret_statuses
-from reconciler.model import EndpointSpec, undotted
-from reconciler.plan import Ownership, Plan, Requested, build_plan, with_usage
+from reconciler.model import EndpointSpec
+from reconciler.normalize import declared_names
+from reconciler.ownership import OwnershipConflict, claim, release, resolve
+from reconciler.plan import Action, Ownership, Plan, Requested, build_plan, with_usage
 from reconciler.planfile import SavedPlan, check_fresh
 from reconciler.safety import Permissions, check_safety
 from reconciler.secrets import secret_paths, unresolvable
 from reconciler.session import Session, check_versions
-from reconciler.state import Managed, State
+from reconciler.state import State, StateStore
 
 
 @dataclass(frozen=True, kw_only=True)
 class Planned:
-    """A plan and the snapshot of the cluster it was made from."""
+    """A plan, the snapshot of the cluster it was made from, and the endpoints that move out of
+    a legacy shared state document into this directory's own at the next apply."""
 
     plan: Plan
     snapshot: Snapshot
+    moving: Mapping[str, str] = field(default_factory=dict)  # id -> legacy document
+    ownership: Ownership = field(default_factory=Ownership)
+
+    def unrecorded(self, specs: Sequence[EndpointSpec]) -> frozenset[str]:
+        """Declared endpoints that exist and are ours by claim, but that our state does not list
+        (an apply stopped between its claim and its state write)."""
+        live = {e.inference_id for e in self.snapshot.endpoints}
+        return frozenset(
+            s.inference_id
+            for s in specs
+            if s.inference_id in self.ownership.mine
+            and s.inference_id in live
+            and s.inference_id not in self.snapshot.state.managed
+        )
 
 
 def make_plan(
@@ -54,7 +71,22 @@ def make_plan(
     check_versions(tuple(specs), session.catalog, snapshot.version)
     check_offered(session.client, tuple(specs), session.catalog)
     live_ids = frozenset(e.inference_id for e in snapshot.endpoints)
-    warnings = list(snapshot.warnings)
+    resolved = resolve(
+        snapshot.records,
+        mine=session.store.doc_id,
+        state=snapshot.state,
+        declared=[spec.inference_id for spec in specs],
+    )
+    snapshot = replace(snapshot, state=_with_moving(session, snapshot.state, resolved.moving))
+    warnings = list(snapshot.warnings) + list(resolved.warnings)
+    for legacy in sorted(set(resolved.moving.values())):
+        moved = sorted(i for i, source in resolved.moving.items() if source == legacy)
+        warnings.append(
+            f"{len(moved)} endpoint(s) move from the shared state document {legacy} (used by every "
+            f"directory before each had its own) to this directory's {session.store.doc_id} at the "
+            f"next apply: {', '.join(moved)}. To keep using {legacy}, set state_id: {legacy} in "
+            "reconciler.yaml"
+        )
     if prune and not snapshot.state.available:
         warnings.append("--prune ignored: the state index is not readable, so ownership is unknown")
     plan = build_plan(
@@ -62,7 +94,7 @@ def make_plan(
         live=snapshot.endpoints,
         catalog=session.catalog,
         cluster_version=snapshot.version,
-        ownership=ownership_of(snapshot.state),
+        ownership=resolved.ownership,
         secrets=secret_statuses(
             specs,
             snapshot.state,
@@ -77,20 +109,29 @@ def make_plan(
         state=f"{session.store.index}/{session.store.doc_id}",
     )
     usage = read_usage(session.client, plan.changes, snapshot.version)
-    return Planned(plan=with_usage(plan, usage) if usage else plan, snapshot=snapshot)
-
-
-def ownership_of(state: State) -> Ownership:
-    """What the state says this directory manages, and what each of its endpoints declared."""
-    return Ownership(
-        mine=frozenset(state.managed),
-        declared={
-            inference_id: frozenset(undotted(name) for name in entry.declared)
-            for inference_id, entry in state.managed.items()
-            if entry.declared is not None
-        },
-        known=state.available,
+    return Planned(
+        plan=with_usage(plan, usage) if usage else plan,
+        snapshot=snapshot,
+        moving=resolved.moving,
+        ownership=resolved.ownership,
     )
+
+
+def _with_moving(session: Session, state: State, moving: Mapping[str, str]) -> State:
+    """This directory's state with the entries of endpoints moving out of a legacy document
+    (their fingerprints stay valid: a new document takes the legacy document's salt)."""
+    if not moving:
+        return state
+    managed = dict(state.managed)
+    salt = state.salt
+    for legacy in sorted(set(moving.values())):
+        source = StateStore(session.client, index=session.store.index, doc_id=legacy).read()
+        if not state.exists:
+            salt = source.salt
+        for inference_id, entry in source.managed.items():
+            if moving.get(inference_id) == legacy:
+                managed[inference_id] = entry if source.salt == salt else replace(entry, secrets={})
+    return replace(state, managed=managed, salt=salt)
 
 
 def check_references(specs: Sequence[EndpointSpec], catalog: Catalog) -> None:
@@ -168,12 +209,11 @@ def apply_specs(
     hooks: ApplyHooks,
     saved: SavedPlan | None = None,
 ) -> Applied:
-    """Plan, check, lock, plan again, confirm, carry out, verify. Raises on a refusal."""
+    """Plan, check, lock, plan again, confirm, take ownership, carry out, verify."""
     specs = tuple(specs)
     planned = _checked_plan(session, specs, options=options, saved=saved)
-    if not planned.plan.has_changes:
+    if not planned.plan.has_changes and not _ownership_work(planned, specs):
         hooks.show(planned.plan)
-        adopt_declared(session, specs, planned.snapshot)
         return Applied(plan=planned.plan, result=ApplyResult(outcomes=()))
     with apply_lock(session) as note:
         if note:
@@ -182,21 +222,108 @@ def apply_specs(
             session, specs, options=options, saved=saved, version=planned.snapshot.version
         )
         hooks.show(planned.plan)
-        hooks.confirm(planned.plan)
+        if planned.plan.has_changes:
+            hooks.confirm(planned.plan)
+        taken, refused = _take_ownership(session, planned)
+        state = planned.snapshot.state
+        state = replace(state, managed={k: v for k, v in state.managed.items() if k not in refused})
         applier = Applier(
             session,
             specs,
-            salt=planned.snapshot.state.salt,
+            salt=state.salt,
             parallelism=options.parallelism,
             progress=hooks.progress,
+            adopted=taken | planned.unrecorded(specs),
         )
-        result = applier.run(planned.plan, planned.snapshot.state, planned.snapshot.endpoints)
+        runnable = replace(
+            planned.plan,
+            changes=tuple(c for c in planned.plan.changes if c.inference_id not in refused),
+        )
+        result = applier.run(runnable, state, planned.snapshot.endpoints)
+        _hand_over(session, planned, taken=taken, result=result)
+    result = replace(
+        result,
+        outcomes=result.outcomes
+        + tuple(
+            Outcome(change=change, ok=False, message=refused[change.inference_id])
+            for change in planned.plan.changes
+            if change.inference_id in refused and change.action.writes
+        ),
+    )
     if result.differences and not result.failed:
         raise VerificationError(
             "applied, but reading back shows the cluster differs from the plan:\n  "
             + "\n  ".join(result.differences)
         )
     return Applied(plan=planned.plan, result=result)
+
+
+def _ownership_work(planned: Planned, specs: tuple[EndpointSpec, ...]) -> bool:
+    """Whether the state must be written although no endpoint changes: adoptions, moves out
+    of a legacy document, or fields whose declaration changed since the last apply."""
+    if not planned.snapshot.state.available:
+        return False
+    if planned.moving or planned.unrecorded(specs) or any(c.adopt for c in planned.plan.changes):
+        return True
+    managed = planned.snapshot.state.managed
+    return any(
+        spec.inference_id in managed and managed[spec.inference_id].declared != declared_names(spec)
+        for spec in specs
+    )
+
+
+def _take_ownership(session: Session, planned: Planned) -> tuple[frozenset[str], dict[str, str]]:
+    """Claim what becomes ours by adoption, by --adopt or by a move out of a legacy document.
+    Returns the ids taken, and those refused (someone else claimed them first) with why."""
+    wanted = {c.inference_id: c.owner for c in planned.plan.changes if c.adopt}
+    wanted.update({inference_id: "" for inference_id in planned.moving})
+    taken: set[str] = set()
+    refused: dict[str, str] = {}
+    store = session.store
+    for inference_id, over in sorted(wanted.items()):
+        try:
+            claim(session.client, store.index, inference_id, owner=store.doc_id, over=over)
+        except OwnershipConflict as error:
+            refused[inference_id] = str(error)
+        else:
+            taken.add(inference_id)
+    return frozenset(taken), refused
+
+
+def _hand_over(
+    session: Session, planned: Planned, *, taken: frozenset[str], result: ApplyResult
+) -> None:
+    """After our state is written: the documents we took endpoints from stop listing them, and
+    the claims of endpoints we deleted are released."""
+    previous: dict[str, set[str]] = {}
+    for change in planned.plan.changes:
+        if change.inference_id in taken and change.owner:
+            for owner in change.owner.split(", "):
+                previous.setdefault(owner, set()).add(change.inference_id)
+    for inference_id, legacy in planned.moving.items():
+        if inference_id in taken:
+            previous.setdefault(legacy, set()).add(inference_id)
+    store = session.store
+    for doc_id, ids in sorted(previous.items()):
+        StateStore(session.client, index=store.index, doc_id=doc_id).drop(ids)
+    for outcome in result.outcomes:
+        if outcome.ok and outcome.change.action is Action.DELETE:
+            release(session.client, store.index, outcome.change.inference_id, owner=store.doc_id)
+
+
+def forget(session: Session, inference_ids: Sequence[str]) -> tuple[str, ...]:
+    """Stop managing these endpoints, touching none of them (under the lock). Returns the ids
+    this directory did not manage."""
+    store = session.store
+    with apply_lock(session):
+        state = store.read()
+        unknown = tuple(i for i in inference_ids if i not in state.managed)
+        known = set(inference_ids) - set(unknown)
+        if known:
+            store.drop(known)
+        for inference_id in inference_ids:
+            release(session.client, store.index, inference_id, owner=store.doc_id)
+    return unknown
 
 
 def _checked_plan(
@@ -219,19 +346,6 @@ def _checked_plan(
     check_safety(planned.plan, specs, options.permissions)
     check_secrets(planned.plan, specs)
     return planned
-
-
-def adopt_declared(session: Session, specs: Sequence[EndpointSpec], snapshot: Snapshot) -> None:
-    """Record declared endpoints that exist as managed, writing only if something is new."""
-    state = snapshot.state
-    live_ids = {e.inference_id for e in snapshot.endpoints}
-    new = {
-        s.inference_id: Managed(task_type=s.task_type, service=s.service)
-        for s in specs
-        if s.inference_id in live_ids and s.inference_id not in state.managed
-    }
-    if new and state.available:
-        session.store.write(replace(state, managed={**state.managed, **new}))
 
 
 def saved_plan(

@@ -25,6 +25,11 @@ if TYPE_CHECKING:  # jsonschema is imported when a document needs explaining: mo
 ENDPOINT_SCHEMA = "endpoint.schema.json"
 SETTINGS_SCHEMA = "reconciler.schema.json"
 SECRET_HINT = "is a secret: write a ${env:NAME} or ${file:PATH} reference, never the value"
+# The regular expression would also reject a leading '.', but would not say why.
+RESERVED_ID = (
+    "is reserved for Elasticsearch's preconfigured endpoints (ids beginning with '.'); "
+    "use an id without the leading '.'"
+)
 
 
 @cache
@@ -121,6 +126,8 @@ def _explain(error: ValidationError, body: Any) -> list[tuple[Path, str]]:
         return [(path, f"{where}: not allowed here ({_context(body)})")]
     if _is_secret(path, body) and kind not in ("required", "additionalProperties"):
         return [(path, f"{where} {SECRET_HINT}")]
+    if kind == "pattern" and path == ("inference_id",) and str(error.instance).startswith("."):
+        return [(path, f"{where}: '{error.instance}' {RESERVED_ID}")]
     if kind == "pattern":
         return [(path, f"{where}: '{error.instance}' does not match {error.validator_value}")]
     if kind == "enum":

@@ -12,14 +12,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path as FsPath
 
-from reconciler.availability import task_type_problems
-from reconciler.catalog import Catalog, load_catalog, parse_version
+from reconciler.catalog import Catalog, load_catalog
 from reconciler.client import Client, Connection, display_url
 from reconciler.errors import InputError
 from reconciler.model import EndpointSpec
 from reconciler.settings import Settings
 from reconciler.state import StateStore
 from reconciler.validate import Validation, validate_directory
+from reconciler.versions import too_new
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,26 +65,7 @@ def load_specs(directory: FsPath, settings: Settings) -> Validation:
 
 
 def check_versions(specs: tuple[EndpointSpec, ...], catalog: Catalog, version: str) -> None:
-    """A service newer than the cluster is an error naming both versions."""
-    from reconciler.diagnostics import Diagnostic
-
-    problems = []
-    cluster = parse_version(version)
-    for spec in specs:
-        facts = catalog.service(spec.service)
-        if facts is not None and facts.since > cluster:
-            line, col = spec.source.at(("service",))
-            problems.append(
-                Diagnostic(
-                    file=spec.source.file,
-                    line=line,
-                    col=col,
-                    message=(
-                        f"service '{spec.service}' needs Elasticsearch {facts.raw.get('since')} or later; "
-                        f"the cluster runs {version}"
-                    ),
-                )
-            )
-    problems += task_type_problems(specs, catalog, version)
+    """Anything newer than the cluster (service, task type, field) is an error naming both versions."""
+    problems = too_new(specs, catalog=catalog, cluster_version=version)
     if problems:
         raise InputError("the cluster is too old for some specs; nothing was sent", problems)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.diagnostics import Diagnostic
 from reconciler.errors import InputError
+from reconciler.identity import state_id_for
 from reconciler.loader import SETTINGS_FILE, display_path, parse_documents, read_text
 from reconciler.model import Path, Source
 
@@ -33,6 +34,7 @@ DEFAULT_INDEX = "reconciler-state"
 DEFAULT_STATE_ID = "default"
 DEFAULT_TIMEOUT = 30.0  # seconds to wait for each HTTP answer
 TIMEOUT_RANGE = (0.1, 600.0)
+DEFAULT_RETRY_FOR = 300.0  # seconds of 429/503/dropped connections a run sits out (--retry-for)
 LOCK_TTL_SECONDS = 15 * 60  # a lock outlives a dead apply this long; a live one renews it
 # the shell's variables for each setting
 SHELL = {
@@ -41,6 +43,7 @@ SHELL = {
     "username": "ELASTICSEARCH_USERNAME",
     "password": "ELASTICSEARCH_PASSWORD",
     "timeout": "RECONCILER_TIMEOUT",
+    "retry_for": "RECONCILER_RETRY_FOR",
     "lock_ttl": "RECONCILER_LOCK_TTL",
 }
 STATE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")  # goes into a URL path as it is
@@ -176,7 +179,7 @@ def load_settings(
                 f"--env {environment}: no {SETTINGS_FILE} in {settings_root(directory)} "
                 "defines environments"
             )
-        return Settings(lock_ttl=lock_ttl)
+        return Settings(state_id=state_id_for(settings_root(directory), None), lock_ttl=lock_ttl)
     if read.diagnostics:
         raise InputError(f"{read.file} is not a valid settings file", read.diagnostics)
     body = read.body
@@ -202,7 +205,9 @@ def load_settings(
     return Settings(
         state_index=str(body.get("state_index") or DEFAULT_INDEX),
         state_id=str(
-            chosen.get("state_id") or body.get("state_id") or environment or DEFAULT_STATE_ID
+            chosen.get("state_id")
+            or body.get("state_id")
+            or state_id_for(settings_root(directory), environment)
         ),
         environment=environment,
         url=chosen.get("url"),

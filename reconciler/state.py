@@ -23,7 +23,7 @@ from reconciler.secrets import new_salt
 from reconciler.settings import DEFAULT_INDEX, LOCK_TTL_SECONDS
 
 __all__ = ["DEFAULT_INDEX", "LOCK_TTL_SECONDS", "State", "StateStore"]  # defaults live in settings
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: ids derived per directory; 1 (legacy): one shared 'default'
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,17 +147,30 @@ class StateStore:
         try:
             answer = self.client.request("GET", f"/{self.index}/_doc/{self.doc_id}", ok=(404,))
         except AuthError as error:
-            self.warning = (
-                f"cannot read the state index {self.index} ({error.status}); planning without "
-                "ownership or secret fingerprints: prune and rotation detection are off"
-            )
-            return State(salt=new_salt(), available=False)
+            return self.unreadable(error.status)
         body = answer.body if isinstance(answer.body, Mapping) else {}
         self._index_ready = (
             self._index_ready or "found" in body
         )  # a missing index answers with an error
         if answer.status == 404 or not body.get("found"):
             return State(salt=new_salt())
+        return self.parse(body)
+
+    def unreadable(self, status: int) -> State:
+        """The state when the credentials may not read the index: planning goes on without it."""
+        self.warning = (
+            f"cannot read the state index {self.index} ({status}); planning without "
+            "ownership or secret fingerprints: prune and rotation detection are off"
+        )
+        return State(salt=new_salt(), available=False)
+
+    def found(self, hit: Mapping[str, Any] | None, *, index_exists: bool) -> State:
+        """The state from a search hit of this document (None: there is none yet)."""
+        self._index_ready = self._index_ready or index_exists
+        return self.parse(hit) if hit is not None else State(salt=new_salt())
+
+    def parse(self, body: Mapping[str, Any]) -> State:
+        """The state a document (a GET answer or a search hit, with its sequence numbers) holds."""
         try:
             return State.from_source(
                 body.get("_source") or {},
@@ -191,6 +204,20 @@ class StateStore:
                     seq_no=theirs.seq_no,
                     primary_term=theirs.primary_term,
                 )
+        raise LockError(f"the state document {self.index}/{self.doc_id} keeps changing under us")
+
+    def drop(self, inference_ids: set[str]) -> State:
+        """Stop listing these endpoints (forget, or handed over to another document): read,
+        remove, write back conditionally, again on a concurrent change."""
+        for _ in range(5):
+            state = self.read()
+            if not state.exists or not inference_ids & set(state.managed):
+                return state
+            kept = {k: v for k, v in state.managed.items() if k not in inference_ids}
+            try:
+                return self._write_once(replace(state, managed=kept))
+            except Conflict:
+                continue
         raise LockError(f"the state document {self.index}/{self.doc_id} keeps changing under us")
 
     def _write_once(self, state: State) -> State:

@@ -405,7 +405,9 @@ def service_schema(name: str, service: dict[str, Any]) -> Schema:
             },
         }
     )
-    description = service["doc"] + f" Available since Elasticsearch {service['since']}."
+    since = service["since"]
+    since = " / ".join(since) if isinstance(since, list) else since
+    description = service["doc"] + f" Available since Elasticsearch {since}."
     if service.get("deprecated_since"):
         description += f" Deprecated since {service['deprecated_since']}."
     return {

@@ -17,12 +17,18 @@ FORMATS = ("text", "json", "markdown")
 __all__ = ["FORMATS", "render", "render_json", "render_markdown", "render_text", "to_document"]
 
 
-def render(plan: Plan, fmt: str, *, color: bool = False, drift: bool = False) -> str:
-    """The plan in format ``fmt``; ``color`` affects text only, ``drift`` the wording of text and markdown."""
+def render(
+    plan: Plan, fmt: str, *, color: bool = False, drift: bool = False, verbose: bool = False
+) -> str:
+    """The plan in format ``fmt``.
+
+    ``color`` affects text only; ``drift`` (wording) and ``verbose`` (list unchanged endpoints
+    instead of counting them) affect text and markdown. JSON always has one entry per endpoint.
+    """
     if fmt == "text":
-        return render_text(plan, color=color, drift=drift)
+        return render_text(plan, color=color, drift=drift, verbose=verbose)
     if fmt == "json":
         return render_json(plan)
     if fmt == "markdown":
-        return render_markdown(plan, drift=drift)
+        return render_markdown(plan, drift=drift, verbose=verbose)
     raise ValueError(f"unknown plan format {fmt!r}; expected one of {', '.join(FORMATS)}")

@@ -3,7 +3,8 @@
 Owns the comment's layout: the hidden marker line CI uses to find and edit
 the comment, a title, a summary table, a warning banner for destructive
 changes, a table of changes, per-change details collapsed in ``<details>``
-with a ``diff`` block, unmanaged ids and warnings. It also owns the size
+with a ``diff`` block, the unchanged endpoints (counted; listed only when
+verbose), unmanaged ids and warnings. It also owns the size
 rule: GitHub refuses comments over 65,535 characters, so the summary and
 banner always stay, and rows and details are added only while they fit in
 ``BUDGET``; the rest is counted in a note that points to the full plan.
@@ -31,8 +32,12 @@ NAMES_SHOWN = 10  # pipelines / indices named per endpoint in the banner
 FIELDS_SHOWN = 5  # paths named per row of the changes table
 
 
-def render_markdown(plan: Plan, *, drift: bool = False) -> str:
-    """The plan as a pull-request comment (or a drift issue body), under ``BUDGET`` characters."""
+def render_markdown(plan: Plan, *, drift: bool = False, verbose: bool = False) -> str:
+    """The plan as a pull-request comment (or a drift issue body), under ``BUDGET`` characters.
+
+    Unchanged endpoints are only counted (in the summary table), unless ``verbose`` lists them
+    in one collapsed block after the changes, as far as the budget allows.
+    """
     writes = [change for change in plan.changes if change.action.writes]
     head = "\n\n".join(
         part for part in (_title(plan, drift), _counts(plan), _banner(writes)) if part
@@ -52,11 +57,17 @@ def render_markdown(plan: Plan, *, drift: bool = False) -> str:
         parts.append("\n".join([table_head, *rows]))
         room -= len(parts[-1]) + 2
         details, details_hidden = _fit(
-            (_details(change, plan.cluster_version) for change in writes), room, "\n\n"
+            (_details(change, plan.cluster_version, drift=drift) for change in writes),
+            room,
+            "\n\n",
         )
         parts.extend(details)
+        room -= sum(len(part) + 2 for part in details)
         if rows_hidden or details_hidden:
             parts.append(_truncation_note(len(writes), rows_hidden, details_hidden))
+    unchanged = [change for change in plan.changes if not change.action.writes]
+    if verbose and unchanged:
+        parts.append(_unchanged(unchanged, room))
     parts.append(tail)
     return "\n\n".join(part for part in parts if part)
 
@@ -130,10 +141,10 @@ def _row(change: Change, cluster_version: str) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def _details(change: Change, cluster_version: str) -> str:
+def _details(change: Change, cluster_version: str, *, drift: bool) -> str:
     summary = (
         f"<code>{html.escape(change.action.symbol)}</code> "
-        f"<b>{html.escape(change.address)}</b> {wording.OUTCOME[change.action]}"
+        f"<b>{html.escape(change.address)}</b> {wording.outcome(change, drift=drift)}"
         + (f" {html.escape(wording.adoption(change))}" if change.adopt else "")
     )
     body = []
@@ -147,6 +158,19 @@ def _details(change: Change, cluster_version: str) -> str:
     body += [f"- note: {_escape_text(note)}" for note in change.notes]
     body.append(_fenced("diff", _diff_lines(change)))
     return f"<details><summary>{summary}</summary>\n\n" + "\n\n".join(body) + "\n\n</details>"
+
+
+def _unchanged(unchanged: list[Change], room: int) -> str:
+    head = f"<details><summary>{len(unchanged)} unchanged endpoint(s)</summary>\n\n"
+    foot = "\n\n</details>"
+    items, hidden = _fit(
+        (f"- {_code(change.address)}" for change in unchanged),
+        max(0, room - len(head) - len(foot) - 80),
+        "\n",
+    )
+    if hidden:
+        items.append(f"- ... and {hidden} more (see the JSON plan)")
+    return head + "\n".join(items) + foot
 
 
 def _diff_lines(change: Change) -> list[str]:

@@ -1,8 +1,11 @@
 """The Terraform-like text rendering of a plan, for terminals and job logs.
 
 Owns the layout: one block per endpoint that changes (header with the action
-symbol, the reason, the changed fields, notes, in-use warnings), unmanaged
-ids, warnings, then the summary line (or the drift headline for cron jobs).
+symbol, the reason, the changed fields, notes, in-use warnings), one line
+counting the unchanged endpoints and one line per distinct note they carry
+(``verbose`` lists them with their notes instead), unmanaged
+ids on one line, warnings, then the summary line (or the drift headline and
+summary for cron jobs).
 Colour is ANSI SGR, the same codes ``click.style`` emits, written here so
 that this pure package does not import click. It reads a ``Plan`` and
 returns a string: it never prints.
@@ -30,6 +33,8 @@ ACTION_COLOUR = {
     Action.DELETE: "red",
 }
 KIND_COLOUR = {Kind.ADD: "green", Kind.REMOVE: "red"}
+UNMANAGED_SHOWN = 10  # ids named on the unmanaged line; --verbose names them all
+NOTE_NAMES_SHOWN = 3  # endpoints named on the line of a note that unchanged endpoints share
 
 
 class _Painter:
@@ -43,8 +48,14 @@ class _Painter:
         return f"{codes}{text}\x1b[0m" if codes else text
 
 
-def render_text(plan: Plan, *, color: bool = False, drift: bool = False) -> str:
-    """The plan as a terminal reads it; ANSI colour only when ``color`` is true."""
+def render_text(
+    plan: Plan, *, color: bool = False, drift: bool = False, verbose: bool = False
+) -> str:
+    """The plan as a terminal reads it; ANSI colour only when ``color`` is true.
+
+    Unchanged endpoints are counted, not listed, unless ``verbose``: the output grows with what
+    changes, not with what exists.
+    """
     paint = _Painter(color)
     writes = [change for change in plan.changes if change.action.writes]
     unchanged = [change for change in plan.changes if not change.action.writes]
@@ -53,18 +64,21 @@ def render_text(plan: Plan, *, color: bool = False, drift: bool = False) -> str:
         sections.append(paint(wording.drift_line(plan), bold=True) if writes else "")
     elif writes:
         sections.append("The reconciler will perform the following actions:")
-    shown = writes or ([] if drift else unchanged)
-    sections.extend(_block(change, paint, plan.cluster_version) for change in shown)
-    if writes and unchanged:
-        sections.append(f"{len(unchanged)} unchanged endpoint(s) not shown.")
+    sections.extend(
+        _block(change, paint, drift=drift, cluster_version=plan.cluster_version)
+        for change in writes
+    )
+    if verbose and unchanged:
+        sections.append("\n".join(_unchanged_lines(unchanged, paint, drift)))
+    else:
+        if writes and unchanged:
+            sections.append(wording.unchanged_line(len(unchanged)))
+        sections.append(_grouped_notes(unchanged, paint))
     held = wording.left_alone(plan)
     if held:
         sections.append("\n".join(paint("!", "yellow", bold=True) + f" {line}" for line in held))
     if plan.unmanaged:
-        sections.append(
-            "Unmanaged endpoints (not in the desired state; left alone): "
-            + ", ".join(plan.unmanaged)
-        )
+        sections.append(_unmanaged(plan.unmanaged, verbose=verbose))
     if plan.warnings:
         sections.append(
             "\n".join(paint("Warning:", "yellow", bold=True) + f" {w}" for w in plan.warnings)
@@ -74,19 +88,51 @@ def render_text(plan: Plan, *, color: bool = False, drift: bool = False) -> str:
 
 
 def _closing(plan: Plan, paint: _Painter, *, drift: bool) -> str:
-    if drift and plan.differs and not plan.has_changes:
-        return paint(
-            "Apply would change nothing: what differs is left alone (see above).", bold=True
+    return paint(wording.drift_summary(plan) if drift else wording.summary_line(plan), bold=True)
+
+
+def _unchanged_lines(unchanged: list[Change], paint: _Painter, drift: bool) -> list[str]:
+    lines = []
+    for change in unchanged:
+        lines.append(
+            f"    {paint(change.address, bold=True)} {wording.outcome(change, drift=drift)}"
         )
-    if not plan.has_changes:
-        return paint(wording.NO_DRIFT if drift else wording.NO_CHANGES, bold=True)
-    return paint(wording.summary_line(plan), bold=True)
+        lines.extend(f"{INDENT}{paint('# note:', 'yellow')} {note}" for note in change.notes)
+    return lines
 
 
-def _block(change: Change, paint: _Painter, cluster_version: str) -> str:
+def _grouped_notes(unchanged: list[Change], paint: _Painter) -> str:
+    """The notes of unchanged endpoints, one line per distinct note naming the first few endpoints.
+
+    A note (a secret rotation cannot be seen, say) often holds for many endpoints at once: one
+    line each would make the output grow with what exists again.
+    """
+    addresses: dict[str, list[str]] = {}
+    for change in unchanged:
+        for note in change.notes:
+            addresses.setdefault(note, []).append(change.address)
+    return "\n".join(
+        f"{paint('# note:', 'yellow')} {note} ({_named(names, NOTE_NAMES_SHOWN)})"
+        for note, names in addresses.items()
+    )
+
+
+def _named(names: list[str] | tuple[str, ...], limit: int) -> str:
+    shown = names[:limit]
+    more = f" and {len(names) - len(shown)} more" if len(shown) < len(names) else ""
+    return ", ".join(shown) + more
+
+
+def _unmanaged(names: tuple[str, ...], *, verbose: bool) -> str:
+    """One line, whatever the number of ids: the first few named, the rest counted."""
+    limit = len(names) if verbose else UNMANAGED_SHOWN
+    return "Unmanaged endpoints (not in the desired state; left alone): " + _named(names, limit)
+
+
+def _block(change: Change, paint: _Painter, *, drift: bool, cluster_version: str) -> str:
     colour = ACTION_COLOUR.get(change.action)
     symbol = paint(change.action.symbol.rjust(3), colour, bold=True)
-    header = f"{symbol} {paint(change.address, bold=True)} {wording.OUTCOME[change.action]}"
+    header = f"{symbol} {paint(change.address, bold=True)} {wording.outcome(change, drift=drift)}"
     lines = [" ".join(part for part in (header, wording.adoption(change)) if part)]
     reason = wording.reason(change, cluster_version)
     if reason:

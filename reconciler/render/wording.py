@@ -2,13 +2,17 @@
 
 Owns the words for a plan's outcome (``Plan: N to create, ...``,
 ``No changes.``, the drift wording for scheduled jobs), for what happens to
-one endpoint (``will be created``), and for who uses an endpoint that a
-destructive change would break. Text and markdown both take their words from
+one endpoint (``will be created`` in a plan, ``has drifted`` in a drift
+report), for how many endpoints are unchanged, for what an apply did
+(``Apply complete: ...``), and for who uses an endpoint that a destructive
+change would break. Text and markdown both take their words from
 here so that a user reads the same sentence in the job log and on the pull
 request. Pure: no I/O.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from reconciler.catalog import parse_version
 from reconciler.model import dotted
@@ -16,6 +20,7 @@ from reconciler.plan import Action, Change, Plan, Reason, Usage
 
 NO_CHANGES = "No changes. The cluster matches the desired state."
 NO_DRIFT = "No drift: the cluster matches the desired state."
+HELD = "Apply would change nothing: what differs is left alone (see above)."
 REFUSAL = "apply refuses this change unless --allow-destroy-in-use is given"
 
 OUTCOME = {
@@ -25,22 +30,81 @@ OUTCOME = {
     Action.DELETE: "will be destroyed",
     Action.NOOP: "is up to date",
 }
+# A drift report describes the cluster as it is; what apply would do follows the semicolon.
+DRIFT_OUTCOME = {
+    Action.CREATE: "is missing from the cluster; apply creates it",
+    Action.UPDATE: "has drifted; apply updates it in place",
+    Action.REPLACE: "has drifted; apply must replace it",
+    Action.DELETE: "is no longer declared; apply deletes it (--prune)",
+    Action.NOOP: "matches the desired state",
+}
+PAST = {
+    Action.CREATE: "created",
+    Action.UPDATE: "updated",
+    Action.REPLACE: "replaced",
+    Action.DELETE: "deleted",
+}
 
 
 def summary_line(plan: Plan) -> str:
     """``Plan: N to create, N to update, N to replace, N to delete.`` or ``No changes. ...``."""
     if not plan.has_changes:
-        return NO_CHANGES
+        return _with_count(NO_CHANGES, plan)
+    return "Plan: " + _counts(plan) + "."
+
+
+def drift_summary(plan: Plan) -> str:
+    """The closing line of a drift report: what an apply would do to correct the drift."""
+    if plan.differs and not plan.has_changes:
+        return HELD
+    if not plan.has_changes:
+        return _with_count(NO_DRIFT, plan)
+    return "Drift to correct: " + _counts(plan) + "."
+
+
+def outcome(change: Change, *, drift: bool = False) -> str:
+    """What happens to one endpoint, worded for a plan or for a drift report."""
+    return (DRIFT_OUTCOME if drift else OUTCOME)[change.action]
+
+
+def unchanged_count(plan: Plan) -> int:
+    return plan.count(Action.NOOP)
+
+
+def unchanged_line(count: int) -> str:
+    """The one line that stands for every unchanged endpoint of a plan with changes."""
+    return f"{count} unchanged endpoint{_plural(count)} not shown (--verbose lists them)."
+
+
+def apply_summary(done: Mapping[Action, int], *, failed: int) -> str:
+    """``Apply complete: N created, N updated, N replaced, N deleted, N failed.``; ends every apply."""
+    counts = ", ".join(f"{done.get(action, 0)} {verb}" for action, verb in PAST.items())
+    return f"Apply complete: {counts}, {failed} failed."
+
+
+def _counts(plan: Plan) -> str:
     return (
-        f"Plan: {plan.count(Action.CREATE)} to create, {plan.count(Action.UPDATE)} to update, "
-        f"{plan.count(Action.REPLACE)} to replace, {plan.count(Action.DELETE)} to delete."
+        f"{plan.count(Action.CREATE)} to create, {plan.count(Action.UPDATE)} to update, "
+        f"{plan.count(Action.REPLACE)} to replace, {plan.count(Action.DELETE)} to delete"
     )
+
+
+def _with_count(sentence: str, plan: Plan) -> str:
+    """``No changes. The cluster matches ... (N endpoints up to date).``: the count, not a list."""
+    count = unchanged_count(plan)
+    if not count:
+        return sentence
+    return f"{sentence.removesuffix('.')} ({count} endpoint{_plural(count)} up to date)."
+
+
+def _plural(count: int) -> str:
+    return "" if count == 1 else "s"
 
 
 def drift_line(plan: Plan) -> str:
     """The headline of a drift report, for a scheduled job."""
     if not plan.differs:
-        return NO_DRIFT
+        return _with_count(NO_DRIFT, plan)
     differing = sum(1 for change in plan.changes if change.action.writes or change.drift)
     differing += len(plan.orphaned)
     return f"Drift detected: {differing} endpoint(s) differ from the desired state."

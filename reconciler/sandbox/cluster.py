@@ -41,12 +41,9 @@ def _preconfigured() -> dict[str, dict[str, Any]]:
             "inference_id": ".multilingual-e5-small-elasticsearch",
             "task_type": "text_embedding",
             "service": "elasticsearch",
-            "service_settings": settings(
-                ".multilingual-e5-small_linux-x86_64",
-                dimensions=384,
-                similarity="cosine",
-                element_type="float",
-            ),
+            # MultilingualE5SmallInternalServiceSettings writes only allocations, threads,
+            # model and deployment: no dimensions, similarity or element_type in the listing
+            "service_settings": settings(".multilingual-e5-small_linux-x86_64"),
             "chunking_settings": default_chunking(),
         },
         ".rerank-v1-elasticsearch": {
@@ -77,6 +74,9 @@ class Cluster:
         self.bugs: set[str] = set()
         # Off like a self-managed cluster without Cloud Connect; on like Elastic Cloud / Serverless.
         self.eis_connected = eis_connected
+        # Services `GET _inference/_services` leaves out, as a cluster whose licence or
+        # serverless project does not offer them would.
+        self.unlisted_services: set[str] = set()
         self.node_name = "sandbox-node-1"
         self.cluster_name = "reconciler-sandbox"
 

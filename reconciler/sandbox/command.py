@@ -25,8 +25,12 @@ from .store import SandboxDataError
 FAULT_HELP = (
     "Inject a fault: METHOD:PATH_REGEX:STATUS[:COUNT]. METHOD may be '*'; STATUS is an HTTP status "
     "or 'drop' (close the connection without an answer); append '-after' (e.g. 504-after, "
-    "drop-after) to perform the request first and then lose the answer. COUNT defaults to 1. Repeatable."
+    "drop-after) to perform the request first and then lose the answer. COUNT defaults to 1; a "
+    "COUNT such as 10s makes it a window: every match for 10 seconds from the first. Repeatable."
 )
+
+
+WINDOW = re.compile(r"\d+(\.\d+)?s")
 
 
 def parse_fault(text: str) -> Fault:
@@ -37,7 +41,10 @@ def parse_fault(text: str) -> Fault:
             f"{text!r}: expected METHOD:PATH_REGEX:STATUS[:COUNT]", param_hint="--fault"
         )
     parts = rest.rsplit(":", 2)
-    if len(parts) == 3 and parts[2].isdigit() and _is_status(parts[1]):
+    seconds = None
+    if len(parts) == 3 and WINDOW.fullmatch(parts[2]) and _is_status(parts[1]):
+        path, status, count, seconds = parts[0], parts[1], None, float(parts[2][:-1])
+    elif len(parts) == 3 and parts[2].isdigit() and _is_status(parts[1]):
         path, status, count = parts[0], parts[1], int(parts[2])
     else:
         parts = rest.rsplit(":", 1)
@@ -56,6 +63,7 @@ def parse_fault(text: str) -> Fault:
             count=count,
             drop=status == "drop",
             after=after,
+            seconds=seconds,
         )
     except (ValueError, re.error) as error:
         raise click.BadParameter(f"{text!r}: {error}", param_hint="--fault") from None

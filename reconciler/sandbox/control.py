@@ -12,9 +12,10 @@ log. Routes:
     PUT    /_sandbox/version             {"version": "8.18.0"}
     PUT    /_sandbox/eis                 {"connected": true}  connect to the Elastic Inference Service
     PUT    /_sandbox/bugs                {"emulate": ["139574"]}  reproduce a known ES bug
+    PUT    /_sandbox/unlisted_services   {"services": ["openai"]}  left out of GET _inference/_services
     GET    /_sandbox/faults              the active faults
     POST   /_sandbox/faults              {"method","path","status","count","retry_after","drop","after",
-                                          "delay","body","echo"}
+                                          "delay","body","echo","seconds"}
     DELETE /_sandbox/faults              remove all faults
     POST   /_sandbox/reset               forget every endpoint, pipeline, index, fault and log entry
 """
@@ -46,6 +47,7 @@ def _fault_from(body: dict[str, Any]) -> Fault:
         "delay",
         "body",
         "echo",
+        "seconds",
     }
     unknown = sorted(set(body) - known)
     if unknown:
@@ -74,6 +76,7 @@ def control(sandbox: SandboxServer, req: Request) -> Response:
                 "version": sandbox.version,
                 "eis_connected": sandbox.eis,
                 "latency_ms": sandbox.latency_ms,
+                "unlisted_services": sorted(sandbox.cluster.unlisted_services),
                 "faults": [f.to_json() for f in sandbox.faults.list()],
             }
         )
@@ -104,6 +107,12 @@ def control(sandbox: SandboxServer, req: Request) -> Response:
         if not isinstance(connected, bool):
             raise bad_request("connected must be true or false")
         sandbox.eis = connected
+        return ok(ACK)
+    if route == ("PUT", "unlisted_services"):
+        names = (req.json_object() or {}).get("services")
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise bad_request("services must be a list of service names")
+        sandbox.cluster.unlisted_services = set(names)
         return ok(ACK)
     if route == ("PUT", "bugs"):
         names = (req.json_object() or {}).get("emulate")

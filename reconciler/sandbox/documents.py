@@ -162,3 +162,69 @@ def refresh_index(cluster: Cluster, req: Request, params: dict[str, str]) -> Res
     with cluster.store.lock:
         get_index(cluster.store, params["index"])
     return ok({"_shards": {"total": 2, "successful": 1, "failed": 0}})
+
+
+MAX_RESULT_WINDOW = 10_000  # index.max_result_window's default
+
+
+def search_documents(cluster: Cluster, req: Request, params: dict[str, str]) -> Response:
+    """`GET|POST /{index}/_search`: match_all, `ids` or `term` on a top-level keyword field,
+    with `size`/`from` and `seq_no_primary_term` (query string or body), hits in `_id` order."""
+    body = req.json_object(required=False) or {}
+    size = _long_param(req, "size")
+    start = _long_param(req, "from")
+    size = int(body.get("size", 10 if size is None else size))
+    start = int(body.get("from", 0 if start is None else start))
+    if start + size > MAX_RESULT_WINDOW:
+        raise bad_request(
+            f"Result window is too large, from + size must be less than or equal to: "
+            f"[{MAX_RESULT_WINDOW}] but was [{start + size}]. See the scroll api for a more "
+            "efficient way to request large data sets."
+        )
+    with_seq = body.get("seq_no_primary_term") is True or req.query.get("seq_no_primary_term") in (
+        "true",
+        "",
+    )
+    matches = _matcher(body.get("query") or {"match_all": {}})
+    with cluster.store.lock:
+        index = get_index(cluster.store, params["index"])
+        found = [
+            (doc_id, doc)
+            for doc_id, doc in sorted(index.docs.items())
+            if doc.source is not None and matches(doc_id, doc.source)
+        ]
+        hits = []
+        for doc_id, doc in found[start : start + size]:
+            hit: dict[str, Any] = {"_index": index.name, "_id": doc_id, "_score": 1.0}
+            if with_seq:
+                hit.update(_seq_no=doc.seq_no, _primary_term=doc.primary_term)
+            hit["_source"] = copy.deepcopy(doc.source)
+            hits.append(hit)
+    return ok(
+        {
+            "took": 1,
+            "timed_out": False,
+            "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
+            "hits": {
+                "total": {"value": len(found), "relation": "eq"},
+                "max_score": 1.0 if hits else None,
+                "hits": hits,
+            },
+        }
+    )
+
+
+def _matcher(query: Any) -> Any:
+    if not isinstance(query, dict) or len(query) != 1:
+        raise bad_request("[query] malformed query, expected exactly one query clause")
+    ((kind, clause),) = query.items()
+    if kind == "match_all":
+        return lambda doc_id, source: True
+    if kind == "ids" and isinstance(clause, dict):
+        wanted = set(clause.get("values") or ())
+        return lambda doc_id, source: doc_id in wanted
+    if kind == "term" and isinstance(clause, dict) and len(clause) == 1:
+        ((name, value),) = clause.items()
+        value = value.get("value") if isinstance(value, dict) else value
+        return lambda doc_id, source: isinstance(source, dict) and source.get(name) == value
+    raise bad_request(f"unknown query [{kind}] (the sandbox knows match_all, ids and term)")

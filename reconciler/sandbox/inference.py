@@ -3,7 +3,7 @@
 Owns listing (sorted by id, task-type filters, `_all`/`*`), create-only PUT
 (the "already exists" check runs after validation, as in Elasticsearch),
 DELETE with `dry_run`/`force` and the version-dependent response shapes and
-409 texts, and the optional `GET _inference/_services`. Body validation is
+409 texts. `GET _inference/_services` is `services_api.py`; body validation is
 `validation.py`; `_update` is `update.py`.
 """
 
@@ -14,7 +14,6 @@ from typing import Any
 from . import eis
 from .cluster import Cluster
 from .errors import EsError, bad_request, java_str, status_exception
-from .facts import facts, service_names, task_types_of
 from .indices import indices_using, pipelines_using
 from .protocol import Request, Response, ok
 from .store import StoredEndpoint
@@ -60,7 +59,7 @@ def put_endpoint(cluster: Cluster, req: Request, params: dict[str, str]) -> Resp
         eis.check_create(
             version=cluster.version, connected=cluster.eis_connected, url_task=url_task, body=body
         )
-    parsed = parse_create(inference_id, url_task, body)
+    parsed = parse_create(inference_id, url_task, body, version=cluster.version)
     with cluster.store.lock:
         if cluster.lookup(inference_id) is not None:
             raise EsError(
@@ -151,51 +150,3 @@ def unsupported_inference_call(cluster: Cluster, req: Request, params: dict[str,
     raise bad_request(
         "The sandbox cluster emulates inference endpoint management only; it does not perform inference."
     )
-
-
-def list_services(cluster: Cluster, req: Request, params: dict[str, str]) -> Response:
-    """`GET _inference/_services`: names, task types and setting flags from the sandbox's table."""
-    task_type = parse_task_type(params["task_type"]) if "task_type" in params else "any"
-    services = []
-    for name in service_names():
-        tasks = task_types_of(name)
-        if name == eis.NAME:  # offered only when connected, and only the task types of this version
-            tasks = eis.offered_task_types(cluster.version, connected=cluster.eis_connected)
-            if not tasks:
-                continue
-        if task_type != "any" and task_type not in tasks:
-            continue
-        configurations: dict[str, Any] = {}
-        for task in tasks:
-            task_facts = facts(name, task)
-            for field_name, code in task_facts.settings.items():
-                entry = configurations.setdefault(
-                    field_name,
-                    {
-                        "required": code.endswith("!"),
-                        "sensitive": False,
-                        "updatable": field_name in task_facts.mutable,
-                        "supported_task_types": [],
-                    },
-                )
-                entry["supported_task_types"].append(task)
-            for secret in task_facts.secrets:
-                entry = configurations.setdefault(
-                    secret,
-                    {
-                        "required": task_facts.secret_rule == "all",
-                        "sensitive": True,
-                        "updatable": True,
-                        "supported_task_types": [],
-                    },
-                )
-                entry["supported_task_types"].append(task)
-        services.append(
-            {
-                "service": name,
-                "name": name,
-                "task_types": list(tasks),
-                "configurations": dict(sorted(configurations.items())),
-            }
-        )
-    return ok(services)

@@ -1,7 +1,7 @@
 """Test knobs: injected faults, latency, the request log, and credentials.
 
 Owns `Fault` (public API), the thread-safe fault list that hands out the
-first N matches, the request log (method, path, query, status, time; never a
+first N matches (or every match for N seconds), the request log (method, path, query, status, time; never a
 body, a header or a secret; optionally appended to a JSON-lines file), and
 the optional credential check: without the configured key a request gets
 401; a read-only key gets 403 on writes; an inference-only key gets 403 on
@@ -16,7 +16,7 @@ import json
 import re
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,9 @@ class Fault:
 
     `after=True` performs the request first, then loses the answer (the
     "server did it but the client never heard" case). `count=None` never runs out.
+    `seconds` makes it a window in time instead (or as well): it answers every
+    match for that many seconds from the first request it matched (a cluster
+    that is overloaded for 10 s, however many requests it gets meanwhile).
     `delay` (seconds) holds the answer back first; with no status and no drop the
     request is then answered normally (a slow cluster: performed before the
     delay with `after=True`, after it otherwise). `body` replaces the error
@@ -46,6 +49,8 @@ class Fault:
     delay: float = 0.0
     body: Any = None
     echo: bool = False
+    seconds: float | None = None
+    opened_at: float | None = field(default=None, repr=False)  # when `seconds` started counting
 
     def __post_init__(self) -> None:
         re.compile(self.path)
@@ -59,6 +64,12 @@ class Fault:
             or self.delay < 0
         ):
             raise ValueError(f"fault delay must be a number of seconds >= 0, not {self.delay!r}")
+        if self.seconds is not None and (
+            not isinstance(self.seconds, (int, float))
+            or isinstance(self.seconds, bool)
+            or self.seconds <= 0
+        ):
+            raise ValueError(f"fault seconds must be a number of seconds > 0, not {self.seconds!r}")
         if not self.drop and self.status is None and not self.delay:
             raise ValueError("a fault needs a status, drop=True or a delay")
 
@@ -73,7 +84,19 @@ class Fault:
         return re.search(self.path, path) is not None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        found = asdict(self)
+        found.pop("opened_at")
+        return found
+
+    def spent(self, now: float) -> bool:
+        """No uses left: the count ran out, or the window of `seconds` has closed."""
+        if self.count is not None and self.count <= 0:
+            return True
+        return (
+            self.seconds is not None
+            and self.opened_at is not None
+            and now - self.opened_at >= self.seconds
+        )
 
     def error(self, method: str, path: str, request_body: bytes = b"") -> EsError:
         status = int(self.status or 500)
@@ -112,14 +135,16 @@ class FaultSet:
 
     def take(self, method: str, path: str) -> Fault | None:
         """The first matching fault with uses left; uses one."""
+        now = time.monotonic()
         with self._lock:
             for fault in self._faults:
-                if fault.count is not None and fault.count <= 0:
+                if fault.spent(now) or not fault.matches(method, path):
                     continue
-                if fault.matches(method, path):
-                    if fault.count is not None:
-                        fault.count -= 1
-                    return fault
+                if fault.count is not None:
+                    fault.count -= 1
+                if fault.seconds is not None and fault.opened_at is None:
+                    fault.opened_at = now
+                return fault
             return None
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import documents, indices, inference, update
+from . import documents, indices, inference, services_api, update
 from .cluster import Cluster
 from .errors import bad_request, no_handler, wrong_method
 from .knobs import authorize
@@ -130,7 +130,7 @@ def _inference_routes() -> list[Route]:
         _p("timeout"),
     )
     services = Action(
-        inference.list_services, "cluster:monitor/xpack/inference/services/get", INF_READ
+        services_api.list_services, "cluster:monitor/xpack/inference/services/get", INF_READ
     )
     upd = Action(
         update.update_endpoint,
@@ -180,6 +180,12 @@ def _index_routes() -> list[Route]:
     delete_doc = idx(
         documents.delete_document, "indices:data/write/delete", "delete,write,all", DOC_WRITE
     )
+    search = idx(
+        documents.search_documents,
+        "indices:data/read/search",
+        "read,all",
+        _p("size", "from", "seq_no_primary_term", "track_total_hits", "ignore_unavailable"),
+    )
     get_index = idx(
         indices.read_index, "indices:admin/get", "view_index_metadata,manage,all", IDX_META
     )
@@ -195,6 +201,7 @@ def _index_routes() -> list[Route]:
             },
         ),
         Route("/{index}/_doc", {"POST": index_doc}),
+        Route("/{index}/_search", {"GET": search, "POST": search}),
         Route("/{index}/_create/{id}", {"PUT": create_doc, "POST": create_doc}),
         Route(
             "/{index}/_mapping",

@@ -39,11 +39,13 @@ class SandboxServer:
         read_only_api_key: str | None = None,
         inference_only_api_key: str | None = None,
         eis: bool = False,
+        unlisted_services: tuple[str, ...] = (),
     ) -> None:
         self.host = host
         self.port = port
         self.store = Store(data_file)
         self.cluster = Cluster(store=self.store, version=version, eis_connected=eis)
+        self.cluster.unlisted_services = set(unlisted_services)
         self.latency_ms = float(latency_ms)
         self.credentials = Credentials(
             api_key=api_key,

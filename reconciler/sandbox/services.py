@@ -1,10 +1,11 @@
 """The sandbox's own table of inference service facts.
 
-Written by hand from the facts in docs/services.md (what the server fills
-in and what `_update` may change, per service) and docs/elasticsearch-api.md
-(the generic rules). It is deliberately
-NOT derived from the reconciler's catalog (`schemas/`), so that a mistake
-in one is caught by the other in the end-to-end tests.
+Written by hand from Elasticsearch's source and specification (the API
+shape, what the server fills in, what `_update` may change). It is
+deliberately NOT derived from the reconciler's catalog (`schemas/`), so
+that a mistake in one is caught by the other in the end-to-end tests and
+by `reconciler doctor`. When each service, task type and field appeared is
+`timeline.py`.
 
 Owns: per service and task type, the accepted service/task settings with a
 small type code, required fields, secret fields, rate-limit defaults,
@@ -404,7 +405,7 @@ SERVICES: dict[str, dict[str, Any]] = {
     "mistral": dict(
         tasks=("text_embedding", "chat_completion", "completion"),
         secrets=("api_key",),
-        settings={"model": "str!", "max_input_tokens": "int"},
+        settings={"model": "str!"},  # max_input_tokens: embeddings only (EMB)
         rate=240,
     ),
     "nvidia": dict(

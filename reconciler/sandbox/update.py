@@ -3,7 +3,8 @@
 - First generation (8.17.0 <= version < 9.5.0): secrets in service_settings
   are re-parsed from scratch (so service_settings without the secret is the
   `[secret_settings] ... [api_key]` 400), task_settings are merged,
-  `num_allocations` applies to elasticsearch; every other service_settings
+  `num_allocations` applies to elasticsearch (and `adaptive_allocations` from
+  8.19 / 9.1, timeline.UPDATE_ADAPTIVE); every other service_settings
   key is silently ignored; chunking_settings is not an updatable field.
 - Current generation (version >= 9.5.0): per-service mutable fields from
   `services.py`, secrets optional, any other key (even an unchanged
@@ -26,7 +27,8 @@ from .fields import check_value, missing, parse_rate_limit, split_code, take_fie
 from .protocol import Request, Response, ok
 from .services import CHUNKED_TASKS
 from .store import StoredEndpoint
-from .validation import SECRET_SCOPE, parse_task_type, secret_value, take_secrets
+from .timeline import UPDATE_ADAPTIVE, exists_at
+from .validation import SECRET_SCOPE, facts_at, parse_task_type, secret_value, take_secrets
 
 CURRENT_GENERATION = "9.5.0"
 TRI_STATE_RATE = frozenset({"ai21", "alibabacloud-ai-search", "anthropic", "amazonbedrock"})
@@ -81,11 +83,11 @@ def update_endpoint(cluster: Cluster, req: Request, params: dict[str, str]) -> R
         task_type = stored.config["task_type"]
         if url_task not in ("any", task_type) or body_task not in ("any", task_type):
             raise status_exception("Task type must match the task type of the existing endpoint")
-        endpoint_facts = facts(stored.config["service"], task_type)
+        endpoint_facts = facts_at(facts(stored.config["service"], task_type), cluster.version)
         change = (
             _current(stored, endpoint_facts, body)
             if current
-            else _first(stored, endpoint_facts, body)
+            else _first(stored, endpoint_facts, body, version=cluster.version)
         )
         config, secret_values = change
         if (
@@ -131,7 +133,7 @@ def _merge_task_settings(config: dict[str, Any], updates: dict[str, Any], mode: 
 
 
 def _first(
-    stored: StoredEndpoint, endpoint_facts: TaskFacts, body: dict[str, Any]
+    stored: StoredEndpoint, endpoint_facts: TaskFacts, body: dict[str, Any], *, version: str
 ) -> tuple[dict[str, Any], dict[str, str]]:
     config = copy.deepcopy(stored.config)
     service_map = dict(body.get("service_settings") or {})
@@ -145,6 +147,13 @@ def _first(
                 f"Failed to parse [num_allocations] of update request [{java_str(body)}]"
             )
         config["service_settings"]["num_allocations"] = allocations
+    adaptive = service_map.get("adaptive_allocations")
+    if (
+        endpoint_facts.output_service == "elasticsearch"
+        and isinstance(adaptive, dict)
+        and exists_at(UPDATE_ADAPTIVE, version)
+    ):
+        config["service_settings"]["adaptive_allocations"] = adaptive
     task_map = dict(body.get("task_settings") or {})
     if task_map:
         errors: list[str] = []

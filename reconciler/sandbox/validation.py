@@ -12,6 +12,7 @@ Owns the id rule and secret extraction; does not touch the store (the
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from .errors import EsError, status_exception, unknown_settings, validation_fail
 from .facts import TaskFacts, facts, measured_dimensions, task_types_of
 from .fields import check_value, missing, parse_rate_limit, take_fields, wrong_type
 from .services import CHUNKED_TASKS, SERVICES, TASK_TYPES
+from .timeline import field_exists, service_exists, task_exists, value_exists
 
 ID_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9_\-.]*[a-z0-9])?\Z")
 SERVICE_SCOPE = "service_settings"
@@ -77,7 +79,10 @@ def as_map(value: Any, name: str) -> dict[str, Any]:
     return dict(value)
 
 
-def parse_create(inference_id: str, url_task: str, body: dict[str, Any]) -> Parsed:
+def parse_create(
+    inference_id: str, url_task: str, body: dict[str, Any], *, version: str = "9.5.0"
+) -> Parsed:
+    """``version`` is the emulated release: what it lacks is unknown, as in that release."""
     check_inference_id(inference_id)
     request = copy.deepcopy(body)
     task_type = resolve_task_type(url_task, request.pop("task_type", None))
@@ -86,6 +91,8 @@ def parse_create(inference_id: str, url_task: str, body: dict[str, Any]) -> Pars
         raise status_exception("Inference endpoint configuration is missing the [service] setting")
     if not isinstance(service, str) or service not in SERVICES:
         raise status_exception(f"Unknown service [{service}]")
+    if not service_exists(service, version):
+        raise status_exception(f"Unknown service [{service}]")
     if request.get("service_settings") is None:
         raise status_exception("Missing required field [service_settings]")
     service_map = as_map(request.pop("service_settings"), "service_settings")
@@ -93,9 +100,9 @@ def parse_create(inference_id: str, url_task: str, body: dict[str, Any]) -> Pars
     chunking = None
     if task_type in CHUNKED_TASKS:
         chunking = parse_chunking(request.pop("chunking_settings", None))
-    if task_type not in task_types_of(service):
+    if task_type not in task_types_of(service) or not task_exists(service, task_type, version):
         raise status_exception(f"The [{service}] service does not support task type [{task_type}]")
-    service_facts = facts(service, task_type)
+    service_facts = facts_at(facts(service, task_type), version)
 
     errors: list[str] = []
     settings = take_fields(service_map, service_facts.settings, SERVICE_SCOPE, errors)
@@ -134,6 +141,38 @@ def parse_create(inference_id: str, url_task: str, body: dict[str, Any]) -> Pars
     if chunking is not None:
         config["chunking_settings"] = chunking
     return Parsed(config=config, secrets=secrets, hidden=hidden)
+
+
+def facts_at(task_facts: TaskFacts, version: str) -> TaskFacts:
+    """The facts as an older release had them: later fields unknown (so rejected as
+    leftovers, as that release would), later enum values invalid, no rate limit before 8.15."""
+    service = task_facts.service
+
+    def known(name: str) -> bool:
+        return field_exists(service, name, version)
+
+    def narrowed(name: str, code: str) -> str:
+        if not code.lower().startswith("enum:"):
+            return code
+        kind, _, options = code.partition(":")
+        required = options.endswith("!")
+        values = [
+            v for v in options.rstrip("!").split(",") if value_exists(service, name, v, version)
+        ]
+        return f"{kind}:{','.join(values)}" + ("!" if required else "")
+
+    def kept(table: dict[str, str]) -> dict[str, str]:
+        return {name: narrowed(name, code) for name, code in table.items() if known(name)}
+
+    return dataclasses.replace(
+        task_facts,
+        settings=kept(task_facts.settings),
+        task_settings=kept(task_facts.task_settings),
+        secrets=tuple(name for name in task_facts.secrets if known(name)),
+        oauth=tuple(name for name in task_facts.oauth if known(name)),
+        rate_limit=task_facts.rate_limit if known("rate_limit") else None,
+        mutable=tuple(name for name in task_facts.mutable if known(name)),
+    )
 
 
 def check_service_rules(

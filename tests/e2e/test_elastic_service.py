@@ -163,10 +163,10 @@ def test_a_cluster_without_eis_refuses_before_any_write(specs: Path) -> None:
 @pytest.mark.parametrize(
     ("version", "task_type", "needs"),
     [
-        ("9.0.0", "rerank", "needs Elasticsearch 9.1.0 or later"),
-        ("8.18.0", "text_embedding", "needs Elasticsearch 8.19.0 or later"),
+        ("9.0.0", "rerank", "needs Elasticsearch 8.19.0 / 9.1.0 or later"),
+        ("8.18.0", "text_embedding", "needs Elasticsearch 8.19.0 / 9.1.0 or later"),
         ("9.3.0", "embedding", "needs Elasticsearch 9.4.0 or later"),
-        ("8.19.0", "embedding", "needs a newer Elasticsearch (not on 8.x, 9.4.0 on 9.x)"),
+        ("8.19.0", "embedding", "needs Elasticsearch 9.4.0 or later"),
     ],
 )
 def test_a_task_type_newer_than_the_cluster_is_refused(

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from reconciler.identity import state_id_for
 from reconciler.sandbox import Fault, SandboxServer
 from tests.e2e.helpers import run_cli, unlock, write_requests, write_spec
 
@@ -95,6 +96,9 @@ def test_create_then_nothing_to_do(cluster: SandboxServer, specs: Path) -> None:
     assert again.code == 0 and "No changes." in again.stdout, again.output
     second = cli(cluster, "apply", str(specs), "--auto-approve")
     assert second.code == 0 and "No changes." in second.stdout
+    assert second.stdout.splitlines()[-1] == (
+        "Apply complete: 0 created, 0 updated, 0 replaced, 0 deleted, 0 failed."
+    )
     assert write_requests(cluster.requests) == []
     assert_no_secret(plan.output, first.output, again.output, second.output)
 
@@ -122,6 +126,13 @@ def test_drift_after_out_of_band_changes(cluster: SandboxServer, specs: Path) ->
     drift = cli(cluster, "drift", str(specs))
     assert drift.code == 2, drift.output
     assert "Drift detected" in drift.stdout
+    assert "rerank/shift-rerank has drifted; apply " in drift.stdout
+    assert "text_embedding/azure-embed is missing from the cluster" in drift.stdout
+    assert "will be" not in drift.stdout and "Plan:" not in drift.stdout
+    assert (
+        drift.stdout.splitlines()[-1]
+        == "Drift to correct: 1 to create, 1 to update, 0 to replace, 0 to delete."
+    )
     assert (
         "azure-embed" in drift.stdout
         and "top_n" in drift.stdout
@@ -304,7 +315,7 @@ def test_apply_without_terminal_or_approval_refuses(cluster: SandboxServer, spec
 
 def test_lock_held_by_another_apply(cluster: SandboxServer, specs: Path) -> None:
     httpx.put(
-        f"{cluster.url}/reconciler-state/_create/default.lock",
+        f"{cluster.url}/reconciler-state/_create/{state_id_for(specs, None)}.lock",
         json={"holder": "ci-runner-42", "acquired_at": 1, "expires_at": 4102444800},
     ).raise_for_status()
     blocked = cli(cluster, "apply", str(specs), "--auto-approve")
@@ -321,7 +332,7 @@ def test_lock_held_by_another_apply(cluster: SandboxServer, specs: Path) -> None
 
 def test_expired_lock_is_taken_over(cluster: SandboxServer, specs: Path) -> None:
     httpx.put(
-        f"{cluster.url}/reconciler-state/_create/default.lock",
+        f"{cluster.url}/reconciler-state/_create/{state_id_for(specs, None)}.lock",
         json={"holder": "dead-runner", "acquired_at": 1, "expires_at": 2},
     ).raise_for_status()
     result = cli(cluster, "apply", str(specs), "--auto-approve")
@@ -379,3 +390,6 @@ def test_read_back_difference_exits_4(specs: Path) -> None:
         result = cli(old_cluster, "apply", str(specs), "--auto-approve")
         assert result.code == 4, result.output
         assert "differs from the plan" in result.stderr and "chunking_settings" in result.stderr
+        assert result.stdout.splitlines()[-1] == (
+            "Apply complete: 0 created, 1 updated, 0 replaced, 0 deleted, 0 failed."
+        )

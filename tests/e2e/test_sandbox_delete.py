@@ -188,7 +188,9 @@ def test_preconfigured_bodies(sandbox: SandboxServer) -> None:
     with client(sandbox) as es:
         by_id = {e["inference_id"]: e for e in es.get("/_inference").json()["endpoints"]}
     assert by_id[".elser-2-elasticsearch"]["task_type"] == "sparse_embedding"
-    assert by_id[".multilingual-e5-small-elasticsearch"]["task_type"] == "text_embedding"
+    e5 = by_id[".multilingual-e5-small-elasticsearch"]
+    assert e5["task_type"] == "text_embedding"
+    assert not {"dimensions", "similarity", "element_type"} & set(e5["service_settings"])
     assert by_id[".rerank-v1-elasticsearch"]["task_settings"] == {"return_documents": True}
     assert "chunking_settings" not in by_id[".rerank-v1-elasticsearch"]
     for key in (".elser-2-elasticsearch", ".multilingual-e5-small-elasticsearch"):

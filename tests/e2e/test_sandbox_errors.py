@@ -594,9 +594,12 @@ def test_malformed_request_line_gets_an_envelope(sandbox: SandboxServer) -> None
     assert '"root_cause"' in body and '"status":400' in body
 
 
-@pytest.mark.parametrize(("version", "listed"), [("8.17.0", False), ("8.18.0", True)])
+@pytest.mark.parametrize(
+    ("version", "listed"),
+    [("8.17.0", 0), ("8.18.0", 15), ("9.0.0", 15), ("9.1.0", 19), ("9.5.0", 26)],
+)
 def test_services_listing_is_optional_by_version(
-    sandbox_factory: Any, version: str, listed: bool
+    sandbox_factory: Any, version: str, listed: int
 ) -> None:
     server = sandbox_factory(version=version)
     with client(server) as es:
@@ -610,12 +613,113 @@ def test_services_listing_is_optional_by_version(
             )
             return
         services = {s["service"]: s for s in response.json()}
-        assert len(services) == 26
-        assert services["openshift_ai"]["configurations"]["api_key"]["sensitive"] is True
+        assert len(services) == listed
+        assert services["openai"]["configurations"]["api_key"]["sensitive"] is True
         by_task = es.get("/_inference/rerank/_services").json()
-        assert "openshift_ai" in {s["service"] for s in by_task} and "deepseek" not in {
+        assert "cohere" in {s["service"] for s in by_task} and "openai" not in {
             s["service"] for s in by_task
         }
+
+
+def test_services_listing_follows_the_version_and_the_unlisted_knob(sandbox_factory: Any) -> None:
+    server = sandbox_factory(version="9.0.3", unlisted_services=("cohere",))
+    with client(server) as es:
+        services = {s["service"]: s for s in es.get("/_inference/_services").json()}
+        assert "cohere" not in services
+        assert "voyageai" not in services, "voyageai arrived in 9.1 on the 9.x line"
+        assert "rerank" not in services["hugging_face"]["task_types"]
+        openai = services["openai"]["configurations"]
+        assert "client_id" not in openai and "rate_limit.requests_per_minute" in openai
+        assert es.put("/_sandbox/unlisted_services", json={"services": []}).status_code == 200
+        es.put("/_sandbox/version", json={"version": "8.19.0"})
+        services = {s["service"]: s for s in es.get("/_inference/_services").json()}
+        assert {"cohere", "voyageai"} <= set(services)
+        assert "rerank" in services["hugging_face"]["task_types"]
+
+
+@pytest.mark.parametrize(
+    ("version", "newer", "reason"),
+    [
+        (
+            "8.14.3",
+            {"rate_limit": {"requests_per_minute": 5}},
+            "Configuration contains settings [{rate_limit={requests_per_minute=5}}] unknown to "
+            "the [cohere] service",
+        ),
+        (
+            "9.0.0",
+            {"embedding_type": "bit"},
+            "Validation Failed: 1: [service_settings] Invalid value [bit] received. "
+            "[embedding_type] must be one of [byte, float, int8];",
+        ),
+    ],
+)
+def test_a_too_new_field_or_value_is_refused(
+    sandbox_factory: Any, version: str, newer: dict[str, Any], reason: str
+) -> None:
+    server = sandbox_factory(version=version)
+    settings = {"api_key": "k", "model_id": "embed-english-v3.0"}
+    with client(server) as es:
+        refused = es.put(
+            "/_inference/text_embedding/too-new",
+            json={"service": "cohere", "service_settings": {**settings, **newer}},
+        )
+        error_type = (
+            "validation_exception" if reason.startswith("Validation") else "status_exception"
+        )
+        assert_es_error(refused, 400, error_type, reason)
+        created = es.put(
+            "/_inference/text_embedding/ok",
+            json={"service": "cohere", "service_settings": settings},
+        )
+        assert created.status_code == 200, created.text
+        if version == "8.14.3":
+            assert "rate_limit" not in created.json()["service_settings"], (
+                "no rate limit before 8.15"
+            )
+
+
+@pytest.mark.parametrize(
+    ("version", "body", "reason"),
+    [
+        (
+            "9.0.0",
+            {"service": "voyageai", "service_settings": {"api_key": "k", "model_id": "m"}},
+            "Unknown service [voyageai]",
+        ),
+        (
+            "9.3.0",
+            {
+                "service": "amazonbedrock",
+                "service_settings": {
+                    "access_key": "a",
+                    "secret_key": "s",
+                    "region": "r",
+                    "model": "m",
+                    "provider": "anthropic",
+                },
+            },
+            "The [amazonbedrock] service does not support task type [chat_completion]",
+        ),
+        (
+            "9.4.0",
+            {
+                "service": "openai",
+                "service_settings": {"api_key": "k", "model_id": "m", "client_id": "c"},
+            },
+            "Configuration contains settings [{client_id=c}] unknown to the [openai] service",
+        ),
+    ],
+)
+def test_a_too_new_create_is_refused_as_that_release_would(
+    sandbox_factory: Any, version: str, body: dict[str, Any], reason: str
+) -> None:
+    server = sandbox_factory(version=version)
+    task = "chat_completion" if body["service"] == "amazonbedrock" else "rerank"
+    task = "text_embedding" if body["service"] == "openai" else task
+    with client(server) as es:
+        response = es.put(f"/_inference/{task}/too-new", json=body)
+        assert_es_error(response, 400, "status_exception", reason)
 
 
 def test_id_is_checked_before_the_body_is_parsed(sandbox: SandboxServer) -> None:

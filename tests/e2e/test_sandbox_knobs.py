@@ -58,6 +58,23 @@ def test_status_faults_hit_the_first_n_matching_requests(
     assert [r["status"] for r in sandbox.requests if r["method"] == "PUT"] == [status, status, 200]
 
 
+def test_a_fault_window_lasts_seconds_from_its_first_match(sandbox: SandboxServer) -> None:
+    sandbox.add_fault(
+        Fault(method="PUT", path=r"^/_inference/", status=503, count=None, seconds=0.6)
+    )
+    with client(sandbox) as es:
+        time.sleep(0.8)  # the window has not opened yet: it opens at the first match
+        started = time.monotonic()
+        statuses = []
+        while time.monotonic() - started < 1.2:
+            statuses.append(es.put("/_inference/text_embedding/e1", json=OPENAI).status_code)
+            time.sleep(0.05)
+    assert statuses[0] == 503 and 200 in statuses, statuses
+    first_ok = statuses.index(200)
+    assert set(statuses[:first_ok]) == {503} and first_ok >= 5, statuses  # ~0.6 s of 503s
+    assert set(statuses[first_ok + 1 :]) == {400}, statuses  # then created once: already exists
+
+
 def test_dropped_connection(sandbox: SandboxServer) -> None:
     sandbox.add_fault(Fault(method="GET", path="^/$", drop=True, count=1))
     with client(sandbox) as es:
@@ -293,13 +310,19 @@ def test_corrupt_data_file_is_a_clear_error(tmp_path: Path) -> None:
             Fault(method="PUT", path="^/_inference/.*", status=504, after=True),
         ),
         ("GET:.*:drop-after:1", Fault(method="GET", path=".*", status=None, drop=True, after=True)),
+        (
+            "PUT:^/_inference/:503:10s",
+            Fault(method="PUT", path="^/_inference/", count=None, seconds=10),
+        ),
     ],
 )
 def test_fault_option_syntax(text: str, expected: Fault) -> None:
     assert parse_fault(text) == expected
 
 
-@pytest.mark.parametrize("text", ["PUT", "PUT:^/x", "PUT:^/x:teapot", "PUT:([:503"])
+@pytest.mark.parametrize(
+    "text", ["PUT", "PUT:^/x", "PUT:^/x:teapot", "PUT:([:503", "PUT:^/x:503:0s"]
+)
 def test_fault_option_errors(text: str) -> None:
     import click
 

@@ -38,7 +38,7 @@ def _fingerprints(server: SandboxServer, inference_id: str) -> dict[str, str]:
 @pytest.mark.parametrize("version", ["8.13.0", "8.16.3"])
 def test_no_update_route_before_8_17(sandbox_factory: Any, version: str) -> None:
     server = sandbox_factory(version=version)
-    _create(server, "/_inference/rerank/r1", OPENSHIFT_RERANK)
+    _create(server, "/_inference/text_embedding/r1", OPENAI)  # openshift_ai is 9.3+
     with client(server) as es:
         response = es.put("/_inference/rerank/r1/_update", json={"task_settings": {"top_n": 3}})
         assert_es_error(
@@ -56,7 +56,8 @@ def test_no_update_route_before_8_17(sandbox_factory: Any, version: str) -> None
         )
 
 
-@pytest.mark.parametrize("version", ["8.17.0", "9.4.9", "9.5.0"])
+# openshift_ai exists from 9.3, so the first generation is tried on 9.3 / 9.4
+@pytest.mark.parametrize("version", ["9.3.0", "9.4.9", "9.5.0"])
 def test_update_without_task_type_in_path_is_refused(sandbox_factory: Any, version: str) -> None:
     server = sandbox_factory(version=version)
     _create(server, "/_inference/rerank/r1", OPENSHIFT_RERANK)
@@ -111,7 +112,7 @@ COMMON_ERRORS = [
 ]
 
 
-@pytest.mark.parametrize("version", ["8.18.1", "9.5.0"])
+@pytest.mark.parametrize("version", ["9.3.2", "9.5.0"])
 @pytest.mark.parametrize(("path", "body", "status", "error_type", "reason"), COMMON_ERRORS)
 def test_update_errors_in_both_generations(
     sandbox_factory: Any,
@@ -135,7 +136,7 @@ def test_update_errors_in_both_generations(
 def test_first_generation_needs_the_secret_whenever_service_settings_are_sent(
     sandbox_factory: Any,
 ) -> None:
-    server = sandbox_factory(version="9.1.0")
+    server = sandbox_factory(version="9.3.0")
     created = _create(server, "/_inference/rerank/r1", OPENSHIFT_RERANK)
     before = _fingerprints(server, "r1")
     with client(server) as es:
@@ -165,7 +166,7 @@ def test_first_generation_needs_the_secret_whenever_service_settings_are_sent(
 
 
 def test_first_generation_merges_task_settings_and_refuses_chunking(sandbox_factory: Any) -> None:
-    server = sandbox_factory(version="8.18.0")
+    server = sandbox_factory(version="9.4.0")
     _create(server, "/_inference/rerank/r1", OPENSHIFT_RERANK)
     _create(server, "/_inference/text_embedding/e1", OPENAI)
     with client(server) as es:

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from reconciler.identity import state_id_for
 from reconciler.sandbox import SandboxServer
 from tests.e2e.helpers import REPO, run_cli, unlock, write_spec
 from tests.e2e.test_plan_apply import AZURE_KEY, ENV, SHIFT_KEY, azure, rerank
@@ -150,7 +151,9 @@ def test_no_secret_in_any_output(tmp_path: Path) -> None:
         result = run_cli("--debug", "apply", str(directory), *url, "--auto-approve", env=rotated)
         outputs += [result.stdout, result.stderr, (tmp_path / "p.json").read_text()]
         outputs += [p.read_text() for p in (tmp_path / "imported").glob("*.yaml")]
-        state = httpx.get(f"{cluster.url}/reconciler-state/_doc/default").json()
+        state = httpx.get(
+            f"{cluster.url}/reconciler-state/_doc/{state_id_for(directory, None)}"
+        ).json()
         outputs.append(json.dumps(state))
         for text in outputs:
             for secret in (AZURE_KEY, SHIFT_KEY, "azk-rotated-distinctive-777"):

@@ -230,7 +230,7 @@ CASES: list[Case] = [
     Case("doc-second-is-list", **bad(SHIFT + "---\n- x\n", 11, "must be a mapping")),
     Case("empty-file", **bad(b"", 1, "no document")),
     Case("comments-only", **bad("# nothing\n# here\n", 1, "no document")),
-    Case("separator-only", **bad("---\n", None, "must be a mapping")),
+    Case("separator-only", **bad("---\n", 1, "no document")),
     Case("whitespace-only", **bad("   \n\n      \n", 1, "no document")),
     # -- encodings and binary files ---------------------------------------------------------------
     Case("utf16-le-bom", **bad(SHIFT.encode("utf-16"), 1, "UTF-16")),
@@ -491,7 +491,12 @@ CASES: list[Case] = [
     ),
     Case("id-capitals", **bad(SHIFT.replace("shift-rerank", "Shift-Rerank"), 1, "inference_id")),
     Case(
-        "id-leading-dot", **bad(SHIFT.replace("shift-rerank", ".shift-rerank"), 1, "inference_id")
+        "id-leading-dot",
+        **bad(
+            SHIFT.replace("shift-rerank", ".shift-rerank"),
+            1,
+            "inference_id: '.shift-rerank' is reserved for Elasticsearch's preconfigured endpoints",
+        ),
     ),
     Case("id-all", **bad(SHIFT.replace("shift-rerank", "_all"), 1, "inference_id")),
     Case("id-trailing-dash", **bad(SHIFT.replace("shift-rerank", "shift-"), 1, "inference_id")),

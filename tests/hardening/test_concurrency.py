@@ -28,6 +28,7 @@ LOCK = "/reconciler-state/_doc/default.lock"
 
 def declare(root: Path, count: int = N_ENDPOINTS) -> list[str]:
     root.mkdir(parents=True, exist_ok=True)
+    (root / "reconciler.yaml").write_text("state_id: default\n", encoding="utf-8")
     ids = [f"race-{i}" for i in range(count)]
     for inference_id in ids:
         (root / f"{inference_id}.yaml").write_text(

@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 import pytest
 
+from reconciler.identity import state_id_for
 from reconciler.sandbox import Fault, SandboxServer
 from tests.e2e.helpers import REPO, Run, run_cli, unlock
 from tests.hardening.corpus import SECRET_ENV, SHIFT, run_parallel
@@ -84,6 +85,8 @@ def write_specs(root: Path, specs: dict[str, str]) -> None:
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
+    # one state document for the seed and every run made from it, wherever their folders are
+    (root / "reconciler.yaml").write_text("state_id: default\n", encoding="utf-8")
     for name, text in specs.items():
         (root / f"{name}.yaml").write_text(text, encoding="utf-8")
 
@@ -410,5 +413,7 @@ def test_a_saved_plan_keeps_its_environments_state_document(tmp_path: Path) -> N
             env=SECRET_ENV,
         )
         assert applied.code == 0, applied.output
-        staging = httpx.get(f"{cluster.url}/reconciler-state/_doc/staging").json()
+        staging = httpx.get(
+            f"{cluster.url}/reconciler-state/_doc/{state_id_for(tmp_path / 'specs', 'staging')}"
+        ).json()
     assert staging.get("found") and set(staging["_source"]["managed"]) == {"shift-rerank"}, staging

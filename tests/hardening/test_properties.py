@@ -258,7 +258,8 @@ def live_set(desired: list[dict[str, Any]]) -> st.SearchStrategy[list[dict[str, 
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data(), version=st.sampled_from(["9.3.0", "9.4.0", "9.5.0"]))
+# 9.4+: the generated azureopenai specs use task_settings.headers, which arrived in 9.4
+@given(data=st.data(), version=st.sampled_from(["9.4.0", "9.4.8", "9.5.0"]))
 def test_plan_after_applying_the_plan_has_no_changes(data: st.DataObject, version: str) -> None:
     desired = data.draw(endpoint_set(IDS, 1), label="desired")
     live = data.draw(live_set(desired), label="live")

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from reconciler.identity import state_id_for
 from reconciler.sandbox import Fault, SandboxServer
 from tests.e2e.helpers import Run, run_cli
 from tests.hardening.corpus import AZURE, AZURE_SECRET, SHIFT, SHIFT_SECRET
@@ -80,7 +81,7 @@ def test_no_command_prints_or_stores_a_secret(tmp_path: Path) -> None:
         run("--debug", "plan", "specs", *url, "--detailed-exitcode", env=rotated)
         run("unlock", "specs", *url, *key, env=rotated)
         state = httpx.get(
-            f"{cluster.url}/reconciler-state/_doc/default",
+            f"{cluster.url}/reconciler-state/_doc/{state_id_for(tmp_path / 'specs', None)}",
             headers={"Authorization": f"ApiKey {ES_KEY}"},
         ).json()
     assert "hmac-sha256:" in json.dumps(

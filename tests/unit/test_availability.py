@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.availability import offer_problems, parse_offered, task_type_problems
+from reconciler.availability import offer_problems, parse_offered
 from reconciler.catalog import load_catalog
 from reconciler.model import EndpointSpec
 from reconciler.validate import validate_directory
+from reconciler.versions import too_new
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "services"
 
@@ -29,7 +30,7 @@ def load(tmp_path: Path, *names: str) -> tuple[EndpointSpec, ...]:
 @pytest.mark.parametrize(
     ("version", "refused"),
     [
-        ("8.17.0", {"chat_completion", "rerank", "embedding"}),  # the service check covers 8.17
+        ("8.17.0", {"chat_completion", "rerank", "embedding"}),
         ("8.18.3", {"rerank", "embedding"}),
         ("8.19.0", {"embedding"}),
         ("9.0.0", {"rerank", "embedding"}),
@@ -41,14 +42,9 @@ def test_task_type_versions_follow_the_release_line(
     tmp_path: Path, version: str, refused: set[str]
 ) -> None:
     specs = load(tmp_path, "elastic/chat_completion", "elastic/rerank", "elastic/embedding")
-    problems = task_type_problems(specs, load_catalog(), version)
+    problems = too_new(specs, catalog=load_catalog(), cluster_version=version)
     assert {p.file.rsplit("/", 1)[1].removesuffix(".yaml") for p in problems} == refused
     assert all(p.message.endswith(f"the cluster runs {version}") for p in problems)
-
-
-def test_services_without_task_type_versions_are_not_checked(tmp_path: Path) -> None:
-    specs = load(tmp_path, "jinaai/embedding")
-    assert task_type_problems(specs, load_catalog(), "8.0.0") == []
 
 
 def test_offer_problems(tmp_path: Path) -> None:

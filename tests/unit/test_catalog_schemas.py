@@ -52,6 +52,7 @@ FIELD_TYPES = {
 FIELD_KEYS = {
     "type", "enum", "minimum", "maximum", "min_length", "task_types", "secret", "case", "aliases", "doc", "templates",
     "deprecated", "items", "values", "properties", "required", "min_items", "max_items",
+    "since", "enum_since", "required_before",
 }  # fmt: skip
 RULE_KINDS = {"exactly_one_of", "all_or_none", "at_most_one_of", "requires", "forbids"}
 UPDATE_KEYS = {
@@ -64,7 +65,10 @@ UPDATE_KEYS = {
 }
 
 
-def version(text: str) -> tuple[int, ...]:
+def version(text: str | list[str]) -> tuple[int, ...]:
+    """A version, or the earliest of a two-line date (["8.19.0", "9.1.0"])."""
+    if isinstance(text, list):
+        return min(version(item) for item in text)
     return tuple(int(part) for part in text.split("."))
 
 
@@ -180,7 +184,7 @@ def test_refs_resolve_offline(path: Path) -> None:
 
 
 def test_catalog_top_level() -> None:
-    assert CATALOG["format_version"] == 1
+    assert CATALOG["format_version"] == 2
     assert sorted(SERVICES) == ALL_SERVICES
     assert CATALOG["embedding_task_types"] == ["text_embedding", "sparse_embedding", "embedding"]
     assert set(CATALOG["task_types"]) == {
@@ -234,6 +238,16 @@ def test_catalog_service_is_consistent(name: str) -> None:
     )
     assert service["doc"] and service["since"]
     version(service["since"])
+    dated_task_types = service.get("task_type_since", {})
+    assert set(dated_task_types) <= set(task_types)
+    for task_type, since in dated_task_types.items():
+        assert version(since) >= version(service["since"]), task_type
+        assert service["evidence"][f"task_type_since.{task_type}"], task_type
+    for block in ("service_settings", "task_settings"):
+        for key, spec in service[block].items():
+            if "since" in spec:
+                assert version(spec["since"]) >= version(service["since"]), key
+                assert service["evidence"][f"{block}.{key}"], key
     for block, field, spec in fields(service):
         check_field(f"{name}.{block}.{field}", spec, task_types)
         if spec.get("secret"):

@@ -41,6 +41,26 @@ def test_positions_point_at_keys_in_every_document() -> None:
     assert second.at(("x", "missing")) == (3, 1)  # nearest ancestor
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1\n---\n",  # a trailing separator
+        "a: 1\n---\n# a comment-only document\n",
+        "---\n# leading comment-only document\n---\na: 1\n",
+        "a: 1\n---\n---\n\n---\n",
+    ],
+)
+def test_empty_and_comment_only_documents_are_skipped(text: str) -> None:
+    documents, diagnostics = parse_documents(text, file="x.yaml")
+    assert not diagnostics
+    assert [d.body for d in documents] == [{"a": 1}]
+
+
+def test_an_explicit_null_document_is_not_empty() -> None:
+    documents, _ = parse_documents("a: 1\n--- ~\n---\nnull\n", file="x.yaml")
+    assert [d.body for d in documents] == [{"a": 1}, None, None]
+
+
 def test_alias_bomb_fails_fast() -> None:
     lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
     for i in range(1, 12):
@@ -84,6 +104,7 @@ def test_directory_walk_skips_hidden_folders_and_settings(tmp_path: Path) -> Non
         (b"a: 1\nb: \xe9t\xe9\n", "2:1: file is not valid UTF-8"),
         (b"", "file holds no document"),
         (b"# only a comment\n", "file holds no document"),
+        (b"---\n# only comments\n---\n", "1:1: file holds no document"),
     ],
 )
 def test_unreadable_files(tmp_path: Path, content: bytes, expected: str) -> None:

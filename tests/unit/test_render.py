@@ -9,6 +9,7 @@ import pytest
 
 from reconciler.plan import Action, Change, Plan, Reason, Usage
 from reconciler.render import FORMATS, render, wording
+from reconciler.render.color import use_color
 from reconciler.render.fields import Kind, field_diffs, flatten
 from reconciler.render.json import to_document
 from reconciler.render.markdown import GITHUB_LIMIT, MARKER
@@ -169,7 +170,8 @@ def test_text_all_actions_in_order_with_unmanaged_warnings_and_in_use() -> None:
         )
     ]
     assert positions == sorted(positions)
-    assert "same-ep" not in text and "1 unchanged endpoint(s) not shown." in text
+    assert "same-ep" not in text
+    assert "1 unchanged endpoint not shown (--verbose lists them)." in text
     assert "! in use by pipelines: [p1]; indices: [idx]" in text
     assert (
         "Unmanaged endpoints (not in the desired state; left alone): hand-made-a, hand-made-b"
@@ -184,11 +186,69 @@ def test_text_notes_are_comment_lines() -> None:
     assert "# note: api_key: secret not tracked" in text
 
 
-def test_text_no_op_only_plan_says_no_changes() -> None:
+def test_text_no_op_only_plan_is_one_line_that_counts() -> None:
     text = render(plan_of(change(Action.NOOP, "a"), change(Action.NOOP, "b")), "text")
-    assert text.splitlines()[-1] == "No changes. The cluster matches the desired state."
-    assert "Plan:" not in text
-    assert "text_embedding/a is up to date" in text
+    assert text == "No changes. The cluster matches the desired state (2 endpoints up to date)."
+    assert render(plan_of(), "text") == "No changes. The cluster matches the desired state."
+
+
+NOOPS = tuple(change(Action.NOOP, f"same-{n:03d}") for n in range(200))
+
+
+@pytest.mark.parametrize(
+    ("plan", "lines"),
+    [
+        (plan_of(*NOOPS), 1),
+        (plan_of(change(Action.UPDATE, "upd"), *NOOPS[1:]), 9),
+        (plan_of(change(Action.UPDATE, "upd"), *NOOPS[1:], unmanaged=("hand",)), 11),
+    ],
+)
+@pytest.mark.parametrize("drift", [False, True])
+def test_text_length_grows_with_changes_not_with_endpoints(
+    plan: Plan, lines: int, drift: bool
+) -> None:
+    text = render(plan, "text", drift=drift)
+    assert len(text.splitlines()) == lines, text
+    assert "same-" not in text
+
+
+@pytest.mark.parametrize("drift", [False, True])
+def test_text_verbose_lists_every_unchanged_endpoint_on_one_line_each(drift: bool) -> None:
+    plan = plan_of(change(Action.UPDATE, "upd"), *NOOPS[:3])
+    text = render(plan, "text", drift=drift, verbose=True)
+    listed = [line for line in text.splitlines() if "same-" in line]
+    outcome = "matches the desired state" if drift else "is up to date"
+    assert listed == [f"    text_embedding/same-00{n} {outcome}" for n in range(3)]
+    assert "not shown" not in text
+
+
+def test_text_unmanaged_ids_stay_on_one_line_and_are_counted_past_ten() -> None:
+    names = tuple(f"hand-{n:02d}" for n in range(25))
+    text = render(plan_of(unmanaged=names), "text")
+    line = next(line for line in text.splitlines() if line.startswith("Unmanaged"))
+    assert line.endswith("hand-08, hand-09 and 15 more") and "hand-10" not in text
+    assert "hand-24" in render(plan_of(unmanaged=names), "text", verbose=True)
+
+
+@pytest.mark.parametrize(
+    ("action", "plan_words", "drift_words"),
+    [
+        (Action.CREATE, "will be created", "is missing from the cluster; apply creates it"),
+        (Action.UPDATE, "will be updated in place", "has drifted; apply updates it in place"),
+        (Action.REPLACE, "must be replaced", "has drifted; apply must replace it"),
+        (Action.DELETE, "will be destroyed", "is no longer declared; apply deletes it (--prune)"),
+    ],
+)
+def test_drift_speaks_of_drift_and_plan_of_what_apply_will_do(
+    action: Action, plan_words: str, drift_words: str
+) -> None:
+    plan = plan_of(change(action))
+    for fmt in ("text", "markdown"):
+        as_plan, as_drift = render(plan, fmt), render(plan, fmt, drift=True)
+        assert plan_words in as_plan and drift_words not in as_plan
+        assert drift_words in as_drift and plan_words not in as_drift
+    closing = render(plan, "text", drift=True).splitlines()[-1]
+    assert closing.startswith("Drift to correct: ") and "Plan:" not in closing
 
 
 @pytest.mark.parametrize(
@@ -197,7 +257,7 @@ def test_text_no_op_only_plan_says_no_changes() -> None:
         (ALL_ACTIONS, "Drift detected: 4 endpoint(s) differ from the desired state.", "No drift"),
         (
             plan_of(change(Action.NOOP)),
-            "No drift: the cluster matches the desired state.",
+            "No drift: the cluster matches the desired state (1 endpoint up to date).",
             "Drift detected",
         ),
         (plan_of(), "No drift: the cluster matches the desired state.", "Drift detected"),
@@ -347,8 +407,8 @@ def test_markdown_sections() -> None:
 
 
 def test_markdown_no_changes_and_drift() -> None:
-    assert "**No changes. The cluster matches the desired state.**" in render(
-        plan_of(change(Action.NOOP)), "markdown"
+    assert "**No changes. The cluster matches the desired state (1 endpoint up to date).**" in (
+        render(plan_of(change(Action.NOOP)), "markdown")
     )
     drift = render(ALL_ACTIONS, "markdown", drift=True)
     assert "Drift detected: 4 endpoint(s) differ from the desired state." in drift
@@ -407,3 +467,49 @@ def test_markdown_small_plan_is_not_truncated() -> None:
 def test_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown plan format"):
         render(ALL_ACTIONS, "yaml")
+
+
+def test_markdown_counts_unchanged_endpoints_and_lists_them_only_when_verbose() -> None:
+    plan = plan_of(change(Action.UPDATE, "upd"), *NOOPS)
+    short, verbose = render(plan, "markdown"), render(plan, "markdown", verbose=True)
+    assert "|  no-op | 200 |" in short and "same-" not in short
+    assert "<details><summary>200 unchanged endpoint(s)</summary>" in verbose
+    assert "- `text_embedding/same-199`" in verbose
+    assert len(verbose) < GITHUB_LIMIT
+
+
+def test_json_keeps_one_entry_per_endpoint_whatever_the_text_shows() -> None:
+    document = json.loads(render(plan_of(change(Action.UPDATE, "upd"), *NOOPS), "json"))
+    assert len(document["changes"]) == 201
+    assert document["summary"]["no-op"] == 200
+
+
+@pytest.mark.parametrize(
+    ("choice", "isatty", "environ", "expected"),
+    [
+        (None, True, {}, True),
+        (None, False, {}, False),
+        (None, True, {"NO_COLOR": "1"}, False),
+        (None, True, {"NO_COLOR": ""}, True),  # no-color.org: only a non-empty value counts
+        (None, True, {"TERM": "dumb"}, False),
+        (False, True, {}, False),
+        (True, False, {"NO_COLOR": "1"}, True),  # an explicit flag beats the environment
+    ],
+)
+def test_one_rule_decides_colour(
+    choice: bool | None, isatty: bool, environ: dict[str, str], expected: bool
+) -> None:
+    assert use_color(choice, isatty=isatty, environ=environ) is expected
+
+
+def test_notes_of_unchanged_endpoints_are_shown_once_per_note_not_per_endpoint() -> None:
+    note = "service_settings.api_key: secret not tracked"
+    plan = plan_of(*(change(Action.NOOP, f"same-{n:03d}", notes=(note,)) for n in range(200)))
+    text = render(plan, "text")
+    assert text.splitlines()[0] == (
+        f"# note: {note} (text_embedding/same-000, text_embedding/same-001, "
+        "text_embedding/same-002 and 197 more)"
+    )
+    assert len(text.splitlines()) == 3
+    verbose = render(plan, "text", verbose=True)
+    assert verbose.count(f"# note: {note}") == 200

@@ -200,6 +200,38 @@ def test_cli_exit_codes_and_output(tmp_path: Path) -> None:
     assert "Traceback" not in output
 
 
+def test_a_leading_dot_id_is_reserved_not_a_regular_expression(tmp_path: Path) -> None:
+    code, output = run_validate(tmp_path, SHIFT.replace("shift-rerank", ".shift-rerank"))
+    assert code == 1, output
+    assert (
+        "spec.yaml:1:1: inference_id: '.shift-rerank' is reserved for Elasticsearch's "
+        "preconfigured endpoints" in output
+    )
+    assert "does not match" not in output and "Traceback" not in output
+    code, output = run_validate(tmp_path, SHIFT.replace("shift-rerank", "Shift-Rerank"))
+    assert code == 1 and "does not match" in output and "reserved" not in output
+
+
+def test_a_trailing_separator_validates(tmp_path: Path) -> None:
+    code, output = run_validate(tmp_path, SHIFT + "---\n# next endpoint goes here\n---\n")
+    assert code == 0 and "1 endpoint spec valid" in output, output
+
+
+@pytest.mark.parametrize(
+    ("argument", "expected"),
+    [
+        (".", "1 endpoint spec valid in ./.\n"),
+        ("spec.yaml", "1 endpoint spec valid in spec.yaml.\n"),
+    ],
+)
+def test_the_success_line_never_ends_in_a_double_period(
+    tmp_path: Path, argument: str, expected: str
+) -> None:
+    (tmp_path / "spec.yaml").write_text(SHIFT, encoding="utf-8")
+    result = run_cli("validate", argument, cwd=tmp_path)
+    assert result.code == 0 and result.stdout == expected, result.output
+
+
 def test_examples_validate() -> None:
     root = Path(__file__).resolve().parents[2] / "examples"
     for directory in sorted(p for p in root.iterdir() if p.is_dir() and p.name != "github"):

@@ -1,7 +1,9 @@
 """The GitHub Actions workflows: they parse, call only flags the CLI has, and keep secrets out of scripts.
 
 Covers the reusable workflows users call (plan on pull request, apply on merge,
-scheduled drift), the copy-paste callers in ``examples/github/``, the
+scheduled drift), the composite action ``action.yml`` at the repository root
+(its run script is run here for real against the embedded sandbox), the
+copy-paste callers in ``examples/github/``, the
 end-to-end workflow against real Elasticsearch and its fake OpenAI server. The
 inline scripts the reusable workflows share (SECRET_ENV loading, the apply job
 summary) are run here for real; the full jobs were run by hand against the
@@ -36,6 +38,7 @@ REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS = REPO / ".github" / "workflows"
 EXAMPLES = REPO / "examples" / "github"
 FAKE_OPENAI = REPO / ".github" / "e2e" / "fake_openai.py"
+ACTION = REPO / "action.yml"
 REUSABLE = ("reconciler-plan.yml", "reconciler-apply.yml", "reconciler-drift.yml")
 OURS = (*REUSABLE, "e2e-elasticsearch.yml")  # ci.yml belongs to the project's own CI
 PINNED = {
@@ -206,9 +209,10 @@ def subcommands() -> frozenset[str]:
     return frozenset(re.findall(r"^\s{2}([a-z][a-z-]*)\s", listing, re.M))
 
 
-# `reconciler` as a command word: at a line start, after a shell operator or keyword, or as `python -m`.
+# `reconciler` as a command word: at a line start, after a shell operator, a `case` pattern's `)`
+# or a keyword, or as `python -m`.
 COMMAND = re.compile(
-    r"(?:^|[;&|(!]|\b(?:then|do|else|if|exec|time))[ \t]*(?:python3?[ \t]+-m[ \t]+)?reconciler(?![\w-])"
+    r"(?:^|[;&|(!)]|\b(?:then|do|else|if|exec|time))[ \t]*(?:python3?[ \t]+-m[ \t]+)?reconciler(?![\w-])"
     r"((?:[ \t]+--?[a-z][\w-]*)*)(?:[ \t]+([a-z][a-z-]*))?([^\n]*)",
     re.M,
 )
@@ -223,11 +227,23 @@ def invocations(script: str) -> Iterator[tuple[tuple[str, ...], str | None, set[
         yield global_flags, match[2], flags_in(rest)
 
 
+def action_steps() -> list[dict[str, Any]]:
+    return list(load(ACTION)["runs"]["steps"])
+
+
+def action_scripts() -> Iterator[tuple[str, str]]:
+    for step in action_steps():
+        if "run" in step:
+            yield str(step.get("name")), step["run"]
+
+
 def all_invocations() -> list[tuple[str, tuple[str, ...], str | None, set[str]]]:
     found = []
     for path in yaml_files():
         for name, script in scripts(load(path)):
             found += [(f"{path.name}: {name}", *call) for call in invocations(script)]
+    for name, script in action_scripts():
+        found += [(f"action.yml: {name}", *call) for call in invocations(script)]
     return found
 
 
@@ -653,3 +669,108 @@ def test_actionlint_passes_on_every_workflow() -> None:
         timeout=300,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+# -- the composite action ----------------------------------------------------------------------
+
+
+def test_the_action_is_composite_with_documented_inputs() -> None:
+    action = load(ACTION)
+    assert action["runs"]["using"] == "composite"
+    inputs = action["inputs"]
+    assert {"command", "directory", "environment", "format", "args"} <= set(inputs)
+    for key, spec in {**inputs, **action["outputs"]}.items():
+        assert str(spec.get("description", "")).strip(), f"action.yml: {key} has no description"
+    assert inputs["command"].get("required") and "default" not in inputs["command"]
+    assert set(action["outputs"]) == {"exit-code", "output-file"}
+
+
+def test_the_action_steps_are_pinned_and_splice_no_expression_into_scripts() -> None:
+    for step in action_steps():
+        if "uses" in step:
+            action, _, version = step["uses"].partition("@")
+            assert PINNED.get(action) == version, step["uses"]
+        else:
+            assert step.get("shell") == "bash", f"{step.get('name')}: composite steps need a shell"
+            assert "${{" not in step["run"], f"{step.get('name')}: splices an expression"
+    used = {sub for where, _, sub, _ in all_invocations() if where.startswith("action.yml")}
+    assert {"validate", "plan", "apply", "drift"} <= used, used
+
+
+def run_action(tmp_path: Path, specs: Path, **inputs: str) -> tuple[int, dict[str, str], str]:
+    """The action's run step, as the runner would run it; --sandbox stands in for a cluster."""
+    (step,) = [s for s in action_steps() if s.get("id") == "run"]
+    output = tmp_path / "GITHUB_OUTPUT"
+    output.write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ELASTIC", "RECONCILER"))}
+    env.update(
+        {
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+            "RUNNER_TEMP": str(tmp_path),
+            "GITHUB_OUTPUT": str(output),
+            "DIRECTORY": str(specs),
+            "RECONCILER_ENV": "",
+            "FORMAT": "text",
+            "EXTRA_ARGS": "",
+            "FAIL_ON_CHANGES": "false",
+            "OPENSHIFT_AI_API_KEY": "osk-action-test-distinctive",
+            **inputs,
+        }
+    )
+    completed = subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", step["run"]],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    outputs = dict(line.split("=", 1) for line in output.read_text().splitlines() if line)
+    return completed.returncode, outputs, completed.stdout + completed.stderr
+
+
+@pytest.fixture()
+def action_specs(tmp_path: Path) -> Path:
+    specs = tmp_path / "endpoints"
+    specs.mkdir()
+    (specs / "rerank.yaml").write_text(
+        "inference_id: shift-rerank\ntask_type: rerank\nservice: openshift_ai\n"
+        "service_settings:\n  url: https://rerank.example/v1\n  model_id: bge\n"
+        "  api_key: ${env:OPENSHIFT_AI_API_KEY}\n",
+        encoding="utf-8",
+    )
+    return specs
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="the action's steps run in bash")
+def test_the_action_runs_each_command_and_reports_its_exit_code(
+    tmp_path: Path, action_specs: Path
+) -> None:
+    sandbox = {"EXTRA_ARGS": "--sandbox"}
+    code, outputs, log = run_action(tmp_path, action_specs, COMMAND="validate")
+    assert code == 0 and outputs["exit-code"] == "0", log
+    assert "1 endpoint spec valid" in Path(outputs["output-file"]).read_text()
+    code, outputs, log = run_action(
+        tmp_path, action_specs, COMMAND="plan", FORMAT="markdown", **sandbox
+    )
+    assert code == 0 and outputs["exit-code"] == "2", log  # changes present: not a failure
+    assert Path(outputs["output-file"]).read_text().startswith(MARKER)
+    code, outputs, log = run_action(
+        tmp_path, action_specs, COMMAND="drift", FAIL_ON_CHANGES="true", **sandbox
+    )
+    assert code == 2 and outputs["exit-code"] == "2", log
+    code, outputs, log = run_action(tmp_path, action_specs, COMMAND="apply", **sandbox)
+    assert code == 0 and "Apply complete: 1 created" in log, log
+    code, outputs, log = run_action(tmp_path, action_specs, COMMAND="drift", **sandbox)
+    assert code == 0 and outputs["exit-code"] == "0" and "No drift" in log, log
+    assert "osk-action-test-distinctive" not in log
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="the action's steps run in bash")
+def test_the_action_refuses_an_unknown_command(tmp_path: Path, action_specs: Path) -> None:
+    code, _, log = run_action(tmp_path, action_specs, COMMAND="destroy")
+    assert code == 1 and "command must be validate, plan, apply or drift" in log
+    code, outputs, log = run_action(
+        tmp_path, action_specs, COMMAND="validate", EXTRA_ARGS="--no-such-flag"
+    )
+    assert code != 0 and outputs["exit-code"] != "0", log

@@ -1,0 +1,252 @@
+"""Who manages which endpoint: every state document and claim of the state index, in one read.
+
+Owns exclusive ownership across desired-state directories. Each directory's
+state document lists the endpoints it manages; where a create cannot decide
+who owns an endpoint (adopting one that exists, taking one over with
+``--adopt``, moving one out of a legacy shared document), a create-only
+*claim* document ``claim.<id>`` decides: the first writer wins, and a claim
+outranks any list. ``read_records`` reads them all with one ``_search``;
+``resolve`` (pure) turns them into the planner's ``Ownership``; ``claim``,
+``release`` and ``hand_over`` write claims with optimistic concurrency.
+Documents written before ids were derived per directory (format version 1,
+shared by every directory as ``default``) are legacy: an endpoint such a
+document lists moves to the directory that declares it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.client import Client
+from reconciler.errors import AuthError, Conflict, NotFound, ReconcilerError
+from reconciler.model import undotted
+from reconciler.plan import Ownership
+from reconciler.state import State
+
+CLAIM_PREFIX = "claim."
+LOCK_SUFFIX = ".lock"  # the apply lock of a state document (state.py)
+SEARCH_SIZE = 10_000  # Elasticsearch's default index.max_result_window
+
+
+class OwnershipConflict(ReconcilerError):
+    """Another state document claimed the endpoint first."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Claim:
+    inference_id: str
+    owner: str
+    seq_no: int
+    primary_term: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class OtherDocument:
+    doc_id: str
+    managed: frozenset[str]
+    legacy: bool  # format version 1: shared by every directory before ids were derived
+
+
+@dataclass(frozen=True, kw_only=True)
+class Records:
+    """The state index as one ``_search`` returned it."""
+
+    claims: Mapping[str, Claim] = field(default_factory=dict)
+    documents: Mapping[str, OtherDocument] = field(default_factory=dict)  # by document id
+    hits: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # state documents, raw
+    readable: bool = True
+    status: int = 200  # of the search: 403 when the credentials may not read the index
+    index_exists: bool = True
+    truncated: bool = False
+
+
+def read_records(client: Client, index: str) -> Records:
+    """Every claim and state document of ``index`` (none when the index does not exist yet)."""
+    try:
+        answer = client.request(
+            "GET",
+            f"/{index}/_search",
+            json={"size": SEARCH_SIZE, "seq_no_primary_term": True, "query": {"match_all": {}}},
+            ok=(404,),
+        )
+    except AuthError as error:
+        return Records(readable=False, status=error.status)
+    if answer.status == 404 or not isinstance(answer.body, Mapping):
+        return Records(index_exists=False)
+    hits = (answer.body.get("hits") or {}).get("hits") or []
+    total = ((answer.body.get("hits") or {}).get("total") or {}).get("value", len(hits))
+    claims: dict[str, Claim] = {}
+    documents: dict[str, OtherDocument] = {}
+    raw: dict[str, Mapping[str, Any]] = {}
+    for hit in hits:
+        doc_id, source = str(hit.get("_id", "")), hit.get("_source")
+        if not isinstance(source, Mapping):
+            continue
+        if source.get("kind") == "claim" and doc_id.startswith(CLAIM_PREFIX):
+            inference_id = doc_id[len(CLAIM_PREFIX) :]
+            claims[inference_id] = Claim(
+                inference_id=inference_id,
+                owner=str(source.get("owner", "")),
+                seq_no=int(hit.get("_seq_no", 0)),
+                primary_term=int(hit.get("_primary_term", 1)),
+            )
+        elif not doc_id.endswith(LOCK_SUFFIX):  # a state document (possibly a damaged one)
+            raw[doc_id] = hit
+            managed = source.get("managed")
+            documents[doc_id] = OtherDocument(
+                doc_id=doc_id,
+                managed=frozenset(str(i) for i in managed)
+                if isinstance(managed, Mapping)
+                else frozenset(),
+                legacy=_version(source) < 2,
+            )
+    return Records(claims=claims, documents=documents, hits=raw, truncated=int(total) > len(hits))
+
+
+def _version(source: Mapping[str, Any]) -> int:
+    version = source.get("format_version", 1)
+    return version if isinstance(version, int) else 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class Resolved:
+    ownership: Ownership
+    moving: Mapping[str, str]  # id -> the legacy document it moves out of at the next apply
+    warnings: tuple[str, ...] = ()
+
+
+def resolve(records: Records, *, mine: str, state: State, declared: Iterable[str]) -> Resolved:
+    """Who owns what, from this directory's point of view (``mine`` is its document id). Pure."""
+    if not records.readable or not state.available:
+        return Resolved(ownership=_from_state(state, frozenset(state.managed)), moving={})
+    wanted = set(declared)
+    ours = set(state.managed)
+    listed: dict[str, set[str]] = {}
+    moving: dict[str, str] = {}
+    for document in records.documents.values():
+        if document.doc_id == mine:
+            continue
+        for inference_id in document.managed:
+            if document.legacy and inference_id in wanted and inference_id not in ours:
+                moving.setdefault(inference_id, document.doc_id)
+            elif not document.legacy or inference_id not in ours:
+                listed.setdefault(inference_id, set()).add(document.doc_id)
+    for inference_id, claim in records.claims.items():
+        if claim.owner == mine:
+            ours.add(inference_id)
+            listed.pop(inference_id, None)
+            moving.pop(inference_id, None)
+        else:
+            listed[inference_id] = {claim.owner}
+            ours.discard(inference_id)
+            moving.pop(inference_id, None)
+    ours |= set(moving)
+    # an id another directory lists too, with no claim to decide, is nobody's to touch alone
+    others = {inference_id: ", ".join(sorted(owners)) for inference_id, owners in listed.items()}
+    ours -= set(others)
+    warnings = []
+    if records.truncated:
+        warnings.append(
+            f"the state index holds more than {SEARCH_SIZE} documents; owners beyond them are unknown"
+        )
+    return Resolved(
+        ownership=_from_state(state, frozenset(ours), others=others),
+        moving=moving,
+        warnings=tuple(warnings),
+    )
+
+
+def _from_state(
+    state: State, mine: frozenset[str], *, others: Mapping[str, str] | None = None
+) -> Ownership:
+    return Ownership(
+        mine=mine,
+        others=dict(others or {}),
+        declared={
+            inference_id: frozenset(undotted(name) for name in entry.declared)
+            for inference_id, entry in state.managed.items()
+            if entry.declared is not None
+        },
+        known=state.available,
+    )
+
+
+# -- writes -----------------------------------------------------------------------------------
+
+
+def claim(client: Client, index: str, inference_id: str, *, owner: str, over: str = "") -> None:
+    """Make ``owner`` the endpoint's one owner; ``over`` names the owner it is taken from on
+    purpose (``--adopt``). Raises OwnershipConflict if anyone else got there first."""
+    path = f"/{index}/_create/{CLAIM_PREFIX}{inference_id}"
+    document = {
+        "kind": "claim",
+        "inference_id": inference_id,
+        "owner": owner,
+        "claimed_at": int(time.time()),
+    }
+    try:
+        client.request("PUT", path, params={"refresh": "true"}, json=document)
+        return
+    except Conflict:
+        pass
+    current = _read_claim(client, index, inference_id)
+    if current is None:  # released meanwhile: try once more
+        client.request("PUT", path, params={"refresh": "true"}, json=document)
+        return
+    if current.owner == owner:
+        return
+    if not over or current.owner != over:
+        raise OwnershipConflict(
+            f"{inference_id} is claimed by the state document {current.owner}; nothing was sent"
+        )
+    try:
+        client.request(
+            "PUT",
+            f"/{index}/_doc/{CLAIM_PREFIX}{inference_id}",
+            params={
+                "if_seq_no": current.seq_no,
+                "if_primary_term": current.primary_term,
+                "refresh": "true",
+            },
+            json=document,
+        )
+    except Conflict:
+        raise OwnershipConflict(
+            f"{inference_id}: its claim changed while it was taken over; nothing was sent"
+        ) from None
+
+
+def release(client: Client, index: str, inference_id: str, *, owner: str) -> None:
+    """Remove ``owner``'s claim of the endpoint, if it has one (never another's)."""
+    current = _read_claim(client, index, inference_id)
+    if current is None or current.owner != owner:
+        return
+    try:
+        client.request(
+            "DELETE",
+            f"/{index}/_doc/{CLAIM_PREFIX}{inference_id}",
+            params={
+                "if_seq_no": current.seq_no,
+                "if_primary_term": current.primary_term,
+                "refresh": "true",
+            },
+        )
+    except (Conflict, NotFound):
+        pass
+
+
+def _read_claim(client: Client, index: str, inference_id: str) -> Claim | None:
+    answer = client.request("GET", f"/{index}/_doc/{CLAIM_PREFIX}{inference_id}", ok=(404,))
+    body = answer.body if isinstance(answer.body, Mapping) else {}
+    if answer.status == 404 or not body.get("found"):
+        return None
+    source = body.get("_source") or {}
+    return Claim(
+        inference_id=inference_id,
+        owner=str(source.get("owner", "")),
+        seq_no=int(body["_seq_no"]),
+        primary_term=int(body["_primary_term"]),
+    )
