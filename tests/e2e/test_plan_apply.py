@@ -325,7 +325,8 @@ def test_lock_held_by_another_apply(cluster: SandboxServer, specs: Path) -> None
     ] == []
     refused = cli(cluster, "unlock", str(specs))  # no terminal: a lock goes only by its id
     assert refused.code == 1 and "--lock-id" in refused.stderr, refused.output
-    assert httpx.get(f"{cluster.url}/reconciler-state/_doc/default.lock").status_code == 200
+    lock = f"{cluster.url}/reconciler-state/_doc/{state_id_for(specs, None)}.lock"
+    assert httpx.get(lock).status_code == 200, "unlock without --lock-id removed the lock"
     assert unlock(specs, cluster.url).code == 0
     applied(cluster, specs)
 

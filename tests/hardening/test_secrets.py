@@ -297,7 +297,7 @@ def test_a_secret_echoed_json_escaped_is_scrubbed(tmp_path: Path, fault: Fault) 
             "--url",
             cluster.url,
             "--auto-approve",
-            env={"AZURE_KEY": AWKWARD_KEY, "RECONCILER_TIMEOUT": "5"},
+            env={"AZURE_KEY": AWKWARD_KEY, "RECONCILER_RETRY_FOR": "1s"},
         )
         echoed = [r for r in cluster.requests if r.get("fault")]
     assert result.code == 1, result.output

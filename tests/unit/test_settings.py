@@ -192,6 +192,26 @@ def test_timeout_has_one_default_and_one_precedence(
         assert resolve_connection(NONE, flags=flags, shell=shell).timeout == expected
 
 
+@pytest.mark.parametrize(
+    ("flag", "shell", "expected"),
+    [
+        (None, {}, 300.0),
+        (None, {"RECONCILER_RETRY_FOR": "90s"}, 90.0),
+        (10.0, {"RECONCILER_RETRY_FOR": "90s"}, 10.0),
+        (None, {"RECONCILER_RETRY_FOR": "forever"}, "RECONCILER_RETRY_FOR: 'forever' is not"),
+    ],
+)
+def test_retry_for_has_one_default_and_one_precedence(
+    flag: float | None, shell: dict[str, str], expected: Any
+) -> None:
+    flags = Flags(url=A, retry_for=flag)
+    if isinstance(expected, str):
+        with pytest.raises(InputError, match=expected):
+            resolve_connection(NONE, flags=flags, shell=shell)
+    else:
+        assert resolve_connection(NONE, flags=flags, shell=shell).retry_for == expected
+
+
 def test_an_unset_api_key_env_names_its_line_in_reconciler_yaml(tmp_path: Path) -> None:
     (tmp_path / "reconciler.yaml").write_text(
         f"environments:\n  staging:\n    url: {A}\n    api_key_env: STAGING_KEY\n",
