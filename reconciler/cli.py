@@ -502,7 +502,8 @@ def apply(
             raise
     result = applied.result
     done = {action: result.count(action) for action in PHASES}
-    click.echo(apply_summary(done, failed=len(result.failed)))  # a no-op apply included
+    lost = sum(1 for outcome in result.failed if outcome.lost)
+    click.echo(apply_summary(done, failed=len(result.failed), lost=lost))  # a no-op apply too
     if result.failed:
         for outcome in result.failed:
             click.echo(f"Error: {outcome.change.address}: {outcome.message}", err=True)

@@ -16,7 +16,7 @@ from pathlib import Path as FsPath
 from reconciler.apply import Applier, ApplyResult, Outcome, Progress, apply_lock
 from reconciler.availability import check_offered
 from reconciler.catalog import ANY_VERSION, Catalog
-from reconciler.errors import InputError, VerificationError
+from reconciler.errors import AuthError, InputError, VerificationError
 from reconciler.live import Snapshot, read_snapshot, read_usage, secret_statuses
 from reconciler.model import EndpointSpec
 from reconciler.normalize import declared_names
@@ -285,6 +285,8 @@ def _take_ownership(session: Session, planned: Planned) -> tuple[frozenset[str],
             claim(session.client, store.index, inference_id, owner=store.doc_id, over=over)
         except OwnershipConflict as error:
             refused[inference_id] = str(error)
+        except AuthError:  # may read the state index but not write it: nothing can be recorded
+            taken.add(inference_id)
         else:
             taken.add(inference_id)
     return frozenset(taken), refused
