@@ -24,6 +24,7 @@ from reconciler.live import read_endpoints, secret_statuses
 from reconciler.lock import LockKeeper
 from reconciler.model import CallKind, EndpointSpec, FieldPath, LiveEndpoint, Request, dotted
 from reconciler.normalize import declared_names
+from reconciler.ownership import claim
 from reconciler.plan import Action, Change, Plan, build_plan
 from reconciler.secrets import fingerprint, resolved_body, scrub
 from reconciler.session import Session
@@ -42,6 +43,7 @@ class Outcome:
     message: str = ""
     seconds: float = 0.0
     secrets_sent: Mapping[str, str] = field(default_factory=dict)  # dotted path -> fingerprint
+    lost: bool = False  # a replace deleted the endpoint and could not create it again
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,13 +127,20 @@ class Applier:
                 done.append(request.kind)
         except ReconcilerError as error:
             message = scrub(str(error))
-            if CallKind.DELETE in done and change.action is Action.REPLACE:
+            lost = CallKind.DELETE in done and change.action is Action.REPLACE
+            if CallKind.PROBE in done and CallKind.PROBE_DELETE not in done:
+                message += "; the scratch endpoint of the trial create may be left behind"
+            if lost:
                 message = (
                     f"deleted, but the new endpoint could not be created: {change.address} no "
                     f"longer exists (the next plan shows a create): {message}"
                 )
             outcome = Outcome(
-                change=change, ok=False, message=message, seconds=time.monotonic() - started
+                change=change,
+                ok=False,
+                message=message,
+                seconds=time.monotonic() - started,
+                lost=lost,
             )
         else:
             outcome = Outcome(
@@ -153,10 +162,16 @@ class Applier:
                 request.path,
                 params=request.params or None,
                 json=body,
-                ok=(404,) if request.kind is CallKind.DELETE else (),
+                ok=(404,) if request.kind in (CallKind.DELETE, CallKind.PROBE_DELETE) else (),
             )
         except HTTPError as error:
-            # a create retried after a lost answer meets what it made: fine if it is what we asked for
+            # a create retried after a lost answer meets what it made: fine if it is what we asked
+            # for. It may also be another directory's create of the same id: the claim decides
+            if request.kind is CallKind.PROBE and "already_exists" in error.error_type:
+                # left by an apply that stopped between its probe and its removal: start afresh
+                self.session.client.request("DELETE", request.path, ok=(404,))
+                self.session.client.request(request.method, request.path, json=body)
+                return {}
             if not (
                 request.kind is CallKind.CREATE
                 and "already_exists" in error.error_type
@@ -164,6 +179,11 @@ class Applier:
                 and self._matches_live(spec)
             ):
                 raise
+            store = self.session.store
+            with contextlib.suppress(AuthError):  # a state index we may not write: as before claims
+                claim(self.session.client, store.index, spec.inference_id, owner=store.doc_id)
+        if request.kind is CallKind.PROBE:
+            return {}  # the scratch endpoint is removed next: its secrets are not recorded
         return {dotted(path): fingerprint(value, salt=self.salt) for path, value in values.items()}
 
     # -- helpers ------------------------------------------------------------------------------

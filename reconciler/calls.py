@@ -9,7 +9,9 @@ Does not decide an action (``plan`` does) nor send anything (``apply`` does).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
+from dataclasses import replace as replace_dataclass
 from typing import Any
 
 from reconciler.catalog import EndpointFacts
@@ -76,6 +78,30 @@ def update_call(
         body=body,
         secrets=sent_secrets,
     )
+
+
+def probe_id(inference_id: str) -> str:
+    """The scratch id a replace tries its new configuration under (the same for the same id,
+    so a saved plan and the plan made again under the lock agree)."""
+    digest = hashlib.sha256(inference_id.encode()).hexdigest()[:10]
+    return f"reconciler-probe-{digest}"
+
+
+def replace_calls(
+    spec: EndpointSpec, facts: EndpointFacts, *, live_task_type: str
+) -> tuple[Request, ...]:
+    """Delete then create; first, where the service allows it, the new configuration is created
+    under a scratch id and removed, so that a create the cluster refuses fails before the delete."""
+    create = create_call(spec, facts)
+    calls: list[Request] = []
+    if facts.probe_on_replace:
+        scratch = endpoint_path(spec.task_type, probe_id(spec.inference_id))
+        calls += [
+            replace_dataclass(create, kind=CallKind.PROBE, path=scratch),
+            Request(kind=CallKind.PROBE_DELETE, method="DELETE", path=scratch),
+        ]
+    calls += [delete_call(task_type=live_task_type, inference_id=spec.inference_id), create]
+    return tuple(calls)
 
 
 def delete_call(*, task_type: str, inference_id: str, force: bool = False) -> Request:

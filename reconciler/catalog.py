@@ -280,6 +280,7 @@ class EndpointFacts:
     chunked: bool = False  # an embedding task type: the server fills in default chunking
     default_chunking: Mapping[str, Any] = field(default_factory=dict)
     task_settings_mode: str = "merge"  # how _update treats task_settings: "merge" or "replace"
+    probe_on_replace: bool = True  # a scratch create is cheap (false: it would deploy a model)
     _service: ServiceFacts | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -392,6 +393,7 @@ class Catalog:
             chunked=task_type in self.embedding_task_types,
             default_chunking=self.default_chunking,
             task_settings_mode=facts.task_settings_mode(task_type),
+            probe_on_replace=bool(facts.raw.get("probe_on_replace", True)),
             _service=facts,
         )
 

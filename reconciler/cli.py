@@ -8,6 +8,7 @@ progress and errors). Heavy modules are imported inside commands so that
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import Any
@@ -446,6 +447,14 @@ PAST = {"create": "created", "update": "updated", "replace": "replaced", "delete
     show_default=True,
     help="Independent changes sent at once.",
 )
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: the plan, progress and a summary; json: one result document on stdout.",
+)
 @display_options
 @connection_options
 def apply(
@@ -455,12 +464,14 @@ def apply(
     prune: bool,
     allow_destroy_in_use: bool,
     parallelism: int,
+    fmt: str,
     display: Display,
     **options: Any,
 ) -> int:
     """Carry out the plan: create, update, replace and delete endpoints."""
     from reconciler.apply import PHASES
     from reconciler.errors import VerificationError
+    from reconciler.render.outcome import render_result
     from reconciler.render.wording import apply_summary
     from reconciler.run import ApplyHooks, ApplyOptions, apply_specs, check_origin
     from reconciler.session import load_specs
@@ -480,9 +491,16 @@ def apply(
         directory = directory or FsPath(".")
         opened, settings = _session(directory, options)
         specs = load_specs(directory, settings).specs
-    tally = _Tally()
+    as_json = fmt == "json"
+    tally = _Tally(live=sys.stderr.isatty() and not as_json)
+
+    def show(plan: Any) -> None:
+        tally.start(plan)
+        if not as_json:
+            _show_plan(plan, display)
+
     hooks = ApplyHooks(
-        show=lambda plan: _show_plan(plan, display),
+        show=show,
         confirm=lambda plan: _confirm(auto_approve),
         note=lambda text: click.echo(f"Note: {text}", err=True),
         progress=tally.progress,
@@ -498,19 +516,28 @@ def apply(
             check_origin(saved, environment=options.get("environment"), cluster=session.origin)
         try:
             applied = apply_specs(session, specs, options=options_, hooks=hooks, saved=saved)
-        except VerificationError:  # exit 4: everything was applied, so the summary still ends it
-            click.echo(apply_summary(tally.done, failed=tally.failed))
+        except VerificationError as error:  # exit 4: all was applied, the summary still ends it
+            tally.finish()
+            if as_json and error.result is not None and tally.plan is not None:
+                click.echo(render_result(tally.plan, error.result, exit_code=EXIT_DIFFERS))
+            else:
+                click.echo(apply_summary(tally.done, failed=tally.failed))
             raise
+    tally.finish()
     result = applied.result
-    done = {action: result.count(action) for action in PHASES}
-    click.echo(apply_summary(done, failed=len(result.failed)))  # a no-op apply included
+    code = EXIT_ERROR if result.failed else EXIT_OK
+    if as_json:
+        click.echo(render_result(applied.plan, result, exit_code=code))
+    else:
+        done = {action: result.count(action) for action in PHASES}
+        lost = sum(1 for outcome in result.failed if outcome.lost)
+        click.echo(apply_summary(done, failed=len(result.failed), lost=lost))  # no-op apply too
     if result.failed:
         for outcome in result.failed:
             click.echo(f"Error: {outcome.change.address}: {outcome.message}", err=True)
         names = ", ".join(sorted(o.change.address for o in result.failed))
         click.echo(f"Not changed ({len(result.failed)}): {names}", err=True)
-        return EXIT_ERROR
-    return EXIT_OK
+    return code
 
 
 def _confirm(auto_approve: bool) -> None:
@@ -533,18 +560,47 @@ def _progress(change: Any, status: str, seconds: float) -> None:
 
 
 class _Tally:
-    """Counts outcomes as apply reports them, for a summary when apply ends by raising."""
+    """Counts outcomes as apply reports them and shows progress: on a terminal one live line
+    (done/total, rate, time left) with failures printed above it; elsewhere (CI) one line per
+    change. Also keeps the counts for a summary when apply ends by raising."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, live: bool) -> None:
+        self.live = live
         self.done: dict[Any, int] = {}
         self.failed = 0
+        self.total = 0
+        self.plan: Any = None
+        self.started = time.monotonic()
+
+    def start(self, plan: Any) -> None:
+        self.plan = plan
+        self.total = sum(1 for change in plan.changes if change.action.writes)
+        self.started = time.monotonic()
 
     def progress(self, change: Any, status: str, seconds: float) -> None:
-        _progress(change, status, seconds)
         if status == "ok":
             self.done[change.action] = self.done.get(change.action, 0) + 1
         else:
             self.failed += 1
+        if not self.live:
+            _progress(change, status, seconds)
+            return
+        if status != "ok":
+            click.echo("\r\x1b[2K", nl=False, err=True)
+            _progress(change, status, seconds)
+        from reconciler.render.outcome import progress_line
+
+        line = progress_line(
+            done=sum(self.done.values()),
+            failed=self.failed,
+            total=self.total,
+            elapsed=time.monotonic() - self.started,
+        )
+        click.echo(f"\r\x1b[2K{line}", nl=False, err=True)
+
+    def finish(self) -> None:
+        if self.live and self.total:
+            click.echo("\r\x1b[2K", nl=False, err=True)
 
 
 def _show_plan(plan: Any, display: Display) -> None:
@@ -552,6 +608,22 @@ def _show_plan(plan: Any, display: Display) -> None:
 
     text = render(plan, "text", color=display.color, verbose=display.verbose)
     click.echo(text.rstrip("\n"), color=display.color)
+
+
+@cli.command()
+@click.argument("plan_file", type=click.Path(exists=True, dir_okay=False, path_type=FsPath))
+@FORMAT
+@display_options
+def show(plan_file: FsPath, fmt: str, display: Display) -> int:
+    """Print a plan saved by `plan --out` as `plan` printed it (offline; checks its integrity)."""
+    from reconciler.planfile import read_plan_file
+    from reconciler.render import render
+
+    saved = read_plan_file(plan_file)
+    color = fmt == "text" and display.color
+    rendered = render(saved.plan, fmt, color=color, verbose=display.verbose)
+    click.echo(rendered.rstrip("\n"), color=color)
+    return EXIT_OK
 
 
 @cli.command()

@@ -15,6 +15,7 @@ single boundary that turns them into ``Error: ...`` and an exit code.
     |       +-- Conflict            409 (version conflict, in use, lock held)
     +-- StalePlanError              a saved plan no longer matches the cluster
     +-- LockError                   another apply holds the lock
+    +-- OwnershipConflict           another state document claimed the endpoint first
     +-- SafetyError                 refused by a safety rule (exit 3)
     +-- VerificationError           applied, but the read-back differs (exit 4)
 """
@@ -22,7 +23,7 @@ single boundary that turns them into ``Error: ...`` and an exit code.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from reconciler.diagnostics import Diagnostic
@@ -89,9 +90,14 @@ class LockError(ReconcilerError):
     pass
 
 
+class OwnershipConflict(ReconcilerError):
+    """Another state document claimed the endpoint first (``ownership.claim``)."""
+
+
 class SafetyError(ReconcilerError):
     exit_code = 3
 
 
 class VerificationError(ReconcilerError):
     exit_code = 4
+    result: Any = None  # the ApplyResult of the apply whose read-back differs

@@ -145,6 +145,8 @@ class CallKind(enum.Enum):
     CREATE = "create"  # PUT /_inference/{task}/{id}
     UPDATE = "update"  # PUT /_inference/{task}/{id}/_update
     DELETE = "delete"  # DELETE /_inference/{task}/{id}
+    PROBE = "probe"  # PUT of the new configuration under a scratch id, before a replace deletes
+    PROBE_DELETE = "probe_delete"  # DELETE of that scratch endpoint
 
 
 @dataclass(frozen=True, kw_only=True)

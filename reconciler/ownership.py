@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.client import Client
-from reconciler.errors import AuthError, Conflict, NotFound, ReconcilerError
+from reconciler.errors import AuthError, Conflict, NotFound, OwnershipConflict
 from reconciler.model import undotted
 from reconciler.plan import Ownership
 from reconciler.state import State
@@ -29,10 +29,6 @@ from reconciler.state import State
 CLAIM_PREFIX = "claim."
 LOCK_SUFFIX = ".lock"  # the apply lock of a state document (state.py)
 SEARCH_SIZE = 10_000  # Elasticsearch's default index.max_result_window
-
-
-class OwnershipConflict(ReconcilerError):
-    """Another state document claimed the endpoint first."""
 
 
 @dataclass(frozen=True, kw_only=True)

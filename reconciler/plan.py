@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from reconciler.calls import create_call, delete_call, update_call
+from reconciler.calls import create_call, delete_call, replace_calls, update_call
 from reconciler.catalog import Catalog, EndpointFacts, Version, parse_version
 from reconciler.diff import changed_paths, removed_keys
 from reconciler.model import (
@@ -332,10 +332,7 @@ def _change_for(
         live_task_type=live.task_type,
         live_service=live.service,
     )
-    replace_calls = (
-        delete_call(task_type=live.task_type, inference_id=live.inference_id),
-        create_call(spec, facts),
-    )
+    replace_requests = replace_calls(spec, facts, live_task_type=live.task_type)
     if live.task_type != spec.task_type or not same_service:
         path: FieldPath = ("task_type",) if live.task_type != spec.task_type else ("service",)
         return Change(
@@ -343,7 +340,7 @@ def _change_for(
             reason=Reason.TASK_TYPE_CHANGED if path == ("task_type",) else Reason.SERVICE_CHANGED,
             paths=(path,),
             replace_paths=(path,),
-            requests=replace_calls,
+            requests=replace_requests,
             **base,
         )
     paths = changed_paths(desired, current)
@@ -356,7 +353,7 @@ def _change_for(
             paths=paths,
             secret_paths=secrets.changed,
             replace_paths=blocking,
-            requests=replace_calls,
+            requests=replace_requests,
             **base,
         )
     drift = tuple(p for p in paths if p not in ours)  # set out of band, declared by nobody
@@ -368,7 +365,7 @@ def _change_for(
             reason=Reason.REPLACE_REQUESTED,
             paths=paths,
             secret_paths=secrets.changed,
-            requests=replace_calls,
+            requests=replace_requests,
             **base,
         )
     sent = ours + restorable

@@ -16,11 +16,11 @@ from pathlib import Path as FsPath
 from reconciler.apply import Applier, ApplyResult, Outcome, Progress, apply_lock
 from reconciler.availability import check_offered
 from reconciler.catalog import ANY_VERSION, Catalog
-from reconciler.errors import InputError, VerificationError
+from reconciler.errors import AuthError, InputError, OwnershipConflict, VerificationError
 from reconciler.live import Snapshot, read_snapshot, read_usage, secret_statuses
 from reconciler.model import EndpointSpec
 from reconciler.normalize import declared_names
-from reconciler.ownership import OwnershipConflict, claim, release, resolve
+from reconciler.ownership import claim, release, resolve
 from reconciler.plan import Action, Ownership, Plan, Requested, build_plan, with_usage
 from reconciler.planfile import SavedPlan, check_fresh
 from reconciler.safety import Permissions, check_safety
@@ -251,10 +251,12 @@ def apply_specs(
         ),
     )
     if result.differences and not result.failed:
-        raise VerificationError(
+        error = VerificationError(
             "applied, but reading back shows the cluster differs from the plan:\n  "
             + "\n  ".join(result.differences)
         )
+        error.result = result
+        raise error
     return Applied(plan=planned.plan, result=result)
 
 
@@ -285,6 +287,8 @@ def _take_ownership(session: Session, planned: Planned) -> tuple[frozenset[str],
             claim(session.client, store.index, inference_id, owner=store.doc_id, over=over)
         except OwnershipConflict as error:
             refused[inference_id] = str(error)
+        except AuthError:  # may read the state index but not write it: nothing can be recorded
+            taken.add(inference_id)
         else:
             taken.add(inference_id)
     return frozenset(taken), refused

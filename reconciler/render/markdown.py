@@ -192,10 +192,14 @@ def _truncation_note(total: int, rows_hidden: int, details_hidden: int) -> str:
 
 
 def _left_alone(plan: Plan) -> str:
-    lines = wording.left_alone(plan)
-    if not lines:
-        return ""
-    return "### Left alone\n\n" + "\n".join(f"- {_escape_text(line)}" for line in lines)
+    parts = []
+    for title, lines in (
+        ("Adopted", wording.adoptions(plan)),
+        ("Left alone", wording.left_alone(plan)),
+    ):
+        if lines:
+            parts.append(f"### {title}\n\n" + "\n".join(f"- {_escape_text(x)}" for x in lines))
+    return "\n\n".join(parts)
 
 
 def _unmanaged(plan: Plan) -> str:

@@ -76,10 +76,12 @@ def unchanged_line(count: int) -> str:
     return f"{count} unchanged endpoint{_plural(count)} not shown (--verbose lists them)."
 
 
-def apply_summary(done: Mapping[Action, int], *, failed: int) -> str:
-    """``Apply complete: N created, N updated, N replaced, N deleted, N failed.``; ends every apply."""
+def apply_summary(done: Mapping[Action, int], *, failed: int, lost: int = 0) -> str:
+    """``Apply complete: N created, N updated, N replaced, N deleted, N failed.``; ends every apply.
+    ``lost``: replaces that deleted an endpoint and could not create it again."""
     counts = ", ".join(f"{done.get(action, 0)} {verb}" for action, verb in PAST.items())
-    return f"Apply complete: {counts}, {failed} failed."
+    gone = f" ({lost} deleted and not re-created: they no longer exist)" if lost else ""
+    return f"Apply complete: {counts}, {failed} failed{gone}."
 
 
 def _counts(plan: Plan) -> str:
@@ -117,6 +119,17 @@ def adoption(change: Change) -> str:
     if change.adopt:
         return "(adopted: it exists and no state document manages it)"
     return ""
+
+
+def adoptions(plan: Plan) -> list[str]:
+    """Endpoints that are up to date but become this directory's at the next apply: adoption is
+    shown, never silent (a change that writes carries the mark on its own line)."""
+    return [
+        f"{change.address} {adoption(change).strip('()')}: apply records it as managed here, "
+        "writing nothing to it"
+        for change in plan.changes
+        if change.adopt and not change.action.writes
+    ]
 
 
 def left_alone(plan: Plan) -> list[str]:

@@ -85,7 +85,7 @@ def test_verbose_lists_unchanged_endpoints_and_json_keeps_them_all(
 ) -> None:
     directory = applied_directory(cluster, tmp_path / "verbose", 4)
     listed = cli(cluster, "plan", str(directory), "--verbose").stdout
-    assert [line.strip() for line in listed.splitlines() if "verbose-" in line] == [
+    assert [line.strip() for line in listed.splitlines() if "rerank/verbose-" in line] == [
         f"rerank/verbose-00{n} is up to date" for n in range(4)
     ]
     document = cli(cluster, "plan", str(directory), "--format", "json")

@@ -152,7 +152,9 @@ def test_a_cluster_that_keeps_answering_503_fails_naming_what_was_not_changed(
         assert f"Not changed (5): {', '.join(f'rerank/{i}' for i in ids)}" in run.stderr, run.stderr
         assert "gave up" in run.stderr and "--retry-for" in run.stderr, run.stderr
         assert "Traceback" not in run.output
-        assert 3 <= took < 3 + 8, took
+        assert 3 <= took < 3 + 20, (
+            took
+        )  # the budget, plus start-up on a busy machine; not 5 minutes
         assert not (_listing(cluster) & set(ids))
 
 

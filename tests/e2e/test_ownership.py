@@ -1,0 +1,331 @@
+"""Ownership and safety through the real CLI: nothing is destroyed that nobody asked to change.
+
+One test per case a new user met (prune across directories, silent adoption, server
+defaults planning replaces, half-done replaces, plan and apply disagreeing), plus moving a
+spec between directories, racing applies from two directories, forget and --adopt.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from reconciler.identity import state_id_for
+from reconciler.sandbox import Fault, SandboxServer
+from tests.e2e.helpers import REPO, run_cli, write_requests, write_spec
+from tests.e2e.test_plan_apply import ENV, azure, rerank
+
+STATE = "reconciler-state"
+
+
+@pytest.fixture()
+def cluster() -> Any:
+    with SandboxServer(port=0) as server:
+        yield server
+
+
+def cli(cluster: SandboxServer, *args: str) -> Any:
+    return run_cli(*args, "--url", cluster.url, env=ENV)
+
+
+def ok(cluster: SandboxServer, *args: str) -> Any:
+    result = cli(cluster, *args)
+    assert result.code == 0, result.output
+    return result
+
+
+def managed(cluster: SandboxServer, directory: Path) -> set[str]:
+    answer = httpx.get(f"{cluster.url}/{STATE}/_doc/{state_id_for(directory, None)}").json()
+    return set((answer.get("_source") or {}).get("managed") or {})
+
+
+def live_ids(cluster: SandboxServer) -> set[str]:
+    endpoints = httpx.get(f"{cluster.url}/_inference/_all").json()["endpoints"]
+    return {e["inference_id"] for e in endpoints if not e["inference_id"].startswith(".")}
+
+
+def owners(cluster: SandboxServer, inference_id: str) -> list[str]:
+    """Every state document that lists the endpoint, and the claim's owner if there is one."""
+    hits = httpx.post(
+        f"{cluster.url}/{STATE}/_search", json={"size": 1000, "query": {"match_all": {}}}
+    ).json()["hits"]["hits"]
+    found = []
+    for hit in hits:
+        source = hit["_source"]
+        if hit["_id"] == f"claim.{inference_id}":
+            found.append(f"claim:{source['owner']}")
+        elif inference_id in (source.get("managed") or {}):
+            found.append(hit["_id"])
+    return sorted(found)
+
+
+def put_by_hand(cluster: SandboxServer, body: dict[str, Any]) -> None:
+    settings = {**body["service_settings"]}
+    settings["api_key"] = "made-by-hand-key-1234"
+    httpx.put(
+        f"{cluster.url}/_inference/{body['task_type']}/{body['inference_id']}",
+        json={
+            **{k: v for k, v in body.items() if k not in ("inference_id", "task_type")},
+            "service_settings": settings,
+        },
+    ).raise_for_status()
+
+
+# -- 1. prune crosses directories ------------------------------------------------------------
+
+
+def test_prune_never_crosses_directories(tmp_path: Path, cluster: SandboxServer) -> None:
+    team_a, team_b = tmp_path / "team-a", tmp_path / "team-b"
+    write_spec(team_a, rerank("rerank-a"))
+    write_spec(team_b, rerank("rerank-b"))
+    ok(cluster, "apply", str(team_a), "--auto-approve")
+    ok(cluster, "apply", str(team_b), "--auto-approve")
+    assert state_id_for(team_a, None) != state_id_for(team_b, None)
+    plan = ok(cluster, "plan", str(team_a), "--prune")
+    assert f"State document: {STATE}/{state_id_for(team_a, None)}" in plan.stdout
+    assert "No changes" in plan.stdout and "rerank-b" not in plan.stdout.split("Unmanaged")[0]
+    pruned = ok(cluster, "apply", str(team_a), "--prune", "--auto-approve")
+    assert "deleted" not in pruned.stderr
+    assert live_ids(cluster) == {"rerank-a", "rerank-b"}
+    assert managed(cluster, team_a) == {"rerank-a"} and managed(cluster, team_b) == {"rerank-b"}
+
+
+def test_a_spec_moved_between_directories_ends_with_one_owner_and_no_deletion(
+    tmp_path: Path, cluster: SandboxServer
+) -> None:
+    team_a, team_b = tmp_path / "team-a", tmp_path / "team-b"
+    write_spec(team_a, rerank("moving"))
+    write_spec(team_a, rerank("stays"))
+    ok(cluster, "apply", str(team_a), "--auto-approve")
+    team_b.mkdir()
+    (team_a / "moving.yaml").rename(team_b / "moving.yaml")
+    # B declares it, A still owns it: B leaves it alone and names the owner
+    plan_b = ok(cluster, "plan", str(team_b))
+    assert f"managed by the state document {state_id_for(team_a, None)}" in plan_b.stdout
+    assert "apply --adopt moving" in plan_b.stdout
+    # A no longer declares it: shown as ours and no longer declared, with the --prune hint
+    plan_a = ok(cluster, "plan", str(team_a))
+    assert "no longer declared (kept; `--prune` deletes them): moving" in plan_a.stdout
+    cluster.clear_requests()
+    adopted = ok(cluster, "apply", str(team_b), "--adopt", "moving", "--auto-approve")
+    assert "taken over from the state document" in adopted.stdout
+    assert [
+        r for r in write_requests(cluster.requests) if r["path"].startswith("/_inference")
+    ] == []
+    ok(cluster, "apply", str(team_a), "--prune", "--auto-approve")
+    assert live_ids(cluster) == {"moving", "stays"}
+    assert owners(cluster, "moving") == sorted(
+        [f"claim:{state_id_for(team_b, None)}", state_id_for(team_b, None)]
+    )
+    assert "No changes" in ok(cluster, "plan", str(team_b)).stdout
+
+
+def test_forget_stops_managing_without_touching(tmp_path: Path, cluster: SandboxServer) -> None:
+    team = tmp_path / "team"
+    write_spec(team, rerank("kept"))
+    ok(cluster, "apply", str(team), "--auto-approve")
+    (team / "kept.yaml").unlink()
+    write_spec(team, rerank("other"))
+    cluster.clear_requests()
+    forgot = ok(cluster, "forget", str(team), "kept")
+    assert "Forgot kept" in forgot.stdout
+    assert [
+        r for r in write_requests(cluster.requests) if r["path"].startswith("/_inference")
+    ] == []
+    ok(cluster, "apply", str(team), "--prune", "--auto-approve")
+    assert "kept" in live_ids(cluster) and "kept" not in managed(cluster, team)
+    unknown = cli(cluster, "forget", str(team), "nobody")
+    assert unknown.code == 1 and "not managed by" in unknown.stderr
+
+
+# -- 2. silent adoption ------------------------------------------------------------------------
+
+
+def test_an_endpoint_made_by_hand_is_adopted_visibly_and_never_replaced_unasked(
+    tmp_path: Path, cluster: SandboxServer
+) -> None:
+    put_by_hand(cluster, rerank("by-hand", model="old-model"))
+    team = tmp_path / "team"
+    write_spec(team, rerank("by-hand", model="new-model"))  # model_id cannot change in place
+    plan = cli(cluster, "plan", str(team))
+    assert plan.code == 3, plan.output
+    assert "(adopted: it exists and no state document manages it)" in plan.stdout
+    assert "does not manage it yet" in plan.stderr and "--replace by-hand" in plan.stderr
+    document = json.loads(cli(cluster, "plan", str(team), "--format", "json").stdout)
+    (change,) = [c for c in document["changes"] if c["inference_id"] == "by-hand"]
+    assert change["adopt"] is True and change["action"] == "replace"
+    markdown = cli(cluster, "plan", str(team), "--format", "markdown").stdout
+    assert "adopted" in markdown
+    cluster.clear_requests()
+    refused = cli(cluster, "apply", str(team), "--auto-approve")
+    assert refused.code == 3, refused.output
+    assert write_requests(cluster.requests) == []
+    replaced = ok(cluster, "apply", str(team), "--replace", "by-hand", "--auto-approve")
+    assert "1 replaced" in replaced.stdout
+    assert managed(cluster, team) == {"by-hand"}
+
+
+def test_a_matching_endpoint_is_adopted_without_a_write_to_it(
+    tmp_path: Path, cluster: SandboxServer
+) -> None:
+    put_by_hand(cluster, rerank("by-hand"))
+    team = tmp_path / "team"
+    write_spec(team, rerank("by-hand"))
+    plan = ok(cluster, "plan", str(team))
+    assert "adopted" in plan.stdout and "send it once, in place" in plan.stdout.lower()
+    cluster.clear_requests()
+    ok(cluster, "apply", str(team), "--auto-approve")
+    assert [
+        r for r in write_requests(cluster.requests) if r["path"].startswith("/_inference")
+    ] == []
+    assert managed(cluster, team) == {"by-hand"}
+    # its secret was never sent by us: --send-secrets sends it once, in place
+    sent = ok(cluster, "apply", str(team), "--send-secrets", "by-hand", "--auto-approve")
+    assert "1 updated" in sent.stdout
+    assert "secret not tracked" not in ok(cluster, "plan", str(team)).stdout
+
+
+# -- 3. server defaults never plan a replace --------------------------------------------------
+
+
+def test_undeclared_server_defaults_are_never_a_change(
+    tmp_path: Path, cluster: SandboxServer
+) -> None:
+    team = tmp_path / "team"
+    write_spec(team, azure())
+    ok(cluster, "apply", str(team), "--auto-approve")
+    # the server's rate limit differs from what the catalog expects, and chunking is gone:
+    # values nobody wrote (Azure's 1140 in the specification's response example, a pre-8.16 endpoint)
+    httpx.put(
+        f"{cluster.url}/_inference/text_embedding/azure-embed/_update",
+        json={"service_settings": {"rate_limit": {"requests_per_minute": 1140}}},
+    ).raise_for_status()
+    plan = ok(cluster, "plan", str(team), "--detailed-exitcode")
+    assert "No changes" in plan.stdout
+
+
+def test_a_removed_declaration_is_a_declared_change(tmp_path: Path, cluster: SandboxServer) -> None:
+    team = tmp_path / "team"
+    write_spec(team, azure(rate_limit={"requests_per_minute": 100}))
+    ok(cluster, "apply", str(team), "--auto-approve")
+    write_spec(team, azure())  # the user removed rate_limit: back to the server's default
+    plan = cli(cluster, "plan", str(team), "--detailed-exitcode")
+    assert plan.code == 2, plan.output
+    assert "service_settings.rate_limit" in plan.stdout
+
+
+# -- 4. half-done replaces ---------------------------------------------------------------------
+
+
+def test_a_replace_whose_create_fails_says_the_endpoint_is_gone(
+    tmp_path: Path, cluster: SandboxServer
+) -> None:
+    team = tmp_path / "team"
+    write_spec(team, rerank("fragile"))
+    ok(cluster, "apply", str(team), "--auto-approve")
+    write_spec(team, rerank("fragile", model="new-model"))
+    cluster.add_fault(Fault(method="PUT", path="^/_inference/rerank/fragile$", status=400, count=1))
+    result = cli(cluster, "apply", str(team), "--auto-approve")
+    assert result.code == 1, result.output
+    assert "fragile no longer exists" in result.stderr
+    assert "1 failed (1 deleted and not re-created: they no longer exist)" in result.stdout
+    assert "fragile" not in live_ids(cluster)
+    again = ok(cluster, "plan", str(team))
+    assert "+ rerank/fragile will be created" in again.stdout.replace("  +", "+")
+
+
+# -- 5. plan tells what apply refuses ---------------------------------------------------------
+
+
+def test_plan_exits_3_where_apply_would_refuse(tmp_path: Path, cluster: SandboxServer) -> None:
+    team = tmp_path / "team"
+    write_spec(team, rerank("only"))
+    ok(cluster, "apply", str(team), "--auto-approve")
+    (team / "only.yaml").unlink()
+    (team / "notes.txt").write_text("no specs here\n")
+    plan = cli(cluster, "plan", str(team), "--prune")
+    assert plan.code == 3, plan.output
+    assert "empty desired state" in plan.stderr
+    apply = cli(cluster, "apply", str(team), "--prune", "--auto-approve")
+    assert apply.code == 3
+    assert "only" in live_ids(cluster)
+
+
+# -- races ---------------------------------------------------------------------------------------
+
+
+def test_two_racing_applies_from_two_directories_never_both_own(
+    tmp_path: Path, cluster: SandboxServer
+) -> None:
+    ids = [f"shared-{i}" for i in range(4)]
+    for inference_id in ids:
+        put_by_hand(cluster, rerank(inference_id))  # both will want to adopt them
+    directories = [tmp_path / "a", tmp_path / "b"]
+    for directory in directories:
+        for inference_id in ids:
+            write_spec(directory, rerank(inference_id))
+    cluster.latency_ms = 20
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ELASTIC")}
+    env.update(ENV)
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "reconciler",
+                "apply",
+                str(d),
+                "--url",
+                cluster.url,
+                "--auto-approve",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for d in directories
+    ]
+    for process in processes:
+        process.communicate(timeout=120)
+    for inference_id in ids:
+        listed = owners(cluster, inference_id)
+        claims = [o for o in listed if o.startswith("claim:")]
+        assert len(claims) == 1, listed
+        owner = claims[0].removeprefix("claim:")
+        assert [o for o in listed if not o.startswith("claim:")] in ([owner], []), listed
+
+
+def test_a_replace_the_cluster_would_refuse_fails_before_the_delete(
+    tmp_path: Path, cluster: SandboxServer
+) -> None:
+    team = tmp_path / "team"
+    write_spec(team, rerank("careful"))
+    ok(cluster, "apply", str(team), "--auto-approve")
+    write_spec(team, rerank("careful", model="new-model"))
+    plan = json.loads(cli(cluster, "plan", str(team), "--format", "json").stdout)
+    (change,) = [c for c in plan["changes"] if c["inference_id"] == "careful"]
+    assert change["action"] == "replace"
+    # the trial create of the new configuration, under a scratch id, is refused
+    cluster.add_fault(
+        Fault(method="PUT", path="^/_inference/rerank/reconciler-probe-", status=400, count=1)
+    )
+    cluster.clear_requests()
+    result = cli(cluster, "apply", str(team), "--auto-approve")
+    assert result.code == 1, result.output
+    assert "careful" in live_ids(cluster)  # never deleted
+    assert not [
+        r
+        for r in write_requests(cluster.requests)
+        if r["method"] == "DELETE" and r["path"] == "/_inference/rerank/careful"
+    ]
+    assert ok(cluster, "apply", str(team), "--auto-approve")  # the next apply replaces it
+    assert not [i for i in live_ids(cluster) if i.startswith("reconciler-probe-")]
