@@ -524,6 +524,8 @@ def apply(
             raise
     tally.finish()
     result = applied.result
+    for note in result.notes:
+        click.echo(f"Warning: {note}", err=True)
     code = EXIT_ERROR if result.failed else EXIT_OK
     if as_json:
         click.echo(render_result(applied.plan, result, exit_code=code))
@@ -570,6 +572,7 @@ class _Tally:
         self.total = 0
         self.plan: Any = None
         self.started = time.monotonic()
+        self._shown = 0  # length of the live line on screen
 
     def start(self, plan: Any) -> None:
         self.plan = plan
@@ -585,7 +588,7 @@ class _Tally:
             _progress(change, status, seconds)
             return
         if status != "ok":
-            click.echo("\r\x1b[2K", nl=False, err=True)
+            self._clear()
             _progress(change, status, seconds)
         from reconciler.render.outcome import progress_line
 
@@ -595,11 +598,19 @@ class _Tally:
             total=self.total,
             elapsed=time.monotonic() - self.started,
         )
-        click.echo(f"\r\x1b[2K{line}", nl=False, err=True)
+        self._clear()
+        click.echo(line, nl=False, err=True)
+        self._shown = len(line)
 
     def finish(self) -> None:
-        if self.live and self.total:
-            click.echo("\r\x1b[2K", nl=False, err=True)
+        if self.live:
+            self._clear()
+
+    def _clear(self) -> None:
+        """Blank the live line with spaces (no escape codes: NO_COLOR holds for it too)."""
+        if self._shown:
+            click.echo("\r" + " " * self._shown + "\r", nl=False, err=True)
+            self._shown = 0
 
 
 def _show_plan(plan: Any, display: Display) -> None:
