@@ -37,14 +37,18 @@ def choose_secrets(
     facts: EndpointFacts,
     service: ServiceFacts | None,
     *,
-    sent: tuple[str, ...] | None,
+    sent: tuple[str, ...] = (),
+    declared: tuple[str, ...] | None = None,
 ) -> SecretChoice:
-    """The secrets to declare; ``sent`` are the dotted paths the state says apply sent."""
+    """The secrets to declare; ``sent`` are the dotted paths the state says apply sent,
+    ``declared`` the fields its spec declared (an adopted endpoint has no fingerprints)."""
     if sent:
         return SecretChoice(
             paths=tuple(tuple(dotted.split(".")[1:]) for dotted in sorted(sent)),
         )
     fields = facts.secret_fields
+    if declared is not None:
+        fields = tuple(name for name in fields if f"service_settings.{name}" in declared)
     if not fields:
         return SecretChoice(paths=())
     settings = endpoint.block("service_settings")
@@ -55,17 +59,24 @@ def choose_secrets(
     ]
     if maps:
         return _secret_map(endpoint, maps[0])
+    if declared is not None:
+        return SecretChoice(paths=tuple((name,) for name in fields))
     required = [name for name in fields if name in facts.required_service_settings]
     if required:
         return SecretChoice(paths=tuple((name,) for name in required))
     chosen = "client_secret" if "client_secret" in fields and "client_id" in settings else None
     chosen = chosen or ("api_key" if "api_key" in fields else fields[0])
     others = [name for name in fields if name != chosen]
-    note = (
-        f"{chosen}: the cluster does not say which credential this endpoint was made with"
-        + (f"; {endpoint.service} also accepts {', '.join(others)}" if others else "")
-        + ("; the credential is optional for this service" if not others else "")
-    )
+    if others:
+        note = (
+            f"{chosen}: the cluster does not say which credential this endpoint was made with; "
+            f"{endpoint.service} also accepts {', '.join(others)}"
+        )
+    else:
+        note = (
+            f"{chosen}: optional for {endpoint.service}, and the cluster does not say whether "
+            "this endpoint has one; remove it if not"
+        )
     return SecretChoice(paths=((chosen,),), note=note)
 
 

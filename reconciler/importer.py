@@ -86,7 +86,9 @@ def spec_for(
     recorded = recorded or Recorded()
     blocks = {name: dict(endpoint.block(name)) for name in BLOCKS}
     notes = _drop_server_filled(blocks, facts, service, declared=recorded.declared)
-    choice = choose_secrets(endpoint, facts, service, sent=recorded.secrets)
+    choice = choose_secrets(
+        endpoint, facts, service, sent=recorded.secrets, declared=recorded.declared
+    )
     names: list[str] = []
     settings = blocks["service_settings"]
     for path in choice.paths:
@@ -203,7 +205,7 @@ def header(imported: Imported, schema_ref: str | None) -> str:
         names = ", ".join(imported.variables)
         lines.append(
             "# Imported by `reconciler import`. Elasticsearch never returns secrets: "
-            f"set {names} to the values the endpoint uses."
+            f"set {names} to the endpoint's secret values."
         )
     else:
         lines.append("# Imported by `reconciler import`. No secrets.")

@@ -126,6 +126,10 @@ def test_example_round_trips(example: Path, round_trip: RoundTrip) -> None:
     written = round_trip.imported / f"{inference_id}.yaml"
     assert written.is_file(), round_trip.import_output
     assert written.name not in round_trip.diagnostics, round_trip.diagnostics[written.name]
+    text = written.read_text(encoding="utf-8")
+    if "the cluster does not say wh" not in text:  # a guess is named in the header
+        example_secrets = sorted(p for _, p in references(yaml.safe_load(example.read_text())))
+        assert sorted(p for _, p in references(yaml.safe_load(text))) == example_secrets, text
     change = round_trip.plan.get(inference_id)
     assert change is not None, round_trip.plan_output
     assert change["action"] == "no-op", change
@@ -134,3 +138,121 @@ def test_example_round_trips(example: Path, round_trip: RoundTrip) -> None:
         rf".*{re.escape(inference_id)}: .*", round_trip.apply_output
     )
     assert recreated == round_trip.original[inference_id]
+
+
+@dataclass(frozen=True)
+class Reimport:
+    imported: Path
+    output: str
+    plan: dict[str, dict[str, Any]]
+    plan_output: str
+
+
+@pytest.fixture(scope="module")
+def reimport(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Reimport]:
+    """The examples applied by the reconciler (so the state records the secrets it sent),
+    then imported again into a directory that has lost its files."""
+    work = tmp_path_factory.mktemp("reimport")
+    env = {
+        name: f"value-of-{name.lower()}"
+        for path in EXAMPLES
+        for name, _ in references(yaml.safe_load(path.read_text(encoding="utf-8")))
+    }
+    specs = work / "specs"
+    shutil.copytree(SERVICES, specs)
+    with SandboxServer(port=0, eis=True) as cluster:
+        applied = run_cli(
+            "apply", str(specs), "--url", cluster.url, "--auto-approve", env=env, timeout=300
+        )
+        assert applied.code == 0, applied.output
+        for path in specs.rglob("*.yaml"):
+            path.unlink()
+        imported = specs / "imported"
+        done = run_cli("import", "--out", str(imported), "--url", cluster.url)
+        variables = {
+            name: env[original]
+            for path in imported.glob("*.yaml")
+            for name, dotted in references(yaml.safe_load(path.read_text(encoding="utf-8")))
+            for original in _example_variable(path.stem, dotted)
+        }
+        planned = run_cli(
+            "plan", str(specs), "--url", cluster.url, "--format", "json", env=variables
+        )
+    document = json.loads(planned.stdout) if planned.stdout.strip().startswith("{") else {}
+    yield Reimport(
+        imported=imported,
+        output=done.output,
+        plan={c["inference_id"]: c for c in document.get("changes", ())},
+        plan_output=planned.output,
+    )
+
+
+def _example_variable(inference_id: str, dotted: str) -> list[str]:
+    """The variable the example used at ``dotted`` (none when the import chose another field)."""
+    for path in EXAMPLES:
+        body = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if body["inference_id"] == inference_id:
+            return [name for name, where in references(body) if where == dotted]
+    return []
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_reimport_writes_the_secrets_apply_sent(example: Path, reimport: Reimport) -> None:
+    body = yaml.safe_load(example.read_text(encoding="utf-8"))
+    written = reimport.imported / f"{body['inference_id']}.yaml"
+    assert written.is_file(), reimport.output
+    imported = yaml.safe_load(written.read_text(encoding="utf-8"))
+    assert sorted(p for _, p in references(imported)) == sorted(p for _, p in references(body))
+    # the same directory that applied them plans them: fingerprints match, nothing changes
+    change = reimport.plan.get(body["inference_id"])
+    assert change is not None, reimport.plan_output
+    assert change["action"] == "no-op", change
+
+
+def test_a_preconfigured_id_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    out = tmp_path / "imported"
+    with SandboxServer(port=0) as cluster:
+        preconfigured = sorted(i for i in listing_all(cluster.url) if i.startswith("."))[0]
+        before = len(cluster.requests)
+        result = run_cli("import", "--out", str(out), "--url", cluster.url, preconfigured)
+        requests = cluster.requests[before:]
+    assert result.code == 1, result.output
+    assert f"cannot import {preconfigured}" in result.stderr and "preconfigured" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists() and requests == []
+
+
+def test_import_of_everything_names_the_skipped_preconfigured_endpoints(tmp_path: Path) -> None:
+    with SandboxServer(port=0) as cluster:
+        count = len([i for i in listing_all(cluster.url) if i.startswith(".")])
+        result = run_cli("import", "--out", str(tmp_path / "out"), "--url", cluster.url)
+    assert result.code == 0, result.output
+    assert f"skipped {count} preconfigured '.' endpoint(s)" in result.stdout
+    assert not list((tmp_path / "out").glob(".*"))
+
+
+def test_schema_line_points_into_the_repository_or_is_left_out(tmp_path: Path) -> None:
+    repository = tmp_path / "repo"
+    (repository / ".git").mkdir(parents=True)
+    (repository / "schemas").mkdir()
+    (repository / "schemas" / "endpoint.schema.json").write_text("{}")
+    elsewhere = tmp_path / "plain"
+    elsewhere.mkdir()
+    with SandboxServer(port=0) as cluster:
+        body = {"service": "openai", "service_settings": {"api_key": "k", "model_id": "gpt-4o"}}
+        httpx.put(f"{cluster.url}/_inference/completion/chat", json=body).raise_for_status()
+        inside = run_cli(
+            "import", "--out", str(repository / "endpoints" / "prod"), "--url", cluster.url
+        )
+        outside = run_cli("import", "--out", str(elsewhere / "out"), "--url", cluster.url)
+    assert inside.code == 0 and outside.code == 0, inside.output + outside.output
+    written = (repository / "endpoints" / "prod" / "chat.yaml").read_text()
+    assert written.startswith(
+        "# yaml-language-server: $schema=../../schemas/endpoint.schema.json\n"
+    )
+    other = (elsewhere / "out" / "chat.yaml").read_text()
+    assert "$schema" not in other and "site-packages" not in other
+
+
+def listing_all(url: str) -> list[str]:
+    return [e["inference_id"] for e in httpx.get(f"{url}/_inference/_all").json()["endpoints"]]
