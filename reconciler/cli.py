@@ -714,28 +714,41 @@ def doctor(directory: FsPath, **options: Any) -> int:
 @connection_options
 def import_(out: FsPath, ids: tuple[str, ...], **options: Any) -> int:
     """Write spec files for endpoints that exist in the cluster (all, or IDS)."""
-    import os
-
-    from reconciler.catalog import load_catalog, schemas_dir
-    from reconciler.importer import write_specs
+    from reconciler.catalog import load_catalog
+    from reconciler.importer import (
+        preconfigured_message,
+        recorded_from,
+        schema_reference,
+        write_specs,
+    )
     from reconciler.live import read_endpoints, read_version
+    from reconciler.ownership import read_records
 
-    out.mkdir(parents=True, exist_ok=True)
-    opened, _ = _session(out, options)
+    if any(i.startswith(".") for i in ids):  # before any request: they cannot be managed
+        raise InputError(preconfigured_message(i for i in ids if i.startswith(".")))
+    opened, settings = _session(out, options)
     with opened as session:
         version = read_version(session.client)
         endpoints, _ = read_endpoints(session.client)
+        recorded = recorded_from(read_records(session.client, settings.state_index))
     wanted = [e for e in endpoints if (e.inference_id in ids if ids else not e.preconfigured)]
     missing = sorted(set(ids) - {e.inference_id for e in endpoints})
     if missing:
         raise ReconcilerError(f"no such endpoint(s) in the cluster: {', '.join(missing)}")
-    schema = schemas_dir() / "endpoint.schema.json"
-    relative = os.path.relpath(schema, out.resolve())
-    reference = relative if not relative.startswith("../../..") else schema.as_uri()
-    written = write_specs(wanted, out, load_catalog(), schema_ref=reference, version=version)
+    written = write_specs(
+        wanted,
+        out,
+        load_catalog(),
+        schema_ref=schema_reference(out),
+        version=version,
+        recorded=recorded,
+    )
+    skipped = len(endpoints) - len(wanted) if not ids else 0
     click.echo(
-        f"Wrote {len(written)} spec file(s) to {out}. Set the secret variables named in each file, "
-        "then run `reconciler plan` (the next apply adopts them)."
+        f"Wrote {len(written)} spec file(s) to {out}"
+        + (f" (skipped {skipped} preconfigured '.' endpoint(s))" if skipped else "")
+        + ". Set the secret variables named in each file's header, then run `reconciler plan` "
+        "(the next apply adopts them)."
     )
     return EXIT_OK
 
