@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from reconciler.catalog import Catalog
-from reconciler.errors import AuthError, HTTPError, LockError, ReconcilerError
+from reconciler.errors import AuthError, ClusterError, HTTPError, LockError, ReconcilerError
 from reconciler.live import read_endpoints, secret_statuses
 from reconciler.lock import LockKeeper
 from reconciler.model import CallKind, EndpointSpec, FieldPath, LiveEndpoint, Request, dotted
@@ -79,6 +79,7 @@ class Applier:
         self.parallelism = max(1, parallelism)
         self.progress = progress or (lambda change, status, seconds: None)
         self._saved: Mapping[str, Managed] | None = None
+        self.notes: list[str] = []
 
     def run(self, plan: Plan, state: State, live: tuple[LiveEndpoint, ...]) -> ApplyResult:
         outcomes: list[Outcome] = []
@@ -99,17 +100,26 @@ class Applier:
             outcomes.extend(pending)
             state = self._save(self._record(state, pending, live))
         state = self._save(self._record(state, [], live))  # adopt declared endpoints
-        result = ApplyResult(outcomes=tuple(outcomes))
+        result = ApplyResult(outcomes=tuple(outcomes), notes=tuple(dict.fromkeys(self.notes)))
         touched = {o.change.inference_id for o in outcomes if o.ok}
         if touched and not result.failed:
             result = replace(result, differences=self._verify(touched, state, plan.cluster_version))
         return result
 
     def _save(self, state: State) -> State:
-        """Write the state document, unless it holds nothing new."""
+        """Write the state document, unless it holds nothing new. A write the cluster does not
+        take (it gave up answering) is noted, not raised: what was applied is reported, and the
+        next apply adopts what this one made but could not record."""
         if state.exists and state.managed == self._saved:
             return state
-        saved = self.session.store.write(state)
+        try:
+            saved = self.session.store.write(state)
+        except ClusterError as error:
+            self.notes.append(
+                f"the state document could not be written ({scrub(str(error))}); the next apply "
+                "records what this one changed"
+            )
+            return state
         self._saved = dict(saved.managed)
         return saved
 

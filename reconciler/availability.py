@@ -1,13 +1,13 @@
 """Whether the cluster can serve what a spec asks for, beyond the service's own version.
 
-Owns one check made after the cluster's version is known and before any
-write, for services whose availability depends on the deployment rather
-than on the version (catalog ``requires_cluster_offer``: the Elastic
-Inference Service is there only where the cluster is connected to EIS):
-whether the cluster's own ``GET _inference/_services`` offers the service
-and task type. Its diagnostics name the spec's file:line; ``check_offered``
-asks the cluster once, and only when some spec needs it. (A service, task
-type or field newer than the cluster is ``versions.too_new``'s.)
+Owns reading the cluster's own word, ``GET _inference/_services`` (read with
+the listing, in the same round trip; absent before the API existed or without
+the privilege, and then no check is made), and the check made before any
+write: a spec for a service or task type the cluster does not list (licence,
+version, serverless; the Elastic Inference Service only where the cluster is
+connected to EIS, catalog ``requires_cluster_offer``) is an error naming the
+spec's file:line. (A service, task type or field newer than the cluster by
+the catalog's dates is ``versions.too_new``'s.)
 """
 
 from __future__ import annotations
@@ -27,16 +27,23 @@ MISSING_SERVICES_API = (400, 403, 404, 405)  # before 8.16, or credentials witho
 def offer_problems(
     specs: Iterable[EndpointSpec], catalog: Catalog, offered: Mapping[str, frozenset[str]]
 ) -> list[Diagnostic]:
-    """Specs for a deployment-dependent service or task type that ``_services`` does not list."""
+    """Specs for a service or task type that ``_services`` does not list (licence, version,
+    serverless, or a deployment without EIS). An alias counts as the service it names."""
     problems = []
     for spec in specs:
         facts = catalog.service(spec.service)
         hint = facts.raw.get("requires_cluster_offer") if facts else None
-        if not hint:
-            continue
-        task_types = offered.get(spec.service)
+        listed_as = (
+            spec.service
+            if spec.service in offered
+            else (facts.canonical_name if facts else spec.service)
+        )
+        task_types = offered.get(listed_as)
         if task_types is None:
-            message = f"service '{spec.service}' is not offered by this cluster (GET _inference/_services does not list it)"
+            message = (
+                f"service '{spec.service}' is not offered by this cluster "
+                "(GET _inference/_services does not list it)"
+            )
             path: tuple[str, ...] = ("service",)
         elif spec.task_type not in task_types:
             listed = ", ".join(sorted(task_types)) or "none"
@@ -68,19 +75,22 @@ def parse_offered(body: Any) -> dict[str, frozenset[str]]:
     return offered
 
 
-def check_offered(client: Client, specs: tuple[EndpointSpec, ...], catalog: Catalog) -> None:
-    """Ask the cluster what it offers when a spec needs it; a missing API means no answer, not no."""
-    needed = [
-        spec
-        for spec in specs
-        if (facts := catalog.service(spec.service)) and facts.raw.get("requires_cluster_offer")
-    ]
-    if not needed:
-        return
+def read_offered(client: Client) -> Mapping[str, frozenset[str]] | None:
+    """What the cluster says it offers; None where it cannot say (before the API, or without
+    the privilege to ask): no answer, not "nothing"."""
     answer = client.request("GET", "/_inference/_services", ok=MISSING_SERVICES_API)
-    if answer.status in MISSING_SERVICES_API:
+    if answer.status in MISSING_SERVICES_API or not isinstance(answer.body, list):
+        return None
+    return parse_offered(answer.body)
+
+
+def check_offered(
+    specs: Iterable[EndpointSpec], catalog: Catalog, offered: Mapping[str, frozenset[str]] | None
+) -> None:
+    """Refuse, before any write, specs for what the cluster does not offer."""
+    if offered is None:
         return
-    problems = offer_problems(needed, catalog, parse_offered(answer.body))
+    problems = offer_problems(specs, catalog, offered)
     if problems:
         raise InputError(
             "the cluster does not offer some specs' services; nothing was sent", problems

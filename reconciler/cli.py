@@ -525,6 +525,8 @@ def apply(
             raise
     tally.finish()
     result = applied.result
+    for note in result.notes:
+        click.echo(f"Warning: {note}", err=True)
     code = EXIT_ERROR if result.failed else EXIT_OK
     if as_json:
         click.echo(render_result(applied.plan, result, exit_code=code))
@@ -571,6 +573,7 @@ class _Tally:
         self.total = 0
         self.plan: Any = None
         self.started = time.monotonic()
+        self._shown = 0  # length of the live line on screen
 
     def start(self, plan: Any) -> None:
         self.plan = plan
@@ -586,7 +589,7 @@ class _Tally:
             _progress(change, status, seconds)
             return
         if status != "ok":
-            click.echo("\r\x1b[2K", nl=False, err=True)
+            self._clear()
             _progress(change, status, seconds)
         from reconciler.render.outcome import progress_line
 
@@ -596,11 +599,19 @@ class _Tally:
             total=self.total,
             elapsed=time.monotonic() - self.started,
         )
-        click.echo(f"\r\x1b[2K{line}", nl=False, err=True)
+        self._clear()
+        click.echo(line, nl=False, err=True)
+        self._shown = len(line)
 
     def finish(self) -> None:
-        if self.live and self.total:
-            click.echo("\r\x1b[2K", nl=False, err=True)
+        if self.live:
+            self._clear()
+
+    def _clear(self) -> None:
+        """Blank the live line with spaces (no escape codes: NO_COLOR holds for it too)."""
+        if self._shown:
+            click.echo("\r" + " " * self._shown + "\r", nl=False, err=True)
+            self._shown = 0
 
 
 def _show_plan(plan: Any, display: Display) -> None:
@@ -728,28 +739,41 @@ def doctor(directory: FsPath, **options: Any) -> int:
 @connection_options
 def import_(out: FsPath, ids: tuple[str, ...], **options: Any) -> int:
     """Write spec files for endpoints that exist in the cluster (all, or IDS)."""
-    import os
-
-    from reconciler.catalog import load_catalog, schemas_dir
-    from reconciler.importer import write_specs
+    from reconciler.catalog import load_catalog
+    from reconciler.importer import (
+        preconfigured_message,
+        recorded_from,
+        schema_reference,
+        write_specs,
+    )
     from reconciler.live import read_endpoints, read_version
+    from reconciler.ownership import read_records
 
-    out.mkdir(parents=True, exist_ok=True)
-    opened, _ = _session(out, options)
+    if any(i.startswith(".") for i in ids):  # before any request: they cannot be managed
+        raise InputError(preconfigured_message(i for i in ids if i.startswith(".")))
+    opened, settings = _session(out, options)
     with opened as session:
         version = read_version(session.client)
         endpoints, _ = read_endpoints(session.client)
+        recorded = recorded_from(read_records(session.client, settings.state_index))
     wanted = [e for e in endpoints if (e.inference_id in ids if ids else not e.preconfigured)]
     missing = sorted(set(ids) - {e.inference_id for e in endpoints})
     if missing:
         raise ReconcilerError(f"no such endpoint(s) in the cluster: {', '.join(missing)}")
-    schema = schemas_dir() / "endpoint.schema.json"
-    relative = os.path.relpath(schema, out.resolve())
-    reference = relative if not relative.startswith("../../..") else schema.as_uri()
-    written = write_specs(wanted, out, load_catalog(), schema_ref=reference, version=version)
+    written = write_specs(
+        wanted,
+        out,
+        load_catalog(),
+        schema_ref=schema_reference(out),
+        version=version,
+        recorded=recorded,
+    )
+    skipped = len(endpoints) - len(wanted) if not ids else 0
     click.echo(
-        f"Wrote {len(written)} spec file(s) to {out}. Set the secret variables named in each file, "
-        "then run `reconciler plan` (the next apply adopts them)."
+        f"Wrote {len(written)} spec file(s) to {out}"
+        + (f" (skipped {skipped} preconfigured '.' endpoint(s))" if skipped else "")
+        + ". Set the secret variables named in each file's header, then run `reconciler plan` "
+        "(the next apply adopts them)."
     )
     return EXIT_OK
 

@@ -1,68 +1,216 @@
 """``reconciler import``: write spec files for endpoints that already exist.
 
-Owns turning a live endpoint back into what a person would have written:
-server-filled values left out, secrets as ``${env:...}`` references named
-after the id (GET never returns them), one YAML file per endpoint.
+Owns turning a live endpoint back into what a person would have written, such
+that the file validates, plans as no change, and re-creates the same endpoint:
+server-filled values left out unless a re-create needs them (the allocations
+of an Elasticsearch model, a ``dimensions`` someone may have chosen), secrets
+as ``${env:...}`` references named after the id (``import_secrets`` picks the
+fields), one YAML file per endpoint with a header naming the variables and
+every guess. What the state document recorded at the last apply (which keys were
+declared, which secrets were sent) beats every guess. Reading the cluster is
+the CLI's; the choice of secret fields is ``import_secrets``'.
 """
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import Any
 
 import yaml
 
-from reconciler.catalog import ANY_VALUE, Catalog, EndpointFacts, parse_version
+from reconciler.catalog import ANY_VALUE, Catalog, EndpointFacts, ServiceFacts, parse_version
+from reconciler.errors import InputError
+from reconciler.import_secrets import choose_secrets
 from reconciler.model import LiveEndpoint
+from reconciler.ownership import Records
 
-HEADER = "# yaml-language-server: $schema={schema}\n# Imported by `reconciler import`; secrets are references: set {names}.\n"
+BLOCKS = ("service_settings", "task_settings", "chunking_settings")
+SCHEMA_FILE = FsPath("schemas") / "endpoint.schema.json"
+# A create needs one of these; the server fills in num_allocations from live stats when
+# adaptive allocations are on, so only then is it left out.
+ALLOCATIONS = ("adaptive_allocations", "num_allocations")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Recorded:
+    """What a state document recorded for one endpoint at its last apply."""
+
+    secrets: tuple[str, ...] = ()  # dotted secret paths apply sent
+    declared: tuple[str, ...] | None = None  # dotted fields the spec declared
+
+
+@dataclass(frozen=True, kw_only=True)
+class Imported:
+    """One endpoint as a spec, the variables its references name, and the notes on guesses."""
+
+    spec: Mapping[str, Any]
+    variables: tuple[str, ...]
+    notes: tuple[str, ...]
 
 
 def env_name(inference_id: str, field: str) -> str:
     return re.sub(r"[^A-Z0-9]+", "_", f"{inference_id}_{field}".upper()).strip("_")
 
 
-def spec_for(endpoint: LiveEndpoint, facts: EndpointFacts) -> tuple[dict[str, Any], list[str]]:
-    """The spec a person would write for ``endpoint``, and the env variables it needs."""
-    service = endpoint.service
+def recorded_from(records: Records) -> dict[str, Recorded]:
+    """Per endpoint id, what any state document of the index recorded about it."""
+    found: dict[str, Recorded] = {}
+    for hit in records.hits.values():
+        managed = (hit.get("_source") or {}).get("managed")
+        if not isinstance(managed, Mapping):
+            continue
+        for inference_id, entry in managed.items():
+            if not isinstance(entry, Mapping):
+                continue
+            secrets = entry.get("secrets")
+            declared = entry.get("declared")
+            found[str(inference_id)] = Recorded(
+                secrets=tuple(sorted(secrets)) if isinstance(secrets, Mapping) else (),
+                declared=tuple(map(str, declared)) if isinstance(declared, list) else None,
+            )
+    return found
+
+
+def spec_for(
+    endpoint: LiveEndpoint,
+    facts: EndpointFacts,
+    service: ServiceFacts | None,
+    *,
+    recorded: Recorded | None = None,
+) -> Imported:
+    """The spec a person would write for ``endpoint``."""
+    recorded = recorded or Recorded()
+    blocks = {name: dict(endpoint.block(name)) for name in BLOCKS}
+    notes = _drop_server_filled(blocks, facts, service, declared=recorded.declared)
+    choice = choose_secrets(
+        endpoint, facts, service, sent=recorded.secrets, declared=recorded.declared
+    )
+    names: list[str] = []
+    settings = blocks["service_settings"]
+    for path in choice.paths:
+        names.append(env_name(endpoint.inference_id, "_".join(path)))
+        reference = f"${{env:{names[-1]}}}"
+        if len(path) == 1:
+            settings[path[0]] = reference
+        else:
+            settings.setdefault(path[0], {})[path[1]] = reference
+    if choice.note:
+        notes.append(f"service_settings.{choice.note}")
+    if blocks["chunking_settings"] == dict(facts.default_chunking):
+        del blocks["chunking_settings"]
     spec: dict[str, Any] = {
         "inference_id": endpoint.inference_id,
         "task_type": endpoint.task_type,
-        "service": service,
+        "service": endpoint.service,
     }
-    blocks = {
-        name: dict(endpoint.block(name))
-        for name in ("service_settings", "task_settings", "chunking_settings")
-    }
-    names: list[str] = []
-    for (block, key), default in facts.server_filled.items():
-        if key in blocks.get(block, {}) and (default == ANY_VALUE or blocks[block][key] == default):
-            del blocks[block][key]
-    secret = _secret_field(facts, blocks["service_settings"])
-    if secret:
-        names.append(env_name(endpoint.inference_id, secret))
-        blocks["service_settings"][secret] = f"${{env:{names[-1]}}}"
-    if blocks["chunking_settings"] == dict(facts.default_chunking):
-        del blocks["chunking_settings"]
     for name, values in blocks.items():
         if values or name == "service_settings":
             spec[name] = values
-    return spec, names
+    return Imported(spec=spec, variables=tuple(names), notes=tuple(notes))
 
 
-def _secret_field(facts: EndpointFacts, settings: dict[str, Any]) -> str | None:
-    fields = list(facts.secret_fields)
-    if not fields:
-        return None
-    if "client_secret" in fields and "client_id" in settings:
-        return "client_secret"
-    required = set(facts.required_service_settings)
-    for name in fields:
-        if name in required:
-            return name
-    return "api_key" if "api_key" in fields else fields[0]
+def _drop_server_filled(
+    blocks: dict[str, dict[str, Any]],
+    facts: EndpointFacts,
+    service: ServiceFacts | None,
+    *,
+    declared: tuple[str, ...] | None,
+) -> list[str]:
+    """Leave out what the server filled in; return notes on values kept without certainty."""
+    notes: list[str] = []
+    for (block, key), default in facts.server_filled.items():
+        values = blocks.get(block, {})
+        if key not in values:
+            continue
+        if declared is not None:  # the state knows what the user wrote
+            if f"{block}.{key}" not in declared and (
+                default == ANY_VALUE or values[key] == default
+            ):
+                del values[key]
+            continue
+        keep, note = _keep_without_state(block, key, values, facts, service)
+        if note:
+            notes.append(note)
+        if not keep and (default == ANY_VALUE or values[key] == default or values[key] is None):
+            del values[key]
+    for dotted in (service.raw.get("response_only") or {}) if service else ():
+        block, _, key = dotted.partition(".")  # shown by GET, refused in a request
+        blocks.get(block, {}).pop(key, None)
+    return notes
+
+
+def _keep_without_state(
+    block: str,
+    key: str,
+    values: Mapping[str, Any],
+    facts: EndpointFacts,
+    service: ServiceFacts | None,
+) -> tuple[bool, str]:
+    """Whether a server-filled value must be written because a re-create needs it."""
+    if values[key] is None:  # the server writes null for an unset value (vertex max_tokens)
+        return False, ""
+    if key in ALLOCATIONS:
+        return key == next(name for name in ALLOCATIONS if name in values), ""
+    if (
+        block == "task_settings"
+    ):  # the server fills no task setting with a non-null value we cannot name
+        return True, ""
+    if key == "dimensions":
+        return _keep_dimensions(values, facts, service)
+    return False, ""
+
+
+def _keep_dimensions(
+    values: Mapping[str, Any], facts: EndpointFacts, service: ServiceFacts | None
+) -> tuple[bool, str]:
+    # Some services show whether the user sent dimensions; the catalog names the flag where it
+    # is truthful (amazon_sagemaker shows one that the server resets to false).
+    flag = (
+        service.field("service_settings", "dimensions").get("set_by_user_flag") if service else None
+    )
+    if flag and isinstance(values.get(flag), bool):
+        return bool(values[flag]), ""
+    accepted = service is not None and "dimensions" in service.fields_at(
+        block="service_settings", task_type=facts.task_type, version=facts.version
+    )
+    if not accepted:
+        return False, ""
+    return True, (
+        f"service_settings.dimensions: {values['dimensions']} is written because the cluster "
+        "does not say whether someone chose it (a re-create without it may give another size); "
+        "remove it if the model chose it"
+    )
+
+
+def schema_reference(out: FsPath) -> str | None:
+    """A ``$schema`` path relative to ``out``, when its git repository holds the schemas."""
+    start = out.resolve()
+    for directory in (start, *start.parents):
+        if (directory / SCHEMA_FILE).is_file():
+            return os.path.relpath(directory / SCHEMA_FILE, start)
+        if (directory / ".git").exists():
+            return None
+    return None
+
+
+def header(imported: Imported, schema_ref: str | None) -> str:
+    lines = []
+    if schema_ref:
+        lines.append(f"# yaml-language-server: $schema={schema_ref}")
+    if imported.variables:
+        names = ", ".join(imported.variables)
+        lines.append(
+            "# Imported by `reconciler import`. Elasticsearch never returns secrets: "
+            f"set {names} to the endpoint's secret values."
+        )
+    else:
+        lines.append("# Imported by `reconciler import`. No secrets.")
+    lines.extend(f"# Note: {note}." for note in imported.notes)
+    return "\n".join(lines) + "\n"
 
 
 def write_specs(
@@ -70,20 +218,35 @@ def write_specs(
     out: FsPath,
     catalog: Catalog,
     *,
-    schema_ref: str,
+    schema_ref: str | None,
     version: str,
+    recorded: Mapping[str, Recorded] | None = None,
 ) -> list[FsPath]:
+    """Write one spec file per endpoint into ``out``; preconfigured (``.``) ids are refused."""
+    chosen = list(endpoints)
+    preconfigured = [e.inference_id for e in chosen if e.preconfigured]
+    if preconfigured:
+        raise InputError(preconfigured_message(preconfigured))
     out.mkdir(parents=True, exist_ok=True)
     written = []
     cluster = parse_version(version)
-    for endpoint in endpoints:
-        spec, names = spec_for(
-            endpoint, catalog.facts(endpoint.service, endpoint.task_type, cluster)
+    for endpoint in chosen:
+        facts = catalog.facts(endpoint.service, endpoint.task_type, cluster)
+        imported = spec_for(
+            endpoint,
+            facts,
+            catalog.service(endpoint.service),
+            recorded=(recorded or {}).get(endpoint.inference_id),
         )
         path = out / f"{endpoint.inference_id}.yaml"
-        header = HEADER.format(schema=schema_ref, names=", ".join(names) or "nothing")
-        path.write_text(
-            header + yaml.safe_dump(spec, sort_keys=False, allow_unicode=True), encoding="utf-8"
-        )
+        text = yaml.safe_dump(dict(imported.spec), sort_keys=False, allow_unicode=True)
+        path.write_text(header(imported, schema_ref) + text, encoding="utf-8")
         written.append(path)
     return written
+
+
+def preconfigured_message(inference_ids: Iterable[str]) -> str:
+    return (
+        f"cannot import {', '.join(sorted(inference_ids))}: ids beginning with '.' are "
+        "Elasticsearch's preconfigured endpoints, which no spec may declare; nothing written"
+    )

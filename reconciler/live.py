@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
+from reconciler.availability import read_offered
 from reconciler.calls import endpoint_path
 from reconciler.catalog import Catalog, parse_version
 from reconciler.client import Client
@@ -33,6 +34,7 @@ class Snapshot:
     state: State
     listing_fingerprint: str
     records: Records = field(default_factory=Records)  # every owner in the state index
+    offered: Mapping[str, frozenset[str]] | None = None  # _services: service -> task types
     warnings: tuple[str, ...] = ()
 
 
@@ -57,13 +59,15 @@ def listing_fingerprint(endpoints: Iterable[LiveEndpoint]) -> str:
 def read_snapshot(client: Client, store: StateStore, *, version: str | None = None) -> Snapshot:
     """Version (unless known already), listing, and the state index (this directory's document
     and every other owner's, in one search): independent reads, sent at once, so a plan costs
-    one round trip whatever its size."""
-    with ThreadPoolExecutor(max_workers=3) as pool:
+    one round trip whatever its size. ``_services`` is read too (its absence tolerated)."""
+    with ThreadPoolExecutor(max_workers=4) as pool:
         asked_version = pool.submit(read_version, client) if version is None else None
         listing = pool.submit(read_endpoints, client)
         searched = pool.submit(read_records, client, store.index)
+        services = pool.submit(read_offered, client)
         endpoints, fingerprint_ = listing.result()
         records = searched.result()
+        offered = services.result()
         found_version = asked_version.result() if asked_version else None
     if not records.readable:
         state = store.unreadable(records.status)
@@ -75,6 +79,7 @@ def read_snapshot(client: Client, store: StateStore, *, version: str | None = No
         state=state,
         listing_fingerprint=fingerprint_,
         records=records,
+        offered=offered,
     )
     warnings = (store.warning,) if store.warning else ()
     return replace(snapshot, warnings=warnings)

@@ -69,7 +69,7 @@ def make_plan(
     check_references(specs, session.catalog)
     snapshot = read_snapshot(session.client, session.store, version=version)
     check_versions(tuple(specs), session.catalog, snapshot.version)
-    check_offered(session.client, tuple(specs), session.catalog)
+    check_offered(specs, session.catalog, snapshot.offered)
     live_ids = frozenset(e.inference_id for e in snapshot.endpoints)
     resolved = resolve(
         snapshot.records,

@@ -144,7 +144,11 @@ def test_import_round_trips(cloud: SandboxServer, specs: Path, tmp_path: Path) -
         "chat_completion", "completion", "embedding", "rerank", "sparse_embedding", "text_embedding"
     ))  # fmt: skip
     text_embedding = yaml.safe_load((out / "elastic-text-embedding.yaml").read_text())
-    assert text_embedding["service_settings"] == {"model_id": "jina-embeddings-v3"}
+    # the state says the spec declared similarity (equal to the server's default): written back
+    assert text_embedding["service_settings"] == {
+        "model_id": "jina-embeddings-v3",
+        "similarity": "cosine",
+    }
     plan = cli(cloud, "plan", str(out), "--detailed-exitcode")
     assert plan.code == 0 and "No changes." in plan.stdout, plan.output
 

@@ -16,7 +16,7 @@ import pytest
 
 from reconciler.sandbox import SandboxServer
 from tests.e2e.helpers import REPO, run_cli, write_requests, write_spec
-from tests.e2e.test_plan_apply import ENV, rerank
+from tests.e2e.test_plan_apply import ENV, azure, rerank
 
 
 @pytest.fixture()
@@ -146,3 +146,22 @@ def test_a_terminal_sees_one_live_progress_line(tmp_path: Path, cluster: Sandbox
     assert "applying: 6/6 done" in text and "/s" in text
     assert ": created (" not in text  # no line per change on a terminal
     assert "Apply complete: 6 created" in text
+
+
+def test_a_service_the_cluster_does_not_offer_is_an_error_before_any_write(
+    tmp_path: Path,
+) -> None:
+    team = tmp_path / "team"
+    write_spec(team, rerank("needs-openshift"))
+    with SandboxServer(port=0, unlisted_services=("openshift_ai",)) as cluster:
+        for command in (("plan",), ("apply", "--auto-approve")):
+            cluster.clear_requests()
+            result = cli(cluster, *command, str(team))
+            assert result.code == 1, result.output
+            assert "needs-openshift.yaml:3:" in result.stderr
+            assert "service 'openshift_ai' is not offered by this cluster" in result.stderr
+            assert write_requests(cluster.requests) == []
+    old_team = tmp_path / "old-team"
+    write_spec(old_team, azure("on-an-old-cluster"))
+    with SandboxServer(port=0, version="8.17.0") as old:  # no _services yet: no answer, no check
+        assert cli(old, "plan", str(old_team)).code == 0

@@ -63,11 +63,9 @@ def test_import_round_trip(tmp_path: Path) -> None:
         files = sorted(p.name for p in out.glob("*.yaml"))
         assert files == ["azure-embed.yaml", "shift-rerank.yaml"]
         text = (out / "azure-embed.yaml").read_text()
-        assert (
-            "${env:AZURE_EMBED_API_KEY}" in text
-            and "rate_limit" not in text
-            and "dimensions" not in text
-        )
+        assert "${env:AZURE_EMBED_API_KEY}" in text and "rate_limit" not in text
+        # the listing does not say whether someone chose the size: kept, and the header says why
+        assert "\n  dimensions: " in text and "# Note: service_settings.dimensions:" in text
         assert run_cli("validate", str(out)).code == 0
         env = {"AZURE_EMBED_API_KEY": "x", "SHIFT_RERANK_API_KEY": "y"}
         plan = run_cli("plan", str(out), "--url", cluster.url, "--detailed-exitcode", env=env)

@@ -106,7 +106,11 @@ def test_a_destructive_change_of_an_endpoint_in_use_is_refused_before_the_lock(
         )
     (outcome,) = applied.result.outcomes
     assert outcome.ok and outcome.change.action is Action.REPLACE
-    deletes = [r for r in server.requests if r["method"] == "DELETE" and "_inference" in r["path"]]
+    deletes = [
+        r
+        for r in server.requests
+        if r["method"] == "DELETE" and r["path"] == "/_inference/rerank/team-rerank"
+    ]
     assert [r["query"].get("force") for r in deletes if not r["query"].get("dry_run")] == ["true"]
 
 

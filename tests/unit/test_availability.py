@@ -53,7 +53,7 @@ def test_offer_problems(tmp_path: Path) -> None:
     offered = parse_offered(
         [
             {"service": "elastic", "task_types": ["chat_completion", "sparse_embedding"]},
-            {"service": "cohere", "task_types": ["rerank"]},
+            {"service": "jinaai", "task_types": ["rerank", "text_embedding"]},
             "not a configuration",
         ]
     )
@@ -63,10 +63,16 @@ def test_offer_problems(tmp_path: Path) -> None:
         "offered by this cluster for task types [chat_completion, sparse_embedding], not for 'rerank'"
         in (problem.message)
     )
-    # jinaai's availability does not depend on the deployment: not asked about, even if unlisted
-    (missing,) = [
-        p for p in offer_problems(specs, catalog, {}) if "rerank" in p.file and "elastic" in p.file
-    ]
-    assert "service 'elastic' is not offered by this cluster" in missing.message
-    assert "Cloud Connect" in missing.message
-    assert len(offer_problems(specs, catalog, {})) == 2
+    # a cluster listing nothing offers nothing: every spec is named, EIS with its hint
+    missing = offer_problems(specs, catalog, {})
+    assert len(missing) == 3
+    (jina,) = [p for p in missing if "jinaai" in p.file]
+    assert "service 'jinaai' is not offered by this cluster" in jina.message
+    (eis,) = [p for p in missing if "elastic" in p.file and "rerank" in p.file]
+    assert "Cloud Connect" in eis.message
+
+
+def test_an_alias_is_offered_as_the_service_it_names(tmp_path: Path) -> None:
+    specs = load(tmp_path, "elser/sparse_embedding")
+    offered = {"elasticsearch": frozenset({"sparse_embedding", "text_embedding", "rerank"})}
+    assert offer_problems(specs, load_catalog(), offered) == []

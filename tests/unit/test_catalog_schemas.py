@@ -53,6 +53,7 @@ FIELD_KEYS = {
     "type", "enum", "minimum", "maximum", "min_length", "task_types", "secret", "case", "aliases", "doc", "templates",
     "deprecated", "items", "values", "properties", "required", "min_items", "max_items",
     "since", "enum_since", "required_before",
+    "set_by_user_flag",  # the listing key that truly says whether the user sent the field (import)
 }  # fmt: skip
 RULE_KINDS = {"exactly_one_of", "all_or_none", "at_most_one_of", "requires", "forbids"}
 UPDATE_KEYS = {
