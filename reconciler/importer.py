@@ -37,7 +37,8 @@ def spec_for(endpoint: LiveEndpoint, facts: EndpointFacts) -> tuple[dict[str, An
         for name in ("service_settings", "task_settings", "chunking_settings")
     }
     names: list[str] = []
-    for (block, key), default in facts.server_filled.items():
+    # resolved against the endpoint: model_id is the server's only where deployment_id is set
+    for (block, key), default in facts.server_filled_for(blocks).items():
         if key in blocks.get(block, {}) and (default == ANY_VALUE or blocks[block][key] == default):
             del blocks[block][key]
     secret = _secret_field(facts, blocks["service_settings"])
