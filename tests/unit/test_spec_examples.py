@@ -180,3 +180,61 @@ def test_secrets_of_an_example_become_references() -> None:
     settings = spec_document(example, CATALOG)["service_settings"]
     assert settings["secret_parameters"] == {"api_key": REFERENCE}
     assert settings["headers"]["Authorization"] == "bearer ${api_key}"  # a template, not a secret
+
+
+def custom_live(embedding_type: str) -> LiveEndpoint:
+    """PutCustomRequestExample1 as the server shows it: secrets out, its defaults in."""
+    (example,) = [e for e in REQUESTS if e.name == "PutCustomRequestExample1"]
+    assert example.body is not None
+    settings = {
+        k: v for k, v in example.body["service_settings"].items() if k != "secret_parameters"
+    }
+    parser = {**settings["response"]["json_parser"], "embedding_type": embedding_type}
+    return LiveEndpoint.from_api({
+        "inference_id": example.inference_id,
+        "task_type": example.task_type,
+        "service": "custom",
+        "service_settings": {
+            **settings,
+            "response": {"json_parser": parser},
+            "batch_size": 10,
+            "input_type": {"translation": {}, "default": ""},
+            "rate_limit": {"requests_per_minute": 10000},
+            "similarity": "dot_product",
+            "dimensions": 1536,
+        },
+        "chunking_settings": {"strategy": "sentence", "max_chunk_size": 250, "sentence_overlap": 1},
+    })  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("declared", "shown", "action"),
+    [
+        (None, "float", Action.NOOP),  # the server's default, written into a declared object
+        ("float", "float", Action.NOOP),
+        ("byte", "byte", Action.NOOP),
+        (
+            "byte",
+            "float",
+            Action.UPDATE,
+        ),  # a declared value is compared (response changes in place)
+    ],
+)
+def test_a_default_inside_a_declared_object_is_the_servers(
+    declared: str | None, shown: str, action: Action
+) -> None:
+    (example,) = [e for e in REQUESTS if e.name == "PutCustomRequestExample1"]
+    document = spec_document(example, CATALOG)
+    if declared is not None:
+        document["service_settings"]["response"]["json_parser"]["embedding_type"] = declared
+    documents, problems = parse_documents(yaml.safe_dump(document), file="custom.yaml")
+    (spec,) = validate_documents(documents, problems).specs
+    plan = build_plan(
+        specs=[spec],
+        live=[custom_live(shown)],
+        catalog=CATALOG,
+        cluster_version=CURRENT,
+        ownership=Ownership(mine=frozenset({spec.inference_id})),
+    )
+    (change,) = plan.changes
+    assert change.action is action and not change.drift, change
