@@ -16,7 +16,8 @@ from reconciler.catalog import load_catalog
 from reconciler.importer import spec_for
 from reconciler.loader import parse_documents
 from reconciler.model import EndpointSpec, LiveEndpoint
-from reconciler.plan import Action, Ownership, build_plan
+from reconciler.plan import Action, Ownership
+from reconciler.planner import build_plan
 from reconciler.validate import Validation, validate_documents
 from tests.spec_examples import (
     REFERENCE,
