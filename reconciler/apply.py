@@ -25,7 +25,8 @@ from reconciler.lock import LockKeeper
 from reconciler.model import CallKind, EndpointSpec, FieldPath, LiveEndpoint, Request, dotted
 from reconciler.normalize import declared_names
 from reconciler.ownership import claim
-from reconciler.plan import Action, Change, Plan, build_plan
+from reconciler.plan import Action, Change, Plan
+from reconciler.planner import build_plan
 from reconciler.secrets import fingerprint, resolved_body, scrub
 from reconciler.session import Session
 from reconciler.state import Managed, State, holder_name

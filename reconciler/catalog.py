@@ -192,7 +192,9 @@ class ServiceFacts:
                 self.field_since(block, key, task_type), version
             ):
                 continue
-            filled[dotted] = _resolve_default(value, settings)
+            resolved = _resolve_default(value, settings)
+            if resolved is not None:
+                filled[dotted] = resolved
         return filled
 
     def hidden_fields(self, block: str) -> tuple[str, ...]:
@@ -287,6 +289,18 @@ class EndpointFacts:
     def update_api(self) -> bool:
         return self.version >= UPDATE_API_SINCE
 
+    def server_filled_for(
+        self, settings: Mapping[str, Mapping[str, Any]]
+    ) -> Mapping[tuple[str, str], Any]:
+        """``server_filled`` with the defaults that depend on other settings resolved against
+        ``settings`` (an endpoint's blocks), for reading one endpoint rather than comparing."""
+        if self._service is None:
+            return self.server_filled
+        filled = self._service.server_filled(
+            self.task_type, settings=settings, version=self.version
+        )
+        return {(path.partition(".")[0], path.partition(".")[2]): v for path, v in filled.items()}
+
     def updatable(self, path: FieldPath) -> bool:
         """Whether ``_update`` on this cluster changes the field at ``path`` in place."""
         if self._service is None or not path or not self.update_api:
@@ -301,13 +315,19 @@ class EndpointFacts:
 
 
 def _resolve_default(value: Any, settings: Mapping[str, Mapping[str, Any]] | None) -> Any:
-    """A conditional default {"depends_on": "block.key", "cases": {...}, "otherwise": v}."""
+    """A conditional default {"depends_on": "block.key", "cases": {...}, "otherwise": v}.
+
+    ``"absent": v`` is the default when the other key is not set at all; ``None`` there means
+    the server fills nothing then (model_id is copied from a deployment only with deployment_id).
+    """
     if not (isinstance(value, Mapping) and "depends_on" in value):
         return value
     if settings is None:
         return ANY_VALUE
     block, _, key = str(value["depends_on"]).partition(".")
     chosen = settings.get(block, {}).get(key)
+    if chosen is None and "absent" in value:
+        return value["absent"]
     cases = value.get("cases", {})
     if isinstance(chosen, str):
         for case, default in cases.items():

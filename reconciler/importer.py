@@ -122,7 +122,8 @@ def _drop_server_filled(
 ) -> list[str]:
     """Leave out what the server filled in; return notes on values kept without certainty."""
     notes: list[str] = []
-    for (block, key), default in facts.server_filled.items():
+    # resolved against the endpoint: model_id is the server's only where deployment_id is set
+    for (block, key), default in facts.server_filled_for(blocks).items():
         values = blocks.get(block, {})
         if key not in values:
             continue

@@ -70,6 +70,7 @@ def desired_view(
     for (block, key), value in facts.server_filled.items():
         if (block, key) in dropped and value != ANY_VALUE and key not in view[block]:
             view[block][key] = copied(value)
+    _strip_inner_defaults(view, facts)
     _fold_case(view, facts)
     if view["chunking_settings"]:
         view["chunking_settings"] = _chunking(view["chunking_settings"], facts)
@@ -96,10 +97,27 @@ def live_view(
                 view[block].pop(key, None)
         if ("chunking_settings",) not in keep:
             view["chunking_settings"] = {}
+        _strip_inner_defaults(view, facts)
     _fold_case(view, facts)
     if view["chunking_settings"]:
         view["chunking_settings"] = _chunking(view["chunking_settings"], facts)
     return _drop_empty(view)
+
+
+def _strip_inner_defaults(view: View, facts: EndpointFacts) -> None:
+    """A default the server writes inside a declared object (custom's
+    ``response.json_parser.embedding_type``, float when left out) counts as absent on both sides:
+    written with the default value or not written at all is the same endpoint, on the releases
+    that echo it and on those that do not."""
+    for (block, key), value in facts.server_filled.items():
+        if "." not in key or value == ANY_VALUE:
+            continue
+        *parents, leaf = key.split(".")
+        node: Any = view.get(block)
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and node.get(leaf) == value:
+            del node[leaf]
 
 
 def _fold_case(view: View, facts: EndpointFacts) -> None:

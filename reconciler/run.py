@@ -21,8 +21,9 @@ from reconciler.live import Snapshot, read_snapshot, read_usage, secret_statuses
 from reconciler.model import EndpointSpec
 from reconciler.normalize import declared_names
 from reconciler.ownership import claim, release, resolve
-from reconciler.plan import Action, Ownership, Plan, Requested, build_plan, with_usage
+from reconciler.plan import Action, Ownership, Plan, Requested
 from reconciler.planfile import SavedPlan, check_fresh
+from reconciler.planner import build_plan, with_usage
 from reconciler.safety import Permissions, check_safety
 from reconciler.secrets import secret_paths, unresolvable
 from reconciler.session import Session, check_versions

@@ -42,10 +42,11 @@ class State:
     exists: bool = False
     seq_no: int | None = None
     primary_term: int | None = None
+    format_version: int = FORMAT_VERSION  # as read: a legacy document keeps its 1 when we edit it
 
-    def to_source(self, doc_id: str) -> dict[str, Any]:
+    def to_source(self, doc_id: str, *, format_version: int = FORMAT_VERSION) -> dict[str, Any]:
         return {
-            "format_version": FORMAT_VERSION,
+            "format_version": format_version,
             "state_id": doc_id,
             "salt": self.salt,
             "updated_at": int(time.time()),
@@ -79,9 +80,11 @@ class State:
             )
             for inference_id, entry in (source.get("managed") or {}).items()
         }
+        version = source.get("format_version", 1)
         return cls(
             salt=str(source.get("salt") or new_salt()),
             managed=managed,
+            format_version=version if isinstance(version, int) else 1,
             exists=True,
             seq_no=seq_no,
             primary_term=primary_term,
@@ -214,14 +217,16 @@ class StateStore:
             if not state.exists or not inference_ids & set(state.managed):
                 return state
             kept = {k: v for k, v in state.managed.items() if k not in inference_ids}
-            try:
-                return self._write_once(replace(state, managed=kept))
+            try:  # another directory's document, maybe a legacy one: it keeps its format
+                return self._write_once(
+                    replace(state, managed=kept), format_version=state.format_version
+                )
             except Conflict:
                 continue
         raise LockError(f"the state document {self.index}/{self.doc_id} keeps changing under us")
 
-    def _write_once(self, state: State) -> State:
-        source = state.to_source(self.doc_id)
+    def _write_once(self, state: State, *, format_version: int = FORMAT_VERSION) -> State:
+        source = state.to_source(self.doc_id, format_version=format_version)
         if state.exists:
             path = f"/{self.index}/_doc/{self.doc_id}"
             params: dict[str, Any] = {

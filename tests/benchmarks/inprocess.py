@@ -24,7 +24,8 @@ import httpx
 from reconciler.catalog import load_catalog
 from reconciler.loader import load_directory
 from reconciler.model import EndpointSpec, LiveEndpoint
-from reconciler.plan import Action, build_plan
+from reconciler.plan import Action
+from reconciler.planner import build_plan
 from reconciler.validate import validate_directory, validate_documents
 
 

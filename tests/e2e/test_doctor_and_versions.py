@@ -10,7 +10,6 @@ import pytest
 from reconciler.sandbox import SandboxServer
 from tests.e2e.helpers import run_cli, write_spec
 
-pytest_plugins = ["tests.sandbox_fixture"]
 Factory = Callable[..., SandboxServer]
 
 

@@ -329,3 +329,39 @@ def test_a_replace_the_cluster_would_refuse_fails_before_the_delete(
     ]
     assert ok(cluster, "apply", str(team), "--auto-approve")  # the next apply replaces it
     assert not [i for i in live_ids(cluster) if i.startswith("reconciler-probe-")]
+
+
+# -- the shared document of earlier releases ---------------------------------------------------
+
+
+def test_a_shared_legacy_document_hands_each_endpoint_to_the_directory_declaring_it(
+    tmp_path: Path, cluster: SandboxServer
+) -> None:
+    team_a, team_b = tmp_path / "team-a", tmp_path / "team-b"
+    write_spec(team_a, rerank("rerank-a"))
+    write_spec(team_b, rerank("rerank-b"))
+    for name in ("rerank-a", "rerank-b"):
+        put_by_hand(cluster, rerank(name))
+    # what an earlier release wrote for both directories: one shared document, format 1
+    legacy = {
+        "format_version": 1,
+        "state_id": "default",
+        "salt": "0123456789abcdef",
+        "managed": {
+            name: {"task_type": "rerank", "service": "openshift_ai", "secrets": {}}
+            for name in ("rerank-a", "rerank-b")
+        },
+    }
+    httpx.put(f"{cluster.url}/{STATE}/_doc/default", json=legacy).raise_for_status()
+    plan = ok(cluster, "plan", str(team_a), "--prune")
+    assert "move from the shared state document default" in plan.stdout
+    assert "rerank-b" not in plan.stdout.split("Unmanaged")[0].split("Warning")[0]
+    ok(cluster, "apply", str(team_a), "--prune", "--auto-approve")
+    assert live_ids(cluster) == {"rerank-a", "rerank-b"}  # B's endpoint is not pruned by A
+    assert managed(cluster, team_a) == {"rerank-a"}
+    shared = httpx.get(f"{cluster.url}/{STATE}/_doc/default").json()["_source"]["managed"]
+    assert set(shared) == {"rerank-b"}  # what A declared left the shared document
+    assert "move from the shared" not in ok(cluster, "plan", str(team_a)).stdout  # said once
+    ok(cluster, "apply", str(team_b), "--auto-approve")
+    assert managed(cluster, team_b) == {"rerank-b"}
+    assert httpx.get(f"{cluster.url}/{STATE}/_doc/default").json()["_source"]["managed"] == {}

@@ -11,7 +11,8 @@ import yaml
 from reconciler.catalog import load_catalog
 from reconciler.loader import parse_documents
 from reconciler.model import EndpointSpec, LiveEndpoint, dotted
-from reconciler.plan import Action, Ownership, SecretStatus, Usage, build_plan, with_usage
+from reconciler.plan import Action, Ownership, SecretStatus, Usage
+from reconciler.planner import build_plan, with_usage
 from reconciler.render import wording
 from reconciler.validate import validate_documents
 

@@ -8,9 +8,7 @@ from typing import Any
 import pytest
 
 from reconciler.sandbox import SandboxServer
-from tests.sandbox_fixture import assert_es_error, client
-
-pytest_plugins = ("tests.sandbox_fixture",)  # the sandbox and sandbox_factory fixtures
+from tests.sandbox.helpers import assert_es_error, client
 
 OPENSHIFT_RERANK = {
     "service": "openshift_ai",

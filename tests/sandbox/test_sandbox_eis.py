@@ -12,9 +12,7 @@ import pytest
 
 from reconciler.sandbox import SandboxServer
 from tests.e2e.helpers import REPO
-from tests.sandbox_fixture import assert_es_error, client
-
-pytest_plugins = ("tests.sandbox_fixture",)  # the sandbox and sandbox_factory fixtures
+from tests.sandbox.helpers import assert_es_error, client
 
 SPARSE = {"service": "elastic", "service_settings": {"model_id": "elser_model_2"}}
 

@@ -10,9 +10,7 @@ from typing import Any
 import pytest
 
 from reconciler.sandbox import SandboxServer
-from tests.sandbox_fixture import client
-
-pytest_plugins = ("tests.sandbox_fixture",)  # the sandbox and sandbox_factory fixtures
+from tests.sandbox.helpers import client
 
 DEFAULT_CHUNKING = {"strategy": "sentence", "max_chunk_size": 250, "sentence_overlap": 1}
 AZURE = {

@@ -18,9 +18,7 @@ import pytest
 
 from reconciler.sandbox import Fault, SandboxServer
 from reconciler.sandbox.command import parse_fault
-from tests.sandbox_fixture import assert_es_error, client
-
-pytest_plugins = ("tests.sandbox_fixture",)  # the sandbox and sandbox_factory fixtures
+from tests.sandbox.helpers import assert_es_error, client
 
 REPO = Path(__file__).resolve().parents[2]
 OPENAI = {

@@ -7,9 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from tests.sandbox_fixture import client
-
-pytest_plugins = ("tests.sandbox_fixture",)  # the sandbox and sandbox_factory fixtures
+from tests.sandbox.helpers import client
 
 OPENAI = {
     "service": "openai",

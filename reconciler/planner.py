@@ -1,0 +1,324 @@
+"""``build_plan``: pair desired and live by id and decide one action for each (pure).
+
+Owns the decisions: create, update in place or replace, delete (prune), no-op;
+the comparison rules (declared keys by value, server-filled values never, a key
+removed since the last apply as a declared change, out-of-band drift restored
+in place or held); adoption and other owners; the exact requests of each change
+(built by ``calls``). The values it returns are ``plan``'s. No I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from reconciler.calls import create_call, delete_call, replace_calls, update_call
+from reconciler.catalog import Catalog, EndpointFacts, Version, parse_version
+from reconciler.diff import changed_paths, removed_keys
+from reconciler.model import (
+    SETTINGS_BLOCKS,
+    CallKind,
+    EndpointSpec,
+    FieldPath,
+    LiveEndpoint,
+    dotted,
+)
+from reconciler.normalize import View, declared_fields, desired_view, field_of, live_view
+from reconciler.plan import (
+    ORDER,
+    Action,
+    Change,
+    Ownership,
+    Plan,
+    Reason,
+    Requested,
+    SecretStatus,
+    Usage,
+)
+from reconciler.secrets import SENSITIVE, SENSITIVE_CHANGED
+
+
+def build_plan(
+    *,
+    specs: tuple[EndpointSpec, ...] | list[EndpointSpec],
+    live: tuple[LiveEndpoint, ...] | list[LiveEndpoint],
+    catalog: Catalog,
+    cluster_version: str,
+    ownership: Ownership | None = None,
+    secrets: Mapping[str, SecretStatus] | None = None,
+    prune: bool = False,
+    requested: Requested | None = None,
+    warnings: tuple[str, ...] = (),
+    state: str = "",
+) -> Plan:
+    """Pair desired and live by id and decide one action for each. Pure."""
+    owners = ownership or Ownership(known=False)
+    asked = requested or Requested()
+    context = _Context(
+        catalog=catalog, version=parse_version(cluster_version), owners=owners, asked=asked
+    )
+    specs = [spec for spec in specs if asked.targeted(spec.inference_id)]
+    live = [endpoint for endpoint in live if asked.targeted(endpoint.inference_id)]
+    live_by_id = {endpoint.inference_id: endpoint for endpoint in live}
+    desired_ids = {spec.inference_id for spec in specs}
+    changes = [
+        _owned(
+            _change_for(
+                spec,
+                live_by_id.get(spec.inference_id),
+                context,
+                (secrets or {}).get(spec.inference_id, SecretStatus()),
+            ),
+            context,
+        )
+        for spec in specs
+    ]
+    unmanaged: list[str] = []
+    orphaned: list[str] = []
+    for endpoint in live:
+        if endpoint.inference_id in desired_ids:
+            continue
+        if endpoint.inference_id not in owners.mine or endpoint.preconfigured:
+            unmanaged.append(endpoint.inference_id)
+        elif prune and owners.known:
+            facts = catalog.facts(endpoint.service, endpoint.task_type, context.version)
+            changes.append(_delete(endpoint, facts))
+        else:
+            orphaned.append(endpoint.inference_id)
+    present = {c.inference_id for c in changes if c.live_service}
+    notes = [
+        f"--{flag} {name}: not declared, or not in the cluster; nothing to do"
+        for flag, names in (("replace", asked.replace), ("adopt", asked.adopt))
+        for name in sorted(names - present)
+    ]
+    if asked.targets is not None:
+        notes += [
+            f"--target {name}: neither declared nor in the cluster"
+            for name in sorted(asked.targets - desired_ids - set(live_by_id))
+        ]
+    changes.sort(key=lambda c: (ORDER.index(c.action), c.inference_id))
+    return Plan(
+        changes=tuple(changes),
+        cluster_version=cluster_version,
+        unmanaged=tuple(sorted(unmanaged)),
+        orphaned=tuple(sorted(orphaned)),
+        warnings=warnings + tuple(notes),
+        prune=prune and owners.known,
+        state=state,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Context:
+    catalog: Catalog
+    version: Version
+    owners: Ownership
+    asked: Requested
+
+
+def _owned(change: Change, context: _Context) -> Change:
+    """Mark adoption, and leave alone what another state document manages (unless --adopt)."""
+    owners = context.owners
+    if not owners.known or change.inference_id in owners.mine:
+        return change
+    owner = owners.others.get(change.inference_id, "")
+    if owner and change.inference_id not in context.asked.adopt:
+        return replace(
+            change,
+            action=Action.NOOP,
+            reason=Reason.OWNED_ELSEWHERE,
+            requests=(),
+            drift=(),
+            owner=owner,
+        )
+    exists = change.action is not Action.CREATE
+    return replace(change, adopt=exists or bool(owner), owner=owner)
+
+
+def with_usage(plan: Plan, usage: Mapping[str, Usage]) -> Plan:
+    """The same plan with ``in_use_by`` filled for the ids in ``usage``; the delete of an endpoint
+    in use is sent with ``force`` (apply refuses it unless the user allows it)."""
+    changes = []
+    for change in plan.changes:
+        used = usage.get(change.inference_id)
+        if used is None:
+            changes.append(change)
+            continue
+        requests = tuple(
+            replace(request, params={**request.params, "force": "true"})
+            if request.kind is CallKind.DELETE and not used.empty
+            else request
+            for request in change.requests
+        )
+        changes.append(replace(change, in_use_by=used, requests=requests))
+    return replace(plan, changes=tuple(changes))
+
+
+def _change_for(
+    spec: EndpointSpec, live: LiveEndpoint | None, context: _Context, secrets: SecretStatus
+) -> Change:
+    facts = context.catalog.facts(spec.service, spec.task_type, context.version)
+    base: dict[str, Any] = dict(
+        inference_id=spec.inference_id,
+        task_type=spec.task_type,
+        service=spec.service,
+        notes=_secret_notes(secrets, spec.inference_id),
+    )
+    if live is None:  # show what will be sent, not what the server will fill in
+        declared_blocks = {
+            block: dict(spec.block(block)) for block in SETTINGS_BLOCKS if spec.block(block)
+        }
+        return Change(
+            action=Action.CREATE,
+            reason=Reason.NOT_IN_CLUSTER,
+            after=masked(spec, declared_blocks, facts),
+            requests=(create_call(spec, facts),),
+            **base,
+        )
+    declared = declared_fields(spec)
+    previously = context.owners.declared.get(spec.inference_id, frozenset())
+    dropped = previously - declared  # the user removed these: a declared change (rule 3)
+    desired = desired_view(spec, facts, dropped=dropped)
+    live_facts = context.catalog.facts(live.service, live.task_type, context.version)
+    same_service = live_facts.canonical_service == facts.canonical_service
+    current = live_view(live, facts if same_service else live_facts, keep=declared | dropped)
+    base.update(
+        before=dict(current),
+        after=masked(spec, desired, facts, changed=secrets.changed),
+        live_task_type=live.task_type,
+        live_service=live.service,
+    )
+    replace_requests = replace_calls(spec, facts, live_task_type=live.task_type)
+    if live.task_type != spec.task_type or not same_service:
+        path: FieldPath = ("task_type",) if live.task_type != spec.task_type else ("service",)
+        return Change(
+            action=Action.REPLACE,
+            reason=Reason.TASK_TYPE_CHANGED if path == ("task_type",) else Reason.SERVICE_CHANGED,
+            paths=(path,),
+            replace_paths=(path,),
+            requests=replace_requests,
+            **base,
+        )
+    paths = changed_paths(desired, current)
+    ours = tuple(p for p in paths if field_of(p) in declared | dropped)
+    reason, blocking = _blockers(ours + secrets.changed, desired, current, facts)
+    if blocking:  # a change the user made in the specs: a replace is what they asked for
+        return Change(
+            action=Action.REPLACE,
+            reason=reason,
+            paths=paths,
+            secret_paths=secrets.changed,
+            replace_paths=blocking,
+            requests=replace_requests,
+            **base,
+        )
+    drift = tuple(p for p in paths if p not in ours)  # set out of band, declared by nobody
+    restorable = tuple(p for p in drift if not _blockers((p,), desired, current, facts)[1])
+    held = tuple(p for p in drift if p not in restorable)
+    if spec.inference_id in context.asked.replace:
+        return Change(
+            action=Action.REPLACE,
+            reason=Reason.REPLACE_REQUESTED,
+            paths=paths,
+            secret_paths=secrets.changed,
+            requests=replace_requests,
+            **base,
+        )
+    sent = ours + restorable
+    if not sent and not secrets.changed:
+        return Change(
+            action=Action.NOOP,
+            reason=Reason.DRIFT_HELD if held else Reason.NONE,
+            drift=held,
+            **base,
+        )
+    update = update_call(
+        spec, facts, desired=desired, paths=sent, secrets_moved=bool(secrets.changed)
+    )
+    return Change(
+        action=Action.UPDATE,
+        reason=Reason.IN_PLACE,
+        paths=sent,
+        secret_paths=secrets.changed,
+        requests=(update,) if update else (),
+        drift=held,
+        **base,
+    )
+
+
+def _blockers(
+    paths: tuple[FieldPath, ...], desired: View, live: View, facts: EndpointFacts
+) -> tuple[Reason, tuple[FieldPath, ...]]:
+    """Why these changes cannot be made through ``_update``, and which paths force the replace;
+    ``(IN_PLACE, ())`` when they can."""
+    if not paths:
+        return Reason.IN_PLACE, ()
+    if not facts.update_api:
+        return Reason.NO_UPDATE_API, paths
+    if not facts.known:
+        return Reason.UNKNOWN_SERVICE, paths
+    stuck = tuple(
+        path for path in paths if not facts.updatable(path) or _unsendable(path, desired, facts)
+    )
+    if stuck:
+        return Reason.NOT_UPDATABLE, stuck
+    if facts.task_settings_mode == "merge":
+        gone = set(removed_keys(desired, live, "task_settings"))
+        dropped = tuple(p for p in paths if p[:1] == ("task_settings",) and p[1] in gone)
+        if dropped:
+            return Reason.TASK_SETTING_REMOVED, dropped
+    return Reason.IN_PLACE, ()
+
+
+def _unsendable(path: FieldPath, desired: View, facts: EndpointFacts) -> bool:
+    """A service setting that should go away: ``_update`` takes values, it cannot remove a key."""
+    if path[0] != "service_settings" or len(path) < 2:
+        return False
+    return path[1] not in desired.get("service_settings", {}) and path[1] not in facts.secret_fields
+
+
+def _delete(endpoint: LiveEndpoint, facts: EndpointFacts) -> Change:
+    return Change(
+        action=Action.DELETE,
+        inference_id=endpoint.inference_id,
+        task_type=endpoint.task_type,
+        service=endpoint.service,
+        reason=Reason.PRUNED,
+        before=live_view(endpoint, facts),
+        live_task_type=endpoint.task_type,
+        live_service=endpoint.service,
+        requests=(delete_call(task_type=endpoint.task_type, inference_id=endpoint.inference_id),),
+    )
+
+
+def masked(
+    spec: EndpointSpec,
+    view: Mapping[str, Mapping[str, Any]],
+    facts: EndpointFacts,
+    *,
+    changed: tuple[FieldPath, ...] = (),
+) -> dict[str, Any]:
+    """The view with each declared secret shown as a mask, never a value."""
+    result = {block: dict(values) for block, values in view.items()}
+    settings = spec.block("service_settings")
+    for name in facts.secret_fields:
+        if name in settings:
+            moved = any(path[:2] == ("service_settings", name) for path in changed)
+            result.setdefault("service_settings", {})[name] = (
+                SENSITIVE_CHANGED if moved else SENSITIVE
+            )
+    return result
+
+
+def _secret_notes(secrets: SecretStatus, inference_id: str) -> tuple[str, ...]:
+    notes = [
+        f"{dotted(path)}: secret not tracked (not sent by reconciler yet); rotation cannot be "
+        f"detected. Send it once, in place, with `apply --send-secrets {inference_id}`"
+        for path in secrets.untracked
+    ]
+    notes += [
+        f"{dotted(path)}: secret reference not resolvable here; rotation not checked"
+        for path in secrets.unresolved
+    ]
+    return tuple(notes)

@@ -1,0 +1,113 @@
+"""The official PUT _inference examples of the Elasticsearch specification, as test data.
+
+``tests/data/spec_examples/<api>.json`` holds, per ``put_*`` API of
+elastic/elasticsearch-specification, every request example (``PUT
+_inference/<task>/<id>`` plus its body) and every response example, each with
+its source path and the commit it was read at; a response names the request
+it answers (``pairs_with``) and how that pairing was made. This module turns
+them into what the reconciler reads: a spec document for each request (its
+secrets written as ``${env:...}`` references, since a spec never holds a
+secret value) and a live endpoint for each response.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reconciler.catalog import Catalog
+from reconciler.model import copied
+
+DATA = Path(__file__).parent / "data" / "spec_examples"
+SECRET_VARIABLE = "SPEC_EXAMPLE_SECRET"
+REFERENCE = "${env:" + SECRET_VARIABLE + "}"
+METHOD_LINE = re.compile(r"^PUT _inference/(?P<task>[^/\s]+)/(?P<id>[^/\s]+)$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestExample:
+    api: str  # put_azureopenai
+    name: str  # PutAzureOpenAiRequestExample1
+    path: str
+    commit: str
+    method_request: str
+    body: Mapping[str, Any] | None  # None: the example's value is not JSON
+
+    @property
+    def task_type(self) -> str:
+        match = METHOD_LINE.match(self.method_request)
+        return match.group("task") if match else ""
+
+    @property
+    def inference_id(self) -> str:
+        match = METHOD_LINE.match(self.method_request)
+        return match.group("id") if match else ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResponseExample:
+    api: str
+    name: str
+    path: str
+    commit: str
+    body: Mapping[str, Any]
+    pairs_with: str  # the name of the request example it answers
+
+
+def _documents() -> Iterator[Mapping[str, Any]]:
+    for file in sorted(DATA.glob("*.json")):
+        yield json.loads(file.read_text(encoding="utf-8"))
+
+
+def request_examples() -> tuple[RequestExample, ...]:
+    return tuple(
+        RequestExample(
+            api=document["api"],
+            name=entry["name"],
+            path=entry["path"],
+            commit=entry["commit"],
+            method_request=entry["method_request"],
+            body=entry["body"],
+        )
+        for document in _documents()
+        for entry in document["requests"]
+    )
+
+
+def response_examples() -> tuple[ResponseExample, ...]:
+    return tuple(
+        ResponseExample(
+            api=document["api"],
+            name=entry["name"],
+            path=entry["path"],
+            commit=entry["commit"],
+            body=entry["body"],
+            pairs_with=entry["pairs_with"],
+        )
+        for document in _documents()
+        for entry in document.get("responses", ())
+    )
+
+
+def spec_document(example: RequestExample, catalog: Catalog) -> dict[str, Any]:
+    """The example as a spec: its two path parts, its body, and every secret as a reference."""
+    assert example.body is not None, f"{example.name} has no JSON body"
+    document: dict[str, Any] = {
+        "inference_id": example.inference_id,
+        "task_type": example.task_type,
+        **copied(dict(example.body)),
+    }
+    facts = catalog.service(str(document.get("service", "")))
+    settings = document.get("service_settings")
+    if facts is not None and isinstance(settings, dict):
+        for name in facts.secret_fields():
+            value = settings.get(name)
+            if isinstance(value, Mapping):
+                settings[name] = {key: REFERENCE for key in value}
+            elif value is not None:
+                settings[name] = REFERENCE
+    return document
