@@ -54,13 +54,10 @@ def offer_problems(
             path = ("task_type",)
         else:
             continue
-        line, col = spec.source.at(path)
         problems.append(
-            Diagnostic(
-                file=spec.source.file,
-                line=line,
-                col=col,
-                message=f"{message}: {hint}" if isinstance(hint, str) else message,
+            spec.source.problem(
+                path,
+                f"{message}: {hint}" if isinstance(hint, str) else message,
             )
         )
     return problems

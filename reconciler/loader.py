@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from reconciler.diagnostics import Diagnostic
-from reconciler.model import Path, Source
+from reconciler.model import FieldPath, Source
 
 SETTINGS_FILE = "reconciler.yaml"
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -52,13 +52,13 @@ class _Builder:
     def __init__(self, file: str) -> None:
         self.file = file
         self.nodes = 0
-        self.positions: dict[Path, tuple[int, int]] = {}
+        self.positions: dict[FieldPath, tuple[int, int]] = {}
         self.diagnostics: list[Diagnostic] = []
         self._constructor = (
             yaml.constructor.SafeConstructor()
         )  # the scalars' rules, without a parser
 
-    def build(self, node: yaml.Node, path: Path, depth: int = 0) -> Any:
+    def build(self, node: yaml.Node, path: FieldPath, depth: int = 0) -> Any:
         self.nodes += 1
         if self.nodes > MAX_NODES:
             raise _TooLarge(f"document expands to more than {MAX_NODES} nodes (alias bomb?)")
@@ -77,7 +77,7 @@ class _Builder:
             return plain(self._constructor, node)
         return self._constructor.construct_object(node, deep=True)
 
-    def _mapping(self, node: yaml.MappingNode, path: Path, depth: int) -> dict[str, Any]:
+    def _mapping(self, node: yaml.MappingNode, path: FieldPath, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
         first_seen: dict[Any, tuple[int, int]] = {}
         for key_node, value_node in node.value:

@@ -15,10 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.diagnostics import Diagnostic
+
 # A path into an endpoint body: ("service_settings", "api_key"), ("chunking_settings",) ...
 # Logic works on these tuples; dotted text ("service_settings.api_key") is for people and files.
 FieldPath = tuple[str | int, ...]
-Path = FieldPath  # the former name, kept while branches written against it are merged
 
 
 def dotted(path: FieldPath) -> str:
@@ -75,6 +76,11 @@ class Source:
     positions: Mapping[FieldPath, tuple[int, int]] = field(
         default_factory=dict, compare=False, repr=False
     )
+
+    def problem(self, path: FieldPath, message: str) -> Diagnostic:
+        """A diagnostic at the node of ``path`` (or its nearest ancestor) in this source."""
+        line, col = self.at(path)
+        return Diagnostic(file=self.file, line=line, col=col, message=message)
 
     def at(self, path: FieldPath) -> tuple[int, int]:
         """Line and column of the node at ``path``, or of its nearest ancestor."""

@@ -16,7 +16,7 @@ from reconciler.catalog import load_catalog, schemas_dir
 from reconciler.compiled_schema import Check, Unsupported, compile_schema
 from reconciler.diagnostics import Diagnostic
 from reconciler.loader import Document
-from reconciler.model import Path
+from reconciler.model import FieldPath
 
 if TYPE_CHECKING:  # jsonschema is imported when a document needs explaining: most runs never do
     from jsonschema import Draft202012Validator
@@ -80,10 +80,7 @@ def check_document(document: Document) -> list[Diagnostic]:
     diagnostics = []
     for error in validator.iter_errors(document.body):
         for path, message in _explain(error, document.body):
-            line, col = document.source.at(path)
-            diagnostics.append(
-                Diagnostic(file=document.source.file, line=line, col=col, message=message)
-            )
+            diagnostics.append(document.source.problem(path, message))
     return diagnostics
 
 
@@ -96,12 +93,12 @@ def _secret_fields(body: Any) -> frozenset[str]:
     return frozenset(facts.secret_fields()) if facts else frozenset()
 
 
-def _is_secret(path: Path, body: Any) -> bool:
+def _is_secret(path: FieldPath, body: Any) -> bool:
     return len(path) >= 2 and path[0] == "service_settings" and path[1] in _secret_fields(body)
 
 
-def _explain(error: ValidationError, body: Any) -> list[tuple[Path, str]]:
-    path: Path = tuple(error.absolute_path)
+def _explain(error: ValidationError, body: Any) -> list[tuple[FieldPath, str]]:
+    path: FieldPath = tuple(error.absolute_path)
     where = dotted(path)
     kind = error.validator
     if kind in ("oneOf", "anyOf") and error.context:

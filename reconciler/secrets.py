@@ -179,15 +179,12 @@ def unresolvable(wanted: Iterable[tuple[EndpointSpec, Iterable[FieldPath]]]) -> 
             try:
                 resolve(get_path(spec.body, path), spec=spec, path=path)
             except SecretError as error:
-                line, col = spec.source.at(path)
                 message = (
                     str(error).split(": ", 1)[1]
                     if str(error).startswith(spec.source.file)
                     else str(error)
                 )
-                problems.append(
-                    Diagnostic(file=spec.source.file, line=line, col=col, message=message)
-                )
+                problems.append(spec.source.problem(path, message))
     return problems
 
 

@@ -23,7 +23,7 @@ from reconciler.diagnostics import Diagnostic
 from reconciler.errors import InputError
 from reconciler.identity import state_id_for
 from reconciler.loader import SETTINGS_FILE, display_path, parse_documents, read_text
-from reconciler.model import Path, Source
+from reconciler.model import FieldPath, Source
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
@@ -75,7 +75,7 @@ class SettingsFile:
     diagnostics: tuple[Diagnostic, ...] = ()
     exists: bool = False
 
-    def at(self, path: Path) -> tuple[int, int]:
+    def at(self, path: FieldPath) -> tuple[int, int]:
         return self.source.at(path) if self.source else (1, 1)
 
     @property
@@ -143,8 +143,8 @@ def _check(settings: SettingsFile) -> list[Diagnostic]:
     return problems
 
 
-def _explain(error: ValidationError) -> list[tuple[Path, str]]:
-    path: Path = tuple(error.absolute_path)
+def _explain(error: ValidationError) -> list[tuple[FieldPath, str]]:
+    path: FieldPath = tuple(error.absolute_path)
     schema = error.schema if isinstance(error.schema, Mapping) else {}
     prefix = "".join(f"{part}." for part in path)
     if error.validator == "additionalProperties":

@@ -131,12 +131,11 @@ def _chunking_overlap(document: Document) -> list[Diagnostic]:
     size, overlap = chunking.get("max_chunk_size"), chunking.get("overlap")
     if not isinstance(size, int) or not isinstance(overlap, int) or overlap * 2 <= size:
         return []
-    line, col = document.source.at(("chunking_settings", "overlap"))
     message = (
         f"chunking_settings.overlap: must be at most half of max_chunk_size "
         f"({size // 2}), got {overlap}"
     )
-    return [Diagnostic(file=document.source.file, line=line, col=col, message=message)]
+    return [document.source.problem(("chunking_settings", "overlap"), message)]
 
 
 def _duplicate_ids(documents: list[Document]) -> list[Diagnostic]:
@@ -151,14 +150,11 @@ def _duplicate_ids(documents: list[Document]) -> list[Diagnostic]:
             first[inference_id] = document
             continue
         original = first[inference_id].source
-        line, col = document.source.at(("inference_id",))
         o_line, _ = original.at(("inference_id",))
         diagnostics.append(
-            Diagnostic(
-                file=document.source.file,
-                line=line,
-                col=col,
-                message=(
+            document.source.problem(
+                ("inference_id",),
+                (
                     f"inference_id '{inference_id}' is declared twice: here and at "
                     f"{original.file}:{o_line}"
                 ),

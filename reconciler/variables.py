@@ -18,7 +18,7 @@ from typing import Any
 from reconciler.catalog import load_catalog
 from reconciler.diagnostics import Diagnostic
 from reconciler.loader import Document
-from reconciler.model import Path
+from reconciler.model import FieldPath
 
 VARIABLE = re.compile(r"\$\{var:([A-Za-z_][A-Za-z0-9_.-]*)\}")
 SECRET_KIND = re.compile(r"\$\{(env|file):")
@@ -48,13 +48,8 @@ def misplaced_references(documents: list[Document]) -> list[Diagnostic]:
                 text = TEMPLATE.sub("", text)
             message = _misplaced(text, secret_fields)
             if message:
-                line, col = document.source.at(path)
                 where = ".".join(map(str, path))
-                problems.append(
-                    Diagnostic(
-                        file=document.source.file, line=line, col=col, message=f"{where}: {message}"
-                    )
-                )
+                problems.append(document.source.problem(path, f"{where}: {message}"))
     return problems
 
 
@@ -76,7 +71,7 @@ def _misplaced(text: str, secret_fields: frozenset[str]) -> str:
     )
 
 
-def _strings(value: Any, path: Path) -> Iterator[tuple[Path, str]]:
+def _strings(value: Any, path: FieldPath) -> Iterator[tuple[FieldPath, str]]:
     if isinstance(value, str):
         yield path, value
     elif isinstance(value, Mapping):
@@ -92,16 +87,13 @@ def substitute_variables(
 ) -> tuple[list[Document], list[Diagnostic]]:
     result, problems = [], []
     for document in documents:
-        missing: list[tuple[Path, str]] = []
+        missing: list[tuple[FieldPath, str]] = []
         body = _walk(document.body, (), variables, missing)
         for path, name in missing:
-            line, col = document.source.at(path)
             problems.append(
-                Diagnostic(
-                    file=document.source.file,
-                    line=line,
-                    col=col,
-                    message=f"undefined variable '{name}' (define it under variables: in reconciler.yaml)",
+                document.source.problem(
+                    path,
+                    f"undefined variable '{name}' (define it under variables: in reconciler.yaml)",
                 )
             )
         result.append(replace(document, body=body) if body is not document.body else document)
@@ -109,7 +101,7 @@ def substitute_variables(
 
 
 def _walk(
-    value: Any, path: Path, variables: Mapping[str, str], missing: list[tuple[Path, str]]
+    value: Any, path: FieldPath, variables: Mapping[str, str], missing: list[tuple[FieldPath, str]]
 ) -> Any:
     if isinstance(value, str):
         if "${var:" not in value:

@@ -48,12 +48,9 @@ def _spec_problems(
     cluster: str,
 ) -> Iterator[Diagnostic]:
     def needs(path: tuple[str, ...], what: str, since: SinceSpec) -> Diagnostic:
-        line, col = spec.source.at(path)
-        return Diagnostic(
-            file=spec.source.file,
-            line=line,
-            col=col,
-            message=f"{what} needs Elasticsearch {since_text(since)} or later; the cluster runs {cluster}",
+        return spec.source.problem(
+            path,
+            f"{what} needs Elasticsearch {since_text(since)} or later; the cluster runs {cluster}",
         )
 
     if not available(facts.since_spec, version):
@@ -90,12 +87,9 @@ def _still_required(
             until = facts.required_until(block, key)
             if until is None or available(until, version) or key in spec.block(block):
                 continue
-            line, col = spec.source.at((block,))
-            yield Diagnostic(
-                file=spec.source.file,
-                line=line,
-                col=col,
-                message=(
+            yield spec.source.problem(
+                (block,),
+                (
                     f"{block}.{key} ({spec.service}) is required before Elasticsearch "
                     f"{since_text(until)}; the cluster runs {cluster}"
                 ),
