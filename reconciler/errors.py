@@ -1,6 +1,6 @@
 """The one exception tree of the reconciler.
 
-Every error a user can meet derives from ``ReconcilerError``; ``cli.py`` is the
+Every error a user can meet derives from ``ReconcilerError``; ``cli.main`` is the
 single boundary that turns them into ``Error: ...`` and an exit code.
 
     ReconcilerError                 exit 1 unless noted

@@ -4,7 +4,7 @@ Owns the order of things, outside the command line: read the cluster and
 plan; for apply, the freshness of a saved plan, the safety rules, secret
 resolution, the lock, a new plan under the lock (checked again), the
 confirmation (a callback), carrying the plan out, adoption, and verification.
-``cli.py`` parses flags, calls these, prints, and maps errors to exit codes.
+The ``cli`` package parses flags, calls these, prints, and maps errors to exit codes.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Renderings of one ``Plan``: text (terminals, logs), json (scripts), markdown (pull requests).
 
 Owns the choice of rendering by name. Every renderer only reads the plan and
-returns a string; printing and writing files belong to ``cli.py``. Secrets
+returns a string; printing and writing files belong to the ``cli`` package. Secrets
 appear only as the masks the planner already put in the plan. The package
 imports neither click nor httpx: colour is written as plain ANSI codes.
 """

@@ -1,0 +1,57 @@
+"""The command line: a thin click layer over the pipeline, and its one error boundary.
+
+Owns ``main``: where every error becomes ``Error: ...`` (scrubbed of secrets) and
+an exit code, with no traceback unless ``--debug``. The group and the commands
+are in the modules beside it (``group``, ``planning``, ``applying``, ``admin``,
+``options``). Nothing of the reconciler prints outside this package and
+``render/``. Knows nothing about services.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from reconciler.cli import admin, applying, planning  # noqa: F401 (they register their commands)
+from reconciler.cli.group import EXIT_ERROR, EXIT_OK, _print_diagnostics, cli
+from reconciler.errors import InputError, ReconcilerError
+
+__all__ = ["cli", "main"]
+
+
+def main(argv: list[str] | None = None) -> Any:
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        code = cli.main(args=argv, prog_name="reconciler", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(EXIT_ERROR)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(EXIT_ERROR)
+    except ReconcilerError as error:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        if isinstance(error, InputError):
+            _print_diagnostics(error)
+        from reconciler.secrets import scrub
+
+        click.echo(f"Error: {scrub(str(error))}", err=True)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except Exception as error:  # the one boundary: a bug must not print a traceback at a user
+        if debug:
+            raise
+        click.echo(
+            f"Error: internal error ({error.__class__.__name__}: {error}); rerun with --debug "
+            "and report it",
+            err=True,
+        )
+        sys.exit(EXIT_ERROR)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -1,0 +1,171 @@
+"""Commands that look after a directory's state or the catalog: forget, unlock, doctor, import, schema."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path as FsPath
+from typing import Any
+
+import click
+
+from reconciler.cli.group import EXIT_CHANGES, EXIT_OK, cli
+from reconciler.cli.options import DIRECTORY, _session, connection_options
+from reconciler.errors import InputError, ReconcilerError
+
+
+@cli.command()
+@DIRECTORY
+@click.argument("ids", nargs=-1, required=True)
+@connection_options
+def forget(directory: FsPath, ids: tuple[str, ...], **options: Any) -> int:
+    """Stop managing endpoints IDS without touching them (another directory may then adopt them)."""
+    from reconciler.run import forget as forget_endpoints
+
+    opened, _ = _session(directory, options)
+    with opened as session:
+        unknown = forget_endpoints(session, ids)
+        where = f"{session.store.index}/{session.store.doc_id}"
+    for inference_id in ids:
+        if inference_id not in unknown:
+            click.echo(
+                f"Forgot {inference_id}: no longer managed by {where}; the endpoint is untouched."
+            )
+    if unknown:
+        raise ReconcilerError(
+            f"not managed by {where}: {', '.join(unknown)} (nothing changed for them)"
+        )
+    return EXIT_OK
+
+
+@cli.command()
+@DIRECTORY
+@click.option("--lock-id", help="Remove exactly this lock: the id shown where the lock was met.")
+@connection_options
+def unlock(directory: FsPath, lock_id: str | None, **options: Any) -> int:
+    """Remove an apply lock left by a run that died (asks on a terminal without --lock-id)."""
+
+    from reconciler.lock import read_lock, remove_lock
+
+    opened, _ = _session(directory, options)
+    with opened as session:
+        held = read_lock(session.store)
+        if held is None:
+            click.echo("No lock was held.")
+            return EXIT_OK
+        if lock_id is None:  # a live apply's lock must not go by accident
+            described = held.describe(now=time.time())
+            if not sys.stdin.isatty():
+                raise ReconcilerError(
+                    f"the lock is {described}; to remove it, pass --lock-id {held.lock_id} "
+                    "(no terminal to confirm on; nothing was removed)"
+                )
+            click.echo(f"The lock is {described}.", err=True)
+            if not click.confirm(
+                "Remove it? If that apply is still running, two would then write at once",
+                default=False,
+                err=True,
+            ):
+                raise click.exceptions.Abort()
+            lock_id = held.lock_id
+        removed = remove_lock(session.store, lock_id=lock_id)
+    click.echo(f"Lock {lock_id} removed." if removed else "No lock was held.")
+    return EXIT_OK
+
+
+@cli.command()
+@DIRECTORY
+@connection_options
+def doctor(directory: FsPath, **options: Any) -> int:
+    """Compare the catalog with the cluster's own _services listing (exit 2 when they disagree)."""
+    from reconciler.catalog import load_catalog
+    from reconciler.doctor import compare
+    from reconciler.errors import ClusterError
+    from reconciler.live import read_version
+
+    opened, _ = _session(directory, options)
+    with opened as session:
+        version = read_version(session.client)
+        answer = session.client.request("GET", "/_inference/_services", ok=(400, 404))
+    if answer.status != 200:
+        raise ClusterError(
+            f"Elasticsearch {version} has no GET _inference/_services; nothing to compare"
+        )
+    try:
+        disagreements = compare(load_catalog(), answer.body, cluster_version=version)
+    except ValueError as error:
+        raise ClusterError(f"Elasticsearch {version}: {error}") from None
+    for disagreement in disagreements:
+        click.echo(str(disagreement))
+    click.echo(
+        f"{len(disagreements)} disagreement(s) between the catalog and Elasticsearch {version}.",
+        err=True,
+    )
+    return EXIT_CHANGES if disagreements else EXIT_OK
+
+
+@cli.command("import")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=FsPath),
+    help="Directory to write one spec file per endpoint into.",
+)
+@click.argument("ids", nargs=-1)
+@connection_options
+def import_(out: FsPath, ids: tuple[str, ...], **options: Any) -> int:
+    """Write spec files for endpoints that exist in the cluster (all, or IDS)."""
+    from reconciler.catalog import load_catalog
+    from reconciler.importer import (
+        preconfigured_message,
+        recorded_from,
+        schema_reference,
+        write_specs,
+    )
+    from reconciler.live import read_endpoints, read_version
+    from reconciler.ownership import read_records
+
+    if any(i.startswith(".") for i in ids):  # before any request: they cannot be managed
+        raise InputError(preconfigured_message(i for i in ids if i.startswith(".")))
+    opened, settings = _session(out, options)
+    with opened as session:
+        version = read_version(session.client)
+        endpoints, _ = read_endpoints(session.client)
+        recorded = recorded_from(read_records(session.client, settings.state_index))
+    wanted = [e for e in endpoints if (e.inference_id in ids if ids else not e.preconfigured)]
+    missing = sorted(set(ids) - {e.inference_id for e in endpoints})
+    if missing:
+        raise ReconcilerError(f"no such endpoint(s) in the cluster: {', '.join(missing)}")
+    written = write_specs(
+        wanted,
+        out,
+        load_catalog(),
+        schema_ref=schema_reference(out),
+        version=version,
+        recorded=recorded,
+    )
+    skipped = len(endpoints) - len(wanted) if not ids else 0
+    click.echo(
+        f"Wrote {len(written)} spec file(s) to {out}"
+        + (f" (skipped {skipped} preconfigured '.' endpoint(s))" if skipped else "")
+        + ". Set the secret variables named in each file's header, then run `reconciler plan` "
+        "(the next apply adopts them)."
+    )
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("service", required=False)
+def schema(service: str | None) -> int:
+    """Print the JSON Schema of SERVICE (or the top-level endpoint schema), for editors and people."""
+    from reconciler.catalog import load_catalog, schemas_dir
+
+    if service is None:
+        path = schemas_dir() / "endpoint.schema.json"
+    else:
+        if load_catalog().service(service) is None:
+            known = ", ".join(load_catalog().service_names())
+            raise InputError(f"unknown service '{service}' (known: {known})")
+        path = schemas_dir() / "services" / f"{service}.schema.json"
+    click.echo(path.read_text(encoding="utf-8").rstrip("\n"))
+    return EXIT_OK

@@ -1,0 +1,99 @@
+"""The click group of the command line, its exit codes, and how diagnostics are printed.
+
+Owns the ``reconciler`` group (heavy subcommands imported only when run, so
+``--help`` starts fast) and the exit codes every command maps its outcome to.
+The commands live beside it: ``planning`` (plan, drift, show), ``applying``
+(apply), ``admin`` (forget, unlock, doctor, import, schema); ``options`` holds
+the options they share and how a session is opened from them.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path as FsPath
+
+import click
+
+from reconciler import __version__
+from reconciler.errors import InputError
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_REFUSED, EXIT_DIFFERS = 0, 1, 2, 3, 4
+
+
+def _print_diagnostics(error: InputError) -> None:
+    for diagnostic in error.diagnostics:
+        click.echo(str(diagnostic), err=True)
+
+
+class LazyGroup(click.Group):
+    """A group whose heavy subcommands are imported only when run (keeps --help fast)."""
+
+    lazy = {
+        "sandbox": (
+            "reconciler.sandbox.command",
+            "sandbox_command",
+            "Run the local sandbox cluster (Elasticsearch-like API).",
+        ),
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            module, attribute, _ = self.lazy[cmd_name]
+            import importlib
+
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [
+            (name, command.get_short_help_str(60))
+            for name, command in self.commands.items()
+            if not command.hidden
+        ]
+        rows += [
+            (name, help_text)
+            for name, (_, _, help_text) in self.lazy.items()
+            if name not in self.commands
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(sorted(rows))
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="reconciler")
+@click.option("--debug", is_flag=True, help="Show tracebacks and HTTP details (never secrets).")
+def cli(debug: bool) -> None:
+    """Declarative GitOps reconciler for Elasticsearch inference endpoints."""
+    if debug:  # method, path, status, timing and retries of every request; never headers or bodies
+        import logging
+
+        from reconciler.secrets import ScrubbingFilter
+
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="debug: %(message)s")
+        logging.getLogger("reconciler").setLevel(logging.DEBUG)
+        for handler in logging.getLogger().handlers:  # the boundary where server text is logged
+            handler.addFilter(ScrubbingFilter())
+
+
+@cli.command()
+@click.argument("directory", default=".", type=click.Path(path_type=FsPath))
+def validate(directory: FsPath) -> None:
+    """Check every spec under DIRECTORY against the schemas (offline)."""
+    from reconciler.validate import validate_directory
+
+    result = validate_directory(directory)
+    if not result.ok:
+        raise InputError(f"{len(result.diagnostics)} problem(s) in {directory}", result.diagnostics)
+    count = len(result.specs)
+    click.echo(f"{count} endpoint spec{'s' if count != 1 else ''} valid in {_ending(directory)}.")
+
+
+def _ending(path: FsPath) -> str:
+    """A path that can end a sentence: one ending in '.' (``.``, ``..``) gets a separator first."""
+    import os
+
+    text = str(path)
+    return text + os.sep if text.endswith(".") else text

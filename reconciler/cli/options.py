@@ -1,0 +1,207 @@
+"""Options the commands share, and how a session is opened from them.
+
+Owns the connection options (``--url`` ... ``--sandbox``), the selection options
+(``--target``, ``--replace``, ``--adopt``, ``--send-secrets``,
+``--allow-destroy-in-use``), the display options (``--color``, ``--verbose``),
+and ``session_for``: settings and an unopened session for a directory.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path as FsPath
+from typing import Any
+
+import click
+
+
+def connection_options(function: Any) -> Any:
+    options = [
+        click.option("--url", help="Cluster URL (or ELASTICSEARCH_URL)."),
+        click.option(
+            "--api-key", help="API key, sent as 'Authorization: ApiKey' (or ELASTIC_API_KEY)."
+        ),
+        click.option("--username", help="Basic auth user (or ELASTICSEARCH_USERNAME)."),
+        click.option("--password", help="Basic auth password (or ELASTICSEARCH_PASSWORD)."),
+        click.option(
+            "--ca-cert", type=click.Path(exists=True, dir_okay=False), help="CA bundle to trust."
+        ),
+        click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (warns)."),
+        click.option("--env", "environment", help="Environment of reconciler.yaml to use."),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(0.1, 600),
+            help="Seconds to wait for each HTTP answer (or RECONCILER_TIMEOUT; default 30).",
+        ),
+        click.option(
+            "--retry-for",
+            callback=_duration,
+            help="How long to sit out a cluster that answers 429/503 or drops connections "
+            "(e.g. 90s, 10m; or RECONCILER_RETRY_FOR; default 5m).",
+        ),
+        click.option("--sandbox", is_flag=True, help="Run against the embedded sandbox cluster."),
+        click.option(
+            "--sandbox-data",
+            type=click.Path(path_type=FsPath),
+            help="Sandbox state file (default DIR/.reconciler/sandbox.json).",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    from reconciler.retry import parse_duration
+
+    if value is None:  # not given: RECONCILER_RETRY_FOR or the default (connection.py)
+        return None
+
+    try:
+        return parse_duration(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+def _waiting(seconds: float, reason: str) -> None:
+    """The client sits out an overloaded cluster: say so, so a slow run is not taken for a hung one."""
+    click.echo(f"waiting {seconds:.1f} s: {reason}".replace(".0 s", " s"), err=True)
+
+
+def _session(directory: FsPath, options: dict[str, Any], *, saved: Any = None) -> Any:
+    """Settings and an (unopened) session; a saved plan brings its environment and state document."""
+    from dataclasses import replace
+
+    from reconciler.connection import connection_for
+    from reconciler.session import open_session
+    from reconciler.settings import load_settings
+
+    environment = options.get("environment") or (saved.environment if saved else None)
+    settings = load_settings(directory, environment)
+    if saved is not None:
+        settings = replace(
+            settings,
+            state_index=saved.state_index or settings.state_index,
+            state_id=saved.state_id or settings.state_id,
+        )
+    root = directory if directory.is_dir() else directory.parent
+    sandbox_data = options.get("sandbox_data")
+    if options.get("sandbox") or sandbox_data:
+        sandbox_data = sandbox_data or root / ".reconciler" / "sandbox.json"
+        return open_session(connection=None, settings=settings, sandbox_data=sandbox_data), settings
+    if options.get("insecure"):
+        click.echo("Warning: TLS certificate verification is off (--insecure).", err=True)
+    connection = connection_for(
+        settings,
+        url=options.get("url"),
+        api_key=options.get("api_key"),
+        username=options.get("username"),
+        password=options.get("password"),
+        ca_cert=options.get("ca_cert"),
+        insecure=bool(options.get("insecure")),
+        timeout=options.get("timeout"),
+        retry_for=options.get("retry_for"),
+        on_wait=_waiting,
+    )
+    return open_session(connection=connection, settings=settings, sandbox_data=None), settings
+
+
+def selection_options(*, with_changes: bool) -> Any:
+    """--target (plan, apply, drift); --replace, --adopt, --send-secrets, --allow-destroy-in-use
+    (plan and apply: plan says what apply with the same flags would do, refusals included)."""
+    ids: dict[str, Any] = {"multiple": True, "metavar": "ID"}
+    options = [
+        click.option("--target", "targets", **ids, help="Only plan/change these endpoints."),
+    ]
+    if with_changes:
+        options += [
+            click.option(
+                "--replace",
+                "replace",
+                **ids,
+                help="Replace this endpoint even if nothing requires it.",
+            ),
+            click.option(
+                "--adopt",
+                "adopt",
+                **ids,
+                help="Take this endpoint over from another state document.",
+            ),
+            click.option(
+                "--send-secrets",
+                "send_secrets",
+                **ids,
+                help="Send this endpoint's secrets once through _update (rotation then tracked).",
+            ),
+            click.option(
+                "--allow-destroy-in-use",
+                is_flag=True,
+                help="Replace/delete endpoints that pipelines or indices use.",
+            ),
+        ]
+
+    def decorate(function: Any) -> Any:
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return decorate
+
+
+def _requested(options: dict[str, Any]) -> Any:
+    from reconciler.plan import Requested
+
+    targets = options.pop("targets", ())
+    return Requested(
+        replace=frozenset(options.pop("replace", ())),
+        adopt=frozenset(options.pop("adopt", ())),
+        send_secrets=frozenset(options.pop("send_secrets", ())),
+        targets=frozenset(targets) if targets else None,
+    )
+
+
+FORMAT = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="How to render the plan.",
+)
+DIRECTORY = click.argument("directory", default=".", type=click.Path(path_type=FsPath))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Display:
+    """How text output looks: colour (decided once, by ``render.color.use_color``) and verbosity."""
+
+    color: bool
+    verbose: bool
+
+
+def display_options(function: Any) -> Any:
+    """``--color/--no-color`` and ``--verbose``, turned into one ``display`` argument."""
+    import functools
+    import os
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, color: bool | None, verbose: bool, **kwargs: Any) -> Any:
+        from reconciler.render.color import use_color
+
+        decided = use_color(color, isatty=sys.stdout.isatty(), environ=os.environ)
+        return function(*args, display=Display(color=decided, verbose=verbose), **kwargs)
+
+    options = [
+        click.option(
+            "--color/--no-color",
+            default=None,
+            help="Colour text output (default: on a terminal, unless NO_COLOR is set).",
+        ),
+        click.option(
+            "--verbose", "-v", is_flag=True, help="List unchanged endpoints too (text, markdown)."
+        ),
+    ]
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
