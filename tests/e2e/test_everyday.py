@@ -165,3 +165,21 @@ def test_a_service_the_cluster_does_not_offer_is_an_error_before_any_write(
     write_spec(old_team, azure("on-an-old-cluster"))
     with SandboxServer(port=0, version="8.17.0") as old:  # no _services yet: no answer, no check
         assert cli(old, "plan", str(old_team)).code == 0
+
+
+@pytest.mark.parametrize("value", [None, ""], ids=["unset", "empty"])
+def test_plan_fails_where_apply_would_for_a_missing_secret(
+    tmp_path: Path, cluster: SandboxServer, value: str | None
+) -> None:
+    team = tmp_path / "team"
+    write_spec(team, rerank("needs-a-key"))  # a create: before, plan exited 0 here
+    env = {k: v for k, v in ENV.items() if k != "OPENSHIFT_AI_API_KEY"}
+    if value is not None:
+        env["OPENSHIFT_AI_API_KEY"] = value
+    for extra in ((), ("--out", str(tmp_path / "p.json"))):
+        cluster.clear_requests()
+        result = run_cli("plan", str(team), "--url", cluster.url, *extra, env=env)
+        assert result.code == 1, result.output
+        assert "needs-a-key.yaml:" in result.stderr and "OPENSHIFT_AI_API_KEY" in result.stderr
+        assert cluster.requests == []  # before any request
+    assert not (tmp_path / "p.json").exists()
