@@ -11,6 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "reconciler"
 PURE = [
     "model.py",
     "catalog.py",
+    "service_facts.py",
     "normalize.py",
     "diff.py",
     "calls.py",
