@@ -24,7 +24,7 @@ from reconciler.client import Client
 from reconciler.errors import AuthError, Conflict, NotFound, OwnershipConflict
 from reconciler.model import undotted
 from reconciler.plan import Ownership
-from reconciler.state import State
+from reconciler.state import State, StateStore
 
 CLAIM_PREFIX = "claim."
 LOCK_SUFFIX = ".lock"  # the apply lock of a state document (state.py)
@@ -246,3 +246,51 @@ def _read_claim(client: Client, index: str, inference_id: str) -> Claim | None:
         seq_no=int(body["_seq_no"]),
         primary_term=int(body["_primary_term"]),
     )
+
+
+def take_claims(
+    client: Client, store: StateStore, wanted: Mapping[str, str]
+) -> tuple[frozenset[str], dict[str, str]]:
+    """Claim each wanted id for ``store``'s document (the value names the owner it is taken
+    from on purpose, or ""). Returns the ids taken, and those refused (claimed by someone else
+    first) with why. Credentials that may not write the index take nothing from anyone."""
+    taken: set[str] = set()
+    refused: dict[str, str] = {}
+    for inference_id, over in sorted(wanted.items()):
+        try:
+            claim(client, store.index, inference_id, owner=store.doc_id, over=over)
+        except OwnershipConflict as error:
+            refused[inference_id] = str(error)
+        except AuthError:  # may read the state index but not write it: nothing can be recorded
+            taken.add(inference_id)
+        else:
+            taken.add(inference_id)
+    return frozenset(taken), refused
+
+
+def hand_over(
+    client: Client,
+    store: StateStore,
+    *,
+    previous: Mapping[str, set[str]],
+    deleted: Iterable[str],
+) -> None:
+    """The documents endpoints were taken from stop listing them; claims of deleted ones go."""
+    for doc_id, ids in sorted(previous.items()):
+        StateStore(client, index=store.index, doc_id=doc_id).drop(ids)
+    for inference_id in deleted:
+        release(client, store.index, inference_id, owner=store.doc_id)
+
+
+def forget_ids(client: Client, store: StateStore, inference_ids: Iterable[str]) -> tuple[str, ...]:
+    """Stop managing these endpoints, touching none of them (the caller holds the lock).
+    Returns the ids this document did not manage."""
+    wanted = list(inference_ids)
+    state = store.read()
+    unknown = tuple(i for i in wanted if i not in state.managed)
+    known = set(wanted) - set(unknown)
+    if known:
+        store.drop(known)
+    for inference_id in wanted:
+        release(client, store.index, inference_id, owner=store.doc_id)
+    return unknown

@@ -16,11 +16,11 @@ from pathlib import Path as FsPath
 from reconciler.apply import Applier, ApplyResult, Outcome, Progress, apply_lock
 from reconciler.availability import check_offered
 from reconciler.catalog import ANY_VERSION, Catalog
-from reconciler.errors import AuthError, InputError, OwnershipConflict, VerificationError
+from reconciler.errors import InputError, VerificationError
 from reconciler.live import Snapshot, read_snapshot, read_usage, secret_statuses
 from reconciler.model import EndpointSpec
 from reconciler.normalize import declared_names
-from reconciler.ownership import claim, release, resolve
+from reconciler.ownership import forget_ids, hand_over, resolve, take_claims
 from reconciler.plan import Action, Ownership, Plan, Requested
 from reconciler.planfile import SavedPlan, check_fresh
 from reconciler.planner import build_plan, with_usage
@@ -276,23 +276,10 @@ def _ownership_work(planned: Planned, specs: tuple[EndpointSpec, ...]) -> bool:
 
 
 def _take_ownership(session: Session, planned: Planned) -> tuple[frozenset[str], dict[str, str]]:
-    """Claim what becomes ours by adoption, by --adopt or by a move out of a legacy document.
-    Returns the ids taken, and those refused (someone else claimed them first) with why."""
+    """Claim what becomes ours by adoption, by --adopt or by a move out of a legacy document."""
     wanted = {c.inference_id: c.owner for c in planned.plan.changes if c.adopt}
     wanted.update({inference_id: "" for inference_id in planned.moving})
-    taken: set[str] = set()
-    refused: dict[str, str] = {}
-    store = session.store
-    for inference_id, over in sorted(wanted.items()):
-        try:
-            claim(session.client, store.index, inference_id, owner=store.doc_id, over=over)
-        except OwnershipConflict as error:
-            refused[inference_id] = str(error)
-        except AuthError:  # may read the state index but not write it: nothing can be recorded
-            taken.add(inference_id)
-        else:
-            taken.add(inference_id)
-    return frozenset(taken), refused
+    return take_claims(session.client, session.store, wanted)
 
 
 def _hand_over(
@@ -308,27 +295,17 @@ def _hand_over(
     for inference_id, legacy in planned.moving.items():
         if inference_id in taken:
             previous.setdefault(legacy, set()).add(inference_id)
-    store = session.store
-    for doc_id, ids in sorted(previous.items()):
-        StateStore(session.client, index=store.index, doc_id=doc_id).drop(ids)
-    for outcome in result.outcomes:
-        if outcome.ok and outcome.change.action is Action.DELETE:
-            release(session.client, store.index, outcome.change.inference_id, owner=store.doc_id)
+    deleted = [
+        o.change.inference_id for o in result.outcomes if o.ok and o.change.action is Action.DELETE
+    ]
+    hand_over(session.client, session.store, previous=previous, deleted=deleted)
 
 
 def forget(session: Session, inference_ids: Sequence[str]) -> tuple[str, ...]:
     """Stop managing these endpoints, touching none of them (under the lock). Returns the ids
     this directory did not manage."""
-    store = session.store
     with apply_lock(session):
-        state = store.read()
-        unknown = tuple(i for i in inference_ids if i not in state.managed)
-        known = set(inference_ids) - set(unknown)
-        if known:
-            store.drop(known)
-        for inference_id in inference_ids:
-            release(session.client, store.index, inference_id, owner=store.doc_id)
-    return unknown
+        return forget_ids(session.client, session.store, inference_ids)
 
 
 def _checked_plan(
