@@ -153,21 +153,6 @@ def check_references(specs: Sequence[EndpointSpec], catalog: Catalog) -> None:
         )
 
 
-def check_secrets(plan: Plan, specs: Sequence[EndpointSpec]) -> None:
-    """Every secret the plan's requests carry resolves here, or nothing is written (file:line)."""
-    by_id = {spec.inference_id: spec for spec in specs}
-    wanted = [
-        (by_id[change.inference_id], [path for r in change.requests for path in r.secrets])
-        for change in plan.changes
-        if change.inference_id in by_id
-    ]
-    problems = unresolvable(wanted)
-    if problems:
-        raise InputError(
-            f"{len(problems)} secret reference(s) cannot be resolved; nothing was sent", problems
-        )
-
-
 @dataclass(frozen=True, kw_only=True)
 class ApplyOptions:
     prune: bool = False
@@ -316,6 +301,7 @@ def _checked_plan(
     saved: SavedPlan | None,
     version: str | None = None,
 ) -> Planned:
+    """A plan apply may carry out: made (every secret resolved first), fresh, and safe."""
     planned = make_plan(
         session, specs, prune=options.prune, requested=options.requested, version=version
     )
@@ -326,7 +312,6 @@ def _checked_plan(
             replanned=planned.plan,
         )
     check_safety(planned.plan, specs, options.permissions)
-    check_secrets(planned.plan, specs)
     return planned
 
 
