@@ -77,6 +77,7 @@ class EndpointFacts:
     hidden_fields: tuple[str, ...] = ()  # service_settings keys accepted but never shown
     server_filled: Mapping[tuple[str, str], Any] = field(default_factory=dict)  # or ANY_VALUE
     rewrites: tuple[Rewrite, ...] = ()
+    echoes: tuple[tuple[str, str, str], ...] = ()  # (block, key, the key the server shows it as)
     chunked: bool = False  # an embedding task type: the server fills in default chunking
     default_chunking: Mapping[str, Any] = field(default_factory=dict)
     task_settings_mode: str = "merge"  # how _update treats task_settings: "merge" or "replace"
@@ -128,6 +129,16 @@ class Catalog:
     def chunking_since(self) -> SinceSpec:
         """When endpoints started to accept ``chunking_settings``."""
         return self.raw.get("chunking_settings_since")
+
+    def update_resets_chunking(self, version: Version) -> bool:
+        """Whether ``_update`` on this release rewrites an embedding endpoint's chunking to the
+        word/250/100 default whatever it changes (Elasticsearch issue 139574)."""
+        bug = self.raw.get("update_resets_chunking") or {}
+        return (
+            bool(bug)
+            and available(bug.get("since"), version)
+            and not available(bug.get("until"), version)
+        )
 
     _services: dict[str, ServiceFacts] = field(default_factory=dict, compare=False, repr=False)
 
@@ -186,6 +197,7 @@ class Catalog:
                 Rewrite(block=block, key=key, case=case, aliases=aliases)
                 for block, key, case, aliases in facts.rewritten_fields()
             ),
+            echoes=facts.echoes(),
             chunked=task_type in self.embedding_task_types,
             default_chunking=self.default_chunking,
             task_settings_mode=facts.task_settings_mode(task_type),

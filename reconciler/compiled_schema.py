@@ -82,9 +82,9 @@ def _is_number(value: Any) -> bool:
 
 
 def _is_integer(value: Any) -> bool:
-    if isinstance(value, bool):
-        return False
-    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    """An int, never a float: Elasticsearch reads integer settings as integers and refuses
+    ``3.0`` (``ServiceUtils.removeAsType``), where JSON Schema would call it an integer."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 TYPES: Mapping[str, Check] = {
@@ -393,5 +393,6 @@ def _dispatch(key: str, branches: Mapping[str, Check]) -> Check:
 
 
 def compile_schema(root: Any, *, uri: str, documents: Mapping[str, Any]) -> Check:
-    """A predicate equal to ``Draft202012Validator(root).is_valid`` (raises ``Unsupported``)."""
+    """A predicate equal to ``schema.endpoint_validator().is_valid``: draft 2020-12 with
+    integers that are ints (raises ``Unsupported``)."""
     return Compiler(documents).compile(root, uri)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from reconciler.availability import read_offered
+from reconciler.availability import Offered, parse_services
 from reconciler.calls import endpoint_path
 from reconciler.catalog import Catalog, parse_version
 from reconciler.client import Client
@@ -25,6 +25,7 @@ from reconciler.secrets import fingerprint, get_path, resolve, secret_paths
 from reconciler.state import State, StateStore
 
 DRY_RUN_SINCE = (8, 15, 0)
+MISSING_SERVICES_API = (400, 403, 404, 405)  # before the API, or credentials without the privilege
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,7 +35,7 @@ class Snapshot:
     state: State
     listing_fingerprint: str
     records: Records = field(default_factory=Records)  # every owner in the state index
-    offered: Mapping[str, frozenset[str]] | None = None  # _services: service -> task types
+    offered: Mapping[str, Offered] | None = None  # _services by service; None: no answer
     warnings: tuple[str, ...] = ()
 
 
@@ -54,6 +55,18 @@ def read_endpoints(client: Client) -> tuple[tuple[LiveEndpoint, ...], str]:
 
 def listing_fingerprint(endpoints: Iterable[LiveEndpoint]) -> str:
     return content_digest([dict(e.body) for e in endpoints])
+
+
+def read_offered(client: Client) -> Mapping[str, Offered] | None:
+    """What the cluster says it offers; None where it cannot say (before the API, without the
+    privilege to ask, or in a shape we do not read)."""
+    answer = client.request("GET", "/_inference/_services", ok=MISSING_SERVICES_API)
+    if answer.status in MISSING_SERVICES_API:
+        return None
+    try:
+        return parse_services(answer.body)
+    except ValueError:
+        return None
 
 
 def read_snapshot(client: Client, store: StateStore, *, version: str | None = None) -> Snapshot:

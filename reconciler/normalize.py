@@ -1,8 +1,8 @@
 """Make a desired spec and a live endpoint comparable.
 
 Owns the rules that remove server noise before diffing: defaults the server
-fills in (from the catalog), values it re-cases, chunking it expands, empty
-task settings it omits, values it measures (kept only where the user
+fills in (from the catalog), values it re-cases, keys it shows under another
+name (anthropic's top_k as top_p), chunking it expands, empty task settings it omits, values it measures (kept only where the user
 declared them). Secrets are taken out of both sides: they are compared by
 fingerprint, not here. Pure: no I/O, no HTTP.
 """
@@ -72,6 +72,9 @@ def desired_view(
             view[block][key] = copied(value)
     _strip_inner_defaults(view, facts)
     _fold_case(view, facts)
+    for block, key, shown_as in facts.echoes:  # compared where the server shows it
+        if key in view[block]:
+            view[block][shown_as] = view[block].pop(key)
     if view["chunking_settings"]:
         view["chunking_settings"] = _chunking(view["chunking_settings"], facts)
     elif ("chunking_settings",) in dropped and facts.chunked:

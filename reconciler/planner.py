@@ -97,6 +97,7 @@ def build_plan(
             f"--target {name}: neither declared nor in the cluster"
             for name in sorted(asked.targets - desired_ids - set(live_by_id))
         ]
+    changes = [_chunking_reset_note(change, context) for change in changes]
     changes.sort(key=lambda c: (ORDER.index(c.action), c.inference_id))
     return Plan(
         changes=tuple(changes),
@@ -309,6 +310,25 @@ def masked(
                 SENSITIVE_CHANGED if moved else SENSITIVE
             )
     return result
+
+
+CHUNKING_RESET = (
+    "Elasticsearch {version} may rewrite this endpoint's chunking_settings to word/250/100 on "
+    "any in-place update (issue 139574, fixed in 9.4.0; the 9.2 and 9.3 patch releases with the "
+    "fix are not established): check them after apply, or declare them and replace"
+)
+
+
+def _chunking_reset_note(change: Change, context: _Context) -> Change:
+    """Say so where an in-place update of an embedding endpoint runs on a release with the bug."""
+    if change.action is not Action.UPDATE or not context.catalog.update_resets_chunking(
+        context.version
+    ):
+        return change
+    if not context.catalog.facts(change.service, change.task_type, context.version).chunked:
+        return change
+    version = ".".join(map(str, context.version))
+    return replace(change, notes=change.notes + (CHUNKING_RESET.format(version=version),))
 
 
 def _secret_notes(secrets: SecretStatus, inference_id: str) -> tuple[str, ...]:

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path as FsPath
 
 from reconciler.apply import Applier, ApplyResult, Outcome, Progress, apply_lock
-from reconciler.availability import check_offered
 from reconciler.catalog import ANY_VERSION, Catalog
 from reconciler.errors import InputError, VerificationError
 from reconciler.live import Snapshot, read_snapshot, read_usage, secret_statuses
@@ -69,8 +68,13 @@ def make_plan(
     asked = requested or Requested()
     check_references(specs, session.catalog)
     snapshot = read_snapshot(session.client, session.store, version=version)
-    check_versions(tuple(specs), session.catalog, snapshot.version)
-    check_offered(specs, session.catalog, snapshot.offered)
+    check_versions(
+        tuple(specs),
+        session.catalog,
+        snapshot.version,
+        offered=snapshot.offered,
+        live=snapshot.endpoints,
+    )
     live_ids = frozenset(e.inference_id for e in snapshot.endpoints)
     resolved = resolve(
         snapshot.records,

@@ -32,19 +32,25 @@ RESERVED_ID = (
 )
 
 
+# The schema files carry no `$id` (their relative `$ref`s resolve against where each file is,
+# for editors too); in memory each is given one under this base, from its path in schemas/.
+BASE_URI = "https://reconciler.invalid/schemas/"
+
+
 @cache
 def _schema_files() -> tuple[str, dict[str, Any], dict[str, Any]]:
     """The endpoint schema's URI, its contents, and every schema file by URI."""
     root = schemas_dir()
     documents: dict[str, Any] = {}
-    uri, endpoint = ENDPOINT_SCHEMA, {}
+    uri, endpoint = BASE_URI + ENDPOINT_SCHEMA, {}
     for path in sorted(root.rglob("*.schema.json")):
         if path.name == SETTINGS_SCHEMA:  # reconciler.yaml's schema: settings.py reads it
             continue
-        contents = json.loads(path.read_text(encoding="utf-8"))
-        documents[contents.get("$id", path.name)] = contents
+        address = BASE_URI + path.relative_to(root).as_posix()
+        contents = {"$id": address, **json.loads(path.read_text(encoding="utf-8"))}
+        documents[address] = contents
         if path.name == ENDPOINT_SCHEMA and path.parent == root:
-            uri, endpoint = contents.get("$id", path.name), contents
+            uri, endpoint = address, contents
     return uri, endpoint, documents
 
 
@@ -52,13 +58,28 @@ def _schema_files() -> tuple[str, dict[str, Any], dict[str, Any]]:
 def endpoint_validator() -> Draft202012Validator:
     """One compiled validator for every spec (building it is the slow part)."""
     from jsonschema import Draft202012Validator
-    from referencing import Registry, Resource
+    from jsonschema.validators import extend
+    from referencing import Registry
+    from referencing.jsonschema import DRAFT202012
+
+    # Elasticsearch reads integer settings as integers: `top_n: 3.0` is a 400 at PUT time
+    # (ServiceUtils.removeAsType), though JSON Schema counts 3.0 as an integer. The schemas are
+    # read without their `$schema`, or jsonschema would check each referenced schema with the
+    # stock draft 2020-12 validator its `$schema` names instead of this one.
+    strict = Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool)
+    )
+    validator = extend(Draft202012Validator, type_checker=strict)
+
+    def unmarked(contents: dict[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in contents.items() if key != "$schema"}
 
     _, endpoint, documents = _schema_files()
     registry: Registry = Registry().with_resources(
-        (uri, Resource.from_contents(contents)) for uri, contents in documents.items()
+        (uri, DRAFT202012.create_resource(unmarked(contents)))
+        for uri, contents in documents.items()
     )
-    return Draft202012Validator(endpoint, registry=registry)
+    return validator(unmarked(endpoint), registry=registry)
 
 
 @cache

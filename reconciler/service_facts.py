@@ -116,7 +116,31 @@ class ServiceFacts:
                 for name, spec in self.raw.get(block, {}).items()
                 if task_type in spec.get("task_types", (task_type,))
                 and available(self.field_since(block, name, task_type), version)
+                and not self.removed(block, name, version)
             )
+        )
+
+    def removed(self, block: str, key: str, version: Version) -> bool:
+        """Whether block.key was taken out of the service by ``version`` (``until``)."""
+        until = self.field(block, key).get("until")
+        return until is not None and available(until, version)
+
+    def required_from(self, block: str, key: str) -> tuple[SinceSpec, Mapping[str, Any]] | None:
+        """(release, condition) from which an optional field is required when the other
+        settings match the condition (sagemaker similarity with api elastic from 9.4.0)."""
+        rule = self.field(block, key).get("required_from")
+        if not isinstance(rule, Mapping):
+            return None
+        return rule.get("since"), rule.get("when") or {}
+
+    def echoes(self) -> tuple[tuple[str, str, str], ...]:
+        """(block, key, written as) for fields the server writes under another key
+        (anthropic top_k is read back as top_p)."""
+        return tuple(
+            (block, name, str(spec["echoed_as"]))
+            for block in ("service_settings", "task_settings")
+            for name, spec in self.raw.get(block, {}).items()
+            if spec.get("echoed_as")
         )
 
     def enum_value_since(self, block: str, key: str, value: str) -> SinceSpec:
@@ -168,9 +192,9 @@ class ServiceFacts:
         filled: dict[str, Any] = {}
         for dotted, value in merged.items():
             block, _, key = dotted.partition(".")
-            if version is not None and not available(
-                self.field_since(block, key, task_type), version
-            ):
+            # only a field's own date counts: an endpoint the cluster holds (or its `_services`
+            # lists) exists there whatever the catalog dates its service or task type
+            if version is not None and not available(self.field(block, key).get("since"), version):
                 continue
             resolved = _resolve_default(value, settings)
             if resolved is not None:

@@ -1,21 +1,22 @@
 """One connection to one cluster (or to the embedded sandbox), and the checks made on opening it.
 
 Owns what a run holds open: the client, the state store, the settings and
-the catalog; loading the directory's specs; and refusing specs the cluster is
-too old for. The sequences of a run (plan, apply) are ``run``'s.
+the catalog; loading the directory's specs; and refusing specs for what the
+cluster lacks. The sequences of a run (plan, apply) are ``run``'s.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path as FsPath
 
+from reconciler.availability import Offered
 from reconciler.catalog import Catalog, load_catalog
 from reconciler.client import Client, Connection, display_url
 from reconciler.errors import InputError
-from reconciler.model import EndpointSpec
+from reconciler.model import EndpointSpec, LiveEndpoint
 from reconciler.settings import Settings
 from reconciler.state import StateStore
 from reconciler.validate import Validation, validate_directory
@@ -41,7 +42,11 @@ def open_session(
             from reconciler.sandbox import SandboxServer
 
             sandbox_data.parent.mkdir(parents=True, exist_ok=True)
-            server = stack.enter_context(SandboxServer(port=0, data_file=str(sandbox_data)))
+            # connected to EIS, as on Elastic Cloud: every example, `service: elastic` included,
+            # plans and applies clean (`reconciler sandbox` keeps it off unless --eis)
+            server = stack.enter_context(
+                SandboxServer(port=0, data_file=str(sandbox_data), eis=True)
+            )
             connection = Connection(url=server.url)
             origin = f"the sandbox of {sandbox_data.resolve()}"
         else:
@@ -64,8 +69,23 @@ def load_specs(directory: FsPath, settings: Settings) -> Validation:
     return result
 
 
-def check_versions(specs: tuple[EndpointSpec, ...], catalog: Catalog, version: str) -> None:
-    """Anything newer than the cluster (service, task type, field) is an error naming both versions."""
-    problems = too_new(specs, catalog=catalog, cluster_version=version)
+def check_versions(
+    specs: tuple[EndpointSpec, ...],
+    catalog: Catalog,
+    version: str,
+    *,
+    offered: Mapping[str, Offered] | None = None,
+    live: Iterable[LiveEndpoint] = (),
+) -> None:
+    """Anything the cluster lacks (service, task type, field) is an error at its file:line:
+    by the cluster's ``_services`` where it answered, else by the catalog's dates. An endpoint
+    the cluster holds already is never refused."""
+    problems = too_new(
+        specs,
+        catalog=catalog,
+        cluster_version=version,
+        offered=offered,
+        held=((e.inference_id, e.service, e.task_type) for e in live),
+    )
     if problems:
-        raise InputError("the cluster is too old for some specs; nothing was sent", problems)
+        raise InputError("the cluster lacks what some specs use; nothing was sent", problems)

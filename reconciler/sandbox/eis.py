@@ -30,7 +30,7 @@ TASK_TYPE_SINCE: dict[str, tuple[str | None, str]] = {
     "chat_completion": ("8.18.0", "9.0.0"),
     "rerank": ("8.19.0", "9.1.0"),
     "text_embedding": ("8.19.0", "9.1.0"),
-    "completion": (None, "9.2.0"),
+    "completion": (None, "9.3.0"),  # 9.3.0 notes, PR 137677
     "embedding": (None, "9.4.0"),
 }
 MAX_BATCH_SIZE_SINCE = "9.3.0"  # PR #141185 (backported to late 9.2.x / 8.19.x patches)

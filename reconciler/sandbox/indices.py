@@ -246,6 +246,8 @@ def _semantic_text_ids(properties: Any) -> Iterator[str]:
             continue
         if spec.get("type") == "semantic_text":
             yield spec.get("inference_id") or DEFAULT_SEMANTIC_ENDPOINT
+            if spec.get("search_inference_id"):  # used at query time: in use as much
+                yield spec["search_inference_id"]
         for nested in ("properties", "fields"):
             yield from _semantic_text_ids(spec.get(nested))
 

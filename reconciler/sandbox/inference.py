@@ -16,6 +16,7 @@ from .cluster import Cluster
 from .errors import EsError, bad_request, java_str, status_exception
 from .indices import indices_using, pipelines_using
 from .protocol import Request, Response, ok
+from .services import as_shown
 from .store import StoredEndpoint
 from .validation import check_inference_id, parse_create, parse_task_type
 
@@ -37,13 +38,15 @@ def get_endpoints(cluster: Cluster, req: Request, params: dict[str, str]) -> Res
     task_type = parse_task_type(params["task_type"]) if "task_type" in params else "any"
     inference_id = params.get("inference_id", "_all")
     if inference_id in ("_all", "*"):
-        endpoints = [ep for ep in cluster.all_endpoints() if task_type in ("any", ep["task_type"])]
+        endpoints = [
+            as_shown(ep) for ep in cluster.all_endpoints() if task_type in ("any", ep["task_type"])
+        ]
         return ok({"endpoints": endpoints})
     stored = cluster.lookup(inference_id)
     if stored is None:
         raise not_found(inference_id)
     check_task_type(task_type, stored.config["task_type"])
-    return ok({"endpoints": [stored.config]})
+    return ok({"endpoints": [as_shown(stored.config)]})
 
 
 def put_endpoint(cluster: Cluster, req: Request, params: dict[str, str]) -> Response:
@@ -73,7 +76,7 @@ def put_endpoint(cluster: Cluster, req: Request, params: dict[str, str]) -> Resp
             hidden=parsed.hidden,
         )
         cluster.store.save()
-    return ok(parsed.config)
+    return ok(as_shown(parsed.config))
 
 
 def usage_message(

@@ -147,7 +147,7 @@ def _inference_routes() -> list[Route]:
     return [
         Route("/_inference", {"GET": get}),
         Route("/_inference/_services", {"GET": services}, since="8.18.0"),
-        Route("/_inference/{task_type}/_services", {"GET": services}, since="8.18.0"),
+        Route("/_inference/_services/{task_type}", {"GET": services}, since="8.18.0"),
         Route("/_inference/{inference_id}/_update", {"PUT": no_id}, since="8.17.0"),
         Route("/_inference/{task_type}/{inference_id}/_update", {"PUT": upd}, since="8.17.0"),
         Route(

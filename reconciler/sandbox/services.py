@@ -210,7 +210,7 @@ SERVICES: dict[str, dict[str, Any]] = {
     "contextualai": dict(
         tasks=("rerank",),
         secrets=("api_key",),
-        settings={"model_id": "str!"},
+        settings={"model_id": "str!", "url": "str"},
         task_settings={"instruction": "str", **RERANK_TS},
         rate=1000,
         task_update="replace",
@@ -514,6 +514,25 @@ MEASURED_DIMENSIONS = {
     "all-minilm-l6-v2": 384,
 }
 DEFAULT_DIMENSIONS = 1536
+# (service, task_settings key) -> the key its settings class writes it under when shown
+# (AnthropicChatCompletionTaskSettings.toXContent writes topK with the name top_p)
+SHOWN_AS: dict[tuple[str, str], str] = {("anthropic", "top_k"): "top_p"}
+
+
+def as_shown(config: dict[str, Any]) -> dict[str, Any]:
+    """An endpoint as GET, PUT and `_update` answers show it (a copy where a key is renamed)."""
+    task_settings = config.get("task_settings")
+    if not isinstance(task_settings, dict):
+        return config
+    renames = {k: v for (s, k), v in SHOWN_AS.items() if s == config.get("service")}
+    if not renames.keys() & task_settings.keys():
+        return config
+    shown = {**config, "task_settings": {}}
+    for key, value in task_settings.items():
+        shown["task_settings"][renames.get(key, key)] = value
+    return shown
+
+
 MODEL_KEYS = ("model_id", "model", "deployment_id", "target", "service_id", "endpoint_name", "url")
 
 # EIS has its own module (knob-gated, versioned task types, preconfigured endpoints); importing

@@ -1,4 +1,4 @@
-"""`GET _inference/_services` and `GET _inference/{task_type}/_services`.
+"""`GET _inference/_services` and `GET _inference/_services/{task_type}`.
 
 Owns the listing Elasticsearch gives of the services a cluster offers
 (`InferenceServiceConfiguration`: service, name, task_types, configurations;
@@ -6,8 +6,10 @@ each configuration a `SettingsConfiguration`: description, label, required,
 sensitive, updatable, type, supported_task_types), built from the sandbox's
 own table at the emulated version (a later service, task type or field is
 not listed) minus the services the "unlisted" knob hides (a licence or a
-serverless project that does not offer them). The route exists from 8.18 in
-this shape (`routes.py`); before that the path reads as an endpoint id.
+serverless project that does not offer them). `elser` is not listed: it is
+an alias the create API still reads as the elasticsearch service (and 9.0 hid
+`hugging_face_elser` too, PR 116664). The route exists from 8.18 in this
+shape (`routes.py`); before that the path reads as an endpoint id.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from .facts import facts, service_names, task_types_of
 from .fields import split_code
 from .protocol import Request, Response, ok
 from .timeline import UPDATE_ADAPTIVE, exists_at, service_exists, task_exists
-from .update import CURRENT_GENERATION
+from .update import CURRENT_GENERATION, EARLY_UPDATE
 from .validation import facts_at, parse_task_type
 
+# accepted by the create API, never listed (an alias of the elasticsearch service)
+UNLISTED = frozenset({"elser"})
 # SettingsConfigurationFieldType names, per sandbox type code
 FIELD_TYPES = {"str": "str", "int": "int", "double": "int", "bool": "bool", "map": "map"}
 
@@ -32,7 +36,9 @@ def list_services(cluster: Cluster, req: Request, params: dict[str, str]) -> Res
     version = cluster.version
     listed = []
     for name in service_names():
-        if name in cluster.unlisted_services or not service_exists(name, version):
+        if name in UNLISTED or name in cluster.unlisted_services:
+            continue
+        if not service_exists(name, version):
             continue
         tasks = [t for t in task_types_of(name) if task_exists(name, t, version)]
         if name == eis.NAME:  # offered only where the cluster is connected to EIS
@@ -106,7 +112,8 @@ def _updatable(service: str, key: str, mutable: tuple[str, ...], version: str) -
     """As `_update` behaves at `version` (update.py): nothing before 8.17, only the
     elasticsearch allocations in the first generation (adaptive ones from 8.19 / 9.1),
     the mutable list from 9.5."""
-    if exists_at((CURRENT_GENERATION,), version):
+    early = EARLY_UPDATE.get(service)
+    if exists_at((CURRENT_GENERATION,), version) or (early and exists_at((early,), version)):
         return key in mutable
     if service != "elasticsearch" or not exists_at(("8.17.0",), version):
         return False

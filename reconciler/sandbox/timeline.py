@@ -65,9 +65,13 @@ TASK_SINCE: dict[tuple[str, str], Dates] = {
     ("mistral", "completion"): BACKPORT_819,
     ("mistral", "chat_completion"): BACKPORT_819,
     ("openai", "chat_completion"): ("8.18.0",),
-    # the `embedding` task type exists from PR 138198 (after 9.2); 9.3 is a lower bound
-    ("openai", "embedding"): ("9.3.0",),
-    ("jinaai", "embedding"): ("9.3.0",),
+    # the `embedding` task type: openai in the 9.5.0 bundle (PR 145833), jinaai in the 9.4.0
+    # one (PR 140323)
+    ("openai", "embedding"): ("9.5.0",),
+    ("jinaai", "embedding"): ("9.4.0",),
+    # a single main-line transport id (ml_inference_azure_ai_studio_rerank_added): no 8.x
+    ("azureaistudio", "rerank"): ("9.2.0",),
+    ("azureopenai", "chat_completion"): ("9.3.0",),  # 9.3.0 notes, PR 138726
     ("amazon_sagemaker", "chat_completion"): BACKPORT_819,
     ("watsonxai", "rerank"): ("8.18.0",),
     ("watsonxai", "completion"): ("9.2.0",),
@@ -93,11 +97,26 @@ FIELD_SINCE: dict[tuple[str, str], Dates] = {
     ("openai", "scopes"): ("9.5.0",),
     ("openai", "token_url"): ("9.5.0",),
     ("googlevertexai", "max_batch_size"): ("9.3.0",),
+    ("jinaai", "late_chunking"): ("9.3.0",),  # 9.3.0 notes, PR 137263
 }
+
+# (service, field) -> the release that no longer has it
+FIELD_UNTIL: dict[tuple[str, str], Dates] = {
+    # contextual_ai_url_service_setting_removed = 9352000: between the 9.4 and 9.5 upper bounds
+    ("contextualai", "url"): ("9.5.0",),
+}
+FIELD_SINCE[("contextualai", "url")] = ("9.2.0",)
 
 # (service, field) -> values that arrived later than the field
 VALUE_SINCE: dict[tuple[str, str], dict[str, Dates]] = {
     ("cohere", "embedding_type"): {"bit": BACKPORT_819, "binary": BACKPORT_819},
+    # Model Garden providers, 9.3.0 notes (PR 135701)
+    ("googlevertexai", "provider"): {
+        "meta": ("9.3.0",),
+        "mistral": ("9.3.0",),
+        "hugging_face": ("9.3.0",),
+        "ai21": ("9.3.0",),
+    },
 }
 
 
@@ -122,6 +141,9 @@ def task_exists(service: str, task_type: str, version: str) -> bool:
 
 
 def field_exists(service: str, name: str, version: str) -> bool:
+    until = FIELD_UNTIL.get((service, name))
+    if until is not None and exists_at(until, version):
+        return False
     return exists_at(FIELD_SINCE.get((service, name)), version)
 
 

@@ -8,9 +8,12 @@
   key is silently ignored; chunking_settings is not an updatable field.
 - Current generation (version >= 9.5.0): per-service mutable fields from
   `services.py`, secrets optional, any other key (even an unchanged
-  immutable one) is a 400 unknown-settings error, chunking_settings replaces
-  the whole object, task_settings merge (replace for anthropic and
-  contextualai), a no-op update writes nothing, `.` ids are refused.
+  immutable one) is a 400 unknown-settings error, task_settings merge
+  (replace for anthropic and contextualai), a no-op update writes nothing,
+  `.` ids are refused. No release read takes chunking_settings (9.5.0's
+  `UpdateInferenceModelAction.Settings` has no such field).
+- A few services changed their service settings in place a release before the
+  current generation (`EARLY_UPDATE`: ai21 and alibabacloud-ai-search from 9.4.0).
 Below 8.17.0 the route does not exist at all (`routes.py`).
 """
 
@@ -19,18 +22,20 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .chunking import parse_chunking
 from .cluster import Cluster
 from .errors import EsError, java_str, status_exception, unknown_settings, validation_failed
 from .facts import TaskFacts, facts
 from .fields import check_value, missing, parse_rate_limit, split_code, take_fields
 from .protocol import Request, Response, ok
-from .services import CHUNKED_TASKS
+from .services import as_shown
 from .store import StoredEndpoint
 from .timeline import UPDATE_ADAPTIVE, exists_at
 from .validation import SECRET_SCOPE, facts_at, parse_task_type, secret_value, take_secrets
 
 CURRENT_GENERATION = "9.5.0"
+# service -> first release whose `_update` changes its mutable service settings
+# (9.4.0 bundle: PR 142597 ai21, PR 142738 alibabacloud-ai-search)
+EARLY_UPDATE: dict[str, str] = {"ai21": "9.4.0", "alibabacloud-ai-search": "9.4.0"}
 TRI_STATE_RATE = frozenset({"ai21", "alibabacloud-ai-search", "anthropic", "amazonbedrock"})
 OAUTH_FIELDS = frozenset({"client_id", "scopes", "tenant_id", "token_url"})
 
@@ -47,9 +52,9 @@ def _parse_body(req: Request, current: bool) -> dict[str, Any]:
     assert body is not None
     if not body:
         raise status_exception("Request body is empty")
+    # chunking_settings too: UpdateInferenceModelAction.Settings of 9.5.0 has no such field
+    # (PR 149723 adds it in a later release)
     allowed = {"service_settings", "task_settings", "task_type"}
-    if current:
-        allowed.add("chunking_settings")
     extra = {key: value for key, value in body.items() if key not in allowed}
     if extra:
         raise status_exception(
@@ -108,12 +113,12 @@ def update_endpoint(cluster: Cluster, req: Request, params: dict[str, str]) -> R
             # the first generation re-parses the secrets from scratch
             fingerprints = new_fingerprints if secret_values else dict(stored.secret_fingerprints)
         if config == stored.config and fingerprints == stored.secret_fingerprints:
-            return ok(copy.deepcopy(stored.config))
+            return ok(as_shown(copy.deepcopy(stored.config)))
         cluster.store.endpoints[inference_id] = StoredEndpoint(
             config=config, secret_fingerprints=fingerprints, hidden=dict(stored.hidden)
         )
         cluster.store.save()
-        return ok(copy.deepcopy(config))
+        return ok(as_shown(copy.deepcopy(config)))
 
 
 def _merge_task_settings(config: dict[str, Any], updates: dict[str, Any], mode: str) -> None:
@@ -154,6 +159,9 @@ def _first(
         and exists_at(UPDATE_ADAPTIVE, version)
     ):
         config["service_settings"]["adaptive_allocations"] = adaptive
+    early = EARLY_UPDATE.get(endpoint_facts.service)
+    if early is not None and exists_at((early,), version):
+        _early_service_settings(config["service_settings"], endpoint_facts, service_map)
     task_map = dict(body.get("task_settings") or {})
     if task_map:
         errors: list[str] = []
@@ -163,6 +171,24 @@ def _first(
             raise validation_failed(errors)
         _merge_task_settings(config, known, endpoint_facts.task_update)
     return config, secret_values
+
+
+def _early_service_settings(
+    settings: dict[str, Any], endpoint_facts: TaskFacts, service_map: dict[str, Any]
+) -> None:
+    for key in [k for k in service_map if k in endpoint_facts.mutable]:
+        value = service_map[key]
+        if key == "rate_limit":
+            if isinstance(value, dict) and value:
+                default = endpoint_facts.rate_limit or 1
+                settings["rate_limit"] = parse_rate_limit(value, endpoint_facts.service, default)
+            continue
+        stored_value, error = check_value(
+            key, endpoint_facts.settings.get(key, "any"), value, "service_settings"
+        )
+        if error:
+            raise validation_failed([error])
+        settings[key] = stored_value
 
 
 def _current(
@@ -218,11 +244,6 @@ def _current(
             raise unknown_settings(leftover, service)
     if known is not None:
         _merge_task_settings(config, known, endpoint_facts.task_update)
-    chunking = body.get("chunking_settings")
-    if chunking not in (None, {}):
-        if endpoint_facts.task_type not in CHUNKED_TASKS:
-            raise unknown_settings({"chunking_settings": chunking}, service)
-        config["chunking_settings"] = parse_chunking(chunking)
     return config, secret_values
 
 

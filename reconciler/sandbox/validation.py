@@ -23,7 +23,7 @@ from .errors import EsError, status_exception, unknown_settings, validation_fail
 from .facts import TaskFacts, facts, measured_dimensions, task_types_of
 from .fields import check_value, missing, parse_rate_limit, take_fields, wrong_type
 from .services import CHUNKED_TASKS, SERVICES, TASK_TYPES
-from .timeline import field_exists, service_exists, task_exists, value_exists
+from .timeline import exists_at, field_exists, service_exists, task_exists, value_exists
 
 ID_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9_\-.]*[a-z0-9])?\Z")
 SERVICE_SCOPE = "service_settings"
@@ -106,7 +106,7 @@ def parse_create(
 
     errors: list[str] = []
     settings = take_fields(service_map, service_facts.settings, SERVICE_SCOPE, errors)
-    check_service_rules(service_facts, settings, errors)
+    check_service_rules(service_facts, settings, errors, version=version)
     raw_rate = service_map.pop("rate_limit", None) if service_facts.rate_limit is not None else None
     if errors:
         raise validation_failed(errors)
@@ -176,10 +176,18 @@ def facts_at(task_facts: TaskFacts, version: str) -> TaskFacts:
 
 
 def check_service_rules(
-    service_facts: TaskFacts, settings: dict[str, Any], errors: list[str]
+    service_facts: TaskFacts, settings: dict[str, Any], errors: list[str], *, version: str
 ) -> None:
     """Cross-field rules the type codes cannot say."""
     service = service_facts.service
+    if (
+        service == "amazon_sagemaker"
+        and service_facts.task_type == "text_embedding"
+        and str(settings.get("api", "")).lower() == "elastic"
+    ):
+        # ElasticTextEmbeddingPayload: element_type read as required; similarity from 9.4.0
+        needed = ["element_type"] + (["similarity"] if exists_at(("9.4.0",), version) else [])
+        errors.extend(missing(k, SERVICE_SCOPE) for k in needed if k not in settings)
     if service_facts.oauth and any(k in settings for k in service_facts.oauth):
         absent = [k for k in service_facts.oauth if k not in settings]
         if absent:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.sandbox import SandboxServer
+from reconciler.sandbox.knobs import Fault
 from tests.e2e.helpers import run_cli, write_spec
 
 Factory = Callable[..., SandboxServer]
@@ -63,29 +64,87 @@ BEDROCK_CHAT = {
 ENV = {"VOYAGE_KEY": "v-secret", "AWS_ACCESS": "a-secret", "AWS_SECRET": "s-secret"}
 
 
+NOT_LISTED = "service 'voyageai' is not offered by this cluster (GET _inference/_services lists: "
+VOYAGE_DATE = "the catalog dates service 'voyageai' 8.19.0 / 9.1.0"
+
+
 @pytest.mark.parametrize(
     ("version", "body", "needs"),
     [
-        ("9.0.3", VOYAGE, "service 'voyageai' needs Elasticsearch 8.19.0 / 9.1.0 or later"),
-        ("8.18.2", VOYAGE, "service 'voyageai' needs Elasticsearch 8.19.0 / 9.1.0 or later"),
+        # `_services` answers: the cluster's word refuses, naming what it lists
+        ("9.0.3", VOYAGE, [NOT_LISTED, VOYAGE_DATE]),
+        ("8.18.2", VOYAGE, [NOT_LISTED, VOYAGE_DATE]),
         (
             "9.3.0",
             BEDROCK_CHAT,
-            "task type 'chat_completion' of service 'amazonbedrock' needs Elasticsearch 9.4.0",
+            [
+                "service 'amazonbedrock' is offered by this cluster for task types "
+                "[completion, text_embedding], not for 'chat_completion'",
+                "the catalog dates task type 'chat_completion' 9.4.0",
+            ],
         ),
+        # no `_services` yet: the catalog's dates decide
+        ("8.17.0", VOYAGE, ["service 'voyageai' needs Elasticsearch 8.19.0 / 9.1.0 or later"]),
     ],
 )
 def test_plan_refuses_a_spec_newer_than_the_cluster(
-    sandbox_factory: Factory, tmp_path: Path, version: str, body: dict, needs: str
+    sandbox_factory: Factory, tmp_path: Path, version: str, body: dict, needs: list[str]
 ) -> None:
     server = sandbox_factory(version=version)
     spec = write_spec(tmp_path, body)
     run = run_cli("plan", str(tmp_path), "--url", server.url, env=ENV)
     assert run.code == 1, run.output
-    assert f"{spec.name}:" in run.stderr and needs in run.stderr
+    assert f"{spec.name}:" in run.stderr and all(need in run.stderr for need in needs), run.stderr
     assert f"the cluster runs {version}" in run.stderr
     assert not [r for r in server.requests if r["method"] != "GET"], "nothing may be written"
     assert not [value for value in ENV.values() if value in run.output]
+
+
+FIREWORKS = {
+    "inference_id": "fireworks-embeddings",
+    "task_type": "text_embedding",
+    "service": "fireworksai",
+    "service_settings": {"api_key": "${env:FW_KEY}", "model_id": "fireworks/qwen3-embedding-8b"},
+}
+
+
+def test_the_clusters_services_listing_decides_over_the_catalogs_dates(
+    sandbox_factory: Factory, tmp_path: Path
+) -> None:
+    """The catalog dates fireworksai 9.4.0; a 9.3.0 cluster whose `_services` lists it plans it."""
+    server = sandbox_factory(version="9.3.0")
+    write_spec(tmp_path, FIREWORKS)
+    env = {"FW_KEY": "fw-secret"}
+    refused = run_cli("plan", str(tmp_path), "--url", server.url, env=env)
+    assert refused.code == 1 and "service 'fireworksai' is not offered" in refused.stderr
+    listing = [
+        {
+            "service": "fireworksai",
+            "name": "fireworksai",
+            "task_types": ["text_embedding", "completion"],
+            "configurations": {
+                "api_key": {"sensitive": True, "required": True},
+                "model_id": {"required": True},
+            },
+        }
+    ]
+    server.add_fault(Fault(method="GET", path="/_inference/_services", status=200, body=listing))
+    allowed = run_cli("plan", str(tmp_path), "--url", server.url, env=env)
+    assert allowed.code == 0, allowed.output
+    assert "fireworks-embeddings will be created" in allowed.stdout
+
+
+def test_an_endpoint_the_cluster_holds_is_never_refused_by_a_date(
+    sandbox_factory: Factory, tmp_path: Path
+) -> None:
+    """Imported from a cluster that has it (here: made on 9.4, the cluster then read as 9.3)."""
+    server = sandbox_factory(version="9.4.0")
+    write_spec(tmp_path, FIREWORKS)
+    env = {"FW_KEY": "fw-secret"}
+    assert run_cli("apply", str(tmp_path), "--url", server.url, "--auto-approve", env=env).code == 0
+    server.version = "9.3.0"  # its `_services` does not list fireworksai: held, so not refused
+    again = run_cli("plan", str(tmp_path), "--url", server.url, "--detailed-exitcode", env=env)
+    assert again.code == 0 and "No changes." in again.stdout, again.output
 
 
 def test_the_same_spec_plans_once_the_cluster_has_the_backport(

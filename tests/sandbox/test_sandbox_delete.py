@@ -279,3 +279,18 @@ def test_pipeline_api(sandbox: SandboxServer) -> None:
             "resource_not_found_exception",
             "pipeline [nope] is missing",
         )
+
+
+def test_an_endpoint_used_as_search_inference_id_is_in_use(sandbox: SandboxServer) -> None:
+    """A semantic_text field's `search_inference_id` uses the endpoint at query time: deleting it
+    is refused like deleting its `inference_id` (Elasticsearch names the index)."""
+    with client(sandbox) as es:
+        for name in ("ingest", "search"):
+            assert es.put(f"/_inference/text_embedding/{name}", json=OPENAI).status_code == 200
+        field = {"type": "semantic_text", "inference_id": "ingest", "search_inference_id": "search"}
+        assert es.put("/docs", json={"mappings": {"properties": {"body": field}}}).is_success
+        dry_run = es.delete("/_inference/search", params={"dry_run": "true"}).json()
+        assert dry_run["indexes"] == ["docs"]
+        refused = es.delete("/_inference/search")
+        assert refused.status_code == 409 and "[docs]" in refused.text
+        assert es.delete("/_inference/search", params={"force": "true"}).status_code == 200

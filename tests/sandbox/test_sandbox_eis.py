@@ -84,8 +84,10 @@ def test_preconfigured_eis_endpoints_are_reserved(sandbox_factory: Any) -> None:
         ("8.18.0", ["sparse_embedding", "chat_completion"]),
         ("8.19.0", ["text_embedding", "sparse_embedding", "rerank", "chat_completion"]),
         ("9.0.0", ["sparse_embedding", "chat_completion"]),
+        # completion arrived in 9.3.0 (release notes, PR 137677)
+        ("9.2.0", ["text_embedding", "sparse_embedding", "rerank", "chat_completion"]),
         (
-            "9.2.0",
+            "9.3.0",
             ["text_embedding", "sparse_embedding", "rerank", "completion", "chat_completion"],
         ),
     ],

@@ -51,14 +51,14 @@ def test_the_file_follows_updates_and_deletes(sandbox_factory: Any, tmp_path: Pa
     with client(server) as es:
         for name in ("e1", "e2"):
             assert es.put(f"/_inference/text_embedding/{name}", json=OPENAI).status_code == 200
-        chunking = {"strategy": "word", "max_chunk_size": 120, "overlap": 40}
+        task_settings = {"user": "someone"}
         assert (
             es.put(
-                "/_inference/text_embedding/e1/_update", json={"chunking_settings": chunking}
+                "/_inference/text_embedding/e1/_update", json={"task_settings": task_settings}
             ).status_code
             == 200
         )
-        assert _stored(data)["e1"]["config"]["chunking_settings"] == chunking and exact()
+        assert _stored(data)["e1"]["config"]["task_settings"] == task_settings and exact()
         assert (
             es.put("/state/_doc/d1", json={"managed": {"e1": {}}}).status_code in (200, 201)
             and exact()

@@ -217,7 +217,7 @@ OLD = "9.4.0"
             ("task_type",),
             "task_type cannot change in place",
         ),
-        # chunking: in place on 9.5, replace before
+        # chunking: a replace on every release (9.5.0's _update takes no chunking_settings)
         (
             edit(
                 AZURE_EMBED,
@@ -226,9 +226,9 @@ OLD = "9.4.0"
             ),
             AZURE_EMBED_LIVE,
             NEW,
-            Action.UPDATE,
+            Action.REPLACE,
             ("chunking_settings.max_chunk_size",),
-            "",
+            "cannot change in place",
         ),
         (
             edit(
@@ -310,18 +310,36 @@ def test_golden(
     assert reason in wording.reason(change, version)
 
 
-def test_chunking_update_in_place_on_new_clusters() -> None:
+@pytest.mark.parametrize("version", ["9.3.0", "9.5.0"])
+def test_chunking_never_changes_in_place(version: str) -> None:
+    """No release read takes chunking_settings through _update (PR 149723 is after 9.5.0)."""
     desired = edit(
         SHIFT_EMBED, "chunking_settings", {"strategy": "sentence", "max_chunk_size": 100}
     )
     plan = build_plan(
-        specs=[spec(desired)], live=[live(SHIFT_EMBED_LIVE)], catalog=CATALOG, cluster_version=NEW
-    )
-    assert plan.changes[0].action is Action.UPDATE
-    plan = build_plan(
-        specs=[spec(desired)], live=[live(SHIFT_EMBED_LIVE)], catalog=CATALOG, cluster_version=OLD
+        specs=[spec(desired)],
+        live=[live(SHIFT_EMBED_LIVE)],
+        catalog=CATALOG,
+        cluster_version=version,
     )
     assert plan.changes[0].action is Action.REPLACE
+
+
+@pytest.mark.parametrize(
+    ("version", "warned"), [("8.17.0", True), ("9.3.8", True), ("9.4.0", False), ("9.5.0", False)]
+)
+def test_an_update_on_a_release_that_resets_chunking_says_so(version: str, warned: bool) -> None:
+    """Issue 139574: before 9.4.0 any _update rewrote an embedding endpoint's chunking."""
+    desired = edit(AZURE_EMBED, "task_settings", {"user": "someone"})
+    plan = build_plan(
+        specs=[spec(desired)],
+        live=[live(AZURE_EMBED_LIVE)],
+        catalog=CATALOG,
+        cluster_version=version,
+    )
+    (change,) = plan.changes
+    assert change.action is Action.UPDATE
+    assert any("chunking_settings to word/250/100" in note for note in change.notes) is warned
 
 
 def test_rotated_secret_is_an_update_with_a_masked_value() -> None:

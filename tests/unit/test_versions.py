@@ -199,11 +199,12 @@ def test_facts_resolved_once_per_endpoint_and_version() -> None:
     old = CATALOG.facts("azureopenai", "text_embedding", (9, 3, 0))
     new = CATALOG.facts("azureopenai", "text_embedding", (9, 5, 0))
     assert old.offered and new.offered
-    # secrets rotate in place from 8.17; rate_limit and chunking only from 9.5
+    # secrets rotate in place from 8.17; rate_limit only from 9.5; chunking never (9.5.0's
+    # _update takes no chunking_settings)
     assert old.updatable(("service_settings", "api_key"))
     assert not old.updatable(("service_settings", "rate_limit"))
     assert new.updatable(("service_settings", "rate_limit"))
-    assert not old.updatable(("chunking_settings",)) and new.updatable(("chunking_settings",))
+    assert not old.updatable(("chunking_settings",)) and not new.updatable(("chunking_settings",))
     assert CATALOG.facts("azureopenai", "text_embedding", (9, 5, 0)) is new  # asked once
     assert not CATALOG.facts("amazonbedrock", "chat_completion", (9, 3, 0)).offered
     bedrock = CATALOG.service("amazonbedrock")
