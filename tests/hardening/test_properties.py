@@ -27,7 +27,7 @@ from reconciler.model import EndpointSpec, Source
 from reconciler.normalize import desired_view
 from reconciler.run import ApplyHooks, ApplyOptions, apply_specs, make_plan
 from reconciler.sandbox import SandboxServer
-from reconciler.secrets import new_salt
+from reconciler.fingerprints import new_salt
 from reconciler.session import open_session
 from reconciler.settings import Settings
 from reconciler.state import Managed, State
