@@ -63,7 +63,9 @@ def convert_text(text: str, *, file: str, catalog: Catalog, modernise: bool) -> 
     for request in requests:
         reason = _not_a_creation(request)
         if reason:
-            skipped.append(f"{file}:{request.line}: skipped {request.method} {request.path}: {reason}")
+            skipped.append(
+                f"{file}:{request.line}: skipped {request.method} {request.path}: {reason}"
+            )
             continue
         try:
             converted = _convert(request, catalog=catalog, modernise=modernise)

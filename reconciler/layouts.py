@@ -19,15 +19,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.catalog import Catalog
-from reconciler.model import FieldPath
+
+Where = tuple[str, ...]  # (block, key) or ("service",): a FieldPath without list indices
 
 
 @dataclass(frozen=True, kw_only=True)
 class Change:
     """One old-layout element found in a body, and what it becomes."""
 
-    source: FieldPath  # where the old layout put the value
-    target: FieldPath  # where the current layout puts it (the service name: ("service",))
+    source: Where  # where the old layout put the value
+    target: Where  # where the current layout puts it (the service name: ("service",))
     value: Any
     applied: bool  # False: the server keeps the old element (both were given, or a rename)
     message: str
@@ -39,16 +40,16 @@ class Layout:
     changes: tuple[Change, ...]
 
 
-def _split(dotted: str) -> FieldPath:
+def _split(dotted: str) -> Where:
     return tuple(dotted.split("."))
 
 
-def _get(body: Mapping[str, Any], path: FieldPath) -> Any:
+def _get(body: Mapping[str, Any], path: Where) -> Any:
     block = body.get(path[0])
     return block.get(path[1]) if isinstance(block, Mapping) and len(path) == 2 else None
 
 
-def _has(body: Mapping[str, Any], path: FieldPath) -> bool:
+def _has(body: Mapping[str, Any], path: Where) -> bool:
     block = body.get(path[0])
     return isinstance(block, Mapping) and path[1] in block
 
@@ -71,7 +72,7 @@ def current_layout(body: Any, catalog: Catalog, *, rename_service: bool = False)
     return Layout(body=result, changes=tuple(changes))
 
 
-def _move(body: dict[str, Any], source: FieldPath, target: FieldPath, when_both: str) -> list[Change]:
+def _move(body: dict[str, Any], source: Where, target: Where, when_both: str) -> list[Change]:
     if not _has(body, source):
         return []
     value = _get(body, source)
@@ -110,4 +111,6 @@ def _rename(body: dict[str, Any], entry: Mapping[str, Any], *, apply: bool) -> C
         for path, value in defaults.items():
             if not _has(body, path):
                 body.setdefault(path[0], {})[path[1]] = value
-    return Change(source=("service",), target=("service",), value=new, applied=apply, message=message)
+    return Change(
+        source=("service",), target=("service",), value=new, applied=apply, message=message
+    )

@@ -171,7 +171,9 @@ def _unparsable_urls(document: Document) -> list[Diagnostic]:
     problems = []
     for name in (catalog.raw.get("uri_fields") or {}).get("fields", ()):
         value = settings.get(name)
-        if not isinstance(value, str) or (facts and facts.field("service_settings", name).get("templates")):
+        if not isinstance(value, str) or (
+            facts and facts.field("service_settings", name).get("templates")
+        ):
             continue
         problem = uri_problem(value)
         if problem:

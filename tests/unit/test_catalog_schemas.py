@@ -273,7 +273,9 @@ def test_catalog_service_is_consistent(name: str) -> None:
     for rule in service["rules"]:
         kinds = set(rule) & RULE_KINDS
         assert len(kinds) == 1, rule
-        assert set(rule) <= RULE_KINDS | {"fields", "task_types", "block", "required", "one_of"}, rule
+        assert set(rule) <= RULE_KINDS | {"fields", "task_types", "block", "required", "one_of"}, (
+            rule
+        )
         block = rule.get("block", "service_settings")
         named = rule.get("fields", []) + rule.get("required", []) + rule.get("one_of", [])
         named += [rule[k] for k in ("requires", "forbids", "unless") if k in rule]
