@@ -28,7 +28,8 @@ from reconciler.normalize import declared_names
 from reconciler.ownership import claim
 from reconciler.plan import Action, Change, Plan
 from reconciler.planner import build_plan
-from reconciler.secrets import resolved_body, scrub
+from reconciler.scrub import scrub
+from reconciler.secrets import resolved_body
 from reconciler.session import Session
 from reconciler.state import Managed, State, holder_name
 
