@@ -84,4 +84,14 @@ def writes(server: SandboxServer) -> list[str]:
     ]
 
 
-__all__ = ["EMBED", "RERANK", "Session", "write_specs", "writes"]
+def recorded_writes(server: SandboxServer) -> list[str]:
+    """``writes`` without the apply lock's own (apply takes the lock before it reads anything,
+    as Terraform does, so even a run that changes nothing takes and releases it)."""
+    return [
+        w
+        for w in writes(server)
+        if not w.endswith(".lock") and w.split()[1].strip("/").count("/") > 0
+    ]
+
+
+__all__ = ["EMBED", "RERANK", "Session", "recorded_writes", "write_specs", "writes"]
