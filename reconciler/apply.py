@@ -26,6 +26,7 @@ from dataclasses import replace
 from typing import Any
 
 from reconciler.errors import AuthError, ClusterError, HTTPError, LockError, ReconcilerError
+from reconciler.fingerprints import fingerprint
 from reconciler.live import read_endpoints
 from reconciler.lock import LockKeeper
 from reconciler.model import CallKind, LiveEndpoint, Request, dotted
@@ -131,7 +132,7 @@ class Executor:
                 continue
             _, values = resolved_body(request.body, request.secrets, values=self.values)
             for path, value in values.items():
-                found[dotted(path)] = self.values.fingerprint(value, salt=salt)
+                found[dotted(path)] = fingerprint(value, salt=salt)
         return found
 
     def _save(self, state: State) -> State:

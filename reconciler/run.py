@@ -21,7 +21,15 @@ from reconciler.availability import check_offered
 from reconciler.catalog import ANY_VERSION, Catalog
 from reconciler.diagnostics import Diagnostic
 from reconciler.errors import InputError, SecretError, StalePlanError, VerificationError
-from reconciler.live import Snapshot, read_endpoints, read_snapshot, read_usage, secret_statuses
+from reconciler.fingerprints import check_key, is_current, self_contained
+from reconciler.live import (
+    Snapshot,
+    read_endpoints,
+    read_snapshot,
+    read_usage,
+    rekeyed,
+    secret_statuses,
+)
 from reconciler.model import EndpointSpec
 from reconciler.ownership import Records, forget_ids, resolve
 from reconciler.plan import Action, ApplyResult, Plan, Requested
@@ -61,6 +69,7 @@ def make_plan(
     """
     asked = requested or Requested()
     values = values or SecretValues()
+    check_key()
     check_references(specs, session.catalog, values)
     snapshot = read_snapshot(session.client, session.store)
     check_versions(tuple(specs), session.catalog, snapshot.version)
@@ -74,9 +83,15 @@ def make_plan(
         state=recovery.state,
         declared=[spec.inference_id for spec in specs],
     )
-    # endpoints recovered from an intent are not recorded yet: their entries are written
-    ownership = replace(resolved.ownership, recorded=frozenset(snapshot.state.managed))
+    # endpoints recovered from an intent are not recorded yet: their entries are written; so are
+    # those whose fingerprints are of an older form (re-keyed where the secret still matches)
+    stale = frozenset(
+        i for i, e in snapshot.state.managed.items() if not all(map(is_current, e.secrets.values()))
+    )
+    ownership = replace(resolved.ownership, recorded=frozenset(snapshot.state.managed) - stale)
     state = _with_moving(session, recovery.state, snapshot.records, resolved.moving)
+    if stale and state.available:
+        state = rekeyed(state, specs, session.catalog, version=snapshot.version, values=values)
     warnings = list(snapshot.warnings) + list(resolved.warnings) + list(recovery.notes)
     if recovery.recorded:
         warnings.append(
@@ -122,8 +137,9 @@ def _with_moving(
     session: Session, state: State, records: Records, moving: Mapping[str, str]
 ) -> State:
     """This directory's state with the entries of endpoints moving out of a legacy document
-    (their fingerprints stay valid: a new document takes the legacy document's salt). The
-    legacy documents are in the snapshot's records already: nothing is read."""
+    (their fingerprints stay valid: a new document takes the legacy document's salt, and only
+    the legacy salt-keyed form depends on it). The legacy documents are in the snapshot's
+    records already: nothing is read."""
     if not moving:
         return state
     managed = dict(state.managed)
@@ -137,7 +153,13 @@ def _with_moving(
             salt = source.salt
         for inference_id, entry in source.managed.items():
             if moving.get(inference_id) == legacy:
-                managed[inference_id] = entry if source.salt == salt else replace(entry, secrets={})
+                managed[inference_id] = (
+                    entry
+                    if source.salt == salt
+                    else replace(
+                        entry, secrets={k: v for k, v in entry.secrets.items() if self_contained(v)}
+                    )
+                )
     return replace(state, managed=managed, salt=salt)
 
 
@@ -251,6 +273,7 @@ def apply_saved(
     saved requests. Never plans."""
     plan = saved.plan
     values = SecretValues()
+    check_key()
     check_requests(plan, values)
     with apply_lock(session) as note:
         if note:

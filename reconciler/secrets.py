@@ -1,9 +1,9 @@
 """Secret references: ``${env:NAME}`` / ``${file:PATH}``, fingerprints and masks.
 
 Owns everything that touches a secret value: recognising a reference,
-resolving it (only when a value must be sent or fingerprinted), the salted
-HMAC-SHA256 fingerprint kept in the state document, and the masks shown in
-every output. A secret value never leaves this module except to be sent.
+resolving it (only when a value must be sent or fingerprinted; ``${file:}`` fenced to
+the desired-state directory), and the masks shown in every output. A secret value never
+leaves this module except to be sent or fingerprinted (``fingerprints.py``).
 
 Every value resolved in this process is also remembered (in memory only), so
 that ``scrub``, the one scrubber of the tool, can take it out of any text that
@@ -14,8 +14,6 @@ secret is remembered in every form an answer can carry it (see ``_forms``).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import os
@@ -176,7 +174,8 @@ def resolve_at(reference: Any, *, file: str, line: int, col: int, path: FieldPat
 
 
 class SecretValues:
-    """The secrets of one command: each reference resolved once, each fingerprint computed once.
+    """The secrets of one command: each reference resolved once (``fingerprints.fingerprint``
+    derives each fingerprint once per process).
 
     A reference is the same reference wherever it is written (``${env:KEY}`` in a thousand specs
     reads one variable; ``${file:key.txt}`` is one file per directory). The values live in this
@@ -185,7 +184,6 @@ class SecretValues:
 
     def __init__(self) -> None:
         self._values: dict[tuple[str, str], str] = {}
-        self._fingerprints: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
 
     def value(self, reference: Any, *, file: str, line: int, col: int, path: FieldPath) -> str:
@@ -205,17 +203,6 @@ class SecretValues:
         return self.value(
             get_path(spec.body, path), file=spec.source.file, line=line, col=col, path=path
         )
-
-    def fingerprint(self, value: str, *, salt: str) -> str:
-        """``fingerprint(value, salt=salt)``, computed once per value and salt."""
-        key = (salt, value)
-        with self._lock:
-            known = self._fingerprints.get(key)
-        if known is None:
-            known = fingerprint(value, salt=salt)
-            with self._lock:
-                self._fingerprints[key] = known
-        return known
 
     def problems(
         self, wanted: Iterable[tuple[EndpointSpec, Iterable[FieldPath]]]
@@ -251,15 +238,6 @@ def _without_place(error: SecretError, spec: EndpointSpec) -> str:
 def unresolvable(wanted: Iterable[tuple[EndpointSpec, Iterable[FieldPath]]]) -> list[Diagnostic]:
     """``SecretValues().problems(wanted)``: for a check that keeps no value."""
     return SecretValues().problems(wanted)
-
-
-def fingerprint(secret: str, *, salt: str) -> str:
-    digest = hmac.new(salt.encode(), secret.encode(), hashlib.sha256).hexdigest()
-    return f"hmac-sha256:{digest}"
-
-
-def new_salt() -> str:
-    return os.urandom(16).hex()
 
 
 def resolved_body(

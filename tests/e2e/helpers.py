@@ -36,7 +36,6 @@ def run_cli(
 ) -> Run:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("ELASTIC", "RECONCILER"))}
     full_env.update(env or {})
-    full_env.setdefault("PYTHONPATH", str(REPO))  # the package is imported from the checkout
     completed = subprocess.run(
         [sys.executable, "-m", "reconciler", *args],
         capture_output=True,

@@ -76,7 +76,7 @@ STEPS: dict[str, Callable[[Log], bool]] = {
 
 def environment(key: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ELASTIC", "RECONCILER"))}
-    env.update(SHIFT_KEY=key, PYTHONPATH=str(REPO))
+    env.update(SHIFT_KEY=key)
     return env
 
 
