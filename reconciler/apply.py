@@ -8,7 +8,8 @@ an endpoint: the ids it will write, the entries it will record, with the
 fingerprints of the secrets it sends); send each change's requests, phase by
 phase (creates, updates, replaces, deletes), concurrently within a phase
 (bounded; the client retries); record outcomes as they complete (kept in
-memory, written at most every ``STATE_SECONDS``: cost linear in the changes);
+memory, written at most every ``STATE_SECONDS`` and so that writing takes at most a tenth of
+the run: cost linear in the changes);
 record the end (intent cleared); hand over what other documents listed. Each
 secret reference is resolved once per command (``secrets.SecretValues``).
 Which run is allowed, and verification, are ``run``'s business.
@@ -22,13 +23,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from reconciler.errors import AuthError, ClusterError, HTTPError, LockError, ReconcilerError
 from reconciler.fingerprints import fingerprint
 from reconciler.live import read_endpoints
-from reconciler.lock import LockKeeper
+from reconciler.lock import LockKeeper, LockLost
 from reconciler.model import CallKind, LiveEndpoint, Request, dotted
 from reconciler.ownership import claim, hand_over, take_claims
 from reconciler.plan import Action, ApplyResult, Change, Expected, Outcome, Plan
@@ -37,7 +38,8 @@ from reconciler.session import Session
 from reconciler.state import Intended, Intent, Managed, State, holder_name
 
 PHASES = (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE)
-STATE_SECONDS = 2.0  # outcomes are written to the state at most this often (and at the end)
+STATE_SECONDS = 5.0  # outcomes are written to the state at most this often (and at the end),
+STATE_SHARE = 0.1  # and so that writing them takes at most this share of the run
 Progress = Callable[[Outcome], None]
 Matches = Callable[[Expected, "LiveEndpoint | None"], bool]
 
@@ -53,8 +55,10 @@ class Executor:
         matches: Matches,
         parallelism: int = 8,
         progress: Progress | None = None,
+        lock_lost: Callable[[], LockLost | None] = lambda: None,
     ) -> None:
         self.session = session
+        self.lock_lost = lock_lost  # the lock-lost event, once the lock keeper saw it
         self.values = values
         self.matches = matches  # whether a live endpoint is what a change expected
         self.parallelism = max(1, parallelism)
@@ -98,9 +102,11 @@ class Executor:
                 if c.action.writes
             },
         )
+        started = time.monotonic()
         state = self._save(replace(state, managed=dict(managed), intent=intent))
-        outcomes: list[Outcome] = []
         last_write = time.monotonic()
+        cost = last_write - started  # of one state write: the document grows with the changes
+        outcomes: list[Outcome] = []
         for phase in PHASES:
             batch = [c for c in runnable if c.action is phase]
             if not batch:
@@ -111,9 +117,11 @@ class Executor:
                     outcome = future.result()
                     outcomes.append(outcome)
                     _record(managed, outcome, sent.get(outcome.change.inference_id, {}))
-                    if time.monotonic() - last_write > STATE_SECONDS:
+                    now = time.monotonic()
+                    if now - last_write > max(STATE_SECONDS, cost / STATE_SHARE):
                         state = self._save(replace(state, managed=dict(managed)))
                         last_write = time.monotonic()
+                        cost = last_write - now
         self._save(replace(state, managed=managed, intent=None))
         self._hand_over(runnable, taken, outcomes)
         outcomes += [
@@ -140,13 +148,16 @@ class Executor:
         is noted, not raised: what was applied is reported, and the intent written before the
         first write lets the next apply record it."""
         try:
-            return self.session.store.write(state)
+            written = self.session.store.write(state)
         except ClusterError as error:
             self.notes.append(
                 f"the state document could not be written ({scrub(str(error))}); the next apply "
                 "records what this one changed"
             )
             return state
+        if state.available and not written.available:
+            self.notes.append(written.problem)
+        return written
 
     def _hand_over(
         self, changes: list[Change], taken: frozenset[str], outcomes: list[Outcome]
@@ -172,8 +183,9 @@ class Executor:
         started = time.monotonic()
         done: list[CallKind] = []
         try:
-            if self.session.store.lock_lost:  # another run may be writing now: stop
-                raise LockError(self.session.store.lock_lost)
+            gone = self.lock_lost()
+            if gone is not None:  # another run may be writing now: stop
+                raise LockError(gone.message)
             for request in change.requests:
                 self._send(change, request)
                 done.append(request.kind)
@@ -274,18 +286,29 @@ def _record(managed: dict[str, Managed], outcome: Outcome, sent: Mapping[str, st
     managed[change.inference_id] = _entry(change, managed.get(change.inference_id), sent)
 
 
+@dataclass(frozen=True, kw_only=True)
+class HeldLock:
+    """The apply lock, while a block holds it: a note for the user ("" or a takeover / degraded
+    message), and how to learn that it was lost."""
+
+    note: str = ""
+    lost: Callable[[], LockLost | None] = lambda: None
+
+
 @contextlib.contextmanager
-def apply_lock(session: Session) -> Iterator[str]:
-    """Hold the apply lock for the block; yields a note ("" or a takeover / degraded message)."""
+def apply_lock(session: Session) -> Iterator[HeldLock]:
+    """Hold the apply lock for the block, kept alive by a ``LockKeeper``."""
     store = session.store
     ttl = session.settings.lock_ttl
     try:
         note = store.acquire_lock(holder=holder_name(), ttl=ttl)
     except AuthError as error:
-        yield f"cannot write the state index ({error.status}): applying without a lock"
+        yield HeldLock(
+            note=f"cannot write the state index ({error.status}): applying without a lock"
+        )
         return
     try:
-        with LockKeeper(store, token=store.token or "", ttl=ttl):  # a long apply keeps its lock
-            yield note
+        with LockKeeper(store, token=store.token or "", ttl=ttl) as keeper:
+            yield HeldLock(note=note, lost=keeper.lost)
     finally:
         store.release_lock()

@@ -110,7 +110,7 @@ def read_snapshot(client: Client, store: StateStore) -> Snapshot:
         offered=offered,
         cluster_uuid=uuid,
     )
-    warnings = (store.warning,) if store.warning else ()
+    warnings = (state.problem,) if state.problem else ()
     return replace(snapshot, warnings=warnings)
 
 

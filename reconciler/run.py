@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path as FsPath
 from typing import Any
 
-from reconciler.apply import Executor, Progress, apply_lock
+from reconciler.apply import Executor, HeldLock, Progress, apply_lock
 from reconciler.availability import check_offered
 from reconciler.catalog import ANY_VERSION, Catalog
 from reconciler.diagnostics import Diagnostic
@@ -254,14 +254,20 @@ def apply_specs(
     specs = tuple(specs)
     values = SecretValues()
     check_references(specs, session.catalog, values)
-    with apply_lock(session) as note:
-        if note:
-            hooks.note(note)
+    with apply_lock(session) as lock:
+        if lock.note:
+            hooks.note(lock.note)
         planned = make_plan(
             session, specs, prune=options.prune, requested=options.requested, values=values
         )
         return _carry_out(
-            session, planned.plan, planned.state, values=values, options=options, hooks=hooks
+            session,
+            planned.plan,
+            planned.state,
+            values=values,
+            options=options,
+            hooks=hooks,
+            lock=lock,
         )
 
 
@@ -275,9 +281,9 @@ def apply_saved(
     values = SecretValues()
     check_key()
     check_requests(plan, values)
-    with apply_lock(session) as note:
-        if note:
-            hooks.note(note)
+    with apply_lock(session) as lock:
+        if lock.note:
+            hooks.note(lock.note)
         snapshot = read_snapshot(session.client, session.store)
         moved = plan.snapshot.moved(snapshot.fingerprint)
         if moved:
@@ -294,7 +300,9 @@ def apply_saved(
             if c.step is not None and c.step.moved_from
         }
         state = _with_moving(session, state, snapshot.records, moving)
-        return _carry_out(session, plan, state, values=values, options=options, hooks=hooks)
+        return _carry_out(
+            session, plan, state, values=values, options=options, hooks=hooks, lock=lock
+        )
 
 
 def _carry_out(
@@ -305,6 +313,7 @@ def _carry_out(
     values: SecretValues,
     options: ApplyOptions,
     hooks: ApplyHooks,
+    lock: HeldLock,
 ) -> Applied:
     """Under the lock: safety, show, confirm, execute, verify."""
     check_safety(plan, options.permissions)
@@ -320,18 +329,18 @@ def _carry_out(
         matches=comparison.matches,
         parallelism=options.parallelism,
         progress=hooks.progress,
+        lock_lost=lock.lost,
     )
     result = executor.run(plan, state)
     touched = [o.change for o in result.outcomes if o.ok and o.change.action.writes]
     if touched and not result.failed:
         result = replace(result, differences=_verify(session, touched, comparison))
     if result.differences:
-        error = VerificationError(
+        raise VerificationError(
             "applied, but reading back shows the cluster differs from the plan:\n  "
-            + "\n  ".join(result.differences)
+            + "\n  ".join(result.differences),
+            result=result,
         )
-        error.result = result
-        raise error
     return Applied(plan=plan, result=result)
 
 

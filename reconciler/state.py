@@ -59,6 +59,7 @@ class State:
     salt: str
     managed: Mapping[str, Managed] = field(default_factory=dict)
     intent: Intent | None = None  # of a run that has not recorded its end (running, or killed)
+    problem: str = ""  # why the state is not available (said once, as a warning)
     available: bool = True
     exists: bool = False
     seq_no: int | None = None
@@ -198,10 +199,8 @@ class StateStore:
         self.client = client
         self.index = index
         self.doc_id = doc_id
-        self.warning = ""
         self._token: str | None = None  # of the lock this store took, if any
         self._index_ready = False  # known to exist: no need to ask for it again
-        self.lock_lost = ""  # why the lock this store took is gone (set by lock.LockKeeper)
 
     @property
     def lock_id(self) -> str:  # the lock document's id; a person names a lock by lock_id_of()
@@ -227,11 +226,14 @@ class StateStore:
 
     def unreadable(self, status: int) -> State:
         """The state when the credentials may not read the index: planning goes on without it."""
-        self.warning = (
-            f"cannot read the state index {self.index} ({status}); planning without "
-            "ownership or secret fingerprints: prune and rotation detection are off"
+        return State(
+            salt=new_salt(),
+            available=False,
+            problem=(
+                f"cannot read the state index {self.index} ({status}); planning without "
+                "ownership or secret fingerprints: prune and rotation detection are off"
+            ),
         )
-        return State(salt=new_salt(), available=False)
 
     def found(self, hit: Mapping[str, Any] | None, *, index_exists: bool) -> State:
         """The state from a search hit of this document (None: there is none yet)."""
@@ -261,8 +263,12 @@ class StateStore:
             try:
                 return self._write_once(state)
             except AuthError as error:
-                self.warning = f"cannot write the state index {self.index} ({error.status}); ownership not recorded"
-                return replace(state, available=False)
+                return replace(
+                    state,
+                    available=False,
+                    problem=f"cannot write the state index {self.index} ({error.status}); "
+                    "ownership not recorded",
+                )
             except Conflict:
                 theirs = self.read()
                 state = replace(
