@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from tests.e2e.helpers import Run, run_cli
-from tests.unit.test_validate import AZURE as VALIDATE_AZURE
-from tests.unit.test_validate import SHIFT as VALIDATE_SHIFT
+from tests.specs import AZURE as VALIDATE_AZURE
+from tests.specs import SHIFT as VALIDATE_SHIFT
 
 AZURE_SECRET = "azk-HARDEN-3f9c1a7e-distinctive"
 SHIFT_SECRET = "osk-HARDEN-8b2d4e6f-distinctive"
