@@ -13,8 +13,9 @@ It gives the command exactly what a subprocess would get and puts back everythin
   ``sys.argv`` are restored afterwards, and a thread of the reconciler still running after the
   command returned fails the test (a real process would have ended with it).
 
-Runs are serialised by a lock (the environment, the working directory and the standard streams
-belong to the whole process), so threads may call ``run_cli`` at once. ``run_subprocess`` has the
+Runs are serialised by ``ONE_AT_A_TIME`` (the environment, the working directory and the standard
+streams belong to the whole process), so threads may call ``run_cli`` at once; a caller timing a
+run holds the lock around its clock. ``run_subprocess`` has the
 same signature and starts ``python -m reconciler``: for the few tests about the entry point,
 signals, terminals and ``kill -9`` (marked ``subprocess``).
 """
@@ -45,7 +46,7 @@ _SIGNALS = tuple(
     for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGPIPE")
     if hasattr(signal, name)
 )
-_ONE_AT_A_TIME = threading.RLock()
+ONE_AT_A_TIME = threading.RLock()  # held while a command runs in process
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def run_cli(
     from reconciler.cli import main
 
     environment = child_environment(env)
-    with _ONE_AT_A_TIME, _isolated(environment, cwd or REPO, stdin or "", terminal) as streams:
+    with ONE_AT_A_TIME, _isolated(environment, cwd or REPO, stdin or "", terminal) as streams:
         try:
             main(list(args))
             code: Any = 0
