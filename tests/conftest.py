@@ -15,7 +15,9 @@ the CLI: `tests/e2e/helpers.py`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,6 +36,14 @@ def _no_internal_errors(servers: list[SandboxServer]) -> None:
         if r["status"] == 500 and not r.get("fault")
     ]
     assert internal_errors == [], f"sandbox answered 500 (a sandbox bug): {internal_errors}"
+
+
+# A CLI started as a subprocess from another folder imports this checkout's package, installed or
+# not (a developer's worktree need not be installed; CI installs the same code).
+_ROOT = str(Path(__file__).resolve().parents[1])
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (_ROOT, os.environ.get("PYTHONPATH", "")) if p
+)
 
 
 @pytest.fixture

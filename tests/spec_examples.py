@@ -155,6 +155,14 @@ INVALID: dict[str, tuple[str, str]] = {
         "no api_key, as PutVoyageAIRequestExample1",
         "missing required field 'api_key'",
     ),
+    **{
+        f"PutGoogleVertexAiRequestExample{number}": (
+            "url/streaming_url keep the %LOCATION_ID%-style placeholders of the documentation: "
+            "ServiceUtils.createUri (java.net.URI) refuses '%' that starts no %XX escape, a 400 at PUT",
+            "Elasticsearch cannot parse this URL ('%' at index",
+        )
+        for number in (4, 7, 9, 10, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22)
+    },
 }
 
 VALID = [example for example in request_examples() if example.name not in INVALID]
