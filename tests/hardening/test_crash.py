@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from reconciler.sandbox import SandboxServer
-from tests.e2e.helpers import REPO, run_cli, unlock, write_spec
+from tests.e2e.helpers import REPO, child_environment, run_cli, unlock, write_spec
 
 N = 24
 OLD, NEW = "osk-crash-old-0123456789", "osk-crash-new-9876543210"
@@ -74,12 +74,7 @@ STEPS: dict[str, Callable[[Log], bool]] = {
 }
 
 
-def environment(key: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ELASTIC", "RECONCILER"))}
-    env.update(SHIFT_KEY=key)
-    return env
-
-
+@pytest.mark.subprocess
 @pytest.mark.parametrize("step", list(STEPS))
 def test_a_killed_apply_loses_nothing(tmp_path: Path, step: str) -> None:
     specs = tmp_path / "endpoints"
@@ -99,7 +94,7 @@ def test_a_killed_apply_loses_nothing(tmp_path: Path, step: str) -> None:
                 "--url",
                 cluster.url,
             ],
-            env=environment(OLD),
+            env=child_environment({"SHIFT_KEY": OLD}),
             cwd=REPO,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
