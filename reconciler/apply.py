@@ -81,7 +81,9 @@ class Executor:
         sent = {
             c.inference_id: self._fingerprints(c, state.salt) for c in runnable if c.action.writes
         }
-        managed = dict(state.managed)
+        # an endpoint someone else claimed first is not ours to record (a move out of a legacy
+        # document brought its entry in)
+        managed = {k: v for k, v in state.managed.items() if k not in refused}
         for change in runnable:  # steps that write to no endpoint: recorded with the intent
             if not change.action.writes and change.step is not None:
                 managed[change.inference_id] = _entry(change, managed.get(change.inference_id), {})
