@@ -115,6 +115,8 @@ def _measure(
             )
             if applied.returncode != 0:
                 raise RuntimeError(applied.stdout[-2000:] + applied.stderr[-2000:])
+            _copy_state(a, b)  # the same documents on both: the sandbox saves its whole data file
+            b.clear_requests()
             bare = _bare(b.url, requests, in_flight)
             row[what] = {
                 "requests": len(requests),
@@ -143,6 +145,18 @@ def _requests(saved: Path, values: dict[str, str]) -> list[tuple[str, str, Any]]
                 node[path[-1]] = values[name]
             found.append((request["method"], request["path"], body))
     return found
+
+
+def _copy_state(source: Sandbox, target: Sandbox) -> None:
+    """Give ``target`` the state index documents ``source`` holds (the bare client writes none,
+    but each write to the sandbox saves every document it holds)."""
+    found = source.http.get(
+        "/reconciler-state/_search", json={"size": 10_000, "query": {"match_all": {}}}
+    )
+    if found.status_code != 200:
+        return
+    for hit in found.json()["hits"]["hits"]:
+        target.http.put(f"/reconciler-state/_doc/{hit['_id']}", json=hit["_source"])
 
 
 def _sending(log: list[dict[str, Any]]) -> float:
