@@ -241,4 +241,5 @@ def test_a_legacy_spec_plans_clean_against_what_the_console_request_made(tmp_pat
         assert len(write_requests(cluster.requests)) == before
     assert plan.code == 0 and "No changes." in plan.stdout, plan.output
     assert "task_settings.model is an old layout" not in plan.stdout  # a note, not a change
+    assert "openai.yaml:7:3: note: task_settings.model is an old layout" in plan.stderr
     assert KEY not in plan.output
