@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,7 +31,9 @@ def es(sandbox: SandboxServer) -> httpx.Client:
 
 def test_no_policy_is_a_404_for_get_and_delete(es: httpx.Client) -> None:
     reason = "No region policy is configured for this deployment"
-    assert_es_error(es.get("/_inference/_region_policy"), 404, "resource_not_found_exception", reason)
+    assert_es_error(
+        es.get("/_inference/_region_policy"), 404, "resource_not_found_exception", reason
+    )
     assert_es_error(
         es.delete("/_inference/_region_policy"), 404, "resource_not_found_exception", reason
     )
@@ -117,3 +121,20 @@ def test_the_policy_survives_a_restart(sandbox_factory: Any, tmp_path: Any) -> N
     first.stop()
     with client(sandbox_factory(data_file=str(data))) as es:
         assert es.get("/_inference/_region_policy").json()["region_policy"] == GEOS["region_policy"]
+
+
+EXAMPLES = json.loads(
+    (Path(__file__).parents[1] / "data" / "region_policy_examples.json").read_text("utf-8")
+)["examples"]
+
+
+def test_the_specifications_examples_round_trip(es: httpx.Client) -> None:
+    """Each official request is accepted and answered in the shape of the official responses."""
+    responses = {e["api"]: e["body"] for e in EXAMPLES if e["kind"] == "response"}
+    for example in (e for e in EXAMPLES if e["kind"] == "request"):
+        answer = es.put("/_inference/_region_policy", json=example["body"]).json()
+        assert answer["region_policy"] == example["body"]["region_policy"]
+        assert set(responses["put_region_policy"]) <= set(answer)
+    # after a second PUT the document carries every audit field of the official GET answer
+    assert set(es.get("/_inference/_region_policy").json()) == set(responses["get_region_policy"])
+    assert es.delete("/_inference/_region_policy").json() == responses["delete_region_policy"]
