@@ -67,6 +67,16 @@ ACCEPTED: list[tuple[str, str, dict[str, Any], str | None, str]] = [
         "service_settings.model is an old layout",
     ),
     (
+        "cohere: model and model_id both given (model_id wins)",
+        "text_embedding",
+        {
+            "service": "cohere",
+            "service_settings": {"api_key": KEY, "model": "old", "model_id": "embed-v4.0"},
+        },
+        "embed-v4.0",
+        "with both given, Elasticsearch ignores service_settings.model",
+    ),
+    (
         "elser with model_id (8.16+)",
         "sparse_embedding",
         {"service": "elser", "service_settings": {"model_id": ".elser_model_2", **ALLOCATED}},
