@@ -58,9 +58,10 @@ SETTINGS_BLOCKS = ("service_settings", "task_settings", "chunking_settings")
 
 
 def _block(body: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    """``body[name]`` when it is a mapping, else an empty one (asked per field of every spec)."""
+    """``body[name]`` when it is a mapping, else an empty one."""
     value = body.get(name)
-    if type(value) is dict or isinstance(value, Mapping):  # dict first: isinstance on an ABC is slow
+    # a plain dict first: isinstance against an ABC is slow, and this is asked per field
+    if type(value) is dict or isinstance(value, Mapping):
         return value
     return {}
 
