@@ -39,7 +39,10 @@ def _plan_command(
     requested = _requested(options)
     allow = bool(options.pop("allow_destroy_in_use", False))
     opened, settings = _session(directory, options)
-    specs = load_specs(directory, settings).specs
+    loaded = load_specs(directory, settings)
+    specs = loaded.specs
+    for note in loaded.notes:  # old layouts, read as the server reads them: the plan compares those
+        click.echo(str(note), err=True)
     with opened as session:
         planned = make_plan(session, specs, prune=prune, requested=requested)
         saved = saved_plan(

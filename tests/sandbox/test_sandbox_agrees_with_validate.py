@@ -67,6 +67,16 @@ ACCEPTED: list[tuple[str, str, dict[str, Any], str | None, str]] = [
         "service_settings.model is an old layout",
     ),
     (
+        "cohere: model and model_id both given (model_id wins)",
+        "text_embedding",
+        {
+            "service": "cohere",
+            "service_settings": {"api_key": KEY, "model": "old", "model_id": "embed-v4.0"},
+        },
+        "embed-v4.0",
+        "with both given, Elasticsearch ignores service_settings.model",
+    ),
+    (
         "elser with model_id (8.16+)",
         "sparse_embedding",
         {"service": "elser", "service_settings": {"model_id": ".elser_model_2", **ALLOCATED}},
@@ -241,4 +251,5 @@ def test_a_legacy_spec_plans_clean_against_what_the_console_request_made(tmp_pat
         assert len(write_requests(cluster.requests)) == before
     assert plan.code == 0 and "No changes." in plan.stdout, plan.output
     assert "task_settings.model is an old layout" not in plan.stdout  # a note, not a change
+    assert "openai.yaml:7:3: note: task_settings.model is an old layout" in plan.stderr
     assert KEY not in plan.output
