@@ -46,13 +46,14 @@ _lock = threading.Lock()
 _forms: set[_Form] = set()
 _fragments: set[str] = set()  # lower-cased FRAGMENT-long pieces of secrets without spaces
 _ordered: tuple[_Form, ...] = ()
+_remembered: set[str] = set()  # the values whose forms are above
 
 
 def remember(value: str) -> None:
     """Mark ``value`` as a secret of this process: ``scrub`` masks it, in every form, from now on."""
     global _ordered
-    if not isinstance(value, str) or len(value) < MIN_SCRUBBED:
-        return
+    if not isinstance(value, str) or len(value) < MIN_SCRUBBED or value in _remembered:
+        return  # a value seen before is already masked: resolving it again costs nothing
     forms = _forms_of(value, alone=False)
     fragments = _fragments_of(value)
     for part in _parts(value):
@@ -60,11 +61,10 @@ def remember(value: str) -> None:
         if len(part) >= ALONE_BELOW:
             fragments |= _fragments_of(part)
     with _lock:
-        if forms <= _forms and fragments <= _fragments:
-            return
         _forms.update(forms)
         _fragments.update(fragments)
         _ordered = tuple(sorted(_forms, key=lambda form: -len(form.text)))
+        _remembered.add(value)  # after its forms: a value seen here is already masked
 
 
 def scrub(text: str) -> str:

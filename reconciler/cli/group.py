@@ -90,7 +90,10 @@ def validate(directory: FsPath) -> None:
     if not result.ok:
         raise InputError(f"{len(result.diagnostics)} problem(s) in {directory}", result.diagnostics)
     count = len(result.specs)
-    click.echo(f"{count} endpoint spec{'s' if count != 1 else ''} valid in {_ending(directory)}.")
+    policy = " and the region policy" if result.region_policy else ""
+    click.echo(
+        f"{count} endpoint spec{'s' if count != 1 else ''}{policy} valid in {_ending(directory)}."
+    )
 
 
 def _ending(path: FsPath) -> str:
