@@ -99,7 +99,7 @@ class Executor:
                         if c.step is not None and c.step.entry
                         else None
                     ),
-                    expected=c.expected.to_json() if c.expected is not None else None,
+                    expected=c.expected.summary() if c.expected is not None else None,
                 )
                 for c in runnable
                 if c.action.writes

@@ -42,7 +42,7 @@ class Intended:
 
     action: str
     entry: Managed | None  # None: a delete
-    expected: Mapping[str, Any] | None = None
+    expected: Mapping[str, Any] | None = None  # plan.Expected.summary(): a digest of the view
 
 
 @dataclass(frozen=True, kw_only=True)
