@@ -42,7 +42,7 @@ _PLAIN_SCALARS = {
 _STR = "tag:yaml.org,2002:str"
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Document:
     """One YAML document of a spec file, as plain data plus positions."""
 
