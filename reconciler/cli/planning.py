@@ -48,7 +48,6 @@ def _plan_command(
         saved = saved_plan(
             session,
             planned,
-            specs=specs,
             directory=directory,
             environment=settings.environment,
             requested=requested,
@@ -65,7 +64,7 @@ def _plan_command(
             f"Saved the plan to {out}; apply it with `reconciler apply --plan {out}`.", err=True
         )
     refused = refusals(
-        planned.plan, specs, Permissions(allow_destroy_in_use=allow, replace=requested.replace)
+        planned.plan, Permissions(allow_destroy_in_use=allow, replace=requested.replace)
     )
     if refused and not drift:
         for reason in refused:
