@@ -9,7 +9,7 @@ fingerprints, which secrets moved.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
@@ -52,8 +52,14 @@ def read_endpoints(client: Client) -> tuple[tuple[LiveEndpoint, ...], str]:
     return endpoints, listing_fingerprint(endpoints)
 
 
-def listing_fingerprint(endpoints: Iterable[LiveEndpoint]) -> str:
-    return content_digest([dict(e.body) for e in endpoints])
+def listing_fingerprint(
+    endpoints: Iterable[LiveEndpoint], *, only: Collection[str] | None = None
+) -> str:
+    """A digest of the listing; ``only``: of the endpoints a plan reads (``Plan.scope``), so
+    that another directory's apply in the same cluster does not make this plan stale."""
+    return content_digest(
+        [dict(e.body) for e in endpoints if only is None or e.inference_id in only]
+    )
 
 
 def read_snapshot(client: Client, store: StateStore, *, version: str | None = None) -> Snapshot:
@@ -85,11 +91,16 @@ def read_snapshot(client: Client, store: StateStore, *, version: str | None = No
     return replace(snapshot, warnings=warnings)
 
 
-def read_usage(client: Client, changes: Iterable[Change], version: str) -> dict[str, Usage]:
-    """Pipelines and indices using each endpoint a destructive change would remove."""
+def read_usage(
+    client: Client, changes: Iterable[Change], version: str
+) -> tuple[dict[str, Usage], tuple[str, ...]]:
+    """Pipelines and indices using each endpoint a destructive change would remove, and the
+    ids this key may not ask about: ``DELETE ?dry_run=true`` needs ``manage_inference``, which
+    a read-only plan key lacks (403). Apply asks again with its own key."""
     if parse_version(version) < DRY_RUN_SINCE:
-        return {}
+        return {}, ()
     usage: dict[str, Usage] = {}
+    unknown: list[str] = []
     for change in changes:
         if not change.action.destructive:
             continue
@@ -97,14 +108,17 @@ def read_usage(client: Client, changes: Iterable[Change], version: str) -> dict[
             "DELETE",
             endpoint_path(change.live_task_type or change.task_type, change.inference_id),
             params={"dry_run": True},
-            ok=(404,),
+            ok=(403, 404),
         )
+        if answer.status == 403:
+            unknown.append(change.inference_id)
+            continue
         body = answer.body if isinstance(answer.body, Mapping) else {}
         usage[change.inference_id] = Usage(
             pipelines=tuple(body.get("pipelines") or ()),
             indices=tuple(body.get("indexes") or body.get("indices") or ()),
         )
-    return usage
+    return usage, tuple(unknown)
 
 
 def secret_statuses(

@@ -131,6 +131,11 @@ class Plan:
         return any(change.action.writes for change in self.changes)
 
     @property
+    def scope(self) -> frozenset[str]:
+        """The endpoints this plan reads: what it declares or considers, and its orphans."""
+        return frozenset(c.inference_id for c in self.changes) | frozenset(self.orphaned)
+
+    @property
     def differs(self) -> bool:
         """Whether the cluster differs from the desired state, also where apply leaves it alone."""
         return self.has_changes or bool(self.orphaned) or any(c.drift for c in self.changes)

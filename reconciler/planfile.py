@@ -129,10 +129,19 @@ def _contract(plan: Plan) -> set[tuple[str, str, str]]:
         (
             change.inference_id,
             change.action.value,
-            json.dumps([r.to_json() for r in change.requests], sort_keys=True),
+            json.dumps([_without_force(r.to_json()) for r in change.requests], sort_keys=True),
         )
         for change in plan.changes
     }
+
+
+def _without_force(request: dict[str, Any]) -> dict[str, Any]:
+    """``force`` follows from who uses the endpoint, which a read-only plan key may not learn;
+    the safety check, not the contract, decides it (``--allow-destroy-in-use``)."""
+    params = request.get("params")
+    if isinstance(params, dict) and "force" in params:
+        return {**request, "params": {k: v for k, v in params.items() if k != "force"}}
+    return request
 
 
 def _relative(target: FsPath, base: FsPath) -> str:

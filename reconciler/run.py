@@ -17,7 +17,13 @@ from reconciler.apply import Applier, ApplyResult, Outcome, Progress, apply_lock
 from reconciler.availability import check_offered
 from reconciler.catalog import ANY_VERSION, Catalog
 from reconciler.errors import InputError, VerificationError
-from reconciler.live import Snapshot, read_snapshot, read_usage, secret_statuses
+from reconciler.live import (
+    Snapshot,
+    listing_fingerprint,
+    read_snapshot,
+    read_usage,
+    secret_statuses,
+)
 from reconciler.model import EndpointSpec
 from reconciler.normalize import declared_names
 from reconciler.ownership import forget_ids, hand_over, resolve, take_claims
@@ -109,7 +115,9 @@ def make_plan(
         warnings=tuple(warnings),
         state=f"{session.store.index}/{session.store.doc_id}",
     )
-    usage = read_usage(session.client, plan.changes, snapshot.version)
+    usage, unknown = read_usage(session.client, plan.changes, snapshot.version)
+    if unknown:
+        plan = replace(plan, warnings=(*plan.warnings, _usage_unknown(unknown)))
     return Planned(
         plan=with_usage(plan, usage) if usage else plan,
         snapshot=snapshot,
@@ -293,6 +301,15 @@ def forget(session: Session, inference_ids: Sequence[str]) -> tuple[str, ...]:
         return forget_ids(session.client, session.store, inference_ids)
 
 
+def _usage_unknown(ids: Sequence[str]) -> str:
+    return (
+        f"not known whether pipelines or indices use {', '.join(ids)}: this key may not ask "
+        "(DELETE ?dry_run=true needs the cluster privilege manage_inference, which a read-only "
+        "plan key lacks); apply asks with its own key and refuses to destroy an endpoint in use "
+        "unless --allow-destroy-in-use"
+    )
+
+
 def _checked_plan(
     session: Session,
     specs: tuple[EndpointSpec, ...],
@@ -308,7 +325,9 @@ def _checked_plan(
     if saved is not None:
         check_fresh(
             saved,
-            listing_fingerprint=planned.snapshot.listing_fingerprint,
+            listing_fingerprint=listing_fingerprint(
+                planned.snapshot.endpoints, only=saved.plan.scope
+            ),
             replanned=planned.plan,
         )
     check_safety(planned.plan, specs, options.permissions)
@@ -329,7 +348,9 @@ def saved_plan(
         requested=requested or Requested(),
         plan=planned.plan,
         specs=tuple(specs),
-        listing_fingerprint=planned.snapshot.listing_fingerprint,
+        listing_fingerprint=listing_fingerprint(
+            planned.snapshot.endpoints, only=planned.plan.scope
+        ),
         directory=directory,
         environment=environment,
         cluster=session.origin,

@@ -61,7 +61,7 @@ def read(path: Path) -> str:
 
 
 def fence(text: str) -> str:
-    ticks = "`" * max(3, *(len(run) + 1 for run in text.split() if set(run) == {"`"}))
+    ticks = "`" * max([3, *(len(run) + 1 for run in re.findall(r"`+", text))])
     return f"{ticks}text\n{text.strip() or '(no output)'}\n{ticks}"
 
 
@@ -268,7 +268,11 @@ def find_fresh(github: GitHub) -> None:
 
 APPLY_HEADLINES = {
     "0": "applied",
-    "3": "refused by a safety rule: nothing was written",
+    "3": (
+        "refused by a safety rule: nothing was written. To replace or delete an endpoint in "
+        "use on purpose, set `allow-destroy-in-use: true` in both caller workflows in a pull "
+        "request (a change of the workflows plans every pair again)"
+    ),
     "4": "applied, but reading back shows the cluster differs from the plan",
 }
 

@@ -220,15 +220,20 @@ def setup_repository(day: Day) -> None:
         },
         "the callers and two directories",
     )
-    # the branch is made from main, so main has these files when a pull request starts
-    day.repo.merge("main") if False else None
+
+
+PAIRS = [(d, e) for d in ("search", "teams/rerank") for e in ("staging", "production")]
+
+
+def installs(day: Day) -> int:
+    return len(day.harness.pip_log.read_text().splitlines()) if day.harness.pip_log.exists() else 0
 
 
 def run_day() -> list[tuple[str, float]]:
     with world() as day:
         setup_repository(day)
         runs: list[Run] = []
-        pr1: dict[str, Any] = {}
+        state: dict[str, Any] = {}
 
         def first_plan() -> None:
             head = day.push(
@@ -236,22 +241,247 @@ def run_day() -> list[tuple[str, float]]:
                 {"search/embeddings.yaml": embeddings(), "teams/rerank/rerank.yaml": rerank()},
                 "two endpoints",
             )
-            pr1["number"] = day.github.open_pull_request(head_sha=head, title="Add two endpoints")
-            run = day.plan(pr1["number"])
+            number = state["pr1"] = day.github.open_pull_request(
+                head_sha=head, title="Add two endpoints"
+            )
+            before = installs(day)
+            run = day.plan(number)
             runs.append(run)
-            check(run, "targets", "success")
             check(run, "plan", "success")
             check(run, "result", "success")
-            assert len(run.jobs("plan")) == 4
-            assert len(day.comments(pr1["number"], "plan")) == 4
-            for directory in ("search", "teams/rerank"):
-                for environment in ("staging", "production"):
-                    body = day.comment(pr1["number"], "plan", directory, environment)["body"]
-                    assert "will be created" in body or "to create" in body, body[:2000]
-            names = {a.name for a in day.github.artifacts}
-            assert f"reconciler-plan-search.staging-{head}" in names, names
+            assert sorted(leg.matrix["name"] for leg in run.jobs("plan")) == sorted(
+                f"{d} ({e})" for d, e in PAIRS
+            )
+            assert installs(day) - before == 5, "one install for targets, one per pair"
+            assert len(day.comments(number, "plan")) == 4
+            for directory, environment in PAIRS:
+                body = day.comment(number, "plan", directory, environment)["body"]
+                assert f"`{directory}` in `{environment}`" in body and "will be created" in body
+                slug = f"{directory.replace('/', '-')}.{environment}"
+                assert any(a.name == f"reconciler-plan-{slug}-{head}" for a in day.github.artifacts)
 
-        day.phase("pull request: plan comment per pair", first_plan)
+        def second_push() -> None:
+            number = state["pr1"]
+            head = day.push("feature-1", {"teams/rerank/rerank.yaml": rerank(top_n=5)}, "top_n 5")
+            day.github.push_pull_request(number, head)
+            run = day.plan(number)
+            runs.append(run)
+            check(run, "result", "success")
+            comments = day.comments(number, "plan")
+            assert len(comments) == 4 and all(c["edits"] == 1 for c in comments), "edited in place"
+            body = day.comment(number, "plan", "teams/rerank", "production")["body"]
+            assert "top_n: 5" in body and head[:12] in body
+            state["reviewed"] = {
+                (d, e): day.comment(number, "plan", d, e)["body"].split("(sha256 `")[1][:64]
+                for d, e in PAIRS
+            }
+
+        def merge_applies_the_reviewed_plan() -> None:
+            number = state["pr1"]
+            run = day.merge(number, "feature-1")
+            runs.append(run)
+            check(run, "find", "success")
+            check(run, "apply", "success")
+            assert {leg.environment for leg in run.jobs("apply")} == {"staging", "production"}
+            for environment in ("staging", "production"):
+                live = day.endpoints(environment)
+                assert live["team-rerank"]["task_settings"]["top_n"] == 5
+                assert "search-embeddings" in live
+            for directory, environment in PAIRS:
+                body = day.comment(number, "apply", directory, environment)["body"]
+                assert ": applied" in body and state["reviewed"][(directory, environment)] in body
+
+        def stale_plan_path() -> None:
+            head = day.push("feature-2", {"teams/rerank/rerank.yaml": rerank(top_n=7)}, "top_n 7")
+            number = state["pr2"] = day.github.open_pull_request(head_sha=head, title="top_n 7")
+            run = day.plan(number)
+            runs.append(run)
+            check(run, "result", "success")
+            assert len(run.jobs("plan")) == 2, "only teams/rerank changed"
+            # between review and merge, someone changes the endpoint on staging by hand
+            made = day.by_hand(
+                "staging",
+                "PUT",
+                "/_inference/rerank/team-rerank/_update",
+                {"task_settings": {"top_n": 6}},
+            )
+            assert made.status_code == 200, made.text
+            run = day.merge(number, "feature-2")
+            runs.append(run)
+            legs = {leg.matrix["label"]: leg for leg in run.jobs("apply")}
+            assert legs["production"].result == "success" and legs["staging"].result == "failure"
+            assert day.endpoints("production")["team-rerank"]["task_settings"]["top_n"] == 7
+            assert day.endpoints("staging")["team-rerank"]["task_settings"]["top_n"] == 6, (
+                "nothing applied"
+            )
+            body = day.comment(number, "apply", "teams/rerank", "staging")["body"]
+            assert "the reviewed plan is stale" in body and "nothing was applied" in body.lower()
+            digest = body.split("fresh plan was made from the merged specs (sha256 `")[1][:64]
+            assert f"plan-digest: {digest}" in body and "top_n" in body
+            wrong = day.dispatch_apply("0" * 64)
+            runs.append(wrong)
+            check(wrong, "find-fresh", "failure")
+            assert day.endpoints("staging")["team-rerank"]["task_settings"]["top_n"] == 6
+            approved = day.dispatch_apply(digest)
+            runs.append(approved)
+            check(approved, "apply-fresh", "success")
+            assert day.endpoints("staging")["team-rerank"]["task_settings"]["top_n"] == 7
+            applied = [
+                c["body"]
+                for c in day.comments(number, "apply")
+                if f"Applied the saved plan with sha256 `{digest}`" in c["body"]
+            ]
+            assert len(applied) == 1 and "`teams/rerank` in `staging`: applied" in applied[0], (
+                applied
+            )
+
+        def in_use_replace_approved() -> None:
+            for environment in ("staging", "production"):
+                index = day.by_hand(
+                    environment,
+                    "PUT",
+                    "/articles",
+                    {
+                        "mappings": {
+                            "properties": {
+                                "body": {
+                                    "type": "semantic_text",
+                                    "inference_id": "search-embeddings",
+                                }
+                            }
+                        }
+                    },
+                )
+                assert index.status_code == 200, index.text
+            head = day.push(
+                "feature-3", {"search/embeddings.yaml": embeddings(model="gritlm-8b")}, "new model"
+            )
+            number = state["pr3"] = day.github.open_pull_request(head_sha=head, title="new model")
+            run = day.plan(number)
+            runs.append(run)
+            check(run, "result", "success")  # the read-only key may not ask who uses it ...
+            body = day.comment(number, "plan", "search", "production")["body"]
+            assert "not known whether pipelines or indices use search-embeddings" in body, body
+            run = day.merge(number, "feature-3")  # ... apply asks, with the write key, and refuses
+            runs.append(run)
+            check(run, "apply", "failure")
+            body = day.comment(number, "apply", "search", "production")["body"]
+            assert "refused by a safety rule" in body and "articles" in body, body
+            assert (
+                day.endpoints("production")["search-embeddings"]["service_settings"]["model_id"]
+                == "gritlm-7b"
+            )
+            head = day.push(
+                "feature-4",
+                {
+                    ".github/workflows/pr-plan.yml": caller(
+                        "pr-plan.yml",
+                        **{"allow-destroy-in-use: false": "allow-destroy-in-use: true"},
+                    ),
+                    ".github/workflows/apply-on-merge.yml": caller(
+                        "apply-on-merge.yml",
+                        **{"allow-destroy-in-use: false": "allow-destroy-in-use: true"},
+                    ),
+                },
+                "approve the in-use replace",
+            )
+            number = day.github.open_pull_request(head_sha=head, title="allow the in-use replace")
+            run = day.plan(number)
+            runs.append(run)
+            check(run, "result", "success")
+            assert len(run.jobs("plan")) == 4, "a change of the workflows plans every pair"
+            assert "must be replaced" in day.comment(number, "plan", "search", "staging")["body"]
+            run = day.merge(number, "feature-4")
+            runs.append(run)
+            check(run, "apply", "success")
+            for environment in ("staging", "production"):
+                live = day.endpoints(environment)["search-embeddings"]
+                assert live["service_settings"]["model_id"] == "gritlm-8b"
+
+        def drift_issue() -> None:
+            changed = day.by_hand(
+                "production",
+                "PUT",
+                "/_inference/rerank/team-rerank/_update",
+                {"task_settings": {"top_n": 3}},
+            )
+            assert changed.status_code == 200, changed.text
+            run = day.drift()
+            runs.append(run)
+            check(run, "drift", "success")
+            issues = [i for i in day.github.issues.values() if "pull_request" not in i]
+            assert len(issues) == 1 and issues[0]["state"] == "open", issues
+            issue = issues[0]
+            assert issue["body"].startswith(
+                '<!-- reconciler-drift directory="teams/rerank" environment="production"'
+            )
+            body, comments = issue["body"], len(day.github.comments_on(issue["number"]))
+            again = day.drift()
+            runs.append(again)
+            check(again, "drift", "success")
+            assert (
+                issue["body"] == body and len(day.github.comments_on(issue["number"])) == comments
+            ), "unchanged drift: no comment, no edit"
+            restored = day.by_hand(
+                "production",
+                "PUT",
+                "/_inference/rerank/team-rerank/_update",
+                {"task_settings": {"top_n": 7}},
+            )
+            assert restored.status_code == 200, restored.text
+            fixed = day.drift()
+            runs.append(fixed)
+            assert (
+                issue["state"] == "closed"
+                and len(day.github.comments_on(issue["number"])) == comments + 1
+            )
+
+        def fork_and_foreign_url() -> None:
+            head = day.push(
+                "fork-branch",
+                {"search/other.yaml": rerank().replace("team-rerank", "fork-rerank")},
+                "fork",
+            )
+            number = day.github.open_pull_request(head_sha=head, title="from a fork", fork=True)
+            run = day.plan(number)
+            runs.append(run)
+            check(run, "plan", "skipped")
+            check(run, "result", "failure")
+            assert "from a fork" in run.jobs("result")[0].log
+            foreign = "http://127.0.0.1:9"
+            text = day.repo.path.joinpath("teams/rerank/reconciler.yaml").read_text()
+            head = day.push(
+                "feature-5",
+                {
+                    "teams/rerank/reconciler.yaml": text.replace(
+                        day.clusters["staging"].url, foreign
+                    )
+                },
+                "point staging elsewhere",
+            )
+            number = day.github.open_pull_request(head_sha=head, title="elsewhere")
+            run = day.plan(number)
+            runs.append(run)
+            legs = {leg.matrix["label"]: leg for leg in run.jobs("plan")}
+            assert legs["staging"].result == "failure" and legs["production"].result == "success"
+            body = day.comment(number, "plan", "teams/rerank", "staging")["body"]
+            assert foreign in body and day.clusters["staging"].url in body, body
+            assert "no plan was saved" in body
+            assert not any(
+                a.name.startswith(f"reconciler-plan-teams-rerank.staging-{head}")
+                for a in day.github.artifacts
+            )
+
+        for name, action in (
+            ("pull request: one plan comment per (directory, environment)", first_plan),
+            ("second push: the comments edited in place", second_push),
+            ("merge: the reviewed plans applied, outcome posted", merge_applies_the_reviewed_plan),
+            ("stale plan: refused, fresh plan posted, applied by digest", stale_plan_path),
+            ("in-use replace: refused, then approved and applied", in_use_replace_approved),
+            ("drift: issue opened once, left alone, closed when fixed", drift_issue),
+            ("fork pull request and a foreign URL in reconciler.yaml", fork_and_foreign_url),
+        ):
+            day.phase(name, action)
         no_secret_anywhere(day, runs)
         return day.timings
 
