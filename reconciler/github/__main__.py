@@ -49,6 +49,11 @@ def marker(kind: str, directory: str, environment: str, **extra: str) -> str:
     return f"<!-- reconciler-{kind} {text.replace('--', '-').replace('>', '')} -->"
 
 
+def workdir() -> Path:
+    """Where the steps keep plan.json, plan.md, plan.err, apply.log: $RUNNER_TEMP/reconciler."""
+    return Path(env("RUNNER_TEMP", ".")) / "reconciler"
+
+
 def digest_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -103,8 +108,8 @@ def strip_plan_marker(text: str) -> str:
 
 
 def plan_comment(github: GitHub) -> None:
-    """DIRECTORY, ENV_LABEL, OUT (plan.md, plan.err, plan.json), EXIT_CODE, ARTIFACT."""
-    directory, label, out = env("DIRECTORY"), env("ENV_LABEL"), Path(env("OUT"))
+    """DIRECTORY, ENV_LABEL, EXIT_CODE, ARTIFACT; plan.md, plan.err, plan.json in ``workdir()``."""
+    directory, label, out = env("DIRECTORY"), env("ENV_LABEL"), workdir()
     code, artifact = env("EXIT_CODE"), env("ARTIFACT")
     pull = event().get("pull_request") or {}
     head = marker("plan", directory, label) + "\n"
@@ -278,9 +283,9 @@ APPLY_HEADLINES = {
 
 
 def apply_comment(github: GitHub) -> None:
-    """DIRECTORY, ENV_LABEL, OUT (apply.log, fresh/), APPLY_CODE, STALE, PULL_REQUEST,
+    """DIRECTORY, ENV_LABEL, APPLY_CODE, (apply.log and fresh/ in ``workdir()``), STALE, PULL_REQUEST,
     FRESH_DIGEST, FRESH_CODE, APPROVAL_ENVIRONMENT, PLAN_DIGEST (what was applied)."""
-    directory, label, out = env("DIRECTORY"), env("ENV_LABEL"), Path(env("OUT"))
+    directory, label, out = env("DIRECTORY"), env("ENV_LABEL"), workdir()
     code, stale = env("APPLY_CODE"), env("STALE") == "true"
     log = scrub(read(out / "apply.log"))
     applied = env("PLAN_DIGEST")
@@ -349,7 +354,7 @@ def fresh_section(out: Path, directory: str, label: str) -> list[str]:
 
 
 def drift_issue(github: GitHub) -> None:
-    """DRIFT (true/false), DIRECTORY, ENV_LABEL, REPORT (markdown file), ISSUE_LABEL, ISSUE_TITLE."""
+    """DRIFT (true/false), DIRECTORY, ENV_LABEL, ISSUE_LABEL, ISSUE_TITLE; drift.md in ``workdir()``."""
     directory, label = env("DIRECTORY"), env("ENV_LABEL")
     issue_label = env("ISSUE_LABEL") or "reconciler-drift"
     title = env("ISSUE_TITLE") or f"Drift detected: {directory} ({label})"
@@ -377,7 +382,7 @@ def drift_issue(github: GitHub) -> None:
             print(f"Closed issue #{existing['number']}")
         set_output("issue-number", "")
         return
-    report = scrub(strip_plan_marker(read(Path(env("REPORT")))).strip())
+    report = scrub(strip_plan_marker(read(workdir() / "drift.md")).strip())
     report_digest = hashlib.sha256(report.encode()).hexdigest()[:16]
     body = fit(
         f"{head}\n<!-- report {report_digest} -->\n",

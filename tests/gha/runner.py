@@ -365,10 +365,10 @@ class Harness:
             }
         files = {n: temp / n for n in ("GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_STEP_SUMMARY")}
         env: dict[str, str] = {}
+        # job-level env sees no runner, steps or env context (GitHub refuses them there)
+        job_scope = {k: v for k, v in context.items() if k not in ("runner", "steps", "job")}
         for scope in (reusable.get("env") or {}, spec.get("env") or {}):
-            env.update(
-                {k: to_string(v) for k, v in interpolate(scope, {**context, "env": env}).items()}
-            )
+            env.update({k: to_string(v) for k, v in interpolate(scope, job_scope).items()})
         files["GITHUB_STEP_SUMMARY"].write_text("")
         failed = False
         for index, step in enumerate(spec["steps"]):
