@@ -698,3 +698,16 @@ def test_the_action_refuses_an_unknown_command(tmp_path: Path, action_specs: Pat
         tmp_path, action_specs, COMMAND="validate", EXTRA_ARGS="--no-such-flag"
     )
     assert code != 0 and outputs["exit-code"] != "0", log
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="the action's steps run in bash")
+def test_the_action_takes_one_argument_per_line_and_a_format_for_apply(
+    tmp_path: Path, action_specs: Path
+) -> None:
+    lines = {"EXTRA_ARGS": "--sandbox\n\n--target\nshift-rerank\n"}
+    code, outputs, log = run_action(tmp_path, action_specs, COMMAND="apply", FORMAT="json", **lines)
+    assert code == 0, log
+    result = json.loads(Path(outputs["output-file"]).read_text())
+    assert result["summary"]["create"] == 1, log
+    code, _, log = run_action(tmp_path, action_specs, COMMAND="apply", FORMAT="markdown")
+    assert code == 1 and "apply prints text or json" in log
