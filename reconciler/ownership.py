@@ -149,17 +149,23 @@ def resolve(records: Records, *, mine: str, state: State, declared: Iterable[str
             f"the state index holds more than {SEARCH_SIZE} documents; owners beyond them are unknown"
         )
     return Resolved(
-        ownership=_from_state(state, frozenset(ours), others=others),
+        ownership=_from_state(state, frozenset(ours), others=others, moving=moving),
         moving=moving,
         warnings=tuple(warnings),
     )
 
 
 def _from_state(
-    state: State, mine: frozenset[str], *, others: Mapping[str, str] | None = None
+    state: State,
+    mine: frozenset[str],
+    *,
+    others: Mapping[str, str] | None = None,
+    moving: Mapping[str, str] | None = None,
 ) -> Ownership:
     return Ownership(
         mine=mine,
+        recorded=frozenset(state.managed),
+        moving=dict(moving or {}),
         others=dict(others or {}),
         declared={
             inference_id: frozenset(undotted(name) for name in entry.declared)

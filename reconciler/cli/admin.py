@@ -131,7 +131,7 @@ def import_(out: FsPath, ids: tuple[str, ...], **options: Any) -> int:
     opened, settings = _session(out, options)
     with opened as session:
         version = read_version(session.client)
-        endpoints, _ = read_endpoints(session.client)
+        endpoints = read_endpoints(session.client)
         recorded = recorded_from(read_records(session.client, settings.state_index))
     wanted = [e for e in endpoints if (e.inference_id in ids if ids else not e.preconfigured)]
     missing = sorted(set(ids) - {e.inference_id for e in endpoints})

@@ -37,7 +37,7 @@ class LazyGroup(click.Group):
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted([*super().list_commands(ctx), *self.lazy])
+        return sorted({*super().list_commands(ctx), *self.lazy})  # once, also after loading
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy and cmd_name not in self.commands:
@@ -90,7 +90,10 @@ def validate(directory: FsPath) -> None:
     if not result.ok:
         raise InputError(f"{len(result.diagnostics)} problem(s) in {directory}", result.diagnostics)
     count = len(result.specs)
-    click.echo(f"{count} endpoint spec{'s' if count != 1 else ''} valid in {_ending(directory)}.")
+    policy = " and the region policy" if result.region_policy else ""
+    click.echo(
+        f"{count} endpoint spec{'s' if count != 1 else ''}{policy} valid in {_ending(directory)}."
+    )
 
 
 def _ending(path: FsPath) -> str:

@@ -39,13 +39,15 @@ def _plan_command(
     requested = _requested(options)
     allow = bool(options.pop("allow_destroy_in_use", False))
     opened, settings = _session(directory, options)
-    specs = load_specs(directory, settings).specs
+    loaded = load_specs(directory, settings)
+    specs = loaded.specs
+    for note in loaded.notes:  # old layouts, read as the server reads them: the plan compares those
+        click.echo(str(note), err=True)
     with opened as session:
         planned = make_plan(session, specs, prune=prune, requested=requested)
         saved = saved_plan(
             session,
             planned,
-            specs=specs,
             directory=directory,
             environment=settings.environment,
             requested=requested,
@@ -62,7 +64,7 @@ def _plan_command(
             f"Saved the plan to {out}; apply it with `reconciler apply --plan {out}`.", err=True
         )
     refused = refusals(
-        planned.plan, specs, Permissions(allow_destroy_in_use=allow, replace=requested.replace)
+        planned.plan, Permissions(allow_destroy_in_use=allow, replace=requested.replace)
     )
     if refused and not drift:
         for reason in refused:
