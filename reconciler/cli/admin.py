@@ -245,8 +245,7 @@ def schema(service: str | None) -> int:
 def targets(
     directories: tuple[FsPath, ...], root: FsPath, changed_since: str | None, fmt: str
 ) -> int:
-    """List the (directory, environment) pairs to plan: every directory with a reconciler.yaml
-    under --root (or DIRECTORIES), times each environment it defines (offline)."""
+    """List the (directory, environment) pairs to plan: each directory holding a reconciler.yaml, times its environments (offline)."""
     import json
 
     from reconciler.targets import find_targets
