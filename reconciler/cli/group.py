@@ -70,7 +70,7 @@ def cli(debug: bool) -> None:
     if debug:  # method, path, status, timing and retries of every request; never headers or bodies
         import logging
 
-        from reconciler.secrets import ScrubbingFilter
+        from reconciler.scrub import ScrubbingFilter
 
         logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="debug: %(message)s")
         logging.getLogger("reconciler").setLevel(logging.DEBUG)
