@@ -337,6 +337,7 @@ class Requested:
     adopt: frozenset[str] = frozenset()  # --adopt ID
     send_secrets: frozenset[str] = frozenset()  # --send-secrets ID
     targets: frozenset[str] | None = None  # --target ID: only these (None: all)
+    create_timeout: float | None = None  # --create-timeout, else reconciler.yaml (seconds)
 
     def targeted(self, inference_id: str) -> bool:
         return self.targets is None or inference_id in self.targets

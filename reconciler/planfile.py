@@ -132,6 +132,7 @@ def _requested_json(requested: Requested) -> dict[str, Any]:
         "adopt": sorted(requested.adopt),
         "send_secrets": sorted(requested.send_secrets),
         "targets": sorted(requested.targets) if requested.targets is not None else None,
+        "create_timeout": requested.create_timeout,
     }
 
 
@@ -142,6 +143,7 @@ def _requested(document: Mapping[str, Any]) -> Requested:
         adopt=frozenset(document.get("adopt") or ()),
         send_secrets=frozenset(document.get("send_secrets") or ()),
         targets=frozenset(targets) if targets is not None else None,
+        create_timeout=document.get("create_timeout"),
     )
 
 
