@@ -22,7 +22,7 @@ from typing import Any
 
 from reconciler.errors import InputError, StalePlanError
 from reconciler.model import EndpointSpec, Request, Source, content_digest
-from reconciler.plan import Action, Change, Plan, Reason, Requested, Usage
+from reconciler.plan import Action, Change, Move, Plan, Reason, Requested, Usage
 
 SAVED_VERSION = 2
 
@@ -202,9 +202,15 @@ def _plan_json(plan: Plan) -> dict[str, Any]:
         "cluster_version": plan.cluster_version,
         "prune": plan.prune,
         "unmanaged": list(plan.unmanaged),
+        "elsewhere": list(plan.elsewhere),
         "orphaned": list(plan.orphaned),
+        "moves": [
+            {"inference_id": m.inference_id, "task_type": m.task_type, "to": m.to}
+            for m in plan.moves
+        ],
         "warnings": list(plan.warnings),
         "state": plan.state,
+        "directory": plan.directory,
         "changes": [_change_json(change) for change in plan.changes],
     }
 
@@ -232,6 +238,7 @@ def _change_json(change: Change) -> dict[str, Any]:
         "drift": [list(p) for p in change.drift],
         "adopt": change.adopt,
         "owner": change.owner,
+        "moved": change.moved,
     }
 
 
@@ -240,10 +247,18 @@ def _plan(document: Mapping[str, Any]) -> Plan:
         changes=tuple(_change(c) for c in document["changes"]),
         cluster_version=str(document["cluster_version"]),
         unmanaged=tuple(document.get("unmanaged") or ()),
+        elsewhere=tuple(document.get("elsewhere") or ()),
         orphaned=tuple(document.get("orphaned") or ()),
+        moves=tuple(
+            Move(
+                inference_id=str(m["inference_id"]), task_type=str(m["task_type"]), to=str(m["to"])
+            )
+            for m in document.get("moves") or ()
+        ),
         warnings=tuple(document.get("warnings") or ()),
         prune=bool(document.get("prune")),
         state=str(document.get("state") or ""),
+        directory=str(document.get("directory") or ""),
     )
 
 
@@ -270,4 +285,5 @@ def _change(document: Mapping[str, Any]) -> Change:
         drift=tuple(tuple(p) for p in document.get("drift") or ()),
         adopt=bool(document.get("adopt")),
         owner=str(document.get("owner") or ""),
+        moved=bool(document.get("moved")),
     )

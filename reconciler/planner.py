@@ -29,6 +29,7 @@ from reconciler.plan import (
     ORDER,
     Action,
     Change,
+    Move,
     Ownership,
     Plan,
     Reason,
@@ -51,6 +52,7 @@ def build_plan(
     requested: Requested | None = None,
     warnings: tuple[str, ...] = (),
     state: str = "",
+    directory: str = "",
 ) -> Plan:
     """Pair desired and live by id and decide one action for each. Pure."""
     owners = ownership or Ownership(known=False)
@@ -75,12 +77,20 @@ def build_plan(
         for spec in specs
     ]
     unmanaged: list[str] = []
+    elsewhere: list[str] = []
     orphaned: list[str] = []
+    moves: list[Move] = []
     for endpoint in live:
-        if endpoint.inference_id in desired_ids:
+        inference_id = endpoint.inference_id
+        if inference_id in desired_ids:
             continue
-        if endpoint.inference_id not in owners.mine or endpoint.preconfigured:
-            unmanaged.append(endpoint.inference_id)
+        if inference_id in owners.others and not endpoint.preconfigured:
+            elsewhere.append(inference_id)
+        elif inference_id not in owners.mine or endpoint.preconfigured:
+            unmanaged.append(inference_id)
+        elif inference_id in owners.declared_elsewhere:  # the spec moved: hand over, never delete
+            to = owners.declared_elsewhere[inference_id]
+            moves.append(Move(inference_id=inference_id, task_type=endpoint.task_type, to=to))
         elif prune and owners.known:
             facts = catalog.facts(endpoint.service, endpoint.task_type, context.version)
             changes.append(_delete(endpoint, facts))
@@ -102,10 +112,13 @@ def build_plan(
         changes=tuple(changes),
         cluster_version=cluster_version,
         unmanaged=tuple(sorted(unmanaged)),
+        elsewhere=tuple(sorted(elsewhere)),
         orphaned=tuple(sorted(orphaned)),
+        moves=tuple(sorted(moves, key=lambda move: move.inference_id)),
         warnings=warnings + tuple(notes),
         prune=prune and owners.known,
         state=state,
+        directory=directory,
     )
 
 
@@ -123,7 +136,8 @@ def _owned(change: Change, context: _Context) -> Change:
     if not owners.known or change.inference_id in owners.mine:
         return change
     owner = owners.others.get(change.inference_id, "")
-    if owner and change.inference_id not in context.asked.adopt:
+    moved = bool(owner) and change.inference_id in owners.released
+    if owner and not moved and change.inference_id not in context.asked.adopt:
         return replace(
             change,
             action=Action.NOOP,
@@ -133,7 +147,7 @@ def _owned(change: Change, context: _Context) -> Change:
             owner=owner,
         )
     exists = change.action is not Action.CREATE
-    return replace(change, adopt=exists or bool(owner), owner=owner)
+    return replace(change, adopt=exists or bool(owner), owner=owner, moved=moved)
 
 
 def with_usage(plan: Plan, usage: Mapping[str, Usage]) -> Plan:

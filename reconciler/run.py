@@ -13,14 +13,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path as FsPath
 
+from reconciler import addresses
+from reconciler.addresses import known_endpoints
 from reconciler.apply import Applier, ApplyResult, Outcome, Progress, apply_lock
 from reconciler.availability import check_offered
 from reconciler.catalog import ANY_VERSION, Catalog
 from reconciler.errors import InputError, VerificationError
 from reconciler.live import Snapshot, read_snapshot, read_usage, secret_statuses
-from reconciler.model import EndpointSpec
+from reconciler.model import EndpointSpec, LiveEndpoint
 from reconciler.normalize import declared_names
-from reconciler.ownership import forget_ids, hand_over, resolve, take_claims
+from reconciler.ownership import forget_ids, hand_over, move_out, resolve, take_claims
 from reconciler.plan import Action, Ownership, Plan, Requested
 from reconciler.planfile import SavedPlan, check_fresh
 from reconciler.planner import build_plan, with_usage
@@ -39,6 +41,7 @@ class Planned:
     snapshot: Snapshot
     moving: Mapping[str, str] = field(default_factory=dict)  # id -> legacy document
     ownership: Ownership = field(default_factory=Ownership)
+    requested: Requested = field(default_factory=Requested)  # every address read as an id
 
     def unrecorded(self, specs: Sequence[EndpointSpec]) -> frozenset[str]:
         """Declared endpoints that exist and are ours by claim, but that our state does not list
@@ -60,6 +63,7 @@ def make_plan(
     prune: bool,
     requested: Requested | None = None,
     version: str | None = None,
+    directory: str = "",
 ) -> Planned:
     """Read the cluster (a constant number of requests) and plan ``specs`` against it.
 
@@ -72,6 +76,7 @@ def make_plan(
     check_versions(tuple(specs), session.catalog, snapshot.version)
     check_offered(specs, session.catalog, snapshot.offered)
     live_ids = frozenset(e.inference_id for e in snapshot.endpoints)
+    asked = named_endpoints(asked, specs, snapshot.endpoints)
     resolved = resolve(
         snapshot.records,
         mine=session.store.doc_id,
@@ -108,6 +113,7 @@ def make_plan(
         requested=asked,
         warnings=tuple(warnings),
         state=f"{session.store.index}/{session.store.doc_id}",
+        directory=directory,
     )
     usage = read_usage(session.client, plan.changes, snapshot.version)
     return Planned(
@@ -115,6 +121,37 @@ def make_plan(
         snapshot=snapshot,
         moving=resolved.moving,
         ownership=resolved.ownership,
+        requested=asked,
+    )
+
+
+def named_endpoints(
+    asked: Requested, specs: Sequence[EndpointSpec], live: Sequence[LiveEndpoint]
+) -> Requested:
+    """``asked`` with every address (``ID`` or ``TASK_TYPE/ID``) read as an id; an address that
+    names nothing declared here and nothing in the cluster is an error, before any write."""
+    known = known_endpoints(
+        ((s.inference_id, s.task_type) for s in specs),
+        ((e.inference_id, e.task_type) for e in live),
+    )
+    where = "is declared in this directory or exists in the cluster"
+    problems: list[str] = []
+    named: dict[str, frozenset[str]] = {}
+    for flag, written in (
+        ("--replace", asked.replace),
+        ("--adopt", asked.adopt),
+        ("--send-secrets", asked.send_secrets),
+        ("--target", asked.targets or ()),
+    ):
+        named[flag], found = addresses.resolve(flag, sorted(written), known=known, where=where)
+        problems += found
+    addresses.check(problems)
+    return replace(
+        asked,
+        replace=named["--replace"],
+        adopt=named["--adopt"],
+        send_secrets=named["--send-secrets"],
+        targets=named["--target"] if asked.targets is not None else None,
     )
 
 
@@ -159,6 +196,7 @@ class ApplyOptions:
     allow_destroy_in_use: bool = False
     requested: Requested = field(default_factory=Requested)
     parallelism: int = 8
+    directory: str = ""  # as the user named it, for the commands the plan suggests
 
     @property
     def permissions(self) -> Permissions:
@@ -211,7 +249,7 @@ def apply_specs(
         if planned.plan.has_changes:
             hooks.confirm(planned.plan)
         taken, refused = _take_ownership(session, planned)
-        state = planned.snapshot.state
+        state = _recorded(planned)
         state = replace(state, managed={k: v for k, v in state.managed.items() if k not in refused})
         applier = Applier(
             session,
@@ -227,6 +265,8 @@ def apply_specs(
         )
         result = applier.run(runnable, state, planned.snapshot.endpoints)
         _hand_over(session, planned, taken=taken, result=result)
+        moved = move_out(session.client, session.store, planned.plan.moves)
+        result = replace(result, notes=result.notes + moved)
     result = replace(
         result,
         outcomes=result.outcomes
@@ -249,14 +289,40 @@ def apply_specs(
 def _ownership_work(planned: Planned, specs: tuple[EndpointSpec, ...]) -> bool:
     """Whether the state must be written although no endpoint changes: adoptions, moves out
     of a legacy document, or fields whose declaration changed since the last apply."""
-    if not planned.snapshot.state.available:
+    state = planned.snapshot.state
+    if not state.available:
         return False
     if planned.moving or planned.unrecorded(specs) or any(c.adopt for c in planned.plan.changes):
+        return True
+    recorded = _recorded(planned)
+    if planned.plan.moves or (recorded.declared_not_owned, recorded.no_longer_declared) != (
+        state.declared_not_owned,
+        state.no_longer_declared,
+    ):
         return True
     managed = planned.snapshot.state.managed
     return any(
         spec.inference_id in managed and managed[spec.inference_id].declared != declared_names(spec)
         for spec in specs
+    )
+
+
+def _recorded(planned: Planned) -> State:
+    """This directory's state with what the plan found for the other directories: the ids it
+    declares that another manages, and those it manages but no longer declares (a targeted plan
+    saw only its targets: what it did not see stays as recorded)."""
+    state, plan, targets = planned.snapshot.state, planned.plan, planned.requested.targets
+
+    def merged(previous: tuple[str, ...], now: set[str]) -> tuple[str, ...]:
+        kept = {i for i in previous if targets is not None and i not in targets}
+        return tuple(sorted(kept | now))
+
+    return replace(
+        state,
+        declared_not_owned=merged(
+            state.declared_not_owned, {c.inference_id for c in plan.conflicts}
+        ),
+        no_longer_declared=merged(state.no_longer_declared, set(plan.orphaned)),
     )
 
 
@@ -303,7 +369,12 @@ def _checked_plan(
 ) -> Planned:
     """A plan apply may carry out: made (every secret resolved first), fresh, and safe."""
     planned = make_plan(
-        session, specs, prune=options.prune, requested=options.requested, version=version
+        session,
+        specs,
+        prune=options.prune,
+        requested=options.requested,
+        version=version,
+        directory=options.directory,
     )
     if saved is not None:
         check_fresh(
@@ -311,7 +382,7 @@ def _checked_plan(
             listing_fingerprint=planned.snapshot.listing_fingerprint,
             replanned=planned.plan,
         )
-    check_safety(planned.plan, specs, options.permissions)
+    check_safety(planned.plan, specs, replace(options, requested=planned.requested).permissions)
     return planned
 
 

@@ -43,6 +43,9 @@ class State:
     seq_no: int | None = None
     primary_term: int | None = None
     format_version: int = FORMAT_VERSION  # as read: a legacy document keeps its 1 when we edit it
+    # recorded at each apply, for the other directories (a spec moving between two of them):
+    declared_not_owned: tuple[str, ...] = ()  # declared here, managed by another document
+    no_longer_declared: tuple[str, ...] = ()  # managed here, no longer declared here (kept)
 
     def to_source(self, doc_id: str, *, format_version: int = FORMAT_VERSION) -> dict[str, Any]:
         return {
@@ -59,6 +62,8 @@ class State:
                 }
                 for inference_id, m in sorted(self.managed.items())
             },
+            "declared_not_owned": sorted(self.declared_not_owned),
+            "no_longer_declared": sorted(self.no_longer_declared),
         }
 
     @classmethod
@@ -84,11 +89,17 @@ class State:
         return cls(
             salt=str(source.get("salt") or new_salt()),
             managed=managed,
+            declared_not_owned=_ids(source.get("declared_not_owned")),
+            no_longer_declared=_ids(source.get("no_longer_declared")),
             format_version=version if isinstance(version, int) else 1,
             exists=True,
             seq_no=seq_no,
             primary_term=primary_term,
         )
+
+
+def _ids(listed: Any) -> tuple[str, ...]:
+    return tuple(sorted(str(i) for i in listed)) if isinstance(listed, list) else ()
 
 
 def _malformed(source: Any) -> str:

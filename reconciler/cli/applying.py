@@ -104,6 +104,7 @@ def apply(
         allow_destroy_in_use=allow_destroy_in_use,
         requested=requested,
         parallelism=parallelism,
+        directory=str(directory),
     )
     with opened as session:
         if saved is not None:

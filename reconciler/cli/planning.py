@@ -41,7 +41,10 @@ def _plan_command(
     opened, settings = _session(directory, options)
     specs = load_specs(directory, settings).specs
     with opened as session:
-        planned = make_plan(session, specs, prune=prune, requested=requested)
+        planned = make_plan(
+            session, specs, prune=prune, requested=requested, directory=str(directory)
+        )
+        requested = planned.requested
         saved = saved_plan(
             session,
             planned,
@@ -68,7 +71,7 @@ def _plan_command(
         for reason in refused:
             click.echo(f"Error: apply would refuse this plan: {reason}", err=True)
         return EXIT_REFUSED
-    return EXIT_CHANGES if planned.plan.differs else EXIT_OK
+    return EXIT_CHANGES if planned.plan.verdict.differs else EXIT_OK
 
 
 @cli.command()

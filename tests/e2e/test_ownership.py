@@ -100,19 +100,17 @@ def test_prune_never_crosses_directories(tmp_path: Path, cluster: SandboxServer)
 def test_a_spec_moved_between_directories_ends_with_one_owner_and_no_deletion(
     tmp_path: Path, cluster: SandboxServer
 ) -> None:
-    team_a, team_b = tmp_path / "team-a", tmp_path / "team-b"
-    write_spec(team_a, rerank("moving"))
-    write_spec(team_a, rerank("stays"))
-    ok(cluster, "apply", str(team_a), "--auto-approve")
-    team_b.mkdir()
-    (team_a / "moving.yaml").rename(team_b / "moving.yaml")
+    team_a, team_b = _moved(cluster, tmp_path)
     # B declares it, A still owns it: B leaves it alone and names the owner
     plan_b = ok(cluster, "plan", str(team_b))
-    assert f"managed by the state document {state_id_for(team_a, None)}" in plan_b.stdout
-    assert "apply --adopt moving" in plan_b.stdout
+    assert f"declared here and managed by {state_id_for(team_a, None)}" in plan_b.stdout
+    assert f"apply {team_b} --adopt rerank/moving" in plan_b.stdout
     # A no longer declares it: shown as ours and no longer declared, with the --prune hint
     plan_a = ok(cluster, "plan", str(team_a))
-    assert "no longer declared (kept; `--prune` deletes them): moving" in plan_a.stdout
+    assert (
+        f"no longer declared (kept; `reconciler apply {team_a} --prune` deletes them): moving"
+        in (plan_a.stdout)
+    )
     cluster.clear_requests()
     adopted = ok(cluster, "apply", str(team_b), "--adopt", "moving", "--auto-approve")
     assert "taken over from the state document" in adopted.stdout
@@ -125,6 +123,89 @@ def test_a_spec_moved_between_directories_ends_with_one_owner_and_no_deletion(
         [f"claim:{state_id_for(team_b, None)}", state_id_for(team_b, None)]
     )
     assert "No changes" in ok(cluster, "plan", str(team_b)).stdout
+
+
+def _moved(cluster: SandboxServer, tmp_path: Path) -> tuple[Path, Path]:
+    """team-a manages `moving` and `stays`; then moving.yaml moves to team-b."""
+    team_a, team_b = tmp_path / "team-a", tmp_path / "team-b"
+    write_spec(team_a, rerank("moving"))
+    write_spec(team_a, rerank("stays"))
+    ok(cluster, "apply", str(team_a), "--auto-approve")
+    team_b.mkdir()
+    (team_a / "moving.yaml").rename(team_b / "moving.yaml")
+    return team_a, team_b
+
+
+def _endpoint_writes(cluster: SandboxServer) -> list[tuple[str, str]]:
+    return [
+        (r["method"], r["path"])
+        for r in write_requests(cluster.requests)
+        if r["path"].startswith("/_inference")
+    ]
+
+
+def _one_owner(cluster: SandboxServer, directory: Path, inference_id: str) -> None:
+    doc_id = state_id_for(directory, None)
+    assert owners(cluster, inference_id) in ([doc_id], [f"claim:{doc_id}", doc_id])
+
+
+def test_moved_spec_receiving_directory_first_then_prune(
+    cluster: SandboxServer, tmp_path: Path
+) -> None:
+    """Before: team-b's apply said "No changes" and left it; team-a's `apply --prune` deleted
+    it although team-b declares it. After: team-b's apply records that it declares it (a
+    conflict, exit 2 on plan); team-a's plan says it moves to team-b, and its `apply --prune`
+    hands it over without a request to the endpoint; team-b then owns it alone."""
+    team_a, team_b = _moved(cluster, tmp_path)
+    doc_a, doc_b = state_id_for(team_a, None), state_id_for(team_b, None)
+    first = cli(cluster, "plan", str(team_b), "--detailed-exitcode")
+    assert first.code == 2 and "1 conflict." in first.stdout, first.output
+    ok(cluster, "apply", str(team_b), "--auto-approve")  # records: declared here, owned by A
+    plan_a = cli(cluster, "plan", str(team_a), "--prune", "--detailed-exitcode")
+    assert plan_a.code == 2, plan_a.output
+    assert f"rerank/moving moves to {doc_b}, which declares it" in plan_a.stdout
+    assert "will be destroyed" not in plan_a.stdout
+    assert plan_a.stdout.rstrip().endswith("0 to delete; 1 to hand over.")
+    document = json.loads(ok(cluster, "plan", str(team_a), "--prune", "--format", "json").stdout)
+    assert document["moves"] == [
+        {"inference_id": "moving", "address": "rerank/moving", "to": doc_b}
+    ]
+    cluster.clear_requests()
+    ok(cluster, "apply", str(team_a), "--prune", "--auto-approve")
+    assert _endpoint_writes(cluster) == []
+    ok(cluster, "apply", str(team_b), "--auto-approve")
+    _one_owner(cluster, team_b, "moving")
+    for team in (team_a, team_b):
+        again = cli(cluster, "plan", str(team), "--prune", "--detailed-exitcode")
+        assert again.code == 0 and "No changes" in again.stdout, again.output
+    assert doc_a != doc_b
+
+
+def test_moved_spec_giving_directory_first(cluster: SandboxServer, tmp_path: Path) -> None:
+    """Before: whichever way round, the endpoint stayed team-a's until someone passed --adopt,
+    and team-b said "No changes". After: team-a's apply records that it no longer declares it;
+    team-b's plan says it moves here, its apply takes it over without touching it; team-a's
+    `apply --prune` then has nothing of it to delete."""
+    team_a, team_b = _moved(cluster, tmp_path)
+    doc_a = state_id_for(team_a, None)
+    kept = cli(cluster, "plan", str(team_a), "--detailed-exitcode")
+    assert kept.code == 2 and "1 no longer declared (kept)." in kept.stdout, kept.output
+    ok(cluster, "apply", str(team_a), "--auto-approve")  # records: managed, no longer declared
+    plan_b = ok(cluster, "plan", str(team_b))
+    assert f"moves here from the state document {doc_a}, which no longer declares it" in (
+        plan_b.stdout
+    )
+    assert "conflict" not in plan_b.stdout
+    cluster.clear_requests()
+    ok(cluster, "apply", str(team_b), "--auto-approve")
+    assert _endpoint_writes(cluster) == []
+    _one_owner(cluster, team_b, "moving")
+    ok(cluster, "apply", str(team_a), "--prune", "--auto-approve")
+    assert live_ids(cluster) == {"moving", "stays"}
+    _one_owner(cluster, team_b, "moving")
+    for team in (team_a, team_b):
+        again = cli(cluster, "plan", str(team), "--prune", "--detailed-exitcode")
+        assert again.code == 0 and "No changes" in again.stdout, again.output
 
 
 def test_forget_stops_managing_without_touching(tmp_path: Path, cluster: SandboxServer) -> None:

@@ -130,9 +130,9 @@ def test_drift_after_out_of_band_changes(cluster: SandboxServer, specs: Path) ->
     assert "rerank/shift-rerank has drifted; apply " in drift.stdout
     assert "text_embedding/azure-embed is missing from the cluster" in drift.stdout
     assert "will be" not in drift.stdout and "Plan:" not in drift.stdout
-    assert (
-        drift.stdout.splitlines()[-1]
-        == "Drift to correct: 1 to create, 1 to update, 0 to replace, 0 to delete."
+    assert drift.stdout.splitlines()[-1] == (
+        "Drift to correct: 1 to create, 1 to update, 0 to replace, 0 to delete; "
+        "1 with drift left alone."
     )
     assert (
         "azure-embed" in drift.stdout
@@ -149,7 +149,7 @@ def test_drift_after_out_of_band_changes(cluster: SandboxServer, specs: Path) ->
     held = cli(cluster, "drift", str(specs))
     assert held.code == 2, held.output
     assert "has drift only a replace can undo (task_settings.return_documents)" in held.stdout
-    assert "--replace shift-rerank" in held.stdout
+    assert f"`reconciler apply {specs} --replace rerank/shift-rerank` replaces" in held.stdout
     assert live(cluster)["shift-rerank"]["task_settings"]["top_n"] == 3
     replaced = cli(cluster, "apply", str(specs), "--auto-approve", "--replace", "shift-rerank")
     assert replaced.code == 0, replaced.output
@@ -206,11 +206,9 @@ def test_prune_deletes_only_what_we_manage(cluster: SandboxServer, specs: Path) 
     ).raise_for_status()
     (specs / "shift-rerank.yaml").unlink()
     plan = cli(cluster, "plan", str(specs))
-    assert (
-        "Unmanaged" in plan.stdout
-        and "shift-rerank" in plan.stdout
-        and "No changes." in plan.stdout
-    )
+    assert "Unmanaged" in plan.stdout and "hand-made" in plan.stdout
+    assert "no longer declared (kept; `reconciler apply" in plan.stdout
+    assert plan.stdout.rstrip().endswith("0 to delete; 1 no longer declared (kept).")
     result = cli(cluster, "apply", str(specs), "--prune", "--auto-approve")
     assert result.code == 0, result.output
     assert "1 deleted" in result.stdout
