@@ -20,6 +20,7 @@ from typing import Any
 
 from reconciler.catalog import Catalog
 from reconciler.errors import AuthError, ClusterError, HTTPError, LockError, ReconcilerError
+from reconciler.fingerprints import fingerprint
 from reconciler.live import read_endpoints, secret_statuses
 from reconciler.lock import LockKeeper
 from reconciler.model import CallKind, EndpointSpec, FieldPath, LiveEndpoint, Request, dotted
@@ -27,7 +28,7 @@ from reconciler.normalize import declared_names
 from reconciler.ownership import claim
 from reconciler.plan import Action, Change, Plan
 from reconciler.planner import build_plan
-from reconciler.secrets import fingerprint, resolved_body, scrub
+from reconciler.secrets import resolved_body, scrub
 from reconciler.session import Session
 from reconciler.state import Managed, State, holder_name
 

@@ -175,7 +175,7 @@ class Client:
         )
         if answer.is_success or answer.status_code in ok:
             return Response(status=answer.status_code, body=_json(answer))
-        refused = _error(method, path, answer)
+        refused = _error(method, path, answer, unsent=self.connection.unsent)
         if answer.status_code not in RETRY_STATUSES:
             raise refused
         raise Transient(
@@ -219,7 +219,7 @@ def _transient(error: httpx.TransportError) -> bool:
     return not ("CERTIFICATE" in text or "[SSL" in text or "SSL:" in text)
 
 
-def _error(method: str, path: str, answer: httpx.Response) -> HTTPError:
+def _error(method: str, path: str, answer: httpx.Response, *, unsent: str = "") -> HTTPError:
     body = _json(answer)
     error_type, reason = "", ""
     if isinstance(body, Mapping) and isinstance(body.get("error"), Mapping):
@@ -233,7 +233,9 @@ def _error(method: str, path: str, answer: httpx.Response) -> HTTPError:
     status = answer.status_code
     if status == 401:
         reason = (f"{reason}; " if reason else "") + (
-            "authentication failed: check --api-key / ELASTIC_API_KEY or --username / --password"
+            f"authentication failed: {unsent}"
+            if unsent
+            else "authentication failed: check --api-key / ELASTIC_API_KEY or --username / --password"
         )
     if status == 403 and "license" not in reason:
         if path.startswith("/_inference") or path == "/":

@@ -1,12 +1,17 @@
-"""The cluster a run talks to and the credentials it sends there: the one precedence rule.
+"""The cluster a run talks to and the credentials it sends there: the one routing rule.
 
-Owns ``Connection`` (a description: ``client.Client`` opens it) and ``resolve_connection``: the
-URL and its credentials always come from the same place: command-line flags, else the
-environment of ``reconciler.yaml`` chosen with ``--env``, else the shell's variables
-(``settings.SHELL``). Where two places name different URLs the run stops and names both, so
-that a credential is never sent to a cluster it was not given for; a variable that
+Owns ``Connection`` (a description: ``client.Client`` opens it) and ``resolve_connection``. Three
+places can name a cluster and a credential set (an API key, or a user name and password): the
+command-line flags, the environment of ``reconciler.yaml`` chosen with ``--env``, the shell's
+variables (``settings.SHELL``). The URL comes from the first place that names one; two places
+that name different URLs stop the run, naming both. A credential set travels with the URL of its
+own place: the shell's credentials go only to the cluster ``ELASTICSEARCH_URL`` names (they may
+have been exported for another cluster), while the flags and the environment, which are chosen
+for this run, lend theirs to the run's cluster when they name no URL. Credentials held back are
+named when the cluster answers 401 (``Connection.unsent``). A variable that
 ``api_key_env``/``username_env``/``password_env`` names and that is unset is an error naming it
-and its line. Imports no HTTP client.
+and its line. The rule is written once for any credential set (``_Place.credentials``), so a new
+kind of credential inherits it. Imports no HTTP client. See docs/security.md.
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ class Connection:
     retry_for: float = DEFAULT_RETRY_FOR  # seconds of transient failures a run sits out
     # where the retry policy reports a wait ("the cluster answered 429"): a sink, not a setting
     on_wait: WaitReport | None = field(default=None, compare=False)
+    # why no credentials are sent (the places that held theirs back): said on a 401
+    unsent: str = field(default="", compare=False)
 
     def __repr__(self) -> str:  # never show credentials, even in a debugger
         auth = "api_key" if self.api_key else "basic" if self.username else "none"
@@ -82,10 +89,17 @@ class _Place:
     api_key: str | None = None
     username: str | None = None
     password: str | None = None
+    # chosen for this run (flags, --env): credentials without a URL go to the run's cluster.
+    # The shell is ambient: its credentials go only to the URL it names itself.
+    lends: bool = True
 
     @property
-    def has_credentials(self) -> bool:
+    def credentials(self) -> bool:
         return bool(self.api_key or self.username)
+
+    def travels_to(self, url: str) -> bool:
+        """Whether this place's credentials may be sent to ``url``."""
+        return _same_cluster(self.url, url) if self.url else self.lends
 
 
 def resolve_connection(
@@ -93,10 +107,9 @@ def resolve_connection(
 ) -> Connection:
     """The cluster and its credentials: flags, else the ``--env`` environment, else the shell.
 
-    Credentials come from the place the URL comes from; when that place names none, from the
-    first other place that names them, which names the same URL or none at all (an
-    ``ELASTIC_API_KEY`` with ``--url``): two places that name different URLs are an error naming
-    both, so nothing can send one cluster's key to another.
+    The URL comes from the first place that names one, and every other place that names a URL
+    must name the same (else an error naming both). The credentials are those of the first place
+    in that order whose credentials may travel to that URL (``_Place.travels_to``).
     """
     shell = os.environ if shell is None else shell
     places = [
@@ -116,6 +129,7 @@ def resolve_connection(
             api_key=shell_value(shell, "api_key"),
             username=shell_value(shell, "username"),
             password=shell_value(shell, "password"),
+            lends=False,
         ),
     ]
     given = [place for place in places if place is not None]
@@ -125,22 +139,21 @@ def resolve_connection(
             "no cluster given: pass --url, set ELASTICSEARCH_URL, use --env, or try --sandbox"
         )
     chosen = named[0]
+    url = chosen.url or ""
     for other in named[1:]:
-        if _same_cluster(chosen.url or "", other.url or ""):
-            continue
-        raise InputError(
-            f"two different clusters are named: {chosen.name} says {display_url(chosen.url or '')}"
-            f", {other.name} says {display_url(other.url or '')}; a credential is sent only to the "
-            "cluster it was given for, so name one cluster (unset one, or drop --env / --url)"
-        )
-    # every place that names a URL names this one (or we stopped above): the URL's own place
-    # first, then the others in order of precedence
-    credentials = next((p for p in [chosen, *given] if p.has_credentials), chosen)
+        if not _same_cluster(url, other.url or ""):
+            raise InputError(
+                f"two different clusters are named: {chosen.name} says {display_url(url)}, "
+                f"{other.name} says {display_url(other.url or '')}; a credential is sent only to "
+                "the cluster it was given for, so name one cluster (unset one, or drop --env / --url)"
+            )
+    candidates = [place for place in given if place.credentials]
+    credentials = next((place for place in candidates if place.travels_to(url)), None)
     return Connection(
-        url=chosen.url or "",
-        api_key=credentials.api_key or None,
-        username=None if credentials.api_key else credentials.username or None,
-        password=None if credentials.api_key else credentials.password,
+        url=url,
+        api_key=credentials.api_key if credentials else None,
+        username=None if credentials is None or credentials.api_key else credentials.username,
+        password=None if credentials is None or credentials.api_key else credentials.password,
         ca_cert=flags.ca_cert or settings.ca_cert,
         insecure=flags.insecure or settings.insecure,
         timeout=flags.timeout
@@ -149,7 +162,49 @@ def resolve_connection(
             shell, "timeout", DEFAULT_TIMEOUT, low=TIMEOUT_RANGE[0], high=TIMEOUT_RANGE[1]
         ),
         retry_for=flags.retry_for if flags.retry_for is not None else _retry_for(shell),
+        unsent="" if credentials else _why_none(chosen, candidates, url),
     )
+
+
+def _why_none(chosen: _Place, held_back: list[_Place], url: str) -> str:
+    """Why a run sends no credentials: said when the cluster answers 401. Only a place that
+    names no URL and lends nothing (the shell) can hold its credentials back."""
+    if held_back:
+        names = (
+            SHELL["api_key"] if held_back[0].api_key else f"{SHELL['username']}/{SHELL['password']}"
+        )
+        return (
+            f"no credentials were sent to {display_url(url)} (named by {chosen.name}): the "
+            f"shell's {names} goes only to the cluster {SHELL['url']} names, and the shell names "
+            f"none; set {SHELL['url']} to this cluster too, or pass the credentials as flags"
+        )
+    if chosen.name.startswith("environment"):
+        return (
+            f"no credentials were sent: {chosen.name} names no credential variables; name them "
+            "with api_key_env (or username_env and password_env), or pass --api-key"
+        )
+    return (
+        f"no credentials were sent; pass --api-key or --username/--password (or set "
+        f"{SHELL['api_key']} together with {SHELL['url']})"
+    )
+
+
+def refuse_sandbox_with_url(
+    settings: Settings, *, flag_url: str | None, shell: Mapping[str, str] | None = None
+) -> None:
+    """``--sandbox`` names a cluster too: with another URL given anywhere it is an error naming
+    both, so a run never silently plans the sandbox for someone who meant a real cluster."""
+    shell = os.environ if shell is None else shell
+    for name, url in (
+        ("the command line (--url)", flag_url),
+        (f"environment '{settings.environment}' of {SETTINGS_FILE}", settings.url),
+        (f"the shell ({SHELL['url']})", shell_value(shell, "url")),
+    ):
+        if url:
+            raise InputError(
+                f"two different clusters are named: --sandbox says the embedded sandbox, {name} "
+                f"says {display_url(url)}; name one cluster (drop --sandbox, or unset the other)"
+            )
 
 
 def _environment_place(
@@ -178,7 +233,9 @@ def _environment_place(
     return _Place(
         name=f"environment '{settings.environment}' of {SETTINGS_FILE}",
         url=settings.url,
-        **values,
+        api_key=values["api_key"],
+        username=values["username"],
+        password=values["password"],
     )
 
 

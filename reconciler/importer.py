@@ -198,20 +198,26 @@ def schema_reference(out: FsPath) -> str | None:
     return None
 
 
-def header(imported: Imported, schema_ref: str | None) -> str:
+def header(imported: Imported) -> list[str]:
     lines = []
-    if schema_ref:
-        lines.append(f"# yaml-language-server: $schema={schema_ref}")
     if imported.variables:
         names = ", ".join(imported.variables)
         lines.append(
-            "# Imported by `reconciler import`. Elasticsearch never returns secrets: "
+            "Imported by `reconciler import`. Elasticsearch never returns secrets: "
             f"set {names} to the endpoint's secret values."
         )
     else:
-        lines.append("# Imported by `reconciler import`. No secrets.")
-    lines.extend(f"# Note: {note}." for note in imported.notes)
-    return "\n".join(lines) + "\n"
+        lines.append("Imported by `reconciler import`. No secrets.")
+    lines.extend(f"Note: {note}." for note in imported.notes)
+    return lines
+
+
+def spec_file_text(spec: Mapping[str, Any], comments: list[str], *, schema_ref: str | None) -> str:
+    """A spec file: the editor's ``$schema`` line, the comment lines, then the YAML."""
+    lines = [f"# yaml-language-server: $schema={schema_ref}"] if schema_ref else []
+    lines.extend(f"# {comment}" for comment in comments)
+    body = yaml.safe_dump(dict(spec), sort_keys=False, allow_unicode=True)
+    return "\n".join(lines) + ("\n" if lines else "") + body
 
 
 def write_specs(
@@ -240,8 +246,8 @@ def write_specs(
             recorded=(recorded or {}).get(endpoint.inference_id),
         )
         path = out / f"{endpoint.inference_id}.yaml"
-        text = yaml.safe_dump(dict(imported.spec), sort_keys=False, allow_unicode=True)
-        path.write_text(header(imported, schema_ref) + text, encoding="utf-8")
+        text = spec_file_text(imported.spec, header(imported), schema_ref=schema_ref)
+        path.write_text(text, encoding="utf-8")
         written.append(path)
     return written
 

@@ -4,7 +4,7 @@ Owns the read side of a run in a constant number of requests: ``GET /``,
 ``GET /_inference/_all`` and the state document, whatever the number of
 endpoints; plus one ``DELETE ?dry_run=true`` per destructive change to learn
 which pipelines and indices use it. Also computes, from the state's
-fingerprints, which secrets moved.
+fingerprints, which secrets moved, and re-keys fingerprints of an older form.
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ from reconciler.calls import endpoint_path
 from reconciler.catalog import Catalog, parse_version
 from reconciler.client import Client
 from reconciler.errors import SecretError
+from reconciler.fingerprints import fingerprint, is_current, matches, self_contained
 from reconciler.model import EndpointSpec, FieldPath, LiveEndpoint, content_digest, dotted
 from reconciler.ownership import Records, read_records
 from reconciler.plan import Change, SecretStatus, Usage
-from reconciler.secrets import fingerprint, get_path, resolve, secret_paths
-from reconciler.state import State, StateStore
+from reconciler.secrets import get_path, resolve, secret_paths
+from reconciler.state import Managed, State, StateStore
 
 DRY_RUN_SINCE = (8, 15, 0)
 
@@ -141,9 +142,57 @@ def secret_statuses(
             except SecretError:
                 unresolved.append(path)
                 continue
-            if fingerprint(value, salt=state.salt) != known:
+            same = matches(known, value, salt=state.salt)
+            if same is None:  # made with a fingerprint key this run does not have
+                untracked.append(path)
+            elif not same:
                 changed.append(path)
         statuses[spec.inference_id] = SecretStatus(
             changed=tuple(changed), untracked=tuple(untracked), unresolved=tuple(unresolved)
         )
     return statuses
+
+
+def stale_fingerprints(state: State) -> bool:
+    """Whether the state holds fingerprints in an older form than ``fingerprint`` makes now."""
+    return state.available and any(
+        not is_current(recorded)
+        for entry in state.managed.values()
+        for recorded in entry.secrets.values()
+    )
+
+
+def rekeyed(
+    state: State, specs: Iterable[EndpointSpec], catalog: Catalog, *, version: str
+) -> State:
+    """The state with each fingerprint of an older form (the legacy salt-keyed HMAC a reader can
+    test guesses against, or another key's) made again in the current form, where the declared
+    secret still matches it: no rotation is invented and none is hidden. One that no longer
+    matches stays (the plan's update sends the secret and records it anew); one of an endpoint
+    no spec declares cannot be checked, and a legacy one is dropped rather than left guessable."""
+    if not stale_fingerprints(state):
+        return state
+    by_id = {spec.inference_id: spec for spec in specs}
+    cluster = parse_version(version)
+    managed: dict[str, Managed] = {}
+    for inference_id, entry in state.managed.items():
+        spec = by_id.get(inference_id)
+        values: dict[str, str] = {}
+        if spec is not None:
+            facts = catalog.facts(spec.service, spec.task_type, cluster)
+            for path in secret_paths(spec, facts.secret_fields):
+                try:
+                    values[dotted(path)] = resolve(get_path(spec.body, path), spec=spec, path=path)
+                except SecretError:
+                    continue
+        secrets: dict[str, str] = {}
+        for name, recorded in entry.secrets.items():
+            value = values.get(name)
+            if is_current(recorded):
+                secrets[name] = recorded
+            elif value is not None and matches(recorded, value, salt=state.salt):
+                secrets[name] = fingerprint(value, salt=state.salt)
+            elif value is not None or self_contained(recorded):
+                secrets[name] = recorded  # a rotation the plan shows, or one another run can check
+        managed[inference_id] = replace(entry, secrets=secrets)
+    return replace(state, managed=managed)

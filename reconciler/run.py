@@ -19,7 +19,15 @@ from reconciler.apply import Applier, ApplyResult, Outcome, Progress, apply_lock
 from reconciler.availability import check_offered
 from reconciler.catalog import ANY_VERSION, Catalog
 from reconciler.errors import InputError, VerificationError
-from reconciler.live import Snapshot, read_snapshot, read_usage, secret_statuses
+from reconciler.fingerprints import check_key, self_contained
+from reconciler.live import (
+    Snapshot,
+    read_snapshot,
+    read_usage,
+    rekeyed,
+    secret_statuses,
+    stale_fingerprints,
+)
 from reconciler.model import EndpointSpec, LiveEndpoint
 from reconciler.normalize import declared_names
 from reconciler.ownership import forget_ids, hand_over, move_out, resolve, take_claims
@@ -71,6 +79,7 @@ def make_plan(
     is an error (file:line, all at once) before any request, so a green plan means apply can send.
     """
     asked = requested or Requested()
+    check_key()
     check_references(specs, session.catalog)
     snapshot = read_snapshot(session.client, session.store, version=version)
     check_versions(tuple(specs), session.catalog, snapshot.version)
@@ -157,7 +166,8 @@ def named_endpoints(
 
 def _with_moving(session: Session, state: State, moving: Mapping[str, str]) -> State:
     """This directory's state with the entries of endpoints moving out of a legacy document
-    (their fingerprints stay valid: a new document takes the legacy document's salt)."""
+    (their fingerprints stay valid: a new document takes the legacy document's salt, and only
+    the legacy salt-keyed form depends on it)."""
     if not moving:
         return state
     managed = dict(state.managed)
@@ -168,7 +178,13 @@ def _with_moving(session: Session, state: State, moving: Mapping[str, str]) -> S
             salt = source.salt
         for inference_id, entry in source.managed.items():
             if moving.get(inference_id) == legacy:
-                managed[inference_id] = entry if source.salt == salt else replace(entry, secrets={})
+                managed[inference_id] = (
+                    entry
+                    if source.salt == salt
+                    else replace(
+                        entry, secrets={k: v for k, v in entry.secrets.items() if self_contained(v)}
+                    )
+                )
     return replace(state, managed=managed, salt=salt)
 
 
@@ -251,6 +267,7 @@ def apply_specs(
         taken, refused = _take_ownership(session, planned)
         state = _recorded(planned)
         state = replace(state, managed={k: v for k, v in state.managed.items() if k not in refused})
+        state = rekeyed(state, specs, session.catalog, version=planned.snapshot.version)
         applier = Applier(
             session,
             specs,
@@ -288,11 +305,15 @@ def apply_specs(
 
 def _ownership_work(planned: Planned, specs: tuple[EndpointSpec, ...]) -> bool:
     """Whether the state must be written although no endpoint changes: adoptions, moves out
-    of a legacy document, or fields whose declaration changed since the last apply."""
+    of a legacy document, fields whose declaration changed since the last apply, secret
+    fingerprints of an older form to re-key, or what the other directories read from our state
+    (conflicts, endpoints no longer declared, hand-overs) changed."""
     state = planned.snapshot.state
     if not state.available:
         return False
     if planned.moving or planned.unrecorded(specs) or any(c.adopt for c in planned.plan.changes):
+        return True
+    if stale_fingerprints(state):
         return True
     recorded = _recorded(planned)
     if planned.plan.moves or (recorded.declared_not_owned, recorded.no_longer_declared) != (

@@ -1,9 +1,9 @@
 """Secret references: ``${env:NAME}`` / ``${file:PATH}``, fingerprints and masks.
 
 Owns everything that touches a secret value: recognising a reference,
-resolving it (only when a value must be sent or fingerprinted), the salted
-HMAC-SHA256 fingerprint kept in the state document, and the masks shown in
-every output. A secret value never leaves this module except to be sent.
+resolving it (only when a value must be sent or fingerprinted; ``${file:}`` fenced to
+the desired-state directory), and the masks shown in every output. A secret value never
+leaves this module except to be sent or fingerprinted (``fingerprints.py``).
 
 Every value resolved in this process is also remembered (in memory only), so
 that ``scrub``, the one scrubber of the tool, can take it out of any text that
@@ -14,8 +14,6 @@ secret is remembered in every form an answer can carry it (see ``_forms``).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import os
@@ -186,15 +184,6 @@ def unresolvable(wanted: Iterable[tuple[EndpointSpec, Iterable[FieldPath]]]) -> 
                 )
                 problems.append(spec.source.problem(path, message))
     return problems
-
-
-def fingerprint(secret: str, *, salt: str) -> str:
-    digest = hmac.new(salt.encode(), secret.encode(), hashlib.sha256).hexdigest()
-    return f"hmac-sha256:{digest}"
-
-
-def new_salt() -> str:
-    return os.urandom(16).hex()
 
 
 def resolved_body(

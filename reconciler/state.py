@@ -19,7 +19,7 @@ from typing import Any
 
 from reconciler.client import Client
 from reconciler.errors import AuthError, Conflict, HTTPError, LockError, NotFound, ReconcilerError
-from reconciler.secrets import new_salt
+from reconciler.fingerprints import new_salt
 from reconciler.settings import DEFAULT_INDEX, LOCK_TTL_SECONDS
 
 __all__ = ["DEFAULT_INDEX", "LOCK_TTL_SECONDS", "State", "StateStore"]  # defaults live in settings

@@ -3,7 +3,10 @@
 Owns the verdict on a desired-state directory: every problem, all at once,
 each with file and line. Cross-document checks (an id used twice) and rules
 JSON Schema cannot say (word overlap <= half of max_chunk_size) live here.
-Without given variables (``reconciler validate``, offline, no ``--env``), every
+Old layouts that Elasticsearch still accepts are read as the server reads them
+(``layouts``), each with a note showing the current layout, so that the schema
+checks and the plan see the current layout. Without given variables
+(``reconciler validate``, offline, no ``--env``), every
 environment of reconciler.yaml is checked, and reconciler.yaml itself. Problems
 are capped at ``MAX_PROBLEMS``, so that a huge broken file fails fast.
 Does not talk to a cluster.
@@ -26,6 +29,7 @@ from reconciler.variables import misplaced_references, substitute_variables
 class Validation:
     specs: tuple[EndpointSpec, ...]
     diagnostics: tuple[Diagnostic, ...]
+    notes: tuple[Diagnostic, ...] = ()  # not problems: old layouts read as the current one
 
     @property
     def ok(self) -> bool:
@@ -39,10 +43,40 @@ def validate_directory(root: FsPath, *, variables: Mapping[str, str] | None = No
     """Validate with ``variables``; with None, with those of every environment of reconciler.yaml."""
     documents, diagnostics = load_directory(root)
     diagnostics += misplaced_references(documents)
+    documents, notes = current_layouts(documents)
     if variables is not None:
         documents, problems = substitute_variables(documents, variables)
-        return validate_documents(documents, diagnostics + problems)
-    return _every_environment(root, documents, diagnostics)
+        result = validate_documents(documents, diagnostics + problems)
+    else:
+        result = _every_environment(root, documents, diagnostics)
+    return replace(result, notes=tuple(sort_diagnostics(notes)))
+
+
+def current_layouts(documents: list[Document]) -> tuple[list[Document], list[Diagnostic]]:
+    """Each document in the layout the server reads it as, and a note per old-layout element.
+
+    A moved value keeps its file:line: the new path points at the node the user wrote.
+    """
+    from reconciler.catalog import load_catalog
+    from reconciler.layouts import current_layout
+
+    catalog = load_catalog()
+    result: list[Document] = []
+    notes: list[Diagnostic] = []
+    for document in documents:
+        layout = current_layout(document.body, catalog)
+        if not layout.changes:
+            result.append(document)
+            continue
+        source = document.source
+        positions = dict(source.positions)
+        for change in layout.changes:
+            if change.applied and change.source in positions:
+                positions[change.target] = positions[change.source]
+            notes.append(source.problem(change.source, f"note: {change.message}"))
+        moved = Document(body=layout.body, source=replace(source, positions=positions))
+        result.append(moved)
+    return result, notes
 
 
 def _every_environment(
@@ -121,7 +155,34 @@ def _check_one(document: Document) -> list[Diagnostic]:
                 message=f"a spec document must be a mapping (an endpoint), not {kind}",
             )
         ]
-    return check_document(document) + _chunking_overlap(document)
+    return check_document(document) + _chunking_overlap(document) + _unparsable_urls(document)
+
+
+def _unparsable_urls(document: Document) -> list[Diagnostic]:
+    """URLs Elasticsearch's parser refuses at PUT (a placeholder such as ``<url>`` left in)."""
+    from reconciler.catalog import load_catalog
+    from reconciler.uris import uri_problem
+
+    settings = document.body.get("service_settings")
+    if not isinstance(settings, Mapping):
+        return []
+    catalog = load_catalog()
+    facts = catalog.service(str(document.body.get("service")))
+    problems = []
+    for name in (catalog.raw.get("uri_fields") or {}).get("fields", ()):
+        value = settings.get(name)
+        if not isinstance(value, str) or (
+            facts and facts.field("service_settings", name).get("templates")
+        ):
+            continue
+        problem = uri_problem(value)
+        if problem:
+            message = (
+                f"service_settings.{name}: Elasticsearch cannot parse this URL ({problem}); "
+                "a placeholder from an example left in?"
+            )
+            problems.append(document.source.problem(("service_settings", name), message))
+    return problems
 
 
 def _chunking_overlap(document: Document) -> list[Diagnostic]:

@@ -8,12 +8,21 @@ never an answer Elasticsearch would give). Helpers for talking to it: `tests/san
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from reconciler.sandbox import SandboxServer
+
+# A CLI started as a subprocess from another folder imports this checkout's package, installed or
+# not (a developer's worktree need not be installed; CI installs the same code).
+_ROOT = str(Path(__file__).resolve().parents[1])
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (_ROOT, os.environ.get("PYTHONPATH", "")) if p
+)
 
 
 @pytest.fixture

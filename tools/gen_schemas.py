@@ -310,6 +310,17 @@ def rule_schema(rule: dict[str, Any]) -> Schema:
             "description": f"{rule['requires']} requires " + ", ".join(rule["fields"]),
             "dependentRequired": {rule["requires"]: list(rule["fields"])},
         }
+    if "unless" in rule:  # what is required when the other field is absent
+        if "required" in rule:
+            needed = " and ".join(rule["required"]) + " are"
+            options = [{"required": list(rule["required"])}]
+        else:
+            needed = "one of " + ", ".join(rule["one_of"]) + " is"
+            options = [{"required": [name]} for name in rule["one_of"]]
+        return {
+            "description": f"{needed} required unless {rule['unless']} is given",
+            "anyOf": [{"required": [rule["unless"]]}, *options],
+        }
     if "forbids" in rule:
         return {
             "description": f"{rule['forbids']} cannot be combined with "

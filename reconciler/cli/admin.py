@@ -1,4 +1,5 @@
-"""Commands that look after a directory's state or the catalog: forget, unlock, doctor, import, schema."""
+"""Commands that look after a directory's state or the catalog: forget, unlock, doctor, import,
+convert, schema."""
 
 from __future__ import annotations
 
@@ -150,6 +151,54 @@ def import_(out: FsPath, ids: tuple[str, ...], **options: Any) -> int:
         + (f" (skipped {skipped} preconfigured '.' endpoint(s))" if skipped else "")
         + ". Set the secret variables named in each file's header, then run `reconciler plan` "
         "(the next apply adopts them)."
+    )
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("source", default="-", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=FsPath),
+    help="Directory to write one spec file per request into (existing files are never replaced).",
+)
+@click.option(
+    "--modernise",
+    "--modernize",
+    is_flag=True,
+    help="Write old layouts Elasticsearch still accepts in the current layout.",
+)
+def convert(source: str, out: FsPath, modernise: bool) -> int:
+    """Turn Kibana Dev Tools requests (PUT _inference/...) from SOURCE (default: stdin) into specs."""
+    from reconciler.catalog import load_catalog
+    from reconciler.convert import convert_text, write_converted
+    from reconciler.importer import schema_reference
+    from reconciler.loader import read_text
+
+    if source == "-":
+        text, name = sys.stdin.read(), "<stdin>"
+    else:
+        name = source
+        text, problem = read_text(FsPath(source), root=None, file=source)
+        if problem is not None or text is None:
+            raise InputError(f"cannot convert {source}", [problem] if problem else [])
+    conversion = convert_text(text, file=name, catalog=load_catalog(), modernise=modernise)
+    written = write_converted(conversion, out, source=name, schema_ref=schema_reference(out))
+    for message in conversion.skipped:
+        click.echo(message, err=True)
+    for converted in conversion.specs:
+        for field, variable in zip(converted.replaced, converted.variables, strict=False):
+            click.echo(
+                f"replaced the literal {field} of {converted.inference_id} with "
+                f"${{env:{variable}}}",
+                err=True,
+            )
+    variables = [v for converted in conversion.specs for v in converted.variables]
+    click.echo(
+        f"Wrote {len(written)} spec file(s) to {out}."
+        + (f" Set {', '.join(variables)} before plan or apply." if variables else "")
+        + f" Then run `reconciler validate {out}`."
     )
     return EXIT_OK
 

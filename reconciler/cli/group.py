@@ -85,6 +85,8 @@ def validate(directory: FsPath) -> None:
     from reconciler.validate import validate_directory
 
     result = validate_directory(directory)
+    for note in result.notes:
+        click.echo(str(note), err=True)
     if not result.ok:
         raise InputError(f"{len(result.diagnostics)} problem(s) in {directory}", result.diagnostics)
     count = len(result.specs)

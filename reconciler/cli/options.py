@@ -73,7 +73,7 @@ def _session(directory: FsPath, options: dict[str, Any], *, saved: Any = None) -
     """Settings and an (unopened) session; a saved plan brings its environment and state document."""
     from dataclasses import replace
 
-    from reconciler.connection import connection_for
+    from reconciler.connection import connection_for, refuse_sandbox_with_url
     from reconciler.session import open_session
     from reconciler.settings import load_settings
 
@@ -88,6 +88,7 @@ def _session(directory: FsPath, options: dict[str, Any], *, saved: Any = None) -
     root = directory if directory.is_dir() else directory.parent
     sandbox_data = options.get("sandbox_data")
     if options.get("sandbox") or sandbox_data:
+        refuse_sandbox_with_url(settings, flag_url=options.get("url"))
         sandbox_data = sandbox_data or root / ".reconciler" / "sandbox.json"
         return open_session(connection=None, settings=settings, sandbox_data=sandbox_data), settings
     if options.get("insecure"):

@@ -514,6 +514,16 @@ MEASURED_DIMENSIONS = {
     "all-minilm-l6-v2": 384,
 }
 DEFAULT_DIMENSIONS = 1536
+# Old layouts the server still reads as service_settings.model_id, in the order it looks:
+# OpenAiService.moveModelFromTaskToServiceSettings takes task_settings.model, else
+# task_settings.model_id, when service_settings has no model_id; CohereServiceSettings.fromMap
+# reads service_settings.model and lets model_id win when both are given.
+LEGACY_MODEL_KEYS = {
+    "openai": (("task_settings", "model"), ("task_settings", "model_id")),
+    "cohere": (("service_settings", "model"),),
+}
+# Settings read through ServiceUtils.createUri (java.net.URI); custom's url is a template.
+URL_SETTINGS = ("url", "streaming_url")
 MODEL_KEYS = ("model_id", "model", "deployment_id", "target", "service_id", "endpoint_name", "url")
 
 # EIS has its own module (knob-gated, versioned task types, preconfigured endpoints); importing

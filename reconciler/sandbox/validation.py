@@ -22,7 +22,7 @@ from .chunking import parse_chunking
 from .errors import EsError, status_exception, unknown_settings, validation_failed
 from .facts import TaskFacts, facts, measured_dimensions, task_types_of
 from .fields import check_value, missing, parse_rate_limit, take_fields, wrong_type
-from .services import CHUNKED_TASKS, SERVICES, TASK_TYPES
+from .services import CHUNKED_TASKS, LEGACY_MODEL_KEYS, SERVICES, TASK_TYPES, URL_SETTINGS
 from .timeline import field_exists, service_exists, task_exists, value_exists
 
 ID_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9_\-.]*[a-z0-9])?\Z")
@@ -97,6 +97,7 @@ def parse_create(
         raise status_exception("Missing required field [service_settings]")
     service_map = as_map(request.pop("service_settings"), "service_settings")
     task_map = as_map(request.pop("task_settings", None) or {}, "task_settings")
+    move_legacy_model(service, service_map, task_map)
     chunking = None
     if task_type in CHUNKED_TASKS:
         chunking = parse_chunking(request.pop("chunking_settings", None))
@@ -143,6 +144,40 @@ def parse_create(
     return Parsed(config=config, secrets=secrets, hidden=hidden)
 
 
+def move_legacy_model(service: str, service_map: dict[str, Any], task_map: dict[str, Any]) -> None:
+    """Where an old layout put the model, moved to service_settings.model_id as the server does."""
+    maps = {"service_settings": service_map, "task_settings": task_map}
+    for scope, key in LEGACY_MODEL_KEYS.get(service, ()):
+        if "model_id" in service_map:
+            if scope == "service_settings":  # cohere: model_id wins, model is dropped
+                service_map.pop(key, None)
+            return
+        if key in maps[scope]:
+            service_map["model_id"] = maps[scope].pop(key)
+
+
+def url_error(name: str, value: Any) -> str | None:
+    """`ServiceUtils.convertToUri`'s complaint about a URL java.net.URI cannot parse."""
+    if not isinstance(value, str):
+        return None
+    reason = None
+    for index, char in enumerate(value):
+        if char in ' "<>\\^`{|}' or ord(char) < 0x20:
+            reason = f"Illegal character in path at index {index}: {value}"
+            break
+        if char == "%" and not re.fullmatch(r"[0-9A-Fa-f]{2}", value[index + 1 : index + 3]):
+            reason = f"Malformed escape pair at index {index}: {value}"
+            break
+    if reason is None and re.fullmatch(r"[A-Za-z][A-Za-z0-9+.\-]*://", value):
+        reason = f"Expected authority at index {len(value)}: {value}"
+    if reason is None:
+        return None
+    return (
+        f"[{SERVICE_SCOPE}] Invalid url [{value}] received for field [{name}]. "
+        f"Error: unable to parse url [{value}]. Reason: {reason}"
+    )
+
+
 def facts_at(task_facts: TaskFacts, version: str) -> TaskFacts:
     """The facts as an older release had them: later fields unknown (so rejected as
     leftovers, as that release would), later enum values invalid, no rate limit before 8.15."""
@@ -180,6 +215,10 @@ def check_service_rules(
 ) -> None:
     """Cross-field rules the type codes cannot say."""
     service = service_facts.service
+    if service != "custom":
+        errors.extend(
+            problem for name in URL_SETTINGS if (problem := url_error(name, settings.get(name)))
+        )
     if service_facts.oauth and any(k in settings for k in service_facts.oauth):
         absent = [k for k in service_facts.oauth if k not in settings]
         if absent:

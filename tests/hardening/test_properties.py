@@ -22,12 +22,12 @@ from hypothesis import strategies as st
 from reconciler.catalog import EndpointFacts, load_catalog
 from reconciler.client import Connection
 from reconciler.diff import changed_paths
+from reconciler.fingerprints import new_salt
 from reconciler.loader import Document
 from reconciler.model import EndpointSpec, Source
 from reconciler.normalize import desired_view
 from reconciler.run import ApplyHooks, ApplyOptions, apply_specs, make_plan
 from reconciler.sandbox import SandboxServer
-from reconciler.secrets import new_salt
 from reconciler.session import open_session
 from reconciler.settings import Settings
 from reconciler.state import Managed, State

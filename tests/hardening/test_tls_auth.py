@@ -195,11 +195,14 @@ def test_wrong_api_key_is_a_clear_401(keyed_cluster: SandboxServer, specs: Path)
 def test_api_key_by_flag_or_environment(
     keyed_cluster: SandboxServer, specs: Path, how: str
 ) -> None:
-    options: tuple[str, ...] = ("--api-key", KEY) if how == "flag" else ()
-    env = {"ELASTIC_API_KEY": KEY} if how == "environment" else {}
-    result, _ = cli(
-        "apply", str(specs), "--url", keyed_cluster.url, *options, "--auto-approve", env=env
+    # the shell's key goes only to the cluster the shell names (docs/security.md)
+    options = ("--url", keyed_cluster.url, "--api-key", KEY) if how == "flag" else ()
+    env = (
+        {"ELASTIC_API_KEY": KEY, "ELASTICSEARCH_URL": keyed_cluster.url}
+        if how == "environment"
+        else {}
     )
+    result, _ = cli("apply", str(specs), *options, "--auto-approve", env=env)
     assert result.code == 0, result.output
     assert "Apply complete: 2 created" in result.stdout
 

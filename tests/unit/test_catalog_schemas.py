@@ -55,7 +55,7 @@ FIELD_KEYS = {
     "since", "enum_since", "required_before",
     "set_by_user_flag",  # the listing key that truly says whether the user sent the field (import)
 }  # fmt: skip
-RULE_KINDS = {"exactly_one_of", "all_or_none", "at_most_one_of", "requires", "forbids"}
+RULE_KINDS = {"exactly_one_of", "all_or_none", "at_most_one_of", "requires", "forbids", "unless"}
 UPDATE_KEYS = {
     "service_settings",
     "task_settings",
@@ -273,9 +273,12 @@ def test_catalog_service_is_consistent(name: str) -> None:
     for rule in service["rules"]:
         kinds = set(rule) & RULE_KINDS
         assert len(kinds) == 1, rule
-        assert set(rule) <= RULE_KINDS | {"fields", "task_types", "block"}, rule
+        assert set(rule) <= RULE_KINDS | {"fields", "task_types", "block", "required", "one_of"}, (
+            rule
+        )
         block = rule.get("block", "service_settings")
-        named = rule.get("fields", []) + ([rule[k] for k in ("requires", "forbids") if k in rule])
+        named = rule.get("fields", []) + rule.get("required", []) + rule.get("one_of", [])
+        named += [rule[k] for k in ("requires", "forbids", "unless") if k in rule]
         named += [
             f for k in ("exactly_one_of", "all_or_none", "at_most_one_of") for f in rule.get(k, [])
         ]
@@ -488,7 +491,7 @@ PER_SERVICE_INVALID = [
     ("elastic", "chat_completion", ("set", "service_settings.api_key", "${env:EIS_KEY}"), "'api_key' was unexpected"),
     ("elastic", "text_embedding", ("del", "service_settings.model_id"), "'model_id' is a required property"),
     ("elastic", "rerank", ("set", "service_settings.max_batch_size", 8), "'max_batch_size' was unexpected"),
-    ("elasticsearch", "sparse_embedding", ("del", "service_settings.num_threads"), "'num_threads' is a dependency of 'model_id'"),
+    ("elasticsearch", "sparse_embedding", ("del", "service_settings.num_threads"), "is not valid under any of the given schemas"),
     ("elasticsearch", "text_embedding", ("set", "service_settings.num_threads", 3), "3 is not one of [1, 2, 4, 8, 16, 32]"),
     ("elasticsearch", "rerank", ("set", "service_settings.adaptive_allocations.max", 4), "'max' was unexpected"),
     ("elasticsearch", "text_embedding", ("set", "service_settings.dimensions", 384), "'dimensions' was unexpected"),

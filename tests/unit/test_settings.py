@@ -1,8 +1,9 @@
 """The one precedence rule for a cluster and its credentials, as a table; reconciler.yaml's schema.
 
 Each row: what the command line says, the ``--env`` environment (its url and the variables it
-names), the shell; then the URL and credentials that result, or the error. A URL and its
-credentials always come from one place; two places naming different clusters stop the run.
+names), the shell; then the URL and credentials that result, or the error. A credential set
+travels with the URL of its own place; two places naming different clusters stop the run. Every
+combination of the three places is checked against the rule in tests/unit/test_routing.py.
 """
 
 from __future__ import annotations
@@ -37,11 +38,22 @@ TABLE: list[tuple[str, Flags, Settings, dict[str, str], Any]] = [
         (A, "k-flag", None, None),
     ),
     (
-        "a shell key without a URL goes with --url",
+        "a shell key without a shell URL never goes to --url's cluster",
         Flags(url=A),
         NONE,
         {"ELASTIC_API_KEY": "k-shell"},
-        (A, "k-shell", None, None),
+        (A, None, None, None),
+    ),
+    (
+        "an environment with a URL and no credential variables sends none of the shell's",
+        Flags(),
+        Settings(environment="other", url=A, state_id="other"),
+        {
+            "ELASTIC_API_KEY": "k-shell",
+            "ELASTICSEARCH_USERNAME": "u",
+            "ELASTICSEARCH_PASSWORD": "p",
+        },
+        (A, None, None, None),
     ),
     (
         "--url and the same URL in the shell, with its key",

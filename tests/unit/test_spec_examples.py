@@ -76,6 +76,14 @@ INVALID: dict[str, tuple[str, str]] = {
         "no api_key, as PutVoyageAIRequestExample1",
         "missing required field 'api_key'",
     ),
+    **{
+        f"PutGoogleVertexAiRequestExample{number}": (
+            "url/streaming_url keep the %LOCATION_ID%-style placeholders of the documentation: "
+            "ServiceUtils.createUri (java.net.URI) refuses '%' that starts no %XX escape, a 400 at PUT",
+            "Elasticsearch cannot parse this URL ('%' at index",
+        )
+        for number in (4, 7, 9, 10, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22)
+    },
 }
 VALID = [example for example in REQUESTS if example.name not in INVALID]
 
@@ -99,7 +107,7 @@ def spec_of(example: RequestExample) -> EndpointSpec:
 
 
 def test_the_data_holds_every_example_once() -> None:
-    assert (len(REQUESTS), len(RESPONSES), len(VALID)) == (103, 25, 94)
+    assert (len(REQUESTS), len(RESPONSES), len(VALID)) == (103, 25, 80)
     assert len(BY_NAME) == len(REQUESTS)
     assert {e.name for e in REQUESTS} >= set(INVALID)
     assert all(len(e.commit) == 40 and e.path.endswith(f"/{e.name}.yaml") for e in REQUESTS)
