@@ -271,4 +271,13 @@ def apply_lock(session: Session) -> Iterator[str]:
         with LockKeeper(store, token=store.token or "", ttl=ttl):  # a long apply keeps its lock
             yield note
     finally:
-        store.release_lock()
+        token = store.token
+        try:
+            store.release_lock()
+        except ClusterError as error:  # the cluster is gone: say when the lock goes by itself
+            expiry = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() + ttl))
+            store.lock_left = (
+                f"the apply lock could not be released ({scrub(str(error))}); it expires by "
+                f"{expiry} UTC (at most {int(ttl)} s from now); to remove it sooner, run "
+                f"`{store.unlock_command(token or '')}` (with the same connection options)"
+            )

@@ -107,7 +107,8 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
 
 
 def find_spec_files(root: FsPath) -> list[FsPath]:
-    """Every *.yaml / *.yml under root, recursively, hidden folders skipped, sorted."""
+    """Every *.yaml / *.yml (any case: .YAML too) under root, recursively, hidden folders
+    skipped, sorted."""
     if root.is_file():
         return [root]
     found: list[FsPath] = []
@@ -123,7 +124,7 @@ def find_spec_files(root: FsPath) -> list[FsPath]:
                 if target is None or real_root is None or not target.is_relative_to(real_root):
                     found.append(linked)
         for name in filenames:
-            if name.startswith(".") or not name.endswith((".yaml", ".yml")):
+            if name.startswith(".") or not name.lower().endswith((".yaml", ".yml")):
                 continue
             if folder == str(root) and name == SETTINGS_FILE:
                 continue

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from reconciler import addresses
 from reconciler.client import Client
 from reconciler.errors import AuthError, Conflict, NotFound, OwnershipConflict
 from reconciler.model import undotted
@@ -331,15 +332,17 @@ def move_out(client: Client, store: StateStore, moves: Iterable[Move]) -> tuple[
     return tuple(notes)
 
 
-def forget_ids(client: Client, store: StateStore, inference_ids: Iterable[str]) -> tuple[str, ...]:
-    """Stop managing these endpoints, touching none of them (the caller holds the lock).
-    Returns the ids this document did not manage."""
-    wanted = list(inference_ids)
+def forget_ids(client: Client, store: StateStore, written: Iterable[str]) -> tuple[str, ...]:
+    """Stop managing the endpoints ``written`` names (``ID`` or ``TASK_TYPE/ID``), touching none
+    of them (the caller holds the lock); the ids forgotten. One that this document does not
+    manage is an error before anything is written."""
     state = store.read()
-    unknown = tuple(i for i in wanted if i not in state.managed)
-    known = set(wanted) - set(unknown)
-    if known:
-        store.drop(known)
-    for inference_id in wanted:
+    known = {i: frozenset({entry.task_type}) for i, entry in state.managed.items()}
+    ids, problems = addresses.resolve(
+        "forget", written, known=known, where=f"is managed by {store.index}/{store.doc_id}"
+    )
+    addresses.check(problems)
+    store.drop(set(ids))
+    for inference_id in sorted(ids):
         release(client, store.index, inference_id, owner=store.doc_id)
-    return unknown
+    return tuple(sorted(ids))

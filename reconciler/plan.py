@@ -176,7 +176,7 @@ class Plan:
     warnings: tuple[str, ...] = ()
     prune: bool = False
     state: str = ""  # the state document the plan was made with (index/id)
-    directory: str = ""  # the desired-state directory as the user named it (for hints)
+    invocation: str = ""  # DIR [--env NAME] as the user named them, for the commands it suggests
 
     def count(self, action: Action) -> int:
         return sum(1 for change in self.changes if change.action is action)
@@ -236,10 +236,15 @@ class Requested:
     replace: frozenset[str] = frozenset()  # --replace ID
     adopt: frozenset[str] = frozenset()  # --adopt ID
     send_secrets: frozenset[str] = frozenset()  # --send-secrets ID
+    send_untracked: bool = False  # --send-secrets UNTRACKED: every secret never sent by us
     targets: frozenset[str] | None = None  # --target ID: only these (None: all)
 
     def targeted(self, inference_id: str) -> bool:
         return self.targets is None or inference_id in self.targets
+
+
+UNTRACKED = "secret not tracked (never sent by reconciler); rotation cannot be detected"
+SEND_UNTRACKED = "UNTRACKED"  # `--send-secrets UNTRACKED` (no inference id is upper case)
 
 
 @dataclass(frozen=True, kw_only=True)

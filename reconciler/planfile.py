@@ -183,6 +183,7 @@ def _requested_json(requested: Requested) -> dict[str, Any]:
         "replace": sorted(requested.replace),
         "adopt": sorted(requested.adopt),
         "send_secrets": sorted(requested.send_secrets),
+        "send_untracked": requested.send_untracked,
         "targets": sorted(requested.targets) if requested.targets is not None else None,
     }
 
@@ -193,6 +194,7 @@ def _requested(document: Mapping[str, Any]) -> Requested:
         replace=frozenset(document.get("replace") or ()),
         adopt=frozenset(document.get("adopt") or ()),
         send_secrets=frozenset(document.get("send_secrets") or ()),
+        send_untracked=bool(document.get("send_untracked")),
         targets=frozenset(targets) if targets is not None else None,
     )
 
@@ -210,7 +212,7 @@ def _plan_json(plan: Plan) -> dict[str, Any]:
         ],
         "warnings": list(plan.warnings),
         "state": plan.state,
-        "directory": plan.directory,
+        "invocation": plan.invocation,
         "changes": [_change_json(change) for change in plan.changes],
     }
 
@@ -258,7 +260,7 @@ def _plan(document: Mapping[str, Any]) -> Plan:
         warnings=tuple(document.get("warnings") or ()),
         prune=bool(document.get("prune")),
         state=str(document.get("state") or ""),
-        directory=str(document.get("directory") or ""),
+        invocation=str(document.get("invocation") or ""),
     )
 
 

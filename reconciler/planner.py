@@ -27,6 +27,7 @@ from reconciler.model import (
 from reconciler.normalize import View, declared_fields, desired_view, field_of, live_view
 from reconciler.plan import (
     ORDER,
+    UNTRACKED,
     Action,
     Change,
     Move,
@@ -52,7 +53,7 @@ def build_plan(
     requested: Requested | None = None,
     warnings: tuple[str, ...] = (),
     state: str = "",
-    directory: str = "",
+    invocation: str = "",
 ) -> Plan:
     """Pair desired and live by id and decide one action for each. Pure."""
     owners = ownership or Ownership(known=False)
@@ -118,7 +119,7 @@ def build_plan(
         warnings=warnings + tuple(notes),
         prune=prune and owners.known,
         state=state,
-        directory=directory,
+        invocation=invocation,
     )
 
 
@@ -326,11 +327,7 @@ def masked(
 
 
 def _secret_notes(secrets: SecretStatus, inference_id: str) -> tuple[str, ...]:
-    notes = [
-        f"{dotted(path)}: secret not tracked (not sent by reconciler yet); rotation cannot be "
-        f"detected. Send it once, in place, with `apply --send-secrets {inference_id}`"
-        for path in secrets.untracked
-    ]
+    notes = [f"{dotted(path)}: {UNTRACKED}" for path in secrets.untracked]
     notes += [
         f"{dotted(path)}: secret reference not resolvable here; rotation not checked"
         for path in secrets.unresolved

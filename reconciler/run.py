@@ -18,7 +18,7 @@ from reconciler.addresses import known_endpoints
 from reconciler.apply import Applier, ApplyResult, Outcome, Progress, apply_lock
 from reconciler.availability import check_offered
 from reconciler.catalog import ANY_VERSION, Catalog
-from reconciler.errors import InputError, VerificationError
+from reconciler.errors import ClusterError, InputError, VerificationError
 from reconciler.fingerprints import check_key, self_contained
 from reconciler.live import (
     Snapshot,
@@ -31,11 +31,11 @@ from reconciler.live import (
 from reconciler.model import EndpointSpec, LiveEndpoint
 from reconciler.normalize import declared_names
 from reconciler.ownership import forget_ids, hand_over, move_out, resolve, take_claims
-from reconciler.plan import Action, Ownership, Plan, Requested
+from reconciler.plan import SEND_UNTRACKED, Action, Ownership, Plan, Requested
 from reconciler.planfile import SavedPlan, check_fresh
 from reconciler.planner import build_plan, with_usage
 from reconciler.safety import Permissions, check_safety
-from reconciler.secrets import secret_paths, unresolvable
+from reconciler.secrets import scrub, secret_paths, unresolvable
 from reconciler.session import Session, check_versions
 from reconciler.state import State, StateStore
 
@@ -71,7 +71,6 @@ def make_plan(
     prune: bool,
     requested: Requested | None = None,
     version: str | None = None,
-    directory: str = "",
 ) -> Planned:
     """Read the cluster (a constant number of requests) and plan ``specs`` against it.
 
@@ -117,12 +116,13 @@ def make_plan(
             live_ids=live_ids,
             version=snapshot.version,
             send=asked.send_secrets,
+            send_untracked=asked.send_untracked,
         ),
         prune=prune and snapshot.state.available,
         requested=asked,
         warnings=tuple(warnings),
         state=f"{session.store.index}/{session.store.doc_id}",
-        directory=directory,
+        invocation=session.settings.invocation,
     )
     usage = read_usage(session.client, plan.changes, snapshot.version)
     return Planned(
@@ -146,10 +146,11 @@ def named_endpoints(
     where = "is declared in this directory or exists in the cluster"
     problems: list[str] = []
     named: dict[str, frozenset[str]] = {}
+    untracked = SEND_UNTRACKED in asked.send_secrets
     for flag, written in (
         ("--replace", asked.replace),
         ("--adopt", asked.adopt),
-        ("--send-secrets", asked.send_secrets),
+        ("--send-secrets", asked.send_secrets - {SEND_UNTRACKED}),
         ("--target", asked.targets or ()),
     ):
         named[flag], found = addresses.resolve(flag, sorted(written), known=known, where=where)
@@ -160,6 +161,7 @@ def named_endpoints(
         replace=named["--replace"],
         adopt=named["--adopt"],
         send_secrets=named["--send-secrets"],
+        send_untracked=asked.send_untracked or untracked,
         targets=named["--target"] if asked.targets is not None else None,
     )
 
@@ -212,7 +214,6 @@ class ApplyOptions:
     allow_destroy_in_use: bool = False
     requested: Requested = field(default_factory=Requested)
     parallelism: int = 8
-    directory: str = ""  # as the user named it, for the commands the plan suggests
 
     @property
     def permissions(self) -> Permissions:
@@ -281,9 +282,17 @@ def apply_specs(
             changes=tuple(c for c in planned.plan.changes if c.inference_id not in refused),
         )
         result = applier.run(runnable, state, planned.snapshot.endpoints)
-        _hand_over(session, planned, taken=taken, result=result)
-        moved = move_out(session.client, session.store, planned.plan.moves)
+        try:
+            _hand_over(session, planned, taken=taken, result=result)
+            moved = move_out(session.client, session.store, planned.plan.moves)
+        except ClusterError as lost:  # what was applied is reported all the same
+            moved = (
+                f"ownership hand-overs not recorded ({scrub(str(lost))}); the next apply "
+                "makes them",
+            )
         result = replace(result, notes=result.notes + moved)
+    if session.store.lock_left:
+        result = replace(result, notes=result.notes + (session.store.lock_left,))
     result = replace(
         result,
         outcomes=result.outcomes
@@ -373,11 +382,27 @@ def _hand_over(
     hand_over(session.client, session.store, previous=previous, deleted=deleted)
 
 
-def forget(session: Session, inference_ids: Sequence[str]) -> tuple[str, ...]:
-    """Stop managing these endpoints, touching none of them (under the lock). Returns the ids
-    this directory did not manage."""
+def forget(
+    session: Session, written: Sequence[str], specs: Sequence[EndpointSpec]
+) -> tuple[str, ...]:
+    """Stop managing the endpoints ``written`` names, touching none of them (under the lock);
+    the ids forgotten. One the directory still declares is refused: the next apply would adopt
+    it again, so forgetting it would be undone without a word."""
+    declared = {spec.inference_id: spec for spec in specs}
+    still = [declared[i] for i in sorted(addresses.ids_of(written)) if i in declared]
+    if still:
+        raise InputError(
+            f"{len(still)} endpoint(s) to forget are still declared here; the next apply would "
+            "adopt them again. Remove (or move) their specs first; nothing was changed",
+            [
+                spec.source.problem(
+                    ("inference_id",), f"{spec.task_type}/{spec.inference_id} is declared here"
+                )
+                for spec in still
+            ],
+        )
     with apply_lock(session):
-        return forget_ids(session.client, session.store, inference_ids)
+        return forget_ids(session.client, session.store, written)
 
 
 def _checked_plan(
@@ -395,7 +420,6 @@ def _checked_plan(
         prune=options.prune,
         requested=options.requested,
         version=version,
-        directory=options.directory,
     )
     if saved is not None:
         check_fresh(

@@ -138,15 +138,26 @@ def holder_name() -> str:
 
 class StateStore:
     def __init__(
-        self, client: Client, *, index: str = DEFAULT_INDEX, doc_id: str = "default"
+        self,
+        client: Client,
+        *,
+        index: str = DEFAULT_INDEX,
+        doc_id: str = "default",
+        invocation: str = ".",
     ) -> None:
         self.client = client
         self.index = index
         self.doc_id = doc_id
+        self.invocation = invocation  # DIR [--env NAME]: what `reconciler unlock` needs to find us
         self.warning = ""
         self._token: str | None = None  # of the lock this store took, if any
         self._index_ready = False  # known to exist: no need to ask for it again
         self.lock_lost = ""  # why the lock this store took is gone (set by lock.LockKeeper)
+        self.lock_left = ""  # why the lock this store took is still there after the run
+
+    def unlock_command(self, lock_id: str) -> str:
+        """The command that removes exactly this lock, complete but for the connection options."""
+        return f"reconciler unlock {self.invocation} --lock-id {lock_id}"
 
     @property
     def lock_id(self) -> str:  # the lock document's id; a person names a lock by lock_id_of()
@@ -305,7 +316,7 @@ class StateStore:
                 f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(lock.get('acquired_at', 0)))} UTC "
                 f"(expires in {int(lock.get('expires_at', 0) - now)} s), lock id "
                 f"{lock_id_of(current)}; if that run is dead, run "
-                f"`reconciler unlock --lock-id {lock_id_of(current)}`"
+                f"`{self.unlock_command(lock_id_of(current))}` (with the same connection options)"
             )
         try:  # expired (or vanished): take it over, but only if nobody else did first
             if current.get("found"):

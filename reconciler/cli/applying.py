@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from reconciler.cli.group import EXIT_DIFFERS, EXIT_ERROR, EXIT_OK, cli
+from reconciler.cli.group import ALLOW_EMPTY, EXIT_DIFFERS, EXIT_ERROR, EXIT_OK, cli
 from reconciler.cli.options import (
     Display,
     _requested,
@@ -50,6 +50,7 @@ PAST = {"create": "created", "update": "updated", "replace": "replaced", "delete
     help="text: the plan, progress and a summary; json: one result document on stdout.",
 )
 @display_options
+@ALLOW_EMPTY
 @connection_options
 def apply(
     directory: FsPath | None,
@@ -84,7 +85,9 @@ def apply(
     else:
         directory = directory or FsPath(".")
         opened, settings = _session(directory, options)
-        specs = load_specs(directory, settings).specs
+        specs = load_specs(
+            directory, settings, allow_empty=bool(options.pop("allow_empty", False))
+        ).specs
     as_json = fmt == "json"
     tally = _Tally(live=sys.stderr.isatty() and not as_json)
 
@@ -104,7 +107,6 @@ def apply(
         allow_destroy_in_use=allow_destroy_in_use,
         requested=requested,
         parallelism=parallelism,
-        directory=str(directory),
     )
     with opened as session:
         if saved is not None:
@@ -117,6 +119,14 @@ def apply(
                 click.echo(render_result(tally.plan, error.result, exit_code=EXIT_DIFFERS))
             else:
                 click.echo(apply_summary(tally.done, failed=tally.failed))
+            raise
+        except ReconcilerError:  # stopped after the plan was shown: what was done, and what not
+            tally.finish()
+            if tally.plan is not None and tally.plan.has_changes and not as_json:
+                click.echo(apply_summary(tally.done, failed=tally.failed))
+                if tally.untouched:
+                    names = ", ".join(sorted(tally.untouched))
+                    click.echo(f"Not changed ({len(tally.untouched)}): {names}", err=True)
             raise
     tally.finish()
     result = applied.result
@@ -166,6 +176,7 @@ class _Tally:
         self.done: dict[Any, int] = {}
         self.failed = 0
         self.total = 0
+        self.untouched: set[str] = set()  # planned writes not (yet) done
         self.plan: Any = None
         self.started = time.monotonic()
         self._shown = 0  # length of the live line on screen
@@ -173,11 +184,13 @@ class _Tally:
     def start(self, plan: Any) -> None:
         self.plan = plan
         self.total = sum(1 for change in plan.changes if change.action.writes)
+        self.untouched = {change.address for change in plan.changes if change.action.writes}
         self.started = time.monotonic()
 
     def progress(self, change: Any, status: str, seconds: float) -> None:
         if status == "ok":
             self.done[change.action] = self.done.get(change.action, 0) + 1
+            self.untouched.discard(change.address)
         else:
             self.failed += 1
         if not self.live:

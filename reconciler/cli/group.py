@@ -78,10 +78,17 @@ def cli(debug: bool) -> None:
             handler.addFilter(ScrubbingFilter())
 
 
+ALLOW_EMPTY = click.option(
+    "--allow-empty", is_flag=True, help="Accept a directory without any endpoint spec."
+)
+
+
 @cli.command()
 @click.argument("directory", default=".", type=click.Path(path_type=FsPath))
-def validate(directory: FsPath) -> None:
+@ALLOW_EMPTY
+def validate(directory: FsPath, allow_empty: bool) -> None:
     """Check every spec under DIRECTORY against the schemas (offline)."""
+    from reconciler.session import no_specs
     from reconciler.validate import validate_directory
 
     result = validate_directory(directory)
@@ -89,6 +96,8 @@ def validate(directory: FsPath) -> None:
         click.echo(str(note), err=True)
     if not result.ok:
         raise InputError(f"{len(result.diagnostics)} problem(s) in {directory}", result.diagnostics)
+    if not result.specs and not allow_empty:
+        raise InputError(no_specs(directory).removesuffix("; nothing was sent"))
     count = len(result.specs)
     click.echo(f"{count} endpoint spec{'s' if count != 1 else ''} valid in {_ending(directory)}.")
 

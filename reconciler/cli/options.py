@@ -133,7 +133,8 @@ def selection_options(*, with_changes: bool) -> Any:
                 "--send-secrets",
                 "send_secrets",
                 **ids,
-                help="Send this endpoint's secrets once through _update (rotation then tracked).",
+                help="Send this endpoint's secrets once through _update (rotation then tracked); "
+                "UNTRACKED: those of every endpoint whose secrets reconciler never sent.",
             ),
             click.option(
                 "--allow-destroy-in-use",

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from reconciler.cli.group import EXIT_CHANGES, EXIT_OK, EXIT_REFUSED, cli
+from reconciler.cli.group import ALLOW_EMPTY, EXIT_CHANGES, EXIT_OK, EXIT_REFUSED, cli
 from reconciler.cli.options import (
     DIRECTORY,
     FORMAT,
@@ -38,12 +38,11 @@ def _plan_command(
 
     requested = _requested(options)
     allow = bool(options.pop("allow_destroy_in_use", False))
+    allow_empty = bool(options.pop("allow_empty", False))
     opened, settings = _session(directory, options)
-    specs = load_specs(directory, settings).specs
+    specs = load_specs(directory, settings, allow_empty=allow_empty).specs
     with opened as session:
-        planned = make_plan(
-            session, specs, prune=prune, requested=requested, directory=str(directory)
-        )
+        planned = make_plan(session, specs, prune=prune, requested=requested)
         requested = planned.requested
         saved = saved_plan(
             session,
@@ -88,6 +87,7 @@ def _plan_command(
 )
 @display_options
 @selection_options(with_changes=True)
+@ALLOW_EMPTY
 @connection_options
 def plan(
     directory: FsPath,
@@ -111,6 +111,7 @@ def plan(
 @click.option("--prune", is_flag=True, help="Count managed endpoints no longer declared as drift.")
 @display_options
 @selection_options(with_changes=False)
+@ALLOW_EMPTY
 @connection_options
 def drift(directory: FsPath, fmt: str, prune: bool, display: Display, **options: Any) -> int:
     """Report drift between the cluster and DIRECTORY (exit 2 on drift), for scheduled jobs."""

@@ -206,6 +206,7 @@ def _left_alone(plan: Plan) -> str:
     parts = []
     for title, lines in (
         ("Adopted", wording.adoptions(plan)),
+        ("Secrets not tracked", [hint] if (hint := wording.untracked_hint(plan)) else []),
         ("Handed over", wording.moves(plan)),
         ("Left alone", wording.left_alone(plan)),
     ):

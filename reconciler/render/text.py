@@ -74,6 +74,9 @@ def render_text(
         if writes and unchanged:
             sections.append(wording.unchanged_line(len(unchanged)))
         sections.append(_grouped_notes(unchanged, paint))
+    hint = wording.untracked_hint(plan)
+    if hint:
+        sections.append(f"{paint('# note:', 'yellow')} {hint}")
     adopted = wording.adoptions(plan)
     if adopted:
         sections.append("\n".join(paint("+", "green", bold=True) + f" {line}" for line in adopted))

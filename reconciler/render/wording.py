@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 from reconciler.catalog import parse_version
 from reconciler.model import dotted
-from reconciler.plan import Action, Change, Plan, Reason, Usage, Verdict
+from reconciler.plan import SEND_UNTRACKED, UNTRACKED, Action, Change, Plan, Reason, Usage, Verdict
 
 NO_CHANGES = "No changes. The cluster matches the desired state."
 NO_DRIFT = "No drift: the cluster matches the desired state."
@@ -133,12 +133,9 @@ def drift_line(plan: Plan) -> str:
 
 def command(plan: Plan, arguments: str) -> str:
     """A command to paste: ``reconciler apply DIR --adopt rerank/x`` for ``apply --adopt ...``
-    (the directory the plan was made for, quoted for a POSIX shell)."""
-    import shlex
-
+    (the directory and ``--env`` the plan was made for)."""
     verb, _, rest = arguments.partition(" ")
-    directory = shlex.quote(plan.directory or ".")
-    return " ".join(part for part in ("reconciler", verb, directory, rest) if part)
+    return " ".join(part for part in ("reconciler", verb, plan.invocation or ".", rest) if part)
 
 
 def adoption(change: Change) -> str:
@@ -178,6 +175,19 @@ def conflict(plan: Plan, change: Change) -> str:
     return (
         f"{change.address} is declared here and managed by {change.owner} ({differs}); apply "
         f"leaves it; `{command(plan, adopt)}` takes it over"
+    )
+
+
+def untracked_hint(plan: Plan) -> str:
+    """One line for every endpoint whose secrets we never sent, with the command that sends them
+    all once ("" when there is none)."""
+    count = sum(1 for c in plan.changes if any(note.endswith(UNTRACKED) for note in c.notes))
+    if not count:
+        return ""
+    return (
+        f"{count} endpoint{_plural(count)} with secrets never sent by reconciler: send them once, "
+        f"in place, with `{command(plan, f'apply --send-secrets {SEND_UNTRACKED}')}` "
+        "(or --send-secrets ID for one); rotation is tracked from then on"
     )
 
 

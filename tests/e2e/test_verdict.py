@@ -235,3 +235,21 @@ def test_the_plans_own_address_form_is_accepted(cluster: SandboxServer, tmp_path
             assert wrong.code == 1, (flag, address, wrong.output)
             assert f"{flag} {address}: " in wrong.stderr and "Traceback" not in wrong.output
             assert write_requests(cluster.requests) == []
+
+
+# -- 8. noise and traps --------------------------------------------------------------------------
+
+
+def test_upper_case_extensions_are_read_and_debug_goes_anywhere(tmp_path: Path) -> None:
+    """Before: `.YAML` files were skipped silently (a directory of them validated green with no
+    spec), and `--debug` worked only before the subcommand. After: `.YAML`/`.YML` are specs, and
+    `--debug` after the subcommand shows the traceback as before it."""
+    team = tmp_path / "team"
+    write_spec(team, rerank("upper"), name="upper.YAML")
+    write_spec(team, rerank("short"), name="short.YML")
+    checked = run_cli("validate", str(team))
+    assert checked.code == 0 and "2 endpoint specs valid" in checked.stdout, checked.output
+    write_spec(team, {**rerank("bad"), "colour": "red"}, name="bad.Yaml")
+    failed = run_cli("validate", str(team), "--debug")
+    assert failed.code == 1 and "bad.Yaml:" in failed.stderr
+    assert "Traceback (most recent call last)" in failed.stderr, failed.output
