@@ -124,6 +124,14 @@ class SandboxServer:
         self._thread.start()
         return self
 
+    def renew(self) -> SandboxServer:
+        """Forget everything (endpoints, documents, knobs, faults, the request log) and go on
+        serving on the same port, as a server just started with the default knobs would."""
+        fresh = SandboxServer(host=self.host, port=self.port)
+        fresh._httpd, fresh._thread = self._httpd, self._thread
+        self.__dict__.update(fresh.__dict__)
+        return self
+
     def serve_forever(self) -> None:
         """Block until `stop()` (or KeyboardInterrupt in the caller)."""
         self.start()

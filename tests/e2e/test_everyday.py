@@ -16,13 +16,7 @@ import pytest
 
 from reconciler.sandbox import SandboxServer
 from tests.e2e.helpers import REPO, run_cli, write_requests, write_spec
-from tests.e2e.test_plan_apply import ENV, azure, rerank
-
-
-@pytest.fixture()
-def cluster() -> Any:
-    with SandboxServer(port=0) as server:
-        yield server
+from tests.specs import ENV, azure, rerank
 
 
 def cli(cluster: SandboxServer, *args: str, cwd: Path | None = None) -> Any:
@@ -99,6 +93,7 @@ def test_apply_format_json_reports_each_outcome(tmp_path: Path, cluster: Sandbox
     assert {c["inference_id"] for c in document["plan"]["changes"]} == {"a", "b"}
 
 
+@pytest.mark.subprocess
 def test_a_terminal_sees_one_live_progress_line(tmp_path: Path, cluster: SandboxServer) -> None:
     team = tmp_path / "team"
     for n in range(6):

@@ -157,19 +157,22 @@ def test_colour_on_a_terminal_unless_told_otherwise(
     env: dict[str, str],
     coloured: bool,
 ) -> None:
-    code, output = run_in_terminal(
+    run = run_cli(
         command,
         str(drifted),
         *flags,
         "--url",
         cluster.url,
-        env={"OPENSHIFT_AI_API_KEY": KEY, **env},
+        env={"OPENSHIFT_AI_API_KEY": KEY, "TERM": "xterm-256color", **env},
+        terminal=True,
     )
+    code, output = run.code, run.output
     assert code == (2 if command == "drift" else 0), output
     assert "colour-001" in output and "top_n" in output
     assert (ANSI in output) is coloured, repr(output)
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize(("env", "coloured"), [({}, True), ({"NO_COLOR": "1"}, False)])
 def test_apply_on_a_terminal_colours_its_plan_unless_no_color(
     cluster: SandboxServer, tmp_path: Path, env: dict[str, str], coloured: bool

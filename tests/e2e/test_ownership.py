@@ -20,15 +20,9 @@ import pytest
 from reconciler.identity import state_id_for
 from reconciler.sandbox import Fault, SandboxServer
 from tests.e2e.helpers import REPO, run_cli, write_requests, write_spec
-from tests.e2e.test_plan_apply import ENV, azure, rerank
+from tests.specs import ENV, azure, rerank
 
 STATE = "reconciler-state"
-
-
-@pytest.fixture()
-def cluster() -> Any:
-    with SandboxServer(port=0) as server:
-        yield server
 
 
 def cli(cluster: SandboxServer, *args: str) -> Any:
@@ -393,6 +387,7 @@ def test_plan_exits_3_where_apply_would_refuse(tmp_path: Path, cluster: SandboxS
 # -- races ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.subprocess
 def test_two_racing_applies_from_two_directories_never_both_own(
     tmp_path: Path, cluster: SandboxServer
 ) -> None:

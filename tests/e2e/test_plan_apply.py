@@ -12,48 +12,8 @@ import pytest
 from reconciler.calls import probe_id
 from reconciler.identity import state_id_for
 from reconciler.sandbox import Fault, SandboxServer
-from tests.e2e.helpers import run_cli, write_requests, write_spec
-
-AZURE_KEY = "azk-0123456789-distinctive"
-SHIFT_KEY = "osk-9876543210-distinctive"
-ENV = {"AZURE_OPENAI_API_KEY": AZURE_KEY, "OPENSHIFT_AI_API_KEY": SHIFT_KEY}
-
-
-def azure(inference_id: str = "azure-embed", **settings: Any) -> dict[str, Any]:
-    return {
-        "inference_id": inference_id,
-        "task_type": "text_embedding",
-        "service": "azureopenai",
-        "service_settings": {
-            "resource_name": "acme",
-            "deployment_id": "text-embedding-3-large",
-            "api_version": "2024-02-01",
-            "api_key": "${env:AZURE_OPENAI_API_KEY}",
-            **settings,
-        },
-    }
-
-
-def rerank(
-    inference_id: str = "shift-rerank", top_n: int = 3, model: str = "bge-reranker-v2-m3"
-) -> dict[str, Any]:
-    return {
-        "inference_id": inference_id,
-        "task_type": "rerank",
-        "service": "openshift_ai",
-        "service_settings": {
-            "url": "https://rerank.example/v1",
-            "model_id": model,
-            "api_key": "${env:OPENSHIFT_AI_API_KEY}",
-        },
-        "task_settings": {"top_n": top_n},
-    }
-
-
-@pytest.fixture()
-def cluster() -> Any:
-    with SandboxServer(port=0) as server:
-        yield server
+from tests.e2e.helpers import run_cli, unlock, write_requests, write_spec
+from tests.specs import AZURE_KEY, ENV, SHIFT_KEY, azure, rerank
 
 
 @pytest.fixture()

@@ -31,6 +31,7 @@ SPEC = {
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.subprocess,
     pytest.mark.skipif(
         shutil.which("git") is None or not (REPO / ".git").exists(),
         reason="pre-commit try-repo needs git and a git checkout of this repository",

@@ -20,10 +20,8 @@ import pytest
 from reconciler.identity import state_id_for
 from reconciler.sandbox import SandboxServer
 from tests.e2e.helpers import run_cli, write_requests, write_spec
-from tests.e2e.test_ownership import cli, cluster, ok
-from tests.e2e.test_plan_apply import ENV, rerank
-
-__all__ = ["cluster"]  # the fixture, shared with test_ownership
+from tests.e2e.test_ownership import cli, ok
+from tests.specs import ENV, rerank
 
 
 # -- the verdict table ---------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Every case builds a desired-state directory (always with one valid spec, ``good.yaml``, so that a
 partial apply would show), starts a sandbox on 127.0.0.1, and runs ``validate``, ``plan`` and
-``apply --auto-approve`` as a subprocess (the commands that make sense for it). Each command must
+``apply --auto-approve`` in process (the commands that make sense for it). Each command must
 exit 1, print ``Error:`` and the ``file:line`` of the problem where there is a file, print no
 traceback, finish within ``TIME_BOUND`` seconds, and send no write request (the sandbox's request
 log may hold reads and ``DELETE ...?dry_run=true`` only: no endpoint, no state document, no lock);

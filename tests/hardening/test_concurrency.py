@@ -96,6 +96,7 @@ def assert_each_created_once(cluster: SandboxServer, ids: list[str]) -> None:
     assert lock.status_code == 404, f"a lock outlived the applies: {lock.text}"
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("offset", [0.0, 0.15, 0.4, 1.0], ids=["together", "150ms", "400ms", "1s"])
 def test_two_applies_never_write_twice(tmp_path: Path, offset: float) -> None:
     ids = declare(tmp_path / "specs")
@@ -123,6 +124,7 @@ def test_two_applies_never_write_twice(tmp_path: Path, offset: float) -> None:
         assert_each_created_once(cluster, ids)
 
 
+@pytest.mark.subprocess
 def test_a_racing_takeover_of_an_expired_lock(tmp_path: Path) -> None:
     ids = declare(tmp_path / "specs")
     with SandboxServer(port=0, latency_ms=25) as cluster:
@@ -232,6 +234,7 @@ def wait_for_lock(cluster: SandboxServer) -> dict[str, object]:
     raise AssertionError("the apply never took its lock")
 
 
+@pytest.mark.subprocess
 def test_unlock_during_a_running_apply_refuses_and_the_lock_stays(tmp_path: Path) -> None:
     ids = declare(tmp_path / "specs")
     with SandboxServer(port=0) as cluster:
@@ -248,6 +251,7 @@ def test_unlock_during_a_running_apply_refuses_and_the_lock_stays(tmp_path: Path
         assert_each_created_once(cluster, ids)
 
 
+@pytest.mark.subprocess
 def test_unlock_with_the_lock_id_stops_the_running_apply_from_writing(tmp_path: Path) -> None:
     declare(tmp_path / "specs")
     with SandboxServer(port=0) as cluster:
@@ -272,6 +276,7 @@ def test_unlock_with_the_lock_id_stops_the_running_apply_from_writing(tmp_path: 
         assert late == [], late
 
 
+@pytest.mark.subprocess
 def test_a_long_apply_keeps_its_lock_alive(tmp_path: Path) -> None:
     ids = declare(tmp_path / "specs")
     with SandboxServer(port=0) as cluster:
@@ -322,6 +327,7 @@ def unlock_on_a_terminal(root: Path, url: str, answer: str) -> tuple[int, str]:
     return os.waitstatus_to_exitcode(status), output.decode("utf-8", "replace")
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize(("answer", "code", "kept"), [("n", 1, True), ("y", 0, False)])
 def test_unlock_on_a_terminal_shows_the_lock_and_asks(
     tmp_path: Path, answer: str, code: int, kept: bool

@@ -314,6 +314,7 @@ def kill_round(
     return kills, final, log, managed, changes
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow
 def test_apply_killed_at_random_points_converges(tmp_path: Path, secrets_in_process: None) -> None:
     seed = int(os.environ.get("HARDENING_SEED", time.time()))

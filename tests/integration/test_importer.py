@@ -5,12 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from reconciler.catalog import load_catalog
 from reconciler.importer import write_specs as import_specs
 from reconciler.live import read_endpoints, read_version
 from reconciler.run import ApplyHooks, ApplyOptions, apply_specs, make_plan
 from reconciler.validate import validate_directory
-from tests.integration.conftest import EMBED, RERANK, write_specs
+from tests.specs import EMBED, RERANK, write_specs
+
+pytestmark = pytest.mark.usefixtures("secret_variables")
 
 
 def test_imported_specs_validate_and_plan_no_change(

@@ -16,7 +16,9 @@ from reconciler.render import to_document
 from reconciler.run import make_plan, saved_plan
 from reconciler.sandbox import SandboxServer
 from tests.e2e.helpers import run_cli, write_requests
-from tests.integration.conftest import EMBED, RERANK, write_specs
+from tests.specs import EMBED, RERANK, write_specs
+
+pytestmark = pytest.mark.usefixtures("secret_variables")
 
 
 def save(tmp_path: Path, connect: Any) -> Path:

@@ -12,7 +12,9 @@ from reconciler.model import CallKind
 from reconciler.plan import Action, Plan
 from reconciler.run import ApplyHooks, ApplyOptions, apply_specs, make_plan
 from reconciler.sandbox import SandboxServer
-from tests.integration.conftest import EMBED, RERANK, write_specs, writes
+from tests.specs import EMBED, RERANK, write_specs, writes
+
+pytestmark = pytest.mark.usefixtures("secret_variables")
 
 
 class Stop(Exception):

@@ -328,6 +328,7 @@ def test_fault_option_errors(text: str) -> None:
         parse_fault(text)
 
 
+@pytest.mark.subprocess
 def test_sandbox_command_runs_until_sigterm(tmp_path: Path) -> None:
     log = tmp_path / "log.jsonl"
     process = subprocess.Popen(
@@ -372,6 +373,7 @@ def test_sandbox_command_runs_until_sigterm(tmp_path: Path) -> None:
     assert len(log.read_text().splitlines()) == 3
 
 
+@pytest.mark.subprocess
 def test_sandbox_command_reports_a_busy_port(sandbox: SandboxServer) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "reconciler.sandbox", "--port", str(sandbox.port)],

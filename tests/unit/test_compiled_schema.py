@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from reconciler.compiled_schema import Compiler, Unsupported, compile_schema, equal
 from reconciler.schema import _quick_check, _schema_files, endpoint_validator
-from tests.unit.test_validate import INVALID, VALID
+from tests.specs import INVALID, VALID
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DOCUMENTS = [

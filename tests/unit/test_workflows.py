@@ -33,6 +33,7 @@ import pytest
 import yaml
 
 from reconciler.render.markdown import MARKER
+from tests.e2e.helpers import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS = REPO / ".github" / "workflows"
@@ -188,15 +189,9 @@ def test_shared_steps_are_identical_in_the_reusable_workflows() -> None:
 
 @functools.cache
 def cli_help(*words: str) -> str:
-    completed = subprocess.run(
-        [sys.executable, "-m", "reconciler", *words, "--help"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=60,
-    )
-    assert completed.returncode == 0, completed.stderr
-    return completed.stdout
+    shown = run_cli(*words, "--help")
+    assert shown.code == 0, shown.stderr
+    return shown.stdout
 
 
 def flags_in(text: str) -> set[str]:
@@ -253,7 +248,11 @@ def test_the_workflows_run_the_four_everyday_commands() -> None:
 
 
 @pytest.mark.parametrize(
-    "where, global_flags, sub, flags", all_invocations(), ids=lambda v: str(v)[:60]
+    "where, global_flags, sub, flags",
+    all_invocations(),
+    ids=lambda v: str(sorted(v) if isinstance(v, set) else v)[
+        :60
+    ],  # the same on every xdist worker
 )
 def test_commands_use_only_flags_the_cli_has(
     where: str, global_flags: tuple[str, ...], sub: str | None, flags: set[str]
