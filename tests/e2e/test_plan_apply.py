@@ -12,7 +12,7 @@ import pytest
 from reconciler.calls import probe_id
 from reconciler.identity import state_id_for
 from reconciler.sandbox import Fault, SandboxServer
-from tests.e2e.helpers import run_cli, unlock, write_requests, write_spec
+from tests.e2e.helpers import run_cli, write_requests, write_spec
 from tests.specs import AZURE_KEY, ENV, SHIFT_KEY, azure, rerank
 
 

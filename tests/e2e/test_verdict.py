@@ -23,7 +23,6 @@ from tests.e2e.helpers import run_cli, write_requests, write_spec
 from tests.e2e.test_ownership import cli, ok
 from tests.specs import ENV, rerank
 
-
 # -- the verdict table ---------------------------------------------------------------------------
 
 
