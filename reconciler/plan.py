@@ -136,7 +136,8 @@ class Verdict:
     but apply leaves them alone (``conflicts``: declared here, managed by another directory;
     ``kept``: managed here, no longer declared, no ``--prune``; ``held``: drift only a replace
     undoes), or only hands them over (``moves``: no longer declared here, declared by another
-    directory, which becomes their owner).
+    directory, which becomes their owner); ``blocked`` specs the cluster cannot serve (a service
+    ``_services`` does not list) were not planned at all: the run fails for them alone.
     """
 
     writes: Mapping[Action, int]
@@ -144,6 +145,7 @@ class Verdict:
     kept: int = 0
     held: int = 0
     moves: int = 0
+    blocked: int = 0
     unchanged: int = 0
 
     @property
@@ -160,7 +162,7 @@ class Verdict:
         """The cluster (or who owns what) differs from this directory's whole desired state:
         ``plan --detailed-exitcode`` and ``drift`` exit 2, JSON ``has_changes`` is true, and the
         summary is never "No changes"."""
-        return self.changes or bool(self.left_alone) or bool(self.moves)
+        return self.changes or bool(self.left_alone) or bool(self.moves) or bool(self.blocked)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -177,6 +179,9 @@ class Plan:
     prune: bool = False
     state: str = ""  # the state document the plan was made with (index/id)
     invocation: str = ""  # DIR [--env NAME] as the user named them, for the commands it suggests
+    blocked: tuple[
+        str, ...
+    ] = ()  # specs the cluster cannot serve ("file:line:col: why"): not planned
 
     def count(self, action: Action) -> int:
         return sum(1 for change in self.changes if change.action is action)
@@ -202,6 +207,7 @@ class Plan:
             kept=len(self.orphaned),
             held=sum(1 for change in self.changes if change.drift),
             moves=len(self.moves),
+            blocked=len(self.blocked),
             unchanged=self.count(Action.NOOP) - len(self.conflicts),
         )
 

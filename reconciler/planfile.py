@@ -213,6 +213,7 @@ def _plan_json(plan: Plan) -> dict[str, Any]:
         "warnings": list(plan.warnings),
         "state": plan.state,
         "invocation": plan.invocation,
+        "blocked": list(plan.blocked),
         "changes": [_change_json(change) for change in plan.changes],
     }
 
@@ -261,6 +262,7 @@ def _plan(document: Mapping[str, Any]) -> Plan:
         prune=bool(document.get("prune")),
         state=str(document.get("state") or ""),
         invocation=str(document.get("invocation") or ""),
+        blocked=tuple(document.get("blocked") or ()),
     )
 
 

@@ -54,6 +54,7 @@ def build_plan(
     warnings: tuple[str, ...] = (),
     state: str = "",
     invocation: str = "",
+    blocked: tuple[str, ...] = (),
 ) -> Plan:
     """Pair desired and live by id and decide one action for each. Pure."""
     owners = ownership or Ownership(known=False)
@@ -120,6 +121,7 @@ def build_plan(
         prune=prune and owners.known,
         state=state,
         invocation=invocation,
+        blocked=blocked,
     )
 
 

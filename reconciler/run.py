@@ -16,7 +16,7 @@ from pathlib import Path as FsPath
 from reconciler import addresses
 from reconciler.addresses import known_endpoints
 from reconciler.apply import Applier, ApplyResult, Outcome, Progress, apply_lock
-from reconciler.availability import check_offered
+from reconciler.availability import blocked_specs
 from reconciler.catalog import ANY_VERSION, Catalog
 from reconciler.errors import ClusterError, InputError, VerificationError
 from reconciler.fingerprints import check_key, self_contained
@@ -82,8 +82,8 @@ def make_plan(
     check_references(specs, session.catalog)
     snapshot = read_snapshot(session.client, session.store, version=version)
     check_versions(tuple(specs), session.catalog, snapshot.version)
-    check_offered(specs, session.catalog, snapshot.offered)
     live_ids = frozenset(e.inference_id for e in snapshot.endpoints)
+    blocked = blocked_specs(specs, session.catalog, snapshot.offered, live_ids=live_ids)
     asked = named_endpoints(asked, specs, snapshot.endpoints)
     resolved = resolve(
         snapshot.records,
@@ -104,7 +104,7 @@ def make_plan(
     if prune and not snapshot.state.available:
         warnings.append("--prune ignored: the state index is not readable, so ownership is unknown")
     plan = build_plan(
-        specs=tuple(specs),
+        specs=tuple(spec for spec in specs if spec.inference_id not in blocked),
         live=snapshot.endpoints,
         catalog=session.catalog,
         cluster_version=snapshot.version,
@@ -123,6 +123,7 @@ def make_plan(
         warnings=tuple(warnings),
         state=f"{session.store.index}/{session.store.doc_id}",
         invocation=session.settings.invocation,
+        blocked=tuple(str(problem) for _, problem in sorted(blocked.items())),
     )
     usage = read_usage(session.client, plan.changes, snapshot.version)
     return Planned(

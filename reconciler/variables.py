@@ -34,10 +34,12 @@ def misplaced_references(documents: list[Document]) -> list[Diagnostic]:
         if not isinstance(document.body, Mapping):
             continue
         facts = load_catalog().service(str(document.body.get("service")))
-        secret_fields = frozenset(facts.secret_fields()) if facts else frozenset()
+        if facts is None:  # an unknown service: the schema names it (with a did-you-mean); which
+            continue  # fields are secret is unknown, so a reference cannot be judged misplaced
+        secret_fields = frozenset(facts.secret_fields())
         templates = frozenset(
             name
-            for name, field in (facts.raw.get("service_settings", {}) if facts else {}).items()
+            for name, field in facts.raw.get("service_settings", {}).items()
             if field.get("templates")
         )
         for path, text in _strings(document.body, ()):

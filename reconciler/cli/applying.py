@@ -132,13 +132,15 @@ def apply(
     result = applied.result
     for note in result.notes:
         click.echo(f"Warning: {note}", err=True)
-    code = EXIT_ERROR if result.failed else EXIT_OK
+    code = EXIT_ERROR if result.failed or applied.plan.blocked else EXIT_OK
     if as_json:
         click.echo(render_result(applied.plan, result, exit_code=code))
     else:
         done = {action: result.count(action) for action in PHASES}
         lost = sum(1 for outcome in result.failed if outcome.lost)
         click.echo(apply_summary(done, failed=len(result.failed), lost=lost))  # no-op apply too
+    for problem in applied.plan.blocked:
+        click.echo(f"Error: not applied: {problem}", err=True)
     if result.failed:
         for outcome in result.failed:
             click.echo(f"Error: {outcome.change.address}: {outcome.message}", err=True)

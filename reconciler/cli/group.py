@@ -86,12 +86,23 @@ ALLOW_EMPTY = click.option(
 @cli.command()
 @click.argument("directory", default=".", type=click.Path(path_type=FsPath))
 @ALLOW_EMPTY
-def validate(directory: FsPath, allow_empty: bool) -> None:
+@click.option(
+    "--only-specs",
+    is_flag=True,
+    help="Skip (and name) YAML files that are not endpoint specs, e.g. docker-compose.yml.",
+)
+def validate(directory: FsPath, allow_empty: bool, only_specs: bool) -> None:
     """Check every spec under DIRECTORY against the schemas (offline)."""
     from reconciler.session import no_specs
     from reconciler.validate import validate_directory
 
-    result = validate_directory(directory)
+    result = validate_directory(directory, only_specs=only_specs)
+    if result.skipped:
+        click.echo(
+            f"Skipped {len(result.skipped)} YAML file(s) that are not endpoint specs (no "
+            f"inference_id, task_type, service or service_settings): {', '.join(result.skipped)}",
+            err=True,
+        )
     for note in result.notes:
         click.echo(str(note), err=True)
     if not result.ok:

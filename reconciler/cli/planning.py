@@ -7,7 +7,14 @@ from typing import Any
 
 import click
 
-from reconciler.cli.group import ALLOW_EMPTY, EXIT_CHANGES, EXIT_OK, EXIT_REFUSED, cli
+from reconciler.cli.group import (
+    ALLOW_EMPTY,
+    EXIT_CHANGES,
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_REFUSED,
+    cli,
+)
 from reconciler.cli.options import (
     DIRECTORY,
     FORMAT,
@@ -63,6 +70,10 @@ def _plan_command(
         click.echo(
             f"Saved the plan to {out}; apply it with `reconciler apply --plan {out}`.", err=True
         )
+    if planned.plan.blocked:  # the rest was planned and printed; these specs were not
+        for problem in planned.plan.blocked:
+            click.echo(f"Error: not planned: {problem}", err=True)
+        return EXIT_ERROR
     refused = refusals(
         planned.plan, specs, Permissions(allow_destroy_in_use=allow, replace=requested.replace)
     )
@@ -101,7 +112,7 @@ def plan(
     """Show what apply would change in the cluster (exit 3 if apply would refuse it)."""
     code = _plan_command(
         directory, options, prune=prune, fmt=fmt, out=out, drift=False, display=display
-    )
+    )  # blocked specs (exit 1) or a refusal (exit 3) outrank --detailed-exitcode
     return EXIT_OK if code == EXIT_CHANGES and not detailed_exitcode else code
 
 

@@ -42,6 +42,7 @@ def to_document(plan: Plan) -> dict[str, Any]:
         "state": plan.state,
         "unmanaged": list(plan.unmanaged),
         "managed_elsewhere": list(plan.elsewhere),
+        "blocked": list(plan.blocked),
         "orphaned": list(plan.orphaned),
         "warnings": list(plan.warnings),
     }
@@ -60,6 +61,7 @@ def _verdict(verdict: Verdict) -> dict[str, Any]:
         **{action.value: count for action, count in verdict.writes.items()},
         "conflict": verdict.conflicts,
         "move": verdict.moves,
+        "blocked": verdict.blocked,
         "kept": verdict.kept,
         "drift_held": verdict.held,
         "unchanged": verdict.unchanged,

@@ -207,6 +207,7 @@ def _left_alone(plan: Plan) -> str:
     for title, lines in (
         ("Adopted", wording.adoptions(plan)),
         ("Secrets not tracked", [hint] if (hint := wording.untracked_hint(plan)) else []),
+        ("Blocked (not planned)", list(plan.blocked)),
         ("Handed over", wording.moves(plan)),
         ("Left alone", wording.left_alone(plan)),
     ):

@@ -90,6 +90,10 @@ def render_text(
         sections.append(_unmanaged(plan.unmanaged, verbose=verbose))
     if plan.elsewhere:
         sections.append(_elsewhere(plan.elsewhere, verbose=verbose))
+    if plan.blocked:
+        sections.append(
+            "\n".join(paint("! blocked:", "red", bold=True) + f" {line}" for line in plan.blocked)
+        )
     if plan.warnings:
         sections.append(
             "\n".join(paint("Warning:", "yellow", bold=True) + f" {w}" for w in plan.warnings)

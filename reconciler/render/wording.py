@@ -70,6 +70,7 @@ def _extras(verdict: Verdict, lead: str) -> str:
     parts = [
         f"{count} {words}"
         for count, words in (
+            (verdict.blocked, "blocked (not offered by this cluster)"),
             (verdict.conflicts, "conflict" + _plural(verdict.conflicts)),
             (verdict.moves, "to hand over"),
             (verdict.kept, "no longer declared (kept)"),

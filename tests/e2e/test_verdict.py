@@ -250,3 +250,45 @@ def test_upper_case_extensions_are_read_and_debug_goes_anywhere(tmp_path: Path) 
     failed = run_cli("validate", str(team), "--debug")
     assert failed.code == 1 and "bad.Yaml:" in failed.stderr
     assert "Traceback (most recent call last)" in failed.stderr, failed.output
+
+
+def test_unknown_names_get_a_did_you_mean(tmp_path: Path) -> None:
+    """Before: an unknown service or field got a hint about `${env:}` references. After: the
+    nearest name the catalog knows, and no word about references where the service is unknown."""
+    team = tmp_path / "team"
+    misspelt = rerank("typos")
+    misspelt["service"] = "openshift_aii"
+    write_spec(team, misspelt)
+    other = rerank("fields")
+    other["task_type"] = "rerankk"
+    other["service_settings"]["modle_id"] = other["service_settings"].pop("model_id")
+    write_spec(team, other)
+    result = run_cli("validate", str(team))
+    assert result.code == 1, result.output
+    assert "'openshift_aii' is not one of" in result.stderr
+    assert "(did you mean 'openshift_ai'?)" in result.stderr
+    assert "(did you mean 'rerank'?)" in result.stderr
+    assert "unknown field 'modle_id' (did you mean 'model_id'?)" in result.stderr
+    assert "${env:" not in result.stderr
+
+
+def test_the_hook_skips_yaml_that_is_not_a_spec_and_says_so(tmp_path: Path) -> None:
+    """Before: the pre-commit hook's default directory (the repository root) validated every YAML
+    file as a spec: a docker-compose.yml failed the commit. After: the hook's `--only-specs`
+    skips files with no key of an endpoint spec and names them; specs are checked as before."""
+    import yaml
+
+    repository = tmp_path / "repository"
+    write_spec(repository / "endpoints", rerank("hooked"))
+    compose = {"services": {"es": {"image": "elasticsearch:9.1.0"}}}
+    (repository / "docker-compose.yml").write_text(yaml.safe_dump(compose), encoding="utf-8")
+    hooks = yaml.safe_load((Path(__file__).parents[2] / ".pre-commit-hooks.yaml").read_text())
+    entry = hooks[0]["entry"].split()[1:]  # the hook's command, as pre-commit runs it
+    plain = run_cli("validate", str(repository))
+    assert plain.code == 1 and "docker-compose.yml" in plain.stderr
+    hooked = run_cli(*entry, str(repository))
+    assert hooked.code == 0 and "1 endpoint spec valid" in hooked.stdout, hooked.output
+    assert "Skipped 1 YAML file(s) that are not endpoint specs" in hooked.stderr
+    assert "docker-compose.yml" in hooked.stderr
+    write_spec(repository / "endpoints", {**rerank("broken"), "colour": "red"})
+    assert run_cli(*entry, str(repository)).code == 1
