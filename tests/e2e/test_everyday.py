@@ -38,8 +38,9 @@ def test_target_plans_and_applies_only_its_ids(tmp_path: Path, cluster: SandboxS
         r["path"] for r in write_requests(cluster.requests) if r["path"].startswith("/_inference")
     )
     assert created == ["/_inference/rerank/three", "/_inference/rerank/two"]
-    unknown = cli(cluster, "plan", str(team), "--target", "nobody")
-    assert "--target nobody: neither declared nor in the cluster" in unknown.stdout
+    unknown = cli(cluster, "plan", str(team), "--target", "nobody")  # #22: an error, not a note
+    assert unknown.code == 1, unknown.output
+    assert "--target nobody: no endpoint nobody is declared in this directory" in unknown.stderr
 
 
 def test_show_prints_a_saved_plan_exactly_as_plan_did(
