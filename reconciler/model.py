@@ -57,6 +57,15 @@ def content_digest(value: Any) -> str:
 SETTINGS_BLOCKS = ("service_settings", "task_settings", "chunking_settings")
 
 
+def _block(body: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """``body[name]`` when it is a mapping, else an empty one."""
+    value = body.get(name)
+    # a plain dict first: isinstance against an ABC is slow, and this is asked per field
+    if type(value) is dict or isinstance(value, Mapping):
+        return value
+    return {}
+
+
 @dataclass(frozen=True, kw_only=True, order=True)
 class EndpointKey:
     inference_id: str
@@ -106,8 +115,7 @@ class EndpointSpec:
         return EndpointKey(inference_id=self.inference_id, task_type=self.task_type)
 
     def block(self, name: str) -> Mapping[str, Any]:
-        value = self.body.get(name)
-        return value if isinstance(value, Mapping) else {}
+        return _block(self.body, name)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -128,8 +136,7 @@ class LiveEndpoint:
         return self.inference_id.startswith(".")
 
     def block(self, name: str) -> Mapping[str, Any]:
-        value = self.body.get(name)
-        return value if isinstance(value, Mapping) else {}
+        return _block(self.body, name)
 
     @classmethod
     def from_api(cls, document: Mapping[str, Any]) -> LiveEndpoint:

@@ -22,6 +22,7 @@ from reconciler.model import (
     EndpointSpec,
     FieldPath,
     LiveEndpoint,
+    Request,
     dotted,
 )
 from reconciler.normalize import View, declared_fields, desired_view, field_of, live_view
@@ -206,7 +207,10 @@ def _change_for(
         live_task_type=live.task_type,
         live_service=live.service,
     )
-    replace_requests = replace_calls(spec, facts, live_task_type=live.task_type)
+
+    def replace_requests() -> tuple[Request, ...]:  # built only for a replace (most are no-ops)
+        return replace_calls(spec, facts, live_task_type=live.task_type)
+
     if live.task_type != spec.task_type or not same_service:
         path: FieldPath = ("task_type",) if live.task_type != spec.task_type else ("service",)
         return Change(
@@ -214,7 +218,7 @@ def _change_for(
             reason=Reason.TASK_TYPE_CHANGED if path == ("task_type",) else Reason.SERVICE_CHANGED,
             paths=(path,),
             replace_paths=(path,),
-            requests=replace_requests,
+            requests=replace_requests(),
             **base,
         )
     paths = changed_paths(desired, current)
@@ -227,7 +231,7 @@ def _change_for(
             paths=paths,
             secret_paths=secrets.changed,
             replace_paths=blocking,
-            requests=replace_requests,
+            requests=replace_requests(),
             **base,
         )
     drift = tuple(p for p in paths if p not in ours)  # set out of band, declared by nobody
@@ -239,7 +243,7 @@ def _change_for(
             reason=Reason.REPLACE_REQUESTED,
             paths=paths,
             secret_paths=secrets.changed,
-            requests=replace_requests,
+            requests=replace_requests(),
             **base,
         )
     sent = ours + restorable

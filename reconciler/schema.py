@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # jsonschema is imported when a document needs explaining: mo
 
 ENDPOINT_SCHEMA = "endpoint.schema.json"
 SETTINGS_SCHEMA = "reconciler.schema.json"
+REGION_POLICY_SCHEMA = "region-policy.schema.json"
 SECRET_HINT = "is a secret: write a ${env:NAME} or ${file:PATH} reference, never the value"
 # The regular expression would also reject a leading '.', but would not say why.
 RESERVED_ID = (
@@ -82,6 +83,23 @@ def check_document(document: Document) -> list[Diagnostic]:
         for path, message in _explain(error, document.body):
             diagnostics.append(document.source.problem(path, message))
     return diagnostics
+
+
+@cache
+def _region_policy_validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
+    path = schemas_dir() / REGION_POLICY_SCHEMA
+    return Draft202012Validator(json.loads(path.read_text(encoding="utf-8")))
+
+
+def check_region_policy(document: Document) -> list[Diagnostic]:
+    """Every schema problem of a region policy document, each at its YAML position."""
+    return [
+        document.source.problem(path, message)
+        for error in _region_policy_validator().iter_errors(document.body)
+        for path, message in _explain(error, document.body)
+    ]
 
 
 def dotted(path: Iterable[Any]) -> str:

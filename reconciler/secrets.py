@@ -36,15 +36,17 @@ MIN_SCRUBBED = 4  # shorter values would mask ordinary words; no real secret is 
 MIN_PART = 16  # a line or JSON value of a secret: shorter ones ("{", a project id) are not secret
 
 _resolved_values: set[str] = set()
+_remembered: set[str] = set()  # the values whose forms are in _resolved_values
 _resolved_lock = threading.Lock()
 
 
 def remember(value: str) -> None:
     """Mark ``value`` as a secret of this process: ``scrub`` will mask it, in every form, from then on."""
-    if isinstance(value, str) and len(value) >= MIN_SCRUBBED:
+    if isinstance(value, str) and len(value) >= MIN_SCRUBBED and value not in _remembered:
         forms = _forms(value, minimum=MIN_SCRUBBED)
         with _resolved_lock:
             _resolved_values.update(forms)
+            _remembered.add(value)  # after its forms: a value seen here is already masked
 
 
 def scrub(text: str) -> str:
@@ -133,36 +135,44 @@ def get_path(document: Mapping[str, Any], path: FieldPath) -> Any:
 
 def resolve(reference: str, *, spec: EndpointSpec, path: FieldPath) -> str:
     """The secret a reference points at; errors name the spec file and line."""
-    line, col = spec.source.at(path)
-    where = f"{spec.source.file}:{line}:{col}"
-    dotted = ".".join(str(p) for p in path)
+    try:
+        return _resolve(reference, spec=spec)
+    except _Unresolved as error:
+        line, col = spec.source.at(path)  # positions are looked up only for an error
+        dotted = ".".join(str(p) for p in path)
+        raise SecretError(f"{spec.source.file}:{line}:{col}: {dotted}{error.args[0]}") from None
+
+
+class _Unresolved(Exception):
+    """Why a reference cannot be resolved: the words that follow the field's name."""
+
+
+def _resolve(reference: str, *, spec: EndpointSpec) -> str:
     match = REFERENCE.match(reference) if isinstance(reference, str) else None
     if match is None:
-        raise SecretError(f"{where}: {dotted} must be a ${{env:NAME}} or ${{file:PATH}} reference")
+        raise _Unresolved(" must be a ${env:NAME} or ${file:PATH} reference")
     kind, name = match.groups()
     if kind == "env":
         value = os.environ.get(name)
         if value is None:
-            raise SecretError(f"{where}: {dotted}: environment variable {name} is not set")
+            raise _Unresolved(f": environment variable {name} is not set")
         if not value.strip():  # what CI gives for a secret nobody configured
-            raise SecretError(f"{where}: {dotted}: environment variable {name} is empty")
+            raise _Unresolved(f": environment variable {name} is empty")
         remember(value)
         return value
     target = FsPath(name)
     if not target.is_absolute():
         target = FsPath(spec.source.file).resolve().parent / target
     if target.is_dir():
-        raise SecretError(f"{where}: {dotted}: {name} is a directory, not a file")
+        raise _Unresolved(f": {name} is a directory, not a file")
     try:
         value = target.read_text(encoding="utf-8").rstrip("\r\n")
     except OSError as error:
-        raise SecretError(
-            f"{where}: {dotted}: cannot read {name}: {error.strerror or error}"
-        ) from None
+        raise _Unresolved(f": cannot read {name}: {error.strerror or error}") from None
     except UnicodeDecodeError:
-        raise SecretError(f"{where}: {dotted}: {name} is not UTF-8 text") from None
+        raise _Unresolved(f": {name} is not UTF-8 text") from None
     if not value.strip():
-        raise SecretError(f"{where}: {dotted}: {name} is empty")
+        raise _Unresolved(f": {name} is empty")
     remember(value)
     return value
 

@@ -21,7 +21,8 @@ from pathlib import Path as FsPath
 from reconciler.diagnostics import Diagnostic, sort_diagnostics
 from reconciler.loader import Document, load_directory
 from reconciler.model import EndpointSpec
-from reconciler.schema import check_document
+from reconciler.region_policy import RegionPolicySpec, is_policy_document
+from reconciler.schema import check_document, check_region_policy
 from reconciler.variables import misplaced_references, substitute_variables
 
 
@@ -31,6 +32,7 @@ class Validation:
     diagnostics: tuple[Diagnostic, ...]
     notes: tuple[Diagnostic, ...] = ()  # not problems: old layouts read as the current one
     skipped: tuple[str, ...] = ()  # YAML files that are not endpoint specs (``only_specs``)
+    region_policy: RegionPolicySpec | None = None
 
     @property
     def ok(self) -> bool:
@@ -130,7 +132,11 @@ def _every_environment(
         problems.extend(result.diagnostics)
         first = first or result
     assert first is not None
-    return Validation(specs=first.specs, diagnostics=tuple(sort_diagnostics(problems)))
+    return Validation(
+        specs=first.specs,
+        diagnostics=tuple(sort_diagnostics(problems)),
+        region_policy=first.region_policy,
+    )
 
 
 def validate_documents(
@@ -141,6 +147,7 @@ def validate_documents(
 ) -> Validation:
     problems = list(diagnostics)
     specs: list[EndpointSpec] = []
+    policies: list[RegionPolicySpec] = []
     for document in documents:
         if len(problems) >= MAX_PROBLEMS:
             source = document.source
@@ -155,7 +162,11 @@ def validate_documents(
             break
         found = (check or _check_one)(document)
         problems.extend(found)
-        if not found:
+        if not found and is_policy_document(document.body):
+            policies.append(
+                RegionPolicySpec(policy=document.body["region_policy"], source=document.source)
+            )
+        elif not found:
             body = document.body
             specs.append(
                 EndpointSpec(
@@ -167,7 +178,19 @@ def validate_documents(
                 )
             )
     problems.extend(_duplicate_ids(documents))
-    return Validation(specs=tuple(specs), diagnostics=tuple(sort_diagnostics(problems)))
+    problems.extend(
+        policy.source.problem(
+            ("region_policy",),
+            f"region_policy is declared twice: here and at {policies[0].source.file}:"
+            f"{policies[0].source.at(('region_policy',))[0]} (one per directory)",
+        )
+        for policy in policies[1:]
+    )
+    return Validation(
+        specs=tuple(specs),
+        diagnostics=tuple(sort_diagnostics(problems)),
+        region_policy=policies[0] if len(policies) == 1 else None,
+    )
 
 
 def _check_one(document: Document) -> list[Diagnostic]:
@@ -182,6 +205,8 @@ def _check_one(document: Document) -> list[Diagnostic]:
                 message=f"a spec document must be a mapping (an endpoint), not {kind}",
             )
         ]
+    if is_policy_document(document.body):
+        return check_region_policy(document)
     return check_document(document) + _chunking_overlap(document) + _unparsable_urls(document)
 
 

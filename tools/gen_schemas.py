@@ -636,6 +636,57 @@ def settings_schema() -> Schema:
     }
 
 
+def region_policy_schema() -> Schema:
+    """A region policy document: the body of ``PUT _inference/_region_policy`` (Elasticsearch
+    9.5.0+), exactly one of ``allowed_geos`` / ``allowed_regions``."""
+    place = {
+        "type": "object",
+        "description": "A cloud service provider region.",
+        "properties": {
+            "csp": {"type": "string", "minLength": 1, "description": "e.g. aws, gcp, azure"},
+            "region": {"type": "string", "minLength": 1, "description": "e.g. us-east-1"},
+        },
+        "required": ["csp", "region"],
+        "additionalProperties": False,
+    }
+    policy = {
+        "type": "object",
+        "description": "Where the Elastic Inference Service may run inference. Exactly one of "
+        "allowed_geos and allowed_regions.",
+        "properties": {
+            "allowed_geos": {
+                "type": "array",
+                "description": "Geographic areas, e.g. us, eu.",
+                "items": {"type": "string", "minLength": 1},
+                "minItems": 1,
+                "uniqueItems": True,
+            },
+            "allowed_regions": {
+                "type": "array",
+                "description": "Cloud service provider regions.",
+                "items": place,
+                "minItems": 1,
+                "uniqueItems": True,
+            },
+        },
+        "additionalProperties": False,
+        "oneOf": [{"required": ["allowed_geos"]}, {"required": ["allowed_regions"]}],
+    }
+    return {
+        "$comment": GENERATED,
+        "$id": BASE_URI + "region-policy.schema.json",
+        "$schema": DRAFT,
+        "title": "Inference region policy",
+        "description": "The cluster's inference region policy, as the body of PUT "
+        "_inference/_region_policy (Elasticsearch 9.5.0 and later). One per desired-state "
+        "directory.",
+        "type": "object",
+        "properties": {"region_policy": policy},
+        "required": ["region_policy"],
+        "additionalProperties": False,
+    }
+
+
 # --------------------------------------------------------------------------- files
 
 
@@ -650,6 +701,7 @@ def generate(catalog: dict[str, Any]) -> dict[str, str]:
         "chunking.schema.json": render(chunking_schema()),
         "endpoint.schema.json": render(endpoint_schema(catalog)),
         "reconciler.schema.json": render(settings_schema()),
+        "region-policy.schema.json": render(region_policy_schema()),
     }
     for name, service in sorted(catalog["services"].items()):
         files[f"services/{name}.schema.json"] = render(service_schema(name, service))

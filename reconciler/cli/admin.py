@@ -16,7 +16,7 @@ from reconciler.errors import InputError, ReconcilerError
 
 
 @cli.command()
-@click.argument("arguments", nargs=-1, required=True, metavar="[DIR] ID...")
+@click.argument("arguments", nargs=-1, required=True, metavar="[DIR] [TASK_TYPE/]ID...")
 @connection_options
 def forget(arguments: tuple[str, ...], **options: Any) -> int:
     """Stop managing endpoints (ID or TASK_TYPE/ID) without touching them; another directory may
@@ -123,7 +123,7 @@ def doctor(directory: FsPath, **options: Any) -> int:
     help="Directory to write one spec file per endpoint into.",
 )
 @click.option("--force", is_flag=True, help="Overwrite spec files that exist already.")
-@click.argument("ids", nargs=-1, metavar="[ID|TASK_TYPE/ID]...")
+@click.argument("ids", nargs=-1, metavar="[[TASK_TYPE/]ID]...")
 @connection_options
 def import_(out: FsPath, force: bool, ids: tuple[str, ...], **options: Any) -> int:
     """Write spec files for endpoints that exist in the cluster (all, or IDS). An existing file is

@@ -110,7 +110,10 @@ def validate(directory: FsPath, allow_empty: bool, only_specs: bool) -> None:
     if not result.specs and not allow_empty:
         raise InputError(no_specs(directory).removesuffix("; nothing was sent"))
     count = len(result.specs)
-    click.echo(f"{count} endpoint spec{'s' if count != 1 else ''} valid in {_ending(directory)}.")
+    policy = " and the region policy" if result.region_policy else ""
+    click.echo(
+        f"{count} endpoint spec{'s' if count != 1 else ''}{policy} valid in {_ending(directory)}."
+    )
 
 
 def _ending(path: FsPath) -> str:

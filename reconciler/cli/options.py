@@ -111,7 +111,7 @@ def _session(directory: FsPath, options: dict[str, Any], *, saved: Any = None) -
 def selection_options(*, with_changes: bool) -> Any:
     """--target (plan, apply, drift); --replace, --adopt, --send-secrets, --allow-destroy-in-use
     (plan and apply: plan says what apply with the same flags would do, refusals included)."""
-    ids: dict[str, Any] = {"multiple": True, "metavar": "ID|TASK_TYPE/ID"}
+    ids: dict[str, Any] = {"multiple": True, "metavar": "[TASK_TYPE/]ID"}
     options = [
         click.option("--target", "targets", **ids, help="Only plan/change these endpoints."),
     ]

@@ -47,7 +47,10 @@ def _plan_command(
     allow = bool(options.pop("allow_destroy_in_use", False))
     allow_empty = bool(options.pop("allow_empty", False))
     opened, settings = _session(directory, options)
-    specs = load_specs(directory, settings, allow_empty=allow_empty).specs
+    loaded = load_specs(directory, settings, allow_empty=allow_empty)
+    specs = loaded.specs
+    for note in loaded.notes:  # old layouts, read as the server reads them: the plan compares those
+        click.echo(str(note), err=True)
     with opened as session:
         planned = make_plan(session, specs, prune=prune, requested=requested)
         requested = planned.requested

@@ -3,9 +3,8 @@
 Owns the document's shape (``format_version`` "1"): one entry per endpoint
 considered, no-ops included, in the plan's own order, with ``before``/``after``
 (masked by the planner; ``null`` when absent), the changed paths, the reason
-and who uses the endpoint; then the summary counts. Keys listed in README.md ("plan and drift",
-the JSON output) never change meaning within a format version; extra keys may be
-added. The saved plan file (``planfile.py``) builds on ``to_document``; this
+and who uses the endpoint; then the summary counts. Keys listed in docs/json-documents.md never change meaning within a format
+version; extra keys may be added. The saved plan file (``planfile.py``) builds on ``to_document``; this
 module neither reads nor writes files.
 """
 

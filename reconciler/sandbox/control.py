@@ -11,6 +11,7 @@ log. Routes:
     PUT    /_sandbox/latency             {"latency_ms": 25}
     PUT    /_sandbox/version             {"version": "8.18.0"}
     PUT    /_sandbox/eis                 {"connected": true}  connect to the Elastic Inference Service
+    PUT    /_sandbox/eis_regions         {"models": {"rainbow-sprinkles": [["aws", "us-east-1", "us"]]}}
     PUT    /_sandbox/bugs                {"emulate": ["139574"]}  reproduce a known ES bug
     PUT    /_sandbox/unlisted_services   {"services": ["openai"]}  left out of GET _inference/_services
     GET    /_sandbox/faults              the active faults
@@ -63,6 +64,22 @@ KNOWN_BUGS = {
 }
 
 
+def _model_regions(body: dict[str, Any]) -> dict[str, Any]:
+    """`{"models": {"rainbow-sprinkles": [["aws", "us-east-1", "us"]]}}`: where EIS runs these
+    models (the others keep their places)."""
+    models = body.get("models")
+    if not isinstance(models, dict) or not all(
+        isinstance(places, list)
+        and all(
+            isinstance(p, list) and len(p) == 3 and all(isinstance(x, str) for x in p)
+            for p in places
+        )
+        for places in models.values()
+    ):
+        raise bad_request("models must map a model id to a list of [csp, region, geo]")
+    return {model: tuple(tuple(p) for p in places) for model, places in models.items()}
+
+
 def control(sandbox: SandboxServer, req: Request) -> Response:
     route = (req.method, req.path.removeprefix("/_sandbox").strip("/"))
     if route == ("GET", "requests"):
@@ -113,6 +130,9 @@ def control(sandbox: SandboxServer, req: Request) -> Response:
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise bad_request("services must be a list of service names")
         sandbox.cluster.unlisted_services = set(names)
+        return ok(ACK)
+    if route == ("PUT", "eis_regions"):
+        sandbox.cluster.eis_model_regions.update(_model_regions(req.json_object() or {}))
         return ok(ACK)
     if route == ("PUT", "bugs"):
         names = (req.json_object() or {}).get("emulate")
