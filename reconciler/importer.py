@@ -234,6 +234,7 @@ def write_specs(
     preconfigured = [e.inference_id for e in chosen if e.preconfigured]
     if preconfigured:
         raise InputError(preconfigured_message(preconfigured))
+    refuse_existing([out / f"{endpoint.inference_id}.yaml" for endpoint in chosen])
     out.mkdir(parents=True, exist_ok=True)
     written = []
     cluster = parse_version(version)
@@ -247,9 +248,20 @@ def write_specs(
         )
         path = out / f"{endpoint.inference_id}.yaml"
         text = spec_file_text(imported.spec, header(imported), schema_ref=schema_ref)
-        path.write_text(text, encoding="utf-8")
+        with open(path, "x", encoding="utf-8") as handle:  # "x": never replaces a file
+            handle.write(text)
         written.append(path)
     return written
+
+
+def refuse_existing(paths: Iterable[FsPath]) -> None:
+    """Stop before writing anything when a spec file would replace one that exists."""
+    existing = [str(path) for path in paths if path.exists()]
+    if existing:
+        raise InputError(
+            f"refusing to overwrite {', '.join(existing)}; nothing was written "
+            "(move them away or choose another --out)"
+        )
 
 
 def preconfigured_message(inference_ids: Iterable[str]) -> str:
