@@ -152,21 +152,14 @@ def import_(out: FsPath, force: bool, ids: tuple[str, ...], **options: Any) -> i
     addresses.check(problems)
     wanted = [e for e in endpoints if (e.inference_id in named if ids else not e.preconfigured)]
     kept = _declared_under(out, force=force)
-    if not force:  # a file of the name import would write is someone's work, whatever it holds
-        kept.update(
-            {
-                e.inference_id: f"{out / (e.inference_id + '.yaml')} exists"
-                for e in wanted
-                if e.inference_id not in kept and (out / f"{e.inference_id}.yaml").exists()
-            }
-        )
-    written = write_specs(
+    written = write_specs(  # refuses (nothing written) to replace a file unless --force
         [e for e in wanted if e.inference_id not in kept],
         out,
         load_catalog(),
         schema_ref=schema_reference(out),
         version=version,
         recorded=recorded,
+        overwrite=force,
     )
     skipped = len(endpoints) - len(wanted) if not ids else 0
     click.echo(
@@ -180,7 +173,7 @@ def import_(out: FsPath, force: bool, ids: tuple[str, ...], **options: Any) -> i
     ]
     if not_written:
         click.echo(
-            f"Not written ({len(not_written)}): already declared under {out}, or the file exists: "
+            f"Not written ({len(not_written)}), declared already under {out}: "
             + ", ".join(not_written)
             + ("" if force else "; --force overwrites a spec file of that endpoint's own name"),
             err=True,
