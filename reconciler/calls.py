@@ -15,7 +15,7 @@ from dataclasses import replace as replace_dataclass
 from typing import Any
 
 from reconciler.catalog import EndpointFacts
-from reconciler.model import CallKind, EndpointSpec, FieldPath, Request, copied
+from reconciler.model import CallKind, EndpointSpec, FieldPath, Request, SecretRef, copied
 from reconciler.normalize import View
 from reconciler.secrets import secret_paths
 
@@ -34,8 +34,18 @@ def create_call(spec: EndpointSpec, facts: EndpointFacts) -> Request:
         method="PUT",
         path=endpoint_path(spec.task_type, spec.inference_id),
         body=body,
-        secrets=tuple(secret_paths(spec, facts.secret_fields)),
+        secrets=secret_refs(spec, secret_paths(spec, facts.secret_fields)),
     )
+
+
+def secret_refs(spec: EndpointSpec, paths: Iterable[FieldPath]) -> tuple[SecretRef, ...]:
+    """The references at ``paths`` of a request body built from ``spec``, with where each was
+    written (request bodies keep the spec's own paths)."""
+    refs = []
+    for path in paths:
+        line, col = spec.source.at(path)
+        refs.append(SecretRef(path=path, file=spec.source.file, line=line, col=col))
+    return tuple(refs)
 
 
 def update_call(
@@ -62,13 +72,13 @@ def update_call(
             body[block] = copied(desired.get(block, {}))
         elif len(path) > 1 and path[1] in desired.get(block, {}):
             body.setdefault(block, {})[path[1]] = copied(desired[block][path[1]])
-    sent_secrets: tuple[FieldPath, ...] = ()
+    sent_secrets: tuple[SecretRef, ...] = ()
     if secrets_moved:
         settings = spec.block("service_settings")
         for name in facts.secret_fields:
             if name in settings:
                 body.setdefault("service_settings", {})[name] = copied(settings[name])
-        sent_secrets = tuple(secret_paths(spec, facts.secret_fields))
+        sent_secrets = secret_refs(spec, secret_paths(spec, facts.secret_fields))
     if not body:
         return None
     return Request(

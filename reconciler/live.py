@@ -21,8 +21,8 @@ from reconciler.errors import SecretError
 from reconciler.fingerprints import fingerprint, is_current, matches, self_contained
 from reconciler.model import EndpointSpec, FieldPath, LiveEndpoint, content_digest, dotted
 from reconciler.ownership import Records, read_records
-from reconciler.plan import Change, SecretStatus, Usage
-from reconciler.secrets import get_path, resolve, secret_paths
+from reconciler.plan import Change, SecretStatus, SnapshotFingerprint, Usage
+from reconciler.secrets import SecretValues, secret_paths
 from reconciler.state import Managed, State, StateStore
 
 DRY_RUN_SINCE = (8, 15, 0)
@@ -33,56 +33,84 @@ class Snapshot:
     version: str
     endpoints: tuple[LiveEndpoint, ...]
     state: State
-    listing_fingerprint: str
     records: Records = field(default_factory=Records)  # every owner in the state index
     offered: Mapping[str, frozenset[str]] | None = None  # _services: service -> task types
     warnings: tuple[str, ...] = ()
+    cluster_uuid: str = ""
+
+    @property
+    def fingerprint(self) -> SnapshotFingerprint:
+        """What a plan made from this snapshot was made from (``plan.SnapshotFingerprint``)."""
+        state = self.state
+        return SnapshotFingerprint(
+            endpoints={e.inference_id: endpoint_digest(e) for e in self.endpoints},
+            state=f"{state.seq_no}/{state.primary_term}" if state.exists else "",
+            owners=content_digest(
+                {
+                    "claims": {i: c.owner for i, c in sorted(self.records.claims.items())},
+                    "documents": {
+                        d: sorted(o.managed) for d, o in sorted(self.records.documents.items())
+                    },
+                }
+            ),
+            cluster_uuid=self.cluster_uuid,
+            cluster_version=self.version,
+            services=content_digest({k: sorted(v) for k, v in sorted(self.offered.items())})
+            if self.offered is not None
+            else "",
+        )
+
+
+def endpoint_digest(endpoint: LiveEndpoint) -> str:
+    return content_digest(dict(endpoint.body))[len("sha256:") :][:16]
+
+
+def read_cluster(client: Client) -> tuple[str, str]:
+    """The cluster's version and uuid (``GET /``)."""
+    info = client.request("GET", "/").body or {}
+    return str((info.get("version") or {}).get("number", "0.0.0")), str(
+        info.get("cluster_uuid") or ""
+    )
 
 
 def read_version(client: Client) -> str:
-    info = client.request("GET", "/").body or {}
-    return str((info.get("version") or {}).get("number", "0.0.0"))
+    return read_cluster(client)[0]
 
 
-def read_endpoints(client: Client) -> tuple[tuple[LiveEndpoint, ...], str]:
+def read_endpoints(client: Client) -> tuple[LiveEndpoint, ...]:
     body = client.request("GET", "/_inference/_all").body or {}
     documents = body.get("endpoints", body.get("models", []))  # "models" before 8.15
-    endpoints = tuple(
+    return tuple(
         sorted((LiveEndpoint.from_api(d) for d in documents), key=lambda e: e.inference_id)
     )
-    return endpoints, listing_fingerprint(endpoints)
 
 
-def listing_fingerprint(endpoints: Iterable[LiveEndpoint]) -> str:
-    return content_digest([dict(e.body) for e in endpoints])
-
-
-def read_snapshot(client: Client, store: StateStore, *, version: str | None = None) -> Snapshot:
-    """Version (unless known already), listing, and the state index (this directory's document
-    and every other owner's, in one search): independent reads, sent at once, so a plan costs
-    one round trip whatever its size. ``_services`` is read too (its absence tolerated)."""
+def read_snapshot(client: Client, store: StateStore) -> Snapshot:
+    """Version and uuid, listing, and the state index (this directory's document and every
+    other owner's, in one search): independent reads, sent at once, so a plan costs one round
+    trip whatever its size. ``_services`` is read too (its absence tolerated)."""
     with ThreadPoolExecutor(max_workers=4) as pool:
-        asked_version = pool.submit(read_version, client) if version is None else None
+        cluster = pool.submit(read_cluster, client)
         listing = pool.submit(read_endpoints, client)
         searched = pool.submit(read_records, client, store.index)
         services = pool.submit(read_offered, client)
-        endpoints, fingerprint_ = listing.result()
+        endpoints = listing.result()
         records = searched.result()
         offered = services.result()
-        found_version = asked_version.result() if asked_version else None
+        version, uuid = cluster.result()
     if not records.readable:
         state = store.unreadable(records.status)
     else:
         state = store.found(records.hits.get(store.doc_id), index_exists=records.index_exists)
     snapshot = Snapshot(
-        version=version or found_version or "0.0.0",
+        version=version,
         endpoints=endpoints,
         state=state,
-        listing_fingerprint=fingerprint_,
         records=records,
         offered=offered,
+        cluster_uuid=uuid,
     )
-    warnings = (store.warning,) if store.warning else ()
+    warnings = (state.problem,) if state.problem else ()
     return replace(snapshot, warnings=warnings)
 
 
@@ -115,6 +143,7 @@ def secret_statuses(
     *,
     live_ids: frozenset[str],
     version: str,
+    values: SecretValues,
     send: frozenset[str] = frozenset(),
     send_untracked: bool = False,
 ) -> dict[str, SecretStatus]:
@@ -140,7 +169,7 @@ def secret_statuses(
                 (changed if send_untracked and state.available else untracked).append(path)
                 continue
             try:
-                value = resolve(get_path(spec.body, path), spec=spec, path=path)
+                value = values.of_spec(spec, path)
             except SecretError:
                 unresolved.append(path)
                 continue
@@ -165,7 +194,12 @@ def stale_fingerprints(state: State) -> bool:
 
 
 def rekeyed(
-    state: State, specs: Iterable[EndpointSpec], catalog: Catalog, *, version: str
+    state: State,
+    specs: Iterable[EndpointSpec],
+    catalog: Catalog,
+    *,
+    version: str,
+    values: SecretValues,
 ) -> State:
     """The state with each fingerprint of an older form (the legacy salt-keyed HMAC a reader can
     test guesses against, or another key's) made again in the current form, where the declared
@@ -179,17 +213,17 @@ def rekeyed(
     managed: dict[str, Managed] = {}
     for inference_id, entry in state.managed.items():
         spec = by_id.get(inference_id)
-        values: dict[str, str] = {}
+        resolved: dict[str, str] = {}
         if spec is not None:
             facts = catalog.facts(spec.service, spec.task_type, cluster)
             for path in secret_paths(spec, facts.secret_fields):
                 try:
-                    values[dotted(path)] = resolve(get_path(spec.body, path), spec=spec, path=path)
+                    resolved[dotted(path)] = values.of_spec(spec, path)
                 except SecretError:
                     continue
         secrets: dict[str, str] = {}
         for name, recorded in entry.secrets.items():
-            value = values.get(name)
+            value = resolved.get(name)
             if is_current(recorded):
                 secrets[name] = recorded
             elif value is not None and matches(recorded, value, salt=state.salt):

@@ -163,11 +163,36 @@ class CallKind(enum.Enum):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SecretRef:
+    """Where a request carries a secret: the path inside its body (which holds the reference,
+    ``${env:NAME}``) and where the user wrote that reference (a ``${file:}`` path is relative to
+    that file; every error about it names file:line)."""
+
+    path: FieldPath
+    file: str
+    line: int = 0
+    col: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": list(self.path), "file": self.file, "line": self.line, "col": self.col}
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> SecretRef:
+        return cls(
+            path=tuple(document["path"]),
+            file=str(document["file"]),
+            line=int(document.get("line") or 0),
+            col=int(document.get("col") or 0),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
 class Request:
     """One HTTP call a planned change sends, exactly as apply will send it.
 
     ``body`` holds secret references (``${env:NAME}``) where a secret goes, never a value;
-    ``secrets`` names the paths inside ``body`` that the applier resolves just before sending.
+    ``secrets`` says where inside ``body`` they are (and where each was written): the applier
+    resolves them once per command, just before the first write.
     """
 
     kind: CallKind
@@ -175,7 +200,7 @@ class Request:
     path: str
     params: Mapping[str, str] = field(default_factory=dict)
     body: Mapping[str, Any] | None = None
-    secrets: tuple[FieldPath, ...] = ()
+    secrets: tuple[SecretRef, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -184,7 +209,7 @@ class Request:
             "path": self.path,
             "params": dict(self.params),
             "body": self.body,
-            "secrets": [list(p) for p in self.secrets],
+            "secrets": [ref.to_json() for ref in self.secrets],
         }
 
     @classmethod
@@ -195,5 +220,5 @@ class Request:
             path=str(document["path"]),
             params={str(k): str(v) for k, v in (document.get("params") or {}).items()},
             body=document.get("body"),
-            secrets=tuple(tuple(p) for p in document.get("secrets") or ()),
+            secrets=tuple(SecretRef.from_json(r) for r in document.get("secrets") or ()),
         )

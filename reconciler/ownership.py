@@ -173,7 +173,7 @@ def resolve(records: Records, *, mine: str, state: State, declared: Iterable[str
         )
     return Resolved(
         ownership=replace(
-            _from_state(state, frozenset(ours), others=others),
+            _from_state(state, frozenset(ours), others=others, moving=moving),
             declared_elsewhere=declared_elsewhere,
             released=frozenset(released),
         ),
@@ -188,10 +188,16 @@ def _releases(documents: Mapping[str, OtherDocument], doc_id: str) -> frozenset[
 
 
 def _from_state(
-    state: State, mine: frozenset[str], *, others: Mapping[str, str] | None = None
+    state: State,
+    mine: frozenset[str],
+    *,
+    others: Mapping[str, str] | None = None,
+    moving: Mapping[str, str] | None = None,
 ) -> Ownership:
     return Ownership(
         mine=mine,
+        recorded=frozenset(state.managed),
+        moving=dict(moving or {}),
         others=dict(others or {}),
         declared={
             inference_id: frozenset(undotted(name) for name in entry.declared)

@@ -1,11 +1,17 @@
 """The plan: frozen values saying what would change (``planner.build_plan`` makes them).
 
 Owns the closed set of actions and of reasons, ``Change`` (one endpoint: its
-action, the typed facts behind it and the exact requests apply will send) and
-``Plan``, plus the inputs a plan is made from besides specs and the live
-listing: who owns what (``Ownership``), what the user asked for by name
-(``Requested``), what is known of each endpoint's secrets (``SecretStatus``).
-A reason explains (renderers word it); it never decides.
+action, the typed facts behind it, the exact requests apply will send, what the
+state document records when it succeeds (``StateStep``) and what the endpoint
+should look like afterwards (``Expected``)) and ``Plan`` (the changes and the
+``SnapshotFingerprint`` of what it was made from): everything apply needs, so
+that apply needs no spec, no catalog and no second plan. Also the inputs a plan
+is made from besides specs and the live listing: who owns what
+(``Ownership``), what the user asked for by name (``Requested``), what is known
+of each endpoint's secrets (``SecretStatus``); and what apply did
+(``Outcome``, ``ApplyResult``), a value like the plan, so renderers never
+import the code that writes. A reason explains (renderers word it); it never
+decides.
 """
 
 from __future__ import annotations
@@ -75,6 +81,86 @@ class Usage:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Expected:
+    """What a touched endpoint should look like after its change: verification compares the
+    listing with it (by the comparison rules: ``compared`` fields by value, whatever the server
+    fills in elsewhere allowed; ``ignored`` is drift the plan leaves alone)."""
+
+    task_type: str
+    service: str
+    view: Mapping[str, Mapping[str, Any]]  # the normalised desired settings (no secrets)
+    compared: tuple[FieldPath, ...] = ()
+    ignored: tuple[FieldPath, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "task_type": self.task_type,
+            "service": self.service,
+            "view": self.view,
+            "compared": [list(p) for p in self.compared],
+            "ignored": [list(p) for p in self.ignored],
+        }
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> Expected:
+        return cls(
+            task_type=str(document["task_type"]),
+            service=str(document["service"]),
+            view=document.get("view") or {},
+            compared=tuple(tuple(p) for p in document.get("compared") or ()),
+            ignored=tuple(tuple(p) for p in document.get("ignored") or ()),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class StateStep:
+    """What the state document records once a change succeeds.
+
+    ``entry`` false: the endpoint leaves this document (a delete; its claim is released). Else
+    the entry lists ``task_type``, ``service`` and the ``declared`` fields, and the fingerprints
+    of the secrets the change sends (computed by apply with the state's key: the plan holds
+    references, never a fingerprint); an update or a no-op keeps the fingerprints recorded
+    before. ``claim``: take the endpoint's claim before the first write (adoption, ``--adopt``,
+    a move out of a legacy document), ``over`` the owner it is taken from on purpose;
+    ``hand_over``: the documents that stop listing it once ours does.
+    """
+
+    entry: bool = True
+    task_type: str = ""
+    service: str = ""
+    declared: tuple[str, ...] = ()
+    claim: bool = False
+    over: tuple[str, ...] = ()
+    hand_over: tuple[str, ...] = ()
+    moved_from: str = ""  # the legacy document whose entry (and fingerprints) it takes over
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "entry": self.entry,
+            "task_type": self.task_type,
+            "service": self.service,
+            "declared": list(self.declared),
+            "claim": self.claim,
+            "over": list(self.over),
+            "hand_over": list(self.hand_over),
+            "moved_from": self.moved_from,
+        }
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> StateStep:
+        return cls(
+            entry=bool(document.get("entry", True)),
+            task_type=str(document.get("task_type") or ""),
+            service=str(document.get("service") or ""),
+            declared=tuple(str(n) for n in document.get("declared") or ()),
+            claim=bool(document.get("claim")),
+            over=tuple(str(o) for o in document.get("over") or ()),
+            hand_over=tuple(str(o) for o in document.get("hand_over") or ()),
+            moved_from=str(document.get("moved_from") or ""),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
 class Change:
     """What happens to one endpoint: the action, the facts behind it, and the requests apply sends.
 
@@ -107,6 +193,9 @@ class Change:
     def conflict(self) -> bool:
         """Declared here, managed by another state document: apply leaves it alone."""
         return self.reason is Reason.OWNED_ELSEWHERE
+
+    expected: Expected | None = None  # after the change (None: gone, or not touched)
+    step: StateStep | None = None  # what the state records when it succeeds (None: nothing)
 
     @property
     def address(self) -> str:
@@ -166,6 +255,69 @@ class Verdict:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SnapshotFingerprint:
+    """What a plan was made from, to tell whether the cluster moved since: each listed
+    endpoint's digest, the state document's version, every other owner's records, the cluster
+    (uuid, version) and what ``_services`` offers."""
+
+    endpoints: Mapping[str, str] = field(default_factory=dict)  # id -> digest of its listing
+    state: str = ""  # "seq_no/primary_term" of this directory's document; "" when it has none
+    owners: str = ""  # digest of the claims and the other state documents
+    cluster_uuid: str = ""
+    cluster_version: str = ""
+    services: str = ""  # digest of _services; "" when the cluster does not answer it
+
+    def moved(self, now: SnapshotFingerprint) -> tuple[str, ...]:
+        """What differs in ``now``, in words (empty: nothing moved)."""
+        found: list[str] = []
+        if (self.cluster_uuid, self.cluster_version) != (now.cluster_uuid, now.cluster_version):
+            found.append(
+                f"the cluster (was {self.cluster_uuid or '?'} {self.cluster_version}, now "
+                f"{now.cluster_uuid or '?'} {now.cluster_version})"
+            )
+        changed = sorted(
+            i
+            for i in self.endpoints.keys() | now.endpoints.keys()
+            if self.endpoints.get(i) != now.endpoints.get(i)
+        )
+        if changed:
+            shown = ", ".join(changed[:10]) + (
+                f" and {len(changed) - 10} more" if len(changed) > 10 else ""
+            )
+            found.append(f"{len(changed)} endpoint(s): {shown}")
+        if self.state != now.state:
+            found.append(
+                f"the state document (version {self.state or 'none'}, now {now.state or 'none'})"
+            )
+        if self.owners != now.owners:
+            found.append("the other state documents or claims")
+        if self.services != now.services:
+            found.append("what _inference/_services offers")
+        return tuple(found)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "endpoints": dict(sorted(self.endpoints.items())),
+            "state": self.state,
+            "owners": self.owners,
+            "cluster_uuid": self.cluster_uuid,
+            "cluster_version": self.cluster_version,
+            "services": self.services,
+        }
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> SnapshotFingerprint:
+        return cls(
+            endpoints={str(k): str(v) for k, v in (document.get("endpoints") or {}).items()},
+            state=str(document.get("state") or ""),
+            owners=str(document.get("owners") or ""),
+            cluster_uuid=str(document.get("cluster_uuid") or ""),
+            cluster_version=str(document.get("cluster_version") or ""),
+            services=str(document.get("services") or ""),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
 class Plan:
     """Every change one run would make, in apply order, and what the plan was made against."""
 
@@ -179,9 +331,19 @@ class Plan:
     prune: bool = False
     state: str = ""  # the state document the plan was made with (index/id)
     invocation: str = ""  # DIR [--env NAME] as the user named them, for the commands it suggests
-    blocked: tuple[
-        str, ...
-    ] = ()  # specs the cluster cannot serve ("file:line:col: why"): not planned
+    blocked: tuple[str, ...] = ()  # specs the cluster cannot serve ("file:line:col: why")
+    declared: int = 0  # how many endpoints the desired state declares (targeted or not)
+    snapshot: SnapshotFingerprint = field(default_factory=SnapshotFingerprint)
+
+    relists: bool = False  # what the other directories read from our state changes (below)
+
+    @property
+    def records(self) -> bool:
+        """Whether carrying the plan out writes the state document (also with no endpoint
+        change: adoptions, moves, declared fields, an interrupted apply's creates, hand-overs,
+        and the lists other directories read: ids declared here that another manages, ids
+        managed here no longer declared)."""
+        return self.relists or bool(self.moves) or any(c.step is not None for c in self.changes)
 
     def count(self, action: Action) -> int:
         return sum(1 for change in self.changes if change.action is action)
@@ -233,6 +395,8 @@ class Ownership:
     released: frozenset[str] = frozenset()
     declared: Mapping[str, frozenset[FieldPath]] = field(default_factory=dict)  # at last apply
     known: bool = True
+    recorded: frozenset[str] = frozenset()  # listed by this directory's state document
+    moving: Mapping[str, str] = field(default_factory=dict)  # id -> legacy document it leaves
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -260,3 +424,26 @@ class SecretStatus:
     changed: tuple[FieldPath, ...] = ()  # fingerprint differs from the state's
     untracked: tuple[FieldPath, ...] = ()  # never sent by us: rotation cannot be seen
     unresolved: tuple[FieldPath, ...] = ()  # reference not resolvable here
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outcome:
+    change: Change
+    ok: bool
+    message: str = ""
+    seconds: float = 0.0
+    lost: bool = False  # a replace deleted the endpoint and could not create it again
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApplyResult:
+    outcomes: tuple[Outcome, ...]
+    differences: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def failed(self) -> tuple[Outcome, ...]:
+        return tuple(o for o in self.outcomes if not o.ok)
+
+    def count(self, action: Action) -> int:
+        return sum(1 for o in self.outcomes if o.ok and o.change.action is action)

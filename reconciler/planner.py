@@ -4,7 +4,9 @@ Owns the decisions: create, update in place or replace, delete (prune), no-op;
 the comparison rules (declared keys by value, server-filled values never, a key
 removed since the last apply as a declared change, out-of-band drift restored
 in place or held); adoption and other owners; the exact requests of each change
-(built by ``calls``). The values it returns are ``plan``'s. No I/O.
+(built by ``calls``), what the state records when each succeeds and what each
+touched endpoint should look like afterwards. The values it returns are
+``plan``'s. No I/O.
 """
 
 from __future__ import annotations
@@ -25,18 +27,27 @@ from reconciler.model import (
     Request,
     dotted,
 )
-from reconciler.normalize import View, declared_fields, desired_view, field_of, live_view
+from reconciler.normalize import (
+    View,
+    declared_fields,
+    declared_names,
+    desired_view,
+    field_of,
+    live_view,
+)
 from reconciler.plan import (
     ORDER,
     UNTRACKED,
     Action,
     Change,
+    Expected,
     Move,
     Ownership,
     Plan,
     Reason,
     Requested,
     SecretStatus,
+    StateStep,
     Usage,
 )
 from reconciler.secrets import SENSITIVE, SENSITIVE_CHANGED
@@ -60,6 +71,7 @@ def build_plan(
     """Pair desired and live by id and decide one action for each. Pure."""
     owners = ownership or Ownership(known=False)
     asked = requested or Requested()
+    declared = len(specs)
     context = _Context(
         catalog=catalog, version=parse_version(cluster_version), owners=owners, asked=asked
     )
@@ -68,13 +80,17 @@ def build_plan(
     live_by_id = {endpoint.inference_id: endpoint for endpoint in live}
     desired_ids = {spec.inference_id for spec in specs}
     changes = [
-        _owned(
-            _change_for(
-                spec,
-                live_by_id.get(spec.inference_id),
+        _with_step(
+            _owned(
+                _change_for(
+                    spec,
+                    live_by_id.get(spec.inference_id),
+                    context,
+                    (secrets or {}).get(spec.inference_id, SecretStatus()),
+                ),
                 context,
-                (secrets or {}).get(spec.inference_id, SecretStatus()),
             ),
+            spec,
             context,
         )
         for spec in specs
@@ -123,6 +139,7 @@ def build_plan(
         state=state,
         invocation=invocation,
         blocked=blocked,
+        declared=declared,
     )
 
 
@@ -152,6 +169,35 @@ def _owned(change: Change, context: _Context) -> Change:
         )
     exists = change.action is not Action.CREATE
     return replace(change, adopt=exists or bool(owner), owner=owner, moved=moved)
+
+
+def _with_step(change: Change, spec: EndpointSpec, context: _Context) -> Change:
+    """The state step of a declared endpoint's change: what the state records if it succeeds."""
+    owners = context.owners
+    if change.reason is Reason.OWNED_ELSEWHERE or (
+        not owners.known and change.action is Action.NOOP
+    ):
+        return change
+    declared = declared_names(spec)
+    moved_from = owners.moving.get(spec.inference_id, "")
+    recorded = spec.inference_id in owners.recorded
+    if change.action is Action.NOOP and recorded and not change.adopt and not moved_from:
+        before = owners.declared.get(spec.inference_id)
+        if before is not None and before == declared_fields(spec):
+            return change
+    others = tuple(o for o in change.owner.split(", ") if o)
+    return replace(
+        change,
+        step=StateStep(
+            task_type=spec.task_type,
+            service=spec.service,
+            declared=declared,
+            claim=owners.known and (change.adopt or bool(moved_from)),
+            over=others if spec.inference_id in context.asked.adopt or change.moved else (),
+            hand_over=(others if change.adopt else ()) + ((moved_from,) if moved_from else ()),
+            moved_from=moved_from,
+        ),
+    )
 
 
 def with_usage(plan: Plan, usage: Mapping[str, Usage]) -> Plan:
@@ -192,6 +238,7 @@ def _change_for(
             reason=Reason.NOT_IN_CLUSTER,
             after=masked(spec, declared_blocks, facts),
             requests=(create_call(spec, facts),),
+            expected=_expected(spec, desired_view(spec, facts), declared_fields(spec)),
             **base,
         )
     declared = declared_fields(spec)
@@ -207,6 +254,7 @@ def _change_for(
         live_task_type=live.task_type,
         live_service=live.service,
     )
+    base["expected"] = _expected(spec, desired, declared | dropped)
 
     def replace_requests() -> tuple[Request, ...]:  # built only for a replace (most are no-ops)
         return replace_calls(spec, facts, live_task_type=live.task_type)
@@ -247,6 +295,8 @@ def _change_for(
             **base,
         )
     sent = ours + restorable
+    if held:
+        base["expected"] = replace(base["expected"], ignored=held)
     if not sent and not secrets.changed:
         return Change(
             action=Action.NOOP,
@@ -265,6 +315,15 @@ def _change_for(
         requests=(update,) if update else (),
         drift=held,
         **base,
+    )
+
+
+def _expected(spec: EndpointSpec, desired: View, compared: frozenset[FieldPath]) -> Expected:
+    return Expected(
+        task_type=spec.task_type,
+        service=spec.service,
+        view=desired,
+        compared=tuple(sorted(compared, key=dotted)),
     )
 
 
@@ -310,6 +369,7 @@ def _delete(endpoint: LiveEndpoint, facts: EndpointFacts) -> Change:
         live_task_type=endpoint.task_type,
         live_service=endpoint.service,
         requests=(delete_call(task_type=endpoint.task_type, inference_id=endpoint.inference_id),),
+        step=StateStep(entry=False),
     )
 
 

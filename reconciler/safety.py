@@ -2,16 +2,14 @@
 
 Owns the refusals of a plan, as a pure function, so that ``plan`` can report
 exactly what ``apply`` would refuse, and ``apply`` checks the same rules before
-its first write and again on the plan it makes under the lock.
+its first write (under the lock, on the one plan it carries out).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from reconciler.errors import SafetyError
-from reconciler.model import EndpointSpec
 from reconciler.plan import Plan
 
 
@@ -23,12 +21,10 @@ class Permissions:
     replace: frozenset[str] = frozenset()  # --replace ID: replacing these was asked for by name
 
 
-def refusals(
-    plan: Plan, specs: Sequence[EndpointSpec], permissions: Permissions
-) -> tuple[str, ...]:
+def refusals(plan: Plan, permissions: Permissions) -> tuple[str, ...]:
     """Every reason apply would refuse ``plan``; () when it may go ahead."""
     found: list[str] = []
-    if plan.prune and not specs:
+    if plan.prune and not plan.declared:
         found.append(
             "refusing to prune with an empty desired state: it would delete every managed endpoint"
         )
@@ -61,8 +57,8 @@ def refusals(
     return tuple(found)
 
 
-def check_safety(plan: Plan, specs: Sequence[EndpointSpec], permissions: Permissions) -> None:
+def check_safety(plan: Plan, permissions: Permissions) -> None:
     """Raise SafetyError (exit 3) with the first refusal, if there is one."""
-    found = refusals(plan, specs, permissions)
+    found = refusals(plan, permissions)
     if found:
         raise SafetyError(found[0])

@@ -26,7 +26,7 @@ from urllib.parse import quote, quote_plus
 
 from reconciler.diagnostics import Diagnostic
 from reconciler.errors import SecretError
-from reconciler.model import EndpointSpec, FieldPath, copied
+from reconciler.model import EndpointSpec, FieldPath, SecretRef, copied
 
 REFERENCE = re.compile(r"^\$\{(env|file):([^}]+)\}$")
 SENSITIVE = "(sensitive value)"
@@ -134,20 +134,35 @@ def get_path(document: Mapping[str, Any], path: FieldPath) -> Any:
 
 
 def resolve(reference: str, *, spec: EndpointSpec, path: FieldPath) -> str:
-    """The secret a reference points at; errors name the spec file and line."""
+    """The secret a reference of ``spec`` points at; errors name the spec file and line."""
     try:
-        return _resolve(reference, spec=spec)
+        return _resolve(reference, file=spec.source.file)
     except _Unresolved as error:
         line, col = spec.source.at(path)  # positions are looked up only for an error
-        dotted = ".".join(str(p) for p in path)
-        raise SecretError(f"{spec.source.file}:{line}:{col}: {dotted}{error.args[0]}") from None
+        raise _unresolved(error, file=spec.source.file, line=line, col=col, path=path) from None
+
+
+def resolve_at(reference: Any, *, file: str, line: int, col: int, path: FieldPath) -> str:
+    """The secret a reference written at ``file:line:col`` points at (a ``${file:}`` path is
+    relative to ``file``); errors name that place."""
+    try:
+        return _resolve(reference, file=file)
+    except _Unresolved as error:
+        raise _unresolved(error, file=file, line=line, col=col, path=path) from None
 
 
 class _Unresolved(Exception):
     """Why a reference cannot be resolved: the words that follow the field's name."""
 
 
-def _resolve(reference: str, *, spec: EndpointSpec) -> str:
+def _unresolved(
+    error: _Unresolved, *, file: str, line: int, col: int, path: FieldPath
+) -> SecretError:
+    dotted = ".".join(str(p) for p in path)
+    return SecretError(f"{file}:{line}:{col}: {dotted}{error.args[0]}")
+
+
+def _resolve(reference: Any, *, file: str) -> str:
     match = REFERENCE.match(reference) if isinstance(reference, str) else None
     if match is None:
         raise _Unresolved(" must be a ${env:NAME} or ${file:PATH} reference")
@@ -162,7 +177,7 @@ def _resolve(reference: str, *, spec: EndpointSpec) -> str:
         return value
     target = FsPath(name)
     if not target.is_absolute():
-        target = FsPath(spec.source.file).resolve().parent / target
+        target = FsPath(file).resolve().parent / target
     if target.is_dir():
         raise _Unresolved(f": {name} is a directory, not a file")
     try:
@@ -177,38 +192,94 @@ def _resolve(reference: str, *, spec: EndpointSpec) -> str:
     return value
 
 
+class SecretValues:
+    """The secrets of one command: each reference resolved once (``fingerprints.fingerprint``
+    derives each fingerprint once per process).
+
+    A reference is the same reference wherever it is written (``${env:KEY}`` in a thousand specs
+    reads one variable; ``${file:key.txt}`` is one file per directory). The values live in this
+    object only, for as long as the command that made it; nothing here is written anywhere.
+    """
+
+    def __init__(self) -> None:
+        self._values: dict[tuple[str, str], str] = {}
+        self._lock = threading.Lock()
+
+    def value(self, reference: Any, *, file: str, line: int, col: int, path: FieldPath) -> str:
+        key = _reference_key(reference, file)
+        with self._lock:
+            known = self._values.get(key) if key else None
+        if known is not None:
+            return known
+        value = resolve_at(reference, file=file, line=line, col=col, path=path)
+        if key:
+            with self._lock:
+                self._values[key] = value
+        return value
+
+    def of_spec(self, spec: EndpointSpec, path: FieldPath) -> str:
+        reference = get_path(spec.body, path)
+        key = _reference_key(reference, spec.source.file)
+        with self._lock:
+            known = self._values.get(key) if key else None
+        if known is not None:
+            return known
+        value = resolve(reference, spec=spec, path=path)  # positions only for an error
+        if key:
+            with self._lock:
+                self._values[key] = value
+        return value
+
+    def problems(
+        self, wanted: Iterable[tuple[EndpointSpec, Iterable[FieldPath]]]
+    ) -> list[Diagnostic]:
+        """Every secret reference at the given paths that cannot be resolved here, as diagnostics
+        (file:line): for a check before the first write, so that a missing variable is found
+        before the lock is taken and other changes are made."""
+        problems = []
+        for spec, paths in wanted:
+            for path in paths:
+                try:
+                    self.of_spec(spec, path)
+                except SecretError as error:
+                    problems.append(spec.source.problem(path, _without_place(error, spec)))
+        return problems
+
+
+def _reference_key(reference: Any, file: str) -> tuple[str, str] | None:
+    match = REFERENCE.match(reference) if isinstance(reference, str) else None
+    if match is None:
+        return None
+    kind, name = match.groups()
+    if kind == "env" or FsPath(name).is_absolute():
+        return (reference, "")
+    return (reference, str(FsPath(file).resolve().parent))
+
+
+def _without_place(error: SecretError, spec: EndpointSpec) -> str:
+    text = str(error)
+    return text.split(": ", 1)[1] if text.startswith(spec.source.file) else text
+
+
 def unresolvable(wanted: Iterable[tuple[EndpointSpec, Iterable[FieldPath]]]) -> list[Diagnostic]:
-    """Every secret reference at the given paths that cannot be resolved here, as diagnostics
-    (file:line): for a check before the first write, so that a missing variable is found before
-    the lock is taken and other changes are made."""
-    problems = []
-    for spec, paths in wanted:
-        for path in paths:
-            try:
-                resolve(get_path(spec.body, path), spec=spec, path=path)
-            except SecretError as error:
-                message = (
-                    str(error).split(": ", 1)[1]
-                    if str(error).startswith(spec.source.file)
-                    else str(error)
-                )
-                problems.append(spec.source.problem(path, message))
-    return problems
+    """``SecretValues().problems(wanted)``: for a check that keeps no value."""
+    return SecretValues().problems(wanted)
 
 
 def resolved_body(
-    body: Mapping[str, Any], paths: Iterable[FieldPath], *, spec: EndpointSpec
+    body: Mapping[str, Any], refs: Iterable[SecretRef], *, values: SecretValues
 ) -> tuple[dict[str, Any], dict[FieldPath, str]]:
-    """A copy of a request ``body`` with the reference at each path replaced by its secret, and
-    the secrets by path. Request bodies keep the spec's own paths (service_settings.api_key), so
-    errors can name the spec's file and line."""
+    """A copy of a request ``body`` with the reference at each of ``refs`` replaced by its
+    secret, and the secrets by path."""
     resolved = copied(body)
-    values: dict[FieldPath, str] = {}
-    for path in paths:
-        value = resolve(get_path(body, path), spec=spec, path=path)
+    found: dict[FieldPath, str] = {}
+    for ref in refs:
+        value = values.value(
+            get_path(body, ref.path), file=ref.file, line=ref.line, col=ref.col, path=ref.path
+        )
         node = resolved
-        for part in path[:-1]:
+        for part in ref.path[:-1]:
             node = node[part]
-        node[path[-1]] = value
-        values[path] = value
-    return resolved, values
+        node[ref.path[-1]] = value
+        found[ref.path] = value
+    return resolved, found

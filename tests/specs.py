@@ -242,3 +242,13 @@ def writes(server: SandboxServer) -> list[str]:
         for r in server.requests
         if r["method"] in ("PUT", "POST", "DELETE") and "dry_run" not in str(r.get("query", ""))
     ]
+
+
+def recorded_writes(server: SandboxServer) -> list[str]:
+    """``writes`` without the apply lock's own (apply takes the lock before it reads anything,
+    as Terraform does, so even a run that changes nothing takes and releases it)."""
+    return [
+        w
+        for w in writes(server)
+        if not w.endswith(".lock") and w.split()[1].strip("/").count("/") > 0
+    ]

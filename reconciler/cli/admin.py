@@ -145,7 +145,7 @@ def import_(out: FsPath, force: bool, ids: tuple[str, ...], **options: Any) -> i
     opened, settings = _session(out, options)
     with opened as session:
         version = read_version(session.client)
-        endpoints, _ = read_endpoints(session.client)
+        endpoints = read_endpoints(session.client)
         recorded = recorded_from(read_records(session.client, settings.state_index))
     known = addresses.known_endpoints((e.inference_id, e.task_type) for e in endpoints)
     named, problems = addresses.resolve("import", ids, known=known, where="exists in the cluster")

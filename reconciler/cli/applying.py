@@ -18,7 +18,10 @@ from reconciler.cli.options import (
     display_options,
     selection_options,
 )
-from reconciler.errors import ReconcilerError
+from reconciler.errors import InputError, ReconcilerError
+from reconciler.plan import Action, Outcome
+
+PHASES = (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE)
 
 PAST = {"create": "created", "update": "updated", "replace": "replaced", "delete": "deleted"}
 
@@ -64,24 +67,23 @@ def apply(
     **options: Any,
 ) -> int:
     """Carry out the plan: create, update, replace and delete endpoints."""
-    from reconciler.apply import PHASES
     from reconciler.errors import VerificationError
     from reconciler.render.outcome import render_result
     from reconciler.render.wording import apply_summary
-    from reconciler.run import ApplyHooks, ApplyOptions, apply_specs, check_origin
+    from reconciler.run import ApplyHooks, ApplyOptions, apply_saved, apply_specs, check_origin
     from reconciler.session import load_specs
 
+    if plan_file is not None:
+        _refuse_planning_flags(directory=directory, prune=prune, options=options)
     requested = _requested(options)
     saved = None
     if plan_file is not None:
         from reconciler.planfile import read_plan_file
 
         saved = read_plan_file(plan_file)
-        directory = directory or saved.directory
-        prune = saved.plan.prune
         requested = saved.requested
-        opened, _ = _session(directory, options, saved=saved)
-        specs = saved.specs
+        opened, _ = _session(saved.directory, options, saved=saved)
+        specs: Any = ()
     else:
         directory = directory or FsPath(".")
         opened, settings = _session(directory, options)
@@ -109,10 +111,12 @@ def apply(
         parallelism=parallelism,
     )
     with opened as session:
-        if saved is not None:
-            check_origin(saved, environment=options.get("environment"), cluster=session.origin)
         try:
-            applied = apply_specs(session, specs, options=options_, hooks=hooks, saved=saved)
+            if saved is not None:
+                check_origin(saved, environment=options.get("environment"), cluster=session.origin)
+                applied = apply_saved(session, saved, options=options_, hooks=hooks)
+            else:
+                applied = apply_specs(session, specs, options=options_, hooks=hooks)
         except VerificationError as error:  # exit 4: all was applied, the summary still ends it
             tally.finish()
             if as_json and error.result is not None and tally.plan is not None:
@@ -149,6 +153,28 @@ def apply(
     return code
 
 
+def _refuse_planning_flags(
+    *, directory: FsPath | None, prune: bool, options: dict[str, Any]
+) -> None:
+    """A saved plan is executed as it was made: a flag that changes planning next to it is an
+    error, not ignored."""
+    given = [f"DIRECTORY ({directory})"] if directory is not None else []
+    given += ["--prune"] if prune else []
+    for name, flag in (
+        ("targets", "--target"),
+        ("replace", "--replace"),
+        ("adopt", "--adopt"),
+        ("send_secrets", "--send-secrets"),
+    ):
+        if options.get(name):
+            given.append(flag)
+    if given:
+        raise InputError(
+            f"{', '.join(given)} cannot be given with --plan: a saved plan is carried out as it "
+            "was made. Make a new plan with these flags (`reconciler plan --out`); nothing was sent"
+        )
+
+
 def _confirm(auto_approve: bool) -> None:
     if auto_approve:
         return
@@ -160,12 +186,15 @@ def _confirm(auto_approve: bool) -> None:
         raise click.exceptions.Abort()
 
 
-def _progress(change: Any, status: str, seconds: float) -> None:
+def _progress(outcome: Outcome) -> None:
+    change = outcome.change
     verb = PAST.get(change.action.value, change.action.value)
-    if status == "ok":
-        click.echo(f"{change.action.symbol} {change.address}: {verb} ({seconds:.2f}s)", err=True)
+    if outcome.ok:
+        click.echo(
+            f"{change.action.symbol} {change.address}: {verb} ({outcome.seconds:.2f}s)", err=True
+        )
     else:
-        click.echo(f"! {change.address}: {change.action.value} failed: {status}", err=True)
+        click.echo(f"! {change.address}: {change.action.value} failed: {outcome.message}", err=True)
 
 
 class _Tally:
@@ -189,18 +218,18 @@ class _Tally:
         self.untouched = {change.address for change in plan.changes if change.action.writes}
         self.started = time.monotonic()
 
-    def progress(self, change: Any, status: str, seconds: float) -> None:
-        if status == "ok":
-            self.done[change.action] = self.done.get(change.action, 0) + 1
-            self.untouched.discard(change.address)
+    def progress(self, outcome: Outcome) -> None:
+        if outcome.ok:
+            self.done[outcome.change.action] = self.done.get(outcome.change.action, 0) + 1
+            self.untouched.discard(outcome.change.address)
         else:
             self.failed += 1
         if not self.live:
-            _progress(change, status, seconds)
+            _progress(outcome)
             return
-        if status != "ok":
+        if not outcome.ok:
             self._clear()
-            _progress(change, status, seconds)
+            _progress(outcome)
         from reconciler.render.outcome import progress_line
 
         line = progress_line(

@@ -57,7 +57,6 @@ def _plan_command(
         saved = saved_plan(
             session,
             planned,
-            specs=specs,
             directory=directory,
             environment=settings.environment,
             requested=requested,
@@ -78,7 +77,7 @@ def _plan_command(
             click.echo(f"Error: not planned: {problem}", err=True)
         return EXIT_ERROR
     refused = refusals(
-        planned.plan, specs, Permissions(allow_destroy_in_use=allow, replace=requested.replace)
+        planned.plan, Permissions(allow_destroy_in_use=allow, replace=requested.replace)
     )
     if refused and not drift:
         for reason in refused:

@@ -217,13 +217,20 @@ def write_spec(directory: Path, body: dict[str, Any], name: str | None = None) -
 
 
 def write_requests(log: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The requests of a sandbox log that write (the state-free definition of 'changed nothing')."""
+    """The requests of a sandbox log that write (the state-free definition of 'changed nothing').
+
+    The apply lock's own writes are not counted: apply takes the lock before it reads anything
+    (as Terraform does) and releases it, so a run refused under the lock, or one with nothing to
+    do, takes and releases it and changes nothing (creating the state index counts as the lock's).
+    """
     return [
         r
         for r in log
         if r["method"] in WRITE_METHODS
         and not r["path"].startswith("/_sandbox")
         and "dry_run" not in str(r.get("query", ""))
+        and not r["path"].endswith(".lock")
+        and r["path"].strip("/").count("/") > 0
     ]
 
 

@@ -32,7 +32,7 @@ import pytest
 
 from reconciler.identity import state_id_for
 from reconciler.sandbox import Fault, SandboxServer
-from tests.e2e.helpers import REPO, Run, run_cli, unlock
+from tests.e2e.helpers import REPO, Run, run_cli, unlock, write_requests
 from tests.hardening.corpus import SECRET_ENV, SHIFT, run_parallel
 
 TIMEOUT = 0.5  # RECONCILER_TIMEOUT for every faulted apply: a 'slow' answer takes longer
@@ -384,11 +384,7 @@ def test_a_state_document_we_cannot_read_stops_before_any_write(
                 result.output
             )
             assert "reconciler-state/default cannot be read" in result.stderr, result.stderr
-        writes = [
-            r
-            for r in cluster.requests
-            if r["method"] in ("PUT", "POST", "DELETE") and "dry_run" not in r["query"]
-        ]
+        writes = write_requests(cluster.requests)  # apply took and released its lock, no more
         assert writes == [], writes
         assert (
             httpx.get(f"{cluster.url}/reconciler-state/_doc/default").json()["_source"] == document

@@ -23,7 +23,7 @@ def test_imported_specs_validate_and_plan_no_change(
     specs = write_specs(tmp_path / "made", RERANK, EMBED)
     with connect() as session:
         apply_specs(session, specs, options=ApplyOptions(), hooks=ApplyHooks())
-        endpoints, _ = read_endpoints(session.client)
+        endpoints = read_endpoints(session.client)
         version = read_version(session.client)
     ours = [e for e in endpoints if not e.preconfigured]
     written = import_specs(

@@ -12,7 +12,7 @@ from reconciler.model import CallKind
 from reconciler.plan import Action, Plan
 from reconciler.run import ApplyHooks, ApplyOptions, apply_specs, make_plan
 from reconciler.sandbox import SandboxServer
-from tests.specs import EMBED, RERANK, write_specs, writes
+from tests.specs import EMBED, RERANK, recorded_writes, write_specs, writes
 
 pytestmark = pytest.mark.usefixtures("secret_variables")
 
@@ -39,7 +39,7 @@ def test_apply_creates_records_ownership_and_a_second_run_changes_nothing(
     with connect() as session:
         second = apply_specs(session, specs, options=ApplyOptions(), hooks=ApplyHooks())
     assert second.result.outcomes == ()
-    assert writes(server) == []
+    assert recorded_writes(server) == []
 
 
 def test_the_requests_sent_are_the_requests_planned(
@@ -98,7 +98,7 @@ def test_a_destructive_change_of_an_endpoint_in_use_is_refused_before_the_lock(
     server.clear_requests()
     with connect() as session, pytest.raises(SafetyError, match="pipeline uses-rerank"):
         apply_specs(session, moved, options=ApplyOptions(), hooks=ApplyHooks())
-    assert writes(server) == []
+    assert recorded_writes(server) == []
     with connect() as session:
         applied = apply_specs(
             session,
@@ -126,4 +126,4 @@ def test_an_unresolvable_secret_stops_the_run_before_any_write(
     assert [d.message for d in raised.value.diagnostics] == [
         "service_settings.api_key: environment variable OPENAI_KEY is not set"
     ]
-    assert writes(server) == []
+    assert recorded_writes(server) == []
