@@ -14,6 +14,7 @@ is built with positions at once, by the builder that reports those problems.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path as FsPath
@@ -41,7 +42,7 @@ _PLAIN_SCALARS = {
 _STR = "tag:yaml.org,2002:str"
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Document:
     """One YAML document of a spec file, as plain data plus positions."""
 
@@ -133,7 +134,7 @@ class _PlainBuilder:
         kind = node.__class__
         if kind is yaml.ScalarNode:
             if node.tag == _STR:
-                return node.value
+                return sys.intern(node.value)  # one copy of what many specs repeat
             plain = _PLAIN_SCALARS.get(node.tag)
             if plain is None:
                 raise _NeedsMarks
@@ -144,7 +145,7 @@ class _PlainBuilder:
             for key_node, value_node in node.value:
                 if key_node.__class__ is not yaml.ScalarNode or key_node.tag != _STR:
                     raise _NeedsMarks  # merge key, non-string key: _Builder's to judge
-                key = key_node.value
+                key = sys.intern(key_node.value)
                 if key in result:
                     raise _NeedsMarks  # duplicate key: _Builder reports both lines
                 result[key] = self.build(value_node, depth + 1)
@@ -155,12 +156,17 @@ class _PlainBuilder:
 
 
 class _FileMarks:
-    """One file's text, composed again with marks when a diagnostic first needs a position."""
+    """One file, composed again with marks when a diagnostic first needs a position.
 
-    __slots__ = ("text", "file", "_found")
+    A file read from disk is read again then (its text is not kept: at 50,000 specs that is
+    memory spent for the few that ever report a problem); a text given as such is kept.
+    """
 
-    def __init__(self, text: str, file: str) -> None:
+    __slots__ = ("text", "path", "file", "_found")
+
+    def __init__(self, *, text: str | None, path: str | None, file: str) -> None:
         self.text = text
+        self.path = path
         self.file = file
         self._found: dict[int, dict[FieldPath, tuple[int, int]]] | None = None
 
@@ -168,8 +174,11 @@ class _FileMarks:
         """The positions of the file's ``ordinal``-th composed document (empty ones counted)."""
         if self._found is None:
             self._found = {}
+            text = self.text
+            if text is None and self.path is not None:
+                text, _ = _read_file(self.path, file=self.file)
             try:
-                for index, node in enumerate(_compose_all(self.text)):
+                for index, node in enumerate(_compose_all(text or "")):
                     if node is not None:
                         builder = _Builder(self.file)
                         builder.build(node, ())
@@ -363,11 +372,14 @@ def _mostly_text(text: str) -> bool:
     return sum(ch.isprintable() or ch in "\r\n\t" for ch in sample) >= 0.95 * len(sample)
 
 
-def parse_documents(text: str, *, file: str) -> tuple[list[Document], list[Diagnostic]]:
-    """Every document of one YAML text, with positions; problems as diagnostics."""
+def parse_documents(
+    text: str, *, file: str, path: str | None = None
+) -> tuple[list[Document], list[Diagnostic]]:
+    """Every document of one YAML text, with positions; problems as diagnostics. With ``path``
+    (where the text was read from), the positions are read from there if ever asked for."""
     documents: list[Document] = []
     diagnostics: list[Diagnostic] = []
-    marks = _FileMarks(text, file)
+    marks = _FileMarks(text=None if path else text, path=path, file=file)
     constructor = yaml.constructor.SafeConstructor()
     try:
         for ordinal, node in enumerate(_compose_all(text)):
@@ -448,7 +460,7 @@ def load_directory(root: FsPath) -> tuple[list[Document], list[Diagnostic]]:
         if problem is not None or text is None:
             diagnostics.append(problem or Diagnostic(file=file, message="cannot read file"))
             continue
-        found, problems = parse_documents(text, file=file)
+        found, problems = parse_documents(text, file=file, path=os.path.abspath(path))
         diagnostics.extend(problems)
         if not found and not problems:
             diagnostics.append(

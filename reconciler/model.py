@@ -75,7 +75,7 @@ class EndpointKey:
         return f"{self.task_type}/{self.inference_id}"
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)  # one per endpoint: no __dict__ each
 class Source:
     """Where a spec came from: the file, its document, and a position per node."""
 
@@ -100,7 +100,7 @@ class Source:
         return (self.line, self.col)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)  # one per endpoint: no __dict__ each
 class EndpointSpec:
     """One desired endpoint as written: secret references left unresolved."""
 
@@ -118,7 +118,7 @@ class EndpointSpec:
         return _block(self.body, name)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)  # one per endpoint: no __dict__ each
 class LiveEndpoint:
     """One endpoint as ``GET _inference/_all`` returns it (no secrets)."""
 

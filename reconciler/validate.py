@@ -23,7 +23,12 @@ from reconciler.loader import Document, load_directory
 from reconciler.model import EndpointSpec
 from reconciler.region_policy import RegionPolicySpec, is_policy_document
 from reconciler.schema import check_document, check_region_policy
-from reconciler.variables import misplaced_references, substitute_variables
+from reconciler.settings import secret_file_roots, settings_root
+from reconciler.variables import (
+    file_references_outside,
+    misplaced_references,
+    substitute_variables,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,6 +62,9 @@ def validate_directory(
         documents, skipped = _specs_only(documents)
         diagnostics = [d for d in diagnostics if d.file not in skipped]
     diagnostics += misplaced_references(documents)
+    diagnostics += file_references_outside(
+        documents, root=settings_root(root), allowed=secret_file_roots(root)
+    )
     documents, notes = current_layouts(documents)
     if variables is not None:
         documents, problems = substitute_variables(documents, variables)

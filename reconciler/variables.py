@@ -10,15 +10,18 @@ Secrets never come from here (they are resolved only when sent).
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from pathlib import Path as FsPath
 from typing import Any
 
 from reconciler.catalog import load_catalog
 from reconciler.diagnostics import Diagnostic
 from reconciler.loader import Document
 from reconciler.model import FieldPath
+from reconciler.secrets import REFERENCE
 
 VARIABLE = re.compile(r"\$\{var:([A-Za-z_][A-Za-z0-9_.-]*)\}")
 SECRET_KIND = re.compile(r"\$\{(env|file):")
@@ -51,6 +54,35 @@ def misplaced_references(documents: list[Document]) -> list[Diagnostic]:
             if message:
                 where = ".".join(map(str, path))
                 problems.append(document.source.problem(path, f"{where}: {message}"))
+    return problems
+
+
+def file_references_outside(
+    documents: Iterable[Document], *, root: FsPath, allowed: Iterable[FsPath] = ()
+) -> list[Diagnostic]:
+    """Every ``${file:PATH}`` that leads out of the desired-state directory ``root`` (after
+    resolving ``..`` and symbolic links) and is under none of the ``allowed`` roots
+    (``secret_file_roots``): a spec could otherwise send any file on the runner as a secret."""
+    fences = [FsPath(os.path.realpath(folder)) for folder in (root, *allowed)]
+    problems = []
+    for document in documents:
+        for path, text in _strings(document.body, ()):
+            match = REFERENCE.match(text)
+            if match is None or match.group(1) != "file":
+                continue
+            name = match.group(2)
+            target = FsPath(os.path.realpath(FsPath(document.source.file).parent / name))
+            if any(target.is_relative_to(fence) for fence in fences):
+                continue
+            dotted = ".".join(map(str, path))
+            problems.append(
+                document.source.problem(
+                    path,
+                    f"{dotted}: ${{file:{name}}} leads out of the desired-state directory (to "
+                    f"{target}); a secret file must be inside {root} or under a folder listed in "
+                    "secret_file_roots of reconciler.yaml",
+                )
+            )
     return problems
 
 

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> Any:
             traceback.print_exc()
         if isinstance(error, InputError):
             _print_diagnostics(error)
-        from reconciler.secrets import scrub
+        from reconciler.scrub import scrub
 
         click.echo(f"Error: {scrub(str(error))}", err=True)
         sys.exit(error.exit_code)
