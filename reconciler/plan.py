@@ -76,6 +76,7 @@ class Reason(enum.Enum):
 class Usage:
     pipelines: tuple[str, ...] = ()
     indices: tuple[str, ...] = ()
+    unknown: bool = False  # the key may not ask (DELETE ?dry_run=true needs manage_inference)
 
     @property
     def empty(self) -> bool:
@@ -384,6 +385,13 @@ class Plan:
             blocked=len(self.blocked),
             unchanged=self.count(Action.NOOP) - len(self.conflicts),
         )
+
+    @property
+    def scope(self) -> frozenset[str]:
+        """The endpoints this plan reads: what it declares or considers, its orphans and what it
+        hands over."""
+        moved = frozenset(move.inference_id for move in self.moves)
+        return frozenset(c.inference_id for c in self.changes) | frozenset(self.orphaned) | moved
 
     @property
     def differs(self) -> bool:

@@ -136,10 +136,14 @@ def make_plan(
         blocked=tuple(str(problem) for _, problem in sorted(blocked.items())),
     )
     usage = read_usage(session.client, plan.changes, snapshot.version)
+    unknown = sorted(i for i, used in usage.items() if used.unknown)
+    if unknown:
+        plan = replace(plan, warnings=(*plan.warnings, _usage_unknown(unknown)))
+    plan = with_usage(plan, usage) if usage else plan
     listed = _listed(state, plan, asked.targets)
     plan = replace(
-        with_usage(plan, usage) if usage else plan,
-        snapshot=snapshot.fingerprint,
+        plan,
+        snapshot=snapshot.fingerprint_for(plan.scope),
         relists=state.available and _lists(listed) != _lists(state),
     )
     return Planned(plan=plan, snapshot=snapshot, state=listed, requested=asked)
@@ -347,6 +351,15 @@ def _lock_left(session: Session, applied: Applied) -> Applied:
     return replace(applied, result=replace(applied.result, notes=notes))
 
 
+def _usage_unknown(ids: Sequence[str]) -> str:
+    return (
+        f"not known whether pipelines or indices use {', '.join(ids)}: this key may not ask "
+        "(DELETE ?dry_run=true needs the cluster privilege manage_inference, which a read-only "
+        "plan key lacks); apply asks with its own key and refuses to destroy an endpoint in use "
+        "unless --allow-destroy-in-use"
+    )
+
+
 def apply_saved(
     session: Session, saved: SavedPlan, *, options: ApplyOptions, hooks: ApplyHooks
 ) -> Applied:
@@ -361,13 +374,16 @@ def apply_saved(
         if lock.note:
             hooks.note(lock.note)
         snapshot = read_snapshot(session.client, session.store)
-        moved = plan.snapshot.moved(snapshot.fingerprint)
+        moved = plan.snapshot.moved(snapshot.fingerprint_for(plan.scope))
         if moved:
             raise StalePlanError(
                 "the saved plan is stale: since it was made, these changed: "
                 + "; ".join(moved)
                 + ". Run `reconciler plan` again (nothing was written)"
             )
+        unasked = [c for c in plan.changes if c.in_use_by.unknown]
+        if unasked:  # planned with a key that may not ask who uses them: ask now
+            plan = with_usage(plan, read_usage(session.client, unasked, snapshot.version))
         comparison = Comparison(catalog=session.catalog, version=snapshot.version)
         state = recovered(snapshot.state, snapshot.endpoints, comparison).state
         moving = {
