@@ -70,6 +70,7 @@ class Settings:
     lock_ttl: float = LOCK_TTL_SECONDS
     create_timeout: float | None = None  # seconds a create may wait (None: the service's default)
     where: Mapping[str, str] = field(default_factory=dict)  # setting -> "file:line" it is set at
+    invocation: str = "."  # the directory and --env, as a command the tool suggests needs them
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -197,7 +198,11 @@ def load_settings(
                 f"--env {environment}: no {SETTINGS_FILE} in {settings_root(directory)} "
                 "defines environments"
             )
-        return Settings(state_id=state_id_for(settings_root(directory), None), lock_ttl=lock_ttl)
+        return Settings(
+            state_id=state_id_for(settings_root(directory), None),
+            lock_ttl=lock_ttl,
+            invocation=invocation(directory, None),
+        )
     if read.diagnostics:
         raise InputError(f"{read.file} is not a valid settings file", read.diagnostics)
     body = read.body
@@ -244,6 +249,7 @@ def load_settings(
         lock_ttl=lock_ttl,
         create_timeout=_create_timeout(read, chosen, environment),
         where=where,
+        invocation=invocation(directory, environment),
     )
 
 
@@ -269,6 +275,15 @@ def _create_timeout(
         line, col = read.at(path)
         raise InputError(f"{read.file}:{line}: create_timeout: {reason}")
     return seconds
+
+
+def invocation(directory: FsPath, environment: str | None) -> str:
+    """``DIR`` or ``DIR --env NAME``, quoted for a POSIX shell: what a suggested command needs to
+    reach the same state document (the connection comes from where it came from this time)."""
+    import shlex
+
+    parts = [str(directory)] + (["--env", environment] if environment else [])
+    return " ".join(shlex.quote(part) for part in parts)
 
 
 def _relative(directory: FsPath, path: str | None) -> str | None:
