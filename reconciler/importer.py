@@ -27,9 +27,11 @@ from reconciler.errors import InputError
 from reconciler.import_secrets import choose_secrets
 from reconciler.model import LiveEndpoint
 from reconciler.ownership import Records
+from reconciler.region_policy import LivePolicy, canonical
 
 BLOCKS = ("service_settings", "task_settings", "chunking_settings")
 SCHEMA_FILE = FsPath("schemas") / "endpoint.schema.json"
+POLICY_SCHEMA = "region-policy.schema.json"
 # A create needs one of these; the server fills in num_allocations from live stats when
 # adaptive allocations are on, so only then is it left out.
 ALLOCATIONS = ("adaptive_allocations", "num_allocations")
@@ -250,6 +252,25 @@ def write_specs(
         path.write_text(text, encoding="utf-8")
         written.append(path)
     return written
+
+
+POLICY_FILE = "region-policy.yaml"
+
+
+def write_region_policy(policy: LivePolicy, out: FsPath, *, schema_ref: str | None) -> FsPath:
+    """The cluster's region policy as a document of ``out`` (its audit fields left out: they are
+    the cluster's record of who changed it, never desired state). An existing file is kept."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / POLICY_FILE
+    ref = schema_ref.replace(SCHEMA_FILE.name, POLICY_SCHEMA) if schema_ref else None
+    comments = ["Imported by `reconciler import`: the cluster's inference region policy."]
+    text = spec_file_text({"region_policy": canonical(policy.policy)}, comments, schema_ref=ref)
+    try:
+        with path.open("x", encoding="utf-8") as handle:
+            handle.write(text)
+    except FileExistsError:
+        raise InputError(f"{path} exists already; nothing was written over it") from None
+    return path
 
 
 def preconfigured_message(inference_ids: Iterable[str]) -> str:

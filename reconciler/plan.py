@@ -19,12 +19,15 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.model import (
     FieldPath,
     Request,
 )
+
+if TYPE_CHECKING:  # the region policy's change refers to Usage, defined here
+    from reconciler.region_policy import PolicyChange
 
 
 class Action(enum.Enum):
@@ -207,6 +210,7 @@ class SnapshotFingerprint:
     cluster_uuid: str = ""
     cluster_version: str = ""
     services: str = ""  # digest of _services; "" when the cluster does not answer it
+    region_policy: str = ""  # digest of the live region policy; "" when not read or none
 
     def moved(self, now: SnapshotFingerprint) -> tuple[str, ...]:
         """What differs in ``now``, in words (empty: nothing moved)."""
@@ -234,6 +238,8 @@ class SnapshotFingerprint:
             found.append("the other state documents or claims")
         if self.services != now.services:
             found.append("what _inference/_services offers")
+        if self.region_policy != now.region_policy:
+            found.append("the inference region policy")
         return tuple(found)
 
     def to_json(self) -> dict[str, Any]:
@@ -244,6 +250,7 @@ class SnapshotFingerprint:
             "cluster_uuid": self.cluster_uuid,
             "cluster_version": self.cluster_version,
             "services": self.services,
+            "region_policy": self.region_policy,
         }
 
     @classmethod
@@ -255,6 +262,7 @@ class SnapshotFingerprint:
             cluster_uuid=str(document.get("cluster_uuid") or ""),
             cluster_version=str(document.get("cluster_version") or ""),
             services=str(document.get("services") or ""),
+            region_policy=str(document.get("region_policy") or ""),
         )
 
 
@@ -271,12 +279,15 @@ class Plan:
     state: str = ""  # the state document the plan was made with (index/id)
     declared: int = 0  # how many endpoints the desired state declares (targeted or not)
     snapshot: SnapshotFingerprint = field(default_factory=SnapshotFingerprint)
+    region_policy: PolicyChange | None = None  # the cluster's inference region policy
 
     @property
     def records(self) -> bool:
         """Whether carrying the plan out writes the state document (also with no endpoint
         change: adoptions, moves, declared fields, an interrupted apply's creates)."""
-        return any(change.step is not None for change in self.changes)
+        return any(change.step is not None for change in self.changes) or bool(
+            self.region_policy and self.region_policy.records
+        )
 
     def count(self, action: Action) -> int:
         return sum(1 for change in self.changes if change.action is action)
@@ -287,12 +298,19 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return any(change.action.writes for change in self.changes)
+        return any(change.action.writes for change in self.changes) or bool(
+            self.region_policy and self.region_policy.action.writes
+        )
 
     @property
     def differs(self) -> bool:
         """Whether the cluster differs from the desired state, also where apply leaves it alone."""
-        return self.has_changes or bool(self.orphaned) or any(c.drift for c in self.changes)
+        return (
+            self.has_changes
+            or bool(self.orphaned)
+            or any(c.drift for c in self.changes)
+            or bool(self.region_policy and self.region_policy.differs)
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -347,6 +365,7 @@ class ApplyResult:
     outcomes: tuple[Outcome, ...]
     differences: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    region_policy: str = ""  # what happened to it: "created", "updated", "deleted" ("": nothing)
 
     @property
     def failed(self) -> tuple[Outcome, ...]:

@@ -116,15 +116,17 @@ def doctor(directory: FsPath, **options: Any) -> int:
 @connection_options
 def import_(out: FsPath, ids: tuple[str, ...], **options: Any) -> int:
     """Write spec files for endpoints that exist in the cluster (all, or IDS)."""
-    from reconciler.catalog import load_catalog
+    from reconciler.catalog import load_catalog, parse_version
     from reconciler.importer import (
         preconfigured_message,
         recorded_from,
         schema_reference,
+        write_region_policy,
         write_specs,
     )
-    from reconciler.live import read_endpoints, read_version
+    from reconciler.live import read_endpoints, read_region_policy, read_version
     from reconciler.ownership import read_records
+    from reconciler.region_policy import ADDRESS, SINCE
 
     if any(i.startswith(".") for i in ids):  # before any request: they cannot be managed
         raise InputError(preconfigured_message(i for i in ids if i.startswith(".")))
@@ -133,8 +135,13 @@ def import_(out: FsPath, ids: tuple[str, ...], **options: Any) -> int:
         version = read_version(session.client)
         endpoints = read_endpoints(session.client)
         recorded = recorded_from(read_records(session.client, settings.state_index))
-    wanted = [e for e in endpoints if (e.inference_id in ids if ids else not e.preconfigured)]
-    missing = sorted(set(ids) - {e.inference_id for e in endpoints})
+        wants_policy = (ADDRESS in ids or not ids) and parse_version(version) >= SINCE
+        policy = read_region_policy(session.client) if wants_policy else None
+    if ADDRESS in ids and policy is None:
+        raise ReconcilerError("the cluster has no region policy to import")
+    named = set(ids) - {ADDRESS}
+    wanted = [e for e in endpoints if (e.inference_id in named if ids else not e.preconfigured)]
+    missing = sorted(named - {e.inference_id for e in endpoints})
     if missing:
         raise ReconcilerError(f"no such endpoint(s) in the cluster: {', '.join(missing)}")
     written = write_specs(
@@ -145,6 +152,8 @@ def import_(out: FsPath, ids: tuple[str, ...], **options: Any) -> int:
         version=version,
         recorded=recorded,
     )
+    if policy is not None:
+        written.append(write_region_policy(policy, out, schema_ref=schema_reference(out)))
     skipped = len(endpoints) - len(wanted) if not ids else 0
     click.echo(
         f"Wrote {len(written)} spec file(s) to {out}"

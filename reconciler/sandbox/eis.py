@@ -150,7 +150,6 @@ DEFAULT_MODEL_REGIONS: dict[str, tuple[tuple[str, str, str], ...]] = {
 }
 
 
-
 def regions_of(model_regions: Mapping[str, Any], model_id: str) -> list[dict[str, str]]:
     return [
         {"csp": csp, "region": region, "geo": geo}
