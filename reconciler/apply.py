@@ -33,7 +33,8 @@ from reconciler.lock import LockKeeper, LockLost
 from reconciler.model import CallKind, LiveEndpoint, Request, dotted
 from reconciler.ownership import claim, hand_over, take_claims
 from reconciler.plan import Action, ApplyResult, Change, Expected, Outcome, Plan
-from reconciler.secrets import SecretValues, resolved_body, scrub
+from reconciler.scrub import scrub
+from reconciler.secrets import SecretValues, resolved_body
 from reconciler.session import Session
 from reconciler.state import Intended, Intent, Managed, State, holder_name
 
@@ -98,7 +99,7 @@ class Executor:
                         if c.step is not None and c.step.entry
                         else None
                     ),
-                    expected=c.expected.to_json() if c.expected is not None else None,
+                    expected=c.expected.summary() if c.expected is not None else None,
                 )
                 for c in runnable
                 if c.action.writes

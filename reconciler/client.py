@@ -35,7 +35,7 @@ from reconciler.errors import (
     TransportError,
 )
 from reconciler.retry import RetryPolicy, Transient
-from reconciler.secrets import remember, scrub
+from reconciler.scrub import remember, scrub
 
 log = logging.getLogger("reconciler.http")
 

@@ -236,6 +236,7 @@ def write_specs(
     preconfigured = [e.inference_id for e in chosen if e.preconfigured]
     if preconfigured:
         raise InputError(preconfigured_message(preconfigured))
+    refuse_existing([out / f"{endpoint.inference_id}.yaml" for endpoint in chosen])
     out.mkdir(parents=True, exist_ok=True)
     written = []
     cluster = parse_version(version)
@@ -249,9 +250,20 @@ def write_specs(
         )
         path = out / f"{endpoint.inference_id}.yaml"
         text = spec_file_text(imported.spec, header(imported), schema_ref=schema_ref)
-        path.write_text(text, encoding="utf-8")
+        with open(path, "x", encoding="utf-8") as handle:  # "x": never replaces a file
+            handle.write(text)
         written.append(path)
     return written
+
+
+def refuse_existing(paths: Iterable[FsPath]) -> None:
+    """Stop before writing anything when a spec file would replace one that exists."""
+    existing = [str(path) for path in paths if path.exists()]
+    if existing:
+        raise InputError(
+            f"refusing to overwrite {', '.join(existing)}; nothing was written "
+            "(move them away or choose another --out)"
+        )
 
 
 POLICY_FILE = "region-policy.yaml"
@@ -265,11 +277,9 @@ def write_region_policy(policy: LivePolicy, out: FsPath, *, schema_ref: str | No
     ref = schema_ref.replace(SCHEMA_FILE.name, POLICY_SCHEMA) if schema_ref else None
     comments = ["Imported by `reconciler import`: the cluster's inference region policy."]
     text = spec_file_text({"region_policy": canonical(policy.policy)}, comments, schema_ref=ref)
-    try:
-        with path.open("x", encoding="utf-8") as handle:
-            handle.write(text)
-    except FileExistsError:
-        raise InputError(f"{path} exists already; nothing was written over it") from None
+    refuse_existing([path])
+    with path.open("x", encoding="utf-8") as handle:
+        handle.write(text)
     return path
 
 

@@ -124,6 +124,10 @@ def read_snapshot(client: Client, store: StateStore, *, region_policy: bool = Fa
         state = store.unreadable(records.status)
     else:
         state = store.found(records.hits.get(store.doc_id), index_exists=records.index_exists)
+        # this directory's document is ``state`` now: its raw copy (a few hundred bytes per
+        # endpoint) is not kept beside it
+        others = {doc_id: hit for doc_id, hit in records.hits.items() if doc_id != store.doc_id}
+        records = replace(records, hits=others)
     snapshot = Snapshot(
         version=version,
         endpoints=endpoints,

@@ -57,6 +57,15 @@ def content_digest(value: Any) -> str:
 SETTINGS_BLOCKS = ("service_settings", "task_settings", "chunking_settings")
 
 
+def _block(body: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """``body[name]`` when it is a mapping, else an empty one."""
+    value = body.get(name)
+    # a plain dict first: isinstance against an ABC is slow, and this is asked per field
+    if type(value) is dict or isinstance(value, Mapping):
+        return value
+    return {}
+
+
 @dataclass(frozen=True, kw_only=True, order=True)
 class EndpointKey:
     inference_id: str
@@ -66,7 +75,7 @@ class EndpointKey:
         return f"{self.task_type}/{self.inference_id}"
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)  # one per endpoint: no __dict__ each
 class Source:
     """Where a spec came from: the file, its document, and a position per node."""
 
@@ -91,7 +100,7 @@ class Source:
         return (self.line, self.col)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)  # one per endpoint: no __dict__ each
 class EndpointSpec:
     """One desired endpoint as written: secret references left unresolved."""
 
@@ -106,11 +115,10 @@ class EndpointSpec:
         return EndpointKey(inference_id=self.inference_id, task_type=self.task_type)
 
     def block(self, name: str) -> Mapping[str, Any]:
-        value = self.body.get(name)
-        return value if isinstance(value, Mapping) else {}
+        return _block(self.body, name)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)  # one per endpoint: no __dict__ each
 class LiveEndpoint:
     """One endpoint as ``GET _inference/_all`` returns it (no secrets)."""
 
@@ -128,8 +136,7 @@ class LiveEndpoint:
         return self.inference_id.startswith(".")
 
     def block(self, name: str) -> Mapping[str, Any]:
-        value = self.body.get(name)
-        return value if isinstance(value, Mapping) else {}
+        return _block(self.body, name)
 
     @classmethod
     def from_api(cls, document: Mapping[str, Any]) -> LiveEndpoint:

@@ -22,7 +22,7 @@ from typing import Any
 
 from reconciler.client import Client
 from reconciler.errors import AuthError, Conflict, NotFound, OwnershipConflict
-from reconciler.model import undotted
+from reconciler.model import FieldPath, undotted
 from reconciler.plan import Ownership
 from reconciler.state import State, StateStore
 
@@ -167,13 +167,24 @@ def _from_state(
         recorded=frozenset(state.managed),
         moving=dict(moving or {}),
         others=dict(others or {}),
-        declared={
-            inference_id: frozenset(undotted(name) for name in entry.declared)
-            for inference_id, entry in state.managed.items()
-            if entry.declared is not None
-        },
+        declared=_declared_fields(state),
         known=state.available,
     )
+
+
+def _declared_fields(state: State) -> dict[str, frozenset[FieldPath]]:
+    """Each managed id's declared fields; endpoints declaring the same fields share one set
+    (thousands of endpoints made from a few templates: one set each would be most of the memory)."""
+    shared: dict[tuple[str, ...], frozenset[FieldPath]] = {}
+    declared = {}
+    for inference_id, entry in state.managed.items():
+        if entry.declared is None:
+            continue
+        fields = shared.get(entry.declared)
+        if fields is None:
+            fields = shared[entry.declared] = frozenset(undotted(n) for n in entry.declared)
+        declared[inference_id] = fields
+    return declared
 
 
 # -- writes -----------------------------------------------------------------------------------

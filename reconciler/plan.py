@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 from reconciler.model import (
     FieldPath,
     Request,
+    content_digest,
+    dotted,
 )
 
 if TYPE_CHECKING:  # the region policy's change refers to Usage, defined here
@@ -102,6 +104,16 @@ class Expected:
             "view": self.view,
             "compared": [list(p) for p in self.compared],
             "ignored": [list(p) for p in self.ignored],
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """The expected state in a few bytes, for the intent record (which holds one per change
+        of a run): the digest of the view stands for the view."""
+        return {
+            "task_type": self.task_type,
+            "service": self.service,
+            "compared": [dotted(p) for p in self.compared],
+            "digest": content_digest(self.view),
         }
 
     @classmethod

@@ -24,6 +24,7 @@ from reconciler.model import (
     EndpointSpec,
     FieldPath,
     LiveEndpoint,
+    Request,
     dotted,
 )
 from reconciler.normalize import (
@@ -237,8 +238,11 @@ def _change_for(
         live_task_type=live.task_type,
         live_service=live.service,
     )
-    replace_requests = replace_calls(spec, facts, live_task_type=live.task_type)
     base["expected"] = _expected(spec, desired, declared | dropped)
+
+    def replace_requests() -> tuple[Request, ...]:  # built only for a replace (most are no-ops)
+        return replace_calls(spec, facts, live_task_type=live.task_type)
+
     if live.task_type != spec.task_type or not same_service:
         path: FieldPath = ("task_type",) if live.task_type != spec.task_type else ("service",)
         return Change(
@@ -246,7 +250,7 @@ def _change_for(
             reason=Reason.TASK_TYPE_CHANGED if path == ("task_type",) else Reason.SERVICE_CHANGED,
             paths=(path,),
             replace_paths=(path,),
-            requests=replace_requests,
+            requests=replace_requests(),
             **base,
         )
     paths = changed_paths(desired, current)
@@ -259,7 +263,7 @@ def _change_for(
             paths=paths,
             secret_paths=secrets.changed,
             replace_paths=blocking,
-            requests=replace_requests,
+            requests=replace_requests(),
             **base,
         )
     drift = tuple(p for p in paths if p not in ours)  # set out of band, declared by nobody
@@ -271,7 +275,7 @@ def _change_for(
             reason=Reason.REPLACE_REQUESTED,
             paths=paths,
             secret_paths=secrets.changed,
-            requests=replace_requests,
+            requests=replace_requests(),
             **base,
         )
     sent = ours + restorable

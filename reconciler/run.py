@@ -55,7 +55,8 @@ from reconciler.region_policy import (
 from reconciler.region_policy import SINCE as POLICY_SINCE
 from reconciler.region_policy import SINCE_TEXT as POLICY_SINCE_TEXT
 from reconciler.safety import Permissions, check_safety
-from reconciler.secrets import SecretValues, get_path, scrub, secret_paths
+from reconciler.scrub import scrub
+from reconciler.secrets import SecretValues, get_path, secret_paths
 from reconciler.session import Session, check_versions
 from reconciler.state import State, StateStore
 from reconciler.verify import Comparison, recovered

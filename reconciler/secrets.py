@@ -1,108 +1,29 @@
-"""Secret references: ``${env:NAME}`` / ``${file:PATH}``, fingerprints and masks.
+"""Secret references: ``${env:NAME}`` / ``${file:PATH}``, resolved only when sent or compared.
 
-Owns everything that touches a secret value: recognising a reference,
-resolving it (only when a value must be sent or fingerprinted; ``${file:}`` fenced to
-the desired-state directory), and the masks shown in every output. A secret value never
-leaves this module except to be sent or fingerprinted (``fingerprints.py``).
-
-Every value resolved in this process is also remembered (in memory only), so
-that ``scrub``, the one scrubber of the tool, can take it out of any text that
-came back from a server: an error body that echoes what it was sent must not
-print a secret. A server quotes what it was sent in its own encoding, so each
-secret is remembered in every form an answer can carry it (see ``_forms``).
+Owns recognising a reference, resolving it (only when a value must be sent or fingerprinted)
+and the masks shown in plans. A secret value never leaves this module except to be sent or
+fingerprinted (``fingerprints.py``). Every value resolved here is remembered (in memory only)
+by ``scrub.py``, the one scrubber, which masks it in any form a server may echo. Where a
+``${file:}`` may point is checked at validate (``variables.file_references_outside``).
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import os
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path as FsPath
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 from reconciler.diagnostics import Diagnostic
 from reconciler.errors import SecretError
 from reconciler.model import EndpointSpec, FieldPath, SecretRef, copied
+from reconciler.scrub import SENSITIVE as SENSITIVE  # the mask, also for renderers
+from reconciler.scrub import remember
 
 REFERENCE = re.compile(r"^\$\{(env|file):([^}]+)\}$")
-SENSITIVE = "(sensitive value)"
 SENSITIVE_CHANGED = "(sensitive value changed)"
-MIN_SCRUBBED = 4  # shorter values would mask ordinary words; no real secret is that short
-
-MIN_PART = 16  # a line or JSON value of a secret: shorter ones ("{", a project id) are not secret
-
-_resolved_values: set[str] = set()
-_resolved_lock = threading.Lock()
-
-
-def remember(value: str) -> None:
-    """Mark ``value`` as a secret of this process: ``scrub`` will mask it, in every form, from then on."""
-    if isinstance(value, str) and len(value) >= MIN_SCRUBBED:
-        forms = _forms(value, minimum=MIN_SCRUBBED)
-        with _resolved_lock:
-            _resolved_values.update(forms)
-
-
-def scrub(text: str) -> str:
-    """``text`` with every secret resolved (or remembered) in this process masked."""
-    with _resolved_lock:
-        values = sorted(_resolved_values, key=len, reverse=True)
-    for value in values:  # longest first: a form inside a longer one goes with it
-        if value in text:
-            text = text.replace(value, SENSITIVE)
-    return text
-
-
-class ScrubbingFilter(logging.Filter):
-    """Masks secrets in a log record, for handlers that show third-party debug logs."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = scrub(record.getMessage()), None
-        return True
-
-
-def _forms(value: str, *, minimum: int) -> set[str]:
-    """Every way an answer may quote ``value``: as written, JSON-escaped once and twice (an error
-    that quotes a request body, inside an envelope that is itself quoted), URL-encoded, and the
-    parts a server may quote alone: each line of a multi-line secret, each value of a JSON one."""
-    once = json.dumps(value)[1:-1]
-    forms = {
-        value,
-        once,
-        json.dumps(once)[1:-1],
-        json.dumps(value, ensure_ascii=False)[1:-1],
-        quote(value, safe=""),
-        quote_plus(value, safe=""),
-    }
-    parts = [line.strip() for line in value.splitlines()] if "\n" in value or "\r" in value else []
-    parts += list(_json_strings(value))
-    for part in parts:
-        if len(part) >= MIN_PART and part != value:
-            forms |= _forms(part, minimum=MIN_PART)
-    return {form for form in forms if len(form) >= minimum}
-
-
-def _json_strings(value: str) -> Iterator[str]:
-    """The string values inside a JSON secret (a service account key file), at any depth."""
-    if not value.lstrip().startswith(("{", "[")):
-        return
-    try:
-        document = json.loads(value)
-    except ValueError:
-        return
-    stack = [document]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, str):
-            yield node
-        elif isinstance(node, Mapping):
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
 
 
 def is_reference(value: Any) -> bool:
@@ -133,42 +54,59 @@ def get_path(document: Mapping[str, Any], path: FieldPath) -> Any:
 
 def resolve(reference: str, *, spec: EndpointSpec, path: FieldPath) -> str:
     """The secret a reference of ``spec`` points at; errors name the spec file and line."""
-    line, col = spec.source.at(path)
-    return resolve_at(reference, file=spec.source.file, line=line, col=col, path=path)
+    try:
+        return _resolve(reference, file=spec.source.file)
+    except _Unresolved as error:
+        line, col = spec.source.at(path)  # positions are looked up only for an error
+        raise _unresolved(error, file=spec.source.file, line=line, col=col, path=path) from None
 
 
 def resolve_at(reference: Any, *, file: str, line: int, col: int, path: FieldPath) -> str:
     """The secret a reference written at ``file:line:col`` points at (a ``${file:}`` path is
     relative to ``file``); errors name that place."""
-    where = f"{file}:{line}:{col}"
+    try:
+        return _resolve(reference, file=file)
+    except _Unresolved as error:
+        raise _unresolved(error, file=file, line=line, col=col, path=path) from None
+
+
+class _Unresolved(Exception):
+    """Why a reference cannot be resolved: the words that follow the field's name."""
+
+
+def _unresolved(
+    error: _Unresolved, *, file: str, line: int, col: int, path: FieldPath
+) -> SecretError:
     dotted = ".".join(str(p) for p in path)
+    return SecretError(f"{file}:{line}:{col}: {dotted}{error.args[0]}")
+
+
+def _resolve(reference: Any, *, file: str) -> str:
     match = REFERENCE.match(reference) if isinstance(reference, str) else None
     if match is None:
-        raise SecretError(f"{where}: {dotted} must be a ${{env:NAME}} or ${{file:PATH}} reference")
+        raise _Unresolved(" must be a ${env:NAME} or ${file:PATH} reference")
     kind, name = match.groups()
     if kind == "env":
         value = os.environ.get(name)
         if value is None:
-            raise SecretError(f"{where}: {dotted}: environment variable {name} is not set")
+            raise _Unresolved(f": environment variable {name} is not set")
         if not value.strip():  # what CI gives for a secret nobody configured
-            raise SecretError(f"{where}: {dotted}: environment variable {name} is empty")
+            raise _Unresolved(f": environment variable {name} is empty")
         remember(value)
         return value
     target = FsPath(name)
     if not target.is_absolute():
         target = FsPath(file).resolve().parent / target
     if target.is_dir():
-        raise SecretError(f"{where}: {dotted}: {name} is a directory, not a file")
+        raise _Unresolved(f": {name} is a directory, not a file")
     try:
         value = target.read_text(encoding="utf-8").rstrip("\r\n")
     except OSError as error:
-        raise SecretError(
-            f"{where}: {dotted}: cannot read {name}: {error.strerror or error}"
-        ) from None
+        raise _Unresolved(f": cannot read {name}: {error.strerror or error}") from None
     except UnicodeDecodeError:
-        raise SecretError(f"{where}: {dotted}: {name} is not UTF-8 text") from None
+        raise _Unresolved(f": {name} is not UTF-8 text") from None
     if not value.strip():
-        raise SecretError(f"{where}: {dotted}: {name} is empty")
+        raise _Unresolved(f": {name} is empty")
     remember(value)
     return value
 
@@ -199,10 +137,17 @@ class SecretValues:
         return value
 
     def of_spec(self, spec: EndpointSpec, path: FieldPath) -> str:
-        line, col = spec.source.at(path)
-        return self.value(
-            get_path(spec.body, path), file=spec.source.file, line=line, col=col, path=path
-        )
+        reference = get_path(spec.body, path)
+        key = _reference_key(reference, spec.source.file)
+        with self._lock:
+            known = self._values.get(key) if key else None
+        if known is not None:
+            return known
+        value = resolve(reference, spec=spec, path=path)  # positions only for an error
+        if key:
+            with self._lock:
+                self._values[key] = value
+        return value
 
     def problems(
         self, wanted: Iterable[tuple[EndpointSpec, Iterable[FieldPath]]]

@@ -96,6 +96,17 @@ def settings_root(directory: FsPath) -> FsPath:
     return directory if directory.is_dir() else directory.parent
 
 
+def secret_file_roots(directory: FsPath) -> tuple[FsPath, ...]:
+    """The folders outside the directory that ``${file:PATH}`` may read (``secret_file_roots``;
+    a relative one is relative to reconciler.yaml). A malformed list is reconciler.yaml's own
+    problem, reported with its line; it allows nothing meanwhile."""
+    roots = read_settings_file(directory).body.get("secret_file_roots")
+    if not isinstance(roots, list):
+        return ()
+    base = settings_root(directory)
+    return tuple(base / str(root) for root in roots if isinstance(root, str) and root)
+
+
 def read_settings_file(directory: FsPath) -> SettingsFile:
     """Read and check reconciler.yaml of a desired-state directory (all environments)."""
     path = settings_root(directory) / SETTINGS_FILE

@@ -1,7 +1,7 @@
 """The state document kept in the cluster: ownership, secret fingerprints, the lock.
 
 Owns the reconciler's memory between runs (docs/state-document.md): which ids a
-desired-state directory manages, a salted HMAC fingerprint of each secret it
+desired-state directory manages, a fingerprint (fingerprints.py) of each secret it
 sent, and the apply lock. Writes use optimistic concurrency; a 403 degrades
 to "state unavailable" with one warning. Uses only the document APIs.
 """
@@ -42,7 +42,7 @@ class Intended:
 
     action: str
     entry: Managed | None  # None: a delete
-    expected: Mapping[str, Any] | None = None
+    expected: Mapping[str, Any] | None = None  # plan.Expected.summary(): a digest of the view
 
 
 @dataclass(frozen=True, kw_only=True)

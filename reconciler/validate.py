@@ -23,7 +23,12 @@ from reconciler.loader import Document, load_directory
 from reconciler.model import EndpointSpec
 from reconciler.region_policy import RegionPolicySpec, is_policy_document
 from reconciler.schema import check_document, check_region_policy
-from reconciler.variables import misplaced_references, substitute_variables
+from reconciler.settings import secret_file_roots, settings_root
+from reconciler.variables import (
+    file_references_outside,
+    misplaced_references,
+    substitute_variables,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,6 +50,9 @@ def validate_directory(root: FsPath, *, variables: Mapping[str, str] | None = No
     """Validate with ``variables``; with None, with those of every environment of reconciler.yaml."""
     documents, diagnostics = load_directory(root)
     diagnostics += misplaced_references(documents)
+    diagnostics += file_references_outside(
+        documents, root=settings_root(root), allowed=secret_file_roots(root)
+    )
     documents, notes = current_layouts(documents)
     if variables is not None:
         documents, problems = substitute_variables(documents, variables)

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from reconciler.catalog import Catalog, parse_version
 from reconciler.diff import changed_paths
-from reconciler.model import LiveEndpoint, dotted
-from reconciler.normalize import live_view
+from reconciler.model import FieldPath, LiveEndpoint, content_digest, dotted, undotted
+from reconciler.normalize import View, live_view
 from reconciler.plan import Action, Expected
 
 if TYPE_CHECKING:  # the value only: the state store itself speaks HTTP
@@ -33,22 +33,42 @@ class Comparison:
 
     def differences(self, expected: Expected, live: LiveEndpoint | None) -> tuple[str, ...]:
         """The fields where ``live`` differs from ``expected`` (dotted); ("absent",) if gone."""
-        if live is None:
-            return ("absent",)
-        version = parse_version(self.version)
-        facts = self.catalog.facts(expected.service, expected.task_type, version)
-        if live.task_type != expected.task_type:
-            return ("task_type",)
-        live_facts = self.catalog.facts(live.service, live.task_type, version)
-        if live_facts.canonical_service != facts.canonical_service:
-            return ("service",)
-        view = live_view(live, facts, keep=frozenset(expected.compared))
+        view = self._view(expected.task_type, expected.service, expected.compared, live)
+        if isinstance(view, tuple):
+            return view
         wanted = {block: dict(values) for block, values in expected.view.items()}
         ignored = set(expected.ignored)
         return tuple(dotted(p) for p in changed_paths(wanted, view) if p not in ignored)
 
     def matches(self, expected: Expected, live: LiveEndpoint | None) -> bool:
         return not self.differences(expected, live)
+
+    def matches_summary(self, summary: Mapping[str, Any], live: LiveEndpoint | None) -> bool:
+        """``matches`` for an ``Expected.summary()`` (as the intent record keeps it)."""
+        compared = tuple(undotted(str(name)) for name in summary.get("compared") or ())
+        view = self._view(
+            str(summary.get("task_type")), str(summary.get("service")), compared, live
+        )
+        return not isinstance(view, tuple) and content_digest(view) == summary.get("digest")
+
+    def _view(
+        self,
+        task_type: str,
+        service: str,
+        compared: tuple[FieldPath, ...],
+        live: LiveEndpoint | None,
+    ) -> View | tuple[str, ...]:
+        """The live endpoint's view, compared fields kept; or why it cannot match at all."""
+        if live is None:
+            return ("absent",)
+        version = parse_version(self.version)
+        facts = self.catalog.facts(service, task_type, version)
+        if live.task_type != task_type:
+            return ("task_type",)
+        live_facts = self.catalog.facts(live.service, live.task_type, version)
+        if live_facts.canonical_service != facts.canonical_service:
+            return ("service",)
+        return live_view(live, facts, keep=frozenset(compared))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,7 +101,7 @@ def recovered(state: State, endpoints: Iterable[LiveEndpoint], comparison: Compa
             continue
         if item.entry is None or item.expected is None:
             continue
-        if comparison.matches(Expected.from_json(item.expected), endpoint):
+        if comparison.matches_summary(item.expected, endpoint):
             if managed.get(inference_id) != item.entry:
                 managed[inference_id] = item.entry
                 recorded.append(inference_id)

@@ -16,6 +16,7 @@ from reconciler.catalog import (
     Catalog,
     ServiceFacts,
     SinceSpec,
+    Version,
     available,
     parse_version,
     since_text,
@@ -32,61 +33,94 @@ def too_new(
     """One diagnostic per thing a spec uses that a cluster of ``cluster_version`` lacks."""
     version = parse_version(cluster_version)
     problems: list[Diagnostic] = []
+    dated: dict[tuple[str, str], _Dates] = {}  # the facts' answers, once per service and task
     for spec in specs:
         facts = catalog.service(spec.service)
         if facts is None:
             continue  # unknown services are the schema's to report
-        problems.extend(_spec_problems(spec, facts, catalog, version, cluster_version))
+        dates = dated.get((spec.service, spec.task_type))
+        if dates is None:
+            dates = _Dates(facts, spec.task_type, catalog, version)
+            dated[(spec.service, spec.task_type)] = dates
+        problems.extend(_spec_problems(spec, dates, cluster_version))
     return problems
 
 
-def _spec_problems(
-    spec: EndpointSpec,
-    facts: ServiceFacts,
-    catalog: Catalog,
-    version: tuple[int, int, int],
-    cluster: str,
-) -> Iterator[Diagnostic]:
+class _Dates:
+    """What a cluster of ``version`` lacks of one service and task type, asked per field once."""
+
+    def __init__(
+        self, facts: ServiceFacts, task_type: str, catalog: Catalog, version: Version
+    ) -> None:
+        self.facts = facts
+        self.task_type = task_type
+        self.version = version
+        self.service_since = None if available(facts.since_spec, version) else facts.since_spec
+        task_since = facts.task_type_since(task_type)
+        self.task_since = None if available(task_since, version) else task_since
+        chunking = catalog.chunking_since
+        self.chunking_since = None if available(chunking, version) else chunking
+        self.still_required = [  # (block, key, until) the cluster requires
+            (block, key, until)
+            for block in BLOCKS
+            for key in facts.raw.get(block, {})
+            if (until := facts.required_until(block, key)) is not None
+            and not available(until, version)
+        ]
+        self._fields: dict[tuple[str, str], SinceSpec | bool] = {}
+        self._values: dict[tuple[str, str, str], SinceSpec] = {}
+
+    def field(self, block: str, key: str) -> SinceSpec | bool:
+        """False: not a catalog field; True: there; else the release it needs."""
+        found = self._fields.get((block, key))
+        if found is None:
+            if not self.facts.field(block, key):
+                found = False
+            else:
+                since = self.facts.field_since(block, key, self.task_type)
+                found = True if available(since, self.version) else since
+            self._fields[(block, key)] = found
+        return found
+
+    def value(self, block: str, key: str, value: str) -> SinceSpec:
+        """None when the cluster has this value of an enum field, else the release it needs."""
+        memo = (block, key, value)
+        if memo not in self._values:
+            since = self.facts.enum_value_since(block, key, value.lower())
+            self._values[memo] = None if available(since, self.version) else since
+        return self._values[memo]
+
+
+def _spec_problems(spec: EndpointSpec, dates: _Dates, cluster: str) -> Iterator[Diagnostic]:
     def needs(path: tuple[str, ...], what: str, since: SinceSpec) -> Diagnostic:
         return spec.source.problem(
             path,
             f"{what} needs Elasticsearch {since_text(since)} or later; the cluster runs {cluster}",
         )
 
-    if not available(facts.since_spec, version):
-        yield needs(("service",), f"service '{spec.service}'", facts.since_spec)
+    if dates.service_since is not None:
+        yield needs(("service",), f"service '{spec.service}'", dates.service_since)
         return  # everything below would repeat the same news
-    task_since = facts.task_type_since(spec.task_type)
-    if not available(task_since, version):
+    if dates.task_since is not None:
         what = f"task type '{spec.task_type}' of service '{spec.service}'"
-        yield needs(("task_type",), what, task_since)
+        yield needs(("task_type",), what, dates.task_since)
         return
-    if spec.block("chunking_settings") and not available(catalog.chunking_since, version):
-        yield needs(("chunking_settings",), "chunking_settings", catalog.chunking_since)
+    if dates.chunking_since is not None and spec.block("chunking_settings"):
+        yield needs(("chunking_settings",), "chunking_settings", dates.chunking_since)
     for block in BLOCKS:
         for key, value in spec.block(block).items():
-            if not facts.field(block, key):
+            since = dates.field(block, key)
+            if since is False:
                 continue  # not a catalog field: the schema reports it
-            since = facts.field_since(block, key, spec.task_type)
-            if not available(since, version):
+            if since is not True:
                 yield needs((block, key), f"{block}.{key} ({spec.service})", since)
                 continue
-            value_since = facts.enum_value_since(block, key, str(value).lower())
-            if isinstance(value, str) and not available(value_since, version):
+            value_since = dates.value(block, key, value) if isinstance(value, str) else None
+            if value_since is not None:
                 what = f"{block}.{key}: '{value}' ({spec.service})"
                 yield needs((block, key), what, value_since)
-    yield from _still_required(spec, facts, version, cluster)
-
-
-def _still_required(
-    spec: EndpointSpec, facts: ServiceFacts, version: tuple[int, int, int], cluster: str
-) -> Iterator[Diagnostic]:
-    """Fields that became optional in a later release are required on older clusters."""
-    for block in BLOCKS:
-        for key in facts.raw.get(block, {}):
-            until = facts.required_until(block, key)
-            if until is None or available(until, version) or key in spec.block(block):
-                continue
+    for block, key, until in dates.still_required:
+        if key not in spec.block(block):
             yield spec.source.problem(
                 (block,),
                 (

@@ -27,6 +27,25 @@ from reconciler.sandbox import SandboxServer
 from reconciler.session import open_session
 from reconciler.settings import Settings
 
+# node id prefix -> why it is slow (on top of tests marked @pytest.mark.slow where they stand)
+SLOW = {
+    "tests/e2e/test_overload.py": "sits out 503/429 windows of up to 10 s, on purpose",
+    "tests/e2e/test_import_roundtrip.py": "every service example created, imported, applied",
+    "tests/e2e/test_spec_examples.py": "every official example made by hand, then planned",
+    "tests/hardening/test_bad_input.py::test_bad_input_fails_cleanly": "about 300 CLI runs",
+    "tests/hardening/test_concurrency.py": "racing processes, locks waited out until they expire",
+    "tests/hardening/test_faults.py::test_apply_converges_through_the_fault": "the fault matrix",
+    "tests/hardening/test_properties.py": "hundreds of generated desired and live states",
+    "tests/unit/test_compiled_schema.py::test_mutated_examples_agree": "600 generated documents",
+    "tests/unit/test_render.py::test_markdown_stays_under_github_limit": "plans of 20,000 endpoints",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.startswith(tuple(SLOW)):
+            item.add_marker(pytest.mark.slow)
+
 
 def _no_internal_errors(servers: list[SandboxServer]) -> None:
     internal_errors = [

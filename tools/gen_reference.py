@@ -38,23 +38,23 @@ codes mean: [Exit codes](exit-codes.md); the JSON documents `--format json` prin
 """
 
 
-def commands() -> list[tuple[str, click.Command]]:
-    """The group, then each subcommand by name (hidden ones left out, as ``--help`` does)."""
+def commands() -> list[tuple[str, click.Command, click.Context]]:
+    """The group, then each subcommand by name (hidden ones left out, as ``--help`` does), each
+    with the context a run gives it (the group's settings, such as ``-h``, are inherited)."""
     from reconciler.cli import cli
 
-    context = click.Context(cli, info_name="reconciler")
-    found: list[tuple[str, click.Command]] = [("reconciler", cli)]
-    for name in cli.list_commands(context):
-        command = cli.get_command(context, name)
+    group = click.Context(cli, info_name="reconciler", **cli.context_settings)
+    found = [("reconciler", cli, group)]
+    for name in cli.list_commands(group):
+        command = cli.get_command(group, name)
         if command is not None and not command.hidden:
-            found.append((f"reconciler {name}", command))
+            context = click.Context(command, info_name=name, parent=group)
+            found.append((f"reconciler {name}", command, context))
     return found
 
 
-def usage(path: str, command: click.Command) -> str:
-    context = click.Context(command, info_name=path)
-    pieces = command.collect_usage_pieces(context)
-    return " ".join([path, *pieces])
+def usage(path: str, command: click.Command, context: click.Context) -> str:
+    return " ".join([path, *command.collect_usage_pieces(context)])
 
 
 def plain(value: object) -> bool:
@@ -63,7 +63,9 @@ def plain(value: object) -> bool:
 
 
 def option_row(option: click.Option) -> str:
-    names = ", ".join(f"`{name}`" for name in [*option.opts, *option.secondary_opts])
+    # short names first, then long ones (click keeps -h/--help in a set: no order of its own)
+    ordered = sorted(option.opts, key=lambda name: (name.startswith("--"), name))
+    names = ", ".join(f"`{name}`" for name in [*ordered, *option.secondary_opts])
     if option.metavar:
         names += f" `{option.metavar}`"
     elif isinstance(option.type, click.Choice):
@@ -86,10 +88,10 @@ def option_row(option: click.Option) -> str:
     return f"| {names} | {text} |"
 
 
-def section(path: str, command: click.Command) -> str:
+def section(path: str, command: click.Command, context: click.Context) -> str:
     anchor = path.replace(" ", "-")
     help_text = (command.help or "").replace("\b\n", "").strip()
-    lines = [f"## `{path}` {{#{anchor}}}", "", "```text", usage(path, command), "```", ""]
+    lines = [f"## `{path}` {{#{anchor}}}", "", "```text", usage(path, command, context), "```", ""]
     if help_text:
         lines += [help_text, ""]
     arguments = [p for p in command.params if isinstance(p, click.Argument)]
@@ -102,8 +104,9 @@ def section(path: str, command: click.Command) -> str:
             lines.append(f"| `{argument.human_readable_name}` | {required}{many}{default} |")
         lines.append("")
     options = [p for p in command.params if isinstance(p, click.Option) and not p.hidden]
-    if command.get_help_option(click.Context(command)) is not None:
-        options.append(command.get_help_option(click.Context(command)))  # type: ignore[arg-type]
+    help_option = command.get_help_option(context)
+    if help_option is not None:
+        options.append(help_option)
     if options:
         lines += ["| option | |", "|---|---|"]
         lines += [option_row(option) for option in options]
@@ -112,7 +115,7 @@ def section(path: str, command: click.Command) -> str:
 
 
 def render_cli() -> str:
-    return INTRO + "\n" + "\n".join(section(path, command) for path, command in commands())
+    return INTRO + "\n" + "\n".join(section(*found) for found in commands())
 
 
 SETTINGS_INTRO = """\

@@ -567,7 +567,8 @@ def settings_schema() -> Schema:
                 "type": "string",
                 "pattern": "^https?://[^/\\s]+",
                 "description": "The cluster URL. The credentials named here are sent only to it; "
-                "a different ELASTICSEARCH_URL in the shell, or --url, is an error.",
+                "with none named, none are sent (the shell's only when ELASTICSEARCH_URL names "
+                "this same URL); a different ELASTICSEARCH_URL in the shell, or --url, is an error.",
                 "x-expected": "an http:// or https:// URL",
             },
             "api_key_env": {
@@ -617,6 +618,18 @@ def settings_schema() -> Schema:
             },
             "state_id": state_id,
             "variables": variables,
+            "secret_file_roots": {
+                "type": "array",
+                "description": "Folders outside this directory that ${file:PATH} may read (such "
+                "as /run/secrets); a relative one is relative to reconciler.yaml. Without them, a "
+                "secret file must be inside the directory (after resolving '..' and links).",
+                "x-expected": "a list of folder paths",
+                "items": {
+                    "type": "string",
+                    "minLength": 1,
+                    "x-expected": "a folder path",
+                },
+            },
             "environments": {
                 "type": "object",
                 "description": "Clusters to pick with --env NAME.",

@@ -37,7 +37,7 @@ class LazyGroup(click.Group):
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted([*super().list_commands(ctx), *self.lazy])
+        return sorted({*super().list_commands(ctx), *self.lazy})  # once, also after loading
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy and cmd_name not in self.commands:
@@ -70,7 +70,7 @@ def cli(debug: bool) -> None:
     if debug:  # method, path, status, timing and retries of every request; never headers or bodies
         import logging
 
-        from reconciler.secrets import ScrubbingFilter
+        from reconciler.scrub import ScrubbingFilter
 
         logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="debug: %(message)s")
         logging.getLogger("reconciler").setLevel(logging.DEBUG)

@@ -16,7 +16,7 @@ log. Routes:
     PUT    /_sandbox/unlisted_services   {"services": ["openai"]}  left out of GET _inference/_services
     GET    /_sandbox/faults              the active faults
     POST   /_sandbox/faults              {"method","path","status","count","retry_after","drop","after",
-                                          "delay","body","echo","seconds"}
+                                          "delay","body","echo","echo_as","seconds"}
     DELETE /_sandbox/faults              remove all faults
     POST   /_sandbox/reset               forget every endpoint, pipeline, index, fault and log entry
 """
@@ -48,6 +48,7 @@ def _fault_from(body: dict[str, Any]) -> Fault:
         "delay",
         "body",
         "echo",
+        "echo_as",
         "seconds",
     }
     unknown = sorted(set(body) - known)

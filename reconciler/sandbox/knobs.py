@@ -10,12 +10,14 @@ index and document APIs. The HTTP plumbing that applies them is `httpd.py`.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import copy
 import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,7 @@ class Fault:
     delay: float = 0.0
     body: Any = None
     echo: bool = False
+    echo_as: str = ""  # with echo: quote each string of the body in this form (ECHO_FORMS)
     seconds: float | None = None
     opened_at: float | None = field(default=None, repr=False)  # when `seconds` started counting
 
@@ -70,6 +73,10 @@ class Fault:
             or self.seconds <= 0
         ):
             raise ValueError(f"fault seconds must be a number of seconds > 0, not {self.seconds!r}")
+        if self.echo_as and self.echo_as not in ECHO_FORMS:
+            raise ValueError(
+                f"fault echo_as must be one of {sorted(ECHO_FORMS)}, not {self.echo_as!r}"
+            )
         if not self.drop and self.status is None and not self.delay:
             raise ValueError("a fault needs a status, drop=True or a delay")
 
@@ -104,7 +111,10 @@ class Fault:
         if self.retry_after is not None:
             headers["Retry-After"] = str(self.retry_after)
         reason = f"sandbox injected fault: HTTP {status} for [{method} {path}]"
-        if self.echo and request_body:
+        if self.echo and request_body and self.echo_as:
+            quoted = ", ".join(_echoed(request_body, ECHO_FORMS[self.echo_as]))
+            reason += f" with values [{quoted}]"
+        elif self.echo and request_body:
             reason += f" with body [{request_body.decode('utf-8', 'replace')}]"
         return EsError(status, default_error_type(status), reason, headers=headers)
 
@@ -114,6 +124,47 @@ class Fault:
         if self.delay:
             parts.append(f"delay {self.delay:g}s")
         return " ".join(parts) + (" after" if self.after else "")
+
+
+def _pieces(value: str) -> str:
+    """The string values of a JSON document, as a server quoting one field of it would."""
+    try:
+        document = json.loads(value)
+    except ValueError:
+        return value
+    if not isinstance(document, dict):
+        return value
+    return ", ".join(str(v) for v in document.values() if isinstance(v, str))
+
+
+# how an echo quotes what it was sent (`echo_as`): the forms a real server was seen to use
+ECHO_FORMS: dict[str, Callable[[str], str]] = {
+    "base64": lambda v: base64.b64encode(v.encode()).decode(),
+    "base64url": lambda v: base64.urlsafe_b64encode(v.encode()).decode().rstrip("="),
+    "hex": lambda v: v.encode().hex(),
+    "upper": str.upper,
+    "lower": str.lower,
+    "truncated": lambda v: v[:12] + "...",
+    "pieces": _pieces,
+}
+
+
+def _echoed(request_body: bytes, form: Callable[[str], str]) -> list[str]:
+    """Each string of a JSON request body, in ``form``."""
+    try:
+        stack: list[Any] = [json.loads(request_body)]
+    except ValueError:
+        return [form(request_body.decode("utf-8", "replace"))]
+    found = []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            found.append(form(node))
+        elif isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
 
 
 class FaultSet:

@@ -150,8 +150,8 @@ def _requests(saved: Path, values: dict[str, str]) -> list[tuple[str, str, Any]]
 def _copy_state(source: Sandbox, target: Sandbox) -> None:
     """Give ``target`` the state index documents ``source`` holds (the bare client writes none,
     but each write to the sandbox saves every document it holds)."""
-    found = source.http.get(
-        "/reconciler-state/_search", json={"size": 10_000, "query": {"match_all": {}}}
+    found = source.http.request(
+        "GET", "/reconciler-state/_search", json={"size": 10_000, "query": {"match_all": {}}}
     )
     if found.status_code != 200:
         return

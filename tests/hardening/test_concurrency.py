@@ -277,7 +277,7 @@ def test_unlock_with_the_lock_id_stops_the_running_apply_from_writing(tmp_path: 
 
 @pytest.mark.subprocess
 def test_a_long_apply_keeps_its_lock_alive(tmp_path: Path) -> None:
-    ids = declare(tmp_path / "specs")
+    ids = declare(tmp_path / "specs", count=48)  # 6 rounds of slow creates: about 7 s
     with SandboxServer(port=0) as cluster:
         cluster.add_fault(SLOW_CREATES)
         first = start_apply(tmp_path / "specs", cluster.url, SHORT_TTL)
@@ -298,35 +298,11 @@ def test_a_long_apply_keeps_its_lock_alive(tmp_path: Path) -> None:
 
 
 def unlock_on_a_terminal(root: Path, url: str, answer: str) -> tuple[int, str]:
-    """`reconciler unlock` with a terminal (a pseudo-terminal), answering the question."""
-    import pty
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ELASTIC", "RECONCILER"))}
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: the CLI, on the terminal
-        os.chdir(REPO)
-        os.execve(
-            sys.executable,
-            [sys.executable, "-m", "reconciler", "unlock", str(root), "--url", url],
-            env,
-        )
-    output, asked = b"", False
-    while True:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        output += chunk
-        if not asked and b"[y/N]" in output:
-            os.write(fd, answer.encode() + b"\n")
-            asked = True
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), output.decode("utf-8", "replace")
+    """`reconciler unlock` on a terminal (stdin and stdout say so), answering the question."""
+    run = run_cli("unlock", str(root), "--url", url, stdin=answer + "\n", terminal=True)
+    return run.code, run.output
 
 
-@pytest.mark.subprocess
 @pytest.mark.parametrize(("answer", "code", "kept"), [("n", 1, True), ("y", 0, False)])
 def test_unlock_on_a_terminal_shows_the_lock_and_asks(
     tmp_path: Path, answer: str, code: int, kept: bool

@@ -18,6 +18,7 @@ import pytest
 
 from reconciler.sandbox import Fault, SandboxServer
 from reconciler.sandbox.command import parse_fault
+from tests.e2e.helpers import run_cli
 from tests.sandbox.helpers import assert_es_error, client
 
 REPO = Path(__file__).resolve().parents[2]
@@ -373,16 +374,9 @@ def test_sandbox_command_runs_until_sigterm(tmp_path: Path) -> None:
     assert len(log.read_text().splitlines()) == 3
 
 
-@pytest.mark.subprocess
 def test_sandbox_command_reports_a_busy_port(sandbox: SandboxServer) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "reconciler.sandbox", "--port", str(sandbox.port)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert result.returncode == 1
+    result = run_cli("sandbox", "--port", str(sandbox.port))
+    assert result.code == 1
     assert (
         result.stderr.startswith("Error: cannot listen on 127.0.0.1:")
         and "Traceback" not in result.stderr
