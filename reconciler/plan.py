@@ -79,6 +79,7 @@ class Reason(enum.Enum):
 class Usage:
     pipelines: tuple[str, ...] = ()
     indices: tuple[str, ...] = ()
+    unknown: bool = False  # the key may not ask (DELETE ?dry_run=true needs manage_inference)
 
     @property
     def empty(self) -> bool:
@@ -313,6 +314,11 @@ class Plan:
         return any(change.action.writes for change in self.changes) or bool(
             self.region_policy and self.region_policy.action.writes
         )
+
+    @property
+    def scope(self) -> frozenset[str]:
+        """The endpoints this plan reads: what it declares or considers, and its orphans."""
+        return frozenset(c.inference_id for c in self.changes) | frozenset(self.orphaned)
 
     @property
     def differs(self) -> bool:
