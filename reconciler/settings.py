@@ -69,6 +69,7 @@ class Settings:
     variables: Mapping[str, str] = field(default_factory=dict)
     lock_ttl: float = LOCK_TTL_SECONDS
     where: Mapping[str, str] = field(default_factory=dict)  # setting -> "file:line" it is set at
+    invocation: str = "."  # the directory and --env, as a command the tool suggests needs them
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -196,7 +197,11 @@ def load_settings(
                 f"--env {environment}: no {SETTINGS_FILE} in {settings_root(directory)} "
                 "defines environments"
             )
-        return Settings(state_id=state_id_for(settings_root(directory), None), lock_ttl=lock_ttl)
+        return Settings(
+            state_id=state_id_for(settings_root(directory), None),
+            lock_ttl=lock_ttl,
+            invocation=invocation(directory, None),
+        )
     if read.diagnostics:
         raise InputError(f"{read.file} is not a valid settings file", read.diagnostics)
     body = read.body
@@ -242,7 +247,17 @@ def load_settings(
         variables=read.variables(environment),
         lock_ttl=lock_ttl,
         where=where,
+        invocation=invocation(directory, environment),
     )
+
+
+def invocation(directory: FsPath, environment: str | None) -> str:
+    """``DIR`` or ``DIR --env NAME``, quoted for a POSIX shell: what a suggested command needs to
+    reach the same state document (the connection comes from where it came from this time)."""
+    import shlex
+
+    parts = [str(directory)] + (["--env", environment] if environment else [])
+    return " ".join(shlex.quote(part) for part in parts)
 
 
 def _relative(directory: FsPath, path: str | None) -> str | None:

@@ -170,7 +170,7 @@ def _session(directory: FsPath, options: dict[str, Any], *, saved: Any = None) -
 def selection_options(*, with_changes: bool) -> Any:
     """--target (plan, apply, drift); --replace, --adopt, --send-secrets, --allow-destroy-in-use
     (plan and apply: plan says what apply with the same flags would do, refusals included)."""
-    ids: dict[str, Any] = {"multiple": True, "metavar": "ID"}
+    ids: dict[str, Any] = {"multiple": True, "metavar": "[TASK_TYPE/]ID"}
     options = [
         click.option("--target", "targets", **ids, help="Only plan/change these endpoints."),
     ]
@@ -192,7 +192,8 @@ def selection_options(*, with_changes: bool) -> Any:
                 "--send-secrets",
                 "send_secrets",
                 **ids,
-                help="Send this endpoint's secrets once through _update (rotation then tracked).",
+                help="Send this endpoint's secrets once through _update (rotation then tracked); "
+                "UNTRACKED: those of every endpoint whose secrets reconciler never sent.",
             ),
             click.option(
                 "--allow-destroy-in-use",

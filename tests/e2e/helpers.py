@@ -244,7 +244,7 @@ def unlock(directory: Path, url: str) -> Run:
     import re
 
     first = run_cli("unlock", str(directory), "--url", url)
-    named = re.search(r"--lock-id (\S+)", first.stderr)
+    named = re.search(r"--lock-id ([^\s`]+)", first.stderr)
     if first.code == 0 or named is None:
         return first
     return run_cli("unlock", str(directory), "--url", url, "--lock-id", named.group(1))
