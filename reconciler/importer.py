@@ -228,13 +228,18 @@ def write_specs(
     schema_ref: str | None,
     version: str,
     recorded: Mapping[str, Recorded] | None = None,
+    overwrite: bool = False,
 ) -> list[FsPath]:
     """Write one spec file per endpoint into ``out``; preconfigured (``.``) ids are refused."""
     chosen = list(endpoints)
     preconfigured = [e.inference_id for e in chosen if e.preconfigured]
     if preconfigured:
         raise InputError(preconfigured_message(preconfigured))
-    refuse_existing([out / f"{endpoint.inference_id}.yaml" for endpoint in chosen])
+    if not overwrite:
+        refuse_existing(
+            [out / f"{endpoint.inference_id}.yaml" for endpoint in chosen],
+            remedy="move them away, choose another --out, or pass --force to overwrite them",
+        )
     out.mkdir(parents=True, exist_ok=True)
     written = []
     cluster = parse_version(version)
@@ -248,19 +253,21 @@ def write_specs(
         )
         path = out / f"{endpoint.inference_id}.yaml"
         text = spec_file_text(imported.spec, header(imported), schema_ref=schema_ref)
-        with open(path, "x", encoding="utf-8") as handle:  # "x": never replaces a file
+        # "x": never replaces a file, unless the user said --force
+        with open(path, "w" if overwrite else "x", encoding="utf-8") as handle:
             handle.write(text)
         written.append(path)
     return written
 
 
-def refuse_existing(paths: Iterable[FsPath]) -> None:
+def refuse_existing(
+    paths: Iterable[FsPath], *, remedy: str = "move them away or choose another --out"
+) -> None:
     """Stop before writing anything when a spec file would replace one that exists."""
     existing = [str(path) for path in paths if path.exists()]
     if existing:
         raise InputError(
-            f"refusing to overwrite {', '.join(existing)}; nothing was written "
-            "(move them away or choose another --out)"
+            f"refusing to overwrite {', '.join(existing)}; nothing was written ({remedy})"
         )
 
 

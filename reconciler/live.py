@@ -167,9 +167,11 @@ def secret_statuses(
     version: str,
     values: SecretValues,
     send: frozenset[str] = frozenset(),
+    send_untracked: bool = False,
 ) -> dict[str, SecretStatus]:
     """Per endpoint: which secrets moved since we last sent them, and which we cannot know.
-    The secrets of the ids in ``send`` count as moved (``--send-secrets``)."""
+    The secrets of the ids in ``send`` count as moved (``--send-secrets``), and with
+    ``send_untracked`` so do those never sent by us (``--send-secrets UNTRACKED``)."""
     statuses: dict[str, SecretStatus] = {}
     cluster = parse_version(version)
     for spec in specs:
@@ -186,7 +188,7 @@ def secret_statuses(
                 changed.append(path)
                 continue
             if not state.available or known is None:
-                untracked.append(path)
+                (changed if send_untracked and state.available else untracked).append(path)
                 continue
             try:
                 value = values.of_spec(spec, path)
@@ -195,7 +197,7 @@ def secret_statuses(
                 continue
             same = matches(known, value, salt=state.salt)
             if same is None:  # made with a fingerprint key this run does not have
-                untracked.append(path)
+                (changed if send_untracked else untracked).append(path)
             elif not same:
                 changed.append(path)
         statuses[spec.inference_id] = SecretStatus(

@@ -28,6 +28,7 @@ from reconciler.plan import (
     Action,
     Change,
     Expected,
+    Move,
     Plan,
     Reason,
     Requested,
@@ -131,6 +132,7 @@ def _requested_json(requested: Requested) -> dict[str, Any]:
         "replace": sorted(requested.replace),
         "adopt": sorted(requested.adopt),
         "send_secrets": sorted(requested.send_secrets),
+        "send_untracked": requested.send_untracked,
         "targets": sorted(requested.targets) if requested.targets is not None else None,
     }
 
@@ -141,6 +143,7 @@ def _requested(document: Mapping[str, Any]) -> Requested:
         replace=frozenset(document.get("replace") or ()),
         adopt=frozenset(document.get("adopt") or ()),
         send_secrets=frozenset(document.get("send_secrets") or ()),
+        send_untracked=bool(document.get("send_untracked")),
         targets=frozenset(targets) if targets is not None else None,
     )
 
@@ -152,9 +155,17 @@ def _plan_json(plan: Plan, place: Callable[[str], str]) -> dict[str, Any]:
         "snapshot": plan.snapshot.to_json(),
         "prune": plan.prune,
         "unmanaged": list(plan.unmanaged),
+        "elsewhere": list(plan.elsewhere),
         "orphaned": list(plan.orphaned),
+        "moves": [
+            {"inference_id": m.inference_id, "task_type": m.task_type, "to": m.to}
+            for m in plan.moves
+        ],
         "warnings": list(plan.warnings),
         "state": plan.state,
+        "invocation": plan.invocation,
+        "relists": plan.relists,
+        "blocked": list(plan.blocked),
         "changes": [_change_json(change, place) for change in plan.changes],
     }
 
@@ -190,6 +201,7 @@ def _change_json(change: Change, place: Callable[[str], str]) -> dict[str, Any]:
         "drift": [list(p) for p in change.drift],
         "adopt": change.adopt,
         "owner": change.owner,
+        "moved": change.moved,
         "expected": change.expected.to_json() if change.expected is not None else None,
         "step": change.step.to_json() if change.step is not None else None,
     }
@@ -202,10 +214,20 @@ def _plan(document: Mapping[str, Any], place: Callable[[str], str]) -> Plan:
         declared=int(document.get("declared") or 0),
         snapshot=SnapshotFingerprint.from_json(document["snapshot"]),
         unmanaged=tuple(document.get("unmanaged") or ()),
+        elsewhere=tuple(document.get("elsewhere") or ()),
         orphaned=tuple(document.get("orphaned") or ()),
+        moves=tuple(
+            Move(
+                inference_id=str(m["inference_id"]), task_type=str(m["task_type"]), to=str(m["to"])
+            )
+            for m in document.get("moves") or ()
+        ),
         warnings=tuple(document.get("warnings") or ()),
         prune=bool(document.get("prune")),
         state=str(document.get("state") or ""),
+        invocation=str(document.get("invocation") or ""),
+        relists=bool(document.get("relists")),
+        blocked=tuple(document.get("blocked") or ()),
     )
 
 
@@ -242,6 +264,7 @@ def _change(document: Mapping[str, Any], place: Callable[[str], str]) -> Change:
         drift=tuple(tuple(p) for p in document.get("drift") or ()),
         adopt=bool(document.get("adopt")),
         owner=str(document.get("owner") or ""),
+        moved=bool(document.get("moved")),
         expected=Expected.from_json(document["expected"]) if document.get("expected") else None,
         step=StateStep.from_json(document["step"]) if document.get("step") else None,
     )

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from reconciler.cli.group import EXIT_DIFFERS, EXIT_ERROR, EXIT_OK, cli
+from reconciler.cli.group import ALLOW_EMPTY, EXIT_DIFFERS, EXIT_ERROR, EXIT_OK, cli
 from reconciler.cli.options import (
     Display,
     _requested,
@@ -53,6 +53,7 @@ PAST = {"create": "created", "update": "updated", "replace": "replaced", "delete
     help="text: the plan, progress and a summary; json: one result document on stdout.",
 )
 @display_options
+@ALLOW_EMPTY
 @connection_options
 def apply(
     directory: FsPath | None,
@@ -86,7 +87,9 @@ def apply(
     else:
         directory = directory or FsPath(".")
         opened, settings = _session(directory, options)
-        specs = load_specs(directory, settings).specs
+        specs = load_specs(
+            directory, settings, allow_empty=bool(options.pop("allow_empty", False))
+        ).specs
     as_json = fmt == "json"
     tally = _Tally(live=sys.stderr.isatty() and not as_json)
 
@@ -121,17 +124,27 @@ def apply(
             else:
                 click.echo(apply_summary(tally.done, failed=tally.failed))
             raise
+        except ReconcilerError:  # stopped after the plan was shown: what was done, and what not
+            tally.finish()
+            if tally.plan is not None and tally.plan.has_changes and not as_json:
+                click.echo(apply_summary(tally.done, failed=tally.failed))
+                if tally.untouched:
+                    names = ", ".join(sorted(tally.untouched))
+                    click.echo(f"Not changed ({len(tally.untouched)}): {names}", err=True)
+            raise
     tally.finish()
     result = applied.result
     for note in result.notes:
         click.echo(f"Warning: {note}", err=True)
-    code = EXIT_ERROR if result.failed else EXIT_OK
+    code = EXIT_ERROR if result.failed or applied.plan.blocked else EXIT_OK
     if as_json:
         click.echo(render_result(applied.plan, result, exit_code=code))
     else:
         done = {action: result.count(action) for action in PHASES}
         lost = sum(1 for outcome in result.failed if outcome.lost)
         click.echo(apply_summary(done, failed=len(result.failed), lost=lost))  # no-op apply too
+    for problem in applied.plan.blocked:
+        click.echo(f"Error: not applied: {problem}", err=True)
     if result.failed:
         for outcome in result.failed:
             click.echo(f"Error: {outcome.change.address}: {outcome.message}", err=True)
@@ -194,6 +207,7 @@ class _Tally:
         self.done: dict[Any, int] = {}
         self.failed = 0
         self.total = 0
+        self.untouched: set[str] = set()  # planned writes not (yet) done
         self.plan: Any = None
         self.started = time.monotonic()
         self._shown = 0  # length of the live line on screen
@@ -201,11 +215,13 @@ class _Tally:
     def start(self, plan: Any) -> None:
         self.plan = plan
         self.total = sum(1 for change in plan.changes if change.action.writes)
+        self.untouched = {change.address for change in plan.changes if change.action.writes}
         self.started = time.monotonic()
 
     def progress(self, outcome: Outcome) -> None:
         if outcome.ok:
             self.done[outcome.change.action] = self.done.get(outcome.change.action, 0) + 1
+            self.untouched.discard(outcome.change.address)
         else:
             self.failed += 1
         if not self.live:

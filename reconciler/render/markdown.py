@@ -92,6 +92,17 @@ def _title(plan: Plan, drift: bool) -> str:
 def _counts(plan: Plan) -> str:
     rows = ["| Action | Count |", "| --- | ---: |"]
     rows += [f"| {_symbol(action)} {action.value} | {plan.count(action)} |" for action in ORDER]
+    verdict = plan.verdict
+    rows += [
+        f"| {label} | {count} |"
+        for label, count in (
+            ("! conflict", verdict.conflicts),
+            ("> hand over", verdict.moves),
+            ("! no longer declared (kept)", verdict.kept),
+            ("! drift left alone", verdict.held),
+        )
+        if count
+    ]
     return "\n".join(rows)
 
 
@@ -195,6 +206,9 @@ def _left_alone(plan: Plan) -> str:
     parts = []
     for title, lines in (
         ("Adopted", wording.adoptions(plan)),
+        ("Secrets not tracked", [hint] if (hint := wording.untracked_hint(plan)) else []),
+        ("Blocked (not planned)", list(plan.blocked)),
+        ("Handed over", wording.moves(plan)),
         ("Left alone", wording.left_alone(plan)),
     ):
         if lines:
@@ -203,13 +217,15 @@ def _left_alone(plan: Plan) -> str:
 
 
 def _unmanaged(plan: Plan) -> str:
-    if not plan.unmanaged:
-        return ""
-    names, hidden = _fit((_code(name) for name in plan.unmanaged), TAIL_BUDGET // 2, ", ")
-    more = f" and {hidden} more" if hidden else ""
-    return (
-        "**Unmanaged endpoints** (not in the desired state; left alone): " + ", ".join(names) + more
-    )
+    lines = []
+    for title, ids in (
+        ("**Unmanaged endpoints** (not in the desired state; left alone): ", plan.unmanaged),
+        ("**Managed by other directories** (not declared here; left alone): ", plan.elsewhere),
+    ):
+        if ids:
+            names, hidden = _fit((_code(name) for name in ids), TAIL_BUDGET // 4, ", ")
+            lines.append(title + ", ".join(names) + (f" and {hidden} more" if hidden else ""))
+    return "\n\n".join(lines)
 
 
 def _warnings(plan: Plan) -> str:

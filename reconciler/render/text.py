@@ -58,7 +58,7 @@ def render_text(
     """
     paint = _Painter(color)
     writes = [change for change in plan.changes if change.action.writes]
-    unchanged = [change for change in plan.changes if not change.action.writes]
+    unchanged = [c for c in plan.changes if not c.action.writes and not c.conflict]
     sections: list[str] = [f"State document: {plan.state}" if plan.state else ""]
     if drift:
         sections.append(paint(wording.drift_line(plan), bold=True) if writes else "")
@@ -74,14 +74,26 @@ def render_text(
         if writes and unchanged:
             sections.append(wording.unchanged_line(len(unchanged)))
         sections.append(_grouped_notes(unchanged, paint))
+    hint = wording.untracked_hint(plan)
+    if hint:
+        sections.append(f"{paint('# note:', 'yellow')} {hint}")
     adopted = wording.adoptions(plan)
     if adopted:
         sections.append("\n".join(paint("+", "green", bold=True) + f" {line}" for line in adopted))
+    moving = wording.moves(plan)
+    if moving:
+        sections.append("\n".join(paint(">", "yellow", bold=True) + f" {line}" for line in moving))
     held = wording.left_alone(plan)
     if held:
         sections.append("\n".join(paint("!", "yellow", bold=True) + f" {line}" for line in held))
     if plan.unmanaged:
         sections.append(_unmanaged(plan.unmanaged, verbose=verbose))
+    if plan.elsewhere:
+        sections.append(_elsewhere(plan.elsewhere, verbose=verbose))
+    if plan.blocked:
+        sections.append(
+            "\n".join(paint("! blocked:", "red", bold=True) + f" {line}" for line in plan.blocked)
+        )
     if plan.warnings:
         sections.append(
             "\n".join(paint("Warning:", "yellow", bold=True) + f" {w}" for w in plan.warnings)
@@ -130,6 +142,11 @@ def _unmanaged(names: tuple[str, ...], *, verbose: bool) -> str:
     """One line, whatever the number of ids: the first few named, the rest counted."""
     limit = len(names) if verbose else UNMANAGED_SHOWN
     return "Unmanaged endpoints (not in the desired state; left alone): " + _named(names, limit)
+
+
+def _elsewhere(names: tuple[str, ...], *, verbose: bool) -> str:
+    limit = len(names) if verbose else UNMANAGED_SHOWN
+    return "Managed by other directories (not declared here; left alone): " + _named(names, limit)
 
 
 def _block(change: Change, paint: _Painter, *, drift: bool, cluster_version: str) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 from reconciler.catalog import parse_version
 from reconciler.model import dotted
-from reconciler.plan import Action, Change, Plan, Reason, Usage
+from reconciler.plan import SEND_UNTRACKED, UNTRACKED, Action, Change, Plan, Reason, Usage, Verdict
 
 NO_CHANGES = "No changes. The cluster matches the desired state."
 NO_DRIFT = "No drift: the cluster matches the desired state."
@@ -47,19 +47,38 @@ PAST = {
 
 
 def summary_line(plan: Plan) -> str:
-    """``Plan: N to create, N to update, N to replace, N to delete.`` or ``No changes. ...``."""
-    if not plan.has_changes:
+    """``Plan: N to create, N to update, N to replace, N to delete.`` (plus what apply leaves
+    alone or hands over), or ``No changes. ...`` only when nothing at all differs."""
+    verdict = plan.verdict
+    if not verdict.differs:
         return _with_count(NO_CHANGES, plan)
-    return "Plan: " + _counts(plan) + "."
+    return "Plan: " + _counts(plan) + _extras(verdict, "; ") + "."
 
 
 def drift_summary(plan: Plan) -> str:
     """The closing line of a drift report: what an apply would do to correct the drift."""
-    if plan.differs and not plan.has_changes:
-        return HELD
-    if not plan.has_changes:
+    verdict = plan.verdict
+    if not verdict.differs:
         return _with_count(NO_DRIFT, plan)
-    return "Drift to correct: " + _counts(plan) + "."
+    if not verdict.changes:
+        return "Apply would change no endpoint: " + _extras(verdict, "") + "."
+    return "Drift to correct: " + _counts(plan) + _extras(verdict, "; ") + "."
+
+
+def _extras(verdict: Verdict, lead: str) -> str:
+    """``1 conflict, 1 to hand over, ...``: what differs besides the writes ("" when nothing)."""
+    parts = [
+        f"{count} {words}"
+        for count, words in (
+            (verdict.blocked, "blocked (not offered by this cluster)"),
+            (verdict.conflicts, "conflict" + _plural(verdict.conflicts)),
+            (verdict.moves, "to hand over"),
+            (verdict.kept, "no longer declared (kept)"),
+            (verdict.held, "with drift left alone"),
+        )
+        if count
+    ]
+    return lead + ", ".join(parts) if parts else ""
 
 
 def outcome(change: Change, *, drift: bool = False) -> str:
@@ -105,15 +124,25 @@ def _plural(count: int) -> str:
 
 def drift_line(plan: Plan) -> str:
     """The headline of a drift report, for a scheduled job."""
-    if not plan.differs:
+    verdict = plan.verdict
+    if not verdict.differs:
         return _with_count(NO_DRIFT, plan)
     differing = sum(1 for change in plan.changes if change.action.writes or change.drift)
-    differing += len(plan.orphaned)
+    differing += verdict.conflicts + verdict.kept + verdict.moves
     return f"Drift detected: {differing} endpoint(s) differ from the desired state."
+
+
+def command(plan: Plan, arguments: str) -> str:
+    """A command to paste: ``reconciler apply DIR --adopt rerank/x`` for ``apply --adopt ...``
+    (the directory and ``--env`` the plan was made for)."""
+    verb, _, rest = arguments.partition(" ")
+    return " ".join(part for part in ("reconciler", verb, plan.invocation or ".", rest) if part)
 
 
 def adoption(change: Change) -> str:
     """How a change's endpoint becomes ours ("" when it is ours already)."""
+    if change.moved:
+        return f"(moves here from the state document {change.owner}, which no longer declares it)"
     if change.adopt and change.owner:
         return f"(taken over from the state document {change.owner} with --adopt)"
     if change.adopt:
@@ -132,25 +161,62 @@ def adoptions(plan: Plan) -> list[str]:
     ]
 
 
+def conflict(plan: Plan, change: Change) -> str:
+    """``rerank/x is declared here and managed by D (differs: ...); apply leaves it; ...``."""
+    if not change.live_service:
+        differs = "not in the cluster"
+    elif change.paths or change.secret_paths:
+        names = dict.fromkeys(str(path[-1]) for path in change.paths + change.secret_paths)
+        differs = "differs: " + ", ".join(names)
+    else:
+        differs = "matches this spec"
+    adopt = f"apply --adopt {change.address}"
+    if change.replace_paths:  # what differs cannot change in place: taking it over replaces it
+        adopt += f" --replace {change.address}"
+    return (
+        f"{change.address} is declared here and managed by {change.owner} ({differs}); apply "
+        f"leaves it; `{command(plan, adopt)}` takes it over"
+    )
+
+
+def untracked_hint(plan: Plan) -> str:
+    """One line for every endpoint whose secrets we never sent, with the command that sends them
+    all once ("" when there is none)."""
+    count = sum(1 for c in plan.changes if any(note.endswith(UNTRACKED) for note in c.notes))
+    if not count:
+        return ""
+    return (
+        f"{count} endpoint{_plural(count)} with secrets never sent by reconciler: send them once, "
+        f"in place, with `{command(plan, f'apply --send-secrets {SEND_UNTRACKED}')}` "
+        "(or --send-secrets ID for one); rotation is tracked from then on"
+    )
+
+
+def moves(plan: Plan) -> list[str]:
+    """Endpoints managed here, no longer declared here, declared by another directory."""
+    return [
+        f"{move.address} moves to {move.to}, which declares it: apply hands it over without "
+        "touching the endpoint (never a delete)"
+        for move in plan.moves
+    ]
+
+
 def left_alone(plan: Plan) -> list[str]:
-    """What differs but apply leaves alone, and why: each with the flag that would change it."""
+    """What differs but apply leaves alone, and why: each with the command that would change it."""
     lines = []
     for change in plan.changes:
-        if change.reason is Reason.OWNED_ELSEWHERE:
-            lines.append(
-                f"{change.address} is managed by the state document {change.owner}: left alone "
-                f"(take it over with `apply --adopt {change.inference_id}`)"
-            )
+        if change.conflict:
+            lines.append(conflict(plan, change))
         if change.drift:
             fields = ", ".join(dotted(path) for path in change.drift)
             lines.append(
                 f"{change.address} has drift only a replace can undo ({fields}): apply leaves it; "
-                f"`--replace {change.inference_id}` replaces the endpoint"
+                f"`{command(plan, f'apply --replace {change.address}')}` replaces the endpoint"
             )
     if plan.orphaned:
         lines.append(
-            "Managed by this directory but no longer declared (kept; `--prune` deletes them): "
-            + ", ".join(plan.orphaned)
+            "Managed by this directory but no longer declared (kept; "
+            f"`{command(plan, 'apply --prune')}` deletes them): " + ", ".join(plan.orphaned)
         )
     return lines
 
