@@ -27,9 +27,11 @@ from reconciler.errors import InputError
 from reconciler.import_secrets import choose_secrets
 from reconciler.model import LiveEndpoint
 from reconciler.ownership import Records
+from reconciler.region_policy import LivePolicy, canonical
 
 BLOCKS = ("service_settings", "task_settings", "chunking_settings")
 SCHEMA_FILE = FsPath("schemas") / "endpoint.schema.json"
+POLICY_SCHEMA = "region-policy.schema.json"
 # A create needs one of these; the server fills in num_allocations from live stats when
 # adaptive allocations are on, so only then is it left out.
 ALLOCATIONS = ("adaptive_allocations", "num_allocations")
@@ -269,6 +271,25 @@ def refuse_existing(
         raise InputError(
             f"refusing to overwrite {', '.join(existing)}; nothing was written ({remedy})"
         )
+
+
+POLICY_FILE = "region-policy.yaml"
+
+
+def write_region_policy(
+    policy: LivePolicy, out: FsPath, *, schema_ref: str | None, overwrite: bool = False
+) -> FsPath:
+    """The cluster's region policy as a document of ``out`` (its audit fields left out: they are
+    the cluster's record of who changed it, never desired state). An existing file is kept."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / POLICY_FILE
+    ref = schema_ref.replace(SCHEMA_FILE.name, POLICY_SCHEMA) if schema_ref else None
+    comments = ["Imported by `reconciler import`: the cluster's inference region policy."]
+    text = spec_file_text({"region_policy": canonical(policy.policy)}, comments, schema_ref=ref)
+    if not overwrite:
+        refuse_existing([path])
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def preconfigured_message(inference_ids: Iterable[str]) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.model import (
     FieldPath,
@@ -27,6 +27,9 @@ from reconciler.model import (
     content_digest,
     dotted,
 )
+
+if TYPE_CHECKING:  # the region policy's change refers to Usage, defined here
+    from reconciler.region_policy import PolicyChange
 
 
 class Action(enum.Enum):
@@ -249,15 +252,17 @@ class Verdict:
     moves: int = 0
     blocked: int = 0
     unchanged: int = 0
+    policy_writes: int = 0  # the region policy: 1 when apply sends its request
+    policy_left_alone: int = 0  # 1 when it differs and apply leaves it (conflict, kept)
 
     @property
     def changes(self) -> bool:
-        """Apply would send a request to an endpoint."""
-        return any(self.writes.values())
+        """Apply would send a request (to an endpoint or the region policy)."""
+        return any(self.writes.values()) or bool(self.policy_writes)
 
     @property
     def left_alone(self) -> int:
-        return self.conflicts + self.kept + self.held
+        return self.conflicts + self.kept + self.held + self.policy_left_alone
 
     @property
     def differs(self) -> bool:
@@ -279,6 +284,7 @@ class SnapshotFingerprint:
     cluster_uuid: str = ""
     cluster_version: str = ""
     services: str = ""  # digest of _services; "" when the cluster does not answer it
+    region_policy: str = ""  # digest of the live region policy; "" when not read or none
 
     def moved(self, now: SnapshotFingerprint) -> tuple[str, ...]:
         """What differs in ``now``, in words (empty: nothing moved)."""
@@ -306,6 +312,8 @@ class SnapshotFingerprint:
             found.append("the other state documents or claims")
         if self.services != now.services:
             found.append("what _inference/_services offers")
+        if self.region_policy != now.region_policy:
+            found.append("the inference region policy")
         return tuple(found)
 
     def to_json(self) -> dict[str, Any]:
@@ -316,6 +324,7 @@ class SnapshotFingerprint:
             "cluster_uuid": self.cluster_uuid,
             "cluster_version": self.cluster_version,
             "services": self.services,
+            "region_policy": self.region_policy,
         }
 
     @classmethod
@@ -327,6 +336,7 @@ class SnapshotFingerprint:
             cluster_uuid=str(document.get("cluster_uuid") or ""),
             cluster_version=str(document.get("cluster_version") or ""),
             services=str(document.get("services") or ""),
+            region_policy=str(document.get("region_policy") or ""),
         )
 
 
@@ -347,6 +357,7 @@ class Plan:
     blocked: tuple[str, ...] = ()  # specs the cluster cannot serve ("file:line:col: why")
     declared: int = 0  # how many endpoints the desired state declares (targeted or not)
     snapshot: SnapshotFingerprint = field(default_factory=SnapshotFingerprint)
+    region_policy: PolicyChange | None = None  # the cluster's inference region policy
 
     relists: bool = False  # what the other directories read from our state changes (below)
 
@@ -356,7 +367,12 @@ class Plan:
         change: adoptions, moves, declared fields, an interrupted apply's creates, hand-overs,
         and the lists other directories read: ids declared here that another manages, ids
         managed here no longer declared)."""
-        return self.relists or bool(self.moves) or any(c.step is not None for c in self.changes)
+        return (
+            self.relists
+            or bool(self.moves)
+            or any(c.step is not None for c in self.changes)
+            or bool(self.region_policy and self.region_policy.records)
+        )
 
     def count(self, action: Action) -> int:
         return sum(1 for change in self.changes if change.action is action)
@@ -367,8 +383,11 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        """Apply would send a request to an endpoint (see ``verdict`` for what the plan found)."""
-        return any(change.action.writes for change in self.changes)
+        """Apply would send a request (to an endpoint, or the region policy's; see ``verdict``
+        for what the plan found)."""
+        return any(change.action.writes for change in self.changes) or bool(
+            self.region_policy and self.region_policy.action.writes
+        )
 
     @property
     def conflicts(self) -> tuple[Change, ...]:
@@ -376,6 +395,7 @@ class Plan:
 
     @property
     def verdict(self) -> Verdict:
+        policy = self.region_policy
         return Verdict(
             writes={action: self.count(action) for action in ORDER if action.writes},
             conflicts=len(self.conflicts),
@@ -384,6 +404,8 @@ class Plan:
             moves=len(self.moves),
             blocked=len(self.blocked),
             unchanged=self.count(Action.NOOP) - len(self.conflicts),
+            policy_writes=int(bool(policy and policy.action.writes)),
+            policy_left_alone=int(bool(policy and policy.differs and not policy.action.writes)),
         )
 
     @property
@@ -460,6 +482,7 @@ class ApplyResult:
     outcomes: tuple[Outcome, ...]
     differences: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    region_policy: str = ""  # what happened to it: "created", "updated", "deleted" ("": nothing)
 
     @property
     def failed(self) -> tuple[Outcome, ...]:

@@ -36,6 +36,7 @@ from reconciler.plan import (
     StateStep,
     Usage,
 )
+from reconciler.region_policy import PolicyChange
 
 SAVED_VERSION = 3  # 3: the executable plan (requests, state steps, expected states)
 
@@ -167,6 +168,7 @@ def _plan_json(plan: Plan, place: Callable[[str], str]) -> dict[str, Any]:
         "relists": plan.relists,
         "blocked": list(plan.blocked),
         "changes": [_change_json(change, place) for change in plan.changes],
+        "region_policy": plan.region_policy.to_json() if plan.region_policy else None,
     }
 
 
@@ -225,6 +227,9 @@ def _plan(document: Mapping[str, Any], place: Callable[[str], str]) -> Plan:
         warnings=tuple(document.get("warnings") or ()),
         prune=bool(document.get("prune")),
         state=str(document.get("state") or ""),
+        region_policy=PolicyChange.from_json(document["region_policy"])
+        if document.get("region_policy")
+        else None,
         invocation=str(document.get("invocation") or ""),
         relists=bool(document.get("relists")),
         blocked=tuple(document.get("blocked") or ()),

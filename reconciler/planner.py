@@ -50,6 +50,7 @@ from reconciler.plan import (
     StateStep,
     Usage,
 )
+from reconciler.region_policy import ADDRESS as POLICY_ADDRESS
 from reconciler.secrets import SENSITIVE, SENSITIVE_CHANGED
 
 
@@ -124,7 +125,7 @@ def build_plan(
     if asked.targets is not None:
         notes += [
             f"--target {name}: neither declared nor in the cluster"
-            for name in sorted(asked.targets - desired_ids - set(live_by_id))
+            for name in sorted(asked.targets - desired_ids - set(live_by_id) - {POLICY_ADDRESS})
         ]
     changes.sort(key=lambda c: (ORDER.index(c.action), c.inference_id))
     return Plan(

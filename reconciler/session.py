@@ -66,7 +66,7 @@ def load_specs(directory: FsPath, settings: Settings, *, allow_empty: bool = Tru
             f"{len(result.diagnostics)} problem(s) in {directory}; nothing was sent",
             result.diagnostics,
         )
-    if not result.specs and not allow_empty:
+    if not result.specs and result.region_policy is None and not allow_empty:
         raise InputError(no_specs(directory))
     return result
 

@@ -59,6 +59,8 @@ class State:
     salt: str
     managed: Mapping[str, Managed] = field(default_factory=dict)
     intent: Intent | None = None  # of a run that has not recorded its end (running, or killed)
+    # the inference region policy this directory manages, as it last applied it (None: none)
+    region_policy: Mapping[str, Any] | None = None
     problem: str = ""  # why the state is not available (said once, as a warning)
     available: bool = True
     exists: bool = False
@@ -81,6 +83,8 @@ class State:
             "declared_not_owned": sorted(self.declared_not_owned),
             "no_longer_declared": sorted(self.no_longer_declared),
         }
+        if self.region_policy is not None:
+            source["region_policy"] = dict(self.region_policy)
         if self.intent is not None:
             source["intent"] = {
                 "run": self.intent.run,
@@ -115,6 +119,9 @@ class State:
             declared_not_owned=_ids(source.get("declared_not_owned")),
             no_longer_declared=_ids(source.get("no_longer_declared")),
             intent=_intent(source.get("intent")),
+            region_policy=policy
+            if isinstance(policy := source.get("region_policy"), Mapping)
+            else None,
             format_version=version if isinstance(version, int) else 1,
             exists=True,
             seq_no=seq_no,

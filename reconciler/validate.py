@@ -75,14 +75,18 @@ def validate_directory(
 
 
 def _specs_only(documents: list[Document]) -> tuple[list[Document], list[str]]:
-    """The documents of files that look like endpoint specs, and the other files."""
+    """The documents of files that look like endpoint specs (or the region policy), and the
+    other files."""
     files: dict[str, list[Document]] = {}
     for document in documents:
         files.setdefault(document.source.file, []).append(document)
     kept: list[Document] = []
     skipped: list[str] = []
     for file, found in files.items():
-        if any(isinstance(d.body, Mapping) and SPEC_KEYS & set(d.body) for d in found):
+        if any(
+            is_policy_document(d.body) or (isinstance(d.body, Mapping) and SPEC_KEYS & set(d.body))
+            for d in found
+        ):
             kept.extend(found)
         else:
             skipped.append(file)

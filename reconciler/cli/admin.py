@@ -126,18 +126,23 @@ def doctor(directory: FsPath, **options: Any) -> int:
 @click.argument("ids", nargs=-1, metavar="[[TASK_TYPE/]ID]...")
 @connection_options
 def import_(out: FsPath, force: bool, ids: tuple[str, ...], **options: Any) -> int:
-    """Write spec files for endpoints that exist in the cluster (all, or IDS). An existing file is
-    overwritten only with --force; an id a spec under --out declares already is not written again."""
+    """Write spec files for endpoints that exist in the cluster (all, or IDS; ``region_policy``
+    names the cluster's region policy). An existing file is overwritten only with --force; an id
+    a spec under --out declares already is not written again."""
     from reconciler import addresses
-    from reconciler.catalog import load_catalog
+    from reconciler.catalog import load_catalog, parse_version
     from reconciler.importer import (
+        POLICY_FILE,
         preconfigured_message,
         recorded_from,
+        refuse_existing,
         schema_reference,
+        write_region_policy,
         write_specs,
     )
-    from reconciler.live import read_endpoints, read_version
+    from reconciler.live import read_endpoints, read_region_policy, read_version
     from reconciler.ownership import read_records
+    from reconciler.region_policy import ADDRESS, SINCE
 
     wanted_ids = addresses.ids_of(ids)
     if any(i.startswith(".") for i in wanted_ids):  # before any request: they cannot be managed
@@ -147,11 +152,20 @@ def import_(out: FsPath, force: bool, ids: tuple[str, ...], **options: Any) -> i
         version = read_version(session.client)
         endpoints = read_endpoints(session.client)
         recorded = recorded_from(read_records(session.client, settings.state_index))
+        wants_policy = (ADDRESS in ids or not ids) and parse_version(version) >= SINCE
+        policy = read_region_policy(session.client) if wants_policy else None
+    if ADDRESS in ids and policy is None:
+        raise ReconcilerError("the cluster has no region policy to import")
     known = addresses.known_endpoints((e.inference_id, e.task_type) for e in endpoints)
-    named, problems = addresses.resolve("import", ids, known=known, where="exists in the cluster")
+    endpoint_ids = [i for i in ids if i != ADDRESS]
+    named, problems = addresses.resolve(
+        "import", endpoint_ids, known=known, where="exists in the cluster"
+    )
     addresses.check(problems)
     wanted = [e for e in endpoints if (e.inference_id in named if ids else not e.preconfigured)]
     kept = _declared_under(out, force=force)
+    if policy is not None and not force:  # before any file is written
+        refuse_existing([out / POLICY_FILE])
     written = write_specs(  # refuses (nothing written) to replace a file unless --force
         [e for e in wanted if e.inference_id not in kept],
         out,
@@ -161,6 +175,10 @@ def import_(out: FsPath, force: bool, ids: tuple[str, ...], **options: Any) -> i
         recorded=recorded,
         overwrite=force,
     )
+    if policy is not None:
+        written.append(
+            write_region_policy(policy, out, schema_ref=schema_reference(out), overwrite=force)
+        )
     skipped = len(endpoints) - len(wanted) if not ids else 0
     click.echo(
         f"Wrote {len(written)} spec file(s) to {out}"

@@ -84,12 +84,14 @@ def apply(
         requested = saved.requested
         opened, _ = _session(saved.directory, options, saved=saved)
         specs: Any = ()
+        policy = None
     else:
         directory = directory or FsPath(".")
         opened, settings = _session(directory, options)
-        specs = load_specs(
+        loaded = load_specs(
             directory, settings, allow_empty=bool(options.pop("allow_empty", False))
-        ).specs
+        )
+        specs, policy = loaded.specs, loaded.region_policy
     as_json = fmt == "json"
     tally = _Tally(live=sys.stderr.isatty() and not as_json)
 
@@ -116,7 +118,7 @@ def apply(
                 check_origin(saved, environment=options.get("environment"), cluster=session.origin)
                 applied = apply_saved(session, saved, options=options_, hooks=hooks)
             else:
-                applied = apply_specs(session, specs, options=options_, hooks=hooks)
+                applied = apply_specs(session, specs, options=options_, hooks=hooks, policy=policy)
         except VerificationError as error:  # exit 4: all was applied, the summary still ends it
             tally.finish()
             if as_json and error.result is not None and tally.plan is not None:
@@ -142,7 +144,9 @@ def apply(
     else:
         done = {action: result.count(action) for action in PHASES}
         lost = sum(1 for outcome in result.failed if outcome.lost)
-        click.echo(apply_summary(done, failed=len(result.failed), lost=lost))  # no-op apply too
+        click.echo(  # no-op apply too
+            apply_summary(done, failed=len(result.failed), lost=lost, policy=result.region_policy)
+        )
     for problem in applied.plan.blocked:
         click.echo(f"Error: not applied: {problem}", err=True)
     if result.failed:

@@ -107,7 +107,7 @@ def validate(directory: FsPath, allow_empty: bool, only_specs: bool) -> None:
         click.echo(str(note), err=True)
     if not result.ok:
         raise InputError(f"{len(result.diagnostics)} problem(s) in {directory}", result.diagnostics)
-    if not result.specs and not allow_empty:
+    if not result.specs and result.region_policy is None and not allow_empty:
         raise InputError(no_specs(directory).removesuffix("; nothing was sent"))
     count = len(result.specs)
     policy = " and the region policy" if result.region_policy else ""

@@ -52,7 +52,9 @@ def _plan_command(
     for note in loaded.notes:  # old layouts, read as the server reads them: the plan compares those
         click.echo(str(note), err=True)
     with opened as session:
-        planned = make_plan(session, specs, prune=prune, requested=requested)
+        planned = make_plan(
+            session, specs, prune=prune, requested=requested, policy=loaded.region_policy
+        )
         requested = planned.requested
         saved = saved_plan(
             session,

@@ -44,6 +44,7 @@ def to_document(plan: Plan) -> dict[str, Any]:
         "blocked": list(plan.blocked),
         "orphaned": list(plan.orphaned),
         "warnings": list(plan.warnings),
+        "region_policy": plan.region_policy.to_json() if plan.region_policy else None,
     }
 
 

@@ -40,7 +40,9 @@ def render_markdown(plan: Plan, *, drift: bool = False, verbose: bool = False) -
     """
     writes = [change for change in plan.changes if change.action.writes]
     head = "\n\n".join(
-        part for part in (_title(plan, drift), _counts(plan), _banner(writes)) if part
+        part
+        for part in (_title(plan, drift), _counts(plan), _banner(writes), _policy(plan))
+        if part
     )
     tail = "\n\n".join(
         part for part in (_left_alone(plan), _unmanaged(plan), _warnings(plan)) if part
@@ -70,6 +72,17 @@ def render_markdown(plan: Plan, *, drift: bool = False, verbose: bool = False) -
         parts.append(_unchanged(unchanged, room))
     parts.append(tail)
     return "\n\n".join(part for part in parts if part)
+
+
+def _policy(plan: Plan) -> str:
+    """The region policy's change: a short section of its own (it decides where EIS runs)."""
+    symbol, lines = wording.policy_lines(plan)
+    if not lines:
+        return ""
+    caution = plan.region_policy is not None and plan.region_policy.denies_in_use
+    head = "> [!CAUTION]\n> " if caution else ""
+    details = "\n".join(f"- {line}" for line in lines[1:])
+    return f"### Region policy\n\n{head}`{symbol}` {lines[0]}\n\n{details}".rstrip()
 
 
 def _title(plan: Plan, drift: bool) -> str:

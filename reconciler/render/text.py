@@ -61,13 +61,18 @@ def render_text(
     unchanged = [c for c in plan.changes if not c.action.writes and not c.conflict]
     sections: list[str] = [f"State document: {plan.state}" if plan.state else ""]
     if drift:
-        sections.append(paint(wording.drift_line(plan), bold=True) if writes else "")
-    elif writes:
+        sections.append(paint(wording.drift_line(plan), bold=True) if plan.differs else "")
+    elif writes or plan.has_changes:
         sections.append("The reconciler will perform the following actions:")
     sections.extend(
         _block(change, paint, drift=drift, cluster_version=plan.cluster_version)
         for change in writes
     )
+    symbol, policy = wording.policy_lines(plan)
+    if policy:
+        colour = {"+": "green", "~": "yellow", "-": "red", "!": "yellow"}[symbol]
+        head = f"{paint(symbol.rjust(3), colour, bold=True)} {paint(policy[0], bold=True)}"
+        sections.append("\n".join([head, *(f"{INDENT}{line}" for line in policy[1:])]))
     if verbose and unchanged:
         sections.append("\n".join(_unchanged_lines(unchanged, paint, drift)))
     else:

@@ -13,10 +13,12 @@ request. Pure: no I/O.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from reconciler.catalog import parse_version
 from reconciler.model import dotted
 from reconciler.plan import SEND_UNTRACKED, UNTRACKED, Action, Change, Plan, Reason, Usage, Verdict
+from reconciler.region_policy import ADDRESS, PolicyAction
 
 NO_CHANGES = "No changes. The cluster matches the desired state."
 NO_DRIFT = "No drift: the cluster matches the desired state."
@@ -75,6 +77,7 @@ def _extras(verdict: Verdict, lead: str) -> str:
             (verdict.moves, "to hand over"),
             (verdict.kept, "no longer declared (kept)"),
             (verdict.held, "with drift left alone"),
+            (verdict.policy_left_alone, "region policy left alone"),
         )
         if count
     ]
@@ -95,19 +98,81 @@ def unchanged_line(count: int) -> str:
     return f"{count} unchanged endpoint{_plural(count)} not shown (--verbose lists them)."
 
 
-def apply_summary(done: Mapping[Action, int], *, failed: int, lost: int = 0) -> str:
+def apply_summary(
+    done: Mapping[Action, int], *, failed: int, lost: int = 0, policy: str = ""
+) -> str:
     """``Apply complete: N created, N updated, N replaced, N deleted, N failed.``; ends every apply.
     ``lost``: replaces that deleted an endpoint and could not create it again."""
     counts = ", ".join(f"{done.get(action, 0)} {verb}" for action, verb in PAST.items())
     gone = f" ({lost} deleted and not re-created: they no longer exist)" if lost else ""
-    return f"Apply complete: {counts}, {failed} failed{gone}."
+    policy_done = f"; the region policy {policy}" if policy else ""
+    return f"Apply complete: {counts}, {failed} failed{gone}{policy_done}."
 
 
 def _counts(plan: Plan) -> str:
-    return (
+    counts = (
         f"{plan.count(Action.CREATE)} to create, {plan.count(Action.UPDATE)} to update, "
         f"{plan.count(Action.REPLACE)} to replace, {plan.count(Action.DELETE)} to delete"
     )
+    policy = plan.region_policy
+    if policy is not None and policy.action.writes:
+        counts += f"; the region policy to {policy.action.value}"
+    return counts
+
+
+POLICY_SYMBOL = {
+    PolicyAction.CREATE: "+",
+    PolicyAction.UPDATE: "~",
+    PolicyAction.DELETE: "-",
+    PolicyAction.KEEP: "!",
+    PolicyAction.CONFLICT: "!",
+    PolicyAction.NOOP: "+",
+}
+
+
+def _policy_value(policy: Mapping[str, Any] | None) -> str:
+    if not policy:
+        return "(none)"
+    if "allowed_geos" in policy:
+        return "allowed_geos: [" + ", ".join(policy["allowed_geos"]) + "]"
+    places = ", ".join(f"{r['csp']}/{r['region']}" for r in policy.get("allowed_regions", ()))
+    return f"allowed_regions: [{places}]"
+
+
+def policy_lines(plan: Plan) -> tuple[str, list[str]]:
+    """The region policy's change as (symbol, lines): a headline and its details, no colour;
+    ("", []) when there is nothing to say."""
+    change = plan.region_policy
+    if change is None or (change.action is PolicyAction.NOOP and not change.adopt):
+        return "", []
+    action = change.action
+    if action is PolicyAction.NOOP:
+        head = f"{ADDRESS} is up to date; apply records it as managed here (adopted: no directory manages it)"
+    elif action is PolicyAction.CONFLICT:
+        head = f"{ADDRESS} is declared here and managed by {change.other_owner}; apply leaves it"
+    elif action is PolicyAction.KEEP:
+        head = f"{ADDRESS} is managed here and no longer declared; apply --prune deletes it"
+    else:
+        verb = {"create": "created", "update": "updated (PUT replaces it)", "delete": "deleted"}
+        head = f"{ADDRESS} will be {verb[action.value]}"
+        if change.drift:
+            head += " (drift: it was changed in the cluster since the last apply)"
+        elif change.adopt:
+            head += " (adopted: no directory manages it)"
+    details = []
+    if action is PolicyAction.UPDATE:
+        details.append(f"{_policy_value(change.before)} -> {_policy_value(change.after)}")
+    elif action in (PolicyAction.CREATE, PolicyAction.CONFLICT):
+        details.append(_policy_value(change.after))
+    elif action in (PolicyAction.DELETE, PolicyAction.KEEP):
+        details.append(_policy_value(change.before))
+    if change.newly_denied:
+        details.append("denies EIS endpoints: " + ", ".join(change.newly_denied))
+    for inference_id, usage in sorted(change.in_use.items()):
+        details.append(f"! {inference_id} is in use by {in_use(usage)}")
+    if change.denies_in_use:
+        details.append(f"! {REFUSAL}")
+    return POLICY_SYMBOL[action], [head, *details]
 
 
 def _with_count(sentence: str, plan: Plan) -> str:
@@ -129,6 +194,11 @@ def drift_line(plan: Plan) -> str:
         return _with_count(NO_DRIFT, plan)
     differing = sum(1 for change in plan.changes if change.action.writes or change.drift)
     differing += verdict.conflicts + verdict.kept + verdict.moves
+    if verdict.policy_writes or verdict.policy_left_alone:
+        return (
+            f"Drift detected: {differing} endpoint(s) and the region policy differ from the "
+            "desired state."
+        )
     return f"Drift detected: {differing} endpoint(s) differ from the desired state."
 
 
