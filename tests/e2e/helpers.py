@@ -38,6 +38,8 @@ from typing import Any
 import httpx
 import yaml
 
+from reconciler.scrub import forget as forget_secrets
+
 REPO = Path(__file__).resolve().parents[2]
 WRITE_METHODS = ("PUT", "POST", "DELETE")
 STRIPPED = ("ELASTIC", "RECONCILER")
@@ -171,6 +173,7 @@ def _isolated(
     sys.stdout, sys.stderr = out, err
     sys.argv = ["reconciler"]
     root.handlers = []  # as in a fresh process: --debug's basicConfig then writes to our stderr
+    forget_secrets()  # as in a fresh process: the scrubber knows only this run's secrets
     try:
         yield out, err
     finally:
