@@ -110,6 +110,7 @@ class Executor:
         last_write = time.monotonic()
         cost = last_write - started  # of one state write: the document grows with the changes
         outcomes: list[Outcome] = []
+        intent_left = dict(intent.endpoints)
         for phase in PHASES:
             batch = [c for c in runnable if c.action is phase]
             if not batch:
@@ -120,9 +121,19 @@ class Executor:
                     outcome = future.result()
                     outcomes.append(outcome)
                     _record(managed, outcome, sent.get(outcome.change.inference_id, {}))
+                    if outcome.ok:
+                        intent_left.pop(outcome.change.inference_id, None)
                     now = time.monotonic()
                     if now - last_write > max(STATE_SECONDS, cost / STATE_SHARE):
-                        state = self._save(replace(state, managed=dict(managed)))
+                        # what is recorded leaves the intent: the document stays one entry
+                        # per endpoint, not two
+                        state = self._save(
+                            replace(
+                                state,
+                                managed=dict(managed),
+                                intent=replace(intent, endpoints=dict(intent_left)),
+                            )
+                        )
                         last_write = time.monotonic()
                         cost = last_write - now
         self._save(replace(state, managed=managed, intent=None))

@@ -162,30 +162,46 @@ class _FileMarks:
     memory spent for the few that ever report a problem); a text given as such is kept.
     """
 
-    __slots__ = ("text", "path", "file", "_found")
+    __slots__ = ("text", "path", "file")
 
     def __init__(self, *, text: str | None, path: str | None, file: str) -> None:
         self.text = text
         self.path = path
         self.file = file
-        self._found: dict[int, dict[FieldPath, tuple[int, int]]] | None = None
 
     def positions(self, ordinal: int) -> dict[FieldPath, tuple[int, int]]:
         """The positions of the file's ``ordinal``-th composed document (empty ones counted)."""
-        if self._found is None:
-            self._found = {}
-            text = self.text
-            if text is None and self.path is not None:
-                text, _ = _read_file(self.path, file=self.file)
-            try:
-                for index, node in enumerate(_compose_all(text or "")):
-                    if node is not None:
-                        builder = _Builder(self.file)
-                        builder.build(node, ())
-                        self._found[index] = {(): _mark(node), **builder.positions}
-            except (yaml.YAMLError, _TooLarge, RecursionError):
-                pass  # parsed once already: cannot happen; positions fall back to the document's
-        return self._found.get(ordinal, {})
+        text = self.text
+        if text is None and self.path is not None:
+            text, _ = _read_file(self.path, file=self.file)
+        try:
+            for index, node in enumerate(_compose_all(text or "")):
+                if index == ordinal and node is not None:
+                    positions: dict[FieldPath, tuple[int, int]] = {(): _mark(node)}
+                    _record_marks(node, (), positions, 0)
+                    return positions
+        except (yaml.YAMLError, RecursionError):
+            pass  # parsed once already: cannot happen; positions fall back to the document's
+        return {}
+
+
+def _record_marks(
+    node: yaml.Node, path: FieldPath, positions: dict[FieldPath, tuple[int, int]], depth: int
+) -> None:
+    """The positions ``_Builder`` records, for a document ``_PlainBuilder`` built (every key a
+    plain string, none twice, no merge key): marks only, no values."""
+    if depth > MAX_DEPTH:
+        return
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            here = path + (key_node.value,)
+            positions[here] = _mark(key_node)
+            _record_marks(value_node, here, positions, depth + 1)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            here = path + (index,)
+            positions.setdefault(here, _mark(item))
+            _record_marks(item, here, positions, depth + 1)
 
 
 class _Positions(Mapping[FieldPath, tuple[int, int]]):

@@ -76,6 +76,7 @@ class Reason(enum.Enum):
 class Usage:
     pipelines: tuple[str, ...] = ()
     indices: tuple[str, ...] = ()
+    unknown: bool = False  # the key may not ask (DELETE ?dry_run=true needs manage_inference)
 
     @property
     def empty(self) -> bool:
@@ -300,6 +301,11 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         return any(change.action.writes for change in self.changes)
+
+    @property
+    def scope(self) -> frozenset[str]:
+        """The endpoints this plan reads: what it declares or considers, and its orphans."""
+        return frozenset(c.inference_id for c in self.changes) | frozenset(self.orphaned)
 
     @property
     def differs(self) -> bool:

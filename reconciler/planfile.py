@@ -182,6 +182,7 @@ def _change_json(change: Change, place: Callable[[str], str]) -> dict[str, Any]:
         "in_use_by": {
             "pipelines": list(change.in_use_by.pipelines),
             "indices": list(change.in_use_by.indices),
+            **({"unknown": True} if change.in_use_by.unknown else {}),
         },
         "live_task_type": change.live_task_type,
         "live_service": change.live_service,
@@ -231,7 +232,9 @@ def _change(document: Mapping[str, Any], place: Callable[[str], str]) -> Change:
         after=document.get("after"),
         notes=tuple(document.get("notes") or ()),
         in_use_by=Usage(
-            pipelines=tuple(usage.get("pipelines") or ()), indices=tuple(usage.get("indices") or ())
+            pipelines=tuple(usage.get("pipelines") or ()),
+            indices=tuple(usage.get("indices") or ()),
+            unknown=bool(usage.get("unknown")),
         ),
         live_task_type=str(document.get("live_task_type") or ""),
         live_service=str(document.get("live_service") or ""),

@@ -129,7 +129,11 @@ def make_plan(
         state=f"{session.store.index}/{session.store.doc_id}",
     )
     usage = read_usage(session.client, plan.changes, snapshot.version)
-    plan = replace(with_usage(plan, usage) if usage else plan, snapshot=snapshot.fingerprint)
+    unknown = sorted(i for i, used in usage.items() if used.unknown)
+    if unknown:
+        plan = replace(plan, warnings=(*plan.warnings, _usage_unknown(unknown)))
+    plan = with_usage(plan, usage) if usage else plan
+    plan = replace(plan, snapshot=snapshot.fingerprint_for(plan.scope))
     return Planned(plan=plan, snapshot=snapshot, state=state)
 
 
@@ -271,6 +275,15 @@ def apply_specs(
         )
 
 
+def _usage_unknown(ids: Sequence[str]) -> str:
+    return (
+        f"not known whether pipelines or indices use {', '.join(ids)}: this key may not ask "
+        "(DELETE ?dry_run=true needs the cluster privilege manage_inference, which a read-only "
+        "plan key lacks); apply asks with its own key and refuses to destroy an endpoint in use "
+        "unless --allow-destroy-in-use"
+    )
+
+
 def apply_saved(
     session: Session, saved: SavedPlan, *, options: ApplyOptions, hooks: ApplyHooks
 ) -> Applied:
@@ -285,13 +298,16 @@ def apply_saved(
         if lock.note:
             hooks.note(lock.note)
         snapshot = read_snapshot(session.client, session.store)
-        moved = plan.snapshot.moved(snapshot.fingerprint)
+        moved = plan.snapshot.moved(snapshot.fingerprint_for(plan.scope))
         if moved:
             raise StalePlanError(
                 "the saved plan is stale: since it was made, these changed: "
                 + "; ".join(moved)
                 + ". Run `reconciler plan` again (nothing was written)"
             )
+        unasked = [c for c in plan.changes if c.in_use_by.unknown]
+        if unasked:  # planned with a key that may not ask who uses them: ask now
+            plan = with_usage(plan, read_usage(session.client, unasked, snapshot.version))
         comparison = Comparison(catalog=session.catalog, version=snapshot.version)
         state = recovered(snapshot.state, snapshot.endpoints, comparison).state
         moving = {

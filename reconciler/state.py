@@ -83,7 +83,9 @@ class State:
                 "endpoints": {
                     inference_id: {
                         "action": item.action,
-                        **(_entry_json(item.entry) if item.entry is not None else {}),
+                        # compact: the entry's task type and service are the expected state's,
+                        # and the next run records the declared fields from its own plan
+                        **({"secrets": dict(item.entry.secrets)} if item.entry else {}),
                         **({"expected": item.expected} if item.expected is not None else {}),
                     }
                     for inference_id, item in self.intent.endpoints.items()
@@ -145,11 +147,18 @@ def _intent(document: Any) -> Intent | None:
         if not isinstance(item, Mapping) or not isinstance(item.get("secrets") or {}, Mapping):
             continue
         action = str(item.get("action", ""))
-        expected = item.get("expected")
+        expected = item.get("expected") if isinstance(item.get("expected"), Mapping) else None
+        described = expected or {}
         endpoints[str(inference_id)] = Intended(
             action=action,
-            entry=None if action == "delete" else _entry(item),
-            expected=expected if isinstance(expected, Mapping) else None,
+            entry=None
+            if action == "delete"
+            else Managed(
+                task_type=str(described.get("task_type", "")),
+                service=str(described.get("service", "")),
+                secrets=dict(item.get("secrets") or {}),
+            ),
+            expected=expected,
         )
     return Intent(
         run=str(document.get("run", "")),

@@ -218,3 +218,47 @@ def schema(service: str | None) -> int:
         path = schemas_dir() / "services" / f"{service}.schema.json"
     click.echo(path.read_text(encoding="utf-8").rstrip("\n"))
     return EXIT_OK
+
+
+@cli.command()
+@click.argument("directories", nargs=-1, type=click.Path(path_type=FsPath))
+@click.option(
+    "--root",
+    default=".",
+    show_default=True,
+    type=click.Path(path_type=FsPath, file_okay=False),
+    help="Where to look for directories holding a reconciler.yaml (and what paths are relative to).",
+)
+@click.option(
+    "--changed-since",
+    metavar="COMMIT",
+    help="Only the pairs of directories where a file differs between COMMIT and HEAD (git).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github-matrix"]),
+    default="text",
+    show_default=True,
+    help="github-matrix: one line of JSON for a GitHub Actions `strategy.matrix` (fromJSON).",
+)
+def targets(
+    directories: tuple[FsPath, ...], root: FsPath, changed_since: str | None, fmt: str
+) -> int:
+    """List the (directory, environment) pairs to plan: each directory holding a reconciler.yaml, times its environments (offline)."""
+    import json
+
+    from reconciler.targets import find_targets
+
+    found = find_targets(root, directories=directories, changed_since=changed_since)
+    entries = [target.as_matrix_entry() for target in found]
+    if fmt == "github-matrix":
+        click.echo(json.dumps({"include": entries}, separators=(",", ":")))
+    elif fmt == "json":
+        click.echo(json.dumps(entries, indent=2))
+    elif not entries:
+        click.echo("No directory to plan." if changed_since is None else "No directory changed.")
+    else:
+        for entry in entries:
+            click.echo(f"{entry['directory']}\t{entry['label']}")
+    return EXIT_OK

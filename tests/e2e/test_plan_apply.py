@@ -227,14 +227,17 @@ def test_saved_plan_applies_and_a_stale_one_is_refused(
     document = json.loads(saved.read_text())
     assert document["format_version"] == "1" and document["summary"]["create"] == 2
     assert_no_secret(saved.read_text())
+    # someone creates, by hand, an endpoint the plan would create (an unrelated one would not
+    # make the plan stale: tests/e2e/test_gitops.py)
     httpx.put(
-        f"{cluster.url}/_inference/rerank/sneaky",
+        f"{cluster.url}/_inference/rerank/{rerank()['inference_id']}",
         json={"service": "openshift_ai", "service_settings": {"url": "https://x", "api_key": "k"}},
     ).raise_for_status()
     cluster.clear_requests()
     stale = cli(cluster, "apply", "--plan", str(saved), "--auto-approve")
     assert stale.code == 1 and "stale" in stale.stderr, stale.output
     assert write_requests(cluster.requests) == []
+    httpx.delete(f"{cluster.url}/_inference/rerank/{rerank()['inference_id']}").raise_for_status()
     fresh = tmp_path / "fresh.json"
     assert cli(cluster, "plan", str(specs), "--out", str(fresh)).code == 0
     result = cli(cluster, "apply", "--plan", str(fresh), "--auto-approve")

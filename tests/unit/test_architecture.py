@@ -133,6 +133,10 @@ def test_nothing_prints_outside_cli_and_render() -> None:
         relative = path.relative_to(PACKAGE).as_posix()
         if relative.startswith(("cli/", "render/", "sandbox/")):
             continue
+        if (
+            relative == "github/__main__.py"
+        ):  # the workflows' command line, python -m reconciler.github
+            continue
         calls = [
             n
             for n in ast.walk(ast.parse(path.read_text()))
