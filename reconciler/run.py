@@ -20,10 +20,9 @@ from reconciler import addresses
 from reconciler.addresses import known_endpoints
 from reconciler.apply import Executor, HeldLock, Progress, apply_lock
 from reconciler.availability import blocked_specs
-from reconciler.catalog import ANY_VERSION, Catalog, parse_version
+from reconciler.catalog import ANY_VERSION, Catalog
 from reconciler.diagnostics import Diagnostic
 from reconciler.errors import (
-    ClusterError,
     InputError,
     SecretError,
     StalePlanError,
@@ -33,10 +32,8 @@ from reconciler.fingerprints import check_key, is_current, self_contained
 from reconciler.live import (
     Snapshot,
     read_endpoints,
-    read_region_policy,
     read_snapshot,
     read_usage,
-    read_usage_of,
     rekeyed,
     secret_statuses,
 )
@@ -45,19 +42,17 @@ from reconciler.ownership import Records, forget_ids, resolve
 from reconciler.plan import SEND_UNTRACKED, Action, ApplyResult, Plan, Requested
 from reconciler.planfile import SavedPlan
 from reconciler.planner import build_plan, with_usage
+from reconciler.policy_steps import (
+    carry_out_policy,
+    check_policy_version,
+    plan_region_policy,
+    verify_policy,
+)
 from reconciler.region_policy import ADDRESS as POLICY_ADDRESS
 from reconciler.region_policy import (
-    PAST,
-    PolicyAction,
-    PolicyChange,
     RegionPolicySpec,
-    canonical,
-    plan_policy,
 )
-from reconciler.region_policy import SINCE as POLICY_SINCE
-from reconciler.region_policy import SINCE_TEXT as POLICY_SINCE_TEXT
 from reconciler.safety import Permissions, check_safety
-from reconciler.scrub import scrub
 from reconciler.secrets import SecretValues, get_path, secret_paths
 from reconciler.session import Session, check_versions
 from reconciler.state import State, StateStore
@@ -165,7 +160,7 @@ def make_plan(
         plan = replace(plan, warnings=(*plan.warnings, _usage_unknown(unknown)))
     plan = with_usage(plan, usage) if usage else plan
     listed = _listed(state, plan, asked.targets)
-    snapshot, policy_change = _plan_region_policy(
+    snapshot, policy_change = plan_region_policy(
         session, snapshot, policy, prune=prune and snapshot.state.available, requested=asked
     )
     plan = replace(
@@ -230,64 +225,6 @@ def named_endpoints(
         send_untracked=asked.send_untracked or untracked,
         targets=named["--target"] if asked.targets is not None else None,
     )
-
-
-def check_policy_version(policy: RegionPolicySpec | None, version: str) -> None:
-    """A region policy on a cluster older than the API: an error at its line, naming both."""
-    if policy is None or parse_version(version) >= POLICY_SINCE:
-        return
-    message = (
-        f"region_policy needs Elasticsearch {POLICY_SINCE_TEXT} or later; this cluster runs "
-        f"{version}"
-    )
-    raise InputError(
-        "the desired state needs a newer cluster; nothing was sent",
-        [policy.source.problem(("region_policy",), message)],
-    )
-
-
-def _plan_region_policy(
-    session: Session,
-    snapshot: Snapshot,
-    policy: RegionPolicySpec | None,
-    *,
-    prune: bool,
-    requested: Requested,
-) -> tuple[Snapshot, PolicyChange | None]:
-    """The region policy's change: declared here, or recorded as ours by the state. A policy this
-    directory manages but no longer declares is read now (the snapshot read it only if declared)."""
-    recorded = snapshot.state.region_policy
-    if not requested.targeted(POLICY_ADDRESS) or (policy is None and recorded is None):
-        return snapshot, None
-    if parse_version(snapshot.version) < POLICY_SINCE:
-        return snapshot, None
-    if not snapshot.region_policy_read:
-        live = read_region_policy(session.client)
-        snapshot = replace(snapshot, region_policy=live, region_policy_read=True)
-    mine = session.store.doc_id
-    owner = next(
-        (
-            doc_id
-            for doc_id, hit in sorted(snapshot.records.hits.items())
-            if doc_id != mine
-            and isinstance((hit.get("_source") or {}).get("region_policy"), Mapping)
-        ),
-        None,
-    )
-    change = plan_policy(
-        desired=policy,
-        live=snapshot.region_policy,
-        recorded=recorded,
-        managed=recorded is not None and owner is None,
-        other_owner=owner,
-        prune=prune,
-        endpoints=snapshot.endpoints,
-    )
-    if change is not None and change.newly_denied:
-        denied = [e for e in snapshot.endpoints if e.inference_id in change.newly_denied]
-        usage = read_usage_of(session.client, denied, snapshot.version)
-        change = replace(change, in_use={i: u for i, u in usage.items() if not u.empty})
-    return snapshot, change
 
 
 def _with_moving(
@@ -519,7 +456,7 @@ def _carry_out(
         progress=hooks.progress,
         lock_lost=lock.lost,
     )
-    state, policy_done = _carry_out_policy(
+    state, policy_done = carry_out_policy(
         session, plan.region_policy, state, allow_in_use=options.allow_destroy_in_use
     )
     result = replace(executor.run(plan, state), region_policy=policy_done)
@@ -528,7 +465,7 @@ def _carry_out(
         result = replace(result, differences=_verify(session, touched, comparison))
     if plan.region_policy is not None and plan.region_policy.action.writes:
         result = replace(
-            result, differences=result.differences + _verify_policy(session, plan.region_policy)
+            result, differences=result.differences + verify_policy(session, plan.region_policy)
         )
     if result.differences:
         raise VerificationError(
@@ -537,35 +474,6 @@ def _carry_out(
             result=result,
         )
     return Applied(plan=plan, result=result)
-
-
-def _carry_out_policy(
-    session: Session, change: PolicyChange | None, state: State, *, allow_in_use: bool
-) -> tuple[State, str]:
-    """Send the region policy's one request (before the endpoints' changes: the executor's first
-    state write then records it with the run's intent). A policy the cluster refuses stops the
-    run before any endpoint is written."""
-    if change is None or not change.records:
-        return state, ""
-    if change.action.writes:
-        method, path, body, query = change.request(force=allow_in_use and change.denies_in_use)
-        try:
-            session.client.request(method, path, json=body, params=query or None)
-        except ClusterError as error:
-            raise ClusterError(
-                f"the region policy could not be {PAST[change.action]}: {scrub(str(error))}; "
-                "no endpoint was changed"
-            ) from None
-    kept = None if change.action is PolicyAction.DELETE else canonical(change.after)
-    return replace(state, region_policy=kept), PAST[change.action] if change.action.writes else ""
-
-
-def _verify_policy(session: Session, change: PolicyChange) -> tuple[str, ...]:
-    live = read_region_policy(session.client)
-    found = canonical(live.policy) if live is not None else None
-    if found != (canonical(change.after) if change.after is not None else None):
-        return (f"{POLICY_ADDRESS}: differs from the plan (the cluster has {found})",)
-    return ()
 
 
 def _verify(session: Session, touched: Sequence[Any], comparison: Comparison) -> tuple[str, ...]:
