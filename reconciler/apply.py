@@ -31,7 +31,7 @@ from reconciler.fingerprints import fingerprint
 from reconciler.live import read_endpoints
 from reconciler.lock import LockKeeper, LockLost
 from reconciler.model import CallKind, LiveEndpoint, Request, dotted
-from reconciler.ownership import claim, hand_over, take_claims
+from reconciler.ownership import claim, hand_over, move_out, take_claims
 from reconciler.plan import Action, ApplyResult, Change, Expected, Outcome, Plan
 from reconciler.scrub import scrub
 from reconciler.secrets import SecretValues, resolved_body
@@ -110,6 +110,7 @@ class Executor:
         last_write = time.monotonic()
         cost = last_write - started  # of one state write: the document grows with the changes
         outcomes: list[Outcome] = []
+        intent_left = dict(intent.endpoints)
         for phase in PHASES:
             batch = [c for c in runnable if c.action is phase]
             if not batch:
@@ -120,13 +121,29 @@ class Executor:
                     outcome = future.result()
                     outcomes.append(outcome)
                     _record(managed, outcome, sent.get(outcome.change.inference_id, {}))
+                    if outcome.ok:
+                        intent_left.pop(outcome.change.inference_id, None)
                     now = time.monotonic()
                     if now - last_write > max(STATE_SECONDS, cost / STATE_SHARE):
-                        state = self._save(replace(state, managed=dict(managed)))
+                        # what is recorded leaves the intent: the document stays one entry
+                        # per endpoint, not two
+                        state = self._save(
+                            replace(
+                                state,
+                                managed=dict(managed),
+                                intent=replace(intent, endpoints=dict(intent_left)),
+                            )
+                        )
                         last_write = time.monotonic()
                         cost = last_write - now
         self._save(replace(state, managed=managed, intent=None))
         self._hand_over(runnable, taken, outcomes)
+        try:  # endpoints another directory declares now: their claims pass to it, untouched
+            self.notes.extend(move_out(self.session.client, store, plan.moves))
+        except ClusterError as error:
+            self.notes.append(
+                f"hand-overs not recorded ({scrub(str(error))}); the next apply makes them"
+            )
         outcomes += [
             Outcome(change=c, ok=False, message=refused[c.inference_id])
             for c in plan.changes
@@ -314,4 +331,13 @@ def apply_lock(session: Session) -> Iterator[HeldLock]:
         with LockKeeper(store, token=store.token or "", ttl=ttl) as keeper:
             yield HeldLock(note=note, lost=keeper.lost)
     finally:
-        store.release_lock()
+        token = store.token
+        try:
+            store.release_lock()
+        except ClusterError as error:  # the cluster is gone: say when the lock goes by itself
+            expiry = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() + ttl))
+            store.lock_left = (
+                f"the apply lock could not be released ({scrub(str(error))}); it expires by "
+                f"{expiry} UTC (at most {int(ttl)} s from now); to remove it sooner, run "
+                f"`{store.unlock_command(token or '')}` (with the same connection options)"
+            )

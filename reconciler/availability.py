@@ -18,7 +18,6 @@ from typing import Any
 from reconciler.catalog import Catalog
 from reconciler.client import Client
 from reconciler.diagnostics import Diagnostic
-from reconciler.errors import InputError
 from reconciler.model import EndpointSpec
 
 MISSING_SERVICES_API = (400, 403, 404, 405)  # before 8.16, or credentials without monitor_inference
@@ -81,14 +80,20 @@ def read_offered(client: Client) -> Mapping[str, frozenset[str]] | None:
     return parse_offered(answer.body)
 
 
-def check_offered(
-    specs: Iterable[EndpointSpec], catalog: Catalog, offered: Mapping[str, frozenset[str]] | None
-) -> None:
-    """Refuse, before any write, specs for what the cluster does not offer."""
+def blocked_specs(
+    specs: Iterable[EndpointSpec],
+    catalog: Catalog,
+    offered: Mapping[str, frozenset[str]] | None,
+    *,
+    live_ids: frozenset[str],
+) -> dict[str, Diagnostic]:
+    """Specs the cluster cannot serve, by id, each with why (file:line). Only those: the plan of
+    every other spec goes on. An endpoint the cluster already holds is never refused."""
     if offered is None:
-        return
-    problems = offer_problems(specs, catalog, offered)
-    if problems:
-        raise InputError(
-            "the cluster does not offer some specs' services; nothing was sent", problems
-        )
+        return {}
+    wanted = [spec for spec in specs if spec.inference_id not in live_ids]
+    return {
+        spec.inference_id: problem
+        for spec in wanted
+        for problem in offer_problems([spec], catalog, offered)
+    }

@@ -22,6 +22,9 @@ from reconciler.fingerprints import fingerprint, is_current, matches, self_conta
 from reconciler.model import EndpointSpec, FieldPath, LiveEndpoint, content_digest, dotted
 from reconciler.ownership import Records, read_records
 from reconciler.plan import Change, SecretStatus, SnapshotFingerprint, Usage
+from reconciler.region_policy import PATH as POLICY_PATH
+from reconciler.region_policy import SINCE as POLICY_SINCE
+from reconciler.region_policy import LivePolicy, canonical
 from reconciler.secrets import SecretValues, secret_paths
 from reconciler.state import Managed, State, StateStore
 
@@ -37,6 +40,8 @@ class Snapshot:
     offered: Mapping[str, frozenset[str]] | None = None  # _services: service -> task types
     warnings: tuple[str, ...] = ()
     cluster_uuid: str = ""
+    region_policy: LivePolicy | None = None
+    region_policy_read: bool = False  # read only where a run needs it (declared, or ours)
 
     @property
     def fingerprint(self) -> SnapshotFingerprint:
@@ -71,6 +76,11 @@ class Snapshot:
             services=content_digest({k: sorted(v) for k, v in sorted(self.offered.items())})
             if self.offered is not None
             else "",
+            region_policy=content_digest(
+                canonical(self.region_policy.policy) if self.region_policy else None
+            )
+            if self.region_policy_read
+            else "",
         )
 
 
@@ -98,19 +108,31 @@ def read_endpoints(client: Client) -> tuple[LiveEndpoint, ...]:
     )
 
 
-def read_snapshot(client: Client, store: StateStore) -> Snapshot:
+def read_region_policy(client: Client) -> LivePolicy | None:
+    """``GET _inference/_region_policy``: None when the cluster has none (404; a cluster older
+    than 9.5.0 answers 404 too, and the caller looks at the version)."""
+    answer = client.request("GET", POLICY_PATH, ok=(404,))
+    if answer.status == 404 or not isinstance(answer.body, Mapping):
+        return None
+    return LivePolicy.from_api(answer.body)
+
+
+def read_snapshot(client: Client, store: StateStore, *, region_policy: bool = False) -> Snapshot:
     """Version and uuid, listing, and the state index (this directory's document and every
     other owner's, in one search): independent reads, sent at once, so a plan costs one round
-    trip whatever its size. ``_services`` is read too (its absence tolerated)."""
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    trip whatever its size. ``_services`` is read too (its absence tolerated), and the region
+    policy when the caller asks (a directory that declares one)."""
+    with ThreadPoolExecutor(max_workers=5) as pool:
         cluster = pool.submit(read_cluster, client)
         listing = pool.submit(read_endpoints, client)
         searched = pool.submit(read_records, client, store.index)
         services = pool.submit(read_offered, client)
+        policy = pool.submit(read_region_policy, client) if region_policy else None
         endpoints = listing.result()
         records = searched.result()
         offered = services.result()
         version, uuid = cluster.result()
+        live_policy = policy.result() if policy is not None else None
     if not records.readable:
         state = store.unreadable(records.status)
     else:
@@ -126,9 +148,28 @@ def read_snapshot(client: Client, store: StateStore) -> Snapshot:
         records=records,
         offered=offered,
         cluster_uuid=uuid,
+        region_policy=live_policy if parse_version(version) >= POLICY_SINCE else None,
+        region_policy_read=region_policy,
     )
     warnings = (state.problem,) if state.problem else ()
     return replace(snapshot, warnings=warnings)
+
+
+def _usage(client: Client, task_type: str, inference_id: str) -> Usage:
+    """Who uses one endpoint: ``DELETE ?dry_run=true`` answers without deleting."""
+    answer = client.request(
+        "DELETE",
+        endpoint_path(task_type, inference_id),
+        params={"dry_run": True},
+        ok=(403, 404),
+    )
+    if answer.status == 403:
+        return Usage(unknown=True)
+    body = answer.body if isinstance(answer.body, Mapping) else {}
+    return Usage(
+        pipelines=tuple(body.get("pipelines") or ()),
+        indices=tuple(body.get("indexes") or body.get("indices") or ()),
+    )
 
 
 def read_usage(client: Client, changes: Iterable[Change], version: str) -> dict[str, Usage]:
@@ -137,25 +178,20 @@ def read_usage(client: Client, changes: Iterable[Change], version: str) -> dict[
     which a read-only plan key lacks; apply asks again with its own key)."""
     if parse_version(version) < DRY_RUN_SINCE:
         return {}
-    usage: dict[str, Usage] = {}
-    for change in changes:
-        if not change.action.destructive:
-            continue
-        answer = client.request(
-            "DELETE",
-            endpoint_path(change.live_task_type or change.task_type, change.inference_id),
-            params={"dry_run": True},
-            ok=(403, 404),
-        )
-        if answer.status == 403:
-            usage[change.inference_id] = Usage(unknown=True)
-            continue
-        body = answer.body if isinstance(answer.body, Mapping) else {}
-        usage[change.inference_id] = Usage(
-            pipelines=tuple(body.get("pipelines") or ()),
-            indices=tuple(body.get("indexes") or body.get("indices") or ()),
-        )
-    return usage
+    return {
+        c.inference_id: _usage(client, c.live_task_type or c.task_type, c.inference_id)
+        for c in changes
+        if c.action.destructive
+    }
+
+
+def read_usage_of(
+    client: Client, endpoints: Iterable[LiveEndpoint], version: str
+) -> dict[str, Usage]:
+    """Pipelines and indices using each of ``endpoints`` (those a region policy would deny)."""
+    if parse_version(version) < DRY_RUN_SINCE:
+        return {}
+    return {e.inference_id: _usage(client, e.task_type, e.inference_id) for e in endpoints}
 
 
 def secret_statuses(
@@ -167,9 +203,11 @@ def secret_statuses(
     version: str,
     values: SecretValues,
     send: frozenset[str] = frozenset(),
+    send_untracked: bool = False,
 ) -> dict[str, SecretStatus]:
     """Per endpoint: which secrets moved since we last sent them, and which we cannot know.
-    The secrets of the ids in ``send`` count as moved (``--send-secrets``)."""
+    The secrets of the ids in ``send`` count as moved (``--send-secrets``), and with
+    ``send_untracked`` so do those never sent by us (``--send-secrets UNTRACKED``)."""
     statuses: dict[str, SecretStatus] = {}
     cluster = parse_version(version)
     for spec in specs:
@@ -186,7 +224,7 @@ def secret_statuses(
                 changed.append(path)
                 continue
             if not state.available or known is None:
-                untracked.append(path)
+                (changed if send_untracked and state.available else untracked).append(path)
                 continue
             try:
                 value = values.of_spec(spec, path)
@@ -195,7 +233,7 @@ def secret_statuses(
                 continue
             same = matches(known, value, salt=state.salt)
             if same is None:  # made with a fingerprint key this run does not have
-                untracked.append(path)
+                (changed if send_untracked else untracked).append(path)
             elif not same:
                 changed.append(path)
         statuses[spec.inference_id] = SecretStatus(

@@ -234,7 +234,8 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
 
 
 def find_spec_files(root: FsPath) -> list[FsPath]:
-    """Every *.yaml / *.yml under root, recursively, hidden folders skipped, sorted."""
+    """Every *.yaml / *.yml (any case: .YAML too) under root, recursively, hidden folders
+    skipped, sorted."""
     if root.is_file():
         return [root]
     return [FsPath(root, *parts) for parts in _spec_files(root)]
@@ -259,7 +260,7 @@ def _spec_files(root: FsPath) -> list[tuple[str, ...]]:
                 if target is None or real_root is None or not target.is_relative_to(real_root):
                     found.append((*parts, name))
         for name in filenames:
-            if name.startswith(".") or not name.endswith((".yaml", ".yml")):
+            if name.startswith(".") or not name.lower().endswith((".yaml", ".yml")):
                 continue
             if not parts and name == SETTINGS_FILE:
                 continue

@@ -19,7 +19,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.model import (
     FieldPath,
@@ -27,6 +27,9 @@ from reconciler.model import (
     content_digest,
     dotted,
 )
+
+if TYPE_CHECKING:  # the region policy's change refers to Usage, defined here
+    from reconciler.region_policy import PolicyChange
 
 
 class Action(enum.Enum):
@@ -200,12 +203,73 @@ class Change:
     drift: tuple[FieldPath, ...] = ()  # out-of-band changes only a replace could undo: left alone
     adopt: bool = False  # exists, and no state document manages it (or --adopt takes it over)
     owner: str = ""  # the other state document that manages it
+    moved: bool = False  # adopt from ``owner``, which no longer declares it: the spec moved here
+
+    @property
+    def conflict(self) -> bool:
+        """Declared here, managed by another state document: apply leaves it alone."""
+        return self.reason is Reason.OWNED_ELSEWHERE
+
     expected: Expected | None = None  # after the change (None: gone, or not touched)
     step: StateStep | None = None  # what the state records when it succeeds (None: nothing)
 
     @property
     def address(self) -> str:
         return f"{self.task_type}/{self.inference_id}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Move:
+    """An endpoint this directory manages and no longer declares, which another directory
+    declares: apply hands it over to that directory's state document (``to``), never deletes it."""
+
+    inference_id: str
+    task_type: str
+    to: str
+
+    @property
+    def address(self) -> str:
+        return f"{self.task_type}/{self.inference_id}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Verdict:
+    """What a plan found, counted once: the exit code, JSON ``has_changes`` and the summary line
+    all read this value, so they cannot disagree.
+
+    ``writes`` counts the changes apply sends, by action; the rest differ from the desired state
+    but apply leaves them alone (``conflicts``: declared here, managed by another directory;
+    ``kept``: managed here, no longer declared, no ``--prune``; ``held``: drift only a replace
+    undoes), or only hands them over (``moves``: no longer declared here, declared by another
+    directory, which becomes their owner); ``blocked`` specs the cluster cannot serve (a service
+    ``_services`` does not list) were not planned at all: the run fails for them alone.
+    """
+
+    writes: Mapping[Action, int]
+    conflicts: int = 0
+    kept: int = 0
+    held: int = 0
+    moves: int = 0
+    blocked: int = 0
+    unchanged: int = 0
+    policy_writes: int = 0  # the region policy: 1 when apply sends its request
+    policy_left_alone: int = 0  # 1 when it differs and apply leaves it (conflict, kept)
+
+    @property
+    def changes(self) -> bool:
+        """Apply would send a request (to an endpoint or the region policy)."""
+        return any(self.writes.values()) or bool(self.policy_writes)
+
+    @property
+    def left_alone(self) -> int:
+        return self.conflicts + self.kept + self.held + self.policy_left_alone
+
+    @property
+    def differs(self) -> bool:
+        """The cluster (or who owns what) differs from this directory's whole desired state:
+        ``plan --detailed-exitcode`` and ``drift`` exit 2, JSON ``has_changes`` is true, and the
+        summary is never "No changes"."""
+        return self.changes or bool(self.left_alone) or bool(self.moves) or bool(self.blocked)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -220,6 +284,7 @@ class SnapshotFingerprint:
     cluster_uuid: str = ""
     cluster_version: str = ""
     services: str = ""  # digest of _services; "" when the cluster does not answer it
+    region_policy: str = ""  # digest of the live region policy; "" when not read or none
 
     def moved(self, now: SnapshotFingerprint) -> tuple[str, ...]:
         """What differs in ``now``, in words (empty: nothing moved)."""
@@ -247,6 +312,8 @@ class SnapshotFingerprint:
             found.append("the other state documents or claims")
         if self.services != now.services:
             found.append("what _inference/_services offers")
+        if self.region_policy != now.region_policy:
+            found.append("the inference region policy")
         return tuple(found)
 
     def to_json(self) -> dict[str, Any]:
@@ -257,6 +324,7 @@ class SnapshotFingerprint:
             "cluster_uuid": self.cluster_uuid,
             "cluster_version": self.cluster_version,
             "services": self.services,
+            "region_policy": self.region_policy,
         }
 
     @classmethod
@@ -268,6 +336,7 @@ class SnapshotFingerprint:
             cluster_uuid=str(document.get("cluster_uuid") or ""),
             cluster_version=str(document.get("cluster_version") or ""),
             services=str(document.get("services") or ""),
+            region_policy=str(document.get("region_policy") or ""),
         )
 
 
@@ -277,19 +346,33 @@ class Plan:
 
     changes: tuple[Change, ...]
     cluster_version: str
-    unmanaged: tuple[str, ...] = ()  # live ids this directory neither declares nor manages
+    unmanaged: tuple[str, ...] = ()  # live ids no state document manages and nobody declares here
+    elsewhere: tuple[str, ...] = ()  # live ids not declared here that another directory manages
     orphaned: tuple[str, ...] = ()  # managed here, no longer declared, not pruned (no --prune)
+    moves: tuple[Move, ...] = ()  # managed here, no longer declared here, declared elsewhere
     warnings: tuple[str, ...] = ()
     prune: bool = False
     state: str = ""  # the state document the plan was made with (index/id)
+    invocation: str = ""  # DIR [--env NAME] as the user named them, for the commands it suggests
+    blocked: tuple[str, ...] = ()  # specs the cluster cannot serve ("file:line:col: why")
     declared: int = 0  # how many endpoints the desired state declares (targeted or not)
     snapshot: SnapshotFingerprint = field(default_factory=SnapshotFingerprint)
+    region_policy: PolicyChange | None = None  # the cluster's inference region policy
+
+    relists: bool = False  # what the other directories read from our state changes (below)
 
     @property
     def records(self) -> bool:
         """Whether carrying the plan out writes the state document (also with no endpoint
-        change: adoptions, moves, declared fields, an interrupted apply's creates)."""
-        return any(change.step is not None for change in self.changes)
+        change: adoptions, moves, declared fields, an interrupted apply's creates, hand-overs,
+        and the lists other directories read: ids declared here that another manages, ids
+        managed here no longer declared)."""
+        return (
+            self.relists
+            or bool(self.moves)
+            or any(c.step is not None for c in self.changes)
+            or bool(self.region_policy and self.region_policy.records)
+        )
 
     def count(self, action: Action) -> int:
         return sum(1 for change in self.changes if change.action is action)
@@ -300,17 +383,42 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return any(change.action.writes for change in self.changes)
+        """Apply would send a request (to an endpoint, or the region policy's; see ``verdict``
+        for what the plan found)."""
+        return any(change.action.writes for change in self.changes) or bool(
+            self.region_policy and self.region_policy.action.writes
+        )
+
+    @property
+    def conflicts(self) -> tuple[Change, ...]:
+        return tuple(change for change in self.changes if change.conflict)
+
+    @property
+    def verdict(self) -> Verdict:
+        policy = self.region_policy
+        return Verdict(
+            writes={action: self.count(action) for action in ORDER if action.writes},
+            conflicts=len(self.conflicts),
+            kept=len(self.orphaned),
+            held=sum(1 for change in self.changes if change.drift),
+            moves=len(self.moves),
+            blocked=len(self.blocked),
+            unchanged=self.count(Action.NOOP) - len(self.conflicts),
+            policy_writes=int(bool(policy and policy.action.writes)),
+            policy_left_alone=int(bool(policy and policy.differs and not policy.action.writes)),
+        )
 
     @property
     def scope(self) -> frozenset[str]:
-        """The endpoints this plan reads: what it declares or considers, and its orphans."""
-        return frozenset(c.inference_id for c in self.changes) | frozenset(self.orphaned)
+        """The endpoints this plan reads: what it declares or considers, its orphans and what it
+        hands over."""
+        moved = frozenset(move.inference_id for move in self.moves)
+        return frozenset(c.inference_id for c in self.changes) | frozenset(self.orphaned) | moved
 
     @property
     def differs(self) -> bool:
         """Whether the cluster differs from the desired state, also where apply leaves it alone."""
-        return self.has_changes or bool(self.orphaned) or any(c.drift for c in self.changes)
+        return self.verdict.differs
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -323,6 +431,10 @@ class Ownership:
 
     mine: frozenset[str] = frozenset()
     others: Mapping[str, str] = field(default_factory=dict)  # id -> the state document owning it
+    # id -> another state document that declares it without owning it (recorded at its apply)
+    declared_elsewhere: Mapping[str, str] = field(default_factory=dict)
+    # ids another state document manages but no longer declares (recorded at its apply)
+    released: frozenset[str] = frozenset()
     declared: Mapping[str, frozenset[FieldPath]] = field(default_factory=dict)  # at last apply
     known: bool = True
     recorded: frozenset[str] = frozenset()  # listed by this directory's state document
@@ -336,10 +448,15 @@ class Requested:
     replace: frozenset[str] = frozenset()  # --replace ID
     adopt: frozenset[str] = frozenset()  # --adopt ID
     send_secrets: frozenset[str] = frozenset()  # --send-secrets ID
+    send_untracked: bool = False  # --send-secrets UNTRACKED: every secret never sent by us
     targets: frozenset[str] | None = None  # --target ID: only these (None: all)
 
     def targeted(self, inference_id: str) -> bool:
         return self.targets is None or inference_id in self.targets
+
+
+UNTRACKED = "secret not tracked (never sent by reconciler); rotation cannot be detected"
+SEND_UNTRACKED = "UNTRACKED"  # `--send-secrets UNTRACKED` (no inference id is upper case)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -365,6 +482,7 @@ class ApplyResult:
     outcomes: tuple[Outcome, ...]
     differences: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    region_policy: str = ""  # what happened to it: "created", "updated", "deleted" ("": nothing)
 
     @property
     def failed(self) -> tuple[Outcome, ...]:

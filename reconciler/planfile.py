@@ -28,6 +28,7 @@ from reconciler.plan import (
     Action,
     Change,
     Expected,
+    Move,
     Plan,
     Reason,
     Requested,
@@ -35,6 +36,7 @@ from reconciler.plan import (
     StateStep,
     Usage,
 )
+from reconciler.region_policy import PolicyChange
 
 SAVED_VERSION = 3  # 3: the executable plan (requests, state steps, expected states)
 
@@ -131,6 +133,7 @@ def _requested_json(requested: Requested) -> dict[str, Any]:
         "replace": sorted(requested.replace),
         "adopt": sorted(requested.adopt),
         "send_secrets": sorted(requested.send_secrets),
+        "send_untracked": requested.send_untracked,
         "targets": sorted(requested.targets) if requested.targets is not None else None,
     }
 
@@ -141,6 +144,7 @@ def _requested(document: Mapping[str, Any]) -> Requested:
         replace=frozenset(document.get("replace") or ()),
         adopt=frozenset(document.get("adopt") or ()),
         send_secrets=frozenset(document.get("send_secrets") or ()),
+        send_untracked=bool(document.get("send_untracked")),
         targets=frozenset(targets) if targets is not None else None,
     )
 
@@ -152,10 +156,19 @@ def _plan_json(plan: Plan, place: Callable[[str], str]) -> dict[str, Any]:
         "snapshot": plan.snapshot.to_json(),
         "prune": plan.prune,
         "unmanaged": list(plan.unmanaged),
+        "elsewhere": list(plan.elsewhere),
         "orphaned": list(plan.orphaned),
+        "moves": [
+            {"inference_id": m.inference_id, "task_type": m.task_type, "to": m.to}
+            for m in plan.moves
+        ],
         "warnings": list(plan.warnings),
         "state": plan.state,
+        "invocation": plan.invocation,
+        "relists": plan.relists,
+        "blocked": list(plan.blocked),
         "changes": [_change_json(change, place) for change in plan.changes],
+        "region_policy": plan.region_policy.to_json() if plan.region_policy else None,
     }
 
 
@@ -190,6 +203,7 @@ def _change_json(change: Change, place: Callable[[str], str]) -> dict[str, Any]:
         "drift": [list(p) for p in change.drift],
         "adopt": change.adopt,
         "owner": change.owner,
+        "moved": change.moved,
         "expected": change.expected.to_json() if change.expected is not None else None,
         "step": change.step.to_json() if change.step is not None else None,
     }
@@ -202,10 +216,23 @@ def _plan(document: Mapping[str, Any], place: Callable[[str], str]) -> Plan:
         declared=int(document.get("declared") or 0),
         snapshot=SnapshotFingerprint.from_json(document["snapshot"]),
         unmanaged=tuple(document.get("unmanaged") or ()),
+        elsewhere=tuple(document.get("elsewhere") or ()),
         orphaned=tuple(document.get("orphaned") or ()),
+        moves=tuple(
+            Move(
+                inference_id=str(m["inference_id"]), task_type=str(m["task_type"]), to=str(m["to"])
+            )
+            for m in document.get("moves") or ()
+        ),
         warnings=tuple(document.get("warnings") or ()),
         prune=bool(document.get("prune")),
         state=str(document.get("state") or ""),
+        region_policy=PolicyChange.from_json(document["region_policy"])
+        if document.get("region_policy")
+        else None,
+        invocation=str(document.get("invocation") or ""),
+        relists=bool(document.get("relists")),
+        blocked=tuple(document.get("blocked") or ()),
     )
 
 
@@ -242,6 +269,7 @@ def _change(document: Mapping[str, Any], place: Callable[[str], str]) -> Change:
         drift=tuple(tuple(p) for p in document.get("drift") or ()),
         adopt=bool(document.get("adopt")),
         owner=str(document.get("owner") or ""),
+        moved=bool(document.get("moved")),
         expected=Expected.from_json(document["expected"]) if document.get("expected") else None,
         step=StateStep.from_json(document["step"]) if document.get("step") else None,
     )

@@ -37,9 +37,11 @@ from reconciler.normalize import (
 )
 from reconciler.plan import (
     ORDER,
+    UNTRACKED,
     Action,
     Change,
     Expected,
+    Move,
     Ownership,
     Plan,
     Reason,
@@ -48,6 +50,7 @@ from reconciler.plan import (
     StateStep,
     Usage,
 )
+from reconciler.region_policy import ADDRESS as POLICY_ADDRESS
 from reconciler.secrets import SENSITIVE, SENSITIVE_CHANGED
 
 
@@ -63,6 +66,8 @@ def build_plan(
     requested: Requested | None = None,
     warnings: tuple[str, ...] = (),
     state: str = "",
+    invocation: str = "",
+    blocked: tuple[str, ...] = (),
 ) -> Plan:
     """Pair desired and live by id and decide one action for each. Pure."""
     owners = ownership or Ownership(known=False)
@@ -92,12 +97,20 @@ def build_plan(
         for spec in specs
     ]
     unmanaged: list[str] = []
+    elsewhere: list[str] = []
     orphaned: list[str] = []
+    moves: list[Move] = []
     for endpoint in live:
-        if endpoint.inference_id in desired_ids:
+        inference_id = endpoint.inference_id
+        if inference_id in desired_ids:
             continue
-        if endpoint.inference_id not in owners.mine or endpoint.preconfigured:
-            unmanaged.append(endpoint.inference_id)
+        if inference_id in owners.others and not endpoint.preconfigured:
+            elsewhere.append(inference_id)
+        elif inference_id not in owners.mine or endpoint.preconfigured:
+            unmanaged.append(inference_id)
+        elif inference_id in owners.declared_elsewhere:  # the spec moved: hand over, never delete
+            to = owners.declared_elsewhere[inference_id]
+            moves.append(Move(inference_id=inference_id, task_type=endpoint.task_type, to=to))
         elif prune and owners.known:
             facts = catalog.facts(endpoint.service, endpoint.task_type, context.version)
             changes.append(_delete(endpoint, facts))
@@ -112,17 +125,21 @@ def build_plan(
     if asked.targets is not None:
         notes += [
             f"--target {name}: neither declared nor in the cluster"
-            for name in sorted(asked.targets - desired_ids - set(live_by_id))
+            for name in sorted(asked.targets - desired_ids - set(live_by_id) - {POLICY_ADDRESS})
         ]
     changes.sort(key=lambda c: (ORDER.index(c.action), c.inference_id))
     return Plan(
         changes=tuple(changes),
         cluster_version=cluster_version,
         unmanaged=tuple(sorted(unmanaged)),
+        elsewhere=tuple(sorted(elsewhere)),
         orphaned=tuple(sorted(orphaned)),
+        moves=tuple(sorted(moves, key=lambda move: move.inference_id)),
         warnings=warnings + tuple(notes),
         prune=prune and owners.known,
         state=state,
+        invocation=invocation,
+        blocked=blocked,
         declared=declared,
     )
 
@@ -141,7 +158,8 @@ def _owned(change: Change, context: _Context) -> Change:
     if not owners.known or change.inference_id in owners.mine:
         return change
     owner = owners.others.get(change.inference_id, "")
-    if owner and change.inference_id not in context.asked.adopt:
+    moved = bool(owner) and change.inference_id in owners.released
+    if owner and not moved and change.inference_id not in context.asked.adopt:
         return replace(
             change,
             action=Action.NOOP,
@@ -151,7 +169,7 @@ def _owned(change: Change, context: _Context) -> Change:
             owner=owner,
         )
     exists = change.action is not Action.CREATE
-    return replace(change, adopt=exists or bool(owner), owner=owner)
+    return replace(change, adopt=exists or bool(owner), owner=owner, moved=moved)
 
 
 def _with_step(change: Change, spec: EndpointSpec, context: _Context) -> Change:
@@ -176,7 +194,7 @@ def _with_step(change: Change, spec: EndpointSpec, context: _Context) -> Change:
             service=spec.service,
             declared=declared,
             claim=owners.known and (change.adopt or bool(moved_from)),
-            over=others if spec.inference_id in context.asked.adopt else (),
+            over=others if spec.inference_id in context.asked.adopt or change.moved else (),
             hand_over=(others if change.adopt else ()) + ((moved_from,) if moved_from else ()),
             moved_from=moved_from,
         ),
@@ -376,11 +394,7 @@ def masked(
 
 
 def _secret_notes(secrets: SecretStatus, inference_id: str) -> tuple[str, ...]:
-    notes = [
-        f"{dotted(path)}: secret not tracked (not sent by reconciler yet); rotation cannot be "
-        f"detected. Send it once, in place, with `apply --send-secrets {inference_id}`"
-        for path in secrets.untracked
-    ]
+    notes = [f"{dotted(path)}: {UNTRACKED}" for path in secrets.untracked]
     notes += [
         f"{dotted(path)}: secret reference not resolvable here; rotation not checked"
         for path in secrets.unresolved

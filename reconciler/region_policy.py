@@ -116,6 +116,16 @@ class PolicyAction(enum.Enum):
         return self in (PolicyAction.CREATE, PolicyAction.UPDATE, PolicyAction.DELETE)
 
 
+PAST = {
+    PolicyAction.CREATE: "created",
+    PolicyAction.UPDATE: "updated",
+    PolicyAction.DELETE: "deleted",
+    PolicyAction.NOOP: "unchanged",
+    PolicyAction.KEEP: "kept",
+    PolicyAction.CONFLICT: "left alone",
+}
+
+
 @dataclass(frozen=True, kw_only=True)
 class PolicyChange:
     action: PolicyAction
@@ -132,6 +142,53 @@ class PolicyChange:
     @property
     def denies_in_use(self) -> bool:
         return any(not usage.empty for usage in self.in_use.values())
+
+    @property
+    def records(self) -> bool:
+        """Whether carrying it out changes what the state document says of the policy."""
+        return self.action.writes or self.adopt
+
+    @property
+    def differs(self) -> bool:
+        """Whether the cluster's policy differs from the desired one (also where apply leaves it)."""
+        return self.action is not PolicyAction.NOOP
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action.value,
+            "address": ADDRESS,
+            "before": self.before,
+            "after": self.after,
+            "reason": self.reason,
+            "drift": self.drift,
+            "adopt": self.adopt,
+            "owner": self.other_owner,
+            "denies": list(self.newly_denied),
+            "in_use_by": {
+                i: {"pipelines": list(u.pipelines), "indices": list(u.indices)}
+                for i, u in sorted(self.in_use.items())
+            },
+            "source": f"{self.source.file}:{self.source.line}" if self.source else None,
+        }
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> PolicyChange:
+        file, _, line = str(document.get("source") or "").rpartition(":")
+        return cls(
+            action=PolicyAction(document["action"]),
+            before=document.get("before"),
+            after=document.get("after"),
+            reason=str(document.get("reason") or ""),
+            drift=bool(document.get("drift")),
+            adopt=bool(document.get("adopt")),
+            other_owner=document.get("owner"),
+            newly_denied=tuple(document.get("denies") or ()),
+            in_use={
+                i: Usage(pipelines=tuple(u["pipelines"]), indices=tuple(u["indices"]))
+                for i, u in (document.get("in_use_by") or {}).items()
+            },
+            source=Source(file=file, line=int(line)) if file and line.isdigit() else None,
+        )
 
     def request(self, *, force: bool) -> tuple[str, str, dict[str, Any] | None, dict[str, str]]:
         """(method, path, body, query) of the one request this change sends."""

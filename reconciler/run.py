@@ -16,11 +16,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path as FsPath
 from typing import Any
 
+from reconciler import addresses
+from reconciler.addresses import known_endpoints
 from reconciler.apply import Executor, HeldLock, Progress, apply_lock
-from reconciler.availability import check_offered
+from reconciler.availability import blocked_specs
 from reconciler.catalog import ANY_VERSION, Catalog
 from reconciler.diagnostics import Diagnostic
-from reconciler.errors import InputError, SecretError, StalePlanError, VerificationError
+from reconciler.errors import (
+    InputError,
+    SecretError,
+    StalePlanError,
+    VerificationError,
+)
 from reconciler.fingerprints import check_key, is_current, self_contained
 from reconciler.live import (
     Snapshot,
@@ -30,11 +37,21 @@ from reconciler.live import (
     rekeyed,
     secret_statuses,
 )
-from reconciler.model import EndpointSpec
+from reconciler.model import EndpointSpec, LiveEndpoint
 from reconciler.ownership import Records, forget_ids, resolve
-from reconciler.plan import Action, ApplyResult, Plan, Requested
+from reconciler.plan import SEND_UNTRACKED, Action, ApplyResult, Plan, Requested
 from reconciler.planfile import SavedPlan
 from reconciler.planner import build_plan, with_usage
+from reconciler.policy_steps import (
+    carry_out_policy,
+    check_policy_version,
+    plan_region_policy,
+    verify_policy,
+)
+from reconciler.region_policy import ADDRESS as POLICY_ADDRESS
+from reconciler.region_policy import (
+    RegionPolicySpec,
+)
 from reconciler.safety import Permissions, check_safety
 from reconciler.secrets import SecretValues, get_path, secret_paths
 from reconciler.session import Session, check_versions
@@ -51,6 +68,7 @@ class Planned:
     plan: Plan
     snapshot: Snapshot
     state: State
+    requested: Requested = field(default_factory=Requested)  # every address read as an id
 
 
 def make_plan(
@@ -60,6 +78,7 @@ def make_plan(
     prune: bool,
     requested: Requested | None = None,
     values: SecretValues | None = None,
+    policy: RegionPolicySpec | None = None,
 ) -> Planned:
     """Read the cluster (one round trip) and plan ``specs`` against it.
 
@@ -71,10 +90,12 @@ def make_plan(
     values = values or SecretValues()
     check_key()
     check_references(specs, session.catalog, values)
-    snapshot = read_snapshot(session.client, session.store)
+    snapshot = read_snapshot(session.client, session.store, region_policy=policy is not None)
     check_versions(tuple(specs), session.catalog, snapshot.version)
-    check_offered(specs, session.catalog, snapshot.offered)
+    check_policy_version(policy, snapshot.version)
     live_ids = frozenset(e.inference_id for e in snapshot.endpoints)
+    blocked = blocked_specs(specs, session.catalog, snapshot.offered, live_ids=live_ids)
+    asked = named_endpoints(asked, specs, snapshot.endpoints)
     comparison = Comparison(catalog=session.catalog, version=snapshot.version)
     recovery = recovered(snapshot.state, snapshot.endpoints, comparison)
     resolved = resolve(
@@ -109,7 +130,7 @@ def make_plan(
     if prune and not snapshot.state.available:
         warnings.append("--prune ignored: the state index is not readable, so ownership is unknown")
     plan = build_plan(
-        specs=tuple(specs),
+        specs=tuple(spec for spec in specs if spec.inference_id not in blocked),
         live=snapshot.endpoints,
         catalog=session.catalog,
         cluster_version=snapshot.version,
@@ -122,19 +143,86 @@ def make_plan(
             version=snapshot.version,
             values=values,
             send=asked.send_secrets,
+            send_untracked=asked.send_untracked,
         ),
         prune=prune and snapshot.state.available,
         requested=asked,
         warnings=tuple(warnings),
         state=f"{session.store.index}/{session.store.doc_id}",
+        invocation=session.settings.invocation,
+        blocked=tuple(str(problem) for _, problem in sorted(blocked.items())),
     )
     usage = read_usage(session.client, plan.changes, snapshot.version)
     unknown = sorted(i for i, used in usage.items() if used.unknown)
     if unknown:
         plan = replace(plan, warnings=(*plan.warnings, _usage_unknown(unknown)))
     plan = with_usage(plan, usage) if usage else plan
-    plan = replace(plan, snapshot=snapshot.fingerprint_for(plan.scope))
-    return Planned(plan=plan, snapshot=snapshot, state=state)
+    listed = _listed(state, plan, asked.targets)
+    snapshot, policy_change = plan_region_policy(
+        session, snapshot, policy, prune=prune and snapshot.state.available, requested=asked
+    )
+    plan = replace(
+        plan,
+        snapshot=snapshot.fingerprint_for(plan.scope),
+        relists=state.available and _lists(listed) != _lists(state),
+        region_policy=policy_change,
+    )
+    return Planned(plan=plan, snapshot=snapshot, state=listed, requested=asked)
+
+
+def _lists(state: State) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    return state.declared_not_owned, state.no_longer_declared
+
+
+def _listed(state: State, plan: Plan, targets: frozenset[str] | None) -> State:
+    """The state with what the plan found for the other directories: the ids this directory
+    declares that another manages, and those it manages but no longer declares (a targeted
+    plan saw only its targets: what it did not see stays as recorded)."""
+
+    def merged(previous: tuple[str, ...], now: set[str]) -> tuple[str, ...]:
+        kept = {i for i in previous if targets is not None and i not in targets}
+        return tuple(sorted(kept | now))
+
+    return replace(
+        state,
+        declared_not_owned=merged(
+            state.declared_not_owned, {c.inference_id for c in plan.conflicts}
+        ),
+        no_longer_declared=merged(state.no_longer_declared, set(plan.orphaned)),
+    )
+
+
+def named_endpoints(
+    asked: Requested, specs: Sequence[EndpointSpec], live: Sequence[LiveEndpoint]
+) -> Requested:
+    """``asked`` with every address (``ID`` or ``TASK_TYPE/ID``) read as an id; an address that
+    names nothing declared here and nothing in the cluster is an error, before any write."""
+    known = known_endpoints(
+        ((s.inference_id, s.task_type) for s in specs),
+        ((e.inference_id, e.task_type) for e in live),
+    )
+    known.setdefault(POLICY_ADDRESS, frozenset())  # --target region_policy: the policy alone
+    where = "is declared in this directory or exists in the cluster"
+    problems: list[str] = []
+    named: dict[str, frozenset[str]] = {}
+    untracked = SEND_UNTRACKED in asked.send_secrets
+    for flag, written in (
+        ("--replace", asked.replace),
+        ("--adopt", asked.adopt),
+        ("--send-secrets", asked.send_secrets - {SEND_UNTRACKED}),
+        ("--target", asked.targets or ()),
+    ):
+        named[flag], found = addresses.resolve(flag, sorted(written), known=known, where=where)
+        problems += found
+    addresses.check(problems)
+    return replace(
+        asked,
+        replace=named["--replace"],
+        adopt=named["--adopt"],
+        send_secrets=named["--send-secrets"],
+        send_untracked=asked.send_untracked or untracked,
+        targets=named["--target"] if asked.targets is not None else None,
+    )
 
 
 def _with_moving(
@@ -252,6 +340,7 @@ def apply_specs(
     *,
     options: ApplyOptions,
     hooks: ApplyHooks,
+    policy: RegionPolicySpec | None = None,
 ) -> Applied:
     """``apply DIR``: every reference resolved (once), the lock, the snapshot read once, one
     plan, safety, show, confirm, carry out (intent, requests, outcomes), verify."""
@@ -262,17 +351,32 @@ def apply_specs(
         if lock.note:
             hooks.note(lock.note)
         planned = make_plan(
-            session, specs, prune=options.prune, requested=options.requested, values=values
+            session,
+            specs,
+            prune=options.prune,
+            requested=options.requested,
+            values=values,
+            policy=policy,
         )
-        return _carry_out(
+        applied = _carry_out(
             session,
             planned.plan,
             planned.state,
             values=values,
-            options=options,
+            options=replace(options, requested=planned.requested),
             hooks=hooks,
             lock=lock,
         )
+    return _lock_left(session, applied)
+
+
+def _lock_left(session: Session, applied: Applied) -> Applied:
+    """The run's result, with a word on a lock that could not be released (the cluster was
+    lost): when it expires, and the command that removes it sooner."""
+    if not session.store.lock_left:
+        return applied
+    notes = applied.result.notes + (session.store.lock_left,)
+    return replace(applied, result=replace(applied.result, notes=notes))
 
 
 def _usage_unknown(ids: Sequence[str]) -> str:
@@ -297,7 +401,9 @@ def apply_saved(
     with apply_lock(session) as lock:
         if lock.note:
             hooks.note(lock.note)
-        snapshot = read_snapshot(session.client, session.store)
+        snapshot = read_snapshot(
+            session.client, session.store, region_policy=bool(plan.snapshot.region_policy)
+        )
         moved = plan.snapshot.moved(snapshot.fingerprint_for(plan.scope))
         if moved:
             raise StalePlanError(
@@ -316,9 +422,10 @@ def apply_saved(
             if c.step is not None and c.step.moved_from
         }
         state = _with_moving(session, state, snapshot.records, moving)
-        return _carry_out(
+        applied = _carry_out(
             session, plan, state, values=values, options=options, hooks=hooks, lock=lock
         )
+    return _lock_left(session, applied)
 
 
 def _carry_out(
@@ -347,10 +454,17 @@ def _carry_out(
         progress=hooks.progress,
         lock_lost=lock.lost,
     )
-    result = executor.run(plan, state)
+    state, policy_done = carry_out_policy(
+        session, plan.region_policy, state, allow_in_use=options.allow_destroy_in_use
+    )
+    result = replace(executor.run(plan, state), region_policy=policy_done)
     touched = [o.change for o in result.outcomes if o.ok and o.change.action.writes]
     if touched and not result.failed:
         result = replace(result, differences=_verify(session, touched, comparison))
+    if plan.region_policy is not None and plan.region_policy.action.writes:
+        result = replace(
+            result, differences=result.differences + verify_policy(session, plan.region_policy)
+        )
     if result.differences:
         raise VerificationError(
             "applied, but reading back shows the cluster differs from the plan:\n  "
@@ -378,11 +492,27 @@ def _verify(session: Session, touched: Sequence[Any], comparison: Comparison) ->
     return tuple(differences)
 
 
-def forget(session: Session, inference_ids: Sequence[str]) -> tuple[str, ...]:
-    """Stop managing these endpoints, touching none of them (under the lock). Returns the ids
-    this directory did not manage."""
+def forget(
+    session: Session, written: Sequence[str], specs: Sequence[EndpointSpec]
+) -> tuple[str, ...]:
+    """Stop managing the endpoints ``written`` names, touching none of them (under the lock);
+    the ids forgotten. One the directory still declares is refused: the next apply would adopt
+    it again, so forgetting it would be undone without a word."""
+    declared = {spec.inference_id: spec for spec in specs}
+    still = [declared[i] for i in sorted(addresses.ids_of(written)) if i in declared]
+    if still:
+        raise InputError(
+            f"{len(still)} endpoint(s) to forget are still declared here; the next apply would "
+            "adopt them again. Remove (or move) their specs first; nothing was changed",
+            [
+                spec.source.problem(
+                    ("inference_id",), f"{spec.task_type}/{spec.inference_id} is declared here"
+                )
+                for spec in still
+            ],
+        )
     with apply_lock(session):
-        return forget_ids(session.client, session.store, inference_ids)
+        return forget_ids(session.client, session.store, written)
 
 
 def saved_plan(

@@ -54,6 +54,23 @@ def refusals(plan: Plan, permissions: Permissions) -> tuple[str, ...]:
                 f"refusing to {change.action.value} {change.address}: it is in use by {users}; "
                 "pass --allow-destroy-in-use to do it anyway"
             )
+    policy = plan.region_policy
+    if (
+        policy is not None
+        and policy.action.writes
+        and policy.denies_in_use
+        and not permissions.allow_destroy_in_use
+    ):
+        users = "; ".join(
+            f"{inference_id} (used by "
+            + ", ".join([f"pipeline {p}" for p in u.pipelines] + [f"index {i}" for i in u.indices])
+            + ")"
+            for inference_id, u in sorted(policy.in_use.items())
+        )
+        found.append(
+            f"refusing to {policy.action.value} the region policy: it would deny EIS endpoints in "
+            f"use: {users}; pass --allow-destroy-in-use to apply it anyway (sent with force=true)"
+        )
     return tuple(found)
 
 

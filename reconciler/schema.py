@@ -115,6 +115,14 @@ def _is_secret(path: FieldPath, body: Any) -> bool:
     return len(path) >= 2 and path[0] == "service_settings" and path[1] in _secret_fields(body)
 
 
+def _did_you_mean(written: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'model_id'?)`` for a near miss among ``known`` ("" when none is near)."""
+    import difflib
+
+    close = difflib.get_close_matches(written, sorted(known), n=1, cutoff=0.75)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
 def _explain(error: ValidationError, body: Any) -> list[tuple[FieldPath, str]]:
     path: FieldPath = tuple(error.absolute_path)
     where = dotted(path)
@@ -134,9 +142,10 @@ def _explain(error: ValidationError, body: Any) -> list[tuple[FieldPath, str]]:
         extras = [k for k in (error.instance or {}) if k not in known]
         prefix = f"{where}: " if path else ""
         suffix = f" ({_context(body)})" if len(path) <= 1 else ""
-        return [(path + (k,), f"{prefix}unknown field '{k}'{suffix}") for k in extras] or [
-            (path, f"{where}: {error.message}")
-        ]
+        return [
+            (path + (k,), f"{prefix}unknown field '{k}'{_did_you_mean(k, known)}{suffix}")
+            for k in extras
+        ] or [(path, f"{where}: {error.message}")]
     if error.schema is False or kind == "not":
         return [(path, f"{where}: not allowed here ({_context(body)})")]
     if _is_secret(path, body) and kind not in ("required", "additionalProperties"):
@@ -147,7 +156,8 @@ def _explain(error: ValidationError, body: Any) -> list[tuple[FieldPath, str]]:
         return [(path, f"{where}: '{error.instance}' does not match {error.validator_value}")]
     if kind == "enum":
         allowed = ", ".join(repr(v) for v in error.validator_value)
-        return [(path, f"{where}: {error.instance!r} is not one of {allowed}")]
+        guess = _did_you_mean(str(error.instance), [str(v) for v in error.validator_value])
+        return [(path, f"{where}: {error.instance!r} is not one of {allowed}{guess}")]
     if kind == "const":
         return [(path, f"{where}: must be {error.validator_value!r}")]
     if kind == "type":

@@ -67,6 +67,17 @@ def remember(value: str) -> None:
         _remembered.add(value)  # after its forms: a value seen here is already masked
 
 
+def forget() -> None:
+    """Forget every remembered secret: for a runner that starts several runs in one process
+    (the test suite's in-process CLI), so that each starts as a new process would."""
+    global _ordered
+    with _lock:
+        _forms.clear()
+        _fragments.clear()
+        _remembered.clear()
+        _ordered = ()
+
+
 def scrub(text: str) -> str:
     """``text`` with every secret resolved (or remembered) in this process masked."""
     if not text:

@@ -48,20 +48,35 @@ def open_session(
             assert connection is not None
             origin = display_url(connection.url)
         client = stack.enter_context(Client(connection))
-        store = StateStore(client, index=settings.state_index, doc_id=settings.state_id)
+        store = StateStore(
+            client,
+            index=settings.state_index,
+            doc_id=settings.state_id,
+            invocation=settings.invocation,
+        )
         yield Session(
             client=client, store=store, settings=settings, catalog=load_catalog(), origin=origin
         )
 
 
-def load_specs(directory: FsPath, settings: Settings) -> Validation:
+def load_specs(directory: FsPath, settings: Settings, *, allow_empty: bool = True) -> Validation:
     result = validate_directory(directory, variables=settings.variables)
     if not result.ok:
         raise InputError(
             f"{len(result.diagnostics)} problem(s) in {directory}; nothing was sent",
             result.diagnostics,
         )
+    if not result.specs and result.region_policy is None and not allow_empty:
+        raise InputError(no_specs(directory))
     return result
+
+
+def no_specs(directory: FsPath) -> str:
+    """A directory without a single spec is most often the wrong directory: say so."""
+    return (
+        f"no endpoint spec in {directory} (*.yaml / *.yml files, searched recursively); "
+        "pass --allow-empty if an empty desired state is what you mean; nothing was sent"
+    )
 
 
 def check_versions(specs: tuple[EndpointSpec, ...], catalog: Catalog, version: str) -> None:

@@ -59,12 +59,17 @@ class State:
     salt: str
     managed: Mapping[str, Managed] = field(default_factory=dict)
     intent: Intent | None = None  # of a run that has not recorded its end (running, or killed)
+    # the inference region policy this directory manages, as it last applied it (None: none)
+    region_policy: Mapping[str, Any] | None = None
     problem: str = ""  # why the state is not available (said once, as a warning)
     available: bool = True
     exists: bool = False
     seq_no: int | None = None
     primary_term: int | None = None
     format_version: int = FORMAT_VERSION  # as read: a legacy document keeps its 1 when we edit it
+    # recorded at each apply, for the other directories (a spec moving between two of them):
+    declared_not_owned: tuple[str, ...] = ()  # declared here, managed by another document
+    no_longer_declared: tuple[str, ...] = ()  # managed here, no longer declared here (kept)
 
     def to_source(self, doc_id: str, *, format_version: int = FORMAT_VERSION) -> dict[str, Any]:
         source = {
@@ -75,7 +80,11 @@ class State:
             "managed": {
                 inference_id: _entry_json(m) for inference_id, m in sorted(self.managed.items())
             },
+            "declared_not_owned": sorted(self.declared_not_owned),
+            "no_longer_declared": sorted(self.no_longer_declared),
         }
+        if self.region_policy is not None:
+            source["region_policy"] = dict(self.region_policy)
         if self.intent is not None:
             source["intent"] = {
                 "run": self.intent.run,
@@ -83,7 +92,9 @@ class State:
                 "endpoints": {
                     inference_id: {
                         "action": item.action,
-                        **(_entry_json(item.entry) if item.entry is not None else {}),
+                        # compact: the entry's task type and service are the expected state's,
+                        # and the next run records the declared fields from its own plan
+                        **({"secrets": dict(item.entry.secrets)} if item.entry else {}),
                         **({"expected": item.expected} if item.expected is not None else {}),
                     }
                     for inference_id, item in self.intent.endpoints.items()
@@ -105,12 +116,21 @@ class State:
         return cls(
             salt=str(source.get("salt") or new_salt()),
             managed=managed,
+            declared_not_owned=_ids(source.get("declared_not_owned")),
+            no_longer_declared=_ids(source.get("no_longer_declared")),
             intent=_intent(source.get("intent")),
+            region_policy=policy
+            if isinstance(policy := source.get("region_policy"), Mapping)
+            else None,
             format_version=version if isinstance(version, int) else 1,
             exists=True,
             seq_no=seq_no,
             primary_term=primary_term,
         )
+
+
+def _ids(listed: Any) -> tuple[str, ...]:
+    return tuple(sorted(str(i) for i in listed)) if isinstance(listed, list) else ()
 
 
 def _entry_json(entry: Managed) -> dict[str, Any]:
@@ -145,11 +165,18 @@ def _intent(document: Any) -> Intent | None:
         if not isinstance(item, Mapping) or not isinstance(item.get("secrets") or {}, Mapping):
             continue
         action = str(item.get("action", ""))
-        expected = item.get("expected")
+        expected = item.get("expected") if isinstance(item.get("expected"), Mapping) else None
+        described = expected or {}
         endpoints[str(inference_id)] = Intended(
             action=action,
-            entry=None if action == "delete" else _entry(item),
-            expected=expected if isinstance(expected, Mapping) else None,
+            entry=None
+            if action == "delete"
+            else Managed(
+                task_type=str(described.get("task_type", "")),
+                service=str(described.get("service", "")),
+                secrets=dict(item.get("secrets") or {}),
+            ),
+            expected=expected,
         )
     return Intent(
         run=str(document.get("run", "")),
@@ -194,13 +221,24 @@ def holder_name() -> str:
 
 class StateStore:
     def __init__(
-        self, client: Client, *, index: str = DEFAULT_INDEX, doc_id: str = "default"
+        self,
+        client: Client,
+        *,
+        index: str = DEFAULT_INDEX,
+        doc_id: str = "default",
+        invocation: str = ".",
     ) -> None:
         self.client = client
         self.index = index
         self.doc_id = doc_id
+        self.invocation = invocation  # DIR [--env NAME]: what `reconciler unlock` needs to find us
         self._token: str | None = None  # of the lock this store took, if any
         self._index_ready = False  # known to exist: no need to ask for it again
+        self.lock_left = ""  # why the lock this store took is still there after the run
+
+    def unlock_command(self, lock_id: str) -> str:
+        """The command that removes exactly this lock, complete but for the connection options."""
+        return f"reconciler unlock {self.invocation} --lock-id {lock_id}"
 
     @property
     def lock_id(self) -> str:  # the lock document's id; a person names a lock by lock_id_of()
@@ -366,7 +404,7 @@ class StateStore:
                 f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(lock.get('acquired_at', 0)))} UTC "
                 f"(expires in {int(lock.get('expires_at', 0) - now)} s), lock id "
                 f"{lock_id_of(current)}; if that run is dead, run "
-                f"`reconciler unlock --lock-id {lock_id_of(current)}`"
+                f"`{self.unlock_command(lock_id_of(current))}` (with the same connection options)"
             )
         try:  # expired (or vanished): take it over, but only if nobody else did first
             if current.get("found"):

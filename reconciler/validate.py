@@ -36,6 +36,7 @@ class Validation:
     specs: tuple[EndpointSpec, ...]
     diagnostics: tuple[Diagnostic, ...]
     notes: tuple[Diagnostic, ...] = ()  # not problems: old layouts read as the current one
+    skipped: tuple[str, ...] = ()  # YAML files that are not endpoint specs (``only_specs``)
     region_policy: RegionPolicySpec | None = None
 
     @property
@@ -46,9 +47,20 @@ class Validation:
 MAX_PROBLEMS = 200
 
 
-def validate_directory(root: FsPath, *, variables: Mapping[str, str] | None = None) -> Validation:
-    """Validate with ``variables``; with None, with those of every environment of reconciler.yaml."""
+SPEC_KEYS = frozenset({"inference_id", "task_type", "service", "service_settings"})
+
+
+def validate_directory(
+    root: FsPath, *, variables: Mapping[str, str] | None = None, only_specs: bool = False
+) -> Validation:
+    """Validate with ``variables``; with None, with those of every environment of reconciler.yaml.
+    ``only_specs``: a YAML file none of whose documents has a key of an endpoint spec (a
+    docker-compose.yml, a CI file) is skipped and named in ``skipped``, not validated."""
     documents, diagnostics = load_directory(root)
+    skipped: list[str] = []
+    if only_specs:
+        documents, skipped = _specs_only(documents)
+        diagnostics = [d for d in diagnostics if d.file not in skipped]
     diagnostics += misplaced_references(documents)
     diagnostics += file_references_outside(
         documents, root=settings_root(root), allowed=secret_file_roots(root)
@@ -59,7 +71,26 @@ def validate_directory(root: FsPath, *, variables: Mapping[str, str] | None = No
         result = validate_documents(documents, diagnostics + problems)
     else:
         result = _every_environment(root, documents, diagnostics)
-    return replace(result, notes=tuple(sort_diagnostics(notes)))
+    return replace(result, notes=tuple(sort_diagnostics(notes)), skipped=tuple(skipped))
+
+
+def _specs_only(documents: list[Document]) -> tuple[list[Document], list[str]]:
+    """The documents of files that look like endpoint specs (or the region policy), and the
+    other files."""
+    files: dict[str, list[Document]] = {}
+    for document in documents:
+        files.setdefault(document.source.file, []).append(document)
+    kept: list[Document] = []
+    skipped: list[str] = []
+    for file, found in files.items():
+        if any(
+            is_policy_document(d.body) or (isinstance(d.body, Mapping) and SPEC_KEYS & set(d.body))
+            for d in found
+        ):
+            kept.extend(found)
+        else:
+            skipped.append(file)
+    return kept, sorted(skipped)
 
 
 def current_layouts(documents: list[Document]) -> tuple[list[Document], list[Diagnostic]]:

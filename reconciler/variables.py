@@ -33,14 +33,17 @@ TEMPLATE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_.]*\}")
 def misplaced_references(documents: list[Document]) -> list[Diagnostic]:
     """Every ``${`` that is not a whole reference in a place where that reference may stand."""
     problems = []
-    rules: dict[str, tuple[frozenset[str], frozenset[str]]] = {}  # per service, asked once
+    rules: dict[str, tuple[frozenset[str], frozenset[str]] | None] = {}  # per service, asked once
     for document in documents:
         if not isinstance(document.body, Mapping):
             continue
         service = str(document.body.get("service"))
         if service not in rules:
             rules[service] = _service_rules(service)
-        secret_fields, templates = rules[service]
+        known = rules[service]
+        if known is None:  # an unknown service: the schema names it (with a did-you-mean);
+            continue  # which fields are secret is unknown, so no reference is misplaced
+        secret_fields, templates = known
         for path, text in _strings(document.body, ()):
             field = path[1] if len(path) >= 2 and path[0] == "service_settings" else None
             if field in secret_fields:
@@ -83,13 +86,16 @@ def file_references_outside(
     return problems
 
 
-def _service_rules(service: str) -> tuple[frozenset[str], frozenset[str]]:
-    """The service's secret fields, and its fields that may hold the service's own ``${...}``."""
+def _service_rules(service: str) -> tuple[frozenset[str], frozenset[str]] | None:
+    """The service's secret fields, and its fields that may hold the service's own ``${...}``
+    (None for a service the catalog does not know)."""
     facts = load_catalog().service(service)
-    secret_fields = frozenset(facts.secret_fields()) if facts else frozenset()
+    if facts is None:
+        return None
+    secret_fields = frozenset(facts.secret_fields())
     templates = frozenset(
         name
-        for name, field in (facts.raw.get("service_settings", {}) if facts else {}).items()
+        for name, field in facts.raw.get("service_settings", {}).items()
         if field.get("templates")
     )
     return secret_fields, templates

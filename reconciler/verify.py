@@ -102,8 +102,9 @@ def recovered(state: State, endpoints: Iterable[LiveEndpoint], comparison: Compa
         if item.entry is None or item.expected is None:
             continue
         if comparison.matches_summary(item.expected, endpoint):
-            if managed.get(inference_id) != item.entry:
-                managed[inference_id] = item.entry
+            known = managed.get(inference_id)
+            if known is None or known.secrets != item.entry.secrets:
+                managed[inference_id] = item.entry  # its declared fields: from the next plan
                 recorded.append(inference_id)
         elif item.action == Action.CREATE.value and inference_id not in managed:
             notes.append(

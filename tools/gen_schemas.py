@@ -584,11 +584,45 @@ def settings_schema() -> Schema:
                 **variable_name,
                 "description": "Variable holding the basic-auth password.",
             },
+            "bearer_token_env": {
+                **variable_name,
+                "description": "Variable holding a bearer token (sent as 'Authorization: Bearer "
+                "...'; a service account token or an OAuth2 access token).",
+            },
+            "client_cert": {
+                "type": "string",
+                "minLength": 1,
+                "description": "Client certificate (PEM) for mutual TLS, relative to "
+                "reconciler.yaml; sent only to this environment's url.",
+                "x-expected": "a non-empty string",
+            },
+            "client_key": {
+                "type": "string",
+                "minLength": 1,
+                "description": "Private key (PEM) of client_cert, relative to reconciler.yaml "
+                "(not needed when client_cert holds it).",
+                "x-expected": "a non-empty string",
+            },
+            "header_env": {
+                "type": "object",
+                "description": "Extra headers to send: each header name maps to the variable "
+                "holding its value (a proxy's token is a secret); sent only to this url.",
+                "x-expected": "a mapping of header names to variable names",
+                "propertyNames": {"pattern": "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"},
+                "additionalProperties": variable_name,
+            },
             "ca_cert": {
                 "type": "string",
                 "minLength": 1,
                 "description": "CA bundle (PEM) to trust, relative to reconciler.yaml.",
                 "x-expected": "a non-empty string",
+            },
+            "ca_fingerprint": {
+                "type": "string",
+                "pattern": "^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$",
+                "description": "SHA-256 fingerprint of a certificate in the server's chain (as "
+                "Elasticsearch prints at first start); trusted instead of a CA bundle.",
+                "x-expected": "64 hex digits (colons allowed)",
             },
             "insecure": {
                 "type": "boolean",
@@ -672,14 +706,12 @@ def region_policy_schema() -> Schema:
                 "description": "Geographic areas, e.g. us, eu.",
                 "items": {"type": "string", "minLength": 1},
                 "minItems": 1,
-                "uniqueItems": True,
             },
             "allowed_regions": {
                 "type": "array",
                 "description": "Cloud service provider regions.",
                 "items": place,
                 "minItems": 1,
-                "uniqueItems": True,
             },
         },
         "additionalProperties": False,

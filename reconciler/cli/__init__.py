@@ -29,9 +29,12 @@ GC_THRESHOLD = (50_000, 20, 100)
 
 def main(argv: list[str] | None = None) -> Any:
     gc.set_threshold(*GC_THRESHOLD)
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    arguments = list(argv if argv is not None else sys.argv[1:])
+    debug = "--debug" in arguments
+    if debug:  # `--debug` anywhere on the line, as users type it: it belongs to the group
+        arguments = ["--debug", *(a for a in arguments if a != "--debug")]
     try:
-        code = cli.main(args=argv, prog_name="reconciler", standalone_mode=False)
+        code = cli.main(args=arguments, prog_name="reconciler", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(EXIT_ERROR)

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from reconciler.cli.group import EXIT_DIFFERS, EXIT_ERROR, EXIT_OK, cli
+from reconciler.cli.group import ALLOW_EMPTY, EXIT_DIFFERS, EXIT_ERROR, EXIT_OK, cli
 from reconciler.cli.options import (
     Display,
     _requested,
@@ -53,6 +53,7 @@ PAST = {"create": "created", "update": "updated", "replace": "replaced", "delete
     help="text: the plan, progress and a summary; json: one result document on stdout.",
 )
 @display_options
+@ALLOW_EMPTY
 @connection_options
 def apply(
     directory: FsPath | None,
@@ -83,10 +84,14 @@ def apply(
         requested = saved.requested
         opened, _ = _session(saved.directory, options, saved=saved)
         specs: Any = ()
+        policy = None
     else:
         directory = directory or FsPath(".")
         opened, settings = _session(directory, options)
-        specs = load_specs(directory, settings).specs
+        loaded = load_specs(
+            directory, settings, allow_empty=bool(options.pop("allow_empty", False))
+        )
+        specs, policy = loaded.specs, loaded.region_policy
     as_json = fmt == "json"
     tally = _Tally(live=sys.stderr.isatty() and not as_json)
 
@@ -113,7 +118,7 @@ def apply(
                 check_origin(saved, environment=options.get("environment"), cluster=session.origin)
                 applied = apply_saved(session, saved, options=options_, hooks=hooks)
             else:
-                applied = apply_specs(session, specs, options=options_, hooks=hooks)
+                applied = apply_specs(session, specs, options=options_, hooks=hooks, policy=policy)
         except VerificationError as error:  # exit 4: all was applied, the summary still ends it
             tally.finish()
             if as_json and error.result is not None and tally.plan is not None:
@@ -121,17 +126,29 @@ def apply(
             else:
                 click.echo(apply_summary(tally.done, failed=tally.failed))
             raise
+        except ReconcilerError:  # stopped after the plan was shown: what was done, and what not
+            tally.finish()
+            if tally.plan is not None and tally.plan.has_changes and not as_json:
+                click.echo(apply_summary(tally.done, failed=tally.failed))
+                if tally.untouched:
+                    names = ", ".join(sorted(tally.untouched))
+                    click.echo(f"Not changed ({len(tally.untouched)}): {names}", err=True)
+            raise
     tally.finish()
     result = applied.result
     for note in result.notes:
         click.echo(f"Warning: {note}", err=True)
-    code = EXIT_ERROR if result.failed else EXIT_OK
+    code = EXIT_ERROR if result.failed or applied.plan.blocked else EXIT_OK
     if as_json:
         click.echo(render_result(applied.plan, result, exit_code=code))
     else:
         done = {action: result.count(action) for action in PHASES}
         lost = sum(1 for outcome in result.failed if outcome.lost)
-        click.echo(apply_summary(done, failed=len(result.failed), lost=lost))  # no-op apply too
+        click.echo(  # no-op apply too
+            apply_summary(done, failed=len(result.failed), lost=lost, policy=result.region_policy)
+        )
+    for problem in applied.plan.blocked:
+        click.echo(f"Error: not applied: {problem}", err=True)
     if result.failed:
         for outcome in result.failed:
             click.echo(f"Error: {outcome.change.address}: {outcome.message}", err=True)
@@ -194,6 +211,7 @@ class _Tally:
         self.done: dict[Any, int] = {}
         self.failed = 0
         self.total = 0
+        self.untouched: set[str] = set()  # planned writes not (yet) done
         self.plan: Any = None
         self.started = time.monotonic()
         self._shown = 0  # length of the live line on screen
@@ -201,11 +219,13 @@ class _Tally:
     def start(self, plan: Any) -> None:
         self.plan = plan
         self.total = sum(1 for change in plan.changes if change.action.writes)
+        self.untouched = {change.address for change in plan.changes if change.action.writes}
         self.started = time.monotonic()
 
     def progress(self, outcome: Outcome) -> None:
         if outcome.ok:
             self.done[outcome.change.action] = self.done.get(outcome.change.action, 0) + 1
+            self.untouched.discard(outcome.change.address)
         else:
             self.failed += 1
         if not self.live:

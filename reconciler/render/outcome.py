@@ -49,6 +49,7 @@ def result_document(plan: Plan, result: ApplyResult, *, exit_code: int) -> dict[
         "outcomes": outcomes,
         "differences": list(result.differences),
         "summary": summary,
+        "region_policy": result.region_policy or None,
         "exit_code": exit_code,
     }
 

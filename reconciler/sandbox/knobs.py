@@ -216,7 +216,9 @@ class RequestLog:
         status: int | None,
         started: float,
         fault: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
+        headers = headers or {}
         entry: dict[str, Any] = {
             "method": method,
             "path": path,
@@ -224,6 +226,12 @@ class RequestLog:
             "status": status,
             "time": round(started, 6),
             "duration_ms": round((time.time() - started) * 1000, 3),
+            # what authenticated the request: its scheme only ("ApiKey", "Bearer", "Basic"),
+            # never the credential, which a log file must not hold
+            "auth": headers["authorization"].partition(" ")[0]
+            if "authorization" in headers
+            else None,
+            "headers": {k: v for k, v in headers.items() if k != "authorization"},
         }
         if fault:
             entry["fault"] = fault
@@ -248,15 +256,18 @@ class RequestLog:
 
 @dataclass(frozen=True, kw_only=True)
 class Credentials:
-    """API keys the sandbox accepts; no key configured means no check at all."""
+    """API keys (and a bearer token) the sandbox accepts; none configured means no check at all."""
 
     api_key: str | None = None
     read_only_api_key: str | None = None
     inference_only_api_key: str | None = None
+    bearer_token: str | None = None  # 'Authorization: Bearer TOKEN' is a superuser
 
     @property
     def enabled(self) -> bool:
-        return any((self.api_key, self.read_only_api_key, self.inference_only_api_key))
+        return any(
+            (self.api_key, self.read_only_api_key, self.inference_only_api_key, self.bearer_token)
+        )
 
     def authenticate(self, authorization: str | None, raw_uri: str) -> str:
         """The role of the caller, or a 401 EsError."""
@@ -272,7 +283,10 @@ class Credentials:
             self.read_only_api_key: "reader",
             self.inference_only_api_key: "inference_admin",
         }
-        role = roles.get(token.strip()) if scheme.lower() == "apikey" and token.strip() else None
+        token = token.strip()
+        role = roles.get(token) if scheme.lower() == "apikey" and token else None
+        if scheme.lower() == "bearer" and token and token == self.bearer_token:
+            role = "superuser"
         if role is None:
             raise _unauthenticated(
                 "unable to authenticate with provided credentials and anonymous access is not allowed "

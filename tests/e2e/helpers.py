@@ -9,6 +9,8 @@ It gives the command exactly what a subprocess would get and puts back everythin
 - stdin is ``stdin`` (empty by default) and stdout/stderr are captured; none of them is a
   terminal, as with a subprocess whose streams are pipes;
 - the exit code is what ``main`` passes to ``sys.exit``;
+- the command starts remembering no secret (``reconciler.scrub``), as a new process does, and
+  what the test process remembered before is put back afterwards;
 - signal handlers, the root logger's handlers and levels, the ``reconciler`` loggers' levels and
   ``sys.argv`` are restored afterwards, and a thread of the reconciler still running after the
   command returned fails the test (a real process would have ended with it).
@@ -171,9 +173,11 @@ def _isolated(
     sys.stdout, sys.stderr = out, err
     sys.argv = ["reconciler"]
     root.handlers = []  # as in a fresh process: --debug's basicConfig then writes to our stderr
+    remembered = _forget_secrets()
     try:
         yield out, err
     finally:
+        _forget_secrets(remembered)
         for stream in (out, err):
             stream.flush()
         sys.stdin, sys.stdout, sys.stderr = saved_streams
@@ -191,6 +195,24 @@ def _isolated(
             if signal.getsignal(number) is not handler and handler is not None:
                 signal.signal(number, handler)
         _no_thread_left(before)
+
+
+_SCRUBBER_STATE = ("_forms", "_fragments", "_ordered", "_remembered")
+
+
+def _forget_secrets(state: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Swap the secrets ``reconciler.scrub`` remembers (every secret this process resolved) for
+    ``state``, or for none: a new process starts remembering nothing, and a secret one command
+    resolved must not mask another test's output. Returns what was remembered before."""
+    from reconciler import scrub
+
+    with scrub._lock:
+        before = {name: getattr(scrub, name) for name in _SCRUBBER_STATE}
+        for name, value in (
+            state or {"_forms": set(), "_fragments": set(), "_ordered": (), "_remembered": set()}
+        ).items():
+            setattr(scrub, name, value)
+    return before
 
 
 def _no_thread_left(before: set[threading.Thread]) -> None:
@@ -244,7 +266,7 @@ def unlock(directory: Path, url: str) -> Run:
     import re
 
     first = run_cli("unlock", str(directory), "--url", url)
-    named = re.search(r"--lock-id (\S+)", first.stderr)
+    named = re.search(r"--lock-id ([^\s`]+)", first.stderr)
     if first.code == 0 or named is None:
         return first
     return run_cli("unlock", str(directory), "--url", url, "--lock-id", named.group(1))

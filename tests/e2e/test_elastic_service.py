@@ -149,8 +149,12 @@ def test_import_round_trips(cloud: SandboxServer, specs: Path, tmp_path: Path) -
         "model_id": "jina-embeddings-v3",
         "similarity": "cosine",
     }
+    # the imported copy declares what the first directory manages: six conflicts, each of which
+    # matches its spec (the round trip lost nothing), and never a false "No changes"
     plan = cli(cloud, "plan", str(out), "--detailed-exitcode")
-    assert plan.code == 0 and "No changes." in plan.stdout, plan.output
+    assert plan.code == 2 and plan.stdout.rstrip().endswith("; 6 conflicts."), plan.output
+    conflicts = [line for line in plan.stdout.splitlines() if " is declared here and " in line]
+    assert len(conflicts) == 6 and all("(matches this spec)" in c for c in conflicts), conflicts
 
 
 def test_a_cluster_without_eis_refuses_before_any_write(specs: Path) -> None:

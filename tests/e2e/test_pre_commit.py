@@ -44,7 +44,9 @@ pytestmark = [
 
 def test_the_hook_is_declared_for_a_directory_not_for_files() -> None:
     (hook,) = yaml.safe_load(HOOKS.read_text(encoding="utf-8"))
-    assert hook["id"] == "reconciler-validate" and hook["entry"] == "reconciler validate"
+    assert (
+        hook["id"] == "reconciler-validate" and hook["entry"] == "reconciler validate --only-specs"
+    )
     assert hook["language"] == "python" and hook["pass_filenames"] is False
 
 

@@ -72,6 +72,18 @@ def test_exit_codes_and_streams_are_the_commands(tmp_path: Path, cluster: Sandbo
     assert missing.code == 1 and missing.stdout == "" and "Error:" in missing.stderr
 
 
+def test_a_secret_one_command_resolved_masks_nothing_in_the_next(
+    tmp_path: Path, cluster: SandboxServer
+) -> None:
+    write_spec(tmp_path, rerank())
+    env = {**ENV, "OPENSHIFT_AI_API_KEY": "key-for-_services-and-more"}  # 8-character pieces
+    planned = run_cli("plan", str(tmp_path), "--url", cluster.url, env=env)
+    assert planned.code == 0, planned.output
+    cluster.version = "8.17.0"  # doctor's error then names GET _inference/_services
+    doctor = run_cli("doctor", "--url", cluster.url)  # a new process would not know that key
+    assert doctor.code == 1 and "GET _inference/_services" in doctor.stderr, doctor.stderr
+
+
 @pytest.mark.subprocess
 def test_the_entry_point_runs_the_same_command(tmp_path: Path, cluster: SandboxServer) -> None:
     write_spec(tmp_path, rerank())

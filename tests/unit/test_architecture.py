@@ -29,6 +29,7 @@ PURE = [
     "connection.py",
     "variables.py",
     "verify.py",
+    "region_policy.py",
     *[f"render/{p.name}" for p in (PACKAGE / "render").glob("*.py")],
 ]
 

@@ -14,7 +14,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from reconciler.scrub import SENSITIVE, ScrubbingFilter, remember, scrub
+from reconciler.scrub import SENSITIVE, ScrubbingFilter, forget, remember, scrub
 
 KEY = 'sk-"unit"-back\\slash/plus+HARDEN-0e4d'
 PLAIN = "pk-UnitPlainHARDEN7c2a9f"  # a key as most are: letters, digits, a dash
@@ -28,9 +28,16 @@ KEY_FILE = json.dumps(
     },
     indent=2,
 )
-remember(KEY)
-remember(PLAIN)
-remember(KEY_FILE)
+
+
+@pytest.fixture(autouse=True)
+def remembered() -> None:
+    """This module's secrets, and only them (as in a run that resolved these three)."""
+    forget()
+    for value in (KEY, PLAIN, KEY_FILE):
+        remember(value)
+
+
 ONCE = json.dumps(KEY)[1:-1]
 PRIVATE_KEY = json.loads(KEY_FILE)["private_key"]
 
