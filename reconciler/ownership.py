@@ -150,7 +150,7 @@ def resolve(records: Records, *, mine: str, state: State, declared: Iterable[str
             moving.pop(inference_id, None)
     ours |= set(moving)
     # an id another directory lists too, with no claim to decide, is nobody's to touch alone
-    others = {inference_id: ", ".join(sorted(owners)) for inference_id, owners in listed.items()}
+    others = {inference_id: tuple(sorted(owners)) for inference_id, owners in listed.items()}
     ours -= set(others)
     documents = records.documents
     # a spec moving between directories: every owner that no longer declares it lets it go ...
@@ -191,7 +191,7 @@ def _from_state(
     state: State,
     mine: frozenset[str],
     *,
-    others: Mapping[str, str] | None = None,
+    others: Mapping[str, tuple[str, ...]] | None = None,
     moving: Mapping[str, str] | None = None,
 ) -> Ownership:
     return Ownership(

@@ -202,8 +202,8 @@ class Change:
     requests: tuple[Request, ...] = ()
     drift: tuple[FieldPath, ...] = ()  # out-of-band changes only a replace could undo: left alone
     adopt: bool = False  # exists, and no state document manages it (or --adopt takes it over)
-    owner: str = ""  # the other state document that manages it
-    moved: bool = False  # adopt from ``owner``, which no longer declares it: the spec moved here
+    owners: tuple[str, ...] = ()  # the other state documents that manage it
+    moved: bool = False  # adopt from ``owners``, which no longer declare it: the spec moved here
 
     @property
     def conflict(self) -> bool:
@@ -212,6 +212,11 @@ class Change:
 
     expected: Expected | None = None  # after the change (None: gone, or not touched)
     step: StateStep | None = None  # what the state records when it succeeds (None: nothing)
+
+    @property
+    def owner(self) -> str:
+        """``owners`` as people read them (renderers)."""
+        return ", ".join(self.owners)
 
     @property
     def address(self) -> str:
@@ -430,7 +435,8 @@ class Ownership:
     """
 
     mine: frozenset[str] = frozenset()
-    others: Mapping[str, str] = field(default_factory=dict)  # id -> the state document owning it
+    # id -> the other state documents that list it (several: nobody's to touch alone)
+    others: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # id -> another state document that declares it without owning it (recorded at its apply)
     declared_elsewhere: Mapping[str, str] = field(default_factory=dict)
     # ids another state document manages but no longer declares (recorded at its apply)

@@ -157,19 +157,19 @@ def _owned(change: Change, context: _Context) -> Change:
     owners = context.owners
     if not owners.known or change.inference_id in owners.mine:
         return change
-    owner = owners.others.get(change.inference_id, "")
-    moved = bool(owner) and change.inference_id in owners.released
-    if owner and not moved and change.inference_id not in context.asked.adopt:
+    others = owners.others.get(change.inference_id, ())
+    moved = bool(others) and change.inference_id in owners.released
+    if others and not moved and change.inference_id not in context.asked.adopt:
         return replace(
             change,
             action=Action.NOOP,
             reason=Reason.OWNED_ELSEWHERE,
             requests=(),
             drift=(),
-            owner=owner,
+            owners=others,
         )
     exists = change.action is not Action.CREATE
-    return replace(change, adopt=exists or bool(owner), owner=owner, moved=moved)
+    return replace(change, adopt=exists or bool(others), owners=others, moved=moved)
 
 
 def _with_step(change: Change, spec: EndpointSpec, context: _Context) -> Change:
@@ -186,7 +186,7 @@ def _with_step(change: Change, spec: EndpointSpec, context: _Context) -> Change:
         before = owners.declared.get(spec.inference_id)
         if before is not None and before == declared_fields(spec):
             return change
-    others = tuple(o for o in change.owner.split(", ") if o)
+    others = change.owners
     return replace(
         change,
         step=StateStep(
