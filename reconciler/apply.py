@@ -1,141 +1,213 @@
-"""Plan -> the requests it carries, sent in order and recorded -> ApplyResult, then a read-back.
+"""Plan -> the requests it carries, sent in order and recorded -> ApplyResult.
 
-Owns carrying a plan out: creates, updates, replaces, deletes (prune last),
-each phase run concurrently (bounded). The applier builds no request and takes
-no decision a plan did not take: it resolves the secret references in each
-planned request just before sending it, sends (the client retries), records
-what it did in the state document (coalesced writes), and verifies by
-re-planning the endpoints it touched. Which run is allowed, and in what
-sequence, is ``run``'s business.
+Owns carrying a plan out, and nothing else: it builds no request and takes no
+decision the plan did not take, and it needs no spec, no catalog and no
+second plan. In order: take the claims the plan's state steps ask for; record
+the run's intent in the state document (one write, before the first write to
+an endpoint: the ids it will write, the entries it will record, with the
+fingerprints of the secrets it sends); send each change's requests, phase by
+phase (creates, updates, replaces, deletes), concurrently within a phase
+(bounded; the client retries); record outcomes as they complete (kept in
+memory, written at most every ``STATE_SECONDS`` and so that writing takes at most a tenth of
+the run: cost linear in the changes);
+record the end (intent cleared); hand over what other documents listed. Each
+secret reference is resolved once per command (``secrets.SecretValues``).
+Which run is allowed, and verification, are ``run``'s business.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
-from reconciler.catalog import Catalog
 from reconciler.errors import AuthError, ClusterError, HTTPError, LockError, ReconcilerError
 from reconciler.fingerprints import fingerprint
-from reconciler.live import read_endpoints, secret_statuses
-from reconciler.lock import LockKeeper
-from reconciler.model import CallKind, EndpointSpec, FieldPath, LiveEndpoint, Request, dotted
-from reconciler.normalize import declared_names
-from reconciler.ownership import claim
-from reconciler.plan import Action, Change, Plan
-from reconciler.planner import build_plan
-from reconciler.secrets import resolved_body, scrub
+from reconciler.live import read_endpoints
+from reconciler.lock import LockKeeper, LockLost
+from reconciler.model import CallKind, LiveEndpoint, Request, dotted
+from reconciler.ownership import claim, hand_over, move_out, take_claims
+from reconciler.plan import Action, ApplyResult, Change, Expected, Outcome, Plan
+from reconciler.scrub import scrub
+from reconciler.secrets import SecretValues, resolved_body
 from reconciler.session import Session
-from reconciler.state import Managed, State, holder_name
+from reconciler.state import Intended, Intent, Managed, State, holder_name
 
 PHASES = (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE)
-STATE_BATCH = 100  # outcomes per coalesced state write
-STATE_SECONDS = 2.0  # ... or at most this long between two writes
-Progress = Callable[[Change, str, float], None]
+STATE_SECONDS = 5.0  # outcomes are written to the state at most this often (and at the end),
+STATE_SHARE = 0.1  # and so that writing them takes at most this share of the run
+Progress = Callable[[Outcome], None]
+Matches = Callable[[Expected, "LiveEndpoint | None"], bool]
 
 
-@dataclass(frozen=True, kw_only=True)
-class Outcome:
-    change: Change
-    ok: bool
-    message: str = ""
-    seconds: float = 0.0
-    secrets_sent: Mapping[str, str] = field(default_factory=dict)  # dotted path -> fingerprint
-    lost: bool = False  # a replace deleted the endpoint and could not create it again
+class Executor:
+    """Carries out one plan against one session (see the module docstring for the order)."""
 
-
-@dataclass(frozen=True, kw_only=True)
-class ApplyResult:
-    outcomes: tuple[Outcome, ...]
-    differences: tuple[str, ...] = ()
-    notes: tuple[str, ...] = ()
-
-    @property
-    def failed(self) -> tuple[Outcome, ...]:
-        return tuple(o for o in self.outcomes if not o.ok)
-
-    def count(self, action: Action) -> int:
-        return sum(1 for o in self.outcomes if o.ok and o.change.action is action)
-
-
-class Applier:
     def __init__(
         self,
         session: Session,
-        specs: tuple[EndpointSpec, ...],
         *,
-        salt: str,
+        values: SecretValues,
+        matches: Matches,
         parallelism: int = 8,
         progress: Progress | None = None,
-        adopted: frozenset[str] = frozenset(),
+        lock_lost: Callable[[], LockLost | None] = lambda: None,
     ) -> None:
         self.session = session
-        self.adopted = adopted  # existing endpoints this run took ownership of
-        self.salt = salt
-        self.catalog: Catalog = session.catalog
-        self.specs = {spec.inference_id: spec for spec in specs}
+        self.lock_lost = lock_lost  # the lock-lost event, once the lock keeper saw it
+        self.values = values
+        self.matches = matches  # whether a live endpoint is what a change expected
         self.parallelism = max(1, parallelism)
-        self.progress = progress or (lambda change, status, seconds: None)
-        self._saved: Mapping[str, Managed] | None = None
+        self.progress = progress or (lambda outcome: None)
         self.notes: list[str] = []
+        self._lock = threading.Lock()
 
-    def run(self, plan: Plan, state: State, live: tuple[LiveEndpoint, ...]) -> ApplyResult:
+    def run(self, plan: Plan, state: State) -> ApplyResult:
+        store = self.session.store
+        taken, refused = take_claims(
+            self.session.client,
+            store,
+            {
+                c.inference_id: c.step.over[0] if len(c.step.over) == 1 else ""
+                for c in plan.changes
+                if c.step is not None and c.step.claim
+            },
+        )
+        runnable = [c for c in plan.changes if c.inference_id not in refused]
+        sent = {
+            c.inference_id: self._fingerprints(c, state.salt) for c in runnable if c.action.writes
+        }
+        # an endpoint someone else claimed first is not ours to record (a move out of a legacy
+        # document brought its entry in)
+        managed = {k: v for k, v in state.managed.items() if k not in refused}
+        for change in runnable:  # steps that write to no endpoint: recorded with the intent
+            if not change.action.writes and change.step is not None:
+                managed[change.inference_id] = _entry(change, managed.get(change.inference_id), {})
+        intent = Intent(
+            run=uuid.uuid4().hex,
+            started_at=int(time.time()),
+            endpoints={
+                c.inference_id: Intended(
+                    action=c.action.value,
+                    entry=(
+                        _entry(c, managed.get(c.inference_id), sent[c.inference_id])
+                        if c.step is not None and c.step.entry
+                        else None
+                    ),
+                    expected=c.expected.summary() if c.expected is not None else None,
+                )
+                for c in runnable
+                if c.action.writes
+            },
+        )
+        started = time.monotonic()
+        state = self._save(replace(state, managed=dict(managed), intent=intent))
+        last_write = time.monotonic()
+        cost = last_write - started  # of one state write: the document grows with the changes
         outcomes: list[Outcome] = []
+        intent_left = dict(intent.endpoints)
         for phase in PHASES:
-            batch = [c for c in plan.changes if c.action is phase]
+            batch = [c for c in runnable if c.action is phase]
             if not batch:
                 continue
-            pending: list[Outcome] = []
-            last_write = time.monotonic()
             with ThreadPoolExecutor(max_workers=min(self.parallelism, len(batch))) as pool:
-                for outcome in as_completed(pool.submit(self._carry_out, c) for c in batch):
-                    pending.append(outcome.result())
-                    # coalesced state writes: an interrupted apply loses at most a few seconds of records
-                    if len(pending) >= STATE_BATCH or time.monotonic() - last_write > STATE_SECONDS:
-                        state = self._save(self._record(state, pending, live))
-                        outcomes.extend(pending)
-                        pending, last_write = [], time.monotonic()
-            outcomes.extend(pending)
-            state = self._save(self._record(state, pending, live))
-        state = self._save(self._record(state, [], live))  # adopt declared endpoints
-        result = ApplyResult(outcomes=tuple(outcomes), notes=tuple(dict.fromkeys(self.notes)))
-        touched = {o.change.inference_id for o in outcomes if o.ok}
-        if touched and not result.failed:
-            result = replace(result, differences=self._verify(touched, state, plan.cluster_version))
-        return result
+                futures = [pool.submit(self._carry_out, c) for c in batch]
+                for future in as_completed(futures):
+                    outcome = future.result()
+                    outcomes.append(outcome)
+                    _record(managed, outcome, sent.get(outcome.change.inference_id, {}))
+                    if outcome.ok:
+                        intent_left.pop(outcome.change.inference_id, None)
+                    now = time.monotonic()
+                    if now - last_write > max(STATE_SECONDS, cost / STATE_SHARE):
+                        # what is recorded leaves the intent: the document stays one entry
+                        # per endpoint, not two
+                        state = self._save(
+                            replace(
+                                state,
+                                managed=dict(managed),
+                                intent=replace(intent, endpoints=dict(intent_left)),
+                            )
+                        )
+                        last_write = time.monotonic()
+                        cost = last_write - now
+        self._save(replace(state, managed=managed, intent=None))
+        self._hand_over(runnable, taken, outcomes)
+        try:  # endpoints another directory declares now: their claims pass to it, untouched
+            self.notes.extend(move_out(self.session.client, store, plan.moves))
+        except ClusterError as error:
+            self.notes.append(
+                f"hand-overs not recorded ({scrub(str(error))}); the next apply makes them"
+            )
+        outcomes += [
+            Outcome(change=c, ok=False, message=refused[c.inference_id])
+            for c in plan.changes
+            if c.inference_id in refused and c.action.writes
+        ]
+        return ApplyResult(outcomes=tuple(outcomes), notes=tuple(dict.fromkeys(self.notes)))
+
+    def _fingerprints(self, change: Change, salt: str) -> dict[str, str]:
+        """Per dotted path, the fingerprint of each secret the change sends (a trial create
+        under a scratch id is removed again: its secrets are not recorded)."""
+        found: dict[str, str] = {}
+        for request in change.requests:
+            if request.kind is CallKind.PROBE or request.body is None:
+                continue
+            _, values = resolved_body(request.body, request.secrets, values=self.values)
+            for path, value in values.items():
+                found[dotted(path)] = fingerprint(value, salt=salt)
+        return found
 
     def _save(self, state: State) -> State:
-        """Write the state document, unless it holds nothing new. A write the cluster does not
-        take (it gave up answering) is noted, not raised: what was applied is reported, and the
-        next apply adopts what this one made but could not record."""
-        if state.exists and state.managed == self._saved:
-            return state
+        """Write the state document. A write the cluster does not take (it gave up answering)
+        is noted, not raised: what was applied is reported, and the intent written before the
+        first write lets the next apply record it."""
         try:
-            saved = self.session.store.write(state)
+            written = self.session.store.write(state)
         except ClusterError as error:
             self.notes.append(
                 f"the state document could not be written ({scrub(str(error))}); the next apply "
                 "records what this one changed"
             )
             return state
-        self._saved = dict(saved.managed)
-        return saved
+        if state.available and not written.available:
+            self.notes.append(written.problem)
+        return written
+
+    def _hand_over(
+        self, changes: list[Change], taken: frozenset[str], outcomes: list[Outcome]
+    ) -> None:
+        """After our state is written: the documents we took endpoints from stop listing them,
+        and the claims of endpoints we deleted are released."""
+        previous: dict[str, set[str]] = {}
+        for change in changes:
+            if change.step is not None and change.inference_id in taken:
+                for owner in change.step.hand_over:
+                    previous.setdefault(owner, set()).add(change.inference_id)
+        deleted = [
+            o.change.inference_id
+            for o in outcomes
+            if o.ok and o.change.step is not None and not o.change.step.entry
+        ]
+        if previous or deleted:
+            hand_over(self.session.client, self.session.store, previous=previous, deleted=deleted)
 
     # -- one change ---------------------------------------------------------------------------
 
     def _carry_out(self, change: Change) -> Outcome:
         started = time.monotonic()
-        sent: dict[str, str] = {}
         done: list[CallKind] = []
         try:
-            if self.session.store.lock_lost:  # another run may be writing now: stop
-                raise LockError(self.session.store.lock_lost)
+            gone = self.lock_lost()
+            if gone is not None:  # another run may be writing now: stop
+                raise LockError(gone.message)
             for request in change.requests:
-                sent.update(self._send(change, request))
+                self._send(change, request)
                 done.append(request.kind)
         except ReconcilerError as error:
             message = scrub(str(error))
@@ -155,19 +227,16 @@ class Applier:
                 lost=lost,
             )
         else:
-            outcome = Outcome(
-                change=change, ok=True, seconds=time.monotonic() - started, secrets_sent=sent
-            )
-        self.progress(change, "ok" if outcome.ok else outcome.message, outcome.seconds)
+            outcome = Outcome(change=change, ok=True, seconds=time.monotonic() - started)
+        with self._lock:  # progress is reported one outcome at a time
+            self.progress(outcome)
         return outcome
 
-    def _send(self, change: Change, request: Request) -> dict[str, str]:
-        """Send one planned request; the fingerprints of the secrets it carried, by dotted path."""
+    def _send(self, change: Change, request: Request) -> None:
+        """Send one planned request, its secret references resolved."""
         body: Any = request.body
-        values: dict[FieldPath, str] = {}
-        spec = self.specs.get(change.inference_id)
-        if request.secrets and spec is not None and request.body is not None:
-            body, values = resolved_body(request.body, request.secrets, spec=spec)
+        if request.secrets and request.body is not None:
+            body, _ = resolved_body(request.body, request.secrets, values=self.values)
         try:
             self.session.client.request(
                 request.method,
@@ -175,100 +244,112 @@ class Applier:
                 params=request.params or None,
                 json=body,
                 ok=(404,) if request.kind in (CallKind.DELETE, CallKind.PROBE_DELETE) else (),
+                wait=_waits(request),
             )
         except HTTPError as error:
-            # a create retried after a lost answer meets what it made: fine if it is what we asked
-            # for. It may also be another directory's create of the same id: the claim decides
             if request.kind is CallKind.PROBE and "already_exists" in error.error_type:
                 # left by an apply that stopped between its probe and its removal: start afresh
                 self.session.client.request("DELETE", request.path, ok=(404,))
                 self.session.client.request(request.method, request.path, json=body)
-                return {}
+                return
+            # a create retried after a lost answer meets what it made: fine if it is what the plan
+            # expected. It may also be another directory's create of the same id: the claim decides
             if not (
                 request.kind is CallKind.CREATE
                 and "already_exists" in error.error_type
-                and spec is not None
-                and self._matches_live(spec)
+                and change.expected is not None
+                and self._exists_as_expected(change)
             ):
                 raise
             store = self.session.store
             with contextlib.suppress(AuthError):  # a state index we may not write: as before claims
-                claim(self.session.client, store.index, spec.inference_id, owner=store.doc_id)
-        if request.kind is CallKind.PROBE:
-            return {}  # the scratch endpoint is removed next: its secrets are not recorded
-        return {dotted(path): fingerprint(value, salt=self.salt) for path, value in values.items()}
+                claim(self.session.client, store.index, change.inference_id, owner=store.doc_id)
 
-    # -- helpers ------------------------------------------------------------------------------
-
-    def _matches_live(self, spec: EndpointSpec) -> bool:
-        """After a retried create met "already exists": is what exists what we asked for?"""
-        endpoints, _ = read_endpoints(self.session.client)
-        live = next((e for e in endpoints if e.inference_id == spec.inference_id), None)
-        if live is None:
-            return False
-        plan = build_plan(specs=[spec], live=[live], catalog=self.catalog, cluster_version="99.0.0")
-        return plan.changes[0].action is Action.NOOP
-
-    def _record(
-        self, state: State, outcomes: list[Outcome], live: tuple[LiveEndpoint, ...]
-    ) -> State:
-        managed = dict(state.managed)
-        for outcome in outcomes:
-            change = outcome.change
-            if not outcome.ok:
-                continue
-            if change.action is Action.DELETE:
-                managed.pop(change.inference_id, None)
-                continue
-            previous = managed.get(change.inference_id)
-            secrets = {**(previous.secrets if previous else {}), **outcome.secrets_sent}
-            if change.action in (Action.CREATE, Action.REPLACE):
-                secrets = dict(outcome.secrets_sent)
-            managed[change.inference_id] = Managed(
-                task_type=change.task_type, service=change.service, secrets=secrets
-            )
-        live_ids = {e.inference_id for e in live}
-        for inference_id in self.adopted & live_ids:
-            spec = self.specs.get(inference_id)
-            if spec is not None and inference_id not in managed:
-                managed[inference_id] = Managed(task_type=spec.task_type, service=spec.service)
-        for inference_id, entry in managed.items():  # what each declared at this apply
-            spec = self.specs.get(inference_id)
-            if spec is not None and entry.declared != declared_names(spec):
-                managed[inference_id] = replace(entry, declared=declared_names(spec))
-        return replace(state, managed=managed)
-
-    def _verify(self, touched: set[str], state: State, version: str) -> tuple[str, ...]:
-        endpoints, _ = read_endpoints(self.session.client)
-        specs = [s for s in self.specs.values() if s.inference_id in touched]
-        live_ids = frozenset(e.inference_id for e in endpoints)
-        plan = build_plan(
-            specs=specs,
-            live=[e for e in endpoints if e.inference_id in touched],
-            catalog=self.catalog,
-            cluster_version=version,
-            secrets=secret_statuses(specs, state, self.catalog, live_ids=live_ids, version=version),
+    def _exists_as_expected(self, change: Change) -> bool:
+        assert change.expected is not None
+        live = next(
+            (
+                e
+                for e in read_endpoints(self.session.client)
+                if e.inference_id == change.inference_id
+            ),
+            None,
         )
-        return tuple(
-            f"{c.address}: {c.action.value} still needed "
-            f"({', '.join(map(dotted, c.paths)) or c.reason.value})"
-            for c in plan.changes
-            if c.action.writes
-        )
+        return self.matches(change.expected, live)
+
+
+def _waits(request: Request) -> float | None:
+    """The seconds a create told the cluster it may take (its ``timeout`` parameter)."""
+    from reconciler.retry import parse_duration
+
+    given = request.params.get("timeout")
+    try:
+        return parse_duration(given) if given else None
+    except ValueError:
+        return None
+
+
+def _entry(change: Change, previous: Managed | None, sent: Mapping[str, str]) -> Managed:
+    """The state entry a change leaves: an update or a no-op keeps the fingerprints recorded
+    before (a secret it does not send did not change); a create or replace records only what
+    it sent."""
+    step = change.step
+    assert step is not None
+    kept = (
+        previous.secrets
+        if previous is not None and change.action in (Action.UPDATE, Action.NOOP)
+        else {}
+    )
+    return Managed(
+        task_type=step.task_type,
+        service=step.service,
+        secrets={**kept, **sent},
+        declared=step.declared,
+    )
+
+
+def _record(managed: dict[str, Managed], outcome: Outcome, sent: Mapping[str, str]) -> None:
+    change = outcome.change
+    if not outcome.ok or change.step is None:
+        return
+    if not change.step.entry:
+        managed.pop(change.inference_id, None)
+        return
+    managed[change.inference_id] = _entry(change, managed.get(change.inference_id), sent)
+
+
+@dataclass(frozen=True, kw_only=True)
+class HeldLock:
+    """The apply lock, while a block holds it: a note for the user ("" or a takeover / degraded
+    message), and how to learn that it was lost."""
+
+    note: str = ""
+    lost: Callable[[], LockLost | None] = lambda: None
 
 
 @contextlib.contextmanager
-def apply_lock(session: Session) -> Iterator[str]:
-    """Hold the apply lock for the block; yields a note ("" or a takeover / degraded message)."""
+def apply_lock(session: Session) -> Iterator[HeldLock]:
+    """Hold the apply lock for the block, kept alive by a ``LockKeeper``."""
     store = session.store
     ttl = session.settings.lock_ttl
     try:
         note = store.acquire_lock(holder=holder_name(), ttl=ttl)
     except AuthError as error:
-        yield f"cannot write the state index ({error.status}): applying without a lock"
+        yield HeldLock(
+            note=f"cannot write the state index ({error.status}): applying without a lock"
+        )
         return
     try:
-        with LockKeeper(store, token=store.token or "", ttl=ttl):  # a long apply keeps its lock
-            yield note
+        with LockKeeper(store, token=store.token or "", ttl=ttl) as keeper:
+            yield HeldLock(note=note, lost=keeper.lost)
     finally:
-        store.release_lock()
+        token = store.token
+        try:
+            store.release_lock()
+        except ClusterError as error:  # the cluster is gone: say when the lock goes by itself
+            expiry = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() + ttl))
+            store.lock_left = (
+                f"the apply lock could not be released ({scrub(str(error))}); it expires by "
+                f"{expiry} UTC (at most {int(ttl)} s from now); to remove it sooner, run "
+                f"`{store.unlock_command(token or '')}` (with the same connection options)"
+            )

@@ -15,6 +15,8 @@ a certificate that is not trusted) fail at once.
 
 from __future__ import annotations
 
+import _ssl
+import hashlib
 import logging
 import ssl
 import time
@@ -35,10 +37,11 @@ from reconciler.errors import (
     TransportError,
 )
 from reconciler.retry import RetryPolicy, Transient
-from reconciler.secrets import remember, scrub
+from reconciler.scrub import remember, scrub
 
 log = logging.getLogger("reconciler.http")
 
+WAIT_MARGIN = 10.0  # seconds beyond a create's timeout for its answer to travel back
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 OVERLOAD_STATUSES = frozenset({429, 503})  # the cluster says it is overloaded: everyone slows down
 STATUS_ERRORS: Mapping[int, type[HTTPError]] = {
@@ -86,38 +89,30 @@ class Client:
         self.connection = connection
         # one policy per client, so per run: every request of every thread shares it
         self.policy = RetryPolicy(retry_for=connection.retry_for, on_wait=connection.on_wait)
-        for credential in (connection.api_key, connection.password, _url_password(connection.url)):
+        secrets = (connection.api_key, connection.password, connection.bearer_token)
+        for credential in (*secrets, _url_password(connection.url)):
             if credential:
                 remember(credential)  # a server that echoes a credential must not get it printed
-        headers = {"Accept": "application/json", "User-Agent": "reconciler"}
+        for _, value in connection.headers:
+            remember(value)  # a header may carry a proxy's token: masked like a credential
+        # the extra headers first: none of them may replace what authenticates the run
+        headers = {name: value for name, value in connection.headers}
+        headers.update({"Accept": "application/json", "User-Agent": "reconciler"})
         auth = None
         if connection.api_key:
             headers["Authorization"] = f"ApiKey {connection.api_key}"
+        elif connection.bearer_token:
+            headers["Authorization"] = f"Bearer {connection.bearer_token}"
         elif connection.username:
             auth = httpx.BasicAuth(connection.username, connection.password or "")
-        verify: Any = True
-        if connection.url.lower().startswith("http://"):
-            verify = False  # no TLS to verify: skip building an SSL context (25-130 ms a run)
-        elif connection.insecure:
-            verify = False
-        elif connection.ca_cert:
-            verify = connection.ca_cert
-        try:
-            self._http = httpx.Client(
-                base_url=connection.url.rstrip("/"),
-                headers=headers,
-                auth=auth,
-                verify=verify,
-                timeout=connection.timeout,
-                limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
-            )
-        except (ssl.SSLError, OSError) as error:  # the CA bundle is read here, once
-            reason = (
-                getattr(error, "reason", None) or getattr(error, "strerror", None) or str(error)
-            )
-            raise InputError(
-                f"--ca-cert {connection.ca_cert}: cannot be used as a PEM CA bundle ({reason})"
-            ) from None
+        self._http = httpx.Client(
+            base_url=connection.url.rstrip("/"),
+            headers=headers,
+            auth=auth,
+            verify=_tls(connection),
+            timeout=connection.timeout,
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -136,9 +131,15 @@ class Client:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         ok: tuple[int, ...] = (),
+        wait: float | None = None,
     ) -> Response:
-        """Send one request under the run's retry policy; 2xx or a status in ``ok`` returns."""
-        return self.policy.run(lambda: self._attempt(method, path, params=params, json=json, ok=ok))
+        """Send one request under the run's retry policy; 2xx or a status in ``ok`` returns.
+        ``wait``: seconds the cluster was told it may take (a create's ``timeout``): the answer
+        is awaited that long and a little more, not only ``--timeout``."""
+        timeout = max(self.connection.timeout, wait + WAIT_MARGIN) if wait else None
+        return self.policy.run(
+            lambda: self._attempt(method, path, params=params, json=json, ok=ok, timeout=timeout)
+        )
 
     def _attempt(
         self,
@@ -148,15 +149,26 @@ class Client:
         params: Mapping[str, Any] | None,
         json: Any,
         ok: tuple[int, ...],
+        timeout: float | None = None,
     ) -> Response:
         """One try: the response, a non-transient error, or `Transient` for the policy to retry."""
         started = time.monotonic()
         try:
-            answer = self._http.request(method, path, params=_params(params), json=json)
+            answer = self._http.request(
+                method,
+                path,
+                params=_params(params),
+                json=json,
+                timeout=timeout if timeout else httpx.USE_CLIENT_DEFAULT,
+            )
         except httpx.TimeoutException as error:
+            waited = (
+                f"waited {timeout:g}s: the create's timeout and a margin"
+                if timeout
+                else f"--timeout / RECONCILER_TIMEOUT is {self.connection.timeout:g}s"
+            )
             failure = TransportError(
-                f"{method} {path}: timed out ({error.__class__.__name__}; "
-                f"--timeout / RECONCILER_TIMEOUT is {self.connection.timeout:g}s)"
+                f"{method} {path}: timed out ({error.__class__.__name__}; {waited})"
             )
             raise Transient(failure, reason="a request timed out", costly=True) from None
         except httpx.TransportError as error:
@@ -184,6 +196,88 @@ class Client:
             overload=answer.status_code in OVERLOAD_STATUSES,
             retry_after=_retry_after(answer),
         )
+
+
+def _tls(connection: Connection) -> ssl.SSLContext | bool:
+    """What httpx verifies the server with, and the client certificate it shows (mTLS). Files
+    are read here, once: one that cannot be used is an error naming its option."""
+    if connection.url.lower().startswith("http://"):
+        return False  # no TLS to verify: skip building an SSL context (25-130 ms a run)
+    if not (connection.client_cert or connection.ca_fingerprint):
+        if connection.insecure:
+            return False
+        if not connection.ca_cert:
+            return True
+    try:
+        context = ssl.create_default_context(cafile=connection.ca_cert or certifi_bundle())
+    except (ssl.SSLError, OSError) as error:
+        raise InputError(
+            f"--ca-cert {connection.ca_cert}: cannot be used as a PEM CA bundle ({_reason(error)})"
+        ) from None
+    if connection.insecure or connection.ca_fingerprint:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if connection.ca_fingerprint:
+        context.sslsocket_class = pinned_socket(connection.ca_fingerprint)
+    if connection.client_cert:
+        try:
+            context.load_cert_chain(connection.client_cert, connection.client_key)
+        except (ssl.SSLError, OSError) as error:
+            raise InputError(
+                f"--client-cert {connection.client_cert}"
+                + (f" / --client-key {connection.client_key}" if connection.client_key else "")
+                + f": cannot be used as a PEM certificate and its key ({_reason(error)})"
+            ) from None
+    return context
+
+
+def certifi_bundle() -> str | None:
+    """httpx's default trust store (certifi's), so --client-cert alone trusts what no flag does."""
+    try:
+        import certifi
+    except ImportError:
+        return None
+    return str(certifi.where())
+
+
+def _reason(error: BaseException) -> str:
+    return str(getattr(error, "reason", None) or getattr(error, "strerror", None) or error)
+
+
+FINGERPRINT_MISMATCH = "CERTIFICATE_FINGERPRINT_MISMATCH"
+
+
+def pinned_socket(fingerprint: str) -> type[ssl.SSLSocket]:
+    """An SSL socket that, right after the handshake and before any byte of a request (and so any
+    credential) is sent, refuses a server whose chain holds no certificate with this SHA-256
+    fingerprint (Elastic's clients' ``ssl_assert_fingerprint``)."""
+
+    class PinnedSocket(ssl.SSLSocket):
+        def do_handshake(self, block: bool = False) -> None:
+            super().do_handshake(block)
+            if fingerprint not in _chain_fingerprints(self):
+                self.close()
+                raise ssl.SSLError(
+                    f"[{FINGERPRINT_MISMATCH}] no certificate the server sent has the "
+                    f"SHA-256 fingerprint {fingerprint}"
+                )
+
+    return PinnedSocket
+
+
+def _chain_fingerprints(sock: ssl.SSLSocket) -> set[str]:
+    chain: list[bytes] = []
+    sslobj = getattr(sock, "_sslobj", None)
+    unverified = getattr(sock, "get_unverified_chain", None) or getattr(
+        sslobj, "get_unverified_chain", None
+    )
+    if unverified is not None:  # the whole chain (public from Python 3.13, on _sslobj before)
+        for cert in unverified() or ():
+            chain.append(cert if isinstance(cert, bytes) else cert.public_bytes(_ssl.ENCODING_DER))
+    leaf = sock.getpeercert(binary_form=True)
+    if leaf:
+        chain.append(leaf)
+    return {hashlib.sha256(der).hexdigest() for der in chain}
 
 
 def _params(params: Mapping[str, Any] | None) -> dict[str, str] | None:
@@ -216,7 +310,9 @@ def _transient(error: httpx.TransportError) -> bool:
     if isinstance(error, (httpx.UnsupportedProtocol, httpx.LocalProtocolError)):
         return False
     text = str(error)
-    return not ("CERTIFICATE" in text or "[SSL" in text or "SSL:" in text)
+    return not (
+        FINGERPRINT_MISMATCH in text or "CERTIFICATE" in text or "[SSL" in text or "SSL:" in text
+    )
 
 
 def _error(method: str, path: str, answer: httpx.Response, *, unsent: str = "") -> HTTPError:
@@ -251,6 +347,11 @@ def _error(method: str, path: str, answer: httpx.Response, *, unsent: str = "") 
 def _describe_transport(error: httpx.TransportError, connection: Connection) -> str:
     text = scrub(str(error) or error.__class__.__name__)
     url = display_url(connection.url)
+    if FINGERPRINT_MISMATCH in text:
+        return (
+            f"TLS certificate of {url} refused: none in its chain has the SHA-256 fingerprint "
+            f"{connection.ca_fingerprint} (--ca-fingerprint); nothing was sent to it"
+        )
     if "CERTIFICATE_VERIFY_FAILED" in text:
         return (
             f"TLS certificate of {url} not trusted ({text}); pass --ca-cert FILE with the CA that signed it "

@@ -61,6 +61,7 @@ KEYWORDS = frozenset(
         "pattern",
         "minItems",
         "maxItems",
+        "uniqueItems",
     }
 )
 
@@ -328,6 +329,16 @@ class Compiler:
 
     def _maxItems(self, value: int, schema: dict[str, Any], base: str) -> Check:
         return lambda instance: not isinstance(instance, list) or len(instance) <= value
+
+    def _uniqueItems(self, value: bool, schema: dict[str, Any], base: str) -> Check:
+        if not value:
+            return _accept
+        return lambda instance: (
+            not isinstance(instance, list)
+            or not any(
+                equal(one, two) for i, one in enumerate(instance) for two in instance[i + 1 :]
+            )
+        )
 
 
 def _all(checks: list[Check]) -> Check:

@@ -11,11 +11,13 @@ what a request means is ``convert``'s.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from typing import Any
 
 METHODS = ("GET", "PUT", "POST", "DELETE", "HEAD", "PATCH")
+MAX_DEPTH = 64  # as the spec loader: deeper text is refused, not a RecursionError
 _METHOD_LINE = re.compile(r"(?P<method>[A-Za-z]+)[ \t]+(?P<path>[^\s]+)[ \t]*(?:$|\n)")
 _NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
@@ -48,12 +50,14 @@ class _Reader:
         self.text = text
         self.pos = 0
         self.lines: dict[tuple[str, ...], int] = {}
+        self.newlines = [index for index, char in enumerate(text) if char == "\n"]
 
     # positions -----------------------------------------------------------------------------
     def where(self, pos: int | None = None) -> tuple[int, int]:
         at = self.pos if pos is None else pos
-        line = self.text.count("\n", 0, at) + 1
-        return line, at - (self.text.rfind("\n", 0, at) + 1) + 1
+        line = bisect.bisect_left(self.newlines, at)  # newlines before ``at``
+        start = self.newlines[line - 1] + 1 if line else 0
+        return line + 1, at - start + 1
 
     def fail(self, message: str, pos: int | None = None) -> ConsoleError:
         line, col = self.where(pos)
@@ -113,6 +117,8 @@ class _Reader:
 
     # relaxed JSON ------------------------------------------------------------------------------
     def value(self, path: tuple[str, ...]) -> Any:
+        if len(path) > MAX_DEPTH:
+            raise self.fail(f"nesting deeper than {MAX_DEPTH} levels")
         self.skip_blank()
         char = self.peek()
         if char == "{":

@@ -22,7 +22,7 @@ from reconciler.catalog import Catalog
 from reconciler.console import ConsoleError, ConsoleRequest, parse_console
 from reconciler.diagnostics import Diagnostic
 from reconciler.errors import InputError
-from reconciler.importer import env_name, spec_file_text
+from reconciler.importer import env_name, refuse_existing, spec_file_text
 from reconciler.layouts import current_layout
 
 SPEC_KEYS = ("inference_id", "task_type", "service", "service_settings", "task_settings")
@@ -245,12 +245,7 @@ def write_converted(
 ) -> list[FsPath]:
     """One file per spec in ``out``; nothing is written when any of the files exists."""
     paths = [out / f"{converted.inference_id}.yaml" for converted in conversion.specs]
-    existing = [str(path) for path in paths if path.exists()]
-    if existing:
-        raise InputError(
-            f"refusing to overwrite {', '.join(existing)}; nothing was written "
-            "(move them away or choose another --out)"
-        )
+    refuse_existing(paths)
     out.mkdir(parents=True, exist_ok=True)
     for converted, path in zip(conversion.specs, paths, strict=True):
         text = spec_file_text(

@@ -9,13 +9,14 @@ Pure: the CLI reads ``GET /`` and ``_services``; nothing here sends a request.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.availability import Offered, parse_services
 from reconciler.catalog import Catalog, ServiceFacts, parse_version, since_text
 
+# `_services` lists the rate limit by its inner key
+RENAMED = {"rate_limit.requests_per_minute": "rate_limit"}
 FLAGS = (("secret", "sensitive"), ("required", "required"), ("updatable", "updatable"))
 
 
@@ -27,6 +28,30 @@ class Disagreement:
 
     def __str__(self) -> str:
         return f"{self.service}: {self.subject}: {self.message}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Offered:
+    """One service as the cluster lists it: its task types and field flags per name."""
+
+    task_types: frozenset[str]
+    fields: Mapping[str, Mapping[str, Any]]
+
+
+def parse_services(body: Any) -> dict[str, Offered]:
+    """The ``_services`` body (a JSON array) by service name; other shapes give ValueError."""
+    if not isinstance(body, list):
+        raise ValueError("GET _inference/_services did not answer a JSON array")
+    offered: dict[str, Offered] = {}
+    for entry in body:
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("service"), str):
+            raise ValueError("a _services entry without a 'service' name (an older format?)")
+        configurations = entry.get("configurations") or {}
+        offered[entry["service"]] = Offered(
+            task_types=frozenset(entry.get("task_types") or ()),
+            fields={RENAMED.get(name, name): flags for name, flags in configurations.items()},
+        )
+    return offered
 
 
 def compare(

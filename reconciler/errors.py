@@ -100,4 +100,7 @@ class SafetyError(ReconcilerError):
 
 class VerificationError(ReconcilerError):
     exit_code = 4
-    result: Any = None  # the ApplyResult of the apply whose read-back differs
+
+    def __init__(self, message: str, *, result: Any = None) -> None:
+        super().__init__(message)
+        self.result = result  # the ApplyResult of the apply whose read-back differs

@@ -27,9 +27,11 @@ from reconciler.errors import InputError
 from reconciler.import_secrets import choose_secrets
 from reconciler.model import LiveEndpoint
 from reconciler.ownership import Records
+from reconciler.region_policy import LivePolicy, canonical
 
 BLOCKS = ("service_settings", "task_settings", "chunking_settings")
 SCHEMA_FILE = FsPath("schemas") / "endpoint.schema.json"
+POLICY_SCHEMA = "region-policy.schema.json"
 # A create needs one of these; the server fills in num_allocations from live stats when
 # adaptive allocations are on, so only then is it left out.
 ALLOCATIONS = ("adaptive_allocations", "num_allocations")
@@ -228,12 +230,18 @@ def write_specs(
     schema_ref: str | None,
     version: str,
     recorded: Mapping[str, Recorded] | None = None,
+    overwrite: bool = False,
 ) -> list[FsPath]:
     """Write one spec file per endpoint into ``out``; preconfigured (``.``) ids are refused."""
     chosen = list(endpoints)
     preconfigured = [e.inference_id for e in chosen if e.preconfigured]
     if preconfigured:
         raise InputError(preconfigured_message(preconfigured))
+    if not overwrite:
+        refuse_existing(
+            [out / f"{endpoint.inference_id}.yaml" for endpoint in chosen],
+            remedy="move them away, choose another --out, or pass --force to overwrite them",
+        )
     out.mkdir(parents=True, exist_ok=True)
     written = []
     cluster = parse_version(version)
@@ -247,9 +255,41 @@ def write_specs(
         )
         path = out / f"{endpoint.inference_id}.yaml"
         text = spec_file_text(imported.spec, header(imported), schema_ref=schema_ref)
-        path.write_text(text, encoding="utf-8")
+        # "x": never replaces a file, unless the user said --force
+        with open(path, "w" if overwrite else "x", encoding="utf-8") as handle:
+            handle.write(text)
         written.append(path)
     return written
+
+
+def refuse_existing(
+    paths: Iterable[FsPath], *, remedy: str = "move them away or choose another --out"
+) -> None:
+    """Stop before writing anything when a spec file would replace one that exists."""
+    existing = [str(path) for path in paths if path.exists()]
+    if existing:
+        raise InputError(
+            f"refusing to overwrite {', '.join(existing)}; nothing was written ({remedy})"
+        )
+
+
+POLICY_FILE = "region-policy.yaml"
+
+
+def write_region_policy(
+    policy: LivePolicy, out: FsPath, *, schema_ref: str | None, overwrite: bool = False
+) -> FsPath:
+    """The cluster's region policy as a document of ``out`` (its audit fields left out: they are
+    the cluster's record of who changed it, never desired state). An existing file is kept."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / POLICY_FILE
+    ref = schema_ref.replace(SCHEMA_FILE.name, POLICY_SCHEMA) if schema_ref else None
+    comments = ["Imported by `reconciler import`: the cluster's inference region policy."]
+    text = spec_file_text({"region_policy": canonical(policy.policy)}, comments, schema_ref=ref)
+    if not overwrite:
+        refuse_existing([path])
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def preconfigured_message(inference_ids: Iterable[str]) -> str:

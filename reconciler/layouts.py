@@ -106,6 +106,8 @@ def _rename(body: dict[str, Any], entry: Mapping[str, Any], *, apply: bool) -> C
         f"service '{old}' is deprecated: Elasticsearch stores it as '{new}'; the current layout "
         f"is service: {new}" + (f" with {shown}" if shown else "")
     )
+    if apply and shown and entry.get("caveat"):
+        message += f" ({entry['caveat']})"
     if apply:
         body["service"] = new
         for path, value in defaults.items():

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from reconciler.availability import Offered, parse_services
+from reconciler.availability import read_offered
 from reconciler.calls import endpoint_path
 from reconciler.catalog import Catalog, parse_version
 from reconciler.client import Client
@@ -21,12 +21,14 @@ from reconciler.errors import SecretError
 from reconciler.fingerprints import fingerprint, is_current, matches, self_contained
 from reconciler.model import EndpointSpec, FieldPath, LiveEndpoint, content_digest, dotted
 from reconciler.ownership import Records, read_records
-from reconciler.plan import Change, SecretStatus, Usage
-from reconciler.secrets import get_path, resolve, secret_paths
+from reconciler.plan import Change, SecretStatus, SnapshotFingerprint, Usage
+from reconciler.region_policy import PATH as POLICY_PATH
+from reconciler.region_policy import SINCE as POLICY_SINCE
+from reconciler.region_policy import LivePolicy, canonical
+from reconciler.secrets import SecretValues, secret_paths
 from reconciler.state import Managed, State, StateStore
 
 DRY_RUN_SINCE = (8, 15, 0)
-MISSING_SERVICES_API = (400, 403, 404, 405)  # before the API, or credentials without the privilege
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,91 +36,162 @@ class Snapshot:
     version: str
     endpoints: tuple[LiveEndpoint, ...]
     state: State
-    listing_fingerprint: str
     records: Records = field(default_factory=Records)  # every owner in the state index
-    offered: Mapping[str, Offered] | None = None  # _services by service; None: no answer
+    offered: Mapping[str, frozenset[str]] | None = None  # _services: service -> task types
     warnings: tuple[str, ...] = ()
+    cluster_uuid: str = ""
+    region_policy: LivePolicy | None = None
+    region_policy_read: bool = False  # read only where a run needs it (declared, or ours)
+
+    @property
+    def fingerprint(self) -> SnapshotFingerprint:
+        """What a plan made from this snapshot was made from (``plan.SnapshotFingerprint``)."""
+        return self.fingerprint_for(None)
+
+    def fingerprint_for(self, scope: frozenset[str] | None) -> SnapshotFingerprint:
+        """The fingerprint of what a plan reads (``Plan.scope``): endpoints and other owners'
+        records of other ids are left out, so that another directory's apply in the same
+        cluster does not make this directory's saved plan stale."""
+        state = self.state
+
+        def read(inference_id: str) -> bool:
+            return scope is None or inference_id in scope
+
+        documents = {d: sorted(filter(read, o.managed)) for d, o in self.records.documents.items()}
+        return SnapshotFingerprint(
+            endpoints={
+                e.inference_id: endpoint_digest(e) for e in self.endpoints if read(e.inference_id)
+            },
+            state=f"{state.seq_no}/{state.primary_term}" if state.exists else "",
+            owners=content_digest(
+                {
+                    "claims": {
+                        i: c.owner for i, c in sorted(self.records.claims.items()) if read(i)
+                    },
+                    "documents": {d: ids for d, ids in sorted(documents.items()) if ids},
+                }
+            ),
+            cluster_uuid=self.cluster_uuid,
+            cluster_version=self.version,
+            services=content_digest({k: sorted(v) for k, v in sorted(self.offered.items())})
+            if self.offered is not None
+            else "",
+            region_policy=content_digest(
+                canonical(self.region_policy.policy) if self.region_policy else None
+            )
+            if self.region_policy_read
+            else "",
+        )
+
+
+def endpoint_digest(endpoint: LiveEndpoint) -> str:
+    return content_digest(dict(endpoint.body))[len("sha256:") :][:16]
+
+
+def read_cluster(client: Client) -> tuple[str, str]:
+    """The cluster's version and uuid (``GET /``)."""
+    info = client.request("GET", "/").body or {}
+    return str((info.get("version") or {}).get("number", "0.0.0")), str(
+        info.get("cluster_uuid") or ""
+    )
 
 
 def read_version(client: Client) -> str:
-    info = client.request("GET", "/").body or {}
-    return str((info.get("version") or {}).get("number", "0.0.0"))
+    return read_cluster(client)[0]
 
 
-def read_endpoints(client: Client) -> tuple[tuple[LiveEndpoint, ...], str]:
+def read_endpoints(client: Client) -> tuple[LiveEndpoint, ...]:
     body = client.request("GET", "/_inference/_all").body or {}
     documents = body.get("endpoints", body.get("models", []))  # "models" before 8.15
-    endpoints = tuple(
+    return tuple(
         sorted((LiveEndpoint.from_api(d) for d in documents), key=lambda e: e.inference_id)
     )
-    return endpoints, listing_fingerprint(endpoints)
 
 
-def listing_fingerprint(endpoints: Iterable[LiveEndpoint]) -> str:
-    return content_digest([dict(e.body) for e in endpoints])
-
-
-def read_offered(client: Client) -> Mapping[str, Offered] | None:
-    """What the cluster says it offers; None where it cannot say (before the API, without the
-    privilege to ask, or in a shape we do not read)."""
-    answer = client.request("GET", "/_inference/_services", ok=MISSING_SERVICES_API)
-    if answer.status in MISSING_SERVICES_API:
+def read_region_policy(client: Client) -> LivePolicy | None:
+    """``GET _inference/_region_policy``: None when the cluster has none (404; a cluster older
+    than 9.5.0 answers 404 too, and the caller looks at the version)."""
+    answer = client.request("GET", POLICY_PATH, ok=(404,))
+    if answer.status == 404 or not isinstance(answer.body, Mapping):
         return None
-    try:
-        return parse_services(answer.body)
-    except ValueError:
-        return None
+    return LivePolicy.from_api(answer.body)
 
 
-def read_snapshot(client: Client, store: StateStore, *, version: str | None = None) -> Snapshot:
-    """Version (unless known already), listing, and the state index (this directory's document
-    and every other owner's, in one search): independent reads, sent at once, so a plan costs
-    one round trip whatever its size. ``_services`` is read too (its absence tolerated)."""
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        asked_version = pool.submit(read_version, client) if version is None else None
+def read_snapshot(client: Client, store: StateStore, *, region_policy: bool = False) -> Snapshot:
+    """Version and uuid, listing, and the state index (this directory's document and every
+    other owner's, in one search): independent reads, sent at once, so a plan costs one round
+    trip whatever its size. ``_services`` is read too (its absence tolerated), and the region
+    policy when the caller asks (a directory that declares one)."""
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        cluster = pool.submit(read_cluster, client)
         listing = pool.submit(read_endpoints, client)
         searched = pool.submit(read_records, client, store.index)
         services = pool.submit(read_offered, client)
-        endpoints, fingerprint_ = listing.result()
+        policy = pool.submit(read_region_policy, client) if region_policy else None
+        endpoints = listing.result()
         records = searched.result()
         offered = services.result()
-        found_version = asked_version.result() if asked_version else None
+        version, uuid = cluster.result()
+        live_policy = policy.result() if policy is not None else None
     if not records.readable:
         state = store.unreadable(records.status)
     else:
         state = store.found(records.hits.get(store.doc_id), index_exists=records.index_exists)
+        # this directory's document is ``state`` now: its raw copy (a few hundred bytes per
+        # endpoint) is not kept beside it
+        others = {doc_id: hit for doc_id, hit in records.hits.items() if doc_id != store.doc_id}
+        records = replace(records, hits=others)
     snapshot = Snapshot(
-        version=version or found_version or "0.0.0",
+        version=version,
         endpoints=endpoints,
         state=state,
-        listing_fingerprint=fingerprint_,
         records=records,
         offered=offered,
+        cluster_uuid=uuid,
+        region_policy=live_policy if parse_version(version) >= POLICY_SINCE else None,
+        region_policy_read=region_policy,
     )
-    warnings = (store.warning,) if store.warning else ()
+    warnings = (state.problem,) if state.problem else ()
     return replace(snapshot, warnings=warnings)
 
 
+def _usage(client: Client, task_type: str, inference_id: str) -> Usage:
+    """Who uses one endpoint: ``DELETE ?dry_run=true`` answers without deleting."""
+    answer = client.request(
+        "DELETE",
+        endpoint_path(task_type, inference_id),
+        params={"dry_run": True},
+        ok=(403, 404),
+    )
+    if answer.status == 403:
+        return Usage(unknown=True)
+    body = answer.body if isinstance(answer.body, Mapping) else {}
+    return Usage(
+        pipelines=tuple(body.get("pipelines") or ()),
+        indices=tuple(body.get("indexes") or body.get("indices") or ()),
+    )
+
+
 def read_usage(client: Client, changes: Iterable[Change], version: str) -> dict[str, Usage]:
-    """Pipelines and indices using each endpoint a destructive change would remove."""
+    """Pipelines and indices using each endpoint a destructive change would remove; unknown
+    where the key may not ask (403: ``DELETE ?dry_run=true`` needs ``manage_inference``,
+    which a read-only plan key lacks; apply asks again with its own key)."""
     if parse_version(version) < DRY_RUN_SINCE:
         return {}
-    usage: dict[str, Usage] = {}
-    for change in changes:
-        if not change.action.destructive:
-            continue
-        answer = client.request(
-            "DELETE",
-            endpoint_path(change.live_task_type or change.task_type, change.inference_id),
-            params={"dry_run": True},
-            ok=(404,),
-        )
-        body = answer.body if isinstance(answer.body, Mapping) else {}
-        usage[change.inference_id] = Usage(
-            pipelines=tuple(body.get("pipelines") or ()),
-            indices=tuple(body.get("indexes") or body.get("indices") or ()),
-        )
-    return usage
+    return {
+        c.inference_id: _usage(client, c.live_task_type or c.task_type, c.inference_id)
+        for c in changes
+        if c.action.destructive
+    }
+
+
+def read_usage_of(
+    client: Client, endpoints: Iterable[LiveEndpoint], version: str
+) -> dict[str, Usage]:
+    """Pipelines and indices using each of ``endpoints`` (those a region policy would deny)."""
+    if parse_version(version) < DRY_RUN_SINCE:
+        return {}
+    return {e.inference_id: _usage(client, e.task_type, e.inference_id) for e in endpoints}
 
 
 def secret_statuses(
@@ -128,10 +201,13 @@ def secret_statuses(
     *,
     live_ids: frozenset[str],
     version: str,
+    values: SecretValues,
     send: frozenset[str] = frozenset(),
+    send_untracked: bool = False,
 ) -> dict[str, SecretStatus]:
     """Per endpoint: which secrets moved since we last sent them, and which we cannot know.
-    The secrets of the ids in ``send`` count as moved (``--send-secrets``)."""
+    The secrets of the ids in ``send`` count as moved (``--send-secrets``), and with
+    ``send_untracked`` so do those never sent by us (``--send-secrets UNTRACKED``)."""
     statuses: dict[str, SecretStatus] = {}
     cluster = parse_version(version)
     for spec in specs:
@@ -148,16 +224,16 @@ def secret_statuses(
                 changed.append(path)
                 continue
             if not state.available or known is None:
-                untracked.append(path)
+                (changed if send_untracked and state.available else untracked).append(path)
                 continue
             try:
-                value = resolve(get_path(spec.body, path), spec=spec, path=path)
+                value = values.of_spec(spec, path)
             except SecretError:
                 unresolved.append(path)
                 continue
             same = matches(known, value, salt=state.salt)
             if same is None:  # made with a fingerprint key this run does not have
-                untracked.append(path)
+                (changed if send_untracked else untracked).append(path)
             elif not same:
                 changed.append(path)
         statuses[spec.inference_id] = SecretStatus(
@@ -176,7 +252,12 @@ def stale_fingerprints(state: State) -> bool:
 
 
 def rekeyed(
-    state: State, specs: Iterable[EndpointSpec], catalog: Catalog, *, version: str
+    state: State,
+    specs: Iterable[EndpointSpec],
+    catalog: Catalog,
+    *,
+    version: str,
+    values: SecretValues,
 ) -> State:
     """The state with each fingerprint of an older form (the legacy salt-keyed HMAC a reader can
     test guesses against, or another key's) made again in the current form, where the declared
@@ -190,17 +271,17 @@ def rekeyed(
     managed: dict[str, Managed] = {}
     for inference_id, entry in state.managed.items():
         spec = by_id.get(inference_id)
-        values: dict[str, str] = {}
+        resolved: dict[str, str] = {}
         if spec is not None:
             facts = catalog.facts(spec.service, spec.task_type, cluster)
             for path in secret_paths(spec, facts.secret_fields):
                 try:
-                    values[dotted(path)] = resolve(get_path(spec.body, path), spec=spec, path=path)
+                    resolved[dotted(path)] = values.of_spec(spec, path)
                 except SecretError:
                     continue
         secrets: dict[str, str] = {}
         for name, recorded in entry.secrets.items():
-            value = values.get(name)
+            value = resolved.get(name)
             if is_current(recorded):
                 secrets[name] = recorded
             elif value is not None and matches(recorded, value, salt=state.salt):

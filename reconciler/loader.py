@@ -3,12 +3,19 @@
 Owns reading a desired-state directory: which files count, decoding, YAML
 parsing with positions, duplicate keys, alias bombs, and the cross-file id
 check. Does not check schemas (``schema``) nor resolve secrets (``secrets``).
+
+Positions cost more than the parse: a document is built without them (PyYAML's
+C composer, then plain data), and its file is composed again with marks only
+when a diagnostic asks where a field is. A document the plain builder cannot
+vouch for (a duplicate or non-string key, a merge key, a tag, too many nodes)
+is built with positions at once, by the builder that reports those problems.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import Any
@@ -32,9 +39,10 @@ _PLAIN_SCALARS = {
     ]
     for name in ("str", "int", "float", "bool", "null")
 }
+_STR = "tag:yaml.org,2002:str"
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Document:
     """One YAML document of a spec file, as plain data plus positions."""
 
@@ -102,18 +110,147 @@ class _Builder:
         self.diagnostics.append(Diagnostic(file=self.file, line=line, col=col, message=message))
 
 
+class _NeedsMarks(Exception):
+    """The plain builder met something only ``_Builder`` reports or constructs."""
+
+
+class _PlainBuilder:
+    """A composed YAML node tree -> plain data, no positions: the common case, kept tight.
+
+    Anything unusual raises ``_NeedsMarks`` and the document is built again by ``_Builder``,
+    which turns it into the same data or a diagnostic; so both give one answer per document.
+    """
+
+    __slots__ = ("nodes", "_constructor")
+
+    def __init__(self, constructor: yaml.constructor.SafeConstructor) -> None:
+        self.nodes = 0
+        self._constructor = constructor
+
+    def build(self, node: yaml.Node, depth: int = 0) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES or depth > MAX_DEPTH:
+            raise _NeedsMarks
+        kind = node.__class__
+        if kind is yaml.ScalarNode:
+            if node.tag == _STR:
+                return sys.intern(node.value)  # one copy of what many specs repeat
+            plain = _PLAIN_SCALARS.get(node.tag)
+            if plain is None:
+                raise _NeedsMarks
+            return plain(self._constructor, node)
+        if kind is yaml.MappingNode:
+            result: dict[str, Any] = {}
+            self.nodes += len(node.value)  # the keys, as ``_Builder`` counts them
+            for key_node, value_node in node.value:
+                if key_node.__class__ is not yaml.ScalarNode or key_node.tag != _STR:
+                    raise _NeedsMarks  # merge key, non-string key: _Builder's to judge
+                key = sys.intern(key_node.value)
+                if key in result:
+                    raise _NeedsMarks  # duplicate key: _Builder reports both lines
+                result[key] = self.build(value_node, depth + 1)
+            return result
+        if kind is yaml.SequenceNode:
+            return [self.build(item, depth + 1) for item in node.value]
+        raise _NeedsMarks
+
+
+class _FileMarks:
+    """One file, composed again with marks when a diagnostic first needs a position.
+
+    A file read from disk is read again then (its text is not kept: at 50,000 specs that is
+    memory spent for the few that ever report a problem); a text given as such is kept.
+    """
+
+    __slots__ = ("text", "path", "file")
+
+    def __init__(self, *, text: str | None, path: str | None, file: str) -> None:
+        self.text = text
+        self.path = path
+        self.file = file
+
+    def positions(self, ordinal: int) -> dict[FieldPath, tuple[int, int]]:
+        """The positions of the file's ``ordinal``-th composed document (empty ones counted)."""
+        text = self.text
+        if text is None and self.path is not None:
+            text, _ = _read_file(self.path, file=self.file)
+        try:
+            for index, node in enumerate(_compose_all(text or "")):
+                if index == ordinal and node is not None:
+                    positions: dict[FieldPath, tuple[int, int]] = {(): _mark(node)}
+                    _record_marks(node, (), positions, 0)
+                    return positions
+        except (yaml.YAMLError, RecursionError):
+            pass  # parsed once already: cannot happen; positions fall back to the document's
+        return {}
+
+
+def _record_marks(
+    node: yaml.Node, path: FieldPath, positions: dict[FieldPath, tuple[int, int]], depth: int
+) -> None:
+    """The positions ``_Builder`` records, for a document ``_PlainBuilder`` built (every key a
+    plain string, none twice, no merge key): marks only, no values."""
+    if depth > MAX_DEPTH:
+        return
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            here = path + (key_node.value,)
+            positions[here] = _mark(key_node)
+            _record_marks(value_node, here, positions, depth + 1)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            here = path + (index,)
+            positions.setdefault(here, _mark(item))
+            _record_marks(item, here, positions, depth + 1)
+
+
+class _Positions(Mapping[FieldPath, tuple[int, int]]):
+    """``Source.positions`` of a document built without them: computed on first use."""
+
+    __slots__ = ("_marks", "_ordinal", "_cache")
+
+    def __init__(self, marks: _FileMarks, ordinal: int) -> None:
+        self._marks = marks
+        self._ordinal = ordinal
+        self._cache: dict[FieldPath, tuple[int, int]] | None = None
+
+    def _positions(self) -> dict[FieldPath, tuple[int, int]]:
+        if self._cache is None:
+            self._cache = self._marks.positions(self._ordinal)
+        return self._cache
+
+    def __getitem__(self, path: FieldPath) -> tuple[int, int]:
+        return self._positions()[path]
+
+    def __iter__(self) -> Iterator[FieldPath]:
+        return iter(self._positions())
+
+    def __len__(self) -> int:
+        return len(self._positions())
+
+
 def _mark(node: yaml.Node) -> tuple[int, int]:
     return (node.start_mark.line + 1, node.start_mark.column + 1)
 
 
 def find_spec_files(root: FsPath) -> list[FsPath]:
-    """Every *.yaml / *.yml under root, recursively, hidden folders skipped, sorted."""
+    """Every *.yaml / *.yml (any case: .YAML too) under root, recursively, hidden folders
+    skipped, sorted."""
     if root.is_file():
         return [root]
-    found: list[FsPath] = []
+    return [FsPath(root, *parts) for parts in _spec_files(root)]
+
+
+def _spec_files(root: FsPath) -> list[tuple[str, ...]]:
+    """``find_spec_files`` below a folder, as path parts relative to it (no ``Path`` per file,
+    the same order as sorting the paths)."""
+    found: list[tuple[str, ...]] = []
     real_root = _resolved(root)
+    top = str(root)
     for folder, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        relative = os.path.relpath(folder, top)
+        parts = () if relative == "." else tuple(relative.split(os.sep))
         for (
             name
         ) in dirnames:  # os.walk does not enter a linked folder; one leaving root is reported
@@ -121,13 +258,13 @@ def find_spec_files(root: FsPath) -> list[FsPath]:
             if linked.is_symlink():
                 target = _resolved(linked)
                 if target is None or real_root is None or not target.is_relative_to(real_root):
-                    found.append(linked)
+                    found.append((*parts, name))
         for name in filenames:
-            if name.startswith(".") or not name.endswith((".yaml", ".yml")):
+            if name.startswith(".") or not name.lower().endswith((".yaml", ".yml")):
                 continue
-            if folder == str(root) and name == SETTINGS_FILE:
+            if not parts and name == SETTINGS_FILE:
                 continue
-            found.append(FsPath(folder) / name)
+            found.append((*parts, name))
     return sorted(found)
 
 
@@ -166,15 +303,15 @@ class _Displayer:
 
     def __init__(self, root: FsPath) -> None:
         self.root = root
-        self.real_root = root.resolve()
-        self.cwd = FsPath.cwd().resolve()
+        real_root = root.resolve()
+        try:  # inside the working directory: shown relative to it, as display_path shows it
+            self.base = str(real_root.relative_to(FsPath.cwd().resolve()))
+        except ValueError:
+            self.base = str(root)
 
-    def __call__(self, path: FsPath) -> str:
-        if path == self.root or path.is_symlink():
-            return display_path(path)
-        else:
-            real = self.real_root / path.relative_to(self.root)
-        return _relative_to_cwd(real, self.cwd, path)
+    def __call__(self, parts: tuple[str, ...]) -> str:
+        """How the file at ``parts`` (below the root; not a symbolic link) is shown."""
+        return "/".join(parts) if self.base == "." else os.path.join(self.base, *parts)
 
 
 def read_text(
@@ -196,11 +333,26 @@ def read_text(
                 )
         if path.is_dir():
             return problem("a folder where a file was expected")
-        if path.stat().st_size > MAX_FILE_BYTES:
-            return problem(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
-        raw = path.read_bytes()
     except OSError as error:
         return problem(f"cannot read file: {error.strerror or error}")
+    return _read_file(str(path), file=file)
+
+
+def _read_file(path: str, *, file: str) -> tuple[str | None, Diagnostic | None]:
+    """The text of a file that is no symbolic link: one open and one read."""
+
+    def problem(message: str) -> tuple[None, Diagnostic]:
+        return None, Diagnostic(file=file, line=1, col=1, message=message)
+
+    try:
+        with open(path, "rb") as stream:
+            raw = stream.read(MAX_FILE_BYTES + 1)
+    except IsADirectoryError:
+        return problem("a folder where a file was expected")
+    except OSError as error:
+        return problem(f"cannot read file: {error.strerror or error}")
+    if len(raw) > MAX_FILE_BYTES:
+        return problem(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
     encoding = _wide_encoding(raw)
     if encoding:
         return problem(f"file is {encoding} encoded; spec files must be UTF-8 text")
@@ -236,23 +388,34 @@ def _mostly_text(text: str) -> bool:
     return sum(ch.isprintable() or ch in "\r\n\t" for ch in sample) >= 0.95 * len(sample)
 
 
-def parse_documents(text: str, *, file: str) -> tuple[list[Document], list[Diagnostic]]:
-    """Every document of one YAML text, with positions; problems as diagnostics."""
+def parse_documents(
+    text: str, *, file: str, path: str | None = None
+) -> tuple[list[Document], list[Diagnostic]]:
+    """Every document of one YAML text, with positions; problems as diagnostics. With ``path``
+    (where the text was read from), the positions are read from there if ever asked for."""
     documents: list[Document] = []
     diagnostics: list[Diagnostic] = []
+    marks = _FileMarks(text=None if path else text, path=path, file=file)
+    constructor = yaml.constructor.SafeConstructor()
     try:
-        for node in _compose_all(text):
+        for ordinal, node in enumerate(_compose_all(text)):
             if node is None or _empty_document(node):
                 continue
-            builder = _Builder(file)
             line, col = _mark(node)
             try:
-                body = builder.build(node, ())
-            except _TooLarge as error:
-                diagnostics.append(Diagnostic(file=file, line=line, col=col, message=str(error)))
-                continue
-            diagnostics.extend(builder.diagnostics)
-            positions = {(): (line, col), **builder.positions}
+                body = _PlainBuilder(constructor).build(node)
+                positions: Mapping[FieldPath, tuple[int, int]] = _Positions(marks, ordinal)
+            except _NeedsMarks:
+                builder = _Builder(file)
+                try:
+                    body = builder.build(node, ())
+                except _TooLarge as error:
+                    diagnostics.append(
+                        Diagnostic(file=file, line=line, col=col, message=str(error))
+                    )
+                    continue
+                diagnostics.extend(builder.diagnostics)
+                positions = {(): (line, col), **builder.positions}
             source = Source(file=file, line=line, col=col, positions=positions)
             documents.append(Document(body=body, source=source))
     except yaml.MarkedYAMLError as error:
@@ -296,15 +459,24 @@ def load_directory(root: FsPath) -> tuple[list[Document], list[Diagnostic]]:
     diagnostics: list[Diagnostic] = []
     if not root.exists():
         return [], [Diagnostic(file=str(root), message="no such file or directory")]
+    files: list[tuple[str, tuple[str, ...] | None]]
+    if root.is_dir():
+        display = _Displayer(root)
+        files = [(os.path.join(root, *parts), parts) for parts in _spec_files(root)]
+    else:
+        files = [(str(root), None)]
     base = root if root.is_dir() else root.parent
-    display = _Displayer(root)
-    for path in find_spec_files(root):
-        file = display(path)
-        text, problem = read_text(path, root=base, file=file)
+    for path, parts in files:  # plain strings: a Path per file costs more than reading it
+        if parts is None or os.path.islink(path):
+            file = display_path(FsPath(path))
+            text, problem = read_text(FsPath(path), root=base, file=file)
+        else:
+            file = display(parts)
+            text, problem = _read_file(path, file=file)
         if problem is not None or text is None:
             diagnostics.append(problem or Diagnostic(file=file, message="cannot read file"))
             continue
-        found, problems = parse_documents(text, file=file)
+        found, problems = parse_documents(text, file=file, path=os.path.abspath(path))
         diagnostics.extend(problems)
         if not found and not problems:
             diagnostics.append(

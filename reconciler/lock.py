@@ -5,7 +5,7 @@ value (holder, age, expiry and the lock id that every message about it shows); r
 the lock a person named (``reconciler unlock --lock-id ID``: a conditional delete, so a lock that
 another apply took in the meantime survives); and ``LockKeeper``, a background thread that keeps
 a running apply's lock alive by extending ``expires_at`` every ttl/3 with ``if_seq_no``, and
-marks the store's lock as lost when it finds the lock removed or taken over, so that the apply
+reports a ``LockLost`` event when it finds the lock removed or taken over, so that the apply
 stops writing. Does not take or release the lock (``state.StateStore`` does).
 """
 
@@ -82,12 +82,28 @@ def remove_lock(store: StateStore, *, lock_id: str) -> bool:
     return True
 
 
+@dataclass(frozen=True, kw_only=True)
+class LockLost:
+    """The event of a running apply's lock going away: from then on it sends nothing."""
+
+    lock_id: str
+    reason: str
+
+    @property
+    def message(self) -> str:
+        return (
+            f"the apply lock {self.lock_id} was lost: {self.reason}; stopped writing, this "
+            "change was not sent"
+        )
+
+
 class LockKeeper:
     """Extends the lock a store holds every ``ttl / 3`` seconds until stopped.
 
-    A renewal that finds the lock gone or holding another token sets ``store.lock_lost``; a
-    renewal that fails for a transient reason is retried at the next tick, and the lock counts as
-    lost only once its last known expiry has passed.
+    A renewal that finds the lock gone or holding another token records the event once
+    (``lost()`` returns it, to any thread); a renewal that fails for a transient reason is
+    retried at the next tick, and the lock counts as lost only once its last known expiry has
+    passed.
     """
 
     def __init__(self, store: StateStore, *, token: str, ttl: float) -> None:
@@ -97,7 +113,14 @@ class LockKeeper:
         self.renewals = 0
         self._expires_at = time.time() + ttl
         self._stop = threading.Event()
+        self._event: LockLost | None = None
+        self._guard = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="lock-keeper", daemon=True)
+
+    def lost(self) -> LockLost | None:
+        """The lock-lost event, once it happened (None while the lock is held)."""
+        with self._guard:
+            return self._event
 
     def __enter__(self) -> LockKeeper:
         self._thread.start()
@@ -114,7 +137,7 @@ class LockKeeper:
             except ClusterError as error:
                 if time.time() >= self._expires_at:
                     self._lost(f"it expired while it could not be renewed ({error})")
-            if self.store.lock_lost:
+            if self.lost() is not None:
                 return
 
     def _renew(self) -> None:
@@ -147,7 +170,6 @@ class LockKeeper:
         self.renewals += 1
 
     def _lost(self, reason: str) -> None:
-        self.store.lock_lost = (
-            f"the apply lock {self.token} was lost: {reason}; stopped writing, this change was "
-            "not sent"
-        )
+        with self._guard:
+            if self._event is None:
+                self._event = LockLost(lock_id=self.token, reason=reason)

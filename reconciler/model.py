@@ -57,6 +57,15 @@ def content_digest(value: Any) -> str:
 SETTINGS_BLOCKS = ("service_settings", "task_settings", "chunking_settings")
 
 
+def _block(body: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """``body[name]`` when it is a mapping, else an empty one."""
+    value = body.get(name)
+    # a plain dict first: isinstance against an ABC is slow, and this is asked per field
+    if type(value) is dict or isinstance(value, Mapping):
+        return value
+    return {}
+
+
 @dataclass(frozen=True, kw_only=True, order=True)
 class EndpointKey:
     inference_id: str
@@ -66,7 +75,7 @@ class EndpointKey:
         return f"{self.task_type}/{self.inference_id}"
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)  # one per endpoint: no __dict__ each
 class Source:
     """Where a spec came from: the file, its document, and a position per node."""
 
@@ -91,7 +100,7 @@ class Source:
         return (self.line, self.col)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)  # one per endpoint: no __dict__ each
 class EndpointSpec:
     """One desired endpoint as written: secret references left unresolved."""
 
@@ -106,11 +115,10 @@ class EndpointSpec:
         return EndpointKey(inference_id=self.inference_id, task_type=self.task_type)
 
     def block(self, name: str) -> Mapping[str, Any]:
-        value = self.body.get(name)
-        return value if isinstance(value, Mapping) else {}
+        return _block(self.body, name)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)  # one per endpoint: no __dict__ each
 class LiveEndpoint:
     """One endpoint as ``GET _inference/_all`` returns it (no secrets)."""
 
@@ -128,8 +136,7 @@ class LiveEndpoint:
         return self.inference_id.startswith(".")
 
     def block(self, name: str) -> Mapping[str, Any]:
-        value = self.body.get(name)
-        return value if isinstance(value, Mapping) else {}
+        return _block(self.body, name)
 
     @classmethod
     def from_api(cls, document: Mapping[str, Any]) -> LiveEndpoint:
@@ -156,11 +163,36 @@ class CallKind(enum.Enum):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SecretRef:
+    """Where a request carries a secret: the path inside its body (which holds the reference,
+    ``${env:NAME}``) and where the user wrote that reference (a ``${file:}`` path is relative to
+    that file; every error about it names file:line)."""
+
+    path: FieldPath
+    file: str
+    line: int = 0
+    col: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": list(self.path), "file": self.file, "line": self.line, "col": self.col}
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> SecretRef:
+        return cls(
+            path=tuple(document["path"]),
+            file=str(document["file"]),
+            line=int(document.get("line") or 0),
+            col=int(document.get("col") or 0),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
 class Request:
     """One HTTP call a planned change sends, exactly as apply will send it.
 
     ``body`` holds secret references (``${env:NAME}``) where a secret goes, never a value;
-    ``secrets`` names the paths inside ``body`` that the applier resolves just before sending.
+    ``secrets`` says where inside ``body`` they are (and where each was written): the applier
+    resolves them once per command, just before the first write.
     """
 
     kind: CallKind
@@ -168,7 +200,7 @@ class Request:
     path: str
     params: Mapping[str, str] = field(default_factory=dict)
     body: Mapping[str, Any] | None = None
-    secrets: tuple[FieldPath, ...] = ()
+    secrets: tuple[SecretRef, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -177,7 +209,7 @@ class Request:
             "path": self.path,
             "params": dict(self.params),
             "body": self.body,
-            "secrets": [list(p) for p in self.secrets],
+            "secrets": [ref.to_json() for ref in self.secrets],
         }
 
     @classmethod
@@ -188,5 +220,5 @@ class Request:
             path=str(document["path"]),
             params={str(k): str(v) for k, v in (document.get("params") or {}).items()},
             body=document.get("body"),
-            secrets=tuple(tuple(p) for p in document.get("secrets") or ()),
+            secrets=tuple(SecretRef.from_json(r) for r in document.get("secrets") or ()),
         )

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from reconciler import addresses
 from reconciler.client import Client
 from reconciler.errors import AuthError, Conflict, NotFound, OwnershipConflict
-from reconciler.model import undotted
-from reconciler.plan import Ownership
+from reconciler.model import FieldPath, undotted
+from reconciler.plan import Move, Ownership
 from reconciler.state import State, StateStore
 
 CLAIM_PREFIX = "claim."
@@ -44,6 +45,8 @@ class OtherDocument:
     doc_id: str
     managed: frozenset[str]
     legacy: bool  # format version 1: shared by every directory before ids were derived
+    declares: frozenset[str] = frozenset()  # declared there, managed by another document
+    releases: frozenset[str] = frozenset()  # managed there, no longer declared there
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,8 +101,14 @@ def read_records(client: Client, index: str) -> Records:
                 if isinstance(managed, Mapping)
                 else frozenset(),
                 legacy=_version(source) < 2,
+                declares=_listed(source.get("declared_not_owned")),
+                releases=_listed(source.get("no_longer_declared")),
             )
     return Records(claims=claims, documents=documents, hits=raw, truncated=int(total) > len(hits))
+
+
+def _listed(ids: Any) -> frozenset[str]:
+    return frozenset(str(i) for i in ids) if isinstance(ids, list) else frozenset()
 
 
 def _version(source: Mapping[str, Any]) -> int:
@@ -141,33 +150,73 @@ def resolve(records: Records, *, mine: str, state: State, declared: Iterable[str
             moving.pop(inference_id, None)
     ours |= set(moving)
     # an id another directory lists too, with no claim to decide, is nobody's to touch alone
-    others = {inference_id: ", ".join(sorted(owners)) for inference_id, owners in listed.items()}
+    others = {inference_id: tuple(sorted(owners)) for inference_id, owners in listed.items()}
     ours -= set(others)
+    documents = records.documents
+    # a spec moving between directories: every owner that no longer declares it lets it go ...
+    released = {
+        inference_id
+        for inference_id, owners in listed.items()
+        if all(inference_id in _releases(documents, owner) for owner in owners)
+    }
+    # ... and ours that another directory declares move there instead of being kept or pruned
+    declared_elsewhere = {
+        inference_id: document.doc_id
+        for document in sorted(documents.values(), key=lambda d: d.doc_id, reverse=True)
+        if document.doc_id != mine
+        for inference_id in document.declares & ours
+    }
     warnings = []
     if records.truncated:
         warnings.append(
             f"the state index holds more than {SEARCH_SIZE} documents; owners beyond them are unknown"
         )
     return Resolved(
-        ownership=_from_state(state, frozenset(ours), others=others),
+        ownership=replace(
+            _from_state(state, frozenset(ours), others=others, moving=moving),
+            declared_elsewhere=declared_elsewhere,
+            released=frozenset(released),
+        ),
         moving=moving,
         warnings=tuple(warnings),
     )
 
 
+def _releases(documents: Mapping[str, OtherDocument], doc_id: str) -> frozenset[str]:
+    document = documents.get(doc_id)
+    return document.releases if document is not None else frozenset()
+
+
 def _from_state(
-    state: State, mine: frozenset[str], *, others: Mapping[str, str] | None = None
+    state: State,
+    mine: frozenset[str],
+    *,
+    others: Mapping[str, tuple[str, ...]] | None = None,
+    moving: Mapping[str, str] | None = None,
 ) -> Ownership:
     return Ownership(
         mine=mine,
+        recorded=frozenset(state.managed),
+        moving=dict(moving or {}),
         others=dict(others or {}),
-        declared={
-            inference_id: frozenset(undotted(name) for name in entry.declared)
-            for inference_id, entry in state.managed.items()
-            if entry.declared is not None
-        },
+        declared=_declared_fields(state),
         known=state.available,
     )
+
+
+def _declared_fields(state: State) -> dict[str, frozenset[FieldPath]]:
+    """Each managed id's declared fields; endpoints declaring the same fields share one set
+    (thousands of endpoints made from a few templates: one set each would be most of the memory)."""
+    shared: dict[tuple[str, ...], frozenset[FieldPath]] = {}
+    declared = {}
+    for inference_id, entry in state.managed.items():
+        if entry.declared is None:
+            continue
+        fields = shared.get(entry.declared)
+        if fields is None:
+            fields = shared[entry.declared] = frozenset(undotted(n) for n in entry.declared)
+        declared[inference_id] = fields
+    return declared
 
 
 # -- writes -----------------------------------------------------------------------------------
@@ -282,15 +331,35 @@ def hand_over(
         release(client, store.index, inference_id, owner=store.doc_id)
 
 
-def forget_ids(client: Client, store: StateStore, inference_ids: Iterable[str]) -> tuple[str, ...]:
-    """Stop managing these endpoints, touching none of them (the caller holds the lock).
-    Returns the ids this document did not manage."""
-    wanted = list(inference_ids)
+def move_out(client: Client, store: StateStore, moves: Iterable[Move]) -> tuple[str, ...]:
+    """Hand endpoints this document manages to the directories that declare them now: each
+    claim passes to the new owner, then this document stops listing them. The endpoints are not
+    touched. Returns a note per endpoint that could not be handed over (another claim won)."""
+    handed: set[str] = set()
+    notes = []
+    for move in moves:
+        try:
+            claim(client, store.index, move.inference_id, owner=move.to, over=store.doc_id)
+        except OwnershipConflict as error:
+            notes.append(f"{move.address} was not handed over to {move.to}: {error}")
+        else:
+            handed.add(move.inference_id)
+    if handed:
+        store.drop(handed)
+    return tuple(notes)
+
+
+def forget_ids(client: Client, store: StateStore, written: Iterable[str]) -> tuple[str, ...]:
+    """Stop managing the endpoints ``written`` names (``ID`` or ``TASK_TYPE/ID``), touching none
+    of them (the caller holds the lock); the ids forgotten. One that this document does not
+    manage is an error before anything is written."""
     state = store.read()
-    unknown = tuple(i for i in wanted if i not in state.managed)
-    known = set(wanted) - set(unknown)
-    if known:
-        store.drop(known)
-    for inference_id in wanted:
+    known = {i: frozenset({entry.task_type}) for i, entry in state.managed.items()}
+    ids, problems = addresses.resolve(
+        "forget", written, known=known, where=f"is managed by {store.index}/{store.doc_id}"
+    )
+    addresses.check(problems)
+    store.drop(set(ids))
+    for inference_id in sorted(ids):
         release(client, store.index, inference_id, owner=store.doc_id)
-    return unknown
+    return tuple(sorted(ids))

@@ -1,30 +1,44 @@
-"""The saved plan: a versioned document that loads back into the same ``Plan`` and specs.
+"""The saved plan: a versioned document that loads back into the same executable ``Plan``.
 
 Owns the file ``plan --out`` writes and ``apply --plan`` and ``show`` read. It
 holds the rendering scripts read (``format_version`` "1", ``changes``,
 ``summary``, given by the caller: this module does not import a renderer) and
-a ``saved`` section: the typed plan with its requests (secret references,
-never values), the specs as written, where the plan was made (directory,
-environment, cluster URL, state document) and the fingerprint of the live
-listing it was made from. An ``integrity`` digest covers the whole document:
-any edit is refused. Paths are stored relative to the plan file, so it
-applies from any working directory. Pure apart from reading and writing the file.
+a ``saved`` section: the typed plan, which is all apply needs (each change's
+requests with secret references, never values, and where each reference was
+written; its state step; its expected state; the fingerprint of the snapshot
+the plan was made from), and where the plan was made (directory, environment,
+cluster URL, state document, the flags it was made with). An ``integrity``
+digest covers the whole document: any edit is refused. Paths are stored
+relative to the plan file, so it applies from any working directory. Pure
+apart from reading and writing the file.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path as FsPath
 from typing import Any
 
-from reconciler.errors import InputError, StalePlanError
-from reconciler.model import EndpointSpec, Request, Source, content_digest
-from reconciler.plan import Action, Change, Plan, Reason, Requested, Usage
+from reconciler.errors import InputError
+from reconciler.model import Request, content_digest
+from reconciler.plan import (
+    Action,
+    Change,
+    Expected,
+    Move,
+    Plan,
+    Reason,
+    Requested,
+    SnapshotFingerprint,
+    StateStep,
+    Usage,
+)
+from reconciler.region_policy import PolicyChange
 
-SAVED_VERSION = 2
+SAVED_VERSION = 3  # 3: the executable plan (requests, state steps, expected states)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,8 +46,6 @@ class SavedPlan:
     """A plan and everything apply needs to carry it out later, elsewhere."""
 
     plan: Plan
-    specs: tuple[EndpointSpec, ...]
-    listing_fingerprint: str
     directory: FsPath  # the desired-state directory (relative to the working directory when read)
     environment: str | None = None
     cluster: str = ""  # the cluster URL, without credentials
@@ -53,13 +65,8 @@ def write_plan_file(path: FsPath, saved: SavedPlan, *, rendered: Mapping[str, An
         "cluster": saved.cluster,
         "state_index": saved.state_index,
         "state_id": saved.state_id,
-        "listing_fingerprint": saved.listing_fingerprint,
         "requested": _requested_json(saved.requested),
-        "plan": _plan_json(saved.plan),
-        "specs": [
-            {"file": _relative(FsPath(s.source.file), base), "line": s.source.line, "body": s.body}
-            for s in saved.specs
-        ],
+        "plan": _plan_json(saved.plan, lambda file: _relative(FsPath(file), base)),
     }
     document["integrity"] = content_digest(document)
     try:
@@ -82,17 +89,13 @@ def read_plan_file(path: FsPath) -> SavedPlan:
                 "make the plan again with this reconciler"
             )
         base = path.resolve().parent
-        specs = tuple(_spec(entry, base) for entry in saved["specs"])
-        _check_specs(path, specs)  # input like any spec: its problems are named at file:line
         if claimed != content_digest(document):
             raise InputError(
                 f"{path}: the saved plan was changed after `reconciler plan --out` wrote it; "
                 "nothing was sent. Make the plan again"
             )
         result = SavedPlan(
-            plan=_plan(saved["plan"]),
-            specs=specs,
-            listing_fingerprint=str(saved["listing_fingerprint"]),
+            plan=_plan(saved["plan"], lambda file: str(_local(file, base))),
             directory=_local(str(saved["directory"]), base),
             environment=saved.get("environment"),
             cluster=str(saved.get("cluster") or ""),
@@ -109,32 +112,6 @@ def read_plan_file(path: FsPath) -> SavedPlan:
     return result
 
 
-def check_fresh(saved: SavedPlan, *, listing_fingerprint: str, replanned: Plan) -> None:
-    """Refuse a plan whose cluster moved since it was made, or whose requests no longer hold."""
-    if saved.listing_fingerprint != listing_fingerprint:
-        raise StalePlanError(
-            "the saved plan is stale: the cluster's endpoints changed since it was made; "
-            "run `reconciler plan` again (nothing was written)"
-        )
-    if _contract(saved.plan) != _contract(replanned):
-        raise StalePlanError(
-            "the saved plan is stale: its changes no longer match the cluster; "
-            "run `reconciler plan` again (nothing was written)"
-        )
-
-
-def _contract(plan: Plan) -> set[tuple[str, str, str]]:
-    """What a plan promises to do: per endpoint, the action and the exact requests."""
-    return {
-        (
-            change.inference_id,
-            change.action.value,
-            json.dumps([r.to_json() for r in change.requests], sort_keys=True),
-        )
-        for change in plan.changes
-    }
-
-
 def _relative(target: FsPath, base: FsPath) -> str:
     return os.path.relpath(target.resolve(), base)
 
@@ -148,33 +125,6 @@ def _local(stored: str, base: FsPath) -> FsPath:
         return absolute
 
 
-def _spec(entry: Mapping[str, Any], base: FsPath) -> EndpointSpec:
-    body = entry["body"]
-    return EndpointSpec(
-        inference_id=body["inference_id"],
-        task_type=body["task_type"],
-        service=body["service"],
-        body=body,
-        source=Source(file=str(_local(str(entry["file"]), base)), line=int(entry.get("line") or 0)),
-    )
-
-
-def _check_specs(path: FsPath, specs: tuple[EndpointSpec, ...]) -> None:
-    from reconciler.loader import Document
-    from reconciler.validate import validate_documents
-
-    documents = [
-        Document(body=s.body, source=Source(file=s.source.file, line=s.source.line or 1, col=1))
-        for s in specs
-    ]
-    result = validate_documents(documents, [])
-    if not result.ok:
-        raise InputError(
-            f"{path}: the specs saved in the plan are not valid; nothing was sent",
-            result.diagnostics,
-        )
-
-
 # -- the typed plan as JSON -------------------------------------------------------------------
 
 
@@ -183,7 +133,9 @@ def _requested_json(requested: Requested) -> dict[str, Any]:
         "replace": sorted(requested.replace),
         "adopt": sorted(requested.adopt),
         "send_secrets": sorted(requested.send_secrets),
+        "send_untracked": requested.send_untracked,
         "targets": sorted(requested.targets) if requested.targets is not None else None,
+        "create_timeout": requested.create_timeout,
     }
 
 
@@ -193,23 +145,43 @@ def _requested(document: Mapping[str, Any]) -> Requested:
         replace=frozenset(document.get("replace") or ()),
         adopt=frozenset(document.get("adopt") or ()),
         send_secrets=frozenset(document.get("send_secrets") or ()),
+        send_untracked=bool(document.get("send_untracked")),
         targets=frozenset(targets) if targets is not None else None,
+        create_timeout=document.get("create_timeout"),
     )
 
 
-def _plan_json(plan: Plan) -> dict[str, Any]:
+def _plan_json(plan: Plan, place: Callable[[str], str]) -> dict[str, Any]:
     return {
         "cluster_version": plan.cluster_version,
+        "declared": plan.declared,
+        "snapshot": plan.snapshot.to_json(),
         "prune": plan.prune,
         "unmanaged": list(plan.unmanaged),
+        "elsewhere": list(plan.elsewhere),
         "orphaned": list(plan.orphaned),
+        "moves": [
+            {"inference_id": m.inference_id, "task_type": m.task_type, "to": m.to}
+            for m in plan.moves
+        ],
         "warnings": list(plan.warnings),
         "state": plan.state,
-        "changes": [_change_json(change) for change in plan.changes],
+        "invocation": plan.invocation,
+        "relists": plan.relists,
+        "blocked": list(plan.blocked),
+        "changes": [_change_json(change, place) for change in plan.changes],
+        "region_policy": plan.region_policy.to_json() if plan.region_policy else None,
     }
 
 
-def _change_json(change: Change) -> dict[str, Any]:
+def _request_json(request: Request, place: Callable[[str], str]) -> dict[str, Any]:
+    document = request.to_json()
+    for ref in document["secrets"]:
+        ref["file"] = place(ref["file"])
+    return document
+
+
+def _change_json(change: Change, place: Callable[[str], str]) -> dict[str, Any]:
     return {
         "action": change.action.value,
         "inference_id": change.inference_id,
@@ -225,29 +197,56 @@ def _change_json(change: Change) -> dict[str, Any]:
         "in_use_by": {
             "pipelines": list(change.in_use_by.pipelines),
             "indices": list(change.in_use_by.indices),
+            **({"unknown": True} if change.in_use_by.unknown else {}),
         },
         "live_task_type": change.live_task_type,
         "live_service": change.live_service,
-        "requests": [request.to_json() for request in change.requests],
+        "requests": [_request_json(request, place) for request in change.requests],
         "drift": [list(p) for p in change.drift],
         "adopt": change.adopt,
-        "owner": change.owner,
+        "owners": list(change.owners),
+        "moved": change.moved,
+        "expected": change.expected.to_json() if change.expected is not None else None,
+        "step": change.step.to_json() if change.step is not None else None,
     }
 
 
-def _plan(document: Mapping[str, Any]) -> Plan:
+def _plan(document: Mapping[str, Any], place: Callable[[str], str]) -> Plan:
     return Plan(
-        changes=tuple(_change(c) for c in document["changes"]),
+        changes=tuple(_change(c, place) for c in document["changes"]),
         cluster_version=str(document["cluster_version"]),
+        declared=int(document.get("declared") or 0),
+        snapshot=SnapshotFingerprint.from_json(document["snapshot"]),
         unmanaged=tuple(document.get("unmanaged") or ()),
+        elsewhere=tuple(document.get("elsewhere") or ()),
         orphaned=tuple(document.get("orphaned") or ()),
+        moves=tuple(
+            Move(
+                inference_id=str(m["inference_id"]), task_type=str(m["task_type"]), to=str(m["to"])
+            )
+            for m in document.get("moves") or ()
+        ),
         warnings=tuple(document.get("warnings") or ()),
         prune=bool(document.get("prune")),
         state=str(document.get("state") or ""),
+        region_policy=PolicyChange.from_json(document["region_policy"])
+        if document.get("region_policy")
+        else None,
+        invocation=str(document.get("invocation") or ""),
+        relists=bool(document.get("relists")),
+        blocked=tuple(document.get("blocked") or ()),
     )
 
 
-def _change(document: Mapping[str, Any]) -> Change:
+def _request(document: Mapping[str, Any], place: Callable[[str], str]) -> Request:
+    request = Request.from_json(document)
+    return replace(
+        request,
+        secrets=tuple(replace(ref, file=place(ref.file)) for ref in request.secrets),
+    )
+
+
+def _change(document: Mapping[str, Any], place: Callable[[str], str]) -> Change:
     usage = document.get("in_use_by") or {}
     return Change(
         action=Action(document["action"]),
@@ -262,12 +261,17 @@ def _change(document: Mapping[str, Any]) -> Change:
         after=document.get("after"),
         notes=tuple(document.get("notes") or ()),
         in_use_by=Usage(
-            pipelines=tuple(usage.get("pipelines") or ()), indices=tuple(usage.get("indices") or ())
+            pipelines=tuple(usage.get("pipelines") or ()),
+            indices=tuple(usage.get("indices") or ()),
+            unknown=bool(usage.get("unknown")),
         ),
         live_task_type=str(document.get("live_task_type") or ""),
         live_service=str(document.get("live_service") or ""),
-        requests=tuple(Request.from_json(r) for r in document.get("requests") or ()),
+        requests=tuple(_request(r, place) for r in document.get("requests") or ()),
         drift=tuple(tuple(p) for p in document.get("drift") or ()),
         adopt=bool(document.get("adopt")),
-        owner=str(document.get("owner") or ""),
+        owners=tuple(str(o) for o in document.get("owners") or ()),
+        moved=bool(document.get("moved")),
+        expected=Expected.from_json(document["expected"]) if document.get("expected") else None,
+        step=StateStep.from_json(document["step"]) if document.get("step") else None,
     )

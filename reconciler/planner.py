@@ -4,7 +4,9 @@ Owns the decisions: create, update in place or replace, delete (prune), no-op;
 the comparison rules (declared keys by value, server-filled values never, a key
 removed since the last apply as a declared change, out-of-band drift restored
 in place or held); adoption and other owners; the exact requests of each change
-(built by ``calls``). The values it returns are ``plan``'s. No I/O.
+(built by ``calls``), what the state records when each succeeds and what each
+touched endpoint should look like afterwards. The values it returns are
+``plan``'s. No I/O.
 """
 
 from __future__ import annotations
@@ -22,20 +24,33 @@ from reconciler.model import (
     EndpointSpec,
     FieldPath,
     LiveEndpoint,
+    Request,
     dotted,
 )
-from reconciler.normalize import View, declared_fields, desired_view, field_of, live_view
+from reconciler.normalize import (
+    View,
+    declared_fields,
+    declared_names,
+    desired_view,
+    field_of,
+    live_view,
+)
 from reconciler.plan import (
     ORDER,
+    UNTRACKED,
     Action,
     Change,
+    Expected,
+    Move,
     Ownership,
     Plan,
     Reason,
     Requested,
     SecretStatus,
+    StateStep,
     Usage,
 )
+from reconciler.region_policy import ADDRESS as POLICY_ADDRESS
 from reconciler.secrets import SENSITIVE, SENSITIVE_CHANGED
 
 
@@ -51,10 +66,13 @@ def build_plan(
     requested: Requested | None = None,
     warnings: tuple[str, ...] = (),
     state: str = "",
+    invocation: str = "",
+    blocked: tuple[str, ...] = (),
 ) -> Plan:
     """Pair desired and live by id and decide one action for each. Pure."""
     owners = ownership or Ownership(known=False)
     asked = requested or Requested()
+    declared = len(specs)
     context = _Context(
         catalog=catalog, version=parse_version(cluster_version), owners=owners, asked=asked
     )
@@ -63,24 +81,36 @@ def build_plan(
     live_by_id = {endpoint.inference_id: endpoint for endpoint in live}
     desired_ids = {spec.inference_id for spec in specs}
     changes = [
-        _owned(
-            _change_for(
-                spec,
-                live_by_id.get(spec.inference_id),
+        _with_step(
+            _owned(
+                _change_for(
+                    spec,
+                    live_by_id.get(spec.inference_id),
+                    context,
+                    (secrets or {}).get(spec.inference_id, SecretStatus()),
+                ),
                 context,
-                (secrets or {}).get(spec.inference_id, SecretStatus()),
             ),
+            spec,
             context,
         )
         for spec in specs
     ]
     unmanaged: list[str] = []
+    elsewhere: list[str] = []
     orphaned: list[str] = []
+    moves: list[Move] = []
     for endpoint in live:
-        if endpoint.inference_id in desired_ids:
+        inference_id = endpoint.inference_id
+        if inference_id in desired_ids:
             continue
-        if endpoint.inference_id not in owners.mine or endpoint.preconfigured:
-            unmanaged.append(endpoint.inference_id)
+        if inference_id in owners.others and not endpoint.preconfigured:
+            elsewhere.append(inference_id)
+        elif inference_id not in owners.mine or endpoint.preconfigured:
+            unmanaged.append(inference_id)
+        elif inference_id in owners.declared_elsewhere:  # the spec moved: hand over, never delete
+            to = owners.declared_elsewhere[inference_id]
+            moves.append(Move(inference_id=inference_id, task_type=endpoint.task_type, to=to))
         elif prune and owners.known:
             facts = catalog.facts(endpoint.service, endpoint.task_type, context.version)
             changes.append(_delete(endpoint, facts))
@@ -95,7 +125,7 @@ def build_plan(
     if asked.targets is not None:
         notes += [
             f"--target {name}: neither declared nor in the cluster"
-            for name in sorted(asked.targets - desired_ids - set(live_by_id))
+            for name in sorted(asked.targets - desired_ids - set(live_by_id) - {POLICY_ADDRESS})
         ]
     changes = [_chunking_reset_note(change, context) for change in changes]
     changes.sort(key=lambda c: (ORDER.index(c.action), c.inference_id))
@@ -103,10 +133,15 @@ def build_plan(
         changes=tuple(changes),
         cluster_version=cluster_version,
         unmanaged=tuple(sorted(unmanaged)),
+        elsewhere=tuple(sorted(elsewhere)),
         orphaned=tuple(sorted(orphaned)),
+        moves=tuple(sorted(moves, key=lambda move: move.inference_id)),
         warnings=warnings + tuple(notes),
         prune=prune and owners.known,
         state=state,
+        invocation=invocation,
+        blocked=blocked,
+        declared=declared,
     )
 
 
@@ -123,18 +158,48 @@ def _owned(change: Change, context: _Context) -> Change:
     owners = context.owners
     if not owners.known or change.inference_id in owners.mine:
         return change
-    owner = owners.others.get(change.inference_id, "")
-    if owner and change.inference_id not in context.asked.adopt:
+    others = owners.others.get(change.inference_id, ())
+    moved = bool(others) and change.inference_id in owners.released
+    if others and not moved and change.inference_id not in context.asked.adopt:
         return replace(
             change,
             action=Action.NOOP,
             reason=Reason.OWNED_ELSEWHERE,
             requests=(),
             drift=(),
-            owner=owner,
+            owners=others,
         )
     exists = change.action is not Action.CREATE
-    return replace(change, adopt=exists or bool(owner), owner=owner)
+    return replace(change, adopt=exists or bool(others), owners=others, moved=moved)
+
+
+def _with_step(change: Change, spec: EndpointSpec, context: _Context) -> Change:
+    """The state step of a declared endpoint's change: what the state records if it succeeds."""
+    owners = context.owners
+    if change.reason is Reason.OWNED_ELSEWHERE or (
+        not owners.known and change.action is Action.NOOP
+    ):
+        return change
+    declared = declared_names(spec)
+    moved_from = owners.moving.get(spec.inference_id, "")
+    recorded = spec.inference_id in owners.recorded
+    if change.action is Action.NOOP and recorded and not change.adopt and not moved_from:
+        before = owners.declared.get(spec.inference_id)
+        if before is not None and before == declared_fields(spec):
+            return change
+    others = change.owners
+    return replace(
+        change,
+        step=StateStep(
+            task_type=spec.task_type,
+            service=spec.service,
+            declared=declared,
+            claim=owners.known and (change.adopt or bool(moved_from)),
+            over=others if spec.inference_id in context.asked.adopt or change.moved else (),
+            hand_over=(others if change.adopt else ()) + ((moved_from,) if moved_from else ()),
+            moved_from=moved_from,
+        ),
+    )
 
 
 def with_usage(plan: Plan, usage: Mapping[str, Usage]) -> Plan:
@@ -174,7 +239,8 @@ def _change_for(
             action=Action.CREATE,
             reason=Reason.NOT_IN_CLUSTER,
             after=masked(spec, declared_blocks, facts),
-            requests=(create_call(spec, facts),),
+            requests=(create_call(spec, facts, create_timeout=context.asked.create_timeout),),
+            expected=_expected(spec, desired_view(spec, facts), declared_fields(spec)),
             **base,
         )
     declared = declared_fields(spec)
@@ -190,7 +256,16 @@ def _change_for(
         live_task_type=live.task_type,
         live_service=live.service,
     )
-    replace_requests = replace_calls(spec, facts, live_task_type=live.task_type)
+    base["expected"] = _expected(spec, desired, declared | dropped)
+
+    def replace_requests() -> tuple[Request, ...]:  # built only for a replace (most are no-ops)
+        return replace_calls(
+            spec,
+            facts,
+            live_task_type=live.task_type,
+            create_timeout=context.asked.create_timeout,
+        )
+
     if live.task_type != spec.task_type or not same_service:
         path: FieldPath = ("task_type",) if live.task_type != spec.task_type else ("service",)
         return Change(
@@ -198,7 +273,7 @@ def _change_for(
             reason=Reason.TASK_TYPE_CHANGED if path == ("task_type",) else Reason.SERVICE_CHANGED,
             paths=(path,),
             replace_paths=(path,),
-            requests=replace_requests,
+            requests=replace_requests(),
             **base,
         )
     paths = changed_paths(desired, current)
@@ -211,7 +286,7 @@ def _change_for(
             paths=paths,
             secret_paths=secrets.changed,
             replace_paths=blocking,
-            requests=replace_requests,
+            requests=replace_requests(),
             **base,
         )
     drift = tuple(p for p in paths if p not in ours)  # set out of band, declared by nobody
@@ -223,10 +298,12 @@ def _change_for(
             reason=Reason.REPLACE_REQUESTED,
             paths=paths,
             secret_paths=secrets.changed,
-            requests=replace_requests,
+            requests=replace_requests(),
             **base,
         )
     sent = ours + restorable
+    if held:
+        base["expected"] = replace(base["expected"], ignored=held)
     if not sent and not secrets.changed:
         return Change(
             action=Action.NOOP,
@@ -245,6 +322,15 @@ def _change_for(
         requests=(update,) if update else (),
         drift=held,
         **base,
+    )
+
+
+def _expected(spec: EndpointSpec, desired: View, compared: frozenset[FieldPath]) -> Expected:
+    return Expected(
+        task_type=spec.task_type,
+        service=spec.service,
+        view=desired,
+        compared=tuple(sorted(compared, key=dotted)),
     )
 
 
@@ -290,6 +376,7 @@ def _delete(endpoint: LiveEndpoint, facts: EndpointFacts) -> Change:
         live_task_type=endpoint.task_type,
         live_service=endpoint.service,
         requests=(delete_call(task_type=endpoint.task_type, inference_id=endpoint.inference_id),),
+        step=StateStep(entry=False),
     )
 
 
@@ -332,11 +419,7 @@ def _chunking_reset_note(change: Change, context: _Context) -> Change:
 
 
 def _secret_notes(secrets: SecretStatus, inference_id: str) -> tuple[str, ...]:
-    notes = [
-        f"{dotted(path)}: secret not tracked (not sent by reconciler yet); rotation cannot be "
-        f"detected. Send it once, in place, with `apply --send-secrets {inference_id}`"
-        for path in secrets.untracked
-    ]
+    notes = [f"{dotted(path)}: {UNTRACKED}" for path in secrets.untracked]
     notes += [
         f"{dotted(path)}: secret reference not resolvable here; rotation not checked"
         for path in secrets.unresolved

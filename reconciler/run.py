@@ -1,9 +1,11 @@
 """The sequences of a run against a cluster: plan, and apply with every check in its place.
 
-Owns the order of things, outside the command line: read the cluster and
-plan; for apply, the freshness of a saved plan, the safety rules, secret
-resolution, the lock, a new plan under the lock (checked again), the
-confirmation (a callback), carrying the plan out, adoption, and verification.
+Owns the order of things, outside the command line. ``apply DIR``: every
+secret reference resolved (once), the lock, the snapshot read once, one plan,
+safety, show, confirm (a callback), carry out (``apply.Executor``), verify
+(one listing read against the plan's expected states). ``apply --plan``: the
+lock, the snapshot read once and compared with the plan's fingerprint (stale:
+refused, naming what moved), then the same carrying out. Never a second plan.
 The ``cli`` package parses flags, calls these, prints, and maps errors to exit codes.
 """
 
@@ -12,52 +14,61 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path as FsPath
+from typing import Any
 
-from reconciler.apply import Applier, ApplyResult, Outcome, Progress, apply_lock
+from reconciler import addresses
+from reconciler.addresses import known_endpoints
+from reconciler.apply import Executor, HeldLock, Progress, apply_lock
+from reconciler.availability import blocked_specs
 from reconciler.catalog import ANY_VERSION, Catalog
-from reconciler.errors import InputError, VerificationError
-from reconciler.fingerprints import check_key, self_contained
+from reconciler.diagnostics import Diagnostic
+from reconciler.errors import (
+    InputError,
+    SecretError,
+    StalePlanError,
+    VerificationError,
+)
+from reconciler.fingerprints import check_key, is_current, self_contained
 from reconciler.live import (
     Snapshot,
+    read_endpoints,
     read_snapshot,
     read_usage,
     rekeyed,
     secret_statuses,
-    stale_fingerprints,
 )
-from reconciler.model import EndpointSpec
-from reconciler.normalize import declared_names
-from reconciler.ownership import forget_ids, hand_over, resolve, take_claims
-from reconciler.plan import Action, Ownership, Plan, Requested
-from reconciler.planfile import SavedPlan, check_fresh
+from reconciler.model import EndpointSpec, LiveEndpoint
+from reconciler.ownership import Records, forget_ids, resolve
+from reconciler.plan import SEND_UNTRACKED, Action, ApplyResult, Plan, Requested
+from reconciler.planfile import SavedPlan
 from reconciler.planner import build_plan, with_usage
+from reconciler.policy_steps import (
+    carry_out_policy,
+    check_policy_version,
+    plan_region_policy,
+    verify_policy,
+)
+from reconciler.region_policy import ADDRESS as POLICY_ADDRESS
+from reconciler.region_policy import (
+    RegionPolicySpec,
+)
 from reconciler.safety import Permissions, check_safety
-from reconciler.secrets import secret_paths, unresolvable
+from reconciler.secrets import SecretValues, get_path, secret_paths
 from reconciler.session import Session, check_versions
 from reconciler.state import State, StateStore
+from reconciler.verify import Comparison, recovered
 
 
 @dataclass(frozen=True, kw_only=True)
 class Planned:
-    """A plan, the snapshot of the cluster it was made from, and the endpoints that move out of
-    a legacy shared state document into this directory's own at the next apply."""
+    """A plan, the snapshot of the cluster it was made from, and the state apply starts from
+    (the snapshot's, with what an interrupted apply's intent tells and the entries of
+    endpoints moving out of a legacy document)."""
 
     plan: Plan
     snapshot: Snapshot
-    moving: Mapping[str, str] = field(default_factory=dict)  # id -> legacy document
-    ownership: Ownership = field(default_factory=Ownership)
-
-    def unrecorded(self, specs: Sequence[EndpointSpec]) -> frozenset[str]:
-        """Declared endpoints that exist and are ours by claim, but that our state does not list
-        (an apply stopped between its claim and its state write)."""
-        live = {e.inference_id for e in self.snapshot.endpoints}
-        return frozenset(
-            s.inference_id
-            for s in specs
-            if s.inference_id in self.ownership.mine
-            and s.inference_id in live
-            and s.inference_id not in self.snapshot.state.managed
-        )
+    state: State
+    requested: Requested = field(default_factory=Requested)  # every address read as an id
 
 
 def make_plan(
@@ -66,17 +77,22 @@ def make_plan(
     *,
     prune: bool,
     requested: Requested | None = None,
-    version: str | None = None,
+    values: SecretValues | None = None,
+    policy: RegionPolicySpec | None = None,
 ) -> Planned:
-    """Read the cluster (a constant number of requests) and plan ``specs`` against it.
+    """Read the cluster (one round trip) and plan ``specs`` against it.
 
-    Every secret reference is resolved first, as apply will resolve it: a missing or empty one
-    is an error (file:line, all at once) before any request, so a green plan means apply can send.
+    Every secret reference is resolved first, as apply will resolve it (``values``: once per
+    command): a missing or empty one is an error (file:line, all at once) before any request,
+    so a green plan means apply can send.
     """
     asked = requested or Requested()
+    if asked.create_timeout is None:  # the flag, else reconciler.yaml (else the service's)
+        asked = replace(asked, create_timeout=session.settings.create_timeout)
+    values = values or SecretValues()
     check_key()
-    check_references(specs, session.catalog)
-    snapshot = read_snapshot(session.client, session.store, version=version)
+    check_references(specs, session.catalog, values)
+    snapshot = read_snapshot(session.client, session.store, region_policy=policy is not None)
     check_versions(
         tuple(specs),
         session.catalog,
@@ -84,15 +100,33 @@ def make_plan(
         offered=snapshot.offered,
         live=snapshot.endpoints,
     )
+    check_policy_version(policy, snapshot.version)
     live_ids = frozenset(e.inference_id for e in snapshot.endpoints)
+    blocked = blocked_specs(specs, session.catalog, snapshot.offered, live_ids=live_ids)
+    asked = named_endpoints(asked, specs, snapshot.endpoints)
+    comparison = Comparison(catalog=session.catalog, version=snapshot.version)
+    recovery = recovered(snapshot.state, snapshot.endpoints, comparison)
     resolved = resolve(
         snapshot.records,
         mine=session.store.doc_id,
-        state=snapshot.state,
+        state=recovery.state,
         declared=[spec.inference_id for spec in specs],
     )
-    snapshot = replace(snapshot, state=_with_moving(session, snapshot.state, resolved.moving))
-    warnings = list(snapshot.warnings) + list(resolved.warnings)
+    # endpoints recovered from an intent are not recorded yet: their entries are written; so are
+    # those whose fingerprints are of an older form (re-keyed where the secret still matches)
+    stale = frozenset(
+        i for i, e in snapshot.state.managed.items() if not all(map(is_current, e.secrets.values()))
+    )
+    ownership = replace(resolved.ownership, recorded=frozenset(snapshot.state.managed) - stale)
+    state = _with_moving(session, recovery.state, snapshot.records, resolved.moving)
+    if stale and state.available:
+        state = rekeyed(state, specs, session.catalog, version=snapshot.version, values=values)
+    warnings = list(snapshot.warnings) + list(resolved.warnings) + list(recovery.notes)
+    if recovery.recorded:
+        warnings.append(
+            f"an interrupted apply created {len(recovery.recorded)} endpoint(s) as planned; "
+            "recorded with the secrets it sent"
+        )
     for legacy in sorted(set(resolved.moving.values())):
         moved = sorted(i for i, source in resolved.moving.items() if source == legacy)
         warnings.append(
@@ -104,43 +138,117 @@ def make_plan(
     if prune and not snapshot.state.available:
         warnings.append("--prune ignored: the state index is not readable, so ownership is unknown")
     plan = build_plan(
-        specs=tuple(specs),
+        specs=tuple(spec for spec in specs if spec.inference_id not in blocked),
         live=snapshot.endpoints,
         catalog=session.catalog,
         cluster_version=snapshot.version,
-        ownership=resolved.ownership,
+        ownership=ownership,
         secrets=secret_statuses(
             specs,
-            snapshot.state,
+            state,
             session.catalog,
             live_ids=live_ids,
             version=snapshot.version,
+            values=values,
             send=asked.send_secrets,
+            send_untracked=asked.send_untracked,
         ),
         prune=prune and snapshot.state.available,
         requested=asked,
         warnings=tuple(warnings),
         state=f"{session.store.index}/{session.store.doc_id}",
+        invocation=session.settings.invocation,
+        blocked=tuple(str(problem) for _, problem in sorted(blocked.items())),
     )
     usage = read_usage(session.client, plan.changes, snapshot.version)
-    return Planned(
-        plan=with_usage(plan, usage) if usage else plan,
-        snapshot=snapshot,
-        moving=resolved.moving,
-        ownership=resolved.ownership,
+    unknown = sorted(i for i, used in usage.items() if used.unknown)
+    if unknown:
+        plan = replace(plan, warnings=(*plan.warnings, _usage_unknown(unknown)))
+    plan = with_usage(plan, usage) if usage else plan
+    listed = _listed(state, plan, asked.targets)
+    snapshot, policy_change = plan_region_policy(
+        session, snapshot, policy, prune=prune and snapshot.state.available, requested=asked
+    )
+    plan = replace(
+        plan,
+        snapshot=snapshot.fingerprint_for(plan.scope),
+        relists=state.available and _lists(listed) != _lists(state),
+        region_policy=policy_change,
+    )
+    return Planned(plan=plan, snapshot=snapshot, state=listed, requested=asked)
+
+
+def _lists(state: State) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    return state.declared_not_owned, state.no_longer_declared
+
+
+def _listed(state: State, plan: Plan, targets: frozenset[str] | None) -> State:
+    """The state with what the plan found for the other directories: the ids this directory
+    declares that another manages, and those it manages but no longer declares (a targeted
+    plan saw only its targets: what it did not see stays as recorded)."""
+
+    def merged(previous: tuple[str, ...], now: set[str]) -> tuple[str, ...]:
+        kept = {i for i in previous if targets is not None and i not in targets}
+        return tuple(sorted(kept | now))
+
+    return replace(
+        state,
+        declared_not_owned=merged(
+            state.declared_not_owned, {c.inference_id for c in plan.conflicts}
+        ),
+        no_longer_declared=merged(state.no_longer_declared, set(plan.orphaned)),
     )
 
 
-def _with_moving(session: Session, state: State, moving: Mapping[str, str]) -> State:
+def named_endpoints(
+    asked: Requested, specs: Sequence[EndpointSpec], live: Sequence[LiveEndpoint]
+) -> Requested:
+    """``asked`` with every address (``ID`` or ``TASK_TYPE/ID``) read as an id; an address that
+    names nothing declared here and nothing in the cluster is an error, before any write."""
+    known = known_endpoints(
+        ((s.inference_id, s.task_type) for s in specs),
+        ((e.inference_id, e.task_type) for e in live),
+    )
+    known.setdefault(POLICY_ADDRESS, frozenset())  # --target region_policy: the policy alone
+    where = "is declared in this directory or exists in the cluster"
+    problems: list[str] = []
+    named: dict[str, frozenset[str]] = {}
+    untracked = SEND_UNTRACKED in asked.send_secrets
+    for flag, written in (
+        ("--replace", asked.replace),
+        ("--adopt", asked.adopt),
+        ("--send-secrets", asked.send_secrets - {SEND_UNTRACKED}),
+        ("--target", asked.targets or ()),
+    ):
+        named[flag], found = addresses.resolve(flag, sorted(written), known=known, where=where)
+        problems += found
+    addresses.check(problems)
+    return replace(
+        asked,
+        replace=named["--replace"],
+        adopt=named["--adopt"],
+        send_secrets=named["--send-secrets"],
+        send_untracked=asked.send_untracked or untracked,
+        targets=named["--target"] if asked.targets is not None else None,
+    )
+
+
+def _with_moving(
+    session: Session, state: State, records: Records, moving: Mapping[str, str]
+) -> State:
     """This directory's state with the entries of endpoints moving out of a legacy document
     (their fingerprints stay valid: a new document takes the legacy document's salt, and only
-    the legacy salt-keyed form depends on it)."""
+    the legacy salt-keyed form depends on it). The legacy documents are in the snapshot's
+    records already: nothing is read."""
     if not moving:
         return state
     managed = dict(state.managed)
     salt = state.salt
     for legacy in sorted(set(moving.values())):
-        source = StateStore(session.client, index=session.store.index, doc_id=legacy).read()
+        hit = records.hits.get(legacy)
+        if hit is None:
+            continue
+        source = StateStore(session.client, index=session.store.index, doc_id=legacy).parse(hit)
         if not state.exists:
             salt = source.salt
         for inference_id, entry in source.managed.items():
@@ -155,8 +263,8 @@ def _with_moving(session: Session, state: State, moving: Mapping[str, str]) -> S
     return replace(state, managed=managed, salt=salt)
 
 
-def check_references(specs: Sequence[EndpointSpec], catalog: Catalog) -> None:
-    """Every secret reference of ``specs`` resolves here (the values are remembered for scrubbing)."""
+def check_references(specs: Sequence[EndpointSpec], catalog: Catalog, values: SecretValues) -> None:
+    """Every secret reference of ``specs`` resolves here (once: ``values`` keeps them)."""
     wanted = [
         (
             spec,
@@ -166,10 +274,37 @@ def check_references(specs: Sequence[EndpointSpec], catalog: Catalog) -> None:
         )
         for spec in specs
     ]
-    problems = unresolvable(wanted)
+    problems = values.problems(wanted)
     if problems:
         raise InputError(
             f"{len(problems)} secret reference(s) cannot be resolved; nothing was sent", problems
+        )
+
+
+def check_requests(plan: Plan, values: SecretValues) -> None:
+    """Every secret reference of the plan's requests resolves here (once: ``values`` keeps
+    them), before the first write; errors name where each reference was written."""
+    problems: list[Diagnostic] = []
+    for change in plan.changes:
+        for request in change.requests:
+            for ref in request.secrets:
+                try:
+                    values.value(
+                        get_path(request.body or {}, ref.path),
+                        file=ref.file,
+                        line=ref.line,
+                        col=ref.col,
+                        path=ref.path,
+                    )
+                except SecretError as error:
+                    message = str(error).split(": ", 1)[-1]
+                    problems.append(
+                        Diagnostic(file=ref.file, line=ref.line, col=ref.col, message=message)
+                    )
+    if problems:
+        unique = list(dict.fromkeys(problems))
+        raise InputError(
+            f"{len(unique)} secret reference(s) cannot be resolved; nothing was sent", unique
         )
 
 
@@ -213,137 +348,185 @@ def apply_specs(
     *,
     options: ApplyOptions,
     hooks: ApplyHooks,
-    saved: SavedPlan | None = None,
+    policy: RegionPolicySpec | None = None,
 ) -> Applied:
-    """Plan, check, lock, plan again, confirm, take ownership, carry out, verify."""
+    """``apply DIR``: every reference resolved (once), the lock, the snapshot read once, one
+    plan, safety, show, confirm, carry out (intent, requests, outcomes), verify."""
     specs = tuple(specs)
-    planned = _checked_plan(session, specs, options=options, saved=saved)
-    if not planned.plan.has_changes and not _ownership_work(planned, specs):
-        hooks.show(planned.plan)
-        return Applied(plan=planned.plan, result=ApplyResult(outcomes=()))
-    with apply_lock(session) as note:
-        if note:
-            hooks.note(note)
-        planned = _checked_plan(  # the truth under the lock
-            session, specs, options=options, saved=saved, version=planned.snapshot.version
-        )
-        hooks.show(planned.plan)
-        if planned.plan.has_changes:
-            hooks.confirm(planned.plan)
-        taken, refused = _take_ownership(session, planned)
-        state = planned.snapshot.state
-        state = replace(state, managed={k: v for k, v in state.managed.items() if k not in refused})
-        state = rekeyed(state, specs, session.catalog, version=planned.snapshot.version)
-        applier = Applier(
+    values = SecretValues()
+    check_references(specs, session.catalog, values)
+    with apply_lock(session) as lock:
+        if lock.note:
+            hooks.note(lock.note)
+        planned = make_plan(
             session,
             specs,
-            salt=state.salt,
-            parallelism=options.parallelism,
-            progress=hooks.progress,
-            adopted=taken | planned.unrecorded(specs),
+            prune=options.prune,
+            requested=options.requested,
+            values=values,
+            policy=policy,
         )
-        runnable = replace(
+        applied = _carry_out(
+            session,
             planned.plan,
-            changes=tuple(c for c in planned.plan.changes if c.inference_id not in refused),
+            planned.state,
+            values=values,
+            options=replace(options, requested=planned.requested),
+            hooks=hooks,
+            lock=lock,
         )
-        result = applier.run(runnable, state, planned.snapshot.endpoints)
-        _hand_over(session, planned, taken=taken, result=result)
-    result = replace(
-        result,
-        outcomes=result.outcomes
-        + tuple(
-            Outcome(change=change, ok=False, message=refused[change.inference_id])
-            for change in planned.plan.changes
-            if change.inference_id in refused and change.action.writes
-        ),
-    )
-    if result.differences and not result.failed:
-        error = VerificationError(
-            "applied, but reading back shows the cluster differs from the plan:\n  "
-            + "\n  ".join(result.differences)
-        )
-        error.result = result
-        raise error
-    return Applied(plan=planned.plan, result=result)
+    return _lock_left(session, applied)
 
 
-def _ownership_work(planned: Planned, specs: tuple[EndpointSpec, ...]) -> bool:
-    """Whether the state must be written although no endpoint changes: adoptions, moves out
-    of a legacy document, fields whose declaration changed since the last apply, or secret
-    fingerprints of an older form to re-key."""
-    if not planned.snapshot.state.available:
-        return False
-    if planned.moving or planned.unrecorded(specs) or any(c.adopt for c in planned.plan.changes):
-        return True
-    if stale_fingerprints(planned.snapshot.state):
-        return True
-    managed = planned.snapshot.state.managed
-    return any(
-        spec.inference_id in managed and managed[spec.inference_id].declared != declared_names(spec)
-        for spec in specs
+def _lock_left(session: Session, applied: Applied) -> Applied:
+    """The run's result, with a word on a lock that could not be released (the cluster was
+    lost): when it expires, and the command that removes it sooner."""
+    if not session.store.lock_left:
+        return applied
+    notes = applied.result.notes + (session.store.lock_left,)
+    return replace(applied, result=replace(applied.result, notes=notes))
+
+
+def _usage_unknown(ids: Sequence[str]) -> str:
+    return (
+        f"not known whether pipelines or indices use {', '.join(ids)}: this key may not ask "
+        "(DELETE ?dry_run=true needs the cluster privilege manage_inference, which a read-only "
+        "plan key lacks); apply asks with its own key and refuses to destroy an endpoint in use "
+        "unless --allow-destroy-in-use"
     )
 
 
-def _take_ownership(session: Session, planned: Planned) -> tuple[frozenset[str], dict[str, str]]:
-    """Claim what becomes ours by adoption, by --adopt or by a move out of a legacy document."""
-    wanted = {c.inference_id: c.owner for c in planned.plan.changes if c.adopt}
-    wanted.update({inference_id: "" for inference_id in planned.moving})
-    return take_claims(session.client, session.store, wanted)
+def apply_saved(
+    session: Session, saved: SavedPlan, *, options: ApplyOptions, hooks: ApplyHooks
+) -> Applied:
+    """``apply --plan FILE``: the lock, the snapshot read once and compared with the one the
+    plan was made from (stale: refused, naming what moved, nothing written), then exactly the
+    saved requests. Never plans."""
+    plan = saved.plan
+    values = SecretValues()
+    check_key()
+    check_requests(plan, values)
+    with apply_lock(session) as lock:
+        if lock.note:
+            hooks.note(lock.note)
+        snapshot = read_snapshot(
+            session.client, session.store, region_policy=bool(plan.snapshot.region_policy)
+        )
+        moved = plan.snapshot.moved(snapshot.fingerprint_for(plan.scope))
+        if moved:
+            raise StalePlanError(
+                "the saved plan is stale: since it was made, these changed: "
+                + "; ".join(moved)
+                + ". Run `reconciler plan` again (nothing was written)"
+            )
+        unasked = [c for c in plan.changes if c.in_use_by.unknown]
+        if unasked:  # planned with a key that may not ask who uses them: ask now
+            plan = with_usage(plan, read_usage(session.client, unasked, snapshot.version))
+        comparison = Comparison(catalog=session.catalog, version=snapshot.version)
+        state = recovered(snapshot.state, snapshot.endpoints, comparison).state
+        moving = {
+            c.inference_id: c.step.moved_from
+            for c in plan.changes
+            if c.step is not None and c.step.moved_from
+        }
+        state = _with_moving(session, state, snapshot.records, moving)
+        applied = _carry_out(
+            session, plan, state, values=values, options=options, hooks=hooks, lock=lock
+        )
+    return _lock_left(session, applied)
 
 
-def _hand_over(
-    session: Session, planned: Planned, *, taken: frozenset[str], result: ApplyResult
-) -> None:
-    """After our state is written: the documents we took endpoints from stop listing them, and
-    the claims of endpoints we deleted are released."""
-    previous: dict[str, set[str]] = {}
-    for change in planned.plan.changes:
-        if change.inference_id in taken and change.owner:
-            for owner in change.owner.split(", "):
-                previous.setdefault(owner, set()).add(change.inference_id)
-    for inference_id, legacy in planned.moving.items():
-        if inference_id in taken:
-            previous.setdefault(legacy, set()).add(inference_id)
-    deleted = [
-        o.change.inference_id for o in result.outcomes if o.ok and o.change.action is Action.DELETE
-    ]
-    hand_over(session.client, session.store, previous=previous, deleted=deleted)
-
-
-def forget(session: Session, inference_ids: Sequence[str]) -> tuple[str, ...]:
-    """Stop managing these endpoints, touching none of them (under the lock). Returns the ids
-    this directory did not manage."""
-    with apply_lock(session):
-        return forget_ids(session.client, session.store, inference_ids)
-
-
-def _checked_plan(
+def _carry_out(
     session: Session,
-    specs: tuple[EndpointSpec, ...],
+    plan: Plan,
+    state: State,
     *,
+    values: SecretValues,
     options: ApplyOptions,
-    saved: SavedPlan | None,
-    version: str | None = None,
-) -> Planned:
-    """A plan apply may carry out: made (every secret resolved first), fresh, and safe."""
-    planned = make_plan(
-        session, specs, prune=options.prune, requested=options.requested, version=version
+    hooks: ApplyHooks,
+    lock: HeldLock,
+) -> Applied:
+    """Under the lock: safety, show, confirm, execute, verify."""
+    check_safety(plan, options.permissions)
+    hooks.show(plan)
+    if not plan.has_changes and not plan.records:
+        return Applied(plan=plan, result=ApplyResult(outcomes=()))
+    if plan.has_changes:
+        hooks.confirm(plan)
+    comparison = Comparison(catalog=session.catalog, version=plan.cluster_version)
+    executor = Executor(
+        session,
+        values=values,
+        matches=comparison.matches,
+        parallelism=options.parallelism,
+        progress=hooks.progress,
+        lock_lost=lock.lost,
     )
-    if saved is not None:
-        check_fresh(
-            saved,
-            listing_fingerprint=planned.snapshot.listing_fingerprint,
-            replanned=planned.plan,
+    state, policy_done = carry_out_policy(
+        session, plan.region_policy, state, allow_in_use=options.allow_destroy_in_use
+    )
+    result = replace(executor.run(plan, state), region_policy=policy_done)
+    touched = [o.change for o in result.outcomes if o.ok and o.change.action.writes]
+    if touched and not result.failed:
+        result = replace(result, differences=_verify(session, touched, comparison))
+    if plan.region_policy is not None and plan.region_policy.action.writes:
+        result = replace(
+            result, differences=result.differences + verify_policy(session, plan.region_policy)
         )
-    check_safety(planned.plan, specs, options.permissions)
-    return planned
+    if result.differences:
+        raise VerificationError(
+            "applied, but reading back shows the cluster differs from the plan:\n  "
+            + "\n  ".join(result.differences),
+            result=result,
+        )
+    return Applied(plan=plan, result=result)
+
+
+def _verify(session: Session, touched: Sequence[Any], comparison: Comparison) -> tuple[str, ...]:
+    """One listing read: each touched endpoint against the state the plan expected."""
+    live = {e.inference_id: e for e in read_endpoints(session.client)}
+    differences = []
+    for change in touched:
+        endpoint = live.get(change.inference_id)
+        if change.action is Action.DELETE:
+            if endpoint is not None:
+                differences.append(f"{change.address}: still exists after its delete")
+            continue
+        if change.expected is None:
+            continue
+        found = comparison.differences(change.expected, endpoint)
+        if found:
+            differences.append(f"{change.address}: differs from the plan ({', '.join(found)})")
+    return tuple(differences)
+
+
+def forget(
+    session: Session, written: Sequence[str], specs: Sequence[EndpointSpec]
+) -> tuple[str, ...]:
+    """Stop managing the endpoints ``written`` names, touching none of them (under the lock);
+    the ids forgotten. One the directory still declares is refused: the next apply would adopt
+    it again, so forgetting it would be undone without a word."""
+    declared = {spec.inference_id: spec for spec in specs}
+    still = [declared[i] for i in sorted(addresses.ids_of(written)) if i in declared]
+    if still:
+        raise InputError(
+            f"{len(still)} endpoint(s) to forget are still declared here; the next apply would "
+            "adopt them again. Remove (or move) their specs first; nothing was changed",
+            [
+                spec.source.problem(
+                    ("inference_id",), f"{spec.task_type}/{spec.inference_id} is declared here"
+                )
+                for spec in still
+            ],
+        )
+    with apply_lock(session):
+        return forget_ids(session.client, session.store, written)
 
 
 def saved_plan(
     session: Session,
     planned: Planned,
     *,
-    specs: Sequence[EndpointSpec],
     directory: FsPath,
     environment: str | None,
     requested: Requested | None = None,
@@ -352,8 +535,6 @@ def saved_plan(
     return SavedPlan(
         requested=requested or Requested(),
         plan=planned.plan,
-        specs=tuple(specs),
-        listing_fingerprint=planned.snapshot.listing_fingerprint,
         directory=directory,
         environment=environment,
         cluster=session.origin,

@@ -2,16 +2,14 @@
 
 Owns the refusals of a plan, as a pure function, so that ``plan`` can report
 exactly what ``apply`` would refuse, and ``apply`` checks the same rules before
-its first write and again on the plan it makes under the lock.
+its first write (under the lock, on the one plan it carries out).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from reconciler.errors import SafetyError
-from reconciler.model import EndpointSpec
 from reconciler.plan import Plan
 
 
@@ -23,12 +21,10 @@ class Permissions:
     replace: frozenset[str] = frozenset()  # --replace ID: replacing these was asked for by name
 
 
-def refusals(
-    plan: Plan, specs: Sequence[EndpointSpec], permissions: Permissions
-) -> tuple[str, ...]:
+def refusals(plan: Plan, permissions: Permissions) -> tuple[str, ...]:
     """Every reason apply would refuse ``plan``; () when it may go ahead."""
     found: list[str] = []
-    if plan.prune and not specs:
+    if plan.prune and not plan.declared:
         found.append(
             "refusing to prune with an empty desired state: it would delete every managed endpoint"
         )
@@ -58,11 +54,28 @@ def refusals(
                 f"refusing to {change.action.value} {change.address}: it is in use by {users}; "
                 "pass --allow-destroy-in-use to do it anyway"
             )
+    policy = plan.region_policy
+    if (
+        policy is not None
+        and policy.action.writes
+        and policy.denies_in_use
+        and not permissions.allow_destroy_in_use
+    ):
+        users = "; ".join(
+            f"{inference_id} (used by "
+            + ", ".join([f"pipeline {p}" for p in u.pipelines] + [f"index {i}" for i in u.indices])
+            + ")"
+            for inference_id, u in sorted(policy.in_use.items())
+        )
+        found.append(
+            f"refusing to {policy.action.value} the region policy: it would deny EIS endpoints in "
+            f"use: {users}; pass --allow-destroy-in-use to apply it anyway (sent with force=true)"
+        )
     return tuple(found)
 
 
-def check_safety(plan: Plan, specs: Sequence[EndpointSpec], permissions: Permissions) -> None:
+def check_safety(plan: Plan, permissions: Permissions) -> None:
     """Raise SafetyError (exit 3) with the first refusal, if there is one."""
-    found = refusals(plan, specs, permissions)
+    found = refusals(plan, permissions)
     if found:
         raise SafetyError(found[0])

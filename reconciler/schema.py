@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # jsonschema is imported when a document needs explaining: mo
 
 ENDPOINT_SCHEMA = "endpoint.schema.json"
 SETTINGS_SCHEMA = "reconciler.schema.json"
+REGION_POLICY_SCHEMA = "region-policy.schema.json"
 SECRET_HINT = "is a secret: write a ${env:NAME} or ${file:PATH} reference, never the value"
 # The regular expression would also reject a leading '.', but would not say why.
 RESERVED_ID = (
@@ -105,6 +106,23 @@ def check_document(document: Document) -> list[Diagnostic]:
     return diagnostics
 
 
+@cache
+def _region_policy_validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
+    path = schemas_dir() / REGION_POLICY_SCHEMA
+    return Draft202012Validator(json.loads(path.read_text(encoding="utf-8")))
+
+
+def check_region_policy(document: Document) -> list[Diagnostic]:
+    """Every schema problem of a region policy document, each at its YAML position."""
+    return [
+        document.source.problem(path, message)
+        for error in _region_policy_validator().iter_errors(document.body)
+        for path, message in _explain(error, document.body)
+    ]
+
+
 def dotted(path: Iterable[Any]) -> str:
     return ".".join(str(part) for part in path) or "(document)"
 
@@ -116,6 +134,14 @@ def _secret_fields(body: Any) -> frozenset[str]:
 
 def _is_secret(path: FieldPath, body: Any) -> bool:
     return len(path) >= 2 and path[0] == "service_settings" and path[1] in _secret_fields(body)
+
+
+def _did_you_mean(written: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'model_id'?)`` for a near miss among ``known`` ("" when none is near)."""
+    import difflib
+
+    close = difflib.get_close_matches(written, sorted(known), n=1, cutoff=0.75)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _explain(error: ValidationError, body: Any) -> list[tuple[FieldPath, str]]:
@@ -137,9 +163,10 @@ def _explain(error: ValidationError, body: Any) -> list[tuple[FieldPath, str]]:
         extras = [k for k in (error.instance or {}) if k not in known]
         prefix = f"{where}: " if path else ""
         suffix = f" ({_context(body)})" if len(path) <= 1 else ""
-        return [(path + (k,), f"{prefix}unknown field '{k}'{suffix}") for k in extras] or [
-            (path, f"{where}: {error.message}")
-        ]
+        return [
+            (path + (k,), f"{prefix}unknown field '{k}'{_did_you_mean(k, known)}{suffix}")
+            for k in extras
+        ] or [(path, f"{where}: {error.message}")]
     if error.schema is False or kind == "not":
         return [(path, f"{where}: not allowed here ({_context(body)})")]
     if _is_secret(path, body) and kind not in ("required", "additionalProperties"):
@@ -150,7 +177,8 @@ def _explain(error: ValidationError, body: Any) -> list[tuple[FieldPath, str]]:
         return [(path, f"{where}: '{error.instance}' does not match {error.validator_value}")]
     if kind == "enum":
         allowed = ", ".join(repr(v) for v in error.validator_value)
-        return [(path, f"{where}: {error.instance!r} is not one of {allowed}")]
+        guess = _did_you_mean(str(error.instance), [str(v) for v in error.validator_value])
+        return [(path, f"{where}: {error.instance!r} is not one of {allowed}{guess}")]
     if kind == "const":
         return [(path, f"{where}: must be {error.validator_value!r}")]
     if kind == "type":

@@ -1,108 +1,29 @@
-"""Secret references: ``${env:NAME}`` / ``${file:PATH}``, fingerprints and masks.
+"""Secret references: ``${env:NAME}`` / ``${file:PATH}``, resolved only when sent or compared.
 
-Owns everything that touches a secret value: recognising a reference,
-resolving it (only when a value must be sent or fingerprinted; ``${file:}`` fenced to
-the desired-state directory), and the masks shown in every output. A secret value never
-leaves this module except to be sent or fingerprinted (``fingerprints.py``).
-
-Every value resolved in this process is also remembered (in memory only), so
-that ``scrub``, the one scrubber of the tool, can take it out of any text that
-came back from a server: an error body that echoes what it was sent must not
-print a secret. A server quotes what it was sent in its own encoding, so each
-secret is remembered in every form an answer can carry it (see ``_forms``).
+Owns recognising a reference, resolving it (only when a value must be sent or fingerprinted)
+and the masks shown in plans. A secret value never leaves this module except to be sent or
+fingerprinted (``fingerprints.py``). Every value resolved here is remembered (in memory only)
+by ``scrub.py``, the one scrubber, which masks it in any form a server may echo. Where a
+``${file:}`` may point is checked at validate (``variables.file_references_outside``).
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import os
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path as FsPath
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 from reconciler.diagnostics import Diagnostic
 from reconciler.errors import SecretError
-from reconciler.model import EndpointSpec, FieldPath, copied
+from reconciler.model import EndpointSpec, FieldPath, SecretRef, copied
+from reconciler.scrub import SENSITIVE as SENSITIVE  # the mask, also for renderers
+from reconciler.scrub import remember
 
 REFERENCE = re.compile(r"^\$\{(env|file):([^}]+)\}$")
-SENSITIVE = "(sensitive value)"
 SENSITIVE_CHANGED = "(sensitive value changed)"
-MIN_SCRUBBED = 4  # shorter values would mask ordinary words; no real secret is that short
-
-MIN_PART = 16  # a line or JSON value of a secret: shorter ones ("{", a project id) are not secret
-
-_resolved_values: set[str] = set()
-_resolved_lock = threading.Lock()
-
-
-def remember(value: str) -> None:
-    """Mark ``value`` as a secret of this process: ``scrub`` will mask it, in every form, from then on."""
-    if isinstance(value, str) and len(value) >= MIN_SCRUBBED:
-        forms = _forms(value, minimum=MIN_SCRUBBED)
-        with _resolved_lock:
-            _resolved_values.update(forms)
-
-
-def scrub(text: str) -> str:
-    """``text`` with every secret resolved (or remembered) in this process masked."""
-    with _resolved_lock:
-        values = sorted(_resolved_values, key=len, reverse=True)
-    for value in values:  # longest first: a form inside a longer one goes with it
-        if value in text:
-            text = text.replace(value, SENSITIVE)
-    return text
-
-
-class ScrubbingFilter(logging.Filter):
-    """Masks secrets in a log record, for handlers that show third-party debug logs."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = scrub(record.getMessage()), None
-        return True
-
-
-def _forms(value: str, *, minimum: int) -> set[str]:
-    """Every way an answer may quote ``value``: as written, JSON-escaped once and twice (an error
-    that quotes a request body, inside an envelope that is itself quoted), URL-encoded, and the
-    parts a server may quote alone: each line of a multi-line secret, each value of a JSON one."""
-    once = json.dumps(value)[1:-1]
-    forms = {
-        value,
-        once,
-        json.dumps(once)[1:-1],
-        json.dumps(value, ensure_ascii=False)[1:-1],
-        quote(value, safe=""),
-        quote_plus(value, safe=""),
-    }
-    parts = [line.strip() for line in value.splitlines()] if "\n" in value or "\r" in value else []
-    parts += list(_json_strings(value))
-    for part in parts:
-        if len(part) >= MIN_PART and part != value:
-            forms |= _forms(part, minimum=MIN_PART)
-    return {form for form in forms if len(form) >= minimum}
-
-
-def _json_strings(value: str) -> Iterator[str]:
-    """The string values inside a JSON secret (a service account key file), at any depth."""
-    if not value.lstrip().startswith(("{", "[")):
-        return
-    try:
-        document = json.loads(value)
-    except ValueError:
-        return
-    stack = [document]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, str):
-            yield node
-        elif isinstance(node, Mapping):
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
 
 
 def is_reference(value: Any) -> bool:
@@ -132,73 +53,152 @@ def get_path(document: Mapping[str, Any], path: FieldPath) -> Any:
 
 
 def resolve(reference: str, *, spec: EndpointSpec, path: FieldPath) -> str:
-    """The secret a reference points at; errors name the spec file and line."""
-    line, col = spec.source.at(path)
-    where = f"{spec.source.file}:{line}:{col}"
+    """The secret a reference of ``spec`` points at; errors name the spec file and line."""
+    try:
+        return _resolve(reference, file=spec.source.file)
+    except _Unresolved as error:
+        line, col = spec.source.at(path)  # positions are looked up only for an error
+        raise _unresolved(error, file=spec.source.file, line=line, col=col, path=path) from None
+
+
+def resolve_at(reference: Any, *, file: str, line: int, col: int, path: FieldPath) -> str:
+    """The secret a reference written at ``file:line:col`` points at (a ``${file:}`` path is
+    relative to ``file``); errors name that place."""
+    try:
+        return _resolve(reference, file=file)
+    except _Unresolved as error:
+        raise _unresolved(error, file=file, line=line, col=col, path=path) from None
+
+
+class _Unresolved(Exception):
+    """Why a reference cannot be resolved: the words that follow the field's name."""
+
+
+def _unresolved(
+    error: _Unresolved, *, file: str, line: int, col: int, path: FieldPath
+) -> SecretError:
     dotted = ".".join(str(p) for p in path)
+    return SecretError(f"{file}:{line}:{col}: {dotted}{error.args[0]}")
+
+
+def _resolve(reference: Any, *, file: str) -> str:
     match = REFERENCE.match(reference) if isinstance(reference, str) else None
     if match is None:
-        raise SecretError(f"{where}: {dotted} must be a ${{env:NAME}} or ${{file:PATH}} reference")
+        raise _Unresolved(" must be a ${env:NAME} or ${file:PATH} reference")
     kind, name = match.groups()
     if kind == "env":
         value = os.environ.get(name)
         if value is None:
-            raise SecretError(f"{where}: {dotted}: environment variable {name} is not set")
+            raise _Unresolved(f": environment variable {name} is not set")
         if not value.strip():  # what CI gives for a secret nobody configured
-            raise SecretError(f"{where}: {dotted}: environment variable {name} is empty")
+            raise _Unresolved(f": environment variable {name} is empty")
         remember(value)
         return value
     target = FsPath(name)
     if not target.is_absolute():
-        target = FsPath(spec.source.file).resolve().parent / target
+        target = FsPath(file).resolve().parent / target
     if target.is_dir():
-        raise SecretError(f"{where}: {dotted}: {name} is a directory, not a file")
+        raise _Unresolved(f": {name} is a directory, not a file")
     try:
         value = target.read_text(encoding="utf-8").rstrip("\r\n")
     except OSError as error:
-        raise SecretError(
-            f"{where}: {dotted}: cannot read {name}: {error.strerror or error}"
-        ) from None
+        raise _Unresolved(f": cannot read {name}: {error.strerror or error}") from None
     except UnicodeDecodeError:
-        raise SecretError(f"{where}: {dotted}: {name} is not UTF-8 text") from None
+        raise _Unresolved(f": {name} is not UTF-8 text") from None
     if not value.strip():
-        raise SecretError(f"{where}: {dotted}: {name} is empty")
+        raise _Unresolved(f": {name} is empty")
     remember(value)
     return value
 
 
+class SecretValues:
+    """The secrets of one command: each reference resolved once (``fingerprints.fingerprint``
+    derives each fingerprint once per process).
+
+    A reference is the same reference wherever it is written (``${env:KEY}`` in a thousand specs
+    reads one variable; ``${file:key.txt}`` is one file per directory). The values live in this
+    object only, for as long as the command that made it; nothing here is written anywhere.
+    """
+
+    def __init__(self) -> None:
+        self._values: dict[tuple[str, str], str] = {}
+        self._lock = threading.Lock()
+
+    def value(self, reference: Any, *, file: str, line: int, col: int, path: FieldPath) -> str:
+        key = _reference_key(reference, file)
+        with self._lock:
+            known = self._values.get(key) if key else None
+        if known is not None:
+            return known
+        value = resolve_at(reference, file=file, line=line, col=col, path=path)
+        if key:
+            with self._lock:
+                self._values[key] = value
+        return value
+
+    def of_spec(self, spec: EndpointSpec, path: FieldPath) -> str:
+        reference = get_path(spec.body, path)
+        key = _reference_key(reference, spec.source.file)
+        with self._lock:
+            known = self._values.get(key) if key else None
+        if known is not None:
+            return known
+        value = resolve(reference, spec=spec, path=path)  # positions only for an error
+        if key:
+            with self._lock:
+                self._values[key] = value
+        return value
+
+    def problems(
+        self, wanted: Iterable[tuple[EndpointSpec, Iterable[FieldPath]]]
+    ) -> list[Diagnostic]:
+        """Every secret reference at the given paths that cannot be resolved here, as diagnostics
+        (file:line): for a check before the first write, so that a missing variable is found
+        before the lock is taken and other changes are made."""
+        problems = []
+        for spec, paths in wanted:
+            for path in paths:
+                try:
+                    self.of_spec(spec, path)
+                except SecretError as error:
+                    problems.append(spec.source.problem(path, _without_place(error, spec)))
+        return problems
+
+
+def _reference_key(reference: Any, file: str) -> tuple[str, str] | None:
+    match = REFERENCE.match(reference) if isinstance(reference, str) else None
+    if match is None:
+        return None
+    kind, name = match.groups()
+    if kind == "env" or FsPath(name).is_absolute():
+        return (reference, "")
+    return (reference, str(FsPath(file).resolve().parent))
+
+
+def _without_place(error: SecretError, spec: EndpointSpec) -> str:
+    text = str(error)
+    return text.split(": ", 1)[1] if text.startswith(spec.source.file) else text
+
+
 def unresolvable(wanted: Iterable[tuple[EndpointSpec, Iterable[FieldPath]]]) -> list[Diagnostic]:
-    """Every secret reference at the given paths that cannot be resolved here, as diagnostics
-    (file:line): for a check before the first write, so that a missing variable is found before
-    the lock is taken and other changes are made."""
-    problems = []
-    for spec, paths in wanted:
-        for path in paths:
-            try:
-                resolve(get_path(spec.body, path), spec=spec, path=path)
-            except SecretError as error:
-                message = (
-                    str(error).split(": ", 1)[1]
-                    if str(error).startswith(spec.source.file)
-                    else str(error)
-                )
-                problems.append(spec.source.problem(path, message))
-    return problems
+    """``SecretValues().problems(wanted)``: for a check that keeps no value."""
+    return SecretValues().problems(wanted)
 
 
 def resolved_body(
-    body: Mapping[str, Any], paths: Iterable[FieldPath], *, spec: EndpointSpec
+    body: Mapping[str, Any], refs: Iterable[SecretRef], *, values: SecretValues
 ) -> tuple[dict[str, Any], dict[FieldPath, str]]:
-    """A copy of a request ``body`` with the reference at each path replaced by its secret, and
-    the secrets by path. Request bodies keep the spec's own paths (service_settings.api_key), so
-    errors can name the spec's file and line."""
+    """A copy of a request ``body`` with the reference at each of ``refs`` replaced by its
+    secret, and the secrets by path."""
     resolved = copied(body)
-    values: dict[FieldPath, str] = {}
-    for path in paths:
-        value = resolve(get_path(body, path), spec=spec, path=path)
+    found: dict[FieldPath, str] = {}
+    for ref in refs:
+        value = values.value(
+            get_path(body, ref.path), file=ref.file, line=ref.line, col=ref.col, path=ref.path
+        )
         node = resolved
-        for part in path[:-1]:
+        for part in ref.path[:-1]:
             node = node[part]
-        node[path[-1]] = value
-        values[path] = value
-    return resolved, values
+        node[ref.path[-1]] = value
+        found[ref.path] = value
+    return resolved, found

@@ -12,14 +12,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 Version = tuple[int, int, int]
 UPDATE_API_SINCE: Version = (8, 17, 0)
+# PUT _inference takes ``timeout`` (how long to wait for the endpoint to be created) from 8.19 and
+# 9.1 (transport version INFERENCE_ADD_TIMEOUT_PUT_ENDPOINT_8_19); 9.0 is not established, so not
+# sent there. Older releases refuse an unknown query parameter (docs/elasticsearch-api.md).
+CREATE_TIMEOUT_SINCE: tuple[tuple[Version, Version], ...] = (
+    ((8, 19, 0), (9, 0, 0)),
+    ((9, 1, 0), (999, 0, 0)),
+)
 ANY_VERSION: Version = (999, 0, 0)  # for facts that do not depend on the version (secret fields)
 ANY_VALUE = "*"  # a server-filled value nobody can predict (measured dimensions ...)
 
 
+@lru_cache(maxsize=1024)  # asked per spec and field, of a few dozen distinct texts
 def parse_version(text: str | None) -> tuple[int, int, int]:
     """'8.17.0' / '9.1.0-SNAPSHOT' -> (8, 17, 0); unknown parts count as 0."""
     parts: list[int] = []
@@ -40,7 +49,12 @@ SinceSpec = str | Sequence[str] | None
 def since_versions(since: SinceSpec) -> tuple[Version, ...]:
     if since is None:
         return ()
-    texts = [since] if isinstance(since, str) else list(since)
+    return _since_versions(since if isinstance(since, str) else tuple(since))
+
+
+@lru_cache(maxsize=1024)
+def _since_versions(since: str | tuple[str, ...]) -> tuple[Version, ...]:
+    texts = [since] if isinstance(since, str) else since
     return tuple(sorted(parse_version(text) for text in texts))
 
 
@@ -50,7 +64,14 @@ def available(since: SinceSpec, version: Version) -> bool:
     A line that has its own entry needs that entry's release; a line without one has the
     fact when an earlier line had it (9.x has every 8.x fact unless a 9.x entry says when).
     """
-    firsts = since_versions(since)
+    if since is None:
+        return True
+    return _available(since if isinstance(since, str) else tuple(since), version)
+
+
+@lru_cache(maxsize=4096)
+def _available(since: str | tuple[str, ...], version: Version) -> bool:
+    firsts = _since_versions(since)
     if not firsts:
         return True
     same_line = [first for first in firsts if first[0] == version[0]]

@@ -1,8 +1,8 @@
 """One connection to one cluster (or to the embedded sandbox), and the checks made on opening it.
 
 Owns what a run holds open: the client, the state store, the settings and
-the catalog; loading the directory's specs; and refusing specs for what the
-cluster lacks. The sequences of a run (plan, apply) are ``run``'s.
+the catalog; loading the directory's specs; and refusing specs the cluster is
+too old for. The sequences of a run (plan, apply) are ``run``'s.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path as FsPath
 
-from reconciler.availability import Offered
 from reconciler.catalog import Catalog, load_catalog
 from reconciler.client import Client, Connection, display_url
 from reconciler.errors import InputError
@@ -53,20 +52,35 @@ def open_session(
             assert connection is not None
             origin = display_url(connection.url)
         client = stack.enter_context(Client(connection))
-        store = StateStore(client, index=settings.state_index, doc_id=settings.state_id)
+        store = StateStore(
+            client,
+            index=settings.state_index,
+            doc_id=settings.state_id,
+            invocation=settings.invocation,
+        )
         yield Session(
             client=client, store=store, settings=settings, catalog=load_catalog(), origin=origin
         )
 
 
-def load_specs(directory: FsPath, settings: Settings) -> Validation:
+def load_specs(directory: FsPath, settings: Settings, *, allow_empty: bool = True) -> Validation:
     result = validate_directory(directory, variables=settings.variables)
     if not result.ok:
         raise InputError(
             f"{len(result.diagnostics)} problem(s) in {directory}; nothing was sent",
             result.diagnostics,
         )
+    if not result.specs and result.region_policy is None and not allow_empty:
+        raise InputError(no_specs(directory))
     return result
+
+
+def no_specs(directory: FsPath) -> str:
+    """A directory without a single spec is most often the wrong directory: say so."""
+    return (
+        f"no endpoint spec in {directory} (*.yaml / *.yml files, searched recursively); "
+        "pass --allow-empty if an empty desired state is what you mean; nothing was sent"
+    )
 
 
 def check_versions(
@@ -74,12 +88,12 @@ def check_versions(
     catalog: Catalog,
     version: str,
     *,
-    offered: Mapping[str, Offered] | None = None,
+    offered: Mapping[str, frozenset[str]] | None = None,
     live: Iterable[LiveEndpoint] = (),
 ) -> None:
-    """Anything the cluster lacks (service, task type, field) is an error at its file:line:
-    by the cluster's ``_services`` where it answered, else by the catalog's dates. An endpoint
-    the cluster holds already is never refused."""
+    """Anything newer than the cluster (service, task type, field) is an error naming both
+    versions; where the cluster's ``_services`` lists a service and task type, its word decides
+    over the catalog's dates, and an endpoint the cluster holds is never refused."""
     problems = too_new(
         specs,
         catalog=catalog,
@@ -88,4 +102,4 @@ def check_versions(
         held=((e.inference_id, e.service, e.task_type) for e in live),
     )
     if problems:
-        raise InputError("the cluster lacks what some specs use; nothing was sent", problems)
+        raise InputError("the cluster is too old for some specs; nothing was sent", problems)

@@ -42,6 +42,7 @@ SHELL = {
     "api_key": "ELASTIC_API_KEY",
     "username": "ELASTICSEARCH_USERNAME",
     "password": "ELASTICSEARCH_PASSWORD",
+    "bearer_token": "ELASTICSEARCH_BEARER_TOKEN",
     "timeout": "RECONCILER_TIMEOUT",
     "retry_for": "RECONCILER_RETRY_FOR",
     "lock_ttl": "RECONCILER_LOCK_TTL",
@@ -58,11 +59,18 @@ class Settings:
     api_key_env: str | None = None
     username_env: str | None = None
     password_env: str | None = None
+    bearer_token_env: str | None = None
+    header_env: Mapping[str, str] = field(default_factory=dict)  # header name -> variable
+    client_cert: str | None = None
+    client_key: str | None = None
     ca_cert: str | None = None
+    ca_fingerprint: str | None = None
     insecure: bool = False
     variables: Mapping[str, str] = field(default_factory=dict)
     lock_ttl: float = LOCK_TTL_SECONDS
+    create_timeout: float | None = None  # seconds a create may wait (None: the service's default)
     where: Mapping[str, str] = field(default_factory=dict)  # setting -> "file:line" it is set at
+    invocation: str = "."  # the directory and --env, as a command the tool suggests needs them
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,6 +102,17 @@ class SettingsFile:
 
 def settings_root(directory: FsPath) -> FsPath:
     return directory if directory.is_dir() else directory.parent
+
+
+def secret_file_roots(directory: FsPath) -> tuple[FsPath, ...]:
+    """The folders outside the directory that ``${file:PATH}`` may read (``secret_file_roots``;
+    a relative one is relative to reconciler.yaml). A malformed list is reconciler.yaml's own
+    problem, reported with its line; it allows nothing meanwhile."""
+    roots = read_settings_file(directory).body.get("secret_file_roots")
+    if not isinstance(roots, list):
+        return ()
+    base = settings_root(directory)
+    return tuple(base / str(root) for root in roots if isinstance(root, str) and root)
 
 
 def read_settings_file(directory: FsPath) -> SettingsFile:
@@ -179,7 +198,11 @@ def load_settings(
                 f"--env {environment}: no {SETTINGS_FILE} in {settings_root(directory)} "
                 "defines environments"
             )
-        return Settings(state_id=state_id_for(settings_root(directory), None), lock_ttl=lock_ttl)
+        return Settings(
+            state_id=state_id_for(settings_root(directory), None),
+            lock_ttl=lock_ttl,
+            invocation=invocation(directory, None),
+        )
     if read.diagnostics:
         raise InputError(f"{read.file} is not a valid settings file", read.diagnostics)
     body = read.body
@@ -195,9 +218,10 @@ def load_settings(
             raise InputError(
                 f"environment '{environment}' cannot name the state document: set state_id"
             )
-    ca_cert = chosen.get("ca_cert")
-    if ca_cert and not os.path.isabs(ca_cert):  # like ${file:}: relative to the file that names it
-        ca_cert = str(settings_root(directory) / ca_cert)
+    # like ${file:}: a file is relative to the reconciler.yaml that names it
+    ca_cert, client_cert, client_key = (
+        _relative(directory, chosen.get(key)) for key in ("ca_cert", "client_cert", "client_key")
+    )
     where = {
         key: "{}:{}".format(read.file, read.at(("environments", str(environment), key))[0])
         for key in chosen
@@ -214,12 +238,56 @@ def load_settings(
         api_key_env=chosen.get("api_key_env"),
         username_env=chosen.get("username_env"),
         password_env=chosen.get("password_env"),
+        bearer_token_env=chosen.get("bearer_token_env"),
+        header_env=dict(chosen.get("header_env") or {}),
+        client_cert=client_cert,
+        client_key=client_key,
         ca_cert=ca_cert,
+        ca_fingerprint=chosen.get("ca_fingerprint"),
         insecure=bool(chosen.get("insecure", False)),
         variables=read.variables(environment),
         lock_ttl=lock_ttl,
+        create_timeout=_create_timeout(read, chosen, environment),
         where=where,
+        invocation=invocation(directory, environment),
     )
+
+
+def _create_timeout(
+    read: SettingsFile, chosen: Mapping[str, Any], environment: str | None
+) -> float | None:
+    """``create_timeout`` of the environment, else of the file; a bad duration names its line."""
+    from reconciler.retry import parse_duration
+
+    path: FieldPath = ("environments", str(environment), "create_timeout")
+    value = chosen.get("create_timeout")
+    if value is None:
+        path, value = ("create_timeout",), read.body.get("create_timeout")
+    if value is None:
+        return None
+    try:
+        seconds = parse_duration(str(value))
+    except ValueError as error:
+        seconds, reason = 0.0, str(error)
+    else:
+        reason = "it must be more than 0"
+    if seconds <= 0:
+        line, col = read.at(path)
+        raise InputError(f"{read.file}:{line}: create_timeout: {reason}")
+    return seconds
+
+
+def invocation(directory: FsPath, environment: str | None) -> str:
+    """``DIR`` or ``DIR --env NAME``, quoted for a POSIX shell: what a suggested command needs to
+    reach the same state document (the connection comes from where it came from this time)."""
+    import shlex
+
+    parts = [str(directory)] + (["--env", environment] if environment else [])
+    return " ".join(shlex.quote(part) for part in parts)
+
+
+def _relative(directory: FsPath, path: str | None) -> str | None:
+    return str(settings_root(directory) / path) if path and not os.path.isabs(path) else path
 
 
 def shell_value(shell: Mapping[str, str], setting: str) -> str | None:

@@ -1,7 +1,7 @@
 """The state document kept in the cluster: ownership, secret fingerprints, the lock.
 
 Owns the reconciler's memory between runs (docs/state-document.md): which ids a
-desired-state directory manages, a salted HMAC fingerprint of each secret it
+desired-state directory manages, a fingerprint (fingerprints.py) of each secret it
 sent, and the apply lock. Writes use optimistic concurrency; a 403 degrades
 to "state unavailable" with one warning. Uses only the document APIs.
 """
@@ -35,31 +35,72 @@ class Managed:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Intended:
+    """One endpoint an apply is about to write: the action, the entry it records when the write
+    succeeds (with the fingerprints of the secrets it sends) and the endpoint it expects
+    afterwards (``plan.Expected`` as JSON), so that a later run can tell whether it happened."""
+
+    action: str
+    entry: Managed | None  # None: a delete
+    expected: Mapping[str, Any] | None = None  # plan.Expected.summary(): a digest of the view
+
+
+@dataclass(frozen=True, kw_only=True)
+class Intent:
+    """What a run recorded before its first write (docs/state-document.md)."""
+
+    run: str
+    started_at: int
+    endpoints: Mapping[str, Intended] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
 class State:
     salt: str
     managed: Mapping[str, Managed] = field(default_factory=dict)
+    intent: Intent | None = None  # of a run that has not recorded its end (running, or killed)
+    # the inference region policy this directory manages, as it last applied it (None: none)
+    region_policy: Mapping[str, Any] | None = None
+    problem: str = ""  # why the state is not available (said once, as a warning)
     available: bool = True
     exists: bool = False
     seq_no: int | None = None
     primary_term: int | None = None
     format_version: int = FORMAT_VERSION  # as read: a legacy document keeps its 1 when we edit it
+    # recorded at each apply, for the other directories (a spec moving between two of them):
+    declared_not_owned: tuple[str, ...] = ()  # declared here, managed by another document
+    no_longer_declared: tuple[str, ...] = ()  # managed here, no longer declared here (kept)
 
     def to_source(self, doc_id: str, *, format_version: int = FORMAT_VERSION) -> dict[str, Any]:
-        return {
+        source = {
             "format_version": format_version,
             "state_id": doc_id,
             "salt": self.salt,
             "updated_at": int(time.time()),
             "managed": {
-                inference_id: {
-                    "task_type": m.task_type,
-                    "service": m.service,
-                    "secrets": dict(m.secrets),
-                    **({"declared": list(m.declared)} if m.declared is not None else {}),
-                }
-                for inference_id, m in sorted(self.managed.items())
+                inference_id: _entry_json(m) for inference_id, m in sorted(self.managed.items())
             },
+            "declared_not_owned": sorted(self.declared_not_owned),
+            "no_longer_declared": sorted(self.no_longer_declared),
         }
+        if self.region_policy is not None:
+            source["region_policy"] = dict(self.region_policy)
+        if self.intent is not None:
+            source["intent"] = {
+                "run": self.intent.run,
+                "started_at": self.intent.started_at,
+                "endpoints": {
+                    inference_id: {
+                        "action": item.action,
+                        # compact: the entry's task type and service are the expected state's,
+                        # and the next run records the declared fields from its own plan
+                        **({"secrets": dict(item.entry.secrets)} if item.entry else {}),
+                        **({"expected": item.expected} if item.expected is not None else {}),
+                    }
+                    for inference_id, item in self.intent.endpoints.items()
+                },
+            }
+        return source
 
     @classmethod
     def from_source(cls, source: Mapping[str, Any], *, seq_no: int, primary_term: int) -> State:
@@ -68,27 +109,80 @@ class State:
         if problem:
             raise ValueError(problem)
         managed = {
-            str(inference_id): Managed(
-                task_type=str(entry.get("task_type", "")),
-                service=str(entry.get("service", "")),
-                secrets=dict(entry.get("secrets") or {}),
-                declared=(
-                    tuple(str(name) for name in entry["declared"])
-                    if isinstance(entry.get("declared"), list)
-                    else None
-                ),
-            )
+            str(inference_id): _entry(entry)
             for inference_id, entry in (source.get("managed") or {}).items()
         }
         version = source.get("format_version", 1)
         return cls(
             salt=str(source.get("salt") or new_salt()),
             managed=managed,
+            declared_not_owned=_ids(source.get("declared_not_owned")),
+            no_longer_declared=_ids(source.get("no_longer_declared")),
+            intent=_intent(source.get("intent")),
+            region_policy=policy
+            if isinstance(policy := source.get("region_policy"), Mapping)
+            else None,
             format_version=version if isinstance(version, int) else 1,
             exists=True,
             seq_no=seq_no,
             primary_term=primary_term,
         )
+
+
+def _ids(listed: Any) -> tuple[str, ...]:
+    return tuple(sorted(str(i) for i in listed)) if isinstance(listed, list) else ()
+
+
+def _entry_json(entry: Managed) -> dict[str, Any]:
+    return {
+        "task_type": entry.task_type,
+        "service": entry.service,
+        "secrets": dict(entry.secrets),
+        **({"declared": list(entry.declared)} if entry.declared is not None else {}),
+    }
+
+
+def _entry(document: Mapping[str, Any]) -> Managed:
+    return Managed(
+        task_type=str(document.get("task_type", "")),
+        service=str(document.get("service", "")),
+        secrets=dict(document.get("secrets") or {}),
+        declared=(
+            tuple(str(name) for name in document["declared"])
+            if isinstance(document.get("declared"), list)
+            else None
+        ),
+    )
+
+
+def _intent(document: Any) -> Intent | None:
+    """The intent a document records; one we cannot read counts as none (it only adds to
+    what the next run can know)."""
+    if not isinstance(document, Mapping) or not isinstance(document.get("endpoints"), Mapping):
+        return None
+    endpoints = {}
+    for inference_id, item in document["endpoints"].items():
+        if not isinstance(item, Mapping) or not isinstance(item.get("secrets") or {}, Mapping):
+            continue
+        action = str(item.get("action", ""))
+        expected = item.get("expected") if isinstance(item.get("expected"), Mapping) else None
+        described = expected or {}
+        endpoints[str(inference_id)] = Intended(
+            action=action,
+            entry=None
+            if action == "delete"
+            else Managed(
+                task_type=str(described.get("task_type", "")),
+                service=str(described.get("service", "")),
+                secrets=dict(item.get("secrets") or {}),
+            ),
+            expected=expected,
+        )
+    return Intent(
+        run=str(document.get("run", "")),
+        started_at=int(document.get("started_at") or 0),
+        endpoints=endpoints,
+    )
 
 
 def _malformed(source: Any) -> str:
@@ -127,15 +221,24 @@ def holder_name() -> str:
 
 class StateStore:
     def __init__(
-        self, client: Client, *, index: str = DEFAULT_INDEX, doc_id: str = "default"
+        self,
+        client: Client,
+        *,
+        index: str = DEFAULT_INDEX,
+        doc_id: str = "default",
+        invocation: str = ".",
     ) -> None:
         self.client = client
         self.index = index
         self.doc_id = doc_id
-        self.warning = ""
+        self.invocation = invocation  # DIR [--env NAME]: what `reconciler unlock` needs to find us
         self._token: str | None = None  # of the lock this store took, if any
         self._index_ready = False  # known to exist: no need to ask for it again
-        self.lock_lost = ""  # why the lock this store took is gone (set by lock.LockKeeper)
+        self.lock_left = ""  # why the lock this store took is still there after the run
+
+    def unlock_command(self, lock_id: str) -> str:
+        """The command that removes exactly this lock, complete but for the connection options."""
+        return f"reconciler unlock {self.invocation} --lock-id {lock_id}"
 
     @property
     def lock_id(self) -> str:  # the lock document's id; a person names a lock by lock_id_of()
@@ -161,11 +264,14 @@ class StateStore:
 
     def unreadable(self, status: int) -> State:
         """The state when the credentials may not read the index: planning goes on without it."""
-        self.warning = (
-            f"cannot read the state index {self.index} ({status}); planning without "
-            "ownership or secret fingerprints: prune and rotation detection are off"
+        return State(
+            salt=new_salt(),
+            available=False,
+            problem=(
+                f"cannot read the state index {self.index} ({status}); planning without "
+                "ownership or secret fingerprints: prune and rotation detection are off"
+            ),
         )
-        return State(salt=new_salt(), available=False)
 
     def found(self, hit: Mapping[str, Any] | None, *, index_exists: bool) -> State:
         """The state from a search hit of this document (None: there is none yet)."""
@@ -195,8 +301,12 @@ class StateStore:
             try:
                 return self._write_once(state)
             except AuthError as error:
-                self.warning = f"cannot write the state index {self.index} ({error.status}); ownership not recorded"
-                return replace(state, available=False)
+                return replace(
+                    state,
+                    available=False,
+                    problem=f"cannot write the state index {self.index} ({error.status}); "
+                    "ownership not recorded",
+                )
             except Conflict:
                 theirs = self.read()
                 state = replace(
@@ -294,7 +404,7 @@ class StateStore:
                 f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(lock.get('acquired_at', 0)))} UTC "
                 f"(expires in {int(lock.get('expires_at', 0) - now)} s), lock id "
                 f"{lock_id_of(current)}; if that run is dead, run "
-                f"`reconciler unlock --lock-id {lock_id_of(current)}`"
+                f"`{self.unlock_command(lock_id_of(current))}` (with the same connection options)"
             )
         try:  # expired (or vanished): take it over, but only if nobody else did first
             if current.get("found"):

@@ -12,12 +12,14 @@ its index, never the URL (it may carry credentials). Pure.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # Not in java.net.URI's character classes anywhere (RFC 2396 "unwise" and "delims", space).
 _NEVER = frozenset(' "<>\\^`{|}')
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 
 
+@lru_cache(maxsize=4096)  # thousands of specs name a few provider URLs: each is read once
 def uri_problem(text: str) -> str | None:
     """Why the server's URL parser refuses ``text``, or None when it parses."""
     for index, char in enumerate(text):

@@ -21,8 +21,14 @@ from pathlib import Path as FsPath
 from reconciler.diagnostics import Diagnostic, sort_diagnostics
 from reconciler.loader import Document, load_directory
 from reconciler.model import EndpointSpec
-from reconciler.schema import check_document
-from reconciler.variables import misplaced_references, substitute_variables
+from reconciler.region_policy import RegionPolicySpec, is_policy_document
+from reconciler.schema import check_document, check_region_policy
+from reconciler.settings import secret_file_roots, settings_root
+from reconciler.variables import (
+    file_references_outside,
+    misplaced_references,
+    substitute_variables,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,6 +36,8 @@ class Validation:
     specs: tuple[EndpointSpec, ...]
     diagnostics: tuple[Diagnostic, ...]
     notes: tuple[Diagnostic, ...] = ()  # not problems: old layouts read as the current one
+    skipped: tuple[str, ...] = ()  # YAML files that are not endpoint specs (``only_specs``)
+    region_policy: RegionPolicySpec | None = None
 
     @property
     def ok(self) -> bool:
@@ -39,17 +47,50 @@ class Validation:
 MAX_PROBLEMS = 200
 
 
-def validate_directory(root: FsPath, *, variables: Mapping[str, str] | None = None) -> Validation:
-    """Validate with ``variables``; with None, with those of every environment of reconciler.yaml."""
+SPEC_KEYS = frozenset({"inference_id", "task_type", "service", "service_settings"})
+
+
+def validate_directory(
+    root: FsPath, *, variables: Mapping[str, str] | None = None, only_specs: bool = False
+) -> Validation:
+    """Validate with ``variables``; with None, with those of every environment of reconciler.yaml.
+    ``only_specs``: a YAML file none of whose documents has a key of an endpoint spec (a
+    docker-compose.yml, a CI file) is skipped and named in ``skipped``, not validated."""
     documents, diagnostics = load_directory(root)
+    skipped: list[str] = []
+    if only_specs:
+        documents, skipped = _specs_only(documents)
+        diagnostics = [d for d in diagnostics if d.file not in skipped]
     diagnostics += misplaced_references(documents)
+    diagnostics += file_references_outside(
+        documents, root=settings_root(root), allowed=secret_file_roots(root)
+    )
     documents, notes = current_layouts(documents)
     if variables is not None:
         documents, problems = substitute_variables(documents, variables)
         result = validate_documents(documents, diagnostics + problems)
     else:
         result = _every_environment(root, documents, diagnostics)
-    return replace(result, notes=tuple(sort_diagnostics(notes)))
+    return replace(result, notes=tuple(sort_diagnostics(notes)), skipped=tuple(skipped))
+
+
+def _specs_only(documents: list[Document]) -> tuple[list[Document], list[str]]:
+    """The documents of files that look like endpoint specs (or the region policy), and the
+    other files."""
+    files: dict[str, list[Document]] = {}
+    for document in documents:
+        files.setdefault(document.source.file, []).append(document)
+    kept: list[Document] = []
+    skipped: list[str] = []
+    for file, found in files.items():
+        if any(
+            is_policy_document(d.body) or (isinstance(d.body, Mapping) and SPEC_KEYS & set(d.body))
+            for d in found
+        ):
+            kept.extend(found)
+        else:
+            skipped.append(file)
+    return kept, sorted(skipped)
 
 
 def current_layouts(documents: list[Document]) -> tuple[list[Document], list[Diagnostic]]:
@@ -103,7 +144,11 @@ def _every_environment(
         problems.extend(result.diagnostics)
         first = first or result
     assert first is not None
-    return Validation(specs=first.specs, diagnostics=tuple(sort_diagnostics(problems)))
+    return Validation(
+        specs=first.specs,
+        diagnostics=tuple(sort_diagnostics(problems)),
+        region_policy=first.region_policy,
+    )
 
 
 def validate_documents(
@@ -114,6 +159,7 @@ def validate_documents(
 ) -> Validation:
     problems = list(diagnostics)
     specs: list[EndpointSpec] = []
+    policies: list[RegionPolicySpec] = []
     for document in documents:
         if len(problems) >= MAX_PROBLEMS:
             source = document.source
@@ -128,7 +174,11 @@ def validate_documents(
             break
         found = (check or _check_one)(document)
         problems.extend(found)
-        if not found:
+        if not found and is_policy_document(document.body):
+            policies.append(
+                RegionPolicySpec(policy=document.body["region_policy"], source=document.source)
+            )
+        elif not found:
             body = document.body
             specs.append(
                 EndpointSpec(
@@ -140,7 +190,19 @@ def validate_documents(
                 )
             )
     problems.extend(_duplicate_ids(documents))
-    return Validation(specs=tuple(specs), diagnostics=tuple(sort_diagnostics(problems)))
+    problems.extend(
+        policy.source.problem(
+            ("region_policy",),
+            f"region_policy is declared twice: here and at {policies[0].source.file}:"
+            f"{policies[0].source.at(('region_policy',))[0]} (one per directory)",
+        )
+        for policy in policies[1:]
+    )
+    return Validation(
+        specs=tuple(specs),
+        diagnostics=tuple(sort_diagnostics(problems)),
+        region_policy=policies[0] if len(policies) == 1 else None,
+    )
 
 
 def _check_one(document: Document) -> list[Diagnostic]:
@@ -155,6 +217,8 @@ def _check_one(document: Document) -> list[Diagnostic]:
                 message=f"a spec document must be a mapping (an endpoint), not {kind}",
             )
         ]
+    if is_policy_document(document.body):
+        return check_region_policy(document)
     return check_document(document) + _chunking_overlap(document) + _unparsable_urls(document)
 
 

@@ -10,15 +10,18 @@ Secrets never come from here (they are resolved only when sent).
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from pathlib import Path as FsPath
 from typing import Any
 
 from reconciler.catalog import load_catalog
 from reconciler.diagnostics import Diagnostic
 from reconciler.loader import Document
 from reconciler.model import FieldPath
+from reconciler.secrets import REFERENCE
 
 VARIABLE = re.compile(r"\$\{var:([A-Za-z_][A-Za-z0-9_.-]*)\}")
 SECRET_KIND = re.compile(r"\$\{(env|file):")
@@ -30,16 +33,17 @@ TEMPLATE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_.]*\}")
 def misplaced_references(documents: list[Document]) -> list[Diagnostic]:
     """Every ``${`` that is not a whole reference in a place where that reference may stand."""
     problems = []
+    rules: dict[str, tuple[frozenset[str], frozenset[str]] | None] = {}  # per service, asked once
     for document in documents:
         if not isinstance(document.body, Mapping):
             continue
-        facts = load_catalog().service(str(document.body.get("service")))
-        secret_fields = frozenset(facts.secret_fields()) if facts else frozenset()
-        templates = frozenset(
-            name
-            for name, field in (facts.raw.get("service_settings", {}) if facts else {}).items()
-            if field.get("templates")
-        )
+        service = str(document.body.get("service"))
+        if service not in rules:
+            rules[service] = _service_rules(service)
+        known = rules[service]
+        if known is None:  # an unknown service: the schema names it (with a did-you-mean);
+            continue  # which fields are secret is unknown, so no reference is misplaced
+        secret_fields, templates = known
         for path, text in _strings(document.body, ()):
             field = path[1] if len(path) >= 2 and path[0] == "service_settings" else None
             if field in secret_fields:
@@ -51,6 +55,50 @@ def misplaced_references(documents: list[Document]) -> list[Diagnostic]:
                 where = ".".join(map(str, path))
                 problems.append(document.source.problem(path, f"{where}: {message}"))
     return problems
+
+
+def file_references_outside(
+    documents: Iterable[Document], *, root: FsPath, allowed: Iterable[FsPath] = ()
+) -> list[Diagnostic]:
+    """Every ``${file:PATH}`` that leads out of the desired-state directory ``root`` (after
+    resolving ``..`` and symbolic links) and is under none of the ``allowed`` roots
+    (``secret_file_roots``): a spec could otherwise send any file on the runner as a secret."""
+    fences = [FsPath(os.path.realpath(folder)) for folder in (root, *allowed)]
+    problems = []
+    for document in documents:
+        for path, text in _strings(document.body, ()):
+            match = REFERENCE.match(text)
+            if match is None or match.group(1) != "file":
+                continue
+            name = match.group(2)
+            target = FsPath(os.path.realpath(FsPath(document.source.file).parent / name))
+            if any(target.is_relative_to(fence) for fence in fences):
+                continue
+            dotted = ".".join(map(str, path))
+            problems.append(
+                document.source.problem(
+                    path,
+                    f"{dotted}: ${{file:{name}}} leads out of the desired-state directory (to "
+                    f"{target}); a secret file must be inside {root} or under a folder listed in "
+                    "secret_file_roots of reconciler.yaml",
+                )
+            )
+    return problems
+
+
+def _service_rules(service: str) -> tuple[frozenset[str], frozenset[str]] | None:
+    """The service's secret fields, and its fields that may hold the service's own ``${...}``
+    (None for a service the catalog does not know)."""
+    facts = load_catalog().service(service)
+    if facts is None:
+        return None
+    secret_fields = frozenset(facts.secret_fields())
+    templates = frozenset(
+        name
+        for name, field in facts.raw.get("service_settings", {}).items()
+        if field.get("templates")
+    )
+    return secret_fields, templates
 
 
 def _misplaced(text: str, secret_fields: frozenset[str]) -> str:
@@ -71,15 +119,24 @@ def _misplaced(text: str, secret_fields: frozenset[str]) -> str:
     )
 
 
-def _strings(value: Any, path: FieldPath) -> Iterator[tuple[FieldPath, str]]:
+def _strings(value: Any, path: FieldPath) -> list[tuple[FieldPath, str]]:
+    """Every string holding ``${`` (no other can be misplaced), with its path."""
+    found: list[tuple[FieldPath, str]] = []
+    _collect(value, path, found)
+    return found
+
+
+def _collect(value: Any, path: FieldPath, found: list[tuple[FieldPath, str]]) -> None:
     if isinstance(value, str):
-        yield path, value
+        if "${" in value:
+            found.append((path, value))
     elif isinstance(value, Mapping):
         for key, item in value.items():
-            yield from _strings(item, path + (key,))
+            if not isinstance(item, (int, float, bool)) and item is not None:
+                _collect(item, path + (key,), found)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _strings(item, path + (index,))
+            _collect(item, path + (index,), found)
 
 
 def substitute_variables(

@@ -1,30 +1,22 @@
-"""Specs against one cluster: does it have everything they use?
+"""Specs against a cluster version: is anything in them newer than the cluster?
 
-Owns the pure check "specs + catalog + cluster version (+ the cluster's
-``_services`` listing and the endpoints it holds) -> diagnostics". The
-cluster's word decides first: where ``_services`` answered, a service or task
-type it lists is never refused by a catalog date and one it does not list is
-refused naming what it offers (``availability``); a service-settings field it
-lists is never refused by a date either. The catalog's dates decide the rest
-(everything before ``_services`` existed or without the privilege, task
-settings, enum values, ``chunking_settings``, offline ``validate --es-version``):
-a fact the cluster's release does not have yet, or a field that release still
-requires (vertex ``location`` before the global endpoint), named with the
-spec's file:line, the release the fact needs and the cluster's. An endpoint
-the cluster already holds (same id, service and task type) is never refused:
-the cluster plainly offers it. Does not read the cluster nor decide what to send.
+Owns the pure check "specs + catalog + cluster version -> diagnostics": a
+service, task type, field, enum value or ``chunking_settings`` the cluster's
+release does not have yet, and a field that release still requires (vertex
+``location`` before the global endpoint). Each diagnostic names the spec's
+file:line, the release the fact needs and the cluster's. Does not read the
+cluster (the session gives the version) nor decide what to send.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import replace
 
-from reconciler.availability import Offered, listed_as, offer_problem
 from reconciler.catalog import (
     Catalog,
     ServiceFacts,
     SinceSpec,
+    Version,
     available,
     parse_version,
     since_text,
@@ -40,142 +32,152 @@ def too_new(
     *,
     catalog: Catalog,
     cluster_version: str,
-    offered: Mapping[str, Offered] | None = None,
+    offered: Mapping[str, frozenset[str]] | None = None,
     held: Iterable[tuple[str, str, str]] = (),
 ) -> list[Diagnostic]:
-    """One diagnostic per thing a spec uses that the cluster lacks: by its ``offered`` listing
-    where it gave one, else by the catalog's dates at ``cluster_version``. ``held``: the
-    (id, service, task type) of the endpoints the cluster holds."""
+    """One diagnostic per thing a spec uses that a cluster of ``cluster_version`` lacks.
+
+    The cluster's word decides first: where ``offered`` (its ``_services`` listing) lists the
+    spec's service and task type, no catalog date refuses them (a service or task type it does
+    not list is ``availability.blocked_specs``'s to report); ``held`` endpoints (id, service as
+    listed, task type) the cluster already has are never refused.
+    """
     version = parse_version(cluster_version)
     holds = frozenset(held)
     problems: list[Diagnostic] = []
+    dated: dict[tuple[str, str], _Dates] = {}  # the facts' answers, once per service and task
     for spec in specs:
         facts = catalog.service(spec.service)
-        if (spec.inference_id, _name(spec, catalog), spec.task_type) in holds:
-            continue
-        if offered is not None:
-            refused = offer_problem(spec, catalog, offered)
-            if refused is not None:
-                problems.append(_with_date(refused, spec, facts, version, cluster_version))
-                continue
         if facts is None:
             continue  # unknown services are the schema's to report
-        listing = offered.get(listed_as(spec, facts, offered)) if offered is not None else None
-        problems.extend(_spec_problems(spec, facts, catalog, version, cluster_version, listing))
+        if (spec.inference_id, facts.canonical_name, spec.task_type) in holds:
+            continue
+        if offered is not None:
+            listed = offered.get(spec.service, offered.get(facts.canonical_name))
+            if listed is None or spec.task_type not in listed:
+                continue  # refused by the listing (blocked_specs), not by a date
+            problems.extend(
+                _spec_problems(
+                    spec, _Dates(facts, spec.task_type, catalog, version, True), cluster_version
+                )
+            )
+            continue
+        dates = dated.get((spec.service, spec.task_type))
+        if dates is None:
+            dates = _Dates(facts, spec.task_type, catalog, version)
+            dated[(spec.service, spec.task_type)] = dates
+        problems.extend(_spec_problems(spec, dates, cluster_version))
     return problems
 
 
-def _name(spec: EndpointSpec, catalog: Catalog) -> str:
-    """The service name the cluster reports for the spec (elser is listed as elasticsearch)."""
-    facts = catalog.service(spec.service)
-    return facts.canonical_name if facts else spec.service
+class _Dates:
+    """What a cluster of ``version`` lacks of one service and task type, asked per field once."""
+
+    def __init__(
+        self,
+        facts: ServiceFacts,
+        task_type: str,
+        catalog: Catalog,
+        version: Version,
+        listed: bool = False,  # the cluster's _services lists the service and task type
+    ) -> None:
+        self.facts = facts
+        self.task_type = task_type
+        self.version = version
+        self.listed = listed
+        offered = listed or available(facts.since_spec, version)
+        self.service_since = None if offered else facts.since_spec
+        task_since = facts.task_type_since(task_type)
+        self.task_since = None if listed or available(task_since, version) else task_since
+        chunking = catalog.chunking_since
+        self.chunking_since = None if available(chunking, version) else chunking
+        self.still_required = [  # (block, key, until) the cluster requires
+            (block, key, until)
+            for block in BLOCKS
+            for key in facts.raw.get(block, {})
+            if (until := facts.required_until(block, key)) is not None
+            and not available(until, version)
+        ]
+        self._fields: dict[tuple[str, str], SinceSpec | bool] = {}
+        self._values: dict[tuple[str, str, str], SinceSpec] = {}
+
+    def field(self, block: str, key: str) -> SinceSpec | bool:
+        """False: not a catalog field; True: there; else the release it needs."""
+        found = self._fields.get((block, key))
+        if found is None:
+            if not self.facts.field(block, key):
+                found = False
+            else:
+                # a field without its own date is as old as the service, which a listing offers
+                own = self.facts.field(block, key).get("since")
+                since = own if self.listed else self.facts.field_since(block, key, self.task_type)
+                found = True if available(since, self.version) else since
+            self._fields[(block, key)] = found
+        return found
+
+    def value(self, block: str, key: str, value: str) -> SinceSpec:
+        """None when the cluster has this value of an enum field, else the release it needs."""
+        memo = (block, key, value)
+        if memo not in self._values:
+            since = self.facts.enum_value_since(block, key, value.lower())
+            self._values[memo] = None if available(since, self.version) else since
+        return self._values[memo]
 
 
-def _with_date(
-    problem: Diagnostic,
-    spec: EndpointSpec,
-    facts: ServiceFacts | None,
-    version: tuple[int, int, int],
-    cluster: str,
-) -> Diagnostic:
-    """A refusal by the cluster's word, with the catalog's date where that explains it."""
-    if facts is None:
-        return problem
-    for what, since in (
-        (f"service '{spec.service}'", facts.since_spec),
-        (f"task type '{spec.task_type}'", facts.task_type_since(spec.task_type)),
-    ):
-        if not available(since, version):
-            date = f"; the catalog dates {what} {since_text(since)}, the cluster runs {cluster}"
-            return replace(problem, message=problem.message + date)
-    return problem
-
-
-def _spec_problems(
-    spec: EndpointSpec,
-    facts: ServiceFacts,
-    catalog: Catalog,
-    version: tuple[int, int, int],
-    cluster: str,
-    listing: Offered | None,
-) -> Iterator[Diagnostic]:
-    """By the catalog's dates; a service, task type or service-settings field that the cluster's
-    ``listing`` names is taken as offered whatever its date."""
-
+def _spec_problems(spec: EndpointSpec, dates: _Dates, cluster: str) -> Iterator[Diagnostic]:
     def needs(path: tuple[str, ...], what: str, since: SinceSpec) -> Diagnostic:
         return spec.source.problem(
             path,
             f"{what} needs Elasticsearch {since_text(since)} or later; the cluster runs {cluster}",
         )
 
-    if listing is None and not available(facts.since_spec, version):
-        yield needs(("service",), f"service '{spec.service}'", facts.since_spec)
+    if dates.service_since is not None:
+        yield needs(("service",), f"service '{spec.service}'", dates.service_since)
         return  # everything below would repeat the same news
-    task_since = facts.task_type_since(spec.task_type)
-    if listing is None and not available(task_since, version):
+    if dates.task_since is not None:
         what = f"task type '{spec.task_type}' of service '{spec.service}'"
-        yield needs(("task_type",), what, task_since)
+        yield needs(("task_type",), what, dates.task_since)
         return
-    if spec.block("chunking_settings") and not available(catalog.chunking_since, version):
-        yield needs(("chunking_settings",), "chunking_settings", catalog.chunking_since)
+    if dates.chunking_since is not None and spec.block("chunking_settings"):
+        yield needs(("chunking_settings",), "chunking_settings", dates.chunking_since)
     for block in BLOCKS:
         for key, value in spec.block(block).items():
-            if not facts.field(block, key):
+            since = dates.field(block, key)
+            if since is False:
                 continue  # not a catalog field: the schema reports it
-            since = facts.field_since(block, key, spec.task_type)
-            fields = _listed_fields(listing, spec.task_type) if block == BLOCKS[0] else None
-            if fields is not None and key in fields:
-                continue
-            if facts.removed(block, key, version):
-                until = since_text(facts.field(block, key).get("until"))
+            if dates.facts.removed(block, key, dates.version):
+                removed_in = since_text(dates.facts.field(block, key).get("until"))
                 yield spec.source.problem(
                     (block, key),
-                    f"{block}.{key} ({spec.service}) was removed in Elasticsearch {until}; "
+                    f"{block}.{key} ({spec.service}) was removed in Elasticsearch {removed_in}; "
                     f"the cluster runs {cluster}",
                 )
                 continue
-            if not available(since, version):
-                problem = needs((block, key), f"{block}.{key} ({spec.service})", since)
-                if fields is not None:
-                    listed = ", ".join(fields) or "none"
-                    message = f"{problem.message} (GET _inference/_services lists: {listed})"
-                    problem = replace(problem, message=message)
-                yield problem
+            if since is not True:
+                yield needs((block, key), f"{block}.{key} ({spec.service})", since)
                 continue
-            value_since = facts.enum_value_since(block, key, str(value).lower())
-            if isinstance(value, str) and not available(value_since, version):
+            value_since = dates.value(block, key, value) if isinstance(value, str) else None
+            if value_since is not None:
                 what = f"{block}.{key}: '{value}' ({spec.service})"
                 yield needs((block, key), what, value_since)
-    yield from _still_required(spec, facts, version, cluster)
-
-
-def _listed_fields(listing: Offered | None, task_type: str) -> list[str] | None:
-    if listing is None:
-        return None
-    return sorted(key for key in listing.fields if listing.has_field(key, task_type))
-
-
-def _still_required(
-    spec: EndpointSpec, facts: ServiceFacts, version: tuple[int, int, int], cluster: str
-) -> Iterator[Diagnostic]:
-    """Fields that became optional in a later release are required on older clusters."""
     for block in BLOCKS:
-        for key in facts.raw.get(block, {}):
-            if key in spec.block(block) or spec.task_type not in facts.field(block, key).get(
+        for key in dates.facts.raw.get(block, {}):
+            rule = dates.facts.required_from(block, key)
+            if rule is None or key in spec.block(block) or not available(rule[0], dates.version):
+                continue
+            if spec.task_type not in dates.facts.field(block, key).get(
                 "task_types", (spec.task_type,)
             ):
                 continue
-            rule = facts.required_from(block, key)
-            if rule is not None and available(rule[0], version) and _matches(spec, block, rule[1]):
+            if _matches(spec, block, rule[1]):
                 condition = ", ".join(f"{k}: {v}" for k, v in rule[1].items())
                 yield spec.source.problem(
                     (block,),
                     f"{block}.{key} ({spec.service}) is required with {condition} from "
                     f"Elasticsearch {since_text(rule[0])}; the cluster runs {cluster}",
                 )
-            until = facts.required_until(block, key)
-            if until is None or available(until, version) or key in spec.block(block):
-                continue
+    for block, key, until in dates.still_required:
+        if key not in spec.block(block):
             yield spec.source.problem(
                 (block,),
                 (

@@ -562,6 +562,16 @@ def settings_schema() -> Schema:
             "x-expected": "a string or number without '${' (a variable is never a reference)",
         },
     }
+    create_timeout = {
+        "type": ["string", "number"],
+        "pattern": "^\\s*(\\d+(\\.\\d+)?|(\\d+h)?(\\d+m)?(\\d+(\\.\\d+)?s)?)\\s*$",
+        "exclusiveMinimum": 0,
+        "description": "How long the cluster may take to create an endpoint (the create's "
+        "'timeout' query parameter), e.g. 10m or 90s; --create-timeout wins. Default: the "
+        "service's (5m for elasticsearch and elser, which deploy a model), else the cluster's own "
+        "(30s). Not sent to releases without the parameter (before 8.19, and 9.0).",
+        "x-expected": "a duration such as 10m, 90s or a number of seconds",
+    }
     environment = {
         "type": ["object", "null"],
         "description": "One cluster: its URL, the variables holding its credentials, its own variables.",
@@ -573,7 +583,8 @@ def settings_schema() -> Schema:
                 "type": "string",
                 "pattern": "^https?://[^/\\s]+",
                 "description": "The cluster URL. The credentials named here are sent only to it; "
-                "a different ELASTICSEARCH_URL in the shell, or --url, is an error.",
+                "with none named, none are sent (the shell's only when ELASTICSEARCH_URL names "
+                "this same URL); a different ELASTICSEARCH_URL in the shell, or --url, is an error.",
                 "x-expected": "an http:// or https:// URL",
             },
             "api_key_env": {
@@ -589,11 +600,45 @@ def settings_schema() -> Schema:
                 **variable_name,
                 "description": "Variable holding the basic-auth password.",
             },
+            "bearer_token_env": {
+                **variable_name,
+                "description": "Variable holding a bearer token (sent as 'Authorization: Bearer "
+                "...'; a service account token or an OAuth2 access token).",
+            },
+            "client_cert": {
+                "type": "string",
+                "minLength": 1,
+                "description": "Client certificate (PEM) for mutual TLS, relative to "
+                "reconciler.yaml; sent only to this environment's url.",
+                "x-expected": "a non-empty string",
+            },
+            "client_key": {
+                "type": "string",
+                "minLength": 1,
+                "description": "Private key (PEM) of client_cert, relative to reconciler.yaml "
+                "(not needed when client_cert holds it).",
+                "x-expected": "a non-empty string",
+            },
+            "header_env": {
+                "type": "object",
+                "description": "Extra headers to send: each header name maps to the variable "
+                "holding its value (a proxy's token is a secret); sent only to this url.",
+                "x-expected": "a mapping of header names to variable names",
+                "propertyNames": {"pattern": "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"},
+                "additionalProperties": variable_name,
+            },
             "ca_cert": {
                 "type": "string",
                 "minLength": 1,
                 "description": "CA bundle (PEM) to trust, relative to reconciler.yaml.",
                 "x-expected": "a non-empty string",
+            },
+            "ca_fingerprint": {
+                "type": "string",
+                "pattern": "^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$",
+                "description": "SHA-256 fingerprint of a certificate in the server's chain (as "
+                "Elasticsearch prints at first start); trusted instead of a CA bundle.",
+                "x-expected": "64 hex digits (colons allowed)",
             },
             "insecure": {
                 "type": "boolean",
@@ -601,6 +646,7 @@ def settings_schema() -> Schema:
                 "x-expected": "true or false",
             },
             "state_id": state_id,
+            "create_timeout": create_timeout,
             "variables": variables,
         },
     }
@@ -621,7 +667,20 @@ def settings_schema() -> Schema:
                 "not starting with - _ + .)",
             },
             "state_id": state_id,
+            "create_timeout": create_timeout,
             "variables": variables,
+            "secret_file_roots": {
+                "type": "array",
+                "description": "Folders outside this directory that ${file:PATH} may read (such "
+                "as /run/secrets); a relative one is relative to reconciler.yaml. Without them, a "
+                "secret file must be inside the directory (after resolving '..' and links).",
+                "x-expected": "a list of folder paths",
+                "items": {
+                    "type": "string",
+                    "minLength": 1,
+                    "x-expected": "a folder path",
+                },
+            },
             "environments": {
                 "type": "object",
                 "description": "Clusters to pick with --env NAME.",
@@ -641,6 +700,54 @@ def settings_schema() -> Schema:
     }
 
 
+def region_policy_schema() -> Schema:
+    """A region policy document: the body of ``PUT _inference/_region_policy`` (Elasticsearch
+    9.5.0+), exactly one of ``allowed_geos`` / ``allowed_regions``."""
+    place = {
+        "type": "object",
+        "description": "A cloud service provider region.",
+        "properties": {
+            "csp": {"type": "string", "minLength": 1, "description": "e.g. aws, gcp, azure"},
+            "region": {"type": "string", "minLength": 1, "description": "e.g. us-east-1"},
+        },
+        "required": ["csp", "region"],
+        "additionalProperties": False,
+    }
+    policy = {
+        "type": "object",
+        "description": "Where the Elastic Inference Service may run inference. Exactly one of "
+        "allowed_geos and allowed_regions.",
+        "properties": {
+            "allowed_geos": {
+                "type": "array",
+                "description": "Geographic areas, e.g. us, eu.",
+                "items": {"type": "string", "minLength": 1},
+                "minItems": 1,
+            },
+            "allowed_regions": {
+                "type": "array",
+                "description": "Cloud service provider regions.",
+                "items": place,
+                "minItems": 1,
+            },
+        },
+        "additionalProperties": False,
+        "oneOf": [{"required": ["allowed_geos"]}, {"required": ["allowed_regions"]}],
+    }
+    return {
+        "$comment": GENERATED,
+        "$schema": DRAFT,
+        "title": "Inference region policy",
+        "description": "The cluster's inference region policy, as the body of PUT "
+        "_inference/_region_policy (Elasticsearch 9.5.0 and later). One per desired-state "
+        "directory.",
+        "type": "object",
+        "properties": {"region_policy": policy},
+        "required": ["region_policy"],
+        "additionalProperties": False,
+    }
+
+
 # --------------------------------------------------------------------------- files
 
 
@@ -655,6 +762,7 @@ def generate(catalog: dict[str, Any]) -> dict[str, str]:
         "chunking.schema.json": render(chunking_schema()),
         "endpoint.schema.json": render(endpoint_schema(catalog)),
         "reconciler.schema.json": render(settings_schema()),
+        "region-policy.schema.json": render(region_policy_schema()),
     }
     for name, service in sorted(catalog["services"].items()):
         files[f"services/{name}.schema.json"] = render(service_schema(name, service))

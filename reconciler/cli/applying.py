@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from reconciler.cli.group import EXIT_DIFFERS, EXIT_ERROR, EXIT_OK, cli
+from reconciler.cli.group import ALLOW_EMPTY, EXIT_DIFFERS, EXIT_ERROR, EXIT_OK, cli
 from reconciler.cli.options import (
     Display,
     _requested,
@@ -18,7 +18,10 @@ from reconciler.cli.options import (
     display_options,
     selection_options,
 )
-from reconciler.errors import ReconcilerError
+from reconciler.errors import InputError, ReconcilerError
+from reconciler.plan import Action, Outcome
+
+PHASES = (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE)
 
 PAST = {"create": "created", "update": "updated", "replace": "replaced", "delete": "deleted"}
 
@@ -50,6 +53,7 @@ PAST = {"create": "created", "update": "updated", "replace": "replaced", "delete
     help="text: the plan, progress and a summary; json: one result document on stdout.",
 )
 @display_options
+@ALLOW_EMPTY
 @connection_options
 def apply(
     directory: FsPath | None,
@@ -63,28 +67,31 @@ def apply(
     **options: Any,
 ) -> int:
     """Carry out the plan: create, update, replace and delete endpoints."""
-    from reconciler.apply import PHASES
     from reconciler.errors import VerificationError
     from reconciler.render.outcome import render_result
     from reconciler.render.wording import apply_summary
-    from reconciler.run import ApplyHooks, ApplyOptions, apply_specs, check_origin
+    from reconciler.run import ApplyHooks, ApplyOptions, apply_saved, apply_specs, check_origin
     from reconciler.session import load_specs
 
+    if plan_file is not None:
+        _refuse_planning_flags(directory=directory, prune=prune, options=options)
     requested = _requested(options)
     saved = None
     if plan_file is not None:
         from reconciler.planfile import read_plan_file
 
         saved = read_plan_file(plan_file)
-        directory = directory or saved.directory
-        prune = saved.plan.prune
         requested = saved.requested
-        opened, _ = _session(directory, options, saved=saved)
-        specs = saved.specs
+        opened, _ = _session(saved.directory, options, saved=saved)
+        specs: Any = ()
+        policy = None
     else:
         directory = directory or FsPath(".")
         opened, settings = _session(directory, options)
-        specs = load_specs(directory, settings).specs
+        loaded = load_specs(
+            directory, settings, allow_empty=bool(options.pop("allow_empty", False))
+        )
+        specs, policy = loaded.specs, loaded.region_policy
     as_json = fmt == "json"
     tally = _Tally(live=sys.stderr.isatty() and not as_json)
 
@@ -106,10 +113,12 @@ def apply(
         parallelism=parallelism,
     )
     with opened as session:
-        if saved is not None:
-            check_origin(saved, environment=options.get("environment"), cluster=session.origin)
         try:
-            applied = apply_specs(session, specs, options=options_, hooks=hooks, saved=saved)
+            if saved is not None:
+                check_origin(saved, environment=options.get("environment"), cluster=session.origin)
+                applied = apply_saved(session, saved, options=options_, hooks=hooks)
+            else:
+                applied = apply_specs(session, specs, options=options_, hooks=hooks, policy=policy)
         except VerificationError as error:  # exit 4: all was applied, the summary still ends it
             tally.finish()
             if as_json and error.result is not None and tally.plan is not None:
@@ -117,23 +126,58 @@ def apply(
             else:
                 click.echo(apply_summary(tally.done, failed=tally.failed))
             raise
+        except ReconcilerError:  # stopped after the plan was shown: what was done, and what not
+            tally.finish()
+            if tally.plan is not None and tally.plan.has_changes and not as_json:
+                click.echo(apply_summary(tally.done, failed=tally.failed))
+                if tally.untouched:
+                    names = ", ".join(sorted(tally.untouched))
+                    click.echo(f"Not changed ({len(tally.untouched)}): {names}", err=True)
+            raise
     tally.finish()
     result = applied.result
     for note in result.notes:
         click.echo(f"Warning: {note}", err=True)
-    code = EXIT_ERROR if result.failed else EXIT_OK
+    code = EXIT_ERROR if result.failed or applied.plan.blocked else EXIT_OK
     if as_json:
         click.echo(render_result(applied.plan, result, exit_code=code))
     else:
         done = {action: result.count(action) for action in PHASES}
         lost = sum(1 for outcome in result.failed if outcome.lost)
-        click.echo(apply_summary(done, failed=len(result.failed), lost=lost))  # no-op apply too
+        click.echo(  # no-op apply too
+            apply_summary(done, failed=len(result.failed), lost=lost, policy=result.region_policy)
+        )
+    for problem in applied.plan.blocked:
+        click.echo(f"Error: not applied: {problem}", err=True)
     if result.failed:
         for outcome in result.failed:
             click.echo(f"Error: {outcome.change.address}: {outcome.message}", err=True)
         names = ", ".join(sorted(o.change.address for o in result.failed))
         click.echo(f"Not changed ({len(result.failed)}): {names}", err=True)
     return code
+
+
+def _refuse_planning_flags(
+    *, directory: FsPath | None, prune: bool, options: dict[str, Any]
+) -> None:
+    """A saved plan is executed as it was made: a flag that changes planning next to it is an
+    error, not ignored."""
+    given = [f"DIRECTORY ({directory})"] if directory is not None else []
+    given += ["--prune"] if prune else []
+    for name, flag in (
+        ("targets", "--target"),
+        ("replace", "--replace"),
+        ("adopt", "--adopt"),
+        ("send_secrets", "--send-secrets"),
+        ("create_timeout", "--create-timeout"),
+    ):
+        if options.get(name):
+            given.append(flag)
+    if given:
+        raise InputError(
+            f"{', '.join(given)} cannot be given with --plan: a saved plan is carried out as it "
+            "was made. Make a new plan with these flags (`reconciler plan --out`); nothing was sent"
+        )
 
 
 def _confirm(auto_approve: bool) -> None:
@@ -147,12 +191,15 @@ def _confirm(auto_approve: bool) -> None:
         raise click.exceptions.Abort()
 
 
-def _progress(change: Any, status: str, seconds: float) -> None:
+def _progress(outcome: Outcome) -> None:
+    change = outcome.change
     verb = PAST.get(change.action.value, change.action.value)
-    if status == "ok":
-        click.echo(f"{change.action.symbol} {change.address}: {verb} ({seconds:.2f}s)", err=True)
+    if outcome.ok:
+        click.echo(
+            f"{change.action.symbol} {change.address}: {verb} ({outcome.seconds:.2f}s)", err=True
+        )
     else:
-        click.echo(f"! {change.address}: {change.action.value} failed: {status}", err=True)
+        click.echo(f"! {change.address}: {change.action.value} failed: {outcome.message}", err=True)
 
 
 class _Tally:
@@ -165,6 +212,7 @@ class _Tally:
         self.done: dict[Any, int] = {}
         self.failed = 0
         self.total = 0
+        self.untouched: set[str] = set()  # planned writes not (yet) done
         self.plan: Any = None
         self.started = time.monotonic()
         self._shown = 0  # length of the live line on screen
@@ -172,19 +220,21 @@ class _Tally:
     def start(self, plan: Any) -> None:
         self.plan = plan
         self.total = sum(1 for change in plan.changes if change.action.writes)
+        self.untouched = {change.address for change in plan.changes if change.action.writes}
         self.started = time.monotonic()
 
-    def progress(self, change: Any, status: str, seconds: float) -> None:
-        if status == "ok":
-            self.done[change.action] = self.done.get(change.action, 0) + 1
+    def progress(self, outcome: Outcome) -> None:
+        if outcome.ok:
+            self.done[outcome.change.action] = self.done.get(outcome.change.action, 0) + 1
+            self.untouched.discard(outcome.change.address)
         else:
             self.failed += 1
         if not self.live:
-            _progress(change, status, seconds)
+            _progress(outcome)
             return
-        if status != "ok":
+        if not outcome.ok:
             self._clear()
-            _progress(change, status, seconds)
+            _progress(outcome)
         from reconciler.render.outcome import progress_line
 
         line = progress_line(

@@ -37,7 +37,7 @@ class LazyGroup(click.Group):
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted([*super().list_commands(ctx), *self.lazy])
+        return sorted({*super().list_commands(ctx), *self.lazy})  # once, also after loading
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy and cmd_name not in self.commands:
@@ -70,7 +70,7 @@ def cli(debug: bool) -> None:
     if debug:  # method, path, status, timing and retries of every request; never headers or bodies
         import logging
 
-        from reconciler.secrets import ScrubbingFilter
+        from reconciler.scrub import ScrubbingFilter
 
         logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="debug: %(message)s")
         logging.getLogger("reconciler").setLevel(logging.DEBUG)
@@ -78,19 +78,42 @@ def cli(debug: bool) -> None:
             handler.addFilter(ScrubbingFilter())
 
 
+ALLOW_EMPTY = click.option(
+    "--allow-empty", is_flag=True, help="Accept a directory without any endpoint spec."
+)
+
+
 @cli.command()
 @click.argument("directory", default=".", type=click.Path(path_type=FsPath))
-def validate(directory: FsPath) -> None:
+@ALLOW_EMPTY
+@click.option(
+    "--only-specs",
+    is_flag=True,
+    help="Skip (and name) YAML files that are not endpoint specs, e.g. docker-compose.yml.",
+)
+def validate(directory: FsPath, allow_empty: bool, only_specs: bool) -> None:
     """Check every spec under DIRECTORY against the schemas (offline)."""
+    from reconciler.session import no_specs
     from reconciler.validate import validate_directory
 
-    result = validate_directory(directory)
+    result = validate_directory(directory, only_specs=only_specs)
+    if result.skipped:
+        click.echo(
+            f"Skipped {len(result.skipped)} YAML file(s) that are not endpoint specs (no "
+            f"inference_id, task_type, service or service_settings): {', '.join(result.skipped)}",
+            err=True,
+        )
     for note in result.notes:
         click.echo(str(note), err=True)
     if not result.ok:
         raise InputError(f"{len(result.diagnostics)} problem(s) in {directory}", result.diagnostics)
+    if not result.specs and result.region_policy is None and not allow_empty:
+        raise InputError(no_specs(directory).removesuffix("; nothing was sent"))
     count = len(result.specs)
-    click.echo(f"{count} endpoint spec{'s' if count != 1 else ''} valid in {_ending(directory)}.")
+    policy = " and the region policy" if result.region_policy else ""
+    click.echo(
+        f"{count} endpoint spec{'s' if count != 1 else ''}{policy} valid in {_ending(directory)}."
+    )
 
 
 def _ending(path: FsPath) -> str:

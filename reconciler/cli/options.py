@@ -8,6 +8,7 @@ and ``session_for``: settings and an unopened session for a directory.
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path as FsPath
@@ -25,7 +26,34 @@ def connection_options(function: Any) -> Any:
         click.option("--username", help="Basic auth user (or ELASTICSEARCH_USERNAME)."),
         click.option("--password", help="Basic auth password (or ELASTICSEARCH_PASSWORD)."),
         click.option(
+            "--bearer-token",
+            help="Token sent as 'Authorization: Bearer' (or ELASTICSEARCH_BEARER_TOKEN).",
+        ),
+        click.option(
+            "--client-cert",
+            type=click.Path(exists=True, dir_okay=False),
+            help="Client certificate (PEM) for mutual TLS.",
+        ),
+        click.option(
+            "--client-key",
+            type=click.Path(exists=True, dir_okay=False),
+            help="Private key (PEM) of --client-cert, unless that file holds it.",
+        ),
+        click.option(
             "--ca-cert", type=click.Path(exists=True, dir_okay=False), help="CA bundle to trust."
+        ),
+        click.option(
+            "--ca-fingerprint",
+            metavar="SHA256",
+            help="Trust the server if a certificate in its chain has this SHA-256 fingerprint.",
+        ),
+        click.option(
+            "--header",
+            "headers",
+            multiple=True,
+            metavar="NAME:VALUE",
+            callback=_header,
+            help="Extra HTTP header to send (repeatable), e.g. for a proxy.",
         ),
         click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (warns)."),
         click.option("--env", "environment", help="Environment of reconciler.yaml to use."),
@@ -62,6 +90,32 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
         return parse_duration(value)
     except ValueError as error:
         raise click.BadParameter(str(error)) from None
+
+
+HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP token (RFC 9110)
+
+
+def _header(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> tuple[tuple[str, str], ...]:
+    headers = []
+    for given in values:
+        name, sep, value = given.partition(":")
+        name, value = name.strip(), value.strip()
+        if not sep or not HEADER_NAME.match(name) or "\n" in value or "\r" in value:
+            # the value may be a secret: name only what is wrong, never echo it
+            raise click.BadParameter(
+                f"expected NAME:VALUE with NAME an HTTP header name (got one starting "
+                f"{name[:20]!r})"
+                if sep
+                else "expected NAME:VALUE (no ':' found)"
+            )
+        if name.lower() in ("authorization", "host", "content-length"):
+            raise click.BadParameter(
+                f"{name} is set by reconciler (use --api-key, --bearer-token or --username)"
+            )
+        headers.append((name, value))
+    return tuple(headers)
 
 
 def _waiting(seconds: float, reason: str) -> None:
@@ -101,6 +155,11 @@ def _session(directory: FsPath, options: dict[str, Any], *, saved: Any = None) -
         password=options.get("password"),
         ca_cert=options.get("ca_cert"),
         insecure=bool(options.get("insecure")),
+        bearer_token=options.get("bearer_token"),
+        client_cert=options.get("client_cert"),
+        client_key=options.get("client_key"),
+        ca_fingerprint=options.get("ca_fingerprint"),
+        headers=options.get("headers") or (),
         timeout=options.get("timeout"),
         retry_for=options.get("retry_for"),
         on_wait=_waiting,
@@ -111,7 +170,7 @@ def _session(directory: FsPath, options: dict[str, Any], *, saved: Any = None) -
 def selection_options(*, with_changes: bool) -> Any:
     """--target (plan, apply, drift); --replace, --adopt, --send-secrets, --allow-destroy-in-use
     (plan and apply: plan says what apply with the same flags would do, refusals included)."""
-    ids: dict[str, Any] = {"multiple": True, "metavar": "ID"}
+    ids: dict[str, Any] = {"multiple": True, "metavar": "[TASK_TYPE/]ID"}
     options = [
         click.option("--target", "targets", **ids, help="Only plan/change these endpoints."),
     ]
@@ -133,7 +192,16 @@ def selection_options(*, with_changes: bool) -> Any:
                 "--send-secrets",
                 "send_secrets",
                 **ids,
-                help="Send this endpoint's secrets once through _update (rotation then tracked).",
+                help="Send this endpoint's secrets once through _update (rotation then tracked); "
+                "UNTRACKED: those of every endpoint whose secrets reconciler never sent.",
+            ),
+            click.option(
+                "--create-timeout",
+                callback=_duration,
+                metavar="DURATION",
+                help="How long the cluster may take to create an endpoint (sent as the create's "
+                "'timeout', e.g. 10m; or reconciler.yaml create_timeout; default: the "
+                "service's, else the cluster's 30s).",
             ),
             click.option(
                 "--allow-destroy-in-use",
@@ -159,6 +227,7 @@ def _requested(options: dict[str, Any]) -> Any:
         adopt=frozenset(options.pop("adopt", ())),
         send_secrets=frozenset(options.pop("send_secrets", ())),
         targets=frozenset(targets) if targets else None,
+        create_timeout=options.pop("create_timeout", None),
     )
 
 

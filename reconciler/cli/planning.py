@@ -7,7 +7,14 @@ from typing import Any
 
 import click
 
-from reconciler.cli.group import EXIT_CHANGES, EXIT_OK, EXIT_REFUSED, cli
+from reconciler.cli.group import (
+    ALLOW_EMPTY,
+    EXIT_CHANGES,
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_REFUSED,
+    cli,
+)
 from reconciler.cli.options import (
     DIRECTORY,
     FORMAT,
@@ -38,14 +45,20 @@ def _plan_command(
 
     requested = _requested(options)
     allow = bool(options.pop("allow_destroy_in_use", False))
+    allow_empty = bool(options.pop("allow_empty", False))
     opened, settings = _session(directory, options)
-    specs = load_specs(directory, settings).specs
+    loaded = load_specs(directory, settings, allow_empty=allow_empty)
+    specs = loaded.specs
+    for note in loaded.notes:  # old layouts, read as the server reads them: the plan compares those
+        click.echo(str(note), err=True)
     with opened as session:
-        planned = make_plan(session, specs, prune=prune, requested=requested)
+        planned = make_plan(
+            session, specs, prune=prune, requested=requested, policy=loaded.region_policy
+        )
+        requested = planned.requested
         saved = saved_plan(
             session,
             planned,
-            specs=specs,
             directory=directory,
             environment=settings.environment,
             requested=requested,
@@ -61,14 +74,18 @@ def _plan_command(
         click.echo(
             f"Saved the plan to {out}; apply it with `reconciler apply --plan {out}`.", err=True
         )
+    if planned.plan.blocked:  # the rest was planned and printed; these specs were not
+        for problem in planned.plan.blocked:
+            click.echo(f"Error: not planned: {problem}", err=True)
+        return EXIT_ERROR
     refused = refusals(
-        planned.plan, specs, Permissions(allow_destroy_in_use=allow, replace=requested.replace)
+        planned.plan, Permissions(allow_destroy_in_use=allow, replace=requested.replace)
     )
     if refused and not drift:
         for reason in refused:
             click.echo(f"Error: apply would refuse this plan: {reason}", err=True)
         return EXIT_REFUSED
-    return EXIT_CHANGES if planned.plan.differs else EXIT_OK
+    return EXIT_CHANGES if planned.plan.verdict.differs else EXIT_OK
 
 
 @cli.command()
@@ -85,6 +102,7 @@ def _plan_command(
 )
 @display_options
 @selection_options(with_changes=True)
+@ALLOW_EMPTY
 @connection_options
 def plan(
     directory: FsPath,
@@ -98,7 +116,7 @@ def plan(
     """Show what apply would change in the cluster (exit 3 if apply would refuse it)."""
     code = _plan_command(
         directory, options, prune=prune, fmt=fmt, out=out, drift=False, display=display
-    )
+    )  # blocked specs (exit 1) or a refusal (exit 3) outrank --detailed-exitcode
     return EXIT_OK if code == EXIT_CHANGES and not detailed_exitcode else code
 
 
@@ -108,6 +126,7 @@ def plan(
 @click.option("--prune", is_flag=True, help="Count managed endpoints no longer declared as drift.")
 @display_options
 @selection_options(with_changes=False)
+@ALLOW_EMPTY
 @connection_options
 def drift(directory: FsPath, fmt: str, prune: bool, display: Display, **options: Any) -> int:
     """Report drift between the cluster and DIRECTORY (exit 2 on drift), for scheduled jobs."""

@@ -40,7 +40,9 @@ def render_markdown(plan: Plan, *, drift: bool = False, verbose: bool = False) -
     """
     writes = [change for change in plan.changes if change.action.writes]
     head = "\n\n".join(
-        part for part in (_title(plan, drift), _counts(plan), _banner(writes)) if part
+        part
+        for part in (_title(plan, drift), _counts(plan), _banner(writes), _policy(plan))
+        if part
     )
     tail = "\n\n".join(
         part for part in (_left_alone(plan), _unmanaged(plan), _warnings(plan)) if part
@@ -72,6 +74,17 @@ def render_markdown(plan: Plan, *, drift: bool = False, verbose: bool = False) -
     return "\n\n".join(part for part in parts if part)
 
 
+def _policy(plan: Plan) -> str:
+    """The region policy's change: a short section of its own (it decides where EIS runs)."""
+    symbol, lines = wording.policy_lines(plan)
+    if not lines:
+        return ""
+    caution = plan.region_policy is not None and plan.region_policy.denies_in_use
+    head = "> [!CAUTION]\n> " if caution else ""
+    details = "\n".join(f"- {line}" for line in lines[1:])
+    return f"### Region policy\n\n{head}`{symbol}` {lines[0]}\n\n{details}".rstrip()
+
+
 def _title(plan: Plan, drift: bool) -> str:
     lines = [
         MARKER,
@@ -92,6 +105,17 @@ def _title(plan: Plan, drift: bool) -> str:
 def _counts(plan: Plan) -> str:
     rows = ["| Action | Count |", "| --- | ---: |"]
     rows += [f"| {_symbol(action)} {action.value} | {plan.count(action)} |" for action in ORDER]
+    verdict = plan.verdict
+    rows += [
+        f"| {label} | {count} |"
+        for label, count in (
+            ("! conflict", verdict.conflicts),
+            ("> hand over", verdict.moves),
+            ("! no longer declared (kept)", verdict.kept),
+            ("! drift left alone", verdict.held),
+        )
+        if count
+    ]
     return "\n".join(rows)
 
 
@@ -195,6 +219,9 @@ def _left_alone(plan: Plan) -> str:
     parts = []
     for title, lines in (
         ("Adopted", wording.adoptions(plan)),
+        ("Secrets not tracked", [hint] if (hint := wording.untracked_hint(plan)) else []),
+        ("Blocked (not planned)", list(plan.blocked)),
+        ("Handed over", wording.moves(plan)),
         ("Left alone", wording.left_alone(plan)),
     ):
         if lines:
@@ -203,13 +230,15 @@ def _left_alone(plan: Plan) -> str:
 
 
 def _unmanaged(plan: Plan) -> str:
-    if not plan.unmanaged:
-        return ""
-    names, hidden = _fit((_code(name) for name in plan.unmanaged), TAIL_BUDGET // 2, ", ")
-    more = f" and {hidden} more" if hidden else ""
-    return (
-        "**Unmanaged endpoints** (not in the desired state; left alone): " + ", ".join(names) + more
-    )
+    lines = []
+    for title, ids in (
+        ("**Unmanaged endpoints** (not in the desired state; left alone): ", plan.unmanaged),
+        ("**Managed by other directories** (not declared here; left alone): ", plan.elsewhere),
+    ):
+        if ids:
+            names, hidden = _fit((_code(name) for name in ids), TAIL_BUDGET // 4, ", ")
+            lines.append(title + ", ".join(names) + (f" and {hidden} more" if hidden else ""))
+    return "\n\n".join(lines)
 
 
 def _warnings(plan: Plan) -> str:

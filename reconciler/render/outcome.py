@@ -9,13 +9,10 @@ summary). Reads values and returns text or plain JSON values; never prints.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from reconciler.plan import Action, Plan
+from reconciler.plan import Action, ApplyResult, Plan
 from reconciler.render.json import FORMAT_VERSION, to_document
-
-if TYPE_CHECKING:  # the values only: apply itself speaks HTTP
-    from reconciler.apply import ApplyResult
 
 PHASES = (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE)
 
@@ -52,6 +49,7 @@ def result_document(plan: Plan, result: ApplyResult, *, exit_code: int) -> dict[
         "outcomes": outcomes,
         "differences": list(result.differences),
         "summary": summary,
+        "region_policy": result.region_policy or None,
         "exit_code": exit_code,
     }
 

@@ -58,30 +58,47 @@ def render_text(
     """
     paint = _Painter(color)
     writes = [change for change in plan.changes if change.action.writes]
-    unchanged = [change for change in plan.changes if not change.action.writes]
+    unchanged = [c for c in plan.changes if not c.action.writes and not c.conflict]
     sections: list[str] = [f"State document: {plan.state}" if plan.state else ""]
     if drift:
-        sections.append(paint(wording.drift_line(plan), bold=True) if writes else "")
-    elif writes:
+        sections.append(paint(wording.drift_line(plan), bold=True) if plan.differs else "")
+    elif writes or plan.has_changes:
         sections.append("The reconciler will perform the following actions:")
     sections.extend(
         _block(change, paint, drift=drift, cluster_version=plan.cluster_version)
         for change in writes
     )
+    symbol, policy = wording.policy_lines(plan)
+    if policy:
+        colour = {"+": "green", "~": "yellow", "-": "red", "!": "yellow"}[symbol]
+        head = f"{paint(symbol.rjust(3), colour, bold=True)} {paint(policy[0], bold=True)}"
+        sections.append("\n".join([head, *(f"{INDENT}{line}" for line in policy[1:])]))
     if verbose and unchanged:
         sections.append("\n".join(_unchanged_lines(unchanged, paint, drift)))
     else:
         if writes and unchanged:
             sections.append(wording.unchanged_line(len(unchanged)))
         sections.append(_grouped_notes(unchanged, paint))
+    hint = wording.untracked_hint(plan)
+    if hint:
+        sections.append(f"{paint('# note:', 'yellow')} {hint}")
     adopted = wording.adoptions(plan)
     if adopted:
         sections.append("\n".join(paint("+", "green", bold=True) + f" {line}" for line in adopted))
+    moving = wording.moves(plan)
+    if moving:
+        sections.append("\n".join(paint(">", "yellow", bold=True) + f" {line}" for line in moving))
     held = wording.left_alone(plan)
     if held:
         sections.append("\n".join(paint("!", "yellow", bold=True) + f" {line}" for line in held))
     if plan.unmanaged:
         sections.append(_unmanaged(plan.unmanaged, verbose=verbose))
+    if plan.elsewhere:
+        sections.append(_elsewhere(plan.elsewhere, verbose=verbose))
+    if plan.blocked:
+        sections.append(
+            "\n".join(paint("! blocked:", "red", bold=True) + f" {line}" for line in plan.blocked)
+        )
     if plan.warnings:
         sections.append(
             "\n".join(paint("Warning:", "yellow", bold=True) + f" {w}" for w in plan.warnings)
@@ -130,6 +147,11 @@ def _unmanaged(names: tuple[str, ...], *, verbose: bool) -> str:
     """One line, whatever the number of ids: the first few named, the rest counted."""
     limit = len(names) if verbose else UNMANAGED_SHOWN
     return "Unmanaged endpoints (not in the desired state; left alone): " + _named(names, limit)
+
+
+def _elsewhere(names: tuple[str, ...], *, verbose: bool) -> str:
+    limit = len(names) if verbose else UNMANAGED_SHOWN
+    return "Managed by other directories (not declared here; left alone): " + _named(names, limit)
 
 
 def _block(change: Change, paint: _Painter, *, drift: bool, cluster_version: str) -> str:

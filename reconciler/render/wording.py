@@ -13,10 +13,12 @@ request. Pure: no I/O.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from reconciler.catalog import parse_version
 from reconciler.model import dotted
-from reconciler.plan import Action, Change, Plan, Reason, Usage
+from reconciler.plan import SEND_UNTRACKED, UNTRACKED, Action, Change, Plan, Reason, Usage, Verdict
+from reconciler.region_policy import ADDRESS, PolicyAction
 
 NO_CHANGES = "No changes. The cluster matches the desired state."
 NO_DRIFT = "No drift: the cluster matches the desired state."
@@ -47,19 +49,39 @@ PAST = {
 
 
 def summary_line(plan: Plan) -> str:
-    """``Plan: N to create, N to update, N to replace, N to delete.`` or ``No changes. ...``."""
-    if not plan.has_changes:
+    """``Plan: N to create, N to update, N to replace, N to delete.`` (plus what apply leaves
+    alone or hands over), or ``No changes. ...`` only when nothing at all differs."""
+    verdict = plan.verdict
+    if not verdict.differs:
         return _with_count(NO_CHANGES, plan)
-    return "Plan: " + _counts(plan) + "."
+    return "Plan: " + _counts(plan) + _extras(verdict, "; ") + "."
 
 
 def drift_summary(plan: Plan) -> str:
     """The closing line of a drift report: what an apply would do to correct the drift."""
-    if plan.differs and not plan.has_changes:
-        return HELD
-    if not plan.has_changes:
+    verdict = plan.verdict
+    if not verdict.differs:
         return _with_count(NO_DRIFT, plan)
-    return "Drift to correct: " + _counts(plan) + "."
+    if not verdict.changes:
+        return "Apply would change no endpoint: " + _extras(verdict, "") + "."
+    return "Drift to correct: " + _counts(plan) + _extras(verdict, "; ") + "."
+
+
+def _extras(verdict: Verdict, lead: str) -> str:
+    """``1 conflict, 1 to hand over, ...``: what differs besides the writes ("" when nothing)."""
+    parts = [
+        f"{count} {words}"
+        for count, words in (
+            (verdict.blocked, "blocked (not offered by this cluster)"),
+            (verdict.conflicts, "conflict" + _plural(verdict.conflicts)),
+            (verdict.moves, "to hand over"),
+            (verdict.kept, "no longer declared (kept)"),
+            (verdict.held, "with drift left alone"),
+            (verdict.policy_left_alone, "region policy left alone"),
+        )
+        if count
+    ]
+    return lead + ", ".join(parts) if parts else ""
 
 
 def outcome(change: Change, *, drift: bool = False) -> str:
@@ -76,19 +98,81 @@ def unchanged_line(count: int) -> str:
     return f"{count} unchanged endpoint{_plural(count)} not shown (--verbose lists them)."
 
 
-def apply_summary(done: Mapping[Action, int], *, failed: int, lost: int = 0) -> str:
+def apply_summary(
+    done: Mapping[Action, int], *, failed: int, lost: int = 0, policy: str = ""
+) -> str:
     """``Apply complete: N created, N updated, N replaced, N deleted, N failed.``; ends every apply.
     ``lost``: replaces that deleted an endpoint and could not create it again."""
     counts = ", ".join(f"{done.get(action, 0)} {verb}" for action, verb in PAST.items())
     gone = f" ({lost} deleted and not re-created: they no longer exist)" if lost else ""
-    return f"Apply complete: {counts}, {failed} failed{gone}."
+    policy_done = f"; the region policy {policy}" if policy else ""
+    return f"Apply complete: {counts}, {failed} failed{gone}{policy_done}."
 
 
 def _counts(plan: Plan) -> str:
-    return (
+    counts = (
         f"{plan.count(Action.CREATE)} to create, {plan.count(Action.UPDATE)} to update, "
         f"{plan.count(Action.REPLACE)} to replace, {plan.count(Action.DELETE)} to delete"
     )
+    policy = plan.region_policy
+    if policy is not None and policy.action.writes:
+        counts += f"; the region policy to {policy.action.value}"
+    return counts
+
+
+POLICY_SYMBOL = {
+    PolicyAction.CREATE: "+",
+    PolicyAction.UPDATE: "~",
+    PolicyAction.DELETE: "-",
+    PolicyAction.KEEP: "!",
+    PolicyAction.CONFLICT: "!",
+    PolicyAction.NOOP: "+",
+}
+
+
+def _policy_value(policy: Mapping[str, Any] | None) -> str:
+    if not policy:
+        return "(none)"
+    if "allowed_geos" in policy:
+        return "allowed_geos: [" + ", ".join(policy["allowed_geos"]) + "]"
+    places = ", ".join(f"{r['csp']}/{r['region']}" for r in policy.get("allowed_regions", ()))
+    return f"allowed_regions: [{places}]"
+
+
+def policy_lines(plan: Plan) -> tuple[str, list[str]]:
+    """The region policy's change as (symbol, lines): a headline and its details, no colour;
+    ("", []) when there is nothing to say."""
+    change = plan.region_policy
+    if change is None or (change.action is PolicyAction.NOOP and not change.adopt):
+        return "", []
+    action = change.action
+    if action is PolicyAction.NOOP:
+        head = f"{ADDRESS} is up to date; apply records it as managed here (adopted: no directory manages it)"
+    elif action is PolicyAction.CONFLICT:
+        head = f"{ADDRESS} is declared here and managed by {change.other_owner}; apply leaves it"
+    elif action is PolicyAction.KEEP:
+        head = f"{ADDRESS} is managed here and no longer declared; apply --prune deletes it"
+    else:
+        verb = {"create": "created", "update": "updated (PUT replaces it)", "delete": "deleted"}
+        head = f"{ADDRESS} will be {verb[action.value]}"
+        if change.drift:
+            head += " (drift: it was changed in the cluster since the last apply)"
+        elif change.adopt:
+            head += " (adopted: no directory manages it)"
+    details = []
+    if action is PolicyAction.UPDATE:
+        details.append(f"{_policy_value(change.before)} -> {_policy_value(change.after)}")
+    elif action in (PolicyAction.CREATE, PolicyAction.CONFLICT):
+        details.append(_policy_value(change.after))
+    elif action in (PolicyAction.DELETE, PolicyAction.KEEP):
+        details.append(_policy_value(change.before))
+    if change.newly_denied:
+        details.append("denies EIS endpoints: " + ", ".join(change.newly_denied))
+    for inference_id, usage in sorted(change.in_use.items()):
+        details.append(f"! {inference_id} is in use by {in_use(usage)}")
+    if change.denies_in_use:
+        details.append(f"! {REFUSAL}")
+    return POLICY_SYMBOL[action], [head, *details]
 
 
 def _with_count(sentence: str, plan: Plan) -> str:
@@ -105,15 +189,30 @@ def _plural(count: int) -> str:
 
 def drift_line(plan: Plan) -> str:
     """The headline of a drift report, for a scheduled job."""
-    if not plan.differs:
+    verdict = plan.verdict
+    if not verdict.differs:
         return _with_count(NO_DRIFT, plan)
     differing = sum(1 for change in plan.changes if change.action.writes or change.drift)
-    differing += len(plan.orphaned)
+    differing += verdict.conflicts + verdict.kept + verdict.moves
+    if verdict.policy_writes or verdict.policy_left_alone:
+        return (
+            f"Drift detected: {differing} endpoint(s) and the region policy differ from the "
+            "desired state."
+        )
     return f"Drift detected: {differing} endpoint(s) differ from the desired state."
+
+
+def command(plan: Plan, arguments: str) -> str:
+    """A command to paste: ``reconciler apply DIR --adopt rerank/x`` for ``apply --adopt ...``
+    (the directory and ``--env`` the plan was made for)."""
+    verb, _, rest = arguments.partition(" ")
+    return " ".join(part for part in ("reconciler", verb, plan.invocation or ".", rest) if part)
 
 
 def adoption(change: Change) -> str:
     """How a change's endpoint becomes ours ("" when it is ours already)."""
+    if change.moved:
+        return f"(moves here from the state document {change.owner}, which no longer declares it)"
     if change.adopt and change.owner:
         return f"(taken over from the state document {change.owner} with --adopt)"
     if change.adopt:
@@ -132,25 +231,62 @@ def adoptions(plan: Plan) -> list[str]:
     ]
 
 
+def conflict(plan: Plan, change: Change) -> str:
+    """``rerank/x is declared here and managed by D (differs: ...); apply leaves it; ...``."""
+    if not change.live_service:
+        differs = "not in the cluster"
+    elif change.paths or change.secret_paths:
+        names = dict.fromkeys(str(path[-1]) for path in change.paths + change.secret_paths)
+        differs = "differs: " + ", ".join(names)
+    else:
+        differs = "matches this spec"
+    adopt = f"apply --adopt {change.address}"
+    if change.replace_paths:  # what differs cannot change in place: taking it over replaces it
+        adopt += f" --replace {change.address}"
+    return (
+        f"{change.address} is declared here and managed by {change.owner} ({differs}); apply "
+        f"leaves it; `{command(plan, adopt)}` takes it over"
+    )
+
+
+def untracked_hint(plan: Plan) -> str:
+    """One line for every endpoint whose secrets we never sent, with the command that sends them
+    all once ("" when there is none)."""
+    count = sum(1 for c in plan.changes if any(note.endswith(UNTRACKED) for note in c.notes))
+    if not count:
+        return ""
+    return (
+        f"{count} endpoint{_plural(count)} with secrets never sent by reconciler: send them once, "
+        f"in place, with `{command(plan, f'apply --send-secrets {SEND_UNTRACKED}')}` "
+        "(or --send-secrets ID for one); rotation is tracked from then on"
+    )
+
+
+def moves(plan: Plan) -> list[str]:
+    """Endpoints managed here, no longer declared here, declared by another directory."""
+    return [
+        f"{move.address} moves to {move.to}, which declares it: apply hands it over without "
+        "touching the endpoint (never a delete)"
+        for move in plan.moves
+    ]
+
+
 def left_alone(plan: Plan) -> list[str]:
-    """What differs but apply leaves alone, and why: each with the flag that would change it."""
+    """What differs but apply leaves alone, and why: each with the command that would change it."""
     lines = []
     for change in plan.changes:
-        if change.reason is Reason.OWNED_ELSEWHERE:
-            lines.append(
-                f"{change.address} is managed by the state document {change.owner}: left alone "
-                f"(take it over with `apply --adopt {change.inference_id}`)"
-            )
+        if change.conflict:
+            lines.append(conflict(plan, change))
         if change.drift:
             fields = ", ".join(dotted(path) for path in change.drift)
             lines.append(
                 f"{change.address} has drift only a replace can undo ({fields}): apply leaves it; "
-                f"`--replace {change.inference_id}` replaces the endpoint"
+                f"`{command(plan, f'apply --replace {change.address}')}` replaces the endpoint"
             )
     if plan.orphaned:
         lines.append(
-            "Managed by this directory but no longer declared (kept; `--prune` deletes them): "
-            + ", ".join(plan.orphaned)
+            "Managed by this directory but no longer declared (kept; "
+            f"`{command(plan, 'apply --prune')}` deletes them): " + ", ".join(plan.orphaned)
         )
     return lines
 

@@ -5,7 +5,7 @@
         ...  # talk to srv.url
 
 See `server.py` for the knobs, `httpd.py` for the order they apply in, and
-README.md ("Sandbox cluster") for what it models and where it departs from Elasticsearch.
+docs/sandbox.md for what it models and where it departs from Elasticsearch.
 """
 
 from __future__ import annotations

@@ -77,6 +77,8 @@ class Cluster:
         # Services `GET _inference/_services` leaves out, as a cluster whose licence or
         # serverless project does not offer them would.
         self.unlisted_services: set[str] = set()
+        # Where EIS serves each model (metadata.regions of its `.` endpoints, 9.5.0+).
+        self.eis_model_regions: dict[str, Any] = dict(eis.DEFAULT_MODEL_REGIONS)
         self.node_name = "sandbox-node-1"
         self.cluster_name = "reconciler-sandbox"
 
@@ -99,8 +101,30 @@ class Cluster:
     def defaults(self) -> dict[str, dict[str, Any]]:
         """The preconfigured endpoints this cluster lists: in-cluster ones, plus EIS's when connected."""
         merged = _preconfigured()
-        merged.update(eis.preconfigured(self.version, connected=self.eis_connected))
+        merged.update(self._eis_preconfigured())
         return merged
+
+    def _eis_preconfigured(self) -> dict[str, dict[str, Any]]:
+        """EIS's `.` endpoints; from 9.5.0 with `metadata`: where each runs and whether the
+        region policy denies it (`denied_by_region_policy`)."""
+        endpoints = eis.preconfigured(self.version, connected=self.eis_connected)
+        if not self.at_least(eis.REGION_POLICY_SINCE):
+            return endpoints
+        document = self.store.region_policy
+        policy = document["region_policy"] if document else None
+        for endpoint in endpoints.values():
+            regions = eis.regions_of(
+                self.eis_model_regions, endpoint["service_settings"]["model_id"]
+            )
+            endpoint["metadata"] = {
+                "regions": regions,
+                "denied_by_region_policy": eis.denies(policy, regions),
+            }
+        return endpoints
+
+    def eis_endpoints(self) -> list[dict[str, Any]]:
+        with self.store.lock:
+            return list(self._eis_preconfigured().values())
 
     def lookup(self, inference_id: str) -> StoredEndpoint | None:
         with self.store.lock:

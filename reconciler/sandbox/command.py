@@ -121,13 +121,20 @@ def _check_version(ctx: click.Context, param: click.Parameter, value: str) -> st
     "--request-log",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Append one JSON line per request (method, path, query, status, time; never bodies).",
+    help="Append one JSON line per request (method, path, query, status, time, headers, auth "
+    "scheme; never bodies or credentials).",
 )
 @click.option(
     "--require-api-key",
     metavar="KEY",
     default=None,
     help="Refuse requests without 'Authorization: ApiKey KEY' (401).",
+)
+@click.option(
+    "--require-bearer-token",
+    metavar="TOKEN",
+    default=None,
+    help="Also accept 'Authorization: Bearer TOKEN' (and refuse requests without credentials).",
 )
 @click.option(
     "--tls-cert",
@@ -141,6 +148,12 @@ def _check_version(ctx: click.Context, param: click.Parameter, value: str) -> st
     default=None,
     help="Private key for --tls-cert (PEM).",
 )
+@click.option(
+    "--tls-client-ca",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="With --tls-cert: require a client certificate signed by this CA (mutual TLS).",
+)
 def sandbox_command(
     port: int,
     data_file: str | None,
@@ -150,13 +163,17 @@ def sandbox_command(
     faults: tuple[str, ...],
     request_log: str | None,
     require_api_key: str | None,
+    require_bearer_token: str | None,
     tls_cert: str | None,
     tls_key: str | None,
+    tls_client_ca: str | None,
 ) -> None:
     """Run a local Elasticsearch-like sandbox cluster for inference endpoints."""
     parsed_faults = [parse_fault(text) for text in faults]
     if tls_key and not tls_cert:
         raise click.BadParameter("--tls-key needs --tls-cert", param_hint="--tls-key")
+    if tls_client_ca and not tls_cert:
+        raise click.BadParameter("--tls-client-ca needs --tls-cert", param_hint="--tls-client-ca")
     try:
         server = SandboxServer(
             host="127.0.0.1",
@@ -169,6 +186,8 @@ def sandbox_command(
             request_log_file=request_log,
             certfile=tls_cert,
             keyfile=tls_key,
+            bearer_token=require_bearer_token,
+            client_ca=tls_client_ca,
         )
         for fault in parsed_faults:
             server.add_fault(fault)

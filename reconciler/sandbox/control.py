@@ -11,11 +11,12 @@ log. Routes:
     PUT    /_sandbox/latency             {"latency_ms": 25}
     PUT    /_sandbox/version             {"version": "8.18.0"}
     PUT    /_sandbox/eis                 {"connected": true}  connect to the Elastic Inference Service
+    PUT    /_sandbox/eis_regions         {"models": {"rainbow-sprinkles": [["aws", "us-east-1", "us"]]}}
     PUT    /_sandbox/bugs                {"emulate": ["139574"]}  reproduce a known ES bug
     PUT    /_sandbox/unlisted_services   {"services": ["openai"]}  left out of GET _inference/_services
     GET    /_sandbox/faults              the active faults
     POST   /_sandbox/faults              {"method","path","status","count","retry_after","drop","after",
-                                          "delay","body","echo","seconds"}
+                                          "delay","body","echo","echo_as","seconds"}
     DELETE /_sandbox/faults              remove all faults
     POST   /_sandbox/reset               forget every endpoint, pipeline, index, fault and log entry
 """
@@ -47,6 +48,7 @@ def _fault_from(body: dict[str, Any]) -> Fault:
         "delay",
         "body",
         "echo",
+        "echo_as",
         "seconds",
     }
     unknown = sorted(set(body) - known)
@@ -61,6 +63,22 @@ def _fault_from(body: dict[str, Any]) -> Fault:
 KNOWN_BUGS = {
     "139574": "first-generation _update of task settings rewrites chunking to word/250/100",
 }
+
+
+def _model_regions(body: dict[str, Any]) -> dict[str, Any]:
+    """`{"models": {"rainbow-sprinkles": [["aws", "us-east-1", "us"]]}}`: where EIS runs these
+    models (the others keep their places)."""
+    models = body.get("models")
+    if not isinstance(models, dict) or not all(
+        isinstance(places, list)
+        and all(
+            isinstance(p, list) and len(p) == 3 and all(isinstance(x, str) for x in p)
+            for p in places
+        )
+        for places in models.values()
+    ):
+        raise bad_request("models must map a model id to a list of [csp, region, geo]")
+    return {model: tuple(tuple(p) for p in places) for model, places in models.items()}
 
 
 def control(sandbox: SandboxServer, req: Request) -> Response:
@@ -113,6 +131,9 @@ def control(sandbox: SandboxServer, req: Request) -> Response:
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise bad_request("services must be a list of service names")
         sandbox.cluster.unlisted_services = set(names)
+        return ok(ACK)
+    if route == ("PUT", "eis_regions"):
+        sandbox.cluster.eis_model_regions.update(_model_regions(req.json_object() or {}))
         return ok(ACK)
     if route == ("PUT", "bugs"):
         names = (req.json_object() or {}).get("emulate")

@@ -15,6 +15,7 @@ written independently of the reconciler's catalog.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 from .chunking import default_chunking
@@ -135,6 +136,38 @@ def preconfigured(version: str, *, connected: bool) -> dict[str, dict[str, Any]]
     return {
         e["inference_id"]: copy.deepcopy(e) for e in _PRECONFIGURED if e["task_type"] in offered
     }
+
+
+REGION_POLICY_SINCE = "9.5.0"  # metadata.regions and _inference/_region_policy
+
+# Where the sandbox's EIS serves each model: (csp, region, geo). Not Elastic's real placement.
+DEFAULT_MODEL_REGIONS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "elser_model_2": (("aws", "us-east-1", "us"), ("aws", "eu-west-1", "eu")),
+    "rainbow-sprinkles": (("aws", "us-east-1", "us"),),
+    "gp-llm-v2": (("aws", "us-east-1", "us"), ("gcp", "europe-west4", "eu")),
+    "elastic-rerank-v1": (("aws", "us-east-1", "us"), ("aws", "eu-west-1", "eu")),
+    "jina-embeddings-v3": (("gcp", "europe-west4", "eu"),),
+}
+
+
+def regions_of(model_regions: Mapping[str, Any], model_id: str) -> list[dict[str, str]]:
+    return [
+        {"csp": csp, "region": region, "geo": geo}
+        for csp, region, geo in model_regions.get(model_id, ())
+    ]
+
+
+def denies(policy: Mapping[str, Any] | None, regions: list[dict[str, str]]) -> bool:
+    """A policy denies an endpoint when none of the places it runs is allowed."""
+    if not policy:
+        return False
+    if "allowed_geos" in policy:
+        allowed = set(policy["allowed_geos"])
+        return not any(r["geo"] in allowed for r in regions)
+    if "allowed_regions" in policy:
+        pairs = {(r["csp"], r["region"]) for r in policy["allowed_regions"]}
+        return not any((r["csp"], r["region"]) in pairs for r in regions)
+    return False
 
 
 SERVICES[NAME] = ELASTIC_SERVICE

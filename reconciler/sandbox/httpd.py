@@ -175,6 +175,7 @@ class Handler(BaseHTTPRequestHandler):
                 status=performed.status,
                 started=started,
                 fault=fault.label() if fault else None,
+                headers=req.headers,
             )
             self._write(performed, req)
             return
@@ -190,6 +191,7 @@ class Handler(BaseHTTPRequestHandler):
             status=logged.status if logged is not None else None,
             started=started,
             fault=label,
+            headers=req.headers,
         )
         if answer is None:
             self._drop()

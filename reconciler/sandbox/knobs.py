@@ -10,12 +10,14 @@ index and document APIs. The HTTP plumbing that applies them is `httpd.py`.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import copy
 import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,7 @@ class Fault:
     delay: float = 0.0
     body: Any = None
     echo: bool = False
+    echo_as: str = ""  # with echo: quote each string of the body in this form (ECHO_FORMS)
     seconds: float | None = None
     opened_at: float | None = field(default=None, repr=False)  # when `seconds` started counting
 
@@ -70,6 +73,10 @@ class Fault:
             or self.seconds <= 0
         ):
             raise ValueError(f"fault seconds must be a number of seconds > 0, not {self.seconds!r}")
+        if self.echo_as and self.echo_as not in ECHO_FORMS:
+            raise ValueError(
+                f"fault echo_as must be one of {sorted(ECHO_FORMS)}, not {self.echo_as!r}"
+            )
         if not self.drop and self.status is None and not self.delay:
             raise ValueError("a fault needs a status, drop=True or a delay")
 
@@ -104,7 +111,10 @@ class Fault:
         if self.retry_after is not None:
             headers["Retry-After"] = str(self.retry_after)
         reason = f"sandbox injected fault: HTTP {status} for [{method} {path}]"
-        if self.echo and request_body:
+        if self.echo and request_body and self.echo_as:
+            quoted = ", ".join(_echoed(request_body, ECHO_FORMS[self.echo_as]))
+            reason += f" with values [{quoted}]"
+        elif self.echo and request_body:
             reason += f" with body [{request_body.decode('utf-8', 'replace')}]"
         return EsError(status, default_error_type(status), reason, headers=headers)
 
@@ -114,6 +124,47 @@ class Fault:
         if self.delay:
             parts.append(f"delay {self.delay:g}s")
         return " ".join(parts) + (" after" if self.after else "")
+
+
+def _pieces(value: str) -> str:
+    """The string values of a JSON document, as a server quoting one field of it would."""
+    try:
+        document = json.loads(value)
+    except ValueError:
+        return value
+    if not isinstance(document, dict):
+        return value
+    return ", ".join(str(v) for v in document.values() if isinstance(v, str))
+
+
+# how an echo quotes what it was sent (`echo_as`): the forms a real server was seen to use
+ECHO_FORMS: dict[str, Callable[[str], str]] = {
+    "base64": lambda v: base64.b64encode(v.encode()).decode(),
+    "base64url": lambda v: base64.urlsafe_b64encode(v.encode()).decode().rstrip("="),
+    "hex": lambda v: v.encode().hex(),
+    "upper": str.upper,
+    "lower": str.lower,
+    "truncated": lambda v: v[:12] + "...",
+    "pieces": _pieces,
+}
+
+
+def _echoed(request_body: bytes, form: Callable[[str], str]) -> list[str]:
+    """Each string of a JSON request body, in ``form``."""
+    try:
+        stack: list[Any] = [json.loads(request_body)]
+    except ValueError:
+        return [form(request_body.decode("utf-8", "replace"))]
+    found = []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            found.append(form(node))
+        elif isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
 
 
 class FaultSet:
@@ -165,7 +216,9 @@ class RequestLog:
         status: int | None,
         started: float,
         fault: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
+        headers = headers or {}
         entry: dict[str, Any] = {
             "method": method,
             "path": path,
@@ -173,6 +226,12 @@ class RequestLog:
             "status": status,
             "time": round(started, 6),
             "duration_ms": round((time.time() - started) * 1000, 3),
+            # what authenticated the request: its scheme only ("ApiKey", "Bearer", "Basic"),
+            # never the credential, which a log file must not hold
+            "auth": headers["authorization"].partition(" ")[0]
+            if "authorization" in headers
+            else None,
+            "headers": {k: v for k, v in headers.items() if k != "authorization"},
         }
         if fault:
             entry["fault"] = fault
@@ -197,15 +256,18 @@ class RequestLog:
 
 @dataclass(frozen=True, kw_only=True)
 class Credentials:
-    """API keys the sandbox accepts; no key configured means no check at all."""
+    """API keys (and a bearer token) the sandbox accepts; none configured means no check at all."""
 
     api_key: str | None = None
     read_only_api_key: str | None = None
     inference_only_api_key: str | None = None
+    bearer_token: str | None = None  # 'Authorization: Bearer TOKEN' is a superuser
 
     @property
     def enabled(self) -> bool:
-        return any((self.api_key, self.read_only_api_key, self.inference_only_api_key))
+        return any(
+            (self.api_key, self.read_only_api_key, self.inference_only_api_key, self.bearer_token)
+        )
 
     def authenticate(self, authorization: str | None, raw_uri: str) -> str:
         """The role of the caller, or a 401 EsError."""
@@ -221,7 +283,10 @@ class Credentials:
             self.read_only_api_key: "reader",
             self.inference_only_api_key: "inference_admin",
         }
-        role = roles.get(token.strip()) if scheme.lower() == "apikey" and token.strip() else None
+        token = token.strip()
+        role = roles.get(token) if scheme.lower() == "apikey" and token else None
+        if scheme.lower() == "bearer" and token and token == self.bearer_token:
+            role = "superuser"
         if role is None:
             raise _unauthenticated(
                 "unable to authenticate with provided credentials and anonymous access is not allowed "

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import documents, indices, inference, services_api, update
+from . import documents, indices, inference, region_policy, services_api, update
 from .cluster import Cluster
 from .errors import bad_request, no_handler, wrong_method
 from .knobs import authorize
@@ -144,9 +144,28 @@ def _inference_routes() -> list[Route]:
         INF_WRITE,
         _p("master_timeout", "timeout"),
     )
+    policy = {
+        "GET": Action(
+            region_policy.get_policy,
+            "cluster:monitor/xpack/inference/region_policy/get",
+            INF_READ,
+        ),
+        "PUT": Action(
+            region_policy.put_policy,
+            "cluster:admin/xpack/inference/region_policy/put",
+            INF_WRITE,
+            _p("force"),
+        ),
+        "DELETE": Action(
+            region_policy.delete_policy,
+            "cluster:admin/xpack/inference/region_policy/delete",
+            INF_WRITE,
+        ),
+    }
     return [
         Route("/_inference", {"GET": get}),
         Route("/_inference/_services", {"GET": services}, since="8.18.0"),
+        Route("/_inference/_region_policy", policy, since="9.5.0"),
         Route("/_inference/_services/{task_type}", {"GET": services}, since="8.18.0"),
         Route("/_inference/{inference_id}/_update", {"PUT": no_id}, since="8.17.0"),
         Route("/_inference/{task_type}/{inference_id}/_update", {"PUT": upd}, since="8.17.0"),

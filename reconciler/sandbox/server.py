@@ -40,6 +40,8 @@ class SandboxServer:
         inference_only_api_key: str | None = None,
         eis: bool = False,
         unlisted_services: tuple[str, ...] = (),
+        bearer_token: str | None = None,
+        client_ca: str | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -51,10 +53,12 @@ class SandboxServer:
             api_key=api_key,
             read_only_api_key=read_only_api_key,
             inference_only_api_key=inference_only_api_key,
+            bearer_token=bearer_token,
         )
         self.faults = FaultSet()
         self.log = RequestLog(request_log_file)
         self.certfile, self.keyfile = certfile, keyfile
+        self.client_ca = client_ca  # with TLS: refuse a client without a certificate it signed
         self._httpd: HttpServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -112,6 +116,9 @@ class SandboxServer:
         if self.certfile:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(self.certfile, self.keyfile)
+            if self.client_ca:
+                context.verify_mode = ssl.CERT_REQUIRED
+                context.load_verify_locations(self.client_ca)
             httpd.tls = context
         self.port = httpd.server_address[1]
         self._httpd = httpd
@@ -122,6 +129,14 @@ class SandboxServer:
             daemon=True,
         )
         self._thread.start()
+        return self
+
+    def renew(self) -> SandboxServer:
+        """Forget everything (endpoints, documents, knobs, faults, the request log) and go on
+        serving on the same port, as a server just started with the default knobs would."""
+        fresh = SandboxServer(host=self.host, port=self.port)
+        fresh._httpd, fresh._thread = self._httpd, self._thread
+        self.__dict__.update(fresh.__dict__)
         return self
 
     def serve_forever(self) -> None:

@@ -89,6 +89,7 @@ class Store:
         self.endpoints: dict[str, StoredEndpoint] = {}
         self.pipelines: dict[str, Any] = {}
         self.indices: dict[str, Index] = {}
+        self.region_policy: dict[str, Any] | None = None  # the document GET _region_policy answers
         self.salt = secrets.token_hex(16)
         self.cluster_uuid = uuid.uuid4().hex[:22]
         self._endpoints_json = _EndpointsJson()
@@ -117,6 +118,7 @@ class Store:
             self.endpoints.clear()
             self.pipelines.clear()
             self.indices.clear()
+            self.region_policy = None
             self.save()
 
     # -- persistence ----------------------------------------------------------
@@ -149,6 +151,7 @@ class Store:
                 "indices": {
                     name: _index_to_json(index) for name, index in sorted(self.indices.items())
                 },
+                "region_policy": self.region_policy,
             }
 
     def save(self) -> None:
@@ -246,7 +249,11 @@ class Store:
             )
         self._documents_json = documents
         pipelines = json.dumps(self.pipelines, separators=COMPACT)
-        return f'{head[:-1]},"endpoints":{{{endpoints}}},"pipelines":{pipelines},"indices":{{{",".join(indices)}}}}}'
+        policy = json.dumps(self.region_policy, separators=COMPACT)
+        return (
+            f'{head[:-1]},"endpoints":{{{endpoints}}},"pipelines":{pipelines},'
+            f'"indices":{{{",".join(indices)}}},"region_policy":{policy}}}'
+        )
 
     def _load(self) -> None:
         assert self.data_file is not None
@@ -271,6 +278,7 @@ class Store:
                 name: _index_from_json(name, value)
                 for name, value in state.get("indices", {}).items()
             }
+            self.region_policy = state.get("region_policy")
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
             if isinstance(error, SandboxDataError):
                 raise

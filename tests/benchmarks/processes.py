@@ -121,7 +121,11 @@ class Sandbox:
 
 def run_cli(arguments: list[str], *, env: dict[str, str], cwd: Path | None = None) -> Run:
     """Run ``reconciler ARGUMENTS`` as a whole process and measure it."""
-    command = [*entry_point(), *arguments]
+    return run_command([*entry_point(), *arguments], env=env, cwd=cwd)
+
+
+def run_command(command: list[str], *, env: dict[str, str], cwd: Path | None = None) -> Run:
+    """Run ``command`` as a whole process and measure it."""
     if os.access(GNU_TIME, os.X_OK):
         return _run_with_gnu_time(command, env=env, cwd=cwd)
     return _run_with_rusage(command, env=env, cwd=cwd)

@@ -233,7 +233,7 @@ def figures_table(results: Results) -> str:
                 "",
             )
         )
-    return _render(lines)
+    return render(lines)
 
 
 def targets_table(results: Results) -> str:
@@ -250,10 +250,10 @@ def targets_table(results: Results) -> str:
                 verdict,
             )
         )
-    return _render(lines)
+    return render(lines)
 
 
-def _render(lines: list[tuple[str, ...]]) -> str:
+def render(lines: list[tuple[str, ...]]) -> str:
     widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
     rendered = []
     for index, line in enumerate(lines):

@@ -175,8 +175,16 @@ def test_modernise_writes_the_current_layout_and_existing_files_are_never_replac
             "also appears in service_settings.headers.A",
         ),
         ("GET _inference/_all\n", "holds no PUT _inference request"),
+        ("PUT _inference/rerank/x\n" + "[" * 5000, "<stdin>:2:66: nesting deeper than 64 levels"),
     ],
-    ids=["syntax error", "no task type", "conflicting task types", "secret copied", "nothing"],
+    ids=[
+        "syntax error",
+        "no task type",
+        "conflicting task types",
+        "secret copied",
+        "nothing",
+        "deep",
+    ],
 )
 def test_bad_console_text_is_refused_at_its_line_and_nothing_is_written(
     tmp_path: Path,

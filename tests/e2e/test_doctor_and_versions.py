@@ -65,26 +65,31 @@ ENV = {"VOYAGE_KEY": "v-secret", "AWS_ACCESS": "a-secret", "AWS_SECRET": "s-secr
 
 
 NOT_LISTED = "service 'voyageai' is not offered by this cluster (GET _inference/_services lists: "
-VOYAGE_DATE = "the catalog dates service 'voyageai' 8.19.0 / 9.1.0"
 
 
 @pytest.mark.parametrize(
     ("version", "body", "needs"),
     [
         # `_services` answers: the cluster's word refuses, naming what it lists
-        ("9.0.3", VOYAGE, [NOT_LISTED, VOYAGE_DATE]),
-        ("8.18.2", VOYAGE, [NOT_LISTED, VOYAGE_DATE]),
+        ("9.0.3", VOYAGE, [NOT_LISTED]),
+        ("8.18.2", VOYAGE, [NOT_LISTED]),
         (
             "9.3.0",
             BEDROCK_CHAT,
             [
                 "service 'amazonbedrock' is offered by this cluster for task types "
                 "[completion, text_embedding], not for 'chat_completion'",
-                "the catalog dates task type 'chat_completion' 9.4.0",
             ],
         ),
         # no `_services` yet: the catalog's dates decide
-        ("8.17.0", VOYAGE, ["service 'voyageai' needs Elasticsearch 8.19.0 / 9.1.0 or later"]),
+        (
+            "8.17.0",
+            VOYAGE,
+            [
+                "service 'voyageai' needs Elasticsearch 8.19.0 / 9.1.0 or later",
+                "the cluster runs 8.17.0",
+            ],
+        ),
     ],
 )
 def test_plan_refuses_a_spec_newer_than_the_cluster(
@@ -95,7 +100,6 @@ def test_plan_refuses_a_spec_newer_than_the_cluster(
     run = run_cli("plan", str(tmp_path), "--url", server.url, env=ENV)
     assert run.code == 1, run.output
     assert f"{spec.name}:" in run.stderr and all(need in run.stderr for need in needs), run.stderr
-    assert f"the cluster runs {version}" in run.stderr
     assert not [r for r in server.requests if r["method"] != "GET"], "nothing may be written"
     assert not [value for value in ENV.values() if value in run.output]
 

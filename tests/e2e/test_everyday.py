@@ -16,13 +16,7 @@ import pytest
 
 from reconciler.sandbox import SandboxServer
 from tests.e2e.helpers import REPO, run_cli, write_requests, write_spec
-from tests.e2e.test_plan_apply import ENV, azure, rerank
-
-
-@pytest.fixture()
-def cluster() -> Any:
-    with SandboxServer(port=0) as server:
-        yield server
+from tests.specs import ENV, azure, rerank
 
 
 def cli(cluster: SandboxServer, *args: str, cwd: Path | None = None) -> Any:
@@ -44,8 +38,9 @@ def test_target_plans_and_applies_only_its_ids(tmp_path: Path, cluster: SandboxS
         r["path"] for r in write_requests(cluster.requests) if r["path"].startswith("/_inference")
     )
     assert created == ["/_inference/rerank/three", "/_inference/rerank/two"]
-    unknown = cli(cluster, "plan", str(team), "--target", "nobody")
-    assert "--target nobody: neither declared nor in the cluster" in unknown.stdout
+    unknown = cli(cluster, "plan", str(team), "--target", "nobody")  # #22: an error, not a note
+    assert unknown.code == 1, unknown.output
+    assert "--target nobody: no endpoint nobody is declared in this directory" in unknown.stderr
 
 
 def test_show_prints_a_saved_plan_exactly_as_plan_did(
@@ -99,6 +94,7 @@ def test_apply_format_json_reports_each_outcome(tmp_path: Path, cluster: Sandbox
     assert {c["inference_id"] for c in document["plan"]["changes"]} == {"a", "b"}
 
 
+@pytest.mark.subprocess
 def test_a_terminal_sees_one_live_progress_line(tmp_path: Path, cluster: SandboxServer) -> None:
     team = tmp_path / "team"
     for n in range(6):
@@ -148,19 +144,25 @@ def test_a_terminal_sees_one_live_progress_line(tmp_path: Path, cluster: Sandbox
     assert "Apply complete: 6 created" in text
 
 
-def test_a_service_the_cluster_does_not_offer_is_an_error_before_any_write(
-    tmp_path: Path,
-) -> None:
+def test_a_service_the_cluster_does_not_offer_blocks_only_its_specs(tmp_path: Path) -> None:
+    """Before (#22 case 8): a service missing from `_services` (a licence) blocked the plan of
+    every other endpoint too. After: its specs are errors (file:line, exit 1, nothing sent for
+    them); the others are planned and applied."""
     team = tmp_path / "team"
     write_spec(team, rerank("needs-openshift"))
+    write_spec(team, azure("offered"))
     with SandboxServer(port=0, unlisted_services=("openshift_ai",)) as cluster:
-        for command in (("plan",), ("apply", "--auto-approve")):
-            cluster.clear_requests()
-            result = cli(cluster, *command, str(team))
+        plan = cli(cluster, "plan", str(team))
+        assert plan.code == 1, plan.output
+        assert "+ text_embedding/offered will be created" in plan.stdout
+        assert plan.stdout.rstrip().endswith("; 1 blocked (not offered by this cluster).")
+        for result in (plan, cli(cluster, "apply", str(team), "--auto-approve")):
             assert result.code == 1, result.output
             assert "needs-openshift.yaml:3:" in result.stderr
             assert "service 'openshift_ai' is not offered by this cluster" in result.stderr
-            assert write_requests(cluster.requests) == []
+        written = {r["path"] for r in write_requests(cluster.requests)}
+        assert "/_inference/text_embedding/offered" in written
+        assert not [path for path in written if "needs-openshift" in path]
     old_team = tmp_path / "old-team"
     write_spec(old_team, azure("on-an-old-cluster"))
     with SandboxServer(port=0, version="8.17.0") as old:  # no _services yet: no answer, no check

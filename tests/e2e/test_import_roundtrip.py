@@ -222,6 +222,29 @@ def test_a_preconfigured_id_is_refused_and_nothing_is_written(tmp_path: Path) ->
     assert not out.exists() and requests == []
 
 
+def test_an_existing_spec_file_is_never_replaced(tmp_path: Path) -> None:
+    out = tmp_path / "imported"
+    out.mkdir()
+    with SandboxServer(port=0) as cluster:
+        made = httpx.put(
+            f"{cluster.url}/_inference/sparse_embedding/my-elser",
+            json={
+                "service": "elasticsearch",
+                "service_settings": {
+                    "model_id": ".elser_model_2",
+                    "num_allocations": 1,
+                    "num_threads": 1,
+                },
+            },
+            timeout=10,
+        )
+        assert made.status_code == 200, made.text
+        (out / "my-elser.yaml").write_text("# my own edits\n", encoding="utf-8")
+        result = run_cli("import", "--out", str(out), "--url", cluster.url, "my-elser")
+    assert result.code == 1 and "refusing to overwrite" in result.stderr, result.output
+    assert (out / "my-elser.yaml").read_text(encoding="utf-8") == "# my own edits\n"
+
+
 def test_import_of_everything_names_the_skipped_preconfigured_endpoints(tmp_path: Path) -> None:
     with SandboxServer(port=0) as cluster:
         count = len([i for i in listing_all(cluster.url) if i.startswith(".")])

@@ -1,20 +1,14 @@
-"""What the CLI prints as the desired state grows, and colour on a real (pseudo-)terminal."""
+"""What the CLI prints as the desired state grows, and colour on a terminal."""
 
 from __future__ import annotations
 
-import os
-import pty
-import select
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from reconciler.sandbox import SandboxServer
-from tests.e2e.helpers import REPO, run_cli, write_spec
+from tests.e2e.helpers import run_cli, write_spec
 
 ANSI = "\x1b["
 KEY = "osk-output-tests-distinctive"
@@ -95,42 +89,6 @@ def test_verbose_lists_unchanged_endpoints_and_json_keeps_them_all(
 # -- colour ------------------------------------------------------------------------------------
 
 
-def run_in_terminal(*args: str, env: dict[str, str]) -> tuple[int, str]:
-    """The CLI with stdin, stdout and stderr on a pseudo-terminal, as a person runs it."""
-    full_env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("ELASTIC", "RECONCILER", "NO_"))
-    }
-    full_env.update({"TERM": "xterm-256color", **env})
-    controller, terminal = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", *args],
-        stdin=terminal,
-        stdout=terminal,
-        stderr=terminal,
-        env=full_env,
-        cwd=REPO,
-        close_fds=True,
-    )
-    os.close(terminal)
-    output = bytearray()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([controller], [], [], 1.0)
-        if not ready:
-            if process.poll() is not None:
-                break
-            continue
-        try:
-            chunk = os.read(controller, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        output += chunk
-    os.close(controller)
-    return process.wait(timeout=10), output.decode("utf-8", "replace")
-
-
 @pytest.fixture(scope="module")
 def drifted(cluster: SandboxServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = applied_directory(cluster, tmp_path_factory.mktemp("colour") / "colour", 2)
@@ -157,14 +115,16 @@ def test_colour_on_a_terminal_unless_told_otherwise(
     env: dict[str, str],
     coloured: bool,
 ) -> None:
-    code, output = run_in_terminal(
+    run = run_cli(
         command,
         str(drifted),
         *flags,
         "--url",
         cluster.url,
-        env={"OPENSHIFT_AI_API_KEY": KEY, **env},
+        env={"OPENSHIFT_AI_API_KEY": KEY, "TERM": "xterm-256color", **env},
+        terminal=True,
     )
+    code, output = run.code, run.output
     assert code == (2 if command == "drift" else 0), output
     assert "colour-001" in output and "top_n" in output
     assert (ANSI in output) is coloured, repr(output)
@@ -176,14 +136,16 @@ def test_apply_on_a_terminal_colours_its_plan_unless_no_color(
 ) -> None:
     directory = tmp_path / f"apply-{'colour' if coloured else 'plain'}"
     write_spec(directory, rerank(directory.name))
-    code, output = run_in_terminal(
+    run = run_cli(
         "apply",
         str(directory),
         "--auto-approve",
         "--url",
         cluster.url,
-        env={"OPENSHIFT_AI_API_KEY": KEY, **env},
+        env={"OPENSHIFT_AI_API_KEY": KEY, "TERM": "xterm-256color", **env},
+        terminal=True,
     )
+    code, output = run.code, run.output
     assert code == 0, output
     assert f"rerank/{directory.name} will be created" in output.replace(ANSI + "0m", "")
     assert "Apply complete: 1 created" in output

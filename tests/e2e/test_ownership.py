@@ -20,15 +20,9 @@ import pytest
 from reconciler.identity import state_id_for
 from reconciler.sandbox import Fault, SandboxServer
 from tests.e2e.helpers import REPO, run_cli, write_requests, write_spec
-from tests.e2e.test_plan_apply import ENV, azure, rerank
+from tests.specs import ENV, azure, rerank
 
 STATE = "reconciler-state"
-
-
-@pytest.fixture()
-def cluster() -> Any:
-    with SandboxServer(port=0) as server:
-        yield server
 
 
 def cli(cluster: SandboxServer, *args: str) -> Any:
@@ -100,19 +94,17 @@ def test_prune_never_crosses_directories(tmp_path: Path, cluster: SandboxServer)
 def test_a_spec_moved_between_directories_ends_with_one_owner_and_no_deletion(
     tmp_path: Path, cluster: SandboxServer
 ) -> None:
-    team_a, team_b = tmp_path / "team-a", tmp_path / "team-b"
-    write_spec(team_a, rerank("moving"))
-    write_spec(team_a, rerank("stays"))
-    ok(cluster, "apply", str(team_a), "--auto-approve")
-    team_b.mkdir()
-    (team_a / "moving.yaml").rename(team_b / "moving.yaml")
+    team_a, team_b = _moved(cluster, tmp_path)
     # B declares it, A still owns it: B leaves it alone and names the owner
     plan_b = ok(cluster, "plan", str(team_b))
-    assert f"managed by the state document {state_id_for(team_a, None)}" in plan_b.stdout
-    assert "apply --adopt moving" in plan_b.stdout
+    assert f"declared here and managed by {state_id_for(team_a, None)}" in plan_b.stdout
+    assert f"apply {team_b} --adopt rerank/moving" in plan_b.stdout
     # A no longer declares it: shown as ours and no longer declared, with the --prune hint
     plan_a = ok(cluster, "plan", str(team_a))
-    assert "no longer declared (kept; `--prune` deletes them): moving" in plan_a.stdout
+    assert (
+        f"no longer declared (kept; `reconciler apply {team_a} --prune` deletes them): moving"
+        in (plan_a.stdout)
+    )
     cluster.clear_requests()
     adopted = ok(cluster, "apply", str(team_b), "--adopt", "moving", "--auto-approve")
     assert "taken over from the state document" in adopted.stdout
@@ -125,6 +117,89 @@ def test_a_spec_moved_between_directories_ends_with_one_owner_and_no_deletion(
         [f"claim:{state_id_for(team_b, None)}", state_id_for(team_b, None)]
     )
     assert "No changes" in ok(cluster, "plan", str(team_b)).stdout
+
+
+def _moved(cluster: SandboxServer, tmp_path: Path) -> tuple[Path, Path]:
+    """team-a manages `moving` and `stays`; then moving.yaml moves to team-b."""
+    team_a, team_b = tmp_path / "team-a", tmp_path / "team-b"
+    write_spec(team_a, rerank("moving"))
+    write_spec(team_a, rerank("stays"))
+    ok(cluster, "apply", str(team_a), "--auto-approve")
+    team_b.mkdir()
+    (team_a / "moving.yaml").rename(team_b / "moving.yaml")
+    return team_a, team_b
+
+
+def _endpoint_writes(cluster: SandboxServer) -> list[tuple[str, str]]:
+    return [
+        (r["method"], r["path"])
+        for r in write_requests(cluster.requests)
+        if r["path"].startswith("/_inference")
+    ]
+
+
+def _one_owner(cluster: SandboxServer, directory: Path, inference_id: str) -> None:
+    doc_id = state_id_for(directory, None)
+    assert owners(cluster, inference_id) in ([doc_id], [f"claim:{doc_id}", doc_id])
+
+
+def test_moved_spec_receiving_directory_first_then_prune(
+    cluster: SandboxServer, tmp_path: Path
+) -> None:
+    """Before: team-b's apply said "No changes" and left it; team-a's `apply --prune` deleted
+    it although team-b declares it. After: team-b's apply records that it declares it (a
+    conflict, exit 2 on plan); team-a's plan says it moves to team-b, and its `apply --prune`
+    hands it over without a request to the endpoint; team-b then owns it alone."""
+    team_a, team_b = _moved(cluster, tmp_path)
+    doc_a, doc_b = state_id_for(team_a, None), state_id_for(team_b, None)
+    first = cli(cluster, "plan", str(team_b), "--detailed-exitcode")
+    assert first.code == 2 and "1 conflict." in first.stdout, first.output
+    ok(cluster, "apply", str(team_b), "--auto-approve")  # records: declared here, owned by A
+    plan_a = cli(cluster, "plan", str(team_a), "--prune", "--detailed-exitcode")
+    assert plan_a.code == 2, plan_a.output
+    assert f"rerank/moving moves to {doc_b}, which declares it" in plan_a.stdout
+    assert "will be destroyed" not in plan_a.stdout
+    assert plan_a.stdout.rstrip().endswith("0 to delete; 1 to hand over.")
+    document = json.loads(ok(cluster, "plan", str(team_a), "--prune", "--format", "json").stdout)
+    assert document["moves"] == [
+        {"inference_id": "moving", "address": "rerank/moving", "to": doc_b}
+    ]
+    cluster.clear_requests()
+    ok(cluster, "apply", str(team_a), "--prune", "--auto-approve")
+    assert _endpoint_writes(cluster) == []
+    ok(cluster, "apply", str(team_b), "--auto-approve")
+    _one_owner(cluster, team_b, "moving")
+    for team in (team_a, team_b):
+        again = cli(cluster, "plan", str(team), "--prune", "--detailed-exitcode")
+        assert again.code == 0 and "No changes" in again.stdout, again.output
+    assert doc_a != doc_b
+
+
+def test_moved_spec_giving_directory_first(cluster: SandboxServer, tmp_path: Path) -> None:
+    """Before: whichever way round, the endpoint stayed team-a's until someone passed --adopt,
+    and team-b said "No changes". After: team-a's apply records that it no longer declares it;
+    team-b's plan says it moves here, its apply takes it over without touching it; team-a's
+    `apply --prune` then has nothing of it to delete."""
+    team_a, team_b = _moved(cluster, tmp_path)
+    doc_a = state_id_for(team_a, None)
+    kept = cli(cluster, "plan", str(team_a), "--detailed-exitcode")
+    assert kept.code == 2 and "1 no longer declared (kept)." in kept.stdout, kept.output
+    ok(cluster, "apply", str(team_a), "--auto-approve")  # records: managed, no longer declared
+    plan_b = ok(cluster, "plan", str(team_b))
+    assert f"moves here from the state document {doc_a}, which no longer declares it" in (
+        plan_b.stdout
+    )
+    assert "conflict" not in plan_b.stdout
+    cluster.clear_requests()
+    ok(cluster, "apply", str(team_b), "--auto-approve")
+    assert _endpoint_writes(cluster) == []
+    _one_owner(cluster, team_b, "moving")
+    ok(cluster, "apply", str(team_a), "--prune", "--auto-approve")
+    assert live_ids(cluster) == {"moving", "stays"}
+    _one_owner(cluster, team_b, "moving")
+    for team in (team_a, team_b):
+        again = cli(cluster, "plan", str(team), "--prune", "--detailed-exitcode")
+        assert again.code == 0 and "No changes" in again.stdout, again.output
 
 
 def test_forget_stops_managing_without_touching(tmp_path: Path, cluster: SandboxServer) -> None:
@@ -142,7 +217,28 @@ def test_forget_stops_managing_without_touching(tmp_path: Path, cluster: Sandbox
     ok(cluster, "apply", str(team), "--prune", "--auto-approve")
     assert "kept" in live_ids(cluster) and "kept" not in managed(cluster, team)
     unknown = cli(cluster, "forget", str(team), "nobody")
-    assert unknown.code == 1 and "not managed by" in unknown.stderr
+    assert unknown.code == 1 and "forget nobody: no endpoint nobody is managed by" in unknown.stderr
+
+
+def test_forget_takes_the_usage_it_shows(tmp_path: Path, cluster: SandboxServer) -> None:
+    """Before (#22 cases 5, 8): `reconciler forget ID` failed although the usage shows DIR as
+    optional, and forgetting a still-declared endpoint was silently undone by the next apply.
+    After: `forget ID` works from the directory, takes TASK_TYPE/ID, and a declared endpoint is
+    refused naming its file:line, nothing changed."""
+    team = tmp_path / "team"
+    write_spec(team, rerank("kept"))
+    write_spec(team, rerank("gone"))
+    ok(cluster, "apply", str(team), "--auto-approve")
+    declared = run_cli("forget", "rerank/kept", "--url", cluster.url, env=ENV, cwd=team)
+    assert declared.code == 1, declared.output
+    assert "kept.yaml:1:" in declared.stderr and "the next apply would adopt" in declared.stderr
+    assert managed(cluster, team) == {"kept", "gone"}
+    (team / "gone.yaml").unlink()
+    wrong = cli(cluster, "forget", str(team), "text_embedding/gone")
+    assert wrong.code == 1 and "gone is a rerank endpoint" in wrong.stderr, wrong.output
+    forgot = run_cli("forget", "rerank/gone", "--url", cluster.url, env=ENV, cwd=team)
+    assert forgot.code == 0 and "Forgot gone" in forgot.stdout, forgot.output
+    assert managed(cluster, team) == {"kept"} and "gone" in live_ids(cluster)
 
 
 # -- 2. silent adoption ------------------------------------------------------------------------
@@ -179,7 +275,7 @@ def test_a_matching_endpoint_is_adopted_without_a_write_to_it(
     team = tmp_path / "team"
     write_spec(team, rerank("by-hand"))
     plan = ok(cluster, "plan", str(team))
-    assert "adopted" in plan.stdout and "send it once, in place" in plan.stdout.lower()
+    assert "adopted" in plan.stdout and "send them once, in place" in plan.stdout
     cluster.clear_requests()
     ok(cluster, "apply", str(team), "--auto-approve")
     assert [
@@ -190,6 +286,30 @@ def test_a_matching_endpoint_is_adopted_without_a_write_to_it(
     sent = ok(cluster, "apply", str(team), "--send-secrets", "by-hand", "--auto-approve")
     assert "1 updated" in sent.stdout
     assert "secret not tracked" not in ok(cluster, "plan", str(team)).stdout
+
+
+def test_untracked_secrets_are_one_line_and_one_command(
+    tmp_path: Path, cluster: SandboxServer
+) -> None:
+    """Before (#22 case 8): one "secret not tracked ... `--send-secrets X`" note per endpoint
+    (72 lines for 72) and no way to name them all. After: one note line with a count, and one
+    command that, pasted as printed, sends them all once, in place."""
+    team = tmp_path / "team"
+    names = [f"hand-{i}" for i in range(6)]
+    for name in names:
+        put_by_hand(cluster, rerank(name))
+        write_spec(team, rerank(name))
+    ok(cluster, "apply", str(team), "--auto-approve")  # adopts them, nothing sent
+    plan = ok(cluster, "plan", str(team))
+    notes = [line for line in plan.stdout.splitlines() if "secret not tracked" in line]
+    assert len(notes) == 1 and "and 3 more" in notes[0], plan.stdout
+    hint = next(line for line in plan.stdout.splitlines() if "never sent by reconciler:" in line)
+    assert hint.startswith("# note: 6 endpoints with secrets never sent by reconciler")
+    command = hint.split("`")[1]
+    assert command == f"reconciler apply {team} --send-secrets UNTRACKED"
+    sent = run_cli(*command.split()[1:], "--auto-approve", "--url", cluster.url, env=ENV)
+    assert sent.code == 0 and "6 updated" in sent.stdout, sent.output
+    assert "not tracked" not in ok(cluster, "plan", str(team)).stdout
 
 
 # -- 3. server defaults never plan a replace --------------------------------------------------
@@ -250,10 +370,16 @@ def test_plan_exits_3_where_apply_would_refuse(tmp_path: Path, cluster: SandboxS
     ok(cluster, "apply", str(team), "--auto-approve")
     (team / "only.yaml").unlink()
     (team / "notes.txt").write_text("no specs here\n")
-    plan = cli(cluster, "plan", str(team), "--prune")
+    # #22 case 8: a directory without a spec is most often the wrong one: an error (exit 1)...
+    wrong = cli(cluster, "plan", str(team), "--prune")
+    assert wrong.code == 1 and "pass --allow-empty" in wrong.stderr, wrong.output
+    assert run_cli("validate", str(team)).code == 1
+    assert run_cli("validate", str(team), "--allow-empty").code == 0
+    # ... and meant on purpose, pruning everything is still refused
+    plan = cli(cluster, "plan", str(team), "--prune", "--allow-empty")
     assert plan.code == 3, plan.output
     assert "empty desired state" in plan.stderr
-    apply = cli(cluster, "apply", str(team), "--prune", "--auto-approve")
+    apply = cli(cluster, "apply", str(team), "--prune", "--auto-approve", "--allow-empty")
     assert apply.code == 3
     assert "only" in live_ids(cluster)
 
@@ -261,6 +387,7 @@ def test_plan_exits_3_where_apply_would_refuse(tmp_path: Path, cluster: SandboxS
 # -- races ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.subprocess
 def test_two_racing_applies_from_two_directories_never_both_own(
     tmp_path: Path, cluster: SandboxServer
 ) -> None:
@@ -365,3 +492,29 @@ def test_a_shared_legacy_document_hands_each_endpoint_to_the_directory_declaring
     ok(cluster, "apply", str(team_b), "--auto-approve")
     assert managed(cluster, team_b) == {"rerank-b"}
     assert httpx.get(f"{cluster.url}/{STATE}/_doc/default").json()["_source"]["managed"] == {}
+
+
+def test_import_never_destroys_work(tmp_path: Path, cluster: SandboxServer) -> None:
+    """Before (#22 case 7): `import --out D` overwrote a spec file with local edits, and wrote a
+    second spec for an id D already declared in another file (validate then failed). After:
+    neither is written (both reported); --force overwrites only the file of the id's own name."""
+    for name in ("edited", "elsewhere", "fresh"):
+        put_by_hand(cluster, rerank(name))
+    out = tmp_path / "imported"
+    out.mkdir()
+    edited = "# my local edits, not yet a valid spec\ninference_id: edited\n"
+    (out / "edited.yaml").write_text(edited, encoding="utf-8")
+    write_spec(out, rerank("elsewhere"), name="team.yaml")
+    result = cli(cluster, "import", "--out", str(out), "rerank/edited", "elsewhere", "fresh")
+    assert result.code == 0, result.output
+    assert "Wrote 1 spec file(s)" in result.stdout and (out / "fresh.yaml").exists()
+    assert (out / "edited.yaml").read_text(encoding="utf-8") == edited
+    assert not (out / "elsewhere.yaml").exists()
+    assert "Not written (2)" in result.stderr and "team.yaml:1" in result.stderr
+    forced = cli(cluster, "import", "--out", str(out), "--force", "edited", "elsewhere")
+    assert forced.code == 0 and "Wrote 1 spec file(s)" in forced.stdout, forced.output
+    assert "inference_id: edited" in (out / "edited.yaml").read_text(encoding="utf-8")
+    assert not (out / "elsewhere.yaml").exists()
+    assert run_cli("validate", str(out)).code == 0
+    unknown = cli(cluster, "import", "--out", str(out), "rerank/nobody")
+    assert unknown.code == 1 and "import rerank/nobody: no endpoint nobody" in unknown.stderr

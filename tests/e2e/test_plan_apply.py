@@ -12,48 +12,8 @@ import pytest
 from reconciler.calls import probe_id
 from reconciler.identity import state_id_for
 from reconciler.sandbox import Fault, SandboxServer
-from tests.e2e.helpers import run_cli, unlock, write_requests, write_spec
-
-AZURE_KEY = "azk-0123456789-distinctive"
-SHIFT_KEY = "osk-9876543210-distinctive"
-ENV = {"AZURE_OPENAI_API_KEY": AZURE_KEY, "OPENSHIFT_AI_API_KEY": SHIFT_KEY}
-
-
-def azure(inference_id: str = "azure-embed", **settings: Any) -> dict[str, Any]:
-    return {
-        "inference_id": inference_id,
-        "task_type": "text_embedding",
-        "service": "azureopenai",
-        "service_settings": {
-            "resource_name": "acme",
-            "deployment_id": "text-embedding-3-large",
-            "api_version": "2024-02-01",
-            "api_key": "${env:AZURE_OPENAI_API_KEY}",
-            **settings,
-        },
-    }
-
-
-def rerank(
-    inference_id: str = "shift-rerank", top_n: int = 3, model: str = "bge-reranker-v2-m3"
-) -> dict[str, Any]:
-    return {
-        "inference_id": inference_id,
-        "task_type": "rerank",
-        "service": "openshift_ai",
-        "service_settings": {
-            "url": "https://rerank.example/v1",
-            "model_id": model,
-            "api_key": "${env:OPENSHIFT_AI_API_KEY}",
-        },
-        "task_settings": {"top_n": top_n},
-    }
-
-
-@pytest.fixture()
-def cluster() -> Any:
-    with SandboxServer(port=0) as server:
-        yield server
+from tests.e2e.helpers import run_cli, write_requests, write_spec
+from tests.specs import AZURE_KEY, ENV, SHIFT_KEY, azure, rerank
 
 
 @pytest.fixture()
@@ -130,9 +90,9 @@ def test_drift_after_out_of_band_changes(cluster: SandboxServer, specs: Path) ->
     assert "rerank/shift-rerank has drifted; apply " in drift.stdout
     assert "text_embedding/azure-embed is missing from the cluster" in drift.stdout
     assert "will be" not in drift.stdout and "Plan:" not in drift.stdout
-    assert (
-        drift.stdout.splitlines()[-1]
-        == "Drift to correct: 1 to create, 1 to update, 0 to replace, 0 to delete."
+    assert drift.stdout.splitlines()[-1] == (
+        "Drift to correct: 1 to create, 1 to update, 0 to replace, 0 to delete; "
+        "1 with drift left alone."
     )
     assert (
         "azure-embed" in drift.stdout
@@ -149,7 +109,7 @@ def test_drift_after_out_of_band_changes(cluster: SandboxServer, specs: Path) ->
     held = cli(cluster, "drift", str(specs))
     assert held.code == 2, held.output
     assert "has drift only a replace can undo (task_settings.return_documents)" in held.stdout
-    assert "--replace shift-rerank" in held.stdout
+    assert f"`reconciler apply {specs} --replace rerank/shift-rerank` replaces" in held.stdout
     assert live(cluster)["shift-rerank"]["task_settings"]["top_n"] == 3
     replaced = cli(cluster, "apply", str(specs), "--auto-approve", "--replace", "shift-rerank")
     assert replaced.code == 0, replaced.output
@@ -206,11 +166,9 @@ def test_prune_deletes_only_what_we_manage(cluster: SandboxServer, specs: Path) 
     ).raise_for_status()
     (specs / "shift-rerank.yaml").unlink()
     plan = cli(cluster, "plan", str(specs))
-    assert (
-        "Unmanaged" in plan.stdout
-        and "shift-rerank" in plan.stdout
-        and "No changes." in plan.stdout
-    )
+    assert "Unmanaged" in plan.stdout and "hand-made" in plan.stdout
+    assert "no longer declared (kept; `reconciler apply" in plan.stdout
+    assert plan.stdout.rstrip().endswith("0 to delete; 1 no longer declared (kept).")
     result = cli(cluster, "apply", str(specs), "--prune", "--auto-approve")
     assert result.code == 0, result.output
     assert "1 deleted" in result.stdout
@@ -229,7 +187,7 @@ def test_prune_with_empty_desired_state_is_refused(
     empty = tmp_path / "empty"
     empty.mkdir()
     cluster.clear_requests()
-    result = cli(cluster, "apply", str(empty), "--prune", "--auto-approve")
+    result = cli(cluster, "apply", str(empty), "--prune", "--auto-approve", "--allow-empty")
     assert result.code == 3, result.output
     assert write_requests(cluster.requests) == []
 
@@ -267,14 +225,17 @@ def test_saved_plan_applies_and_a_stale_one_is_refused(
     document = json.loads(saved.read_text())
     assert document["format_version"] == "1" and document["summary"]["create"] == 2
     assert_no_secret(saved.read_text())
+    # someone creates, by hand, an endpoint the plan would create (an unrelated one would not
+    # make the plan stale: tests/e2e/test_gitops.py)
     httpx.put(
-        f"{cluster.url}/_inference/rerank/sneaky",
+        f"{cluster.url}/_inference/rerank/{rerank()['inference_id']}",
         json={"service": "openshift_ai", "service_settings": {"url": "https://x", "api_key": "k"}},
     ).raise_for_status()
     cluster.clear_requests()
     stale = cli(cluster, "apply", "--plan", str(saved), "--auto-approve")
     assert stale.code == 1 and "stale" in stale.stderr, stale.output
     assert write_requests(cluster.requests) == []
+    httpx.delete(f"{cluster.url}/_inference/rerank/{rerank()['inference_id']}").raise_for_status()
     fresh = tmp_path / "fresh.json"
     assert cli(cluster, "plan", str(specs), "--out", str(fresh)).code == 0
     result = cli(cluster, "apply", "--plan", str(fresh), "--auto-approve")
@@ -331,7 +292,16 @@ def test_lock_held_by_another_apply(cluster: SandboxServer, specs: Path) -> None
     assert refused.code == 1 and "--lock-id" in refused.stderr, refused.output
     lock = f"{cluster.url}/reconciler-state/_doc/{state_id_for(specs, None)}.lock"
     assert httpx.get(lock).status_code == 200, "unlock without --lock-id removed the lock"
-    assert unlock(specs, cluster.url).code == 0
+    # #22 case 5: the hint was `reconciler unlock --lock-id X`, which, run as printed from
+    # elsewhere, answered "No lock was held." and left the lock; each hint now names the directory
+    for hint in (blocked.stderr, refused.stderr):
+        command = hint.split("`")[1]
+        assert command.startswith(f"reconciler unlock {specs} --lock-id "), hint
+    other = specs.parent / "elsewhere"
+    other.mkdir()
+    pasted = run_cli(*command.split()[1:], "--url", cluster.url, cwd=other)
+    assert pasted.code == 0 and "removed." in pasted.stdout, pasted.output
+    assert httpx.get(lock).status_code == 404
     applied(cluster, specs)
 
 
@@ -398,3 +368,46 @@ def test_read_back_difference_exits_4(specs: Path) -> None:
         assert result.stdout.splitlines()[-1] == (
             "Apply complete: 0 created, 1 updated, 0 replaced, 0 deleted, 0 failed."
         )
+
+
+def test_a_cluster_lost_mid_apply_ends_with_the_summary_and_the_lock_named(tmp_path: Path) -> None:
+    """Before (#22 case 6): a cluster lost mid-apply ended the run with one error, no summary,
+    and a lock left behind without a word. After: the summary (what was done, what failed),
+    `Not changed (N): ...`, and the lock's expiry with the command that removes it, which,
+    pasted as printed once the cluster is back, does."""
+    import threading
+    import time
+
+    data = str(tmp_path / "cluster.json")
+    team = tmp_path / "team"
+    for name in ("lost-a", "lost-b", "lost-c"):
+        write_spec(team, rerank(name))
+    first = SandboxServer(port=0, data_file=data).start()
+    port = first.port
+    # the second create is slow, and the cluster goes away while it waits
+    first.add_fault(Fault(method="PUT", path="^/_inference/rerank/lost-b$", delay=1.0, status=None))
+
+    def lose_the_cluster() -> None:
+        while not any(r["path"] == "/_inference/rerank/lost-a" for r in first.requests):
+            time.sleep(0.01)
+        time.sleep(0.2)
+        first.stop()
+
+    threading.Thread(target=lose_the_cluster, daemon=True).start()
+    url = f"http://127.0.0.1:{port}"
+    flags = ("--parallelism", "1", "--retry-for", "1s", "--timeout", "2")
+    lost = run_cli("apply", str(team), "--auto-approve", *flags, "--url", url, env=ENV)
+    assert lost.code == 1, lost.output
+    assert "Apply complete: 1 created, 0 updated, 0 replaced, 0 deleted, 2 failed." in lost.stdout
+    assert "Not changed (2): rerank/lost-b, rerank/lost-c" in lost.stderr
+    warning = next(line for line in lost.stderr.splitlines() if "apply lock" in line)
+    assert "it expires by " in warning and "UTC (at most " in warning, warning
+    command = warning.split("`")[1]
+    assert command.startswith(f"reconciler unlock {team} --lock-id ")
+    with SandboxServer(port=port, data_file=data):
+        unlocked = run_cli(*command.split()[1:], "--url", url)
+        assert unlocked.code == 0 and "removed." in unlocked.stdout, unlocked.output
+        again = run_cli("apply", str(team), "--auto-approve", "--url", url, env=ENV)
+        assert again.code == 0, again.output  # what the lost run did or did not send converges
+        listed = httpx.get(f"{url}/_inference/_all").json()["endpoints"]
+        assert {"lost-a", "lost-b", "lost-c"} <= {e["inference_id"] for e in listed}

@@ -53,5 +53,6 @@ def test_service_newer_than_the_cluster_is_an_error(
     # 8.15 has no `_services`: the catalog's date decides; 9.1 lists what it offers
     refusal = "needs Elasticsearch" if version < "9" else "is not offered by this cluster"
     assert f"service '{service}' {refusal}" in result.stderr, result.stderr
-    assert f"the cluster runs {version}" in result.stderr
+    if version < "9":
+        assert f"the cluster runs {version}" in result.stderr
     assert f"{example.name}:" in result.stderr

@@ -19,8 +19,7 @@ import pytest
 from reconciler.catalog import load_catalog
 from reconciler.sandbox import SandboxServer
 from tests.e2e.helpers import run_cli, write_requests, write_spec
-from tests.spec_examples import SECRET_VARIABLE, RequestExample, spec_document
-from tests.unit.test_spec_examples import VALID
+from tests.spec_examples import SECRET_VARIABLE, VALID, RequestExample, spec_document
 
 # Examples a release since refuses, with the last release that takes them: each runs on a
 # sandbox of that release (test below) instead of today's.

@@ -16,7 +16,7 @@ import pytest
 from reconciler.identity import state_id_for
 from reconciler.sandbox import SandboxServer
 from tests.e2e.helpers import REPO, run_cli, unlock, write_spec
-from tests.e2e.test_plan_apply import AZURE_KEY, ENV, SHIFT_KEY, azure, rerank
+from tests.specs import AZURE_KEY, ENV, SHIFT_KEY, azure, rerank
 
 QUICKSTART = REPO / "examples" / "quickstart"
 
@@ -158,6 +158,7 @@ def test_no_secret_in_any_output(tmp_path: Path) -> None:
                 assert secret not in text
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow
 def test_apply_killed_midway_converges_on_rerun(tmp_path: Path) -> None:
     with SandboxServer(port=0, latency_ms=40) as cluster:

@@ -96,6 +96,7 @@ def assert_each_created_once(cluster: SandboxServer, ids: list[str]) -> None:
     assert lock.status_code == 404, f"a lock outlived the applies: {lock.text}"
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("offset", [0.0, 0.15, 0.4, 1.0], ids=["together", "150ms", "400ms", "1s"])
 def test_two_applies_never_write_twice(tmp_path: Path, offset: float) -> None:
     ids = declare(tmp_path / "specs")
@@ -123,6 +124,7 @@ def test_two_applies_never_write_twice(tmp_path: Path, offset: float) -> None:
         assert_each_created_once(cluster, ids)
 
 
+@pytest.mark.subprocess
 def test_a_racing_takeover_of_an_expired_lock(tmp_path: Path) -> None:
     ids = declare(tmp_path / "specs")
     with SandboxServer(port=0, latency_ms=25) as cluster:
@@ -171,7 +173,8 @@ def test_a_live_lock_blocks_fast_and_unlock_removes_it(tmp_path: Path) -> None:
             "apply", str(tmp_path / "specs"), "--url", cluster.url, "--auto-approve", env=SECRET_ENV
         )
         assert blocked.code == 1 and "alice@laptop pid 4711" in blocked.stderr, blocked.output
-        assert "reconciler unlock --lock-id" in blocked.stderr and time.monotonic() - started < 5
+        assert f"reconciler unlock {tmp_path / 'specs'} --lock-id" in blocked.stderr
+        assert time.monotonic() - started < 5
         assert successful_puts(cluster) == Counter()
         lock_id = re.search(r"--lock-id (\S+)`", blocked.stderr).group(1)  # type: ignore[union-attr]
         wrong = run_cli("unlock", str(tmp_path / "specs"), "--url", cluster.url, "--lock-id", "x1")
@@ -231,6 +234,7 @@ def wait_for_lock(cluster: SandboxServer) -> dict[str, object]:
     raise AssertionError("the apply never took its lock")
 
 
+@pytest.mark.subprocess
 def test_unlock_during_a_running_apply_refuses_and_the_lock_stays(tmp_path: Path) -> None:
     ids = declare(tmp_path / "specs")
     with SandboxServer(port=0) as cluster:
@@ -247,6 +251,7 @@ def test_unlock_during_a_running_apply_refuses_and_the_lock_stays(tmp_path: Path
         assert_each_created_once(cluster, ids)
 
 
+@pytest.mark.subprocess
 def test_unlock_with_the_lock_id_stops_the_running_apply_from_writing(tmp_path: Path) -> None:
     declare(tmp_path / "specs")
     with SandboxServer(port=0) as cluster:
@@ -271,8 +276,9 @@ def test_unlock_with_the_lock_id_stops_the_running_apply_from_writing(tmp_path: 
         assert late == [], late
 
 
+@pytest.mark.subprocess
 def test_a_long_apply_keeps_its_lock_alive(tmp_path: Path) -> None:
-    ids = declare(tmp_path / "specs")
+    ids = declare(tmp_path / "specs", count=48)  # 6 rounds of slow creates: about 7 s
     with SandboxServer(port=0) as cluster:
         cluster.add_fault(SLOW_CREATES)
         first = start_apply(tmp_path / "specs", cluster.url, SHORT_TTL)
@@ -293,32 +299,9 @@ def test_a_long_apply_keeps_its_lock_alive(tmp_path: Path) -> None:
 
 
 def unlock_on_a_terminal(root: Path, url: str, answer: str) -> tuple[int, str]:
-    """`reconciler unlock` with a terminal (a pseudo-terminal), answering the question."""
-    import pty
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ELASTIC", "RECONCILER"))}
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: the CLI, on the terminal
-        os.chdir(REPO)
-        os.execve(
-            sys.executable,
-            [sys.executable, "-m", "reconciler", "unlock", str(root), "--url", url],
-            env,
-        )
-    output, asked = b"", False
-    while True:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        output += chunk
-        if not asked and b"[y/N]" in output:
-            os.write(fd, answer.encode() + b"\n")
-            asked = True
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), output.decode("utf-8", "replace")
+    """`reconciler unlock` on a terminal (stdin and stdout say so), answering the question."""
+    run = run_cli("unlock", str(root), "--url", url, stdin=answer + "\n", terminal=True)
+    return run.code, run.output
 
 
 @pytest.mark.parametrize(("answer", "code", "kept"), [("n", 1, True), ("y", 0, False)])

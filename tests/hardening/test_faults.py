@@ -32,7 +32,7 @@ import pytest
 
 from reconciler.identity import state_id_for
 from reconciler.sandbox import Fault, SandboxServer
-from tests.e2e.helpers import REPO, Run, run_cli, unlock
+from tests.e2e.helpers import REPO, Run, run_cli, unlock, write_requests
 from tests.hardening.corpus import SECRET_ENV, SHIFT, run_parallel
 
 TIMEOUT = 0.5  # RECONCILER_TIMEOUT for every faulted apply: a 'slow' answer takes longer
@@ -314,6 +314,7 @@ def kill_round(
     return kills, final, log, managed, changes
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow
 def test_apply_killed_at_random_points_converges(tmp_path: Path, secrets_in_process: None) -> None:
     seed = int(os.environ.get("HARDENING_SEED", time.time()))
@@ -383,11 +384,7 @@ def test_a_state_document_we_cannot_read_stops_before_any_write(
                 result.output
             )
             assert "reconciler-state/default cannot be read" in result.stderr, result.stderr
-        writes = [
-            r
-            for r in cluster.requests
-            if r["method"] in ("PUT", "POST", "DELETE") and "dry_run" not in r["query"]
-        ]
+        writes = write_requests(cluster.requests)  # apply took and released its lock, no more
         assert writes == [], writes
         assert (
             httpx.get(f"{cluster.url}/reconciler-state/_doc/default").json()["_source"] == document

@@ -14,7 +14,6 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +28,6 @@ from tests.hardening.corpus import AZURE
 WEAK = "demo"  # the low-entropy key of issue 24's report
 BUDGET = 2.0  # seconds a reader spends guessing in this test
 FINGERPRINT_KEY = "0123456789abcdef0123456789abcdef-HARDEN-fpkey"
-
-
-@pytest.fixture()
-def cluster() -> Iterator[SandboxServer]:
-    with SandboxServer(port=0) as server:
-        yield server
 
 
 def specs(tmp_path: Path) -> Path:

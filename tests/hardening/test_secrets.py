@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 
 from reconciler.identity import state_id_for
 from reconciler.sandbox import Fault, SandboxServer
+from reconciler.sandbox.knobs import ECHO_FORMS
 from tests.e2e.helpers import Run, run_cli
 from tests.hardening.corpus import AZURE, AZURE_SECRET, SHIFT, SHIFT_SECRET
 
@@ -269,6 +271,24 @@ service_settings:
 """
 
 
+def apply_with_fault(
+    tmp_path: Path, fault: Fault, *, key_file: str, env: dict[str, str]
+) -> tuple[Run, list[dict[str, Any]]]:
+    """``apply --debug`` of AZURE and VERTEX (its service account file ``key_file``) against a
+    sandbox answering with ``fault``: the run and the sandbox's request log."""
+    root = tmp_path / "specs"
+    root.mkdir()
+    (root / "azure.yaml").write_text(AZURE, encoding="utf-8")
+    (root / "vertex.yaml").write_text(VERTEX, encoding="utf-8")
+    (root / "vertex.json").write_text(key_file, encoding="utf-8")
+    with SandboxServer(port=0) as cluster:
+        cluster.add_fault(fault)
+        result = run_cli(
+            "--debug", "apply", str(root), "--url", cluster.url, "--auto-approve", env=env
+        )
+        return result, cluster.requests
+
+
 def secret_forms_leaked(text: str) -> list[str]:
     """Which distinctive piece of the two awkward secrets ``text`` still carries, in any form."""
     pieces = ["9d1e", "pkid-HARDEN-4c1f9e7a2b", "HARDEN-line-one", "HARDEN-line-two", "svc-"]
@@ -288,23 +308,13 @@ def secret_forms_leaked(text: str) -> list[str]:
 def test_a_secret_echoed_json_escaped_is_scrubbed(tmp_path: Path, fault: Fault) -> None:
     """An API key holding " and \\, and a service account file with quotes and \\n, echoed back
     escaped by the server: no piece of either reaches stdout or stderr (progress, Error:, debug)."""
-    root = tmp_path / "specs"
-    root.mkdir()
-    (root / "azure.yaml").write_text(AZURE, encoding="utf-8")
-    (root / "vertex.yaml").write_text(VERTEX, encoding="utf-8")
-    (root / "vertex.json").write_text(json.dumps(SERVICE_ACCOUNT, indent=2), encoding="utf-8")
-    with SandboxServer(port=0) as cluster:
-        cluster.add_fault(fault)
-        result = run_cli(
-            "--debug",
-            "apply",
-            str(root),
-            "--url",
-            cluster.url,
-            "--auto-approve",
-            env={"AZURE_KEY": AWKWARD_KEY, "RECONCILER_RETRY_FOR": "1s"},
-        )
-        echoed = [r for r in cluster.requests if r.get("fault")]
+    result, requests = apply_with_fault(
+        tmp_path,
+        fault,
+        key_file=json.dumps(SERVICE_ACCOUNT, indent=2),
+        env={"AZURE_KEY": AWKWARD_KEY, "RECONCILER_RETRY_FOR": "1s"},
+    )
+    echoed = [r for r in requests if r.get("fault")]
     assert result.code == 1, result.output
     assert echoed, "the fault never fired"
     assert "with body [" in result.stderr and "sensitive value" in result.stderr, result.stderr
@@ -344,3 +354,39 @@ def test_awkward_secrets_are_never_stored_or_printed(tmp_path: Path) -> None:
     texts = [r.output for r in runs] + [p.read_text() for p in files] + [json.dumps(state)]
     for text in texts:
         assert secret_forms_leaked(text) == [] and AWKWARD_KEY not in text, text[-2000:]
+
+
+# -- an echo in each form a server may use (issue 24): the sandbox quotes every string it was sent --
+
+ECHO_KEY = "azk-HARDEN-Echo-4b7e19c2d5"
+ECHO_FILE = {
+    "type": "service_account",
+    "project_id": "prj-HRD-77x",  # 11 characters: a short piece of a JSON secret
+    "private_key_id": "pkid-HARDEN-echo-5e2f",
+    "private_key": "-----BEGIN PRIVATE KEY-----\nMIIEecho-HARDEN-line\n-----END PRIVATE KEY-----\n",
+    "client_email": "svc-echo-harden@my-gcp-project.iam.gserviceaccount.com",
+}
+
+
+@pytest.mark.parametrize("form", sorted(ECHO_FORMS))
+def test_an_echo_in_any_form_is_scrubbed(tmp_path: Path, form: str) -> None:
+    """Before issue 24 a server that quoted the key base64-encoded, hex-encoded, upper- or
+    lower-cased or cut short, or quoted a short piece of a JSON key file, printed it."""
+    key_file = json.dumps(ECHO_FILE, indent=2)
+    fault = Fault(
+        method="PUT", path=r"^/_inference/", status=400, echo=True, echo_as=form, count=None
+    )
+    result, _ = apply_with_fault(tmp_path, fault, key_file=key_file, env={"AZURE_KEY": ECHO_KEY})
+    assert result.code == 1, result.output
+    assert "with values [" in result.stderr and "sensitive value" in result.stderr, result.stderr
+    quote_form = ECHO_FORMS[form]
+    # what the server quoted, each as a value of its own (a field name such as
+    # service_account_json merely contains the piece "service_account")
+    quoted = [ECHO_KEY, *(piece for piece in ECHO_FILE.values() if len(piece) >= 8)]
+    if form != "truncated":  # the first characters of a JSON file are its structure: '{ "type'
+        quoted.append(key_file)
+    leaks = [quote_form(value).removesuffix("...") for value in quoted]
+    assert [
+        leak for leak in leaks if re.search(rf"(?<!\w){re.escape(leak)}(?!\w)", result.output)
+    ] == []
+    assert "harden" not in result.output.lower(), result.output

@@ -8,6 +8,8 @@ from reconciler.client import Client, Connection
 from reconciler.errors import GaveUp, HTTPError, NotFound
 from reconciler.sandbox import Fault, SandboxServer
 
+pytestmark = pytest.mark.usefixtures("secret_variables")
+
 
 def connect(server: SandboxServer) -> Client:
     return Client(Connection(url=server.url, retry_for=20))

@@ -5,12 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from reconciler.catalog import load_catalog
 from reconciler.importer import write_specs as import_specs
 from reconciler.live import read_endpoints, read_version
 from reconciler.run import ApplyHooks, ApplyOptions, apply_specs, make_plan
 from reconciler.validate import validate_directory
-from tests.integration.conftest import EMBED, RERANK, write_specs
+from tests.specs import EMBED, RERANK, write_specs
+
+pytestmark = pytest.mark.usefixtures("secret_variables")
 
 
 def test_imported_specs_validate_and_plan_no_change(
@@ -19,7 +23,7 @@ def test_imported_specs_validate_and_plan_no_change(
     specs = write_specs(tmp_path / "made", RERANK, EMBED)
     with connect() as session:
         apply_specs(session, specs, options=ApplyOptions(), hooks=ApplyHooks())
-        endpoints, _ = read_endpoints(session.client)
+        endpoints = read_endpoints(session.client)
         version = read_version(session.client)
     ours = [e for e in endpoints if not e.preconfigured]
     written = import_specs(

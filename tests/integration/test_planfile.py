@@ -5,30 +5,54 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from reconciler.errors import InputError
+from reconciler.plan import Plan
 from reconciler.planfile import read_plan_file, write_plan_file
 from reconciler.render import to_document
 from reconciler.run import make_plan, saved_plan
 from reconciler.sandbox import SandboxServer
 from tests.e2e.helpers import run_cli, write_requests
-from tests.integration.conftest import EMBED, RERANK, write_specs
+from tests.specs import EMBED, RERANK, write_specs
+
+pytestmark = pytest.mark.usefixtures("secret_variables")
 
 
 def save(tmp_path: Path, connect: Any) -> Path:
     specs = write_specs(tmp_path / "specs", RERANK, EMBED)
     with connect() as session:
         planned = make_plan(session, specs, prune=False)
-        saved = saved_plan(
-            session, planned, specs=specs, directory=tmp_path / "specs", environment=None
-        )
+        saved = saved_plan(session, planned, directory=tmp_path / "specs", environment=None)
     path = tmp_path / "plan.json"
     write_plan_file(path, saved, rendered=to_document(planned.plan))
     return path
+
+
+def absolute_files(plan: Plan) -> Plan:
+    return replace(
+        plan,
+        changes=tuple(
+            replace(
+                change,
+                requests=tuple(
+                    replace(
+                        request,
+                        secrets=tuple(
+                            replace(ref, file=str(Path(ref.file).resolve()))
+                            for ref in request.secrets
+                        ),
+                    )
+                    for request in change.requests
+                ),
+            )
+            for change in plan.changes
+        ),
+    )
 
 
 def leaves(value: Any, where: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
@@ -58,8 +82,10 @@ def test_a_saved_plan_loads_back_into_the_same_plan(tmp_path: Path, connect: Any
         specs = write_specs(tmp_path / "specs", RERANK, EMBED)
         planned = make_plan(session, specs, prune=False)
     loaded = read_plan_file(path)
-    assert loaded.plan == planned.plan  # requests, paths, reasons: every typed field
-    assert [s.body for s in loaded.specs] == [s.body for s in specs]
+    # requests, steps, expected states: every typed field (a reference's file, written relative
+    # to the plan file, comes back relative to the working directory: the same file)
+    assert absolute_files(loaded.plan) == absolute_files(planned.plan)
+    assert all(i.startswith(".") for i in loaded.plan.snapshot.endpoints)  # preconfigured only
 
 
 def test_every_value_of_a_saved_plan_is_covered_by_its_integrity_check(
@@ -92,7 +118,18 @@ def test_an_edited_saved_plan_is_refused_by_apply_and_nothing_is_sent(
     document = json.loads(path.read_text())
     env = {"RERANK_KEY": "rerank-secret-value-1", "OPENAI_KEY": "openai-secret-value-1"}
     edits = {
-        "a spec's model": ("saved", "specs", 0, "body", "service_settings", "model_id"),
+        "where a secret was written": (
+            "saved",
+            "plan",
+            "changes",
+            0,
+            "requests",
+            0,
+            "secrets",
+            0,
+            "file",
+        ),
+        "a state step": ("saved", "plan", "changes", 0, "step", "service"),
         "a request body": ("saved", "plan", "changes", 0, "requests", 0, "body", "service"),
         "an action": ("changes", 1, "action"),
     }

@@ -12,7 +12,9 @@ from reconciler.model import CallKind
 from reconciler.plan import Action, Plan
 from reconciler.run import ApplyHooks, ApplyOptions, apply_specs, make_plan
 from reconciler.sandbox import SandboxServer
-from tests.integration.conftest import EMBED, RERANK, write_specs, writes
+from tests.specs import EMBED, RERANK, recorded_writes, write_specs, writes
+
+pytestmark = pytest.mark.usefixtures("secret_variables")
 
 
 class Stop(Exception):
@@ -37,7 +39,7 @@ def test_apply_creates_records_ownership_and_a_second_run_changes_nothing(
     with connect() as session:
         second = apply_specs(session, specs, options=ApplyOptions(), hooks=ApplyHooks())
     assert second.result.outcomes == ()
-    assert writes(server) == []
+    assert recorded_writes(server) == []
 
 
 def test_the_requests_sent_are_the_requests_planned(
@@ -96,7 +98,7 @@ def test_a_destructive_change_of_an_endpoint_in_use_is_refused_before_the_lock(
     server.clear_requests()
     with connect() as session, pytest.raises(SafetyError, match="pipeline uses-rerank"):
         apply_specs(session, moved, options=ApplyOptions(), hooks=ApplyHooks())
-    assert writes(server) == []
+    assert recorded_writes(server) == []
     with connect() as session:
         applied = apply_specs(
             session,
@@ -124,4 +126,58 @@ def test_an_unresolvable_secret_stops_the_run_before_any_write(
     assert [d.message for d in raised.value.diagnostics] == [
         "service_settings.api_key: environment variable OPENAI_KEY is not set"
     ]
-    assert writes(server) == []
+    assert recorded_writes(server) == []
+
+
+@pytest.mark.parametrize("as_planned", [True, False], ids=["as-planned", "changed-since"])
+def test_a_killed_runs_intent_tells_the_next_run_what_was_sent(
+    tmp_path: Path, server: SandboxServer, connect: Any, as_planned: bool
+) -> None:
+    """A run killed after its create: the endpoint exists, the state lists only the intent."""
+    import httpx
+
+    from reconciler.fingerprints import fingerprint
+    from reconciler.state import Intended, Intent, Managed, State
+
+    specs = write_specs(tmp_path / "specs", RERANK)
+    with connect() as session:
+        (change,) = make_plan(session, specs, prune=False).plan.changes
+        assert change.expected is not None and change.step is not None
+        sent = {"service_settings.api_key": fingerprint("rerank-secret-value-1", salt="salt-1")}
+        intended = Intended(
+            action="create",
+            entry=Managed(
+                task_type="rerank",
+                service=change.service,
+                secrets=sent,
+                declared=change.step.declared,
+            ),
+            expected=change.expected.summary(),
+        )
+        session.store.write(
+            State(
+                salt="salt-1",
+                intent=Intent(run="r1", started_at=1, endpoints={change.inference_id: intended}),
+            )
+        )
+    body = dict(change.requests[0].body or {})
+    body["service_settings"] = {**body["service_settings"], "api_key": "rerank-secret-value-1"}
+    if not as_planned:  # someone changed it by hand after the killed run made it
+        body["service_settings"]["model_id"] = "another-model"
+    httpx.put(f"{server.url}{change.requests[0].path}", json=body).raise_for_status()
+    with connect() as session:
+        planned = make_plan(session, specs, prune=False)
+    notes = " ".join(
+        planned.plan.warnings + tuple(n for c in planned.plan.changes for n in c.notes)
+    )
+    if as_planned:
+        assert "not tracked" not in notes and "recorded with the secrets it sent" in notes
+        assert planned.state.managed["team-rerank"].secrets == sent
+        with connect() as session:
+            apply_specs(session, specs, options=ApplyOptions(), hooks=ApplyHooks())
+            again = make_plan(session, specs, prune=False)
+        assert again.snapshot.state.managed["team-rerank"].secrets == sent
+        assert again.snapshot.state.intent is None
+    else:
+        assert "whether the secrets it holds are the ones sent cannot be known" in notes
+        assert "apply --send-secrets team-rerank" in notes

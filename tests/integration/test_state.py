@@ -12,6 +12,8 @@ from reconciler.errors import LockError
 from reconciler.sandbox import SandboxServer
 from reconciler.state import Managed, StateStore
 
+pytestmark = pytest.mark.usefixtures("secret_variables")
+
 
 def store(server: SandboxServer, doc_id: str = "team-a") -> StateStore:
     return StateStore(Client(Connection(url=server.url)), doc_id=doc_id)

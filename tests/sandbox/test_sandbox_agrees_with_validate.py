@@ -67,6 +67,16 @@ ACCEPTED: list[tuple[str, str, dict[str, Any], str | None, str]] = [
         "service_settings.model is an old layout",
     ),
     (
+        "cohere: model and model_id both given (model_id wins)",
+        "text_embedding",
+        {
+            "service": "cohere",
+            "service_settings": {"api_key": KEY, "model": "old", "model_id": "embed-v4.0"},
+        },
+        "embed-v4.0",
+        "with both given, Elasticsearch ignores service_settings.model",
+    ),
+    (
         "elser with model_id (8.16+)",
         "sparse_embedding",
         {"service": "elser", "service_settings": {"model_id": ".elser_model_2", **ALLOCATED}},
@@ -241,4 +251,27 @@ def test_a_legacy_spec_plans_clean_against_what_the_console_request_made(tmp_pat
         assert len(write_requests(cluster.requests)) == before
     assert plan.code == 0 and "No changes." in plan.stdout, plan.output
     assert "task_settings.model is an old layout" not in plan.stdout  # a note, not a change
+    assert "openai.yaml:7:3: note: task_settings.model is an old layout" in plan.stderr
     assert KEY not in plan.output
+
+
+def test_apply_meets_every_refusal_before_any_request(tmp_path: Path) -> None:
+    """What used to pass plan and apply on the sandbox (a <HF-URL>, an elasticsearch endpoint
+    without model_id) now stops apply at file:line, with nothing sent to the cluster."""
+    specs = tmp_path / "endpoints"
+    specs.mkdir()
+    for number, (_, task_type, body, _) in enumerate(REFUSED):
+        spec = as_spec(f"refused-{number}", task_type, body)
+        (specs / f"refused-{number}.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
+    with SandboxServer(port=0) as cluster:
+        run = run_cli(
+            "apply", str(specs), "--url", cluster.url, "--auto-approve", env={"API_KEY": KEY}
+        )
+        sent = [r for r in cluster.requests if not r["path"].startswith("/_sandbox")]
+    assert run.code == 1 and "nothing was sent" in run.stderr, run.output
+    for number, (_, _, _, message) in enumerate(REFUSED):
+        assert any(
+            f"refused-{number}.yaml:" in line and message in line
+            for line in run.stderr.splitlines()
+        ), (message, run.stderr)
+    assert sent == [] and KEY not in run.output

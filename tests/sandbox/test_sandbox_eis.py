@@ -144,6 +144,7 @@ def test_request_rules(sandbox_factory: Any) -> None:
         )  # fmt: skip
 
 
+@pytest.mark.subprocess
 def test_sandbox_command_eis_flag() -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "reconciler.sandbox", "--port", "0", "--eis"],

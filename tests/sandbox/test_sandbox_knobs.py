@@ -18,6 +18,7 @@ import pytest
 
 from reconciler.sandbox import Fault, SandboxServer
 from reconciler.sandbox.command import parse_fault
+from tests.e2e.helpers import run_cli
 from tests.sandbox.helpers import assert_es_error, client
 
 REPO = Path(__file__).resolve().parents[2]
@@ -328,6 +329,7 @@ def test_fault_option_errors(text: str) -> None:
         parse_fault(text)
 
 
+@pytest.mark.subprocess
 def test_sandbox_command_runs_until_sigterm(tmp_path: Path) -> None:
     log = tmp_path / "log.jsonl"
     process = subprocess.Popen(
@@ -373,14 +375,8 @@ def test_sandbox_command_runs_until_sigterm(tmp_path: Path) -> None:
 
 
 def test_sandbox_command_reports_a_busy_port(sandbox: SandboxServer) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "reconciler.sandbox", "--port", str(sandbox.port)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert result.returncode == 1
+    result = run_cli("sandbox", "--port", str(sandbox.port))
+    assert result.code == 1
     assert (
         result.stderr.startswith("Error: cannot listen on 127.0.0.1:")
         and "Traceback" not in result.stderr

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.availability import parse_services
+from reconciler.availability import offer_problems, parse_offered
 from reconciler.catalog import load_catalog
 from reconciler.model import EndpointSpec
 from reconciler.validate import validate_directory
@@ -47,71 +47,54 @@ def test_task_type_versions_follow_the_release_line(
     assert all(p.message.endswith(f"the cluster runs {version}") for p in problems)
 
 
-def offer_problems(
-    specs: tuple[EndpointSpec, ...], listing: list, version: str = "9.5.0", held: tuple = ()
-) -> list:
-    return too_new(
-        specs,
-        catalog=load_catalog(),
-        cluster_version=version,
-        offered=parse_services(listing),
-        held=held,
-    )
-
-
 def test_offer_problems(tmp_path: Path) -> None:
     specs = load(tmp_path, "elastic/rerank", "elastic/chat_completion", "jinaai/rerank")
-    listing = [
-        {"service": "elastic", "task_types": ["chat_completion", "sparse_embedding"]},
-        {"service": "jinaai", "task_types": ["rerank", "text_embedding"]},
-    ]
-    (problem,) = offer_problems(specs, listing)
+    catalog = load_catalog()
+    offered = parse_offered(
+        [
+            {"service": "elastic", "task_types": ["chat_completion", "sparse_embedding"]},
+            {"service": "jinaai", "task_types": ["rerank", "text_embedding"]},
+            "not a configuration",
+        ]
+    )
+    (problem,) = offer_problems(specs, catalog, offered)
     assert problem.file.endswith("rerank.yaml") and "elastic" in problem.file
     assert (
         "offered by this cluster for task types [chat_completion, sparse_embedding], not for 'rerank'"
         in (problem.message)
     )
     # a cluster listing nothing offers nothing: every spec is named, EIS with its hint
-    missing = offer_problems(specs, [{"service": "openai", "task_types": ["completion"]}])
+    missing = offer_problems(specs, catalog, {})
     assert len(missing) == 3
     (jina,) = [p for p in missing if "jinaai" in p.file]
     assert "service 'jinaai' is not offered by this cluster" in jina.message
-    assert "(GET _inference/_services lists: openai)" in jina.message
     (eis,) = [p for p in missing if "elastic" in p.file and "rerank" in p.file]
     assert "Cloud Connect" in eis.message
 
 
 def test_an_alias_is_offered_as_the_service_it_names(tmp_path: Path) -> None:
     specs = load(tmp_path, "elser/sparse_embedding")
-    listing = [{"service": "elasticsearch", "task_types": ["sparse_embedding", "rerank"]}]
-    assert offer_problems(specs, listing) == []
+    offered = {"elasticsearch": frozenset({"sparse_embedding", "text_embedding", "rerank"})}
+    assert offer_problems(specs, load_catalog(), offered) == []
 
 
 def test_the_clusters_word_beats_the_catalogs_dates(tmp_path: Path) -> None:
-    """fireworksai is dated 9.4.0; a 9.3.0 cluster that lists it plans it, fields included."""
+    """fireworksai is dated 9.4.0; a 9.3.0 cluster whose _services lists it is not refused."""
     (spec,) = load(tmp_path, "fireworksai/text_embedding")
-    assert too_new((spec,), catalog=load_catalog(), cluster_version="9.3.0") != []
-    fields = {
-        key: {"supported_task_types": ["text_embedding"]} for key in spec.block("service_settings")
-    }
-    listing = [
-        {"service": "fireworksai", "task_types": ["text_embedding"], "configurations": fields}
-    ]
-    assert offer_problems((spec,), listing, version="9.3.0") == []
-    # a task type it does not list is refused, naming what it lists and the catalog's date
-    listing = [{"service": "fireworksai", "task_types": ["completion"]}]
-    (refused,) = offer_problems((spec,), listing, version="9.3.0")
+    catalog = load_catalog()
+    assert too_new((spec,), catalog=catalog, cluster_version="9.3.0") != []
+    listed = {"fireworksai": frozenset({"text_embedding"})}
+    assert too_new((spec,), catalog=catalog, cluster_version="9.3.0", offered=listed) == []
+    # a task type it does not list is the listing's to refuse (blocked), naming what it lists
+    other = {"fireworksai": frozenset({"completion"}), "openai": frozenset({"completion"})}
+    assert too_new((spec,), catalog=catalog, cluster_version="9.3.0", offered=other) == []
+    (refused,) = offer_problems([spec], catalog, other)
     assert "for task types [completion], not for 'text_embedding'" in refused.message
-    assert (
-        "the catalog dates service 'fireworksai' 9.4.0, the cluster runs 9.3.0" in refused.message
-    )
 
 
-def test_an_endpoint_the_cluster_holds_is_never_refused(tmp_path: Path) -> None:
+def test_an_endpoint_the_cluster_holds_is_never_refused_by_a_date(tmp_path: Path) -> None:
     (spec,) = load(tmp_path, "fireworksai/text_embedding")
     held = ((spec.inference_id, "fireworksai", "text_embedding"),)
     assert too_new((spec,), catalog=load_catalog(), cluster_version="9.3.0", held=held) == []
-    assert offer_problems((spec,), [], version="9.3.0", held=held) == []
-    # the same id under another task type is a new endpoint: checked
-    other = ((spec.inference_id, "fireworksai", "completion"),)
-    assert offer_problems((spec,), [], version="9.3.0", held=other) != []
+    other = ((spec.inference_id, "fireworksai", "completion"),)  # another endpoint: checked
+    assert too_new((spec,), catalog=load_catalog(), cluster_version="9.3.0", held=other) != []

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from reconciler.compiled_schema import Compiler, Unsupported, compile_schema, equal
 from reconciler.schema import _quick_check, _schema_files, endpoint_validator
-from tests.unit.test_validate import INVALID, VALID
+from tests.specs import INVALID, VALID
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DOCUMENTS = [
@@ -200,3 +200,15 @@ def test_all_schema_files_compile() -> None:
     for name, contents in documents.items():
         compiler.compile(contents, name)
     assert compile_schema(endpoint, uri=uri, documents=documents)({}) is False
+
+
+@pytest.mark.parametrize(
+    "items",
+    [[], [1, 2], [1, 1.0], [True, 1], ["a", "a"], [{"a": [1]}, {"a": [1.0]}], [[1], [True]]],
+)
+def test_unique_items_agrees_with_jsonschema(items: list[Any]) -> None:
+    from jsonschema import Draft202012Validator
+
+    schema = {"type": "array", "uniqueItems": True}
+    check = compile_schema(schema, uri="urn:test", documents={})
+    assert check(items) == Draft202012Validator(schema).is_valid(items)

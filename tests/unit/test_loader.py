@@ -126,3 +126,17 @@ def test_utf8_bom_is_accepted(tmp_path: Path) -> None:
     write(tmp_path, "bom.yaml", "\ufeffa: 1\n".encode())
     documents, diagnostics = load_directory(tmp_path)
     assert not diagnostics and documents[0].body == {"a": 1}
+
+
+def test_positions_found_after_loading_skip_empty_and_rejected_documents() -> None:
+    """Positions are looked up again when a diagnostic first needs one: the right document's."""
+    text = "# header\n\na: 1\n---\n---\nb: 1\nb: 2\n---\nc:\n  d:\n    - e: 1\n      f: 2\n"
+    documents, diagnostics = parse_documents(text, file="f.yaml")
+    assert [str(d) for d in diagnostics] == [
+        "f.yaml:7:1: duplicate key 'b' (first defined at line 6)"
+    ]
+    first, second, third = (d.source for d in documents)
+    assert (first.line, first.at(("a",))) == (3, (3, 1))
+    assert second.at(("b",)) == (6, 1)
+    assert third.at(("c", "d", 0, "f")) == (12, 7)
+    assert third.problem(("c", "missing"), "x").line == 9

@@ -1,5 +1,5 @@
-"""Every combination of flags, ``--env`` environment and shell, for the URL, an API key and a user
-name/password: a credential set reaches only the cluster it was given for.
+"""Every combination of flags, ``--env`` environment and shell, for the URL, an API key, a bearer
+token and a user name/password: a credential set reaches only the cluster it was given for.
 
 The rule, as a user reads it in docs/security.md: the URL comes from the first of flags,
 environment, shell that names one, and two different URLs stop the run naming both. A credential
@@ -22,14 +22,19 @@ from reconciler.settings import Settings
 
 A, B = "http://127.0.0.1:9201", "http://127.0.0.1:9202"
 URLS = (None, A, B)
-KINDS = (None, "key", "basic")
+KINDS = (None, "key", "basic", "bearer")
 
 
 @dataclass(frozen=True)
 class Place:
     name: str
     url: str | None
-    kind: str | None  # which credential set it names: none, an API key, a user and password
+    kind: str | None  # which credential set it names: none, an API key, a user and password,
+    # a bearer token
+
+    @property
+    def token(self) -> str | None:
+        return f"t-{self.name}" if self.kind == "bearer" else None
 
     @property
     def key(self) -> str | None:
@@ -42,7 +47,9 @@ class Place:
 
 def inputs(flags: Place, env: Place | None, shell: Place) -> tuple[Flags, Settings, dict[str, str]]:
     user, password = flags.user or (None, None)
-    given = Flags(url=flags.url, api_key=flags.key, username=user, password=password)
+    given = Flags(
+        url=flags.url, api_key=flags.key, username=user, password=password, bearer_token=flags.token
+    )
     settings = Settings()
     variables: dict[str, str] = {}
     if env is not None:
@@ -53,13 +60,21 @@ def inputs(flags: Place, env: Place | None, shell: Place) -> tuple[Flags, Settin
             api_key_env="OTHER_KEY" if env.kind == "key" else None,
             username_env="OTHER_USER" if env.kind == "basic" else None,
             password_env="OTHER_PW" if env.kind == "basic" else None,
+            bearer_token_env="OTHER_TOKEN" if env.kind == "bearer" else None,
         )
-        variables = {"OTHER_KEY": "k-env", "OTHER_USER": "u-env", "OTHER_PW": "p-env"}
+        variables = {
+            "OTHER_KEY": "k-env",
+            "OTHER_USER": "u-env",
+            "OTHER_PW": "p-env",
+            "OTHER_TOKEN": "t-env",
+        }
     shell_vars = {**variables, **({"ELASTICSEARCH_URL": shell.url} if shell.url else {})}
     if shell.kind == "key":
         shell_vars["ELASTIC_API_KEY"] = "k-shell"
     elif shell.kind == "basic":
         shell_vars.update(ELASTICSEARCH_USERNAME="u-shell", ELASTICSEARCH_PASSWORD="p-shell")
+    elif shell.kind == "bearer":
+        shell_vars["ELASTICSEARCH_BEARER_TOKEN"] = "t-shell"
     return given, settings, shell_vars
 
 
@@ -101,7 +116,7 @@ def test_a_credential_set_reaches_only_its_own_cluster(
         with pytest.raises(InputError) as raised:
             resolve_connection(settings, flags=given, shell=shell_vars)
         assert A in str(raised.value) and B in str(raised.value)
-        assert "k-" not in str(raised.value) and "p-" not in str(raised.value)
+        assert not any(secret in str(raised.value) for secret in ("k-", "p-", "t-"))
         return
     url = urls[0]
     connection = resolve_connection(settings, flags=given, shell=shell_vars)
@@ -118,8 +133,9 @@ def test_a_credential_set_reaches_only_its_own_cluster(
     sent = (
         connection.api_key,
         (connection.username, connection.password) if connection.username else None,
+        connection.bearer_token,
     )
-    assert sent == ((sender.key, sender.user) if sender else (None, None))
+    assert sent == ((sender.key, sender.user, sender.token) if sender else (None, None, None))
     if sender is None:
         assert connection.unsent.startswith("no credentials were sent")
         if shell.kind is not None:

