@@ -244,6 +244,7 @@ class Executor:
                 params=request.params or None,
                 json=body,
                 ok=(404,) if request.kind in (CallKind.DELETE, CallKind.PROBE_DELETE) else (),
+                wait=_waits(request),
             )
         except HTTPError as error:
             if request.kind is CallKind.PROBE and "already_exists" in error.error_type:
@@ -275,6 +276,17 @@ class Executor:
             None,
         )
         return self.matches(change.expected, live)
+
+
+def _waits(request: Request) -> float | None:
+    """The seconds a create told the cluster it may take (its ``timeout`` parameter)."""
+    from reconciler.retry import parse_duration
+
+    given = request.params.get("timeout")
+    try:
+        return parse_duration(given) if given else None
+    except ValueError:
+        return None
 
 
 def _entry(change: Change, previous: Managed | None, sent: Mapping[str, str]) -> Managed:

@@ -26,13 +26,20 @@ def endpoint_path(task_type: str, inference_id: str) -> str:
     return f"/_inference/{task_type}/{inference_id}"
 
 
-def create_call(spec: EndpointSpec, facts: EndpointFacts) -> Request:
-    """``PUT _inference/{task}/{id}`` with the spec as written (its secrets as references)."""
+def create_call(
+    spec: EndpointSpec, facts: EndpointFacts, *, create_timeout: float | None = None
+) -> Request:
+    """``PUT _inference/{task}/{id}`` with the spec as written (its secrets as references), and
+    how long the cluster may take to create it: ``create_timeout`` (--create-timeout,
+    reconciler.yaml), else the service's default, else none sent (the server's own 30s), and
+    none on a release without the parameter."""
     body = {key: copied(spec.body[key]) for key in PUT_KEYS if key in spec.body}
+    wait = create_timeout if create_timeout is not None else facts.create_timeout
     return Request(
         kind=CallKind.CREATE,
         method="PUT",
         path=endpoint_path(spec.task_type, spec.inference_id),
+        params={"timeout": f"{wait:g}s"} if wait and facts.create_timeout_api else {},
         body=body,
         secrets=secret_refs(spec, secret_paths(spec, facts.secret_fields)),
     )
@@ -98,11 +105,15 @@ def probe_id(inference_id: str) -> str:
 
 
 def replace_calls(
-    spec: EndpointSpec, facts: EndpointFacts, *, live_task_type: str
+    spec: EndpointSpec,
+    facts: EndpointFacts,
+    *,
+    live_task_type: str,
+    create_timeout: float | None = None,
 ) -> tuple[Request, ...]:
     """Delete then create; first, where the service allows it, the new configuration is created
     under a scratch id and removed, so that a create the cluster refuses fails before the delete."""
-    create = create_call(spec, facts)
+    create = create_call(spec, facts, create_timeout=create_timeout)
     calls: list[Request] = []
     if facts.probe_on_replace:
         scratch = endpoint_path(spec.task_type, probe_id(spec.inference_id))

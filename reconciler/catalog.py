@@ -25,6 +25,7 @@ from reconciler.model import FieldPath
 from reconciler.service_facts import (  # noqa: F401 (part of the catalog's interface)
     ANY_VALUE,
     ANY_VERSION,
+    CREATE_TIMEOUT_SINCE,
     UPDATE_API_SINCE,
     ServiceFacts,
     SinceSpec,
@@ -81,11 +82,17 @@ class EndpointFacts:
     default_chunking: Mapping[str, Any] = field(default_factory=dict)
     task_settings_mode: str = "merge"  # how _update treats task_settings: "merge" or "replace"
     probe_on_replace: bool = True  # a scratch create is cheap (false: it would deploy a model)
+    create_timeout: float | None = None  # seconds a create may wait by default (None: the server's)
     _service: ServiceFacts | None = field(default=None, compare=False, repr=False)
 
     @property
     def update_api(self) -> bool:
         return self.version >= UPDATE_API_SINCE
+
+    @property
+    def create_timeout_api(self) -> bool:
+        """Whether this release's create takes the ``timeout`` query parameter."""
+        return any(low <= self.version < high for low, high in CREATE_TIMEOUT_SINCE)
 
     def server_filled_for(
         self, settings: Mapping[str, Mapping[str, Any]]
@@ -190,6 +197,7 @@ class Catalog:
             default_chunking=self.default_chunking,
             task_settings_mode=facts.task_settings_mode(task_type),
             probe_on_replace=bool(facts.raw.get("probe_on_replace", True)),
+            create_timeout=facts.raw.get("create_timeout"),
             _service=facts,
         )
 

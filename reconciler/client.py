@@ -41,6 +41,7 @@ from reconciler.scrub import remember, scrub
 
 log = logging.getLogger("reconciler.http")
 
+WAIT_MARGIN = 10.0  # seconds beyond a create's timeout for its answer to travel back
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 OVERLOAD_STATUSES = frozenset({429, 503})  # the cluster says it is overloaded: everyone slows down
 STATUS_ERRORS: Mapping[int, type[HTTPError]] = {
@@ -130,9 +131,15 @@ class Client:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         ok: tuple[int, ...] = (),
+        wait: float | None = None,
     ) -> Response:
-        """Send one request under the run's retry policy; 2xx or a status in ``ok`` returns."""
-        return self.policy.run(lambda: self._attempt(method, path, params=params, json=json, ok=ok))
+        """Send one request under the run's retry policy; 2xx or a status in ``ok`` returns.
+        ``wait``: seconds the cluster was told it may take (a create's ``timeout``): the answer
+        is awaited that long and a little more, not only ``--timeout``."""
+        timeout = max(self.connection.timeout, wait + WAIT_MARGIN) if wait else None
+        return self.policy.run(
+            lambda: self._attempt(method, path, params=params, json=json, ok=ok, timeout=timeout)
+        )
 
     def _attempt(
         self,
@@ -142,15 +149,26 @@ class Client:
         params: Mapping[str, Any] | None,
         json: Any,
         ok: tuple[int, ...],
+        timeout: float | None = None,
     ) -> Response:
         """One try: the response, a non-transient error, or `Transient` for the policy to retry."""
         started = time.monotonic()
         try:
-            answer = self._http.request(method, path, params=_params(params), json=json)
+            answer = self._http.request(
+                method,
+                path,
+                params=_params(params),
+                json=json,
+                timeout=timeout if timeout else httpx.USE_CLIENT_DEFAULT,
+            )
         except httpx.TimeoutException as error:
+            waited = (
+                f"waited {timeout:g}s: the create's timeout and a margin"
+                if timeout
+                else f"--timeout / RECONCILER_TIMEOUT is {self.connection.timeout:g}s"
+            )
             failure = TransportError(
-                f"{method} {path}: timed out ({error.__class__.__name__}; "
-                f"--timeout / RECONCILER_TIMEOUT is {self.connection.timeout:g}s)"
+                f"{method} {path}: timed out ({error.__class__.__name__}; {waited})"
             )
             raise Transient(failure, reason="a request timed out", costly=True) from None
         except httpx.TransportError as error:

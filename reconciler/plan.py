@@ -456,6 +456,7 @@ class Requested:
     send_secrets: frozenset[str] = frozenset()  # --send-secrets ID
     send_untracked: bool = False  # --send-secrets UNTRACKED: every secret never sent by us
     targets: frozenset[str] | None = None  # --target ID: only these (None: all)
+    create_timeout: float | None = None  # --create-timeout, else reconciler.yaml (seconds)
 
     def targeted(self, inference_id: str) -> bool:
         return self.targets is None or inference_id in self.targets

@@ -135,6 +135,7 @@ def _requested_json(requested: Requested) -> dict[str, Any]:
         "send_secrets": sorted(requested.send_secrets),
         "send_untracked": requested.send_untracked,
         "targets": sorted(requested.targets) if requested.targets is not None else None,
+        "create_timeout": requested.create_timeout,
     }
 
 
@@ -146,6 +147,7 @@ def _requested(document: Mapping[str, Any]) -> Requested:
         send_secrets=frozenset(document.get("send_secrets") or ()),
         send_untracked=bool(document.get("send_untracked")),
         targets=frozenset(targets) if targets is not None else None,
+        create_timeout=document.get("create_timeout"),
     )
 
 

@@ -238,7 +238,7 @@ def _change_for(
             action=Action.CREATE,
             reason=Reason.NOT_IN_CLUSTER,
             after=masked(spec, declared_blocks, facts),
-            requests=(create_call(spec, facts),),
+            requests=(create_call(spec, facts, create_timeout=context.asked.create_timeout),),
             expected=_expected(spec, desired_view(spec, facts), declared_fields(spec)),
             **base,
         )
@@ -258,7 +258,12 @@ def _change_for(
     base["expected"] = _expected(spec, desired, declared | dropped)
 
     def replace_requests() -> tuple[Request, ...]:  # built only for a replace (most are no-ops)
-        return replace_calls(spec, facts, live_task_type=live.task_type)
+        return replace_calls(
+            spec,
+            facts,
+            live_task_type=live.task_type,
+            create_timeout=context.asked.create_timeout,
+        )
 
     if live.task_type != spec.task_type or not same_service:
         path: FieldPath = ("task_type",) if live.task_type != spec.task_type else ("service",)

@@ -18,7 +18,8 @@ by the `Client`) governs every request a run sends, from every thread:
   bucket slows retries down to one a second instead of failing the run;
 - a time budget (``--retry-for``): a request is given up once the cluster has
   answered nothing but transient failures for that long (or once that request
-  alone has failed for that long). Then requests that are waiting fail at
+  alone has failed for that long, counted from when its first failed attempt
+  was sent: a create that waited its whole ``timeout`` has spent that wait). Then requests that are waiting fail at
   once without being sent, and a newcomer is sent only when nothing else is in
   flight (one probe at a time: a success ends the trouble). Until the cluster
   has answered once in this run, failing to reach it is retried for at most
@@ -90,6 +91,7 @@ class _Request:
     retrying: bool = False
     attempts: int = 0
     first_failure: float | None = None
+    sent_at: float = 0.0  # when the latest attempt was sent
     not_before: float = 0.0
     cost: float = 0.0
     last_error: ClusterError | None = None
@@ -166,6 +168,7 @@ class RetryPolicy:
                 self._tokens -= request.cost
             self.in_flight += 1
             request.attempts += 1
+            request.sent_at = self._clock()
             return self._round
 
     def _failed(self, request: _Request, sent_in: int, failure: Transient) -> None:
@@ -175,8 +178,8 @@ class RetryPolicy:
             self.in_flight -= 1
             if self._trouble_since is None:
                 self._trouble_since = now
-            if request.first_failure is None:
-                request.first_failure = now
+            if request.first_failure is None:  # the attempt's own wait counts (a create's timeout)
+                request.first_failure = min(now, request.sent_at)
             request.retrying = True
             request.cost = COSTLY_RETRY_COST if failure.costly else RETRY_COST
             request.last_error = failure.error

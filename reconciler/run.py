@@ -87,6 +87,8 @@ def make_plan(
     so a green plan means apply can send.
     """
     asked = requested or Requested()
+    if asked.create_timeout is None:  # the flag, else reconciler.yaml (else the service's)
+        asked = replace(asked, create_timeout=session.settings.create_timeout)
     values = values or SecretValues()
     check_key()
     check_references(specs, session.catalog, values)

@@ -17,6 +17,13 @@ from typing import Any
 
 Version = tuple[int, int, int]
 UPDATE_API_SINCE: Version = (8, 17, 0)
+# PUT _inference takes ``timeout`` (how long to wait for the endpoint to be created) from 8.19 and
+# 9.1 (transport version INFERENCE_ADD_TIMEOUT_PUT_ENDPOINT_8_19); 9.0 is not established, so not
+# sent there. Older releases refuse an unknown query parameter (docs/elasticsearch-api.md).
+CREATE_TIMEOUT_SINCE: tuple[tuple[Version, Version], ...] = (
+    ((8, 19, 0), (9, 0, 0)),
+    ((9, 1, 0), (999, 0, 0)),
+)
 ANY_VERSION: Version = (999, 0, 0)  # for facts that do not depend on the version (secret fields)
 ANY_VALUE = "*"  # a server-filled value nobody can predict (measured dimensions ...)
 

@@ -68,6 +68,7 @@ class Settings:
     insecure: bool = False
     variables: Mapping[str, str] = field(default_factory=dict)
     lock_ttl: float = LOCK_TTL_SECONDS
+    create_timeout: float | None = None  # seconds a create may wait (None: the service's default)
     where: Mapping[str, str] = field(default_factory=dict)  # setting -> "file:line" it is set at
     invocation: str = "."  # the directory and --env, as a command the tool suggests needs them
 
@@ -246,9 +247,34 @@ def load_settings(
         insecure=bool(chosen.get("insecure", False)),
         variables=read.variables(environment),
         lock_ttl=lock_ttl,
+        create_timeout=_create_timeout(read, chosen, environment),
         where=where,
         invocation=invocation(directory, environment),
     )
+
+
+def _create_timeout(
+    read: SettingsFile, chosen: Mapping[str, Any], environment: str | None
+) -> float | None:
+    """``create_timeout`` of the environment, else of the file; a bad duration names its line."""
+    from reconciler.retry import parse_duration
+
+    path: FieldPath = ("environments", str(environment), "create_timeout")
+    value = chosen.get("create_timeout")
+    if value is None:
+        path, value = ("create_timeout",), read.body.get("create_timeout")
+    if value is None:
+        return None
+    try:
+        seconds = parse_duration(str(value))
+    except ValueError as error:
+        seconds, reason = 0.0, str(error)
+    else:
+        reason = "it must be more than 0"
+    if seconds <= 0:
+        line, col = read.at(path)
+        raise InputError(f"{read.file}:{line}: create_timeout: {reason}")
+    return seconds
 
 
 def invocation(directory: FsPath, environment: str | None) -> str:

@@ -556,6 +556,16 @@ def settings_schema() -> Schema:
             "x-expected": "a string or number without '${' (a variable is never a reference)",
         },
     }
+    create_timeout = {
+        "type": ["string", "number"],
+        "pattern": "^\\s*(\\d+(\\.\\d+)?|(\\d+h)?(\\d+m)?(\\d+(\\.\\d+)?s)?)\\s*$",
+        "exclusiveMinimum": 0,
+        "description": "How long the cluster may take to create an endpoint (the create's "
+        "'timeout' query parameter), e.g. 10m or 90s; --create-timeout wins. Default: the "
+        "service's (5m for elasticsearch and elser, which deploy a model), else the cluster's own "
+        "(30s). Not sent to releases without the parameter (before 8.19, and 9.0).",
+        "x-expected": "a duration such as 10m, 90s or a number of seconds",
+    }
     environment = {
         "type": ["object", "null"],
         "description": "One cluster: its URL, the variables holding its credentials, its own variables.",
@@ -630,6 +640,7 @@ def settings_schema() -> Schema:
                 "x-expected": "true or false",
             },
             "state_id": state_id,
+            "create_timeout": create_timeout,
             "variables": variables,
         },
     }
@@ -651,6 +662,7 @@ def settings_schema() -> Schema:
                 "not starting with - _ + .)",
             },
             "state_id": state_id,
+            "create_timeout": create_timeout,
             "variables": variables,
             "secret_file_roots": {
                 "type": "array",

@@ -169,6 +169,7 @@ def _refuse_planning_flags(
         ("replace", "--replace"),
         ("adopt", "--adopt"),
         ("send_secrets", "--send-secrets"),
+        ("create_timeout", "--create-timeout"),
     ):
         if options.get(name):
             given.append(flag)

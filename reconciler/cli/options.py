@@ -196,6 +196,14 @@ def selection_options(*, with_changes: bool) -> Any:
                 "UNTRACKED: those of every endpoint whose secrets reconciler never sent.",
             ),
             click.option(
+                "--create-timeout",
+                callback=_duration,
+                metavar="DURATION",
+                help="How long the cluster may take to create an endpoint (sent as the create's "
+                "'timeout', e.g. 10m; or reconciler.yaml create_timeout; default: the "
+                "service's, else the cluster's 30s).",
+            ),
+            click.option(
                 "--allow-destroy-in-use",
                 is_flag=True,
                 help="Replace/delete endpoints that pipelines or indices use.",
@@ -219,6 +227,7 @@ def _requested(options: dict[str, Any]) -> Any:
         adopt=frozenset(options.pop("adopt", ())),
         send_secrets=frozenset(options.pop("send_secrets", ())),
         targets=frozenset(targets) if targets else None,
+        create_timeout=options.pop("create_timeout", None),
     )
 
 

@@ -238,6 +238,14 @@ def write_spec(directory: Path, body: dict[str, Any], name: str | None = None) -
     return path
 
 
+def spec_folder(directory: Path, files: dict[str, str]) -> Path:
+    """A folder of spec files (name -> YAML text), made afresh."""
+    directory.mkdir(parents=True)
+    for name, text in files.items():
+        (directory / name).write_text(text, encoding="utf-8")
+    return directory
+
+
 def write_requests(log: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The requests of a sandbox log that write (the state-free definition of 'changed nothing').
 

@@ -472,6 +472,49 @@ def run_day() -> list[tuple[str, float]]:
                 for a in day.github.artifacts
             )
 
+        def stale_plan_approved_in_an_environment() -> None:
+            day.harness.environments["staging-approval"] = {
+                "secrets": {"ELASTIC_API_KEY": KEYS["staging"]["write"]},
+                "reviewers": True,
+            }
+            approval = {
+                '# approval-environment: "{0}-approval"': 'approval-environment: "{0}-approval"'
+            }
+            head = day.push(
+                "feature-6",
+                {".github/workflows/apply-on-merge.yml": caller("apply-on-merge.yml", **approval)},
+                "approve fresh plans in an environment",
+            )
+            number = day.github.open_pull_request(head_sha=head, title="approval environment")
+            runs.append(day.plan(number))
+            runs.append(day.merge(number, "feature-6"))
+            head = day.push("feature-7", {"teams/rerank/rerank.yaml": rerank(top_n=8)}, "top_n 8")
+            number = day.github.open_pull_request(head_sha=head, title="top_n 8")
+            runs.append(day.plan(number))
+            moved = day.by_hand(
+                "staging",
+                "PUT",
+                "/_inference/rerank/team-rerank/_update",
+                {"task_settings": {"top_n": 2}},
+            )
+            assert moved.status_code == 200, moved.text
+            day.harness.approved.add("staging-approval")  # a reviewer approves the deployment
+            run = day.merge(number, "feature-7")
+            runs.append(run)
+            bodies = [
+                c["body"]
+                for c in day.comments(number, "apply")
+                if 'environment="staging"' in c["body"]
+            ]
+            assert any(
+                "approve the waiting deployment to the `staging-approval` environment" in b
+                for b in bodies
+            )
+            assert any("Applied the saved plan with sha256" in b for b in bodies), bodies
+            check(run, "apply-fresh", "success")
+            assert [leg.environment for leg in run.jobs("apply-fresh")] == ["staging-approval"]
+            assert day.endpoints("staging")["team-rerank"]["task_settings"]["top_n"] == 8
+
         for name, action in (
             ("pull request: one plan comment per (directory, environment)", first_plan),
             ("second push: the comments edited in place", second_push),
@@ -480,6 +523,10 @@ def run_day() -> list[tuple[str, float]]:
             ("in-use replace: refused, then approved and applied", in_use_replace_approved),
             ("drift: issue opened once, left alone, closed when fixed", drift_issue),
             ("fork pull request and a foreign URL in reconciler.yaml", fork_and_foreign_url),
+            (
+                "stale plan: approved in a protected environment",
+                stale_plan_approved_in_an_environment,
+            ),
         ):
             day.phase(name, action)
         no_secret_anywhere(day, runs)

@@ -106,4 +106,4 @@ def test_the_day() -> None:
     from tests.gha.day import run_day
 
     phases = run_day()
-    assert len(phases) == 7, json.dumps(phases)
+    assert len(phases) == 8, json.dumps(phases)

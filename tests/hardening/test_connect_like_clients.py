@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.sandbox import SandboxServer
-from tests.e2e.helpers import Run, run_cli
+from tests.e2e.helpers import Run, run_cli, spec_folder
 from tests.hardening.corpus import AZURE, SECRET_ENV, SHIFT
 
 TOKEN = "bearer-HARDEN-5c7e9a1b-distinctive"
@@ -144,11 +144,7 @@ def fingerprint(pem: Path, *, colons: bool = False) -> str:
 
 @pytest.fixture()
 def specs(tmp_path: Path) -> Path:
-    root = tmp_path / "specs"
-    root.mkdir()
-    (root / "azure.yaml").write_text(AZURE, encoding="utf-8")
-    (root / "shift.yaml").write_text(SHIFT, encoding="utf-8")
-    return root
+    return spec_folder(tmp_path / "specs", {"azure.yaml": AZURE, "shift.yaml": SHIFT})
 
 
 def cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Run:

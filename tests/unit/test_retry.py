@@ -94,3 +94,22 @@ def test_a_cluster_that_never_recovers_is_given_up_after_the_budget() -> None:
     assert 0.6 <= time.monotonic() - started < 2.0
     with pytest.raises(GaveUp):
         policy.run(attempt)  # a newcomer is let through once (nothing in flight), then given up
+
+
+def test_the_wait_of_a_failed_attempt_is_counted_in_the_budget() -> None:
+    # a create told it may take 100 s that then times out has spent 100 s of a 60 s --retry-for:
+    # it is not sent again (counted from when it was sent, not from when it failed)
+    now = [1000.0]
+    policy = RetryPolicy(retry_for=60, clock=lambda: now[0])
+    policy._ever_answered = True  # the cluster answered earlier in the run
+    attempts = []
+
+    def attempt() -> str:
+        attempts.append(now[0])
+        now[0] += 100.0
+        error = HTTPError(status=504, method="PUT", path="/_inference/x")
+        raise Transient(error, reason="a request timed out", costly=True)
+
+    with pytest.raises(GaveUp, match="--retry-for"):
+        policy.run(attempt)
+    assert attempts == [1000.0]
