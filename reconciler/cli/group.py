@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path as FsPath
+from typing import Any
 
 import click
 
@@ -91,7 +92,15 @@ ALLOW_EMPTY = click.option(
     is_flag=True,
     help="Skip (and name) YAML files that are not endpoint specs, e.g. docker-compose.yml.",
 )
-def validate(directory: FsPath, allow_empty: bool, only_specs: bool) -> None:
+@click.option(
+    "--es-version",
+    metavar="X.Y.Z",
+    help="Also check that a cluster of this Elasticsearch version offers everything the specs "
+    "use (services, task types, fields, the region policy), by the catalog's dates.",
+)
+def validate(
+    directory: FsPath, allow_empty: bool, only_specs: bool, es_version: str | None
+) -> None:
     """Check every spec under DIRECTORY against the schemas (offline)."""
     from reconciler.session import no_specs
     from reconciler.validate import validate_directory
@@ -109,11 +118,30 @@ def validate(directory: FsPath, allow_empty: bool, only_specs: bool) -> None:
         raise InputError(f"{len(result.diagnostics)} problem(s) in {directory}", result.diagnostics)
     if not result.specs and result.region_policy is None and not allow_empty:
         raise InputError(no_specs(directory).removesuffix("; nothing was sent"))
+    if es_version is not None:
+        _check_offline_version(result, es_version)
     count = len(result.specs)
     policy = " and the region policy" if result.region_policy else ""
     click.echo(
         f"{count} endpoint spec{'s' if count != 1 else ''}{policy} valid in {_ending(directory)}."
     )
+
+
+def _check_offline_version(result: Any, version: str) -> None:
+    """``validate --es-version``: with no cluster to ask, the catalog's dates decide; anything
+    newer than ``version`` is an error at its file:line naming both versions."""
+    import re
+
+    from reconciler.catalog import load_catalog
+    from reconciler.policy_steps import check_policy_version
+    from reconciler.versions import too_new
+
+    if not re.fullmatch(r"\d+\.\d+(\.\d+)?", version):
+        raise InputError(f"--es-version {version}: not a version such as 9.1.0")
+    problems = too_new(result.specs, catalog=load_catalog(), cluster_version=version)
+    if problems:
+        raise InputError(f"{len(problems)} problem(s) on Elasticsearch {version}", problems)
+    check_policy_version(result.region_policy, version)
 
 
 def _ending(path: FsPath) -> str:

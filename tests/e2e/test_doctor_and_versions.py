@@ -179,3 +179,23 @@ def test_defaults_follow_the_cluster_version(
     assert applied.code == 0, applied.output
     again = run_cli("plan", str(tmp_path), "--url", server.url, "--detailed-exitcode", env=env)
     assert again.code == 0 and "No changes." in again.stdout, again.output
+
+
+def test_validate_offline_for_a_given_version(tmp_path: Path) -> None:
+    """validate --es-version: the catalog's dates decide, at file:line, with no cluster."""
+    spec = {
+        "inference_id": "voyage",
+        "task_type": "text_embedding",
+        "service": "voyageai",
+        "service_settings": {"model_id": "voyage-3", "api_key": "${env:VOYAGE_KEY}"},
+    }
+    write_spec(tmp_path, spec)
+    (tmp_path / "policy.yaml").write_text("region_policy:\n  allowed_geos: [us]\n")
+    assert run_cli("validate", str(tmp_path), "--es-version", "9.5.0").code == 0
+    old = run_cli("validate", str(tmp_path), "--es-version", "9.0.3")
+    assert old.code == 1
+    assert "voyage.yaml:" in old.stderr and "9.0.3" in old.stderr
+    policy = run_cli("validate", str(tmp_path), "--es-version", "9.4.0")
+    assert policy.code == 1
+    assert "policy.yaml:1" in policy.stderr and "9.5.0" in policy.stderr
+    assert run_cli("validate", str(tmp_path), "--es-version", "nine").code == 1
