@@ -2,6 +2,7 @@
 requests.
 
     python tests/benchmarks/apply_ratio.py [--sizes 1000,10000] [--latency-ms 20] [--in-flight 8]
+        [--repeat 3] [--before CHECKOUT]
 
 For each N: two sandbox processes with the same latency, N specs made from examples/services.
 Creates: ``reconciler apply --auto-approve`` (a whole process: start, load, lock, read, plan,
@@ -9,7 +10,9 @@ intent, N creates, outcomes, verify) on sandbox A, then a bare client (a whole p
 start, import httpx, read the requests, send them ``--in-flight`` at once, nothing else) sending
 the same PUTs (taken from ``plan --out``, secrets resolved) to sandbox B. Rotation: every secret
 variable changes; ``apply`` on A (the ``_update``s it plans) against the bare client sending the
-same ``_update``s to B. The two run one after the other, so both see the same machine load.
+same ``_update``s to B. The two run one after the other, so both see the same machine load;
+``--before`` measures another checkout's apply and sandboxes the same way, alternating with
+this one's, for a before/after under the same load.
 
 Prints, per N and workload: wall and CPU (user + system) seconds of each process and of each
 sandbox, the ratio of the walls (target <= 1.2, not growing with N), the same for the sending
@@ -23,15 +26,18 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
 
 from tests.benchmarks import workload  # noqa: E402
 from tests.benchmarks.processes import (  # noqa: E402
@@ -49,6 +55,13 @@ def main() -> int:
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--in-flight", type=int, default=8)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per size; medians shown")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="another checkout (e.g. `git archive COMMIT | tar -x -C DIR`): its apply and its "
+        "sandbox measured the same way, alternating with this one's",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     options = parser.parse_args()
     sizes = [int(text.replace("_", "")) for text in options.sizes.split(",") if text.strip()]
@@ -60,69 +73,112 @@ def main() -> int:
         name: value if name in key else f"{value}-rotated" for name, value in secrets.items()
     }
     warm_bytecode(child_environment(secrets))
+    sides = [Side("after", REPO)]
+    if options.before is not None:
+        sides.append(Side("before", options.before.resolve()))
     rows = []
     loads = [os.getloadavg()[0]]
     for n in sizes:
-        print(f"-- N = {n:,}", file=sys.stderr, flush=True)
-        rows.append(_measure(n, secrets, rotated, options.latency_ms, options.in_flight))
+        work = Path(tempfile.mkdtemp(prefix=f"reconciler-apply-ratio-{n}-"))
+        try:
+            workload.write_specs(work / "endpoints", n)
+            runs: dict[str, list[dict[str, Any]]] = {side.name: [] for side in sides}
+            for repetition in range(options.repeat):
+                for side in sides if repetition % 2 == 0 else sides[::-1]:
+                    print(f"-- N = {n:,}, {side.name}", file=sys.stderr, flush=True)
+                    runs[side.name].append(
+                        _measure(
+                            work, side, n, secrets, rotated, options.latency_ms, options.in_flight
+                        )
+                    )
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        rows.extend({"n": n, "side": name, "runs": found} for name, found in runs.items())
         loads.append(os.getloadavg()[0])
     print(
         f"\nsandbox latency {options.latency_ms:g} ms per request; apply and the bare client "
         f"both {options.in_flight} in flight; load average (1 min) "
-        f"{' -> '.join(f'{load:.1f}' for load in loads)}; wall / CPU seconds (user + system)\n"
+        f"{' -> '.join(f'{load:.1f}' for load in loads)}; wall / CPU seconds (user + system); "
+        f"medians of {options.repeat} run(s), the ratios' range in brackets\n"
     )
     print(
-        "| N | what | requests | apply | its sandbox | bare client | its sandbox | ratio | "
+        "| N | what | code | requests | apply | its sandbox | bare client | its sandbox | ratio | "
         "apply sending | bare sending | ratio | state writes |"
     )
-    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         for what in ("creates", "rotation"):
-            f = row[what]
+            f = {
+                key: _median(run[what][key] for run in row["runs"]) for key in row["runs"][0][what]
+            }
             print(
-                f"| {row['n']:,} | {what} | {f['requests']:,} | "
+                f"| {row['n']:,} | {what} | {row['side']} | {f['requests']:,.0f} | "
                 f"{f['apply']:.2f} / {f['apply_cpu']:.2f} | {f['apply_sandbox_cpu']:.2f} | "
                 f"{f['bare']:.2f} / {f['bare_cpu']:.2f} | {f['bare_sandbox_cpu']:.2f} | "
-                f"{f['apply'] / f['bare']:.2f}x | {f['apply_sending']:.2f} | "
-                f"{f['bare_sending']:.2f} | {f['apply_sending'] / f['bare_sending']:.2f}x | "
-                f"{f['state_writes']} ({f['state_bytes'] / 1e6:.1f} MB) |"
+                f"{_ratios(row['runs'], what, 'apply', 'bare')} | {f['apply_sending']:.2f} | "
+                f"{f['bare_sending']:.2f} | "
+                f"{_ratios(row['runs'], what, 'apply_sending', 'bare_sending')} | "
+                f"{f['state_writes']:.0f} ({f['state_bytes'] / 1e6:.1f} MB) |"
             )
     if options.json:
         options.json.write_text(json.dumps(rows, indent=1), encoding="utf-8")
     return 0
 
 
+@dataclass(frozen=True)
+class Side:
+    """Whose code runs apply and both sandboxes: this checkout, or ``--before``'s."""
+
+    name: str
+    checkout: Path
+
+    def env(self, values: dict[str, str]) -> dict[str, str]:
+        return child_environment({**values, "PYTHONPATH": str(self.checkout)})
+
+
+def _median(values: Any) -> float:
+    return float(statistics.median(values))
+
+
+def _ratios(runs: list[dict[str, Any]], what: str, tool: str, bare: str) -> str:
+    """The median of the runs' ratios, and their range when there are several."""
+    ratios = sorted(run[what][tool] / run[what][bare] for run in runs)
+    shown = f"{statistics.median(ratios):.2f}x"
+    return shown if len(ratios) == 1 else f"{shown} [{ratios[0]:.2f}-{ratios[-1]:.2f}]"
+
+
 def _measure(
-    n: int, secrets: dict[str, str], rotated: dict[str, str], latency_ms: float, in_flight: int
-) -> dict[str, Any]:
-    work = Path(tempfile.mkdtemp(prefix=f"reconciler-apply-ratio-{n}-"))
-    try:
-        return _measure_in(work, n, secrets, rotated, latency_ms, in_flight)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def _measure_in(
     work: Path,
+    side: Side,
     n: int,
     secrets: dict[str, str],
     rotated: dict[str, str],
     latency_ms: float,
     in_flight: int,
 ) -> dict[str, Any]:
+    """Creates, then rotation, on a fresh pair of sandboxes running ``side``'s code."""
     specs = work / "endpoints"
-    workload.write_specs(specs, n)
-    row: dict[str, Any] = {"n": n}
+    for name in ("a.json", "b.json"):
+        (work / name).unlink(missing_ok=True)
+    row: dict[str, Any] = {}
     with (
-        Sandbox(data_file=work / "a.json", latency_ms=latency_ms, env=child_environment({})) as a,
-        Sandbox(data_file=work / "b.json", latency_ms=latency_ms, env=child_environment({})) as b,
+        Sandbox(
+            data_file=work / "a.json", latency_ms=latency_ms, env=side.env({}), cwd=side.checkout
+        ) as a,
+        Sandbox(
+            data_file=work / "b.json", latency_ms=latency_ms, env=side.env({}), cwd=side.checkout
+        ) as b,
     ):
         for sandbox in (a, b):  # the examples include the Elastic Inference Service
             sandbox.http.put("/_sandbox/eis", json={"connected": True}).raise_for_status()
         for what, values in (("creates", secrets), ("rotation", rotated)):
-            env = child_environment(values)
+            env = side.env(values)
             saved = work / f"{what}.json"
-            planned = run_cli(["plan", str(specs), "--url", a.url, "--out", str(saved)], env=env)
+            planned = run_cli(
+                ["plan", str(specs), "--url", a.url, "--out", str(saved)],
+                env=env,
+                cwd=side.checkout,
+            )
             if planned.returncode != 0:
                 raise RuntimeError(planned.stderr[-2000:])
             requests = _requests(saved, values)
@@ -139,6 +195,7 @@ def _measure_in(
                     str(in_flight),
                 ],
                 env=env,
+                cwd=side.checkout,
             )
             a_cpu = (a.cpu_seconds() or 0.0) - a_cpu
             if applied.returncode != 0:

@@ -48,10 +48,13 @@ class Run:
 class Sandbox:
     """``reconciler sandbox`` in a child process; a context manager."""
 
-    def __init__(self, *, data_file: Path, latency_ms: float, env: dict[str, str]) -> None:
+    def __init__(
+        self, *, data_file: Path, latency_ms: float, env: dict[str, str], cwd: Path | None = None
+    ) -> None:
         self.data_file = data_file
         self.latency_ms = latency_ms
         self.env = env
+        self.cwd = cwd  # `python -m reconciler` imports the reconciler found there first
         self.url = ""
         self._process: subprocess.Popen[str] | None = None
         self._http: httpx.Client | None = None
@@ -70,7 +73,12 @@ class Sandbox:
             str(self.data_file),
         ]
         self._process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=self.env
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=self.env,
+            cwd=self.cwd,
         )
         assert self._process.stdout is not None
         first = self._process.stdout.readline()
