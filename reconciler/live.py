@@ -9,9 +9,11 @@ fingerprints, which secrets moved, and re-keys fingerprints of an older form.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from reconciler.availability import read_offered
 from reconciler.calls import endpoint_path
@@ -21,7 +23,7 @@ from reconciler.errors import SecretError
 from reconciler.fingerprints import fingerprint, is_current, matches, self_contained
 from reconciler.model import EndpointSpec, FieldPath, LiveEndpoint, content_digest, dotted
 from reconciler.ownership import Records, read_records
-from reconciler.plan import Change, SecretStatus, SnapshotFingerprint, Usage
+from reconciler.plan import UNCHANGED, Change, SecretStatus, SnapshotFingerprint, Usage
 from reconciler.region_policy import PATH as POLICY_PATH
 from reconciler.region_policy import SINCE as POLICY_SINCE
 from reconciler.region_policy import LivePolicy, canonical
@@ -103,9 +105,31 @@ def read_version(client: Client) -> str:
 def read_endpoints(client: Client) -> tuple[LiveEndpoint, ...]:
     body = client.request("GET", "/_inference/_all").body or {}
     documents = body.get("endpoints", body.get("models", []))  # "models" before 8.15
+    alike: dict[str, Any] = {}
     return tuple(
-        sorted((LiveEndpoint.from_api(d) for d in documents), key=lambda e: e.inference_id)
+        sorted(
+            (LiveEndpoint.from_api(_sharing(d, alike)) for d in documents),
+            key=lambda e: e.inference_id,
+        )
     )
+
+
+def _sharing(document: Any, alike: dict[str, Any]) -> Any:
+    """``document`` with each settings object replaced by the first equal one of the listing:
+    endpoints made alike list the same blocks, and 50,000 of them would hold 50,000 copies.
+    Equal means the same ``repr``: JSON's types kept (1, 1.0 and True are equal in Python, and
+    must stay as the cluster wrote them). Nothing changes the listing once read (views copy
+    what they change)."""
+    if type(document) is not dict:
+        return document
+    shared = {}
+    for name, value in document.items():
+        if type(value) is dict or type(value) is list:
+            value = alike.setdefault(f"{name}={value!r}", value)
+        elif type(value) is str:
+            value = sys.intern(value)
+        shared[name] = value
+    return shared
 
 
 def read_region_policy(client: Client) -> LivePolicy | None:
@@ -236,8 +260,12 @@ def secret_statuses(
                 (changed if send_untracked else untracked).append(path)
             elif not same:
                 changed.append(path)
-        statuses[spec.inference_id] = SecretStatus(
-            changed=tuple(changed), untracked=tuple(untracked), unresolved=tuple(unresolved)
+        statuses[spec.inference_id] = (
+            SecretStatus(
+                changed=tuple(changed), untracked=tuple(untracked), unresolved=tuple(unresolved)
+            )
+            if changed or untracked or unresolved
+            else UNCHANGED
         )
     return statuses
 

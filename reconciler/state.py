@@ -11,6 +11,7 @@ from __future__ import annotations
 import getpass
 import os
 import socket
+import sys
 import time
 import uuid
 from collections.abc import Mapping
@@ -26,7 +27,7 @@ __all__ = ["DEFAULT_INDEX", "LOCK_TTL_SECONDS", "State", "StateStore"]  # defaul
 FORMAT_VERSION = 2  # 2: ids derived per directory; 1 (legacy): one shared 'default'
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)  # one per endpoint: no __dict__ each
 class Managed:
     task_type: str
     service: str
@@ -108,8 +109,9 @@ class State:
         problem = _malformed(source)
         if problem:
             raise ValueError(problem)
+        alike: dict[tuple[str, ...], tuple[str, ...]] = {}  # endpoints alike declare alike
         managed = {
-            str(inference_id): _entry(entry)
+            str(inference_id): _entry(entry, alike)
             for inference_id, entry in (source.get("managed") or {}).items()
         }
         version = source.get("format_version", 1)
@@ -142,16 +144,16 @@ def _entry_json(entry: Managed) -> dict[str, Any]:
     }
 
 
-def _entry(document: Mapping[str, Any]) -> Managed:
+def _entry(document: Mapping[str, Any], alike: dict[tuple[str, ...], tuple[str, ...]]) -> Managed:
+    declared = None
+    if isinstance(document.get("declared"), list):
+        names = tuple(str(name) for name in document["declared"])
+        declared = alike.setdefault(names, names)
     return Managed(
-        task_type=str(document.get("task_type", "")),
-        service=str(document.get("service", "")),
+        task_type=sys.intern(str(document.get("task_type", ""))),
+        service=sys.intern(str(document.get("service", ""))),
         secrets=dict(document.get("secrets") or {}),
-        declared=(
-            tuple(str(name) for name in document["declared"])
-            if isinstance(document.get("declared"), list)
-            else None
-        ),
+        declared=declared,
     )
 
 
