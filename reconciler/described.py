@@ -346,8 +346,15 @@ def _new_service(description: ServiceDescription, version: str) -> dict[str, Any
         "task_types": sorted(description.task_types),
         "service_settings": {key: _field_entry(field) for key, field in fields.items()},
         "required_service_settings": {
-            task: sorted(k for k, f in fields.items() if f.required and f.for_task(task))
-            for task in sorted(description.task_types)
+            "*": sorted(
+                k
+                for k, f in fields.items()
+                if f.required and all(f.for_task(t) for t in description.task_types)
+            ),
+            **{
+                task: sorted(k for k, f in fields.items() if f.required and f.for_task(task))
+                for task in sorted(description.task_types)
+            },
         },
         "server_filled": {
             "*": {

@@ -205,7 +205,9 @@ def test_doctor_lists_and_import_writes_what_only_the_cluster_describes(
     out = tmp_path / "imported"
     imported = cli(cluster, "import", "--out", str(out), "mb-rerank", "oa-embed")
     assert imported.code == 0, imported.output
-    written = yaml.safe_load((out / "mb-rerank.yaml").read_text(encoding="utf-8"))
+    text = (out / "mb-rerank.yaml").read_text(encoding="utf-8")
+    assert "Note:" not in text  # the cluster says api_key is required: no guess to note
+    written = yaml.safe_load(text)
     assert written["service"] == "mixedbread"
     assert written["service_settings"]["api_key"] == "${env:MB_RERANK_API_KEY}"
     assert written["service_settings"]["model_id"] == "mixedbread-ai/mxbai-rerank-xsmall-v1"
