@@ -138,8 +138,15 @@ def validate(
         _check_offline_version(result, es_version)
     count = len(result.specs)
     policy = " and the region policy" if result.region_policy else ""
+    later = (
+        f" ({len(result.warnings)} warning(s): not in the catalog, checked against the cluster "
+        "at plan time)"
+        if result.warnings
+        else ""
+    )
     click.echo(
-        f"{count} endpoint spec{'s' if count != 1 else ''}{policy} valid in {_ending(directory)}."
+        f"{count} endpoint spec{'s' if count != 1 else ''}{policy} valid in "
+        f"{_ending(directory)}{later}."
     )
 
 

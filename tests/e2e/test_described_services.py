@@ -217,3 +217,16 @@ def test_doctor_lists_and_import_writes_what_only_the_cluster_describes(
     replan = cli(cluster, "plan", str(out), env=env)  # owned by `specs`: compared, not taken
     assert replan.code == 0 and replan.stdout.count("(matches this spec)") == 2, replan.output
     assert "0 to create, 0 to update, 0 to replace" in replan.stdout
+
+
+def test_without_the_cluster_s_description_nothing_newer_than_the_catalog_is_sent(
+    tmp_path: Path,
+) -> None:
+    specs = spec_folder(tmp_path / "specs", {"oa.yaml": OPENAI})
+    with SandboxServer(port=0, version="8.17.0") as older:  # no GET _inference/_services
+        plan = cli(older, "plan", str(specs))
+        assert plan.code == 1, plan.output
+        assert (
+            "oa.yaml:7:3: service_settings.service_tier of service 'openai' is not in the "
+            "catalog, and this cluster does not describe its services" in plan.stderr
+        )
