@@ -15,10 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from reconciler.availability import read_offered
+from reconciler.availability import read_services
 from reconciler.calls import endpoint_path
 from reconciler.catalog import Catalog, parse_version
 from reconciler.client import Client
+from reconciler.described import Described
 from reconciler.errors import SecretError
 from reconciler.fingerprints import fingerprint, is_current, matches, self_contained
 from reconciler.model import EndpointSpec, FieldPath, LiveEndpoint, content_digest, dotted
@@ -40,6 +41,7 @@ class Snapshot:
     state: State
     records: Records = field(default_factory=Records)  # every owner in the state index
     offered: Mapping[str, frozenset[str]] | None = None  # _services: service -> task types
+    described: Described | None = None  # _services: how it describes each service
     warnings: tuple[str, ...] = ()
     cluster_uuid: str = ""
     region_policy: LivePolicy | None = None
@@ -150,11 +152,11 @@ def read_snapshot(client: Client, store: StateStore, *, region_policy: bool = Fa
         cluster = pool.submit(read_cluster, client)
         listing = pool.submit(read_endpoints, client)
         searched = pool.submit(read_records, client, store.index)
-        services = pool.submit(read_offered, client)
+        services = pool.submit(read_services, client)
         policy = pool.submit(read_region_policy, client) if region_policy else None
         endpoints = listing.result()
         records = searched.result()
-        offered = services.result()
+        described = services.result()
         version, uuid = cluster.result()
         live_policy = policy.result() if policy is not None else None
     if not records.readable:
@@ -170,7 +172,10 @@ def read_snapshot(client: Client, store: StateStore, *, region_policy: bool = Fa
         endpoints=endpoints,
         state=state,
         records=records,
-        offered=offered,
+        offered=None
+        if described is None
+        else {name: service.task_types for name, service in described.items()},
+        described=described,
         cluster_uuid=uuid,
         region_policy=live_policy if parse_version(version) >= POLICY_SINCE else None,
         region_policy_read=region_policy,

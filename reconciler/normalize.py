@@ -109,6 +109,9 @@ def live_view(
         for block, key in facts.server_filled:
             if (block, key) not in keep and key in view[block]:
                 del _writable(view, shared, block)[key]
+        if facts.open:  # a service only the cluster describes: what it fills in is unknown
+            for block in ("service_settings", "task_settings"):
+                view[block] = {k: v for k, v in view[block].items() if (block, k) in keep}
         if ("chunking_settings",) not in keep:
             view["chunking_settings"] = {}
         _strip_inner_defaults(view, shared, facts)

@@ -93,8 +93,11 @@ def _quick_check() -> Check | None:
         return None
 
 
-def check_document(document: Document) -> list[Diagnostic]:
-    """Every schema problem of one document, each at its YAML position."""
+def check_document(
+    document: Document, *, skip: frozenset[FieldPath] = frozenset()
+) -> list[Diagnostic]:
+    """Every schema problem of one document, each at its YAML position; none at or under a
+    path of ``skip`` (what the catalog does not know: the cluster checks it at plan time)."""
     quick = _quick_check()
     if quick is not None and quick(document.body):
         return []  # jsonschema would find nothing; it runs only to explain a rejection
@@ -102,7 +105,8 @@ def check_document(document: Document) -> list[Diagnostic]:
     diagnostics = []
     for error in validator.iter_errors(document.body):
         for path, message in _explain(error, document.body):
-            diagnostics.append(document.source.problem(path, message))
+            if not any(path[: len(skipped)] == skipped for skipped in skip):
+                diagnostics.append(document.source.problem(path, message))
     return diagnostics
 
 

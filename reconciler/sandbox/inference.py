@@ -62,7 +62,9 @@ def put_endpoint(cluster: Cluster, req: Request, params: dict[str, str]) -> Resp
         eis.check_create(
             version=cluster.version, connected=cluster.eis_connected, url_task=url_task, body=body
         )
-    parsed = parse_create(inference_id, url_task, body, version=cluster.version)
+    parsed = parse_create(
+        inference_id, url_task, body, version=cluster.version, offers=cluster.offers
+    )
     with cluster.store.lock:
         if cluster.lookup(inference_id) is not None:
             raise EsError(
@@ -75,7 +77,7 @@ def put_endpoint(cluster: Cluster, req: Request, params: dict[str, str]) -> Resp
             secret_fingerprints=cluster.store.fingerprints(parsed.secrets),
             hidden=parsed.hidden,
         )
-        cluster.store.save()
+        cluster.store.save(endpoint=inference_id)
     return ok(as_shown(parsed.config))
 
 
@@ -141,7 +143,7 @@ def delete_endpoint(cluster: Cluster, req: Request, params: dict[str, str]) -> R
                     "parameter to delete the inference endpoint."
                 )
         if cluster.store.endpoints.pop(inference_id, None) is not None:
-            cluster.store.save()
+            cluster.store.save(endpoint=inference_id)
     if not has_flags:
         return ok({"acknowledged": True})
     if v815:
