@@ -233,20 +233,15 @@ def _check_one(document: Document) -> list[Diagnostic]:
 
 
 def _schema_problems(document: Document) -> list[Diagnostic]:
-    """The schema's problems; where the spec uses a service, task type or field the catalog
-    does not know, a warning for each instead of the problems it causes (the cluster's
-    ``_services`` decides at plan time), with the catalog's nearest name."""
-    problems = check_document(document)
-    if not problems:
-        return problems
+    """The schema's problems; where the spec uses a service, task type or service-settings field
+    the catalog does not know, a warning for each instead of the problems it causes (the
+    cluster's ``_services`` decides at plan time), with the catalog's nearest name."""
     from reconciler.catalog import load_catalog
-    from reconciler.described import catalog_gaps, gap_warnings, skipped_paths
+    from reconciler.described import catalog_gaps, gap_warnings
 
     catalog = load_catalog()
     gaps = catalog_gaps(document.body, catalog)
-    if not gaps:
-        return problems
-    return check_document(document, skip=skipped_paths(gaps)) + [
+    return check_document(document, deferred=gaps) + [
         replace(document.source.problem(path, message), warning=True)
         for path, message in gap_warnings(document.body, gaps, catalog)
     ]
