@@ -186,7 +186,11 @@ class Client:
             (time.monotonic() - started) * 1000,
         )
         if answer.is_success or answer.status_code in ok:
-            return Response(status=answer.status_code, body=_json(answer))
+            body = _json(answer)
+            # httpx's response and its stream refer to each other: only the cyclic collector
+            # would free the raw body (the whole listing), and it runs rarely (cli.GC_THRESHOLD)
+            answer.stream = httpx.ByteStream(b"")
+            return Response(status=answer.status_code, body=body)
         refused = _error(method, path, answer, unsent=self.connection.unsent)
         if answer.status_code not in RETRY_STATUSES:
             raise refused

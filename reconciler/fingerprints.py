@@ -24,6 +24,7 @@ import hashlib
 import hmac
 import os
 import threading
+from functools import lru_cache
 
 from reconciler.errors import InputError
 
@@ -106,6 +107,7 @@ def _hmac(key: bytes, secret: str) -> str:
     return hmac.new(key, secret.encode(), hashlib.sha256).hexdigest()
 
 
+@lru_cache(maxsize=4)  # asked per recorded secret (is_current, matches): one HMAC per key
 def _key_id(key: bytes) -> str:
     return hmac.new(key, b"reconciler fingerprint key id", hashlib.sha256).hexdigest()[:12]
 

@@ -10,6 +10,7 @@ fingerprint, not here. Pure: no I/O, no HTTP.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 from reconciler.catalog import ANY_VALUE, EndpointFacts
@@ -42,12 +43,18 @@ def declared_fields(spec: EndpointSpec) -> frozenset[FieldPath]:
     }
     if spec.block("chunking_settings"):
         fields.add(("chunking_settings",))
-    return frozenset(fields)
+    found = frozenset(fields)
+    return _SHARED_FIELDS.setdefault(found, found)  # specs alike share one set
 
 
-def declared_names(spec: EndpointSpec) -> tuple[str, ...]:
-    """``declared_fields`` as the state document records them (sorted dotted names)."""
-    return tuple(sorted(dotted(field) for field in declared_fields(spec)))
+# the distinct sets of declared fields seen in this process (a few dozen, whatever the specs)
+_SHARED_FIELDS: dict[frozenset[FieldPath], frozenset[FieldPath]] = {}
+
+
+@cache
+def names_of(fields: frozenset[FieldPath]) -> tuple[str, ...]:
+    """Declared fields as the state document records them (sorted dotted names)."""
+    return tuple(sorted(dotted(field) for field in fields))
 
 
 def field_of(path: FieldPath) -> FieldPath:
@@ -59,12 +66,13 @@ def desired_view(
     spec: EndpointSpec, facts: EndpointFacts, *, dropped: frozenset[FieldPath] = frozenset()
 ) -> View:
     """The spec as the server would return it: secrets and hidden fields out, values folded.
+    Its blocks are new dicts; values inside them are the spec's own (never changed in place).
 
     Only what the spec declares is compared; a server default fills in nothing here, except for a
     field in ``dropped`` (declared at the last apply, no longer declared): that field goes back
     to the server's default where the catalog knows it, and is absent otherwise.
     """
-    view: View = {block: copied(spec.block(block)) for block in SETTINGS_BLOCKS}
+    view: View = {block: dict(spec.block(block)) for block in SETTINGS_BLOCKS}  # values shared
     for name in facts.secret_fields + facts.hidden_fields:
         view["service_settings"].pop(name, None)
     for (block, key), value in facts.server_filled.items():
@@ -114,7 +122,7 @@ def live_view(
     keeps everything (to show an endpoint as it is). ``facts`` are those of the spec's service
     when it names the same service as the live one (elser -> elasticsearch), else the live one's.
     """
-    view: View = {block: copied(live.block(block)) for block in SETTINGS_BLOCKS}
+    view: View = {block: dict(live.block(block)) for block in SETTINGS_BLOCKS}  # values shared
     if keep is not None:
         for block, key in facts.server_filled:
             if (block, key) not in keep:
@@ -141,7 +149,12 @@ def _strip_inner_defaults(view: View, facts: EndpointFacts) -> None:
         for part in parents:
             node = node.get(part) if isinstance(node, dict) else None
         if isinstance(node, dict) and node.get(leaf) == value:
-            del node[leaf]
+            # a view shares its values with the spec or the listing: copy the path, then cut
+            holder = view[block]
+            for part in parents:
+                holder[part] = dict(holder[part])
+                holder = holder[part]
+            del holder[leaf]
 
 
 def _fold_case(view: View, facts: EndpointFacts) -> None:
@@ -170,4 +183,6 @@ def _chunking(chunking: Mapping[str, Any], facts: EndpointFacts) -> dict[str, An
 
 
 def _drop_empty(view: View) -> View:
-    return {block: values for block, values in view.items() if values}
+    for block in [block for block, values in view.items() if not values]:
+        del view[block]
+    return view

@@ -76,7 +76,7 @@ class Reason(enum.Enum):
     PRUNED = "pruned"  # delete: managed, no longer declared, --prune
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)  # one per change: no __dict__ each
 class Usage:
     pipelines: tuple[str, ...] = ()
     indices: tuple[str, ...] = ()
@@ -87,7 +87,10 @@ class Usage:
         return not self.pipelines and not self.indices
 
 
-@dataclass(frozen=True, kw_only=True)
+NOT_ASKED = Usage()  # the default of every change: one shared (frozen) value
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)  # one per change: no __dict__ each
 class Expected:
     """What a touched endpoint should look like after its change: verification compares the
     listing with it (by the comparison rules: ``compared`` fields by value, whatever the server
@@ -177,7 +180,7 @@ class StateStep:
         )
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)  # one per endpoint: no __dict__ each
 class Change:
     """What happens to one endpoint: the action, the facts behind it, and the requests apply sends.
 
@@ -197,7 +200,7 @@ class Change:
     before: Mapping[str, Any] | None = None  # masked
     after: Mapping[str, Any] | None = None  # masked
     notes: tuple[str, ...] = ()
-    in_use_by: Usage = field(default_factory=Usage)
+    in_use_by: Usage = NOT_ASKED
     live_task_type: str = ""  # what the live endpoint has (update, replace, delete)
     live_service: str = ""
     requests: tuple[Request, ...] = ()

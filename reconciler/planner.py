@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import Any
 
 from reconciler.baseline import moved
@@ -32,10 +33,10 @@ from reconciler.model import (
 from reconciler.normalize import (
     View,
     declared_fields,
-    declared_names,
     desired_view,
     field_of,
     live_view,
+    names_of,
     with_restored,
 )
 from reconciler.plan import (
@@ -83,22 +84,7 @@ def build_plan(
     live = [endpoint for endpoint in live if asked.targeted(endpoint.inference_id)]
     live_by_id = {endpoint.inference_id: endpoint for endpoint in live}
     desired_ids = {spec.inference_id for spec in specs}
-    changes = [
-        _with_step(
-            _owned(
-                _change_for(
-                    spec,
-                    live_by_id.get(spec.inference_id),
-                    context,
-                    (secrets or {}).get(spec.inference_id, SecretStatus()),
-                ),
-                context,
-            ),
-            spec,
-            context,
-        )
-        for spec in specs
-    ]
+    changes = [_declared_change(spec, live_by_id, context, secrets or {}) for spec in specs]
     unmanaged: list[str] = []
     elsewhere: list[str] = []
     orphaned: list[str] = []
@@ -172,6 +158,26 @@ def _baselines_set_aside(
     ]
 
 
+def _declared_change(
+    spec: EndpointSpec,
+    live_by_id: Mapping[str, LiveEndpoint],
+    context: _Context,
+    secrets: Mapping[str, SecretStatus],
+) -> Change:
+    declared = declared_fields(spec)  # once per spec: the change, its step and its state entry
+    change = _change_for(
+        spec,
+        live_by_id.get(spec.inference_id),
+        context,
+        secrets.get(spec.inference_id, NO_SECRETS),
+        declared,
+    )
+    return _with_step(_owned(change, context), spec, context, declared)
+
+
+NO_SECRETS = SecretStatus()
+
+
 @dataclass(frozen=True, kw_only=True)
 class _Context:
     catalog: Catalog
@@ -200,14 +206,16 @@ def _owned(change: Change, context: _Context) -> Change:
     return replace(change, adopt=exists or bool(others), owners=others, moved=moved)
 
 
-def _with_step(change: Change, spec: EndpointSpec, context: _Context) -> Change:
-    """The state step of a declared endpoint's change: what the state records if it succeeds."""
+def _with_step(
+    change: Change, spec: EndpointSpec, context: _Context, fields: frozenset[FieldPath]
+) -> Change:
+    """The state step of a declared endpoint's change: what the state records if it succeeds
+    (``fields``: the spec's ``declared_fields``)."""
     owners = context.owners
     if change.reason is Reason.OWNED_ELSEWHERE or (
         not owners.known and change.action is Action.NOOP
     ):
         return change
-    declared = declared_names(spec)
     moved_from = owners.moving.get(spec.inference_id, "")
     recorded = spec.inference_id in owners.recorded
     if change.action is Action.NOOP and recorded and not change.adopt and not moved_from:
@@ -216,8 +224,9 @@ def _with_step(change: Change, spec: EndpointSpec, context: _Context) -> Change:
         # listing the plan was made from) at the next apply
         baseline = owners.baselines.get(spec.inference_id)
         current = baseline is not None and parse_version(baseline.version) == context.version
-        if before is not None and before == declared_fields(spec) and current:
+        if before is not None and before == fields and current:
             return change
+    declared = names_of(fields)
     others = change.owners
     return replace(
         change,
@@ -253,7 +262,11 @@ def with_usage(plan: Plan, usage: Mapping[str, Usage]) -> Plan:
 
 
 def _change_for(
-    spec: EndpointSpec, live: LiveEndpoint | None, context: _Context, secrets: SecretStatus
+    spec: EndpointSpec,
+    live: LiveEndpoint | None,
+    context: _Context,
+    secrets: SecretStatus,
+    declared: frozenset[FieldPath],
 ) -> Change:
     facts = context.catalog.facts(spec.service, spec.task_type, context.version)
     base: dict[str, Any] = dict(
@@ -271,33 +284,34 @@ def _change_for(
             reason=Reason.NOT_IN_CLUSTER,
             after=masked(spec, declared_blocks, facts),
             requests=(create_call(spec, facts, create_timeout=context.asked.create_timeout),),
-            expected=_expected(spec, desired_view(spec, facts), declared_fields(spec)),
+            expected=_expected(spec, desired_view(spec, facts), declared),
             **base,
         )
-    declared = declared_fields(spec)
     previously = context.owners.declared.get(spec.inference_id, frozenset())
     dropped = previously - declared  # the user removed these: a declared change (rule 3)
-    owned = declared | dropped
+    compared = declared | dropped if dropped else declared  # (the shared set when nothing dropped)
     planned = desired_view(spec, facts, dropped=dropped)
     live_facts = context.catalog.facts(live.service, live.task_type, context.version)
     same_service = live_facts.canonical_service == facts.canonical_service
     # server-filled values that moved since the last apply recorded them: drift (rule 4)
     restore = (
-        _moved_since_apply(spec, live, facts, context, owned)
+        _moved_since_apply(spec, live, facts, context, compared)
         if same_service and live.task_type == spec.task_type
         else {}
     )
     desired = with_restored(planned, restore, facts) if restore else planned
     current = live_view(
-        live, facts if same_service else live_facts, keep=owned | frozenset(restore)
+        live,
+        facts if same_service else live_facts,
+        keep=compared | frozenset(restore) if restore else compared,
     )
     base.update(
-        before=dict(current),
+        before=current,  # nothing changes a view once made
         after=masked(spec, desired, facts, changed=secrets.changed),
         live_task_type=live.task_type,
         live_service=live.service,
     )
-    base["expected"] = _expected(spec, planned, owned)
+    base["expected"] = _expected(spec, planned, compared)
 
     def replace_requests() -> tuple[Request, ...]:  # built only for a replace (most are no-ops)
         return replace_calls(
@@ -318,7 +332,7 @@ def _change_for(
             **base,
         )
     paths = changed_paths(desired, current)
-    ours = tuple(p for p in paths if field_of(p) in declared | dropped)
+    ours = tuple(p for p in paths if field_of(p) in compared)
     reason, blocking = _blockers(ours + secrets.changed, desired, current, facts)
     if blocking:  # a change the user made in the specs: a replace is what they asked for
         return Change(
@@ -339,7 +353,7 @@ def _change_for(
         if restored:  # verified after apply like a declared field
             back = {f: v for f, v in restore.items() if f in restored}
             base["expected"] = _expected(
-                spec, with_restored(planned, back, facts), owned | restored
+                spec, with_restored(planned, back, facts), compared | restored
             )
     if spec.inference_id in context.asked.replace:
         return Change(
@@ -413,8 +427,14 @@ def _expected(spec: EndpointSpec, desired: View, compared: frozenset[FieldPath])
         task_type=spec.task_type,
         service=spec.service,
         view=desired,
-        compared=tuple(sorted(compared, key=dotted)),
+        compared=_in_order(compared),
     )
+
+
+@cache
+def _in_order(fields: frozenset[FieldPath]) -> tuple[FieldPath, ...]:
+    """``fields`` sorted by name, once per distinct set (specs alike declare the same set)."""
+    return tuple(sorted(fields, key=dotted))
 
 
 def _blockers(
@@ -471,14 +491,14 @@ def masked(
     changed: tuple[FieldPath, ...] = (),
 ) -> dict[str, Any]:
     """The view with each declared secret shown as a mask, never a value."""
-    result = {block: dict(values) for block, values in view.items()}
+    result = dict(view)  # blocks shared with the view; service_settings copied where masked
     settings = spec.block("service_settings")
+    shown = dict(result.get("service_settings", {}))
     for name in facts.secret_fields:
         if name in settings:
             moved = any(path[:2] == ("service_settings", name) for path in changed)
-            result.setdefault("service_settings", {})[name] = (
-                SENSITIVE_CHANGED if moved else SENSITIVE
-            )
+            shown[name] = SENSITIVE_CHANGED if moved else SENSITIVE
+            result["service_settings"] = shown
     return result
 
 
