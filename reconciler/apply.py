@@ -8,8 +8,9 @@ an endpoint: the ids it will write, the entries it will record, with the
 fingerprints of the secrets it sends); send each change's requests, phase by
 phase (creates, updates, replaces, deletes), concurrently within a phase
 (bounded; the client retries); record outcomes as they complete (kept in
-memory, written at most every ``STATE_SECONDS`` and so that writing takes at most a tenth of
-the run: cost linear in the changes);
+memory, written at most every ``STATE_SECONDS``, so that writing takes at most a tenth of
+the run, and at most ``STATE_WRITES`` times whatever the number of changes: each write holds
+every entry, so more writes would cost more than linear in the changes);
 record the end (intent cleared); hand over what other documents listed. Each
 secret reference is resolved once per command (``secrets.SecretValues``).
 Which run is allowed, and verification, are ``run``'s business.
@@ -41,7 +42,8 @@ from reconciler.state import Intended, Intent, Managed, State, holder_name
 
 PHASES = (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE)
 STATE_SECONDS = 5.0  # outcomes are written to the state at most this often (and at the end),
-STATE_SHARE = 0.1  # and so that writing them takes at most this share of the run
+STATE_SHARE = 0.1  # so that writing them takes at most this share of the run,
+STATE_WRITES = 10  # and at most this many times in a run, besides the intent and the end
 Progress = Callable[[Outcome], None]
 Matches = Callable[[Expected, "LiveEndpoint | None"], bool]
 
@@ -125,6 +127,7 @@ class Executor:
         cost = last_write - started  # of one state write: the document grows with the changes
         outcomes: list[Outcome] = []
         intent_left = dict(intent.endpoints)
+        recorded = 0  # outcomes the state document holds
         for phase in PHASES:
             batch = [c for c in runnable if c.action is phase]
             if not batch:
@@ -138,7 +141,12 @@ class Executor:
                     if outcome.ok:
                         intent_left.pop(outcome.change.inference_id, None)
                     now = time.monotonic()
-                    if now - last_write > max(STATE_SECONDS, cost / STATE_SHARE):
+                    if write_due(
+                        len(outcomes) - recorded,
+                        total=len(intent.endpoints),
+                        elapsed=now - last_write,
+                        cost=cost,
+                    ):
                         # what is recorded leaves the intent: the document stays one entry
                         # per endpoint, not two
                         state = self._save(
@@ -150,6 +158,7 @@ class Executor:
                         )
                         last_write = time.monotonic()
                         cost = last_write - now
+                        recorded = len(outcomes)
         if outcomes and not refused and all(o.ok for o in outcomes):
             self._read_back(outcomes, managed, plan.cluster_version)
         self._save(replace(state, managed=managed, intent=None))
@@ -313,6 +322,19 @@ class Executor:
             None,
         )
         return self.matches(change.expected, live)
+
+
+def write_due(unrecorded: int, *, total: int, elapsed: float, cost: float) -> bool:
+    """Whether the outcomes not yet in the state document are written now: ``elapsed`` seconds
+    after the last write, which took ``cost`` seconds, with ``total`` changes in the run. Each
+    write holds every entry (its cost grows with the run), so there are at most
+    ``STATE_WRITES`` of them whatever the size, none sooner than ``STATE_SECONDS`` apart, and
+    together they take at most ``STATE_SHARE`` of the run."""
+    return (
+        unrecorded * STATE_WRITES >= total
+        and elapsed > STATE_SECONDS
+        and elapsed > cost / STATE_SHARE
+    )
 
 
 def _waits(request: Request) -> float | None:

@@ -106,12 +106,12 @@ def index_document(
             )
         _check_concurrency(index, doc_id, if_seq_no, if_term)
         doc = Document(
-            source=copy.deepcopy(source),
+            source=source,  # parsed for this request alone: no copy (a state document is megabytes)
             version=current.version + 1 if current else 1,
             seq_no=index.take_seq_no(),
         )
         index.docs[doc_id] = doc
-        cluster.store.save()
+        cluster.store.save(document=(index.name, doc_id))
         body = _write_result(index, doc_id, doc, "updated" if current else "created")
     response = ok(body, 200 if current else 201)
     if not current:
@@ -153,7 +153,7 @@ def delete_document(cluster: Cluster, req: Request, params: dict[str, str]) -> R
         tombstone = Document(
             source=None, version=current.version + 1 if current else 1, seq_no=index.take_seq_no()
         )
-        cluster.store.save()
+        cluster.store.save(document=(index.name, doc_id))
         body = _write_result(index, doc_id, tombstone, "deleted" if current else "not_found")
     return ok(body, 200 if current else 404)
 

@@ -70,6 +70,7 @@ def ensure_index(store: Store, name: str) -> Index:
     if index is None:
         check_index_name(name)
         index = store.indices[name] = new_index(name, {}, {})
+        store.save(index=name)
     return index
 
 
@@ -124,7 +125,7 @@ def create_index(cluster: Cluster, req: Request, params: dict[str, str]) -> Resp
             copy.deepcopy(body.get("settings") or {}),
             copy.deepcopy(body.get("mappings") or {}),
         )
-        cluster.store.save()
+        cluster.store.save(index=name)
     return ok({"acknowledged": True, "shards_acknowledged": True, "index": name})
 
 
@@ -145,7 +146,7 @@ def delete_index(cluster: Cluster, req: Request, params: dict[str, str]) -> Resp
     with cluster.store.lock:
         get_index(cluster.store, params["index"])
         del cluster.store.indices[params["index"]]
-        cluster.store.save()
+        cluster.store.save(index=params["index"])
     return ok({"acknowledged": True})
 
 
@@ -166,7 +167,7 @@ def put_mapping(cluster: Cluster, req: Request, params: dict[str, str]) -> Respo
         if not isinstance(properties, dict):
             properties = index.mappings["properties"] = {}
         properties.update(copy.deepcopy(new_properties))
-        cluster.store.save()
+        cluster.store.save(index=index.name)
     return ok({"acknowledged": True})
 
 
@@ -195,7 +196,7 @@ def put_pipeline(cluster: Cluster, req: Request, params: dict[str, str]) -> Resp
         )
     with cluster.store.lock:
         cluster.store.pipelines[params["id"]] = copy.deepcopy(body)
-        cluster.store.save()
+        cluster.store.save(pipelines=True)
     return ok({"acknowledged": True})
 
 
@@ -216,7 +217,7 @@ def delete_pipeline(cluster: Cluster, req: Request, params: dict[str, str]) -> R
                 404, "resource_not_found_exception", f"pipeline [{params['id']}] is missing"
             )
         del cluster.store.pipelines[params["id"]]
-        cluster.store.save()
+        cluster.store.save(pipelines=True)
     return ok({"acknowledged": True})
 
 

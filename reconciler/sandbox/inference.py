@@ -75,7 +75,7 @@ def put_endpoint(cluster: Cluster, req: Request, params: dict[str, str]) -> Resp
             secret_fingerprints=cluster.store.fingerprints(parsed.secrets),
             hidden=parsed.hidden,
         )
-        cluster.store.save()
+        cluster.store.save(endpoint=inference_id)
     return ok(as_shown(parsed.config))
 
 
@@ -141,7 +141,7 @@ def delete_endpoint(cluster: Cluster, req: Request, params: dict[str, str]) -> R
                     "parameter to delete the inference endpoint."
                 )
         if cluster.store.endpoints.pop(inference_id, None) is not None:
-            cluster.store.save()
+            cluster.store.save(endpoint=inference_id)
     if not has_flags:
         return ok({"acknowledged": True})
     if v815:

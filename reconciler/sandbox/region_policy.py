@@ -112,7 +112,7 @@ def put_policy(cluster: Any, req: Request, params: dict[str, str]) -> Response:
                 "updated_by": USER,
             }
         cluster.store.region_policy = document
-        cluster.store.save()
+        cluster.store.save(region_policy=True)
         return ok(copy.deepcopy(document))
 
 
@@ -121,7 +121,7 @@ def delete_policy(cluster: Any, req: Request, params: dict[str, str]) -> Respons
         if cluster.store.region_policy is None:
             raise EsError(404, "resource_not_found_exception", _NOT_FOUND)
         cluster.store.region_policy = None
-        cluster.store.save()
+        cluster.store.save(region_policy=True)
     return ok({"acknowledged": True})
 
 

@@ -155,6 +155,7 @@ class SandboxServer:
         httpd.close_open_connections()
         if self._thread is not None:
             self._thread.join(5)
+        self.store.compact()  # the file at rest: one JSON document
 
     def __enter__(self) -> SandboxServer:
         return self.start()

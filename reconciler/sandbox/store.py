@@ -2,13 +2,19 @@
 
 Owns the in-memory model (inference endpoints, ingest pipelines, indices
 with their documents), the lock that serialises every read-modify-write,
-secret fingerprints, and the JSON data file: written atomically (temp file
-+ rename) after every mutation, before the request that made it is answered,
-and read back at start, so separate processes (`plan`, then `apply`) see the
-same cluster. Requests handled at the same time share one write, and each
-endpoint's JSON is kept between writes (endpoints are replaced, never changed
-in place), so a write re-encodes only what changed. The file never holds
-a secret value: only salted SHA-256 fingerprints. When the file lives in a
+secret fingerprints, and the data file, read back at start so that separate
+processes (`plan`, then `apply`) see the same cluster. Every mutation is on
+disk before the request that made it is answered, at a cost proportional to
+the change, not to the cluster: the file is one JSON document (the whole
+cluster, written atomically: temp file + rename) followed by a journal, one
+JSON line per endpoint, document, index, pipelines or region policy changed
+since (appended). The journal is folded into a new whole document once it is
+longer than the document (so each byte of a change is written a bounded number
+of times), at the first write of a process and when the sandbox stops; a file
+at rest is plain JSON. Requests handled at the same time share one write. A
+line cut short by a killed process was never answered, and is ignored.
+``read_data_file`` reads a file as the cluster it holds. The file never holds a
+secret value: only salted SHA-256 fingerprints. When the file lives in a
 folder named `.reconciler`, that folder gets a `.gitignore` of `*`.
 It does not validate requests; the handler modules do.
 """
@@ -26,13 +32,14 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 FORMAT = "reconciler-sandbox/1"
 COMPACT = (",", ":")
+JOURNAL_FLOOR = 1 << 20  # bytes: a shorter journal is not folded in for its length alone
 
 
 class SandboxDataError(ValueError):
@@ -96,9 +103,13 @@ class Store:
         self._documents_json: dict[
             tuple[str, str], tuple[Document, str]
         ] = {}  # (index, id) -> (doc, text)
-        self._generation = 0  # mutations so far; this and the next two under `lock`
+        self._generation = 0  # mutations so far; this and the next ones under `lock`
         self._written = 0  # mutations the file holds
         self._writing = False  # one writer at a time
+        self._changed: dict[tuple[str, ...], None] = {}  # what the journal must say next, in order
+        self._whole = True  # the next write is the whole document (the first one of a process)
+        self._document_bytes = 0  # of the whole document, as last written
+        self._journal_bytes = 0  # appended since
         self._file_changed = threading.Condition(self.lock)
         self._request = threading.local()
         if self.data_file is not None:
@@ -154,13 +165,39 @@ class Store:
                 "region_policy": self.region_policy,
             }
 
-    def save(self) -> None:
-        """Persist a mutation: now, or inside ``request_scope()`` once the request is handled."""
+    def save(
+        self,
+        *,
+        endpoint: str | None = None,
+        document: tuple[str, str] | None = None,
+        index: str | None = None,
+        pipelines: bool = False,
+        region_policy: bool = False,
+    ) -> None:
+        """Persist a mutation: now, or inside ``request_scope()`` once the request is handled.
+        Naming what changed (an endpoint's id, an (index, id) document, an index created or
+        deleted, the pipelines, the region policy) writes only that; nothing named writes the
+        whole cluster."""
         if self.data_file is None:
             return
+        changed = [
+            key
+            for key, given in (
+                (("endpoint", endpoint or ""), endpoint is not None),
+                (("doc", *(document or ("", ""))), document is not None),
+                (("index", index or ""), index is not None),
+                (("pipelines",), pipelines),
+                (("region_policy",), region_policy),
+            )
+            if given
+        ]
         with self.lock:
             self._generation += 1
             generation = self._generation
+            if not changed:
+                self._whole = True
+            for key in changed:
+                self._changed[key] = None
         if getattr(self._request, "active", False):
             self._request.pending = generation
             return
@@ -182,6 +219,19 @@ class Store:
             if self._request.pending:
                 self._commit(self._request.pending)
 
+    def compact(self) -> None:
+        """Fold the journal into the whole document (when the sandbox stops: a file at rest is
+        one JSON document)."""
+        if self.data_file is None:
+            return
+        with self.lock:
+            if not self._journal_bytes:
+                return
+            self._whole = True
+            self._generation += 1
+            generation = self._generation
+        self._commit(generation)
+
     def _commit(self, generation: int) -> None:
         """Return once the file holds mutation ``generation`` (and every earlier one)."""
         with self._file_changed:  # the store's lock: one lock, so no order of locks to get wrong
@@ -189,18 +239,69 @@ class Store:
                 self._file_changed.wait()  # another request's write is under way; it may hold ours
             if self._written >= generation:
                 return
-            latest, text = self._generation, self._encode()
+            latest = self._generation
+            whole = self._whole or self._journal_bytes > max(self._document_bytes, JOURNAL_FLOOR)
+            text = self._encode() + "\n" if whole else ""
+            lines = [] if whole else [self._journal_line(key) for key in self._changed]
+            self._changed, self._whole = {}, False
             self._writing = True
         written = False
         try:
-            self._write_file(text)  # outside the lock: requests go on while the file is written
+            # outside the lock: requests go on while the file is written (what a line encodes
+            # here is replaced, never changed in place)
+            if whole:
+                self._write_file(text)
+            else:
+                text = "".join(line() for line in lines)
+                assert self.data_file is not None
+                with open(self.data_file, "a", encoding="utf-8") as handle:
+                    handle.write(text)
             written = True
         finally:
             with self._file_changed:
                 self._writing = False
                 if written:
                     self._written = latest
+                    if whole:
+                        self._document_bytes, self._journal_bytes = len(text), 0
+                    else:
+                        self._journal_bytes += len(text)
+                else:  # what this write held is not on disk: the next one writes everything
+                    self._whole = True
                 self._file_changed.notify_all()
+
+    def _journal_line(self, key: tuple[str, ...]) -> Callable[[], str]:
+        """Under the lock: what the journal says of ``key`` now, as a function that encodes it
+        (outside the lock; endpoints and documents are replaced, never changed in place)."""
+        kind = key[0]
+        entry: dict[str, Any]
+        if kind == "endpoint":
+            stored = self.endpoints.get(key[1])
+            entry = {"op": kind, "id": key[1], "value": None}
+            if stored is not None:
+                entry["value"] = _endpoint_to_json(stored)
+        elif kind == "doc":
+            index = self.indices.get(key[1])
+            doc = index.docs.get(key[2]) if index is not None else None
+            entry = {
+                "op": kind,
+                "index": key[1],
+                "id": key[2],
+                "meta": json.loads(json.dumps(_index_metadata(index))) if index else None,
+                "value": _document_to_json(doc) if doc is not None else None,
+            }
+        elif kind == "index":
+            index = self.indices.get(key[1])
+            entry = {"op": kind, "name": key[1], "value": None}
+            if index is not None:
+                entry["value"] = {
+                    **json.loads(json.dumps(_index_metadata(index))),
+                    "docs": {i: _document_to_json(d) for i, d in index.docs.items()},
+                }
+        else:  # small, and changed in place: encoded now
+            text = json.dumps({"op": kind, "value": getattr(self, kind)}, separators=COMPACT)
+            return lambda: text + "\n"
+        return lambda: json.dumps(entry, separators=COMPACT) + "\n"
 
     def _write_file(self, text: str) -> None:
         assert self.data_file is not None
@@ -258,7 +359,7 @@ class Store:
     def _load(self) -> None:
         assert self.data_file is not None
         try:
-            state = json.loads(self.data_file.read_text(encoding="utf-8"))
+            state = read_data_file(self.data_file)
             if state.get("format") != FORMAT:
                 raise SandboxDataError(
                     f"{self.data_file}: not a sandbox data file (format {state.get('format')!r})"
@@ -285,6 +386,59 @@ class Store:
             raise SandboxDataError(
                 f"{self.data_file}: cannot read sandbox state: {error}"
             ) from error
+
+
+def read_data_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The cluster a data file holds (the shape of ``Store.snapshot()``): its document with
+    the journal after it replayed. A last line cut short (a killed process) was never
+    answered and is left out; any other line that is not JSON is an error (ValueError)."""
+    text = Path(path).read_text(encoding="utf-8")
+    start = len(text) - len(text.lstrip())
+    state, end = json.JSONDecoder().raw_decode(text, start)
+    if not isinstance(state, dict):
+        raise SandboxDataError(f"{path}: not a sandbox data file (not a JSON object)")
+    lines = text[end:].split("\n")
+    for number, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            if number == len(lines) - 1:  # no newline after it: its write was cut short
+                break
+            raise
+        _replay(state, entry)
+    return state
+
+
+def _replay(state: dict[str, Any], entry: dict[str, Any]) -> None:
+    """Apply one journal line to a data file's document."""
+    kind, value = entry["op"], entry.get("value")
+    if kind == "endpoint":
+        _put(state.setdefault("endpoints", {}), entry["id"], value)
+    elif kind == "index":
+        _put(state.setdefault("indices", {}), entry["name"], value)
+    elif kind == "doc":
+        indices, meta = state.setdefault("indices", {}), entry["meta"]
+        if meta is None:
+            indices.pop(entry["index"], None)
+            return
+        index = indices.get(entry["index"])
+        if index is None or index.get("uuid") != meta["uuid"]:
+            index = indices[entry["index"]] = {**meta, "docs": {}}
+        index.update(meta)
+        _put(index.setdefault("docs", {}), entry["id"], value)
+    elif kind in ("pipelines", "region_policy"):
+        state[kind] = value
+    else:
+        raise ValueError(f"unknown journal entry {kind!r}")
+
+
+def _put(mapping: dict[str, Any], key: str, value: Any) -> None:
+    if value is None:
+        mapping.pop(key, None)
+    else:
+        mapping[key] = value
 
 
 class _EndpointsJson:

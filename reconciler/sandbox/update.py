@@ -117,7 +117,7 @@ def update_endpoint(cluster: Cluster, req: Request, params: dict[str, str]) -> R
         cluster.store.endpoints[inference_id] = StoredEndpoint(
             config=config, secret_fingerprints=fingerprints, hidden=dict(stored.hidden)
         )
-        cluster.store.save()
+        cluster.store.save(endpoint=inference_id)
         return ok(as_shown(copy.deepcopy(config)))
 
 

@@ -1,15 +1,20 @@
-"""Benchmark (run by hand) for issue #21: apply against a bare client sending the same requests.
+"""Benchmark (run by hand) for issues #21 and #29: apply against a bare client sending the same
+requests.
 
-    python tests/benchmarks/apply_ratio.py [--sizes 1000,10000] [--latency-ms 20] [--repeat 1]
+    python tests/benchmarks/apply_ratio.py [--sizes 1000,10000] [--latency-ms 20] [--in-flight 8]
 
 For each N: two sandbox processes with the same latency, N specs made from examples/services.
 Creates: ``reconciler apply --auto-approve`` (a whole process: start, load, lock, read, plan,
-intent, N creates, outcomes, verify) on sandbox A, against a bare httpx client sending the
-same PUTs (taken from ``plan --out``, secrets resolved) 8 in flight on sandbox B. Rotation:
-every secret variable changes; ``apply`` on A (N ``_update``s, as planned) against the bare
-client sending the same ``_update``s to B. Prints wall times and ratios (target <= 1.2, not
-growing with N), for the whole command and for its sending phase alone (first to last
-endpoint write, from the sandbox's request log). Nothing is asserted.
+intent, N creates, outcomes, verify) on sandbox A, then a bare client (a whole process too:
+start, import httpx, read the requests, send them ``--in-flight`` at once, nothing else) sending
+the same PUTs (taken from ``plan --out``, secrets resolved) to sandbox B. Rotation: every secret
+variable changes; ``apply`` on A (the ``_update``s it plans) against the bare client sending the
+same ``_update``s to B. The two run one after the other, so both see the same machine load.
+
+Prints, per N and workload: wall and CPU (user + system) seconds of each process and of each
+sandbox, the ratio of the walls (target <= 1.2, not growing with N), the same for the sending
+phase alone (first to last endpoint write, from the sandbox's request log), and what apply wrote
+to the state document (writes, bytes). Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -17,9 +22,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -30,9 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.benchmarks import workload  # noqa: E402
 from tests.benchmarks.processes import (  # noqa: E402
+    Run,
     Sandbox,
     child_environment,
     run_cli,
+    run_command,
     warm_bytecode,
 )
 
@@ -54,25 +61,31 @@ def main() -> int:
     }
     warm_bytecode(child_environment(secrets))
     rows = []
+    loads = [os.getloadavg()[0]]
     for n in sizes:
         print(f"-- N = {n:,}", file=sys.stderr, flush=True)
         rows.append(_measure(n, secrets, rotated, options.latency_ms, options.in_flight))
+        loads.append(os.getloadavg()[0])
     print(
-        f"\nsandbox latency {options.latency_ms:g} ms per request; bare client and apply both "
-        f"{options.in_flight} in flight; load average {os.getloadavg()[0]:.1f}\n"
+        f"\nsandbox latency {options.latency_ms:g} ms per request; apply and the bare client "
+        f"both {options.in_flight} in flight; load average (1 min) "
+        f"{' -> '.join(f'{load:.1f}' for load in loads)}; wall / CPU seconds (user + system)\n"
     )
     print(
-        "| N | what | requests | apply (whole command) | bare client | ratio | apply, first to "
-        "last endpoint write | bare, the same | ratio |"
+        "| N | what | requests | apply | its sandbox | bare client | its sandbox | ratio | "
+        "apply sending | bare sending | ratio | state writes |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         for what in ("creates", "rotation"):
             f = row[what]
             print(
-                f"| {row['n']:,} | {what} | {f['requests']:,} | {f['apply']:.2f} s | "
-                f"{f['bare']:.2f} s | {f['apply'] / f['bare']:.2f}x | {f['apply_sending']:.2f} s | "
-                f"{f['bare_sending']:.2f} s | {f['apply_sending'] / f['bare_sending']:.2f}x |"
+                f"| {row['n']:,} | {what} | {f['requests']:,} | "
+                f"{f['apply']:.2f} / {f['apply_cpu']:.2f} | {f['apply_sandbox_cpu']:.2f} | "
+                f"{f['bare']:.2f} / {f['bare_cpu']:.2f} | {f['bare_sandbox_cpu']:.2f} | "
+                f"{f['apply'] / f['bare']:.2f}x | {f['apply_sending']:.2f} | "
+                f"{f['bare_sending']:.2f} | {f['apply_sending'] / f['bare_sending']:.2f}x | "
+                f"{f['state_writes']} ({f['state_bytes'] / 1e6:.1f} MB) |"
             )
     if options.json:
         options.json.write_text(json.dumps(rows, indent=1), encoding="utf-8")
@@ -83,6 +96,20 @@ def _measure(
     n: int, secrets: dict[str, str], rotated: dict[str, str], latency_ms: float, in_flight: int
 ) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix=f"reconciler-apply-ratio-{n}-"))
+    try:
+        return _measure_in(work, n, secrets, rotated, latency_ms, in_flight)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _measure_in(
+    work: Path,
+    n: int,
+    secrets: dict[str, str],
+    rotated: dict[str, str],
+    latency_ms: float,
+    in_flight: int,
+) -> dict[str, Any]:
     specs = work / "endpoints"
     workload.write_specs(specs, n)
     row: dict[str, Any] = {"n": n}
@@ -100,7 +127,7 @@ def _measure(
                 raise RuntimeError(planned.stderr[-2000:])
             requests = _requests(saved, values)
             a.clear_requests()
-            b.clear_requests()
+            a_cpu = a.cpu_seconds() or 0.0
             applied = run_cli(
                 [
                     "apply",
@@ -113,17 +140,34 @@ def _measure(
                 ],
                 env=env,
             )
+            a_cpu = (a.cpu_seconds() or 0.0) - a_cpu
             if applied.returncode != 0:
                 raise RuntimeError(applied.stdout[-2000:] + applied.stderr[-2000:])
-            _copy_state(a, b)  # the same documents on both: the sandbox saves its whole data file
+            log = a.requests()
+            _copy_state(a, b)  # the same documents on both
             b.clear_requests()
-            bare = _bare(b.url, requests, in_flight)
+            b_cpu = b.cpu_seconds() or 0.0
+            bare = _bare_process(b.url, requests, in_flight, work, env)
+            b_cpu = (b.cpu_seconds() or 0.0) - b_cpu
+            writes = [
+                r
+                for r in log
+                if r["path"].startswith("/reconciler-state/") and r["method"] == "PUT"
+            ]
             row[what] = {
                 "requests": len(requests),
                 "apply": applied.wall,
-                "bare": bare,
-                "apply_sending": _sending(a.requests()),
+                "apply_cpu": applied.cpu,
+                "apply_sandbox_cpu": a_cpu,
+                "bare": bare.wall,
+                "bare_cpu": bare.cpu,
+                "bare_sandbox_cpu": b_cpu,
+                "apply_sending": _sending(log),
                 "bare_sending": _sending(b.requests()),
+                # the state document and the lock's: what apply writes beside the endpoints
+                "state_writes": len(writes),
+                "state_bytes": sum(int(r["headers"].get("content-length", 0)) for r in writes),
+                "apply_requests": len(log),
             }
             print(f"   {what}: {row[what]}", file=sys.stderr, flush=True)
     return row
@@ -168,21 +212,38 @@ def _sending(log: list[dict[str, Any]]) -> float:
     return max(r["time"] + r["duration_ms"] / 1000 for r in writes) - min(r["time"] for r in writes)
 
 
-def _bare(url: str, requests: list[tuple[str, str, Any]], in_flight: int) -> float:
-    """Wall time of sending ``requests`` with ``in_flight`` at once (a failure is an error)."""
+def _bare_process(
+    url: str, requests: list[tuple[str, str, Any]], in_flight: int, work: Path, env: dict[str, str]
+) -> Run:
+    """The bare client as a whole process: ``--send URL FILE IN_FLIGHT`` of this script."""
+    file = work / "requests.json"  # the benchmark's dummy secret values, removed with ``work``
+    file.write_text(json.dumps(requests), encoding="utf-8")
+    sent = run_command(
+        [sys.executable, __file__, "--send", url, str(file), str(in_flight)], env=env
+    )
+    if sent.returncode != 0:
+        raise RuntimeError(sent.stderr[-2000:])
+    return sent
+
+
+def _send(url: str, file: Path, in_flight: int) -> int:
+    """The bare client: send the requests in ``file``, ``in_flight`` at once (a failure is an
+    error), and nothing else."""
+    requests = json.loads(file.read_text(encoding="utf-8"))
     with httpx.Client(
         base_url=url, timeout=120, limits=httpx.Limits(max_connections=in_flight)
     ) as client:
 
-        def send(request: tuple[str, str, Any]) -> None:
+        def send(request: list[Any]) -> None:
             method, path, body = request
             client.request(method, path, json=body).raise_for_status()
 
-        started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=in_flight) as pool:
             list(pool.map(send, requests))
-        return time.perf_counter() - started
+    return 0
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--send"]:
+        sys.exit(_send(sys.argv[2], Path(sys.argv[3]), int(sys.argv[4])))
     sys.exit(main())

@@ -37,6 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from reconciler.sandbox.store import read_data_file  # noqa: E402
 from tests.benchmarks import inprocess, workload  # noqa: E402
 from tests.benchmarks.processes import (  # noqa: E402
     Run,
@@ -246,7 +247,7 @@ def _applied_state(
         if setup.returncode != 0:
             raise RuntimeError(f"setup apply exited {setup.returncode}:\n{setup.stderr[-2000:]}")
     ids = workload.write_specs(specs, n)
-    store = json.loads(data.read_text(encoding="utf-8"))
+    store = read_data_file(data)  # its document, with the journal after it replayed
     (state,) = [
         doc["_source"]
         for index in store["indices"].values()

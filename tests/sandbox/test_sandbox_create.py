@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from reconciler.sandbox import SandboxServer
+from reconciler.sandbox.store import read_data_file
 from tests.sandbox.helpers import client
 
 DEFAULT_CHUNKING = {"strategy": "sentence", "max_chunk_size": 250, "sentence_overlap": 1}
@@ -680,7 +681,7 @@ def test_secrets_are_never_returned_nor_written_to_disk(
     for secret in [*SECRET_VALUES, "sk-rotated-do-not-leak"]:
         assert all(secret not in text for text in seen), secret
         assert secret not in on_disk, secret
-    stored = json.loads(data.read_text())["endpoints"]["c"]["secret_fingerprints"]
+    stored = read_data_file(data)["endpoints"]["c"]["secret_fingerprints"]
     assert set(stored) == {"access_key", "secret_key"}
     assert all(value.startswith("hmac-sha256:") for value in stored.values())
 
