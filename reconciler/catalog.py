@@ -87,6 +87,7 @@ class EndpointFacts:
     task_settings_mode: str = "merge"  # how _update treats task_settings: "merge" or "replace"
     probe_on_replace: bool = True  # a scratch create is cheap (false: it would deploy a model)
     create_timeout: float | None = None  # seconds a create may wait by default (None: the server's)
+    open: bool = False  # described by the cluster only: an undeclared setting is the server's
     _service: ServiceFacts | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -230,6 +231,7 @@ class Catalog:
             task_settings_mode=facts.task_settings_mode(task_type),
             probe_on_replace=bool(facts.raw.get("probe_on_replace", True)),
             create_timeout=facts.raw.get("create_timeout"),
+            open=bool(facts.raw.get("open")),
             _service=facts,
         )
 

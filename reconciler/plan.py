@@ -480,6 +480,9 @@ class SecretStatus:
     unresolved: tuple[FieldPath, ...] = ()  # reference not resolvable here
 
 
+UNCHANGED = SecretStatus()  # nothing to say of an endpoint's secrets: one shared (frozen) value
+
+
 @dataclass(frozen=True, kw_only=True)
 class Outcome:
     change: Change

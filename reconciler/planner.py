@@ -41,6 +41,7 @@ from reconciler.normalize import (
 )
 from reconciler.plan import (
     ORDER,
+    UNCHANGED,
     UNTRACKED,
     Action,
     Change,
@@ -169,13 +170,10 @@ def _declared_change(
         spec,
         live_by_id.get(spec.inference_id),
         context,
-        secrets.get(spec.inference_id, NO_SECRETS),
+        secrets.get(spec.inference_id, UNCHANGED),
         declared,
     )
     return _with_step(_owned(change, context), spec, context, declared)
-
-
-NO_SECRETS = SecretStatus()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -489,16 +487,17 @@ def masked(
     facts: EndpointFacts,
     *,
     changed: tuple[FieldPath, ...] = (),
-) -> dict[str, Any]:
+) -> Mapping[str, Any]:
     """The view with each declared secret shown as a mask, never a value."""
-    result = dict(view)  # blocks shared with the view; service_settings copied where masked
     settings = spec.block("service_settings")
-    shown = dict(result.get("service_settings", {}))
-    for name in facts.secret_fields:
-        if name in settings:
-            moved = any(path[:2] == ("service_settings", name) for path in changed)
-            shown[name] = SENSITIVE_CHANGED if moved else SENSITIVE
-            result["service_settings"] = shown
+    hidden = [name for name in facts.secret_fields if name in settings]
+    if not hidden:
+        return view  # nothing to mask: the view itself (read only)
+    result = dict(view)  # blocks shared with the view; service_settings copied to be masked
+    shown = result["service_settings"] = dict(view.get("service_settings", {}))
+    for name in hidden:
+        moved = any(path[:2] == ("service_settings", name) for path in changed)
+        shown[name] = SENSITIVE_CHANGED if moved else SENSITIVE
     return result
 
 

@@ -19,8 +19,9 @@ from typing import Any
 from reconciler import addresses
 from reconciler.addresses import known_endpoints
 from reconciler.apply import Executor, HeldLock, Progress, apply_lock
-from reconciler.availability import blocked_specs
+from reconciler.availability import blocked_specs, read_services
 from reconciler.catalog import ANY_VERSION, Catalog
+from reconciler.described import catalog_gaps, check_described, extended
 from reconciler.diagnostics import Diagnostic
 from reconciler.errors import (
     InputError,
@@ -69,6 +70,7 @@ class Planned:
     snapshot: Snapshot
     state: State
     requested: Requested = field(default_factory=Requested)  # every address read as an id
+    catalog: Catalog | None = None  # the catalog it was planned with (``described_session``)
 
 
 def make_plan(
@@ -93,6 +95,7 @@ def make_plan(
     check_key()
     check_references(specs, session.catalog, values)
     snapshot = read_snapshot(session.client, session.store, region_policy=policy is not None)
+    session = described_session(session, specs, snapshot, values)
     check_versions(
         tuple(specs),
         session.catalog,
@@ -175,7 +178,47 @@ def make_plan(
         relists=state.available and _lists(listed) != _lists(state),
         region_policy=policy_change,
     )
-    return Planned(plan=plan, snapshot=snapshot, state=listed, requested=asked)
+    return Planned(
+        plan=plan, snapshot=snapshot, state=listed, requested=asked, catalog=session.catalog
+    )
+
+
+def _check_described_first(session: Session, specs: Sequence[EndpointSpec]) -> None:
+    """Before the lock (a write): specs that use what the catalog lacks, checked against the
+    cluster's description (one more read, only when there are such specs)."""
+    if not any(catalog_gaps(spec.body, session.catalog) for spec in specs):
+        return
+    described = read_services(session.client)
+    problems = check_described(specs, session.catalog, described)
+    if problems:
+        raise InputError(DESCRIBED_PROBLEMS.format(count=len(problems)), problems)
+
+
+DESCRIBED_PROBLEMS = (
+    "{count} problem(s) against this cluster's description of its services "
+    "(GET _inference/_services); nothing was sent"
+)
+
+
+def described_session(
+    session: Session,
+    specs: Sequence[EndpointSpec],
+    snapshot: Snapshot,
+    values: SecretValues | None = None,
+) -> Session:
+    """The session with the catalog extended by what the cluster's ``_services`` describes and
+    the catalog lacks (services, task types, fields), once each spec that uses such a thing is
+    checked against that description (file:line, before any write) and, with ``values``, its
+    secrets resolve."""
+    problems = check_described(specs, session.catalog, snapshot.described)
+    if problems:
+        raise InputError(DESCRIBED_PROBLEMS.format(count=len(problems)), problems)
+    catalog = extended(session.catalog, snapshot.described, version=snapshot.version)
+    if catalog is session.catalog:
+        return session
+    if values is not None:
+        check_references(specs, catalog, values)
+    return replace(session, catalog=catalog)
 
 
 def _lists(state: State) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -355,6 +398,7 @@ def apply_specs(
     specs = tuple(specs)
     values = SecretValues()
     check_references(specs, session.catalog, values)
+    _check_described_first(session, specs)
     with apply_lock(session) as lock:
         if lock.note:
             hooks.note(lock.note)
@@ -367,7 +411,7 @@ def apply_specs(
             policy=policy,
         )
         applied = _carry_out(
-            session,
+            replace(session, catalog=planned.catalog or session.catalog),
             planned.plan,
             planned.state,
             seen=planned.snapshot.endpoints,
@@ -412,6 +456,10 @@ def apply_saved(
             hooks.note(lock.note)
         snapshot = read_snapshot(
             session.client, session.store, region_policy=bool(plan.snapshot.region_policy)
+        )
+        session = replace(
+            session,
+            catalog=extended(session.catalog, snapshot.described, version=snapshot.version),
         )
         moved = plan.snapshot.moved(snapshot.fingerprint_for(plan.scope))
         if moved:

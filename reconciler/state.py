@@ -12,6 +12,7 @@ import getpass
 import json
 import os
 import socket
+import sys
 import time
 import uuid
 from collections.abc import Mapping
@@ -28,7 +29,7 @@ __all__ = ["DEFAULT_INDEX", "LOCK_TTL_SECONDS", "State", "StateStore"]  # defaul
 FORMAT_VERSION = 2  # 2: ids derived per directory; 1 (legacy): one shared 'default'
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)  # one per endpoint: no __dict__ each
 class Managed:
     task_type: str
     service: str
@@ -122,8 +123,9 @@ class State:
             raise ValueError(problem)
         listed = source.get("baselines")
         baselines = [Baseline.from_json(b) for b in listed] if isinstance(listed, list) else []
+        alike: dict[tuple[str, ...], tuple[str, ...]] = {}  # endpoints alike declare alike
         managed = {
-            str(inference_id): _entry(entry, baselines)
+            str(inference_id): _entry(entry, alike, baselines)
             for inference_id, entry in (source.get("managed") or {}).items()
         }
         version = source.get("format_version", 1)
@@ -157,20 +159,24 @@ def _entry_json(entry: Managed, baselines: Mapping[str, int]) -> dict[str, Any]:
     }
 
 
-def _entry(document: Mapping[str, Any], baselines: list[Baseline | None]) -> Managed:
+def _entry(
+    document: Mapping[str, Any],
+    alike: dict[tuple[str, ...], tuple[str, ...]],
+    baselines: list[Baseline | None],
+) -> Managed:
+    declared = None
+    if isinstance(document.get("declared"), list):
+        names = tuple(str(name) for name in document["declared"])
+        declared = alike.setdefault(names, names)
     number = document.get("baseline")
     return Managed(
         baseline=baselines[number]
         if isinstance(number, int) and not isinstance(number, bool) and 0 <= number < len(baselines)
         else None,
-        task_type=str(document.get("task_type", "")),
-        service=str(document.get("service", "")),
+        task_type=sys.intern(str(document.get("task_type", ""))),
+        service=sys.intern(str(document.get("service", ""))),
         secrets=dict(document.get("secrets") or {}),
-        declared=(
-            tuple(str(name) for name in document["declared"])
-            if isinstance(document.get("declared"), list)
-            else None
-        ),
+        declared=declared,
     )
 
 

@@ -33,7 +33,7 @@ TEMPLATE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_.]*\}")
 def misplaced_references(documents: list[Document]) -> list[Diagnostic]:
     """Every ``${`` that is not a whole reference in a place where that reference may stand."""
     problems = []
-    rules: dict[str, tuple[frozenset[str], frozenset[str]] | None] = {}  # per service, asked once
+    rules: dict[str, tuple[frozenset[str], ...] | None] = {}  # per service, asked once
     for document in documents:
         if not isinstance(document.body, Mapping):
             continue
@@ -43,11 +43,13 @@ def misplaced_references(documents: list[Document]) -> list[Diagnostic]:
         known = rules[service]
         if known is None:  # an unknown service: the schema names it (with a did-you-mean);
             continue  # which fields are secret is unknown, so no reference is misplaced
-        secret_fields, templates = known
+        secret_fields, templates, fields = known
         for path, text in _strings(document.body, ()):
             field = path[1] if len(path) >= 2 and path[0] == "service_settings" else None
             if field in secret_fields:
                 continue  # a secret must be a reference; the schema says so without quoting it
+            if field is not None and field not in fields:
+                continue  # not in the catalog: the cluster's description says at plan time
             if field in templates:
                 text = TEMPLATE.sub("", text)
             message = _misplaced(text, secret_fields)
@@ -86,9 +88,9 @@ def file_references_outside(
     return problems
 
 
-def _service_rules(service: str) -> tuple[frozenset[str], frozenset[str]] | None:
-    """The service's secret fields, and its fields that may hold the service's own ``${...}``
-    (None for a service the catalog does not know)."""
+def _service_rules(service: str) -> tuple[frozenset[str], ...] | None:
+    """The service's secret fields, its fields that may hold the service's own ``${...}``, and
+    all its service settings (None for a service the catalog does not know)."""
     facts = load_catalog().service(service)
     if facts is None:
         return None
@@ -98,7 +100,7 @@ def _service_rules(service: str) -> tuple[frozenset[str], frozenset[str]] | None
         for name, field in facts.raw.get("service_settings", {}).items()
         if field.get("templates")
     )
-    return secret_fields, templates
+    return secret_fields, templates, frozenset(facts.raw.get("service_settings", {}))
 
 
 def _misplaced(text: str, secret_fields: frozenset[str]) -> str:

@@ -98,21 +98,37 @@ ALLOW_EMPTY = click.option(
     help="Also check that a cluster of this Elasticsearch version offers everything the specs "
     "use (services, task types, fields, the region policy), by the catalog's dates.",
 )
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Count what the catalog does not know (a service, task type or field newer than it, "
+    "which plan checks against the cluster's GET _inference/_services) as an error.",
+)
 def validate(
-    directory: FsPath, allow_empty: bool, only_specs: bool, es_version: str | None
+    directory: FsPath, allow_empty: bool, only_specs: bool, es_version: str | None, strict: bool
 ) -> None:
     """Check every spec under DIRECTORY against the schemas (offline)."""
+    from dataclasses import replace
+
+    from reconciler.diagnostics import sort_diagnostics
     from reconciler.session import no_specs
     from reconciler.validate import validate_directory
 
     result = validate_directory(directory, only_specs=only_specs)
+    if strict and result.warnings:
+        problems = [replace(warning, warning=False) for warning in result.warnings]
+        result = replace(
+            result,
+            diagnostics=tuple(sort_diagnostics([*result.diagnostics, *problems])),
+            warnings=(),
+        )
     if result.skipped:
         click.echo(
             f"Skipped {len(result.skipped)} YAML file(s) that are not endpoint specs (no "
             f"inference_id, task_type, service or service_settings): {', '.join(result.skipped)}",
             err=True,
         )
-    for note in result.notes:
+    for note in (*result.notes, *result.warnings):
         click.echo(str(note), err=True)
     if not result.ok:
         raise InputError(f"{len(result.diagnostics)} problem(s) in {directory}", result.diagnostics)
@@ -122,8 +138,15 @@ def validate(
         _check_offline_version(result, es_version)
     count = len(result.specs)
     policy = " and the region policy" if result.region_policy else ""
+    later = (
+        f" ({len(result.warnings)} warning(s): not in the catalog, checked against the cluster "
+        "at plan time)"
+        if result.warnings
+        else ""
+    )
     click.echo(
-        f"{count} endpoint spec{'s' if count != 1 else ''}{policy} valid in {_ending(directory)}."
+        f"{count} endpoint spec{'s' if count != 1 else ''}{policy} valid in "
+        f"{_ending(directory)}{later}."
     )
 
 
