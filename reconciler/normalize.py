@@ -92,6 +92,27 @@ def desired_view(
     return _drop_empty(view)
 
 
+def with_restored(desired: View, values: Mapping[FieldPath, Any], facts: EndpointFacts) -> View:
+    """``desired`` with server-filled values put back as the last apply recorded them (field ->
+    value as the server listed it; chunking settings as one field), normalised as the live side
+    is, so that only a value that truly moved differs."""
+    restored: View = {block: {} for block in SETTINGS_BLOCKS}
+    for path, value in values.items():
+        if path == ("chunking_settings",):
+            restored["chunking_settings"] = copied(value)
+        else:
+            restored[str(path[0])][str(path[1])] = copied(value)
+    _fold_case(restored, {}, facts)  # made here: nothing shared
+    if restored["chunking_settings"]:
+        restored["chunking_settings"] = _chunking(restored["chunking_settings"], facts)
+    view = {block: dict(settings) for block, settings in desired.items()}
+    for block, settings in _drop_empty(restored).items():
+        view[block] = (
+            settings if block == "chunking_settings" else {**view.get(block, {}), **settings}
+        )
+    return view
+
+
 def live_view(
     live: LiveEndpoint, facts: EndpointFacts, *, keep: frozenset[FieldPath] | None = None
 ) -> View:

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from reconciler.baseline import Baseline
 from reconciler.model import (
     FieldPath,
     Request,
@@ -445,6 +446,7 @@ class Ownership:
     # ids another state document manages but no longer declares (recorded at its apply)
     released: frozenset[str] = frozenset()
     declared: Mapping[str, frozenset[FieldPath]] = field(default_factory=dict)  # at last apply
+    baselines: Mapping[str, Baseline] = field(default_factory=dict)  # filled in, at last apply
     known: bool = True
     recorded: frozenset[str] = frozenset()  # listed by this directory's state document
     moving: Mapping[str, str] = field(default_factory=dict)  # id -> legacy document it leaves

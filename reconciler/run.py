@@ -414,6 +414,7 @@ def apply_specs(
             replace(session, catalog=planned.catalog or session.catalog),
             planned.plan,
             planned.state,
+            seen=planned.snapshot.endpoints,
             values=values,
             options=replace(options, requested=planned.requested),
             hooks=hooks,
@@ -479,7 +480,14 @@ def apply_saved(
         }
         state = _with_moving(session, state, snapshot.records, moving)
         applied = _carry_out(
-            session, plan, state, values=values, options=options, hooks=hooks, lock=lock
+            session,
+            plan,
+            state,
+            seen=snapshot.endpoints,
+            values=values,
+            options=options,
+            hooks=hooks,
+            lock=lock,
         )
     return _lock_left(session, applied)
 
@@ -489,12 +497,14 @@ def _carry_out(
     plan: Plan,
     state: State,
     *,
+    seen: Sequence[LiveEndpoint],
     values: SecretValues,
     options: ApplyOptions,
     hooks: ApplyHooks,
     lock: HeldLock,
 ) -> Applied:
-    """Under the lock: safety, show, confirm, execute, verify."""
+    """Under the lock: safety, show, confirm, execute, verify (``seen``: the listing the plan
+    was made from)."""
     check_safety(plan, options.permissions)
     hooks.show(plan)
     if not plan.has_changes and not plan.records:
@@ -513,10 +523,13 @@ def _carry_out(
     state, policy_done = carry_out_policy(
         session, plan.region_policy, state, allow_in_use=options.allow_destroy_in_use
     )
-    result = replace(executor.run(plan, state), region_policy=policy_done)
+    result = replace(executor.run(plan, state, seen=seen), region_policy=policy_done)
     touched = [o.change for o in result.outcomes if o.ok and o.change.action.writes]
     if touched and not result.failed:
-        result = replace(result, differences=_verify(session, touched, comparison))
+        live = executor.read_back
+        if live is None:
+            live = {e.inference_id: e for e in read_endpoints(session.client)}
+        result = replace(result, differences=_verify(touched, comparison, live))
     if plan.region_policy is not None and plan.region_policy.action.writes:
         result = replace(
             result, differences=result.differences + verify_policy(session, plan.region_policy)
@@ -530,9 +543,11 @@ def _carry_out(
     return Applied(plan=plan, result=result)
 
 
-def _verify(session: Session, touched: Sequence[Any], comparison: Comparison) -> tuple[str, ...]:
-    """One listing read: each touched endpoint against the state the plan expected."""
-    live = {e.inference_id: e for e in read_endpoints(session.client)}
+def _verify(
+    touched: Sequence[Any], comparison: Comparison, live: Mapping[str, LiveEndpoint]
+) -> tuple[str, ...]:
+    """Each touched endpoint, in the listing read after the last write, against the state the
+    plan expected."""
     differences = []
     for change in touched:
         endpoint = live.get(change.inference_id)
