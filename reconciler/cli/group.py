@@ -9,7 +9,10 @@ the options they share and how a session is opened from them.
 
 from __future__ import annotations
 
+import gc
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -19,6 +22,20 @@ from reconciler import __version__
 from reconciler.errors import InputError
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_REFUSED, EXIT_DIFFERS = 0, 1, 2, 3, 4
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a plan is made and printed: it would walk the
+    specs, the listing and the plan, none of them cyclic, again and again (5% of a 50,000-spec
+    plan's CPU at main's GC_THRESHOLD); the few cycles made meanwhile are freed after."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _print_diagnostics(error: InputError) -> None:
