@@ -116,9 +116,11 @@ def test_a_value_only_a_replace_restores_is_reported_and_left_alone(specs: Path)
         assert plan.code == 2, plan.output
         assert "has drift only a replace can undo (service_settings.rate_limit)" in plan.stdout
         assert "--replace rerank/studio-rerank" in plan.stdout
-        assert '{"requests_per_minute": 7} in the cluster, {"requests_per_minute": 240}' in (
-            plan.stdout
-        )
+        drift = cli(cluster, "drift", str(specs), "--format", "markdown")  # the drift issue
+        for report in (plan.stdout, drift.stdout):
+            assert '{"requests_per_minute": 7} in the cluster, {"requests_per_minute": 240}' in (
+                report
+            )
         cluster.clear_requests()
         applied = cli(cluster, "apply", str(specs), "--auto-approve")
         assert applied.code == 0, applied.output
