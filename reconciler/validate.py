@@ -25,6 +25,7 @@ from reconciler.region_policy import RegionPolicySpec, is_policy_document
 from reconciler.schema import check_document, check_region_policy
 from reconciler.settings import secret_file_roots, settings_root
 from reconciler.variables import (
+    Strings,
     file_references_outside,
     misplaced_references,
     substitute_variables,
@@ -64,16 +65,17 @@ def validate_directory(
     if only_specs:
         documents, skipped = _specs_only(documents)
         diagnostics = [d for d in diagnostics if d.file not in skipped]
-    diagnostics += misplaced_references(documents)
+    strings = Strings()  # one walk of each body for the reference checks and the variables
+    diagnostics += misplaced_references(documents, strings)
     diagnostics += file_references_outside(
-        documents, root=settings_root(root), allowed=secret_file_roots(root)
+        documents, root=settings_root(root), allowed=secret_file_roots(root), strings=strings
     )
     documents, notes = current_layouts(documents)
     if variables is not None:
-        documents, problems = substitute_variables(documents, variables)
+        documents, problems = substitute_variables(documents, variables, strings)
         result = validate_documents(documents, diagnostics + problems)
     else:
-        result = _every_environment(root, documents, diagnostics)
+        result = _every_environment(root, documents, diagnostics, strings)
     return replace(result, notes=tuple(sort_diagnostics(notes)), skipped=tuple(skipped))
 
 
@@ -124,7 +126,7 @@ def current_layouts(documents: list[Document]) -> tuple[list[Document], list[Dia
 
 
 def _every_environment(
-    root: FsPath, documents: list[Document], diagnostics: list[Diagnostic]
+    root: FsPath, documents: list[Document], diagnostics: list[Diagnostic], strings: Strings
 ) -> Validation:
     from reconciler.settings import read_settings_file
 
@@ -141,7 +143,7 @@ def _every_environment(
     problems = list(diagnostics) + list(settings.diagnostics)
     warnings: list[Diagnostic] = []
     for name in names:
-        filled, missing = substitute_variables(documents, settings.variables(name))
+        filled, missing = substitute_variables(documents, settings.variables(name), strings)
         if name is not None and len(names) > 1:
             missing = [replace(d, message=f"{d.message}; environment '{name}'") for d in missing]
         result = validate_documents(filled, missing, check=check)
