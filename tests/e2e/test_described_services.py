@@ -248,7 +248,7 @@ def test_an_undeclared_value_of_a_new_service_changed_out_of_band_is_held_drift(
     assert es(cluster.url).put("/_inference/rerank/mb-rerank", json=body).status_code == 200
     drift = cli(cluster, "drift", str(specs))
     assert drift.code == 2, drift.output
-    assert "service_settings.rate_limit was changed out of band" in drift.stdout
+    assert "service_settings.rate_limit was changed since the last apply" in drift.stdout
     assert "--replace rerank/mb-rerank" in drift.stdout
     left = cli(cluster, "apply", str(specs), "--auto-approve")
     assert left.code == 0 and "1 with drift left alone" in left.output, left.output
