@@ -252,3 +252,30 @@ def test_an_undeclared_value_of_a_new_service_changed_out_of_band_is_held_drift(
     assert "--replace rerank/mb-rerank" in drift.stdout
     left = cli(cluster, "apply", str(specs), "--auto-approve")
     assert left.code == 0 and "1 with drift left alone" in left.output, left.output
+
+
+def test_a_saved_plan_is_stale_when_the_cluster_describes_a_field_otherwise(
+    cluster: SandboxServer, tmp_path: Path
+) -> None:
+    specs = spec_folder(tmp_path / "specs", {"oa.yaml": OPENAI})
+    assert cli(cluster, "apply", str(specs), "--auto-approve").code == 0
+    (specs / "oa.yaml").write_text(OPENAI.replace("flex", "auto"), encoding="utf-8")
+    saved = tmp_path / "plan.json"
+    planned = cli(cluster, "plan", str(specs), "--out", str(saved), "--detailed-exitcode")
+    assert planned.code == 2 and "service_settings.service_tier" in planned.stdout
+    # same release, same task types, but service_tier is no longer changeable in place
+    fixed = {
+        **SERVICE_TIER,
+        "configurations": {
+            "service_tier": {**SERVICE_TIER["configurations"]["service_tier"], "updatable": False}
+        },
+    }
+    offered = es(cluster.url).put(
+        "/_sandbox/offered_services", json={"services": ["mixedbread", fixed]}
+    )
+    assert offered.status_code == 200, offered.text
+    before = len(cluster.requests)
+    stale = cli(cluster, "apply", "--plan", str(saved), "--auto-approve")
+    assert stale.code == 1, stale.output
+    assert "stale" in stale.stderr and "what _inference/_services offers" in stale.stderr
+    assert not [r for r in cluster.requests[before:] if "_update" in r["path"]]
