@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from typing import Any
 
-from reconciler.baseline import Baseline, held_values, taken
+from reconciler.baseline import Baseline, kept_values, taken
 from reconciler.errors import AuthError, ClusterError, HTTPError, LockError, ReconcilerError
 from reconciler.fingerprints import fingerprint
 from reconciler.live import read_endpoints
@@ -374,17 +374,17 @@ def _entry(
 def _baseline(
     change: Change, previous: Managed | None, live: LiveEndpoint | None, version: str
 ) -> Baseline | None:
-    """The values the server filled in, as ``live`` shows them now; drift the plan left alone
-    keeps the value recorded before (it stays drift until undone)."""
+    """The values the server filled in, as ``live`` shows them now; drift the plan left alone,
+    and after an update every field it did not send, keep the value recorded before."""
     if live is None or change.step is None:
         return None
-    before = previous.baseline if previous is not None else None
-    return taken(
-        live,
-        declared=change.step.declared,
+    held = kept_values(
+        previous.baseline if previous is not None else None,
         version=version,
-        held=held_values(before, change.drift),
+        drift=change.drift,
+        sent=change.paths if change.action is Action.UPDATE else None,
     )
+    return taken(live, declared=change.step.declared, version=version, held=held)
 
 
 def _record(managed: dict[str, Managed], outcome: Outcome, sent: Mapping[str, str]) -> None:

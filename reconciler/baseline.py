@@ -56,8 +56,8 @@ def taken(
     held: Mapping[str, Any] | None = None,
 ) -> Baseline:
     """The baseline of ``live`` as apply saw it: each key of its service and task settings that
-    the spec did not declare, and its chunking settings unless declared. ``held`` (drift left
-    alone) keeps the values recorded before, so that drift stays drift until it is undone. A
+    the spec did not declare, and its chunking settings unless declared; ``held`` (see
+    ``kept_values``) are recorded values kept over what ``live`` shows. A
     value in which a secret of this run appears is never recorded (GET hides secrets; this is
     the second lock)."""
     names = frozenset(declared)
@@ -76,13 +76,30 @@ def taken(
     )
 
 
-def held_values(before: Baseline | None, drift: Iterable[FieldPath]) -> dict[str, Any]:
-    """The recorded values of the fields in ``drift`` (paths a plan left alone): kept as they
-    were, so that the drift stays drift until it is undone."""
-    if before is None:
+def kept_values(
+    before: Baseline | None,
+    *,
+    version: str,
+    drift: Iterable[FieldPath],
+    sent: Iterable[FieldPath] | None = None,
+) -> dict[str, Any]:
+    """The recorded values a new baseline keeps (read on the same cluster version): those of the
+    fields in ``drift`` (left alone by the plan: drift until undone); after an update (``sent``:
+    the fields it sent), those of every field it did not send, since an update changes nothing
+    else: a release that rewrites chunking on any update (Elasticsearch issue 139574) shows as
+    drift at the next plan instead of becoming the baseline."""
+    if before is None or before.version != version:
         return {}
-    names = {CHUNKING if path[:1] == (CHUNKING,) else dotted(path[:2]) for path in drift}
+    if sent is not None:
+        changed = {_name(path) for path in sent}
+        return {name: value for name, value in before.values.items() if name not in changed}
+    names = {_name(path) for path in drift}
     return {name: value for name, value in before.values.items() if name in names}
+
+
+def _name(path: FieldPath) -> str:
+    """The recorded name of the field a changed path belongs to (chunking settings are one)."""
+    return CHUNKING if path[:1] == (CHUNKING,) else dotted(path[:2])
 
 
 def _secret(value: Any) -> bool:

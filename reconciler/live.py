@@ -77,15 +77,33 @@ class Snapshot:
             ),
             cluster_uuid=self.cluster_uuid,
             cluster_version=self.version,
-            services=content_digest({k: sorted(v) for k, v in sorted(self.offered.items())})
-            if self.offered is not None
-            else "",
+            services=services_digest(self.offered, self.described),
             region_policy=content_digest(
                 canonical(self.region_policy.policy) if self.region_policy else None
             )
             if self.region_policy_read
             else "",
         )
+
+
+def services_digest(
+    offered: Mapping[str, frozenset[str]] | None, described: Described | None
+) -> str:
+    """What ``_services`` offers, and how it describes each field (required, sensitive,
+    updatable, type, task types): a saved plan made from another description is stale.
+    "" when the cluster did not answer it."""
+    if offered is None:
+        return ""
+    fields = {
+        name: {
+            key: [f.required, f.sensitive, f.updatable, f.type, sorted(f.task_types or ())]
+            for key, f in sorted(service.fields.items())
+        }
+        for name, service in sorted((described or {}).items())
+    }
+    return content_digest(
+        {"offered": {k: sorted(v) for k, v in sorted(offered.items())}, "fields": fields}
+    )
 
 
 def endpoint_digest(endpoint: LiveEndpoint) -> str:

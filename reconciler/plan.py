@@ -467,6 +467,9 @@ class Requested:
         return self.targets is None or inference_id in self.targets
 
 
+# the note of a server-filled value that moved since the last apply recorded it (planner writes
+# it, renderers show it beside drift left alone)
+CHANGED_SINCE_APPLY = "was changed since the last apply"
 UNTRACKED = "secret not tracked (never sent by reconciler); rotation cannot be detected"
 SEND_UNTRACKED = "UNTRACKED"  # `--send-secrets UNTRACKED` (no inference id is upper case)
 

@@ -40,6 +40,7 @@ from reconciler.normalize import (
     with_restored,
 )
 from reconciler.plan import (
+    CHANGED_SINCE_APPLY,
     ORDER,
     UNCHANGED,
     UNTRACKED,
@@ -409,7 +410,7 @@ def _restore_notes(
     for path, value in sorted(restore.items(), key=lambda item: dotted(item[0])):
         now = live.block(str(path[0])) if len(path) == 1 else live.block(str(path[0]))[str(path[1])]
         notes.append(
-            f"{dotted(path)} was changed out of band: {_json(now)} in the cluster, "
+            f"{dotted(path)} {CHANGED_SINCE_APPLY}: {_json(now)} in the cluster, "
             f"{_json(value)} as the server filled it in at the last apply; "
             + ("apply restores it in place" if path in restored else "only a replace restores it")
         )

@@ -230,3 +230,52 @@ def test_without_the_cluster_s_description_nothing_newer_than_the_catalog_is_sen
             "oa.yaml:7:3: service_settings.service_tier of service 'openai' is not in the "
             "catalog, and this cluster does not describe its services" in plan.stderr
         )
+
+
+def test_an_undeclared_value_of_a_new_service_changed_out_of_band_is_held_drift(
+    cluster: SandboxServer, tmp_path: Path
+) -> None:
+    """The description says which fields exist and may change; the baseline of the last apply
+    says what the server filled in: rate_limit (not updatable) changed out of band is drift that
+    only --replace undoes."""
+    text = MIXEDBREAD.split("  rate_limit:")[0]  # rate_limit left to the server
+    specs = spec_folder(tmp_path / "specs", {"mb.yaml": text})
+    assert cli(cluster, "apply", str(specs), "--auto-approve").code == 0
+    body = yaml.safe_load(text)
+    body["service_settings"].update(api_key=KEYS["MB_KEY"], rate_limit={"requests_per_minute": 7})
+    del body["inference_id"], body["task_type"]
+    es(cluster.url).delete("/_inference/rerank/mb-rerank")
+    assert es(cluster.url).put("/_inference/rerank/mb-rerank", json=body).status_code == 200
+    drift = cli(cluster, "drift", str(specs))
+    assert drift.code == 2, drift.output
+    assert "service_settings.rate_limit was changed since the last apply" in drift.stdout
+    assert "--replace rerank/mb-rerank" in drift.stdout
+    left = cli(cluster, "apply", str(specs), "--auto-approve")
+    assert left.code == 0 and "1 with drift left alone" in left.output, left.output
+
+
+def test_a_saved_plan_is_stale_when_the_cluster_describes_a_field_otherwise(
+    cluster: SandboxServer, tmp_path: Path
+) -> None:
+    specs = spec_folder(tmp_path / "specs", {"oa.yaml": OPENAI})
+    assert cli(cluster, "apply", str(specs), "--auto-approve").code == 0
+    (specs / "oa.yaml").write_text(OPENAI.replace("flex", "auto"), encoding="utf-8")
+    saved = tmp_path / "plan.json"
+    planned = cli(cluster, "plan", str(specs), "--out", str(saved), "--detailed-exitcode")
+    assert planned.code == 2 and "service_settings.service_tier" in planned.stdout
+    # same release, same task types, but service_tier is no longer changeable in place
+    fixed = {
+        **SERVICE_TIER,
+        "configurations": {
+            "service_tier": {**SERVICE_TIER["configurations"]["service_tier"], "updatable": False}
+        },
+    }
+    offered = es(cluster.url).put(
+        "/_sandbox/offered_services", json={"services": ["mixedbread", fixed]}
+    )
+    assert offered.status_code == 200, offered.text
+    before = len(cluster.requests)
+    stale = cli(cluster, "apply", "--plan", str(saved), "--auto-approve")
+    assert stale.code == 1, stale.output
+    assert "stale" in stale.stderr and "what _inference/_services offers" in stale.stderr
+    assert not [r for r in cluster.requests[before:] if "_update" in r["path"]]

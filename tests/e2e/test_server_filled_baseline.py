@@ -116,9 +116,11 @@ def test_a_value_only_a_replace_restores_is_reported_and_left_alone(specs: Path)
         assert plan.code == 2, plan.output
         assert "has drift only a replace can undo (service_settings.rate_limit)" in plan.stdout
         assert "--replace rerank/studio-rerank" in plan.stdout
-        assert '{"requests_per_minute": 7} in the cluster, {"requests_per_minute": 240}' in (
-            plan.stdout
-        )
+        drift = cli(cluster, "drift", str(specs), "--format", "markdown")  # the drift issue
+        for report in (plan.stdout, drift.stdout):
+            assert '{"requests_per_minute": 7} in the cluster, {"requests_per_minute": 240}' in (
+                report
+            )
         cluster.clear_requests()
         applied = cli(cluster, "apply", str(specs), "--auto-approve")
         assert applied.code == 0, applied.output
@@ -170,3 +172,31 @@ def test_an_endpoint_without_a_baseline_gets_one_at_its_next_apply(specs: Path) 
         assert cli(cluster, "apply", str(specs), "--auto-approve").code == 0
         plan = cli(cluster, "plan", str(specs), "--detailed-exitcode")
         assert plan.code == 0 and "not compared" not in plan.stdout, plan.output
+
+
+COHERE = """\
+inference_id: cohere-embed
+task_type: text_embedding
+service: cohere
+service_settings:
+  model_id: embed-english-v3.0
+  api_key: ${env:STUDIO_KEY}
+task_settings:
+  input_type: search
+"""
+
+
+def test_an_update_that_rewrites_chunking_leaves_drift_not_a_new_baseline(tmp_path: Path) -> None:
+    # Elasticsearch issue 139574 (before 9.4): any _update rewrote chunking to word/250/100
+    specs = spec_folder(tmp_path / "specs", {"cohere.yaml": COHERE})
+    with SandboxServer(port=0, version="9.3.1") as cluster:
+        httpx.put(f"{cluster.url}/_sandbox/bugs", json={"emulate": ["139574"]}).raise_for_status()
+        assert cli(cluster, "apply", str(specs), "--auto-approve").code == 0
+        (specs / "cohere.yaml").write_text(
+            COHERE.replace("input_type: search", "input_type: ingest"), encoding="utf-8"
+        )
+        assert cli(cluster, "apply", str(specs), "--auto-approve").code == 0
+        plan = cli(cluster, "plan", str(specs), "--detailed-exitcode")
+        assert plan.code == 2, plan.output  # the rewrite is seen, where it used to pass unseen
+        assert '"strategy": "word"} in the cluster' in plan.stdout
+        assert "drift only a replace can undo (chunking_settings" in plan.stdout
