@@ -22,11 +22,12 @@ import contextlib
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from typing import Any
 
+from reconciler.baseline import Baseline, kept_values, taken
 from reconciler.errors import AuthError, ClusterError, HTTPError, LockError, ReconcilerError
 from reconciler.fingerprints import fingerprint
 from reconciler.live import read_endpoints
@@ -68,9 +69,14 @@ class Executor:
         self.progress = progress or (lambda outcome: None)
         self.notes: list[str] = []
         self._lock = threading.Lock()
+        # the listing read after the last write (None: not read): verification uses it
+        self.read_back: dict[str, LiveEndpoint] | None = None
 
-    def run(self, plan: Plan, state: State) -> ApplyResult:
+    def run(self, plan: Plan, state: State, *, seen: Iterable[LiveEndpoint] = ()) -> ApplyResult:
+        """Carry ``plan`` out from ``state``; ``seen`` is the listing the plan was made from
+        (the values the server filled in are recorded from it for steps that write nothing)."""
         store = self.session.store
+        listed = {e.inference_id: e for e in seen}
         taken, refused = take_claims(
             self.session.client,
             store,
@@ -89,7 +95,15 @@ class Executor:
         managed = {k: v for k, v in state.managed.items() if k not in refused}
         for change in runnable:  # steps that write to no endpoint: recorded with the intent
             if not change.action.writes and change.step is not None:
-                managed[change.inference_id] = _entry(change, managed.get(change.inference_id), {})
+                previous = managed.get(change.inference_id)
+                managed[change.inference_id] = _entry(
+                    change,
+                    previous,
+                    {},
+                    baseline=_baseline(
+                        change, previous, listed.get(change.inference_id), plan.cluster_version
+                    ),
+                )
         intent = Intent(
             run=uuid.uuid4().hex,
             started_at=int(time.time()),
@@ -145,6 +159,8 @@ class Executor:
                         last_write = time.monotonic()
                         cost = last_write - now
                         recorded = len(outcomes)
+        if outcomes and not refused and all(o.ok for o in outcomes):
+            self._read_back(outcomes, managed, plan.cluster_version)
         self._save(replace(state, managed=managed, intent=None))
         self._hand_over(runnable, taken, outcomes)
         try:  # endpoints another directory declares now: their claims pass to it, untouched
@@ -159,6 +175,27 @@ class Executor:
             if c.inference_id in refused and c.action.writes
         ]
         return ApplyResult(outcomes=tuple(outcomes), notes=tuple(dict.fromkeys(self.notes)))
+
+    def _read_back(
+        self, outcomes: list[Outcome], managed: dict[str, Managed], version: str
+    ) -> None:
+        """Read the listing once after the last write (verification reads this one: no extra
+        request) and record, for each endpoint written as the plan expected, the values the
+        server filled in."""
+        try:
+            self.read_back = {e.inference_id: e for e in read_endpoints(self.session.client)}
+        except ClusterError:
+            return  # verification reads it again and says what went wrong
+        for outcome in outcomes:
+            change = outcome.change
+            entry = managed.get(change.inference_id)
+            live = self.read_back.get(change.inference_id)
+            if entry is None or change.step is None or change.expected is None or live is None:
+                continue
+            if self.matches(change.expected, live):
+                managed[change.inference_id] = replace(
+                    entry, baseline=_baseline(change, entry, live, version)
+                )
 
     def _fingerprints(self, change: Change, salt: str) -> dict[str, str]:
         """Per dotted path, the fingerprint of each secret the change sends (a trial create
@@ -311,23 +348,43 @@ def _waits(request: Request) -> float | None:
         return None
 
 
-def _entry(change: Change, previous: Managed | None, sent: Mapping[str, str]) -> Managed:
+def _entry(
+    change: Change,
+    previous: Managed | None,
+    sent: Mapping[str, str],
+    *,
+    baseline: Baseline | None = None,
+) -> Managed:
     """The state entry a change leaves: an update or a no-op keeps the fingerprints recorded
     before (a secret it does not send did not change); a create or replace records only what
-    it sent."""
+    it sent. Until the listing is read back, an update keeps the values the server filled in
+    as recorded before, and a create or replace has none."""
     step = change.step
     assert step is not None
-    kept = (
-        previous.secrets
-        if previous is not None and change.action in (Action.UPDATE, Action.NOOP)
-        else {}
-    )
+    kept = previous is not None and change.action in (Action.UPDATE, Action.NOOP)
     return Managed(
         task_type=step.task_type,
         service=step.service,
-        secrets={**kept, **sent},
+        secrets={**(previous.secrets if kept and previous else {}), **sent},
         declared=step.declared,
+        baseline=baseline or (previous.baseline if kept and previous else None),
     )
+
+
+def _baseline(
+    change: Change, previous: Managed | None, live: LiveEndpoint | None, version: str
+) -> Baseline | None:
+    """The values the server filled in, as ``live`` shows them now; drift the plan left alone,
+    and after an update every field it did not send, keep the value recorded before."""
+    if live is None or change.step is None:
+        return None
+    held = kept_values(
+        previous.baseline if previous is not None else None,
+        version=version,
+        drift=change.drift,
+        sent=change.paths if change.action is Action.UPDATE else None,
+    )
+    return taken(live, declared=change.step.declared, version=version, held=held)
 
 
 def _record(managed: dict[str, Managed], outcome: Outcome, sent: Mapping[str, str]) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from reconciler.catalog import Catalog
 from reconciler.client import Client
+from reconciler.described import Described, parse_described
 from reconciler.diagnostics import Diagnostic
 from reconciler.model import EndpointSpec
 
@@ -65,20 +66,16 @@ def offer_problems(
 
 def parse_offered(body: Any) -> dict[str, frozenset[str]]:
     """``GET _inference/_services`` (a list of configurations) -> service name -> task types."""
-    offered: dict[str, frozenset[str]] = {}
-    for entry in body if isinstance(body, list) else ():
-        if isinstance(entry, Mapping) and isinstance(entry.get("service"), str):
-            offered[entry["service"]] = frozenset(str(t) for t in entry.get("task_types") or ())
-    return offered
+    return {name: service.task_types for name, service in parse_described(body).items()}
 
 
-def read_offered(client: Client) -> Mapping[str, frozenset[str]] | None:
-    """What the cluster says it offers; None where it cannot say (before the API, or without
-    the privilege to ask): no answer, not "nothing"."""
+def read_services(client: Client) -> Described | None:
+    """What the cluster says it offers, and how it describes each service; None where it
+    cannot say (before the API, or without the privilege to ask): no answer, not "nothing"."""
     answer = client.request("GET", "/_inference/_services", ok=MISSING_SERVICES_API)
     if answer.status in MISSING_SERVICES_API or not isinstance(answer.body, list):
         return None
-    return parse_offered(answer.body)
+    return parse_described(answer.body)
 
 
 def blocked_specs(

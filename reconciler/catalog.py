@@ -77,6 +77,9 @@ class EndpointFacts:
     required_service_settings: tuple[str, ...] = ()
     hidden_fields: tuple[str, ...] = ()  # service_settings keys accepted but never shown
     server_filled: Mapping[tuple[str, str], Any] = field(default_factory=dict)  # or ANY_VALUE
+    # server-filled fields the server itself changes later (elasticsearch num_allocations under
+    # adaptive allocations): never compared with the value recorded at the last apply
+    server_managed: frozenset[tuple[str, str]] = frozenset()
     rewrites: tuple[Rewrite, ...] = ()
     echoes: tuple[tuple[str, str, str], ...] = ()  # (block, key, the key the server shows it as)
     chunked: bool = False  # an embedding task type: the server fills in default chunking
@@ -84,6 +87,7 @@ class EndpointFacts:
     task_settings_mode: str = "merge"  # how _update treats task_settings: "merge" or "replace"
     probe_on_replace: bool = True  # a scratch create is cheap (false: it would deploy a model)
     create_timeout: float | None = None  # seconds a create may wait by default (None: the server's)
+    open: bool = False  # described by the cluster only: an undeclared setting is the server's
     _service: ServiceFacts | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -106,6 +110,19 @@ class EndpointFacts:
             self.task_type, settings=settings, version=self.version
         )
         return {(path.partition(".")[0], path.partition(".")[2]): v for path, v in filled.items()}
+
+    def baseline_fields(self, declared: frozenset[FieldPath]) -> frozenset[FieldPath]:
+        """The fields compared with the values the server filled in at the last apply: those it
+        fills in (top-level keys; chunking settings as one field) that ``declared`` leaves out,
+        minus those it changes by itself."""
+        fields: set[FieldPath] = {
+            (block, key)
+            for block, key in self.server_filled
+            if "." not in key and (block, key) not in self.server_managed
+        }
+        if self.chunked:
+            fields.add(("chunking_settings",))
+        return frozenset(fields - declared)
 
     def updatable(self, path: FieldPath) -> bool:
         """Whether ``_update`` on this cluster changes the field at ``path`` in place."""
@@ -200,6 +217,10 @@ class Catalog:
                 (dotted.partition(".")[0], dotted.partition(".")[2]): value
                 for dotted, value in facts.server_filled(task_type, version=version).items()
             },
+            server_managed=frozenset(
+                (dotted.partition(".")[0], dotted.partition(".")[2])
+                for dotted in facts.raw.get("server_managed") or {}
+            ),
             rewrites=tuple(
                 Rewrite(block=block, key=key, case=case, aliases=aliases)
                 for block, key, case, aliases in facts.rewritten_fields()
@@ -210,6 +231,7 @@ class Catalog:
             task_settings_mode=facts.task_settings_mode(task_type),
             probe_on_replace=bool(facts.raw.get("probe_on_replace", True)),
             create_timeout=facts.raw.get("create_timeout"),
+            open=bool(facts.raw.get("open")),
             _service=facts,
         )
 

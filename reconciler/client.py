@@ -19,6 +19,7 @@ import _ssl
 import hashlib
 import logging
 import ssl
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -105,6 +106,7 @@ class Client:
             headers["Authorization"] = f"Bearer {connection.bearer_token}"
         elif connection.username:
             auth = httpx.BasicAuth(connection.username, connection.password or "")
+        _import_httpcore()
         self._http = httpx.Client(
             base_url=connection.url.rstrip("/"),
             headers=headers,
@@ -200,6 +202,19 @@ class Client:
             overload=answer.status_code in OVERLOAD_STATUSES,
             retry_after=_retry_after(answer),
         )
+
+
+def _import_httpcore() -> None:
+    """httpcore (httpx's transport, imported with the first client) imports trio wherever it is
+    installed, for async code run under trio: ~50 ms of a run's start-up, and this client is
+    synchronous. Hidden while httpcore is imported; anything else importing trio later gets it."""
+    if "httpcore" in sys.modules or "trio" in sys.modules:
+        return
+    sys.modules["trio"] = None  # type: ignore[assignment]  # `import trio` raises ImportError
+    try:
+        import httpcore  # noqa: F401
+    finally:
+        del sys.modules["trio"]
 
 
 def _tls(connection: Connection) -> ssl.SSLContext | bool:

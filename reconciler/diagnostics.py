@@ -15,11 +15,13 @@ class Diagnostic:
     line: int = 0
     col: int = 0
     message: str
+    warning: bool = False  # what could not be checked here (``--strict`` makes it an error)
 
     def __str__(self) -> str:
+        message = f"warning: {self.message}" if self.warning else self.message
         if self.line:
-            return f"{self.file}:{self.line}:{self.col}: {self.message}"
-        return f"{self.file}: {self.message}"
+            return f"{self.file}:{self.line}:{self.col}: {message}"
+        return f"{self.file}: {message}"
 
 
 def sort_diagnostics(diagnostics: list[Diagnostic]) -> list[Diagnostic]:

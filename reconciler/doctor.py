@@ -9,15 +9,16 @@ Pure: the CLI reads ``GET /`` and ``_services``; nothing here sends a request.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from reconciler.catalog import Catalog, ServiceFacts, parse_version, since_text
+from reconciler.described import FieldDescription, ServiceDescription, parse_described
 
-# `_services` lists the rate limit by its inner key
-RENAMED = {"rate_limit.requests_per_minute": "rate_limit"}
 FLAGS = (("secret", "sensitive"), ("required", "required"), ("updatable", "updatable"))
+# what plan and apply do with what only the cluster describes (docs/new-services.md)
+USED = "plan and apply use the cluster's description"
 
 
 @dataclass(frozen=True, kw_only=True, order=True)
@@ -30,36 +31,12 @@ class Disagreement:
         return f"{self.service}: {self.subject}: {self.message}"
 
 
-@dataclass(frozen=True, kw_only=True)
-class Offered:
-    """One service as the cluster lists it: its task types and field flags per name."""
-
-    task_types: frozenset[str]
-    fields: Mapping[str, Mapping[str, Any]]
-
-
-def parse_services(body: Any) -> dict[str, Offered]:
-    """The ``_services`` body (a JSON array) by service name; other shapes give ValueError."""
-    if not isinstance(body, list):
-        raise ValueError("GET _inference/_services did not answer a JSON array")
-    offered: dict[str, Offered] = {}
-    for entry in body:
-        if not isinstance(entry, Mapping) or not isinstance(entry.get("service"), str):
-            raise ValueError("a _services entry without a 'service' name (an older format?)")
-        configurations = entry.get("configurations") or {}
-        offered[entry["service"]] = Offered(
-            task_types=frozenset(entry.get("task_types") or ()),
-            fields={RENAMED.get(name, name): flags for name, flags in configurations.items()},
-        )
-    return offered
-
-
 def compare(
     catalog: Catalog, services_body: Any, *, cluster_version: str
 ) -> tuple[Disagreement, ...]:
     """Every difference between the catalog at ``cluster_version`` and the cluster's listing."""
     version = parse_version(cluster_version)
-    offered = parse_services(services_body)
+    offered = parse_described(services_body, strict=True)
     found: list[Disagreement] = []
     for name in catalog.service_names():
         facts = catalog.service(name)
@@ -83,15 +60,30 @@ def compare(
             continue
         found.extend(_service_differences(facts, expected, offered[name], version))
     for name in sorted(set(offered) - set(catalog.service_names())):
-        message = "offered by the cluster; unknown to the catalog"
+        tasks = ", ".join(sorted(offered[name].task_types)) or "none"
+        message = f"offered by the cluster for [{tasks}]; unknown to the catalog: {USED}"
         found.append(Disagreement(service=name, subject="service", message=message))
+        found.extend(
+            Disagreement(
+                service=name,
+                subject=f"field {key}",
+                message=f"described by the cluster ({_flags(field)}); unknown to the catalog",
+            )
+            for key, field in sorted(offered[name].fields.items())
+        )
     return tuple(found)
+
+
+def _flags(field: FieldDescription) -> str:
+    """``required, sensitive, updatable`` (those that hold), or ``optional``."""
+    held = [n for n in ("required", "sensitive", "updatable") if getattr(field, n)]
+    return ", ".join(held) or "optional, not updatable"
 
 
 def _service_differences(
     facts: ServiceFacts,
     expected: frozenset[str],
-    offered: Offered,
+    offered: ServiceDescription,
     version: tuple[int, int, int],
 ) -> Iterator[Disagreement]:
     name = facts.name
@@ -118,10 +110,10 @@ def _service_differences(
             continue
         if ours is None:
             if f"service_settings.{key}" not in facts.raw.get("response_only", {}):
-                message = "listed by the cluster only"
+                message = f"listed by the cluster only ({_flags(theirs)}): {USED}"
                 yield Disagreement(service=name, subject=subject, message=message)
             continue  # accepted, but the server overwrites it: the catalog keeps it undeclarable
-        their_tasks = set(theirs.get("supported_task_types") or common) & set(common)
+        their_tasks = set(theirs.task_types or common) & set(common)
         if their_tasks != set(ours["task_types"]):
             yield Disagreement(
                 service=name,
@@ -132,13 +124,13 @@ def _service_differences(
                 ),
             )
         for ours_key, theirs_key in FLAGS:
-            if bool(theirs.get(theirs_key)) != ours[ours_key]:
+            if getattr(theirs, theirs_key) != ours[ours_key]:
                 yield Disagreement(
                     service=name,
                     subject=subject,
                     message=(
                         f"{ours_key}: catalog {_yes(ours[ours_key])}, "
-                        f"cluster {_yes(bool(theirs.get(theirs_key)))}"
+                        f"cluster {_yes(getattr(theirs, theirs_key))}"
                     ),
                 )
 

@@ -9,19 +9,22 @@ fingerprints, which secrets moved, and re-keys fingerprints of an older form.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from typing import Any
 
-from reconciler.availability import read_offered
+from reconciler.availability import read_services
 from reconciler.calls import endpoint_path
 from reconciler.catalog import Catalog, parse_version
 from reconciler.client import Client
+from reconciler.described import Described
 from reconciler.errors import SecretError
 from reconciler.fingerprints import fingerprint, is_current, matches, self_contained
 from reconciler.model import EndpointSpec, FieldPath, LiveEndpoint, content_digest, dotted
 from reconciler.ownership import Records, read_records
-from reconciler.plan import Change, SecretStatus, SnapshotFingerprint, Usage
+from reconciler.plan import UNCHANGED, Change, SecretStatus, SnapshotFingerprint, Usage
 from reconciler.region_policy import PATH as POLICY_PATH
 from reconciler.region_policy import SINCE as POLICY_SINCE
 from reconciler.region_policy import LivePolicy, canonical
@@ -38,6 +41,7 @@ class Snapshot:
     state: State
     records: Records = field(default_factory=Records)  # every owner in the state index
     offered: Mapping[str, frozenset[str]] | None = None  # _services: service -> task types
+    described: Described | None = None  # _services: how it describes each service
     warnings: tuple[str, ...] = ()
     cluster_uuid: str = ""
     region_policy: LivePolicy | None = None
@@ -73,15 +77,33 @@ class Snapshot:
             ),
             cluster_uuid=self.cluster_uuid,
             cluster_version=self.version,
-            services=content_digest({k: sorted(v) for k, v in sorted(self.offered.items())})
-            if self.offered is not None
-            else "",
+            services=services_digest(self.offered, self.described),
             region_policy=content_digest(
                 canonical(self.region_policy.policy) if self.region_policy else None
             )
             if self.region_policy_read
             else "",
         )
+
+
+def services_digest(
+    offered: Mapping[str, frozenset[str]] | None, described: Described | None
+) -> str:
+    """What ``_services`` offers, and how it describes each field (required, sensitive,
+    updatable, type, task types): a saved plan made from another description is stale.
+    "" when the cluster did not answer it."""
+    if offered is None:
+        return ""
+    fields = {
+        name: {
+            key: [f.required, f.sensitive, f.updatable, f.type, sorted(f.task_types or ())]
+            for key, f in sorted(service.fields.items())
+        }
+        for name, service in sorted((described or {}).items())
+    }
+    return content_digest(
+        {"offered": {k: sorted(v) for k, v in sorted(offered.items())}, "fields": fields}
+    )
 
 
 def endpoint_digest(endpoint: LiveEndpoint) -> str:
@@ -103,9 +125,31 @@ def read_version(client: Client) -> str:
 def read_endpoints(client: Client) -> tuple[LiveEndpoint, ...]:
     body = client.request("GET", "/_inference/_all").body or {}
     documents = body.get("endpoints", body.get("models", []))  # "models" before 8.15
+    alike: dict[str, Any] = {}
     return tuple(
-        sorted((LiveEndpoint.from_api(d) for d in documents), key=lambda e: e.inference_id)
+        sorted(
+            (LiveEndpoint.from_api(_sharing(d, alike)) for d in documents),
+            key=lambda e: e.inference_id,
+        )
     )
+
+
+def _sharing(document: Any, alike: dict[str, Any]) -> Any:
+    """``document`` with each settings object replaced by the first equal one of the listing:
+    endpoints made alike list the same blocks, and 50,000 of them would hold 50,000 copies.
+    Equal means the same ``repr``: JSON's types kept (1, 1.0 and True are equal in Python, and
+    must stay as the cluster wrote them). Nothing changes the listing once read (views copy
+    what they change)."""
+    if type(document) is not dict:
+        return document
+    shared = {}
+    for name, value in document.items():
+        if type(value) is dict or type(value) is list:
+            value = alike.setdefault(f"{name}={value!r}", value)
+        elif type(value) is str:
+            value = sys.intern(value)
+        shared[name] = value
+    return shared
 
 
 def read_region_policy(client: Client) -> LivePolicy | None:
@@ -126,11 +170,11 @@ def read_snapshot(client: Client, store: StateStore, *, region_policy: bool = Fa
         cluster = pool.submit(read_cluster, client)
         listing = pool.submit(read_endpoints, client)
         searched = pool.submit(read_records, client, store.index)
-        services = pool.submit(read_offered, client)
+        services = pool.submit(read_services, client)
         policy = pool.submit(read_region_policy, client) if region_policy else None
         endpoints = listing.result()
         records = searched.result()
-        offered = services.result()
+        described = services.result()
         version, uuid = cluster.result()
         live_policy = policy.result() if policy is not None else None
     if not records.readable:
@@ -146,7 +190,10 @@ def read_snapshot(client: Client, store: StateStore, *, region_policy: bool = Fa
         endpoints=endpoints,
         state=state,
         records=records,
-        offered=offered,
+        offered=None
+        if described is None
+        else {name: service.task_types for name, service in described.items()},
+        described=described,
         cluster_uuid=uuid,
         region_policy=live_policy if parse_version(version) >= POLICY_SINCE else None,
         region_policy_read=region_policy,
@@ -236,8 +283,12 @@ def secret_statuses(
                 (changed if send_untracked else untracked).append(path)
             elif not same:
                 changed.append(path)
-        statuses[spec.inference_id] = SecretStatus(
-            changed=tuple(changed), untracked=tuple(untracked), unresolved=tuple(unresolved)
+        statuses[spec.inference_id] = (
+            SecretStatus(
+                changed=tuple(changed), untracked=tuple(untracked), unresolved=tuple(unresolved)
+            )
+            if changed or untracked or unresolved
+            else UNCHANGED
         )
     return statuses
 

@@ -345,8 +345,13 @@ def _read_file(path: str, *, file: str) -> tuple[str | None, Diagnostic | None]:
         return None, Diagnostic(file=file, line=1, col=1, message=message)
 
     try:
-        with open(path, "rb") as stream:
-            raw = stream.read(MAX_FILE_BYTES + 1)
+        with open(path, "rb", buffering=0) as stream:
+            # asked for MAX_FILE_BYTES at once, read() allocates that much for every file (an
+            # mmap, page faults, a shrink): the size the file says it has, then the rest if any
+            size = min(os.fstat(stream.fileno()).st_size, MAX_FILE_BYTES)
+            raw = stream.read(size + 1) or b""
+            if len(raw) > size:  # larger than it said (or a special file): up to the limit
+                raw += stream.read(MAX_FILE_BYTES + 1 - len(raw)) or b""
     except IsADirectoryError:
         return problem("a folder where a file was expected")
     except OSError as error:

@@ -66,28 +66,51 @@ def desired_view(
     spec: EndpointSpec, facts: EndpointFacts, *, dropped: frozenset[FieldPath] = frozenset()
 ) -> View:
     """The spec as the server would return it: secrets and hidden fields out, values folded.
-    Its blocks are new dicts; values inside them are the spec's own (never changed in place).
 
     Only what the spec declares is compared; a server default fills in nothing here, except for a
     field in ``dropped`` (declared at the last apply, no longer declared): that field goes back
     to the server's default where the catalog knows it, and is absent otherwise.
     """
-    view: View = {block: dict(spec.block(block)) for block in SETTINGS_BLOCKS}  # values shared
+    shared = {block: spec.block(block) for block in SETTINGS_BLOCKS}
+    view: View = dict(shared)  # type: ignore[arg-type]  # blocks copied when first changed
     for name in facts.secret_fields + facts.hidden_fields:
-        view["service_settings"].pop(name, None)
+        if name in view["service_settings"]:
+            del _writable(view, shared, "service_settings")[name]
     for (block, key), value in facts.server_filled.items():
         if (block, key) in dropped and value != ANY_VALUE and key not in view[block]:
-            view[block][key] = copied(value)
-    _strip_inner_defaults(view, facts)
-    _fold_case(view, facts)
+            _writable(view, shared, block)[key] = copied(value)
+    _strip_inner_defaults(view, shared, facts)
+    _fold_case(view, shared, facts)
     for block, key, shown_as in facts.echoes:  # compared where the server shows it
         if key in view[block]:
-            view[block][shown_as] = view[block].pop(key)
+            values = _writable(view, shared, block)
+            values[shown_as] = values.pop(key)
     if view["chunking_settings"]:
         view["chunking_settings"] = _chunking(view["chunking_settings"], facts)
     elif ("chunking_settings",) in dropped and facts.chunked:
         view["chunking_settings"] = dict(facts.default_chunking)
     return _drop_empty(view)
+
+
+def with_restored(desired: View, values: Mapping[FieldPath, Any], facts: EndpointFacts) -> View:
+    """``desired`` with server-filled values put back as the last apply recorded them (field ->
+    value as the server listed it; chunking settings as one field), normalised as the live side
+    is, so that only a value that truly moved differs."""
+    restored: View = {block: {} for block in SETTINGS_BLOCKS}
+    for path, value in values.items():
+        if path == ("chunking_settings",):
+            restored["chunking_settings"] = copied(value)
+        else:
+            restored[str(path[0])][str(path[1])] = copied(value)
+    _fold_case(restored, {}, facts)  # made here: nothing shared
+    if restored["chunking_settings"]:
+        restored["chunking_settings"] = _chunking(restored["chunking_settings"], facts)
+    view = {block: dict(settings) for block, settings in desired.items()}
+    for block, settings in _drop_empty(restored).items():
+        view[block] = (
+            settings if block == "chunking_settings" else {**view.get(block, {}), **settings}
+        )
+    return view
 
 
 def live_view(
@@ -101,21 +124,41 @@ def live_view(
     keeps everything (to show an endpoint as it is). ``facts`` are those of the spec's service
     when it names the same service as the live one (elser -> elasticsearch), else the live one's.
     """
-    view: View = {block: dict(live.block(block)) for block in SETTINGS_BLOCKS}  # values shared
+    shared = {block: live.block(block) for block in SETTINGS_BLOCKS}
+    view: View = dict(shared)  # type: ignore[arg-type]  # blocks copied when first changed
     if keep is not None:
         for block, key in facts.server_filled:
-            if (block, key) not in keep:
-                view[block].pop(key, None)
+            if (block, key) not in keep and key in view[block]:
+                del _writable(view, shared, block)[key]
+        if facts.open:  # a service only the cluster describes: what it fills in is unknown
+            for block in ("service_settings", "task_settings"):
+                view[block] = {k: v for k, v in view[block].items() if (block, k) in keep}
         if ("chunking_settings",) not in keep:
             view["chunking_settings"] = {}
-        _strip_inner_defaults(view, facts)
-    _fold_case(view, facts)
+        _strip_inner_defaults(view, shared, facts)
+    _fold_case(view, shared, facts)
     if view["chunking_settings"]:
         view["chunking_settings"] = _chunking(view["chunking_settings"], facts)
     return _drop_empty(view)
 
 
-def _strip_inner_defaults(view: View, facts: EndpointFacts) -> None:
+# A view is made of the spec's or the listing's own mappings until it differs from them: a block
+# is copied (one level) when first changed, a nested value only on the path that changes. Nothing
+# changes a view once made, so views, specs and the listing share the rest (memory: a plan of
+# 50,000 no-op endpoints holds two views of each).
+
+
+def _writable(view: View, shared: Mapping[str, Mapping[str, Any]], block: str) -> dict[str, Any]:
+    """``view[block]``, copied first if it is still the spec's or the listing's mapping."""
+    values = view[block]
+    if values is shared.get(block):
+        values = view[block] = dict(values)
+    return values
+
+
+def _strip_inner_defaults(
+    view: View, shared: Mapping[str, Mapping[str, Any]], facts: EndpointFacts
+) -> None:
     """A default the server writes inside a declared object (custom's
     ``response.json_parser.embedding_type``, float when left out) counts as absent on both sides:
     written with the default value or not written at all is the same endpoint, on the releases
@@ -126,25 +169,26 @@ def _strip_inner_defaults(view: View, facts: EndpointFacts) -> None:
         *parents, leaf = key.split(".")
         node: Any = view.get(block)
         for part in parents:
-            node = node.get(part) if isinstance(node, dict) else None
-        if isinstance(node, dict) and node.get(leaf) == value:
-            # a view shares its values with the spec or the listing: copy the path, then cut
-            holder = view[block]
+            node = node.get(part) if isinstance(node, Mapping) else None
+        if isinstance(node, Mapping) and node.get(leaf) == value:
+            holder = _writable(view, shared, block)  # copy the path, then cut
             for part in parents:
                 holder[part] = dict(holder[part])
                 holder = holder[part]
             del holder[leaf]
 
 
-def _fold_case(view: View, facts: EndpointFacts) -> None:
+def _fold_case(view: View, shared: Mapping[str, Mapping[str, Any]], facts: EndpointFacts) -> None:
     for rewrite in facts.rewrites:
         value = view.get(rewrite.block, {}).get(rewrite.key)
         if not isinstance(value, str):
             continue
         case = rewrite.case
-        value = value.lower() if case == "lower" else value.upper() if case == "upper" else value
+        folded = value.lower() if case == "lower" else value.upper() if case == "upper" else value
         aliases = rewrite.aliases
-        view[rewrite.block][rewrite.key] = aliases.get(value.lower(), aliases.get(value, value))
+        folded = aliases.get(folded.lower(), aliases.get(folded, folded))
+        if folded != value:
+            _writable(view, shared, rewrite.block)[rewrite.key] = folded
 
 
 def _chunking(chunking: Mapping[str, Any], facts: EndpointFacts) -> dict[str, Any]:

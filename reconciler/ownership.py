@@ -200,6 +200,7 @@ def _from_state(
         moving=dict(moving or {}),
         others=dict(others or {}),
         declared=_declared_fields(state),
+        baselines={i: e.baseline for i, e in state.managed.items() if e.baseline is not None},
         known=state.available,
     )
 

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from reconciler.baseline import Baseline
 from reconciler.model import (
     FieldPath,
     Request,
@@ -445,6 +446,7 @@ class Ownership:
     # ids another state document manages but no longer declares (recorded at its apply)
     released: frozenset[str] = frozenset()
     declared: Mapping[str, frozenset[FieldPath]] = field(default_factory=dict)  # at last apply
+    baselines: Mapping[str, Baseline] = field(default_factory=dict)  # filled in, at last apply
     known: bool = True
     recorded: frozenset[str] = frozenset()  # listed by this directory's state document
     moving: Mapping[str, str] = field(default_factory=dict)  # id -> legacy document it leaves
@@ -465,6 +467,9 @@ class Requested:
         return self.targets is None or inference_id in self.targets
 
 
+# the note of a server-filled value that moved since the last apply recorded it (planner writes
+# it, renderers show it beside drift left alone)
+CHANGED_SINCE_APPLY = "was changed since the last apply"
 UNTRACKED = "secret not tracked (never sent by reconciler); rotation cannot be detected"
 SEND_UNTRACKED = "UNTRACKED"  # `--send-secrets UNTRACKED` (no inference id is upper case)
 
@@ -476,6 +481,9 @@ class SecretStatus:
     changed: tuple[FieldPath, ...] = ()  # fingerprint differs from the state's
     untracked: tuple[FieldPath, ...] = ()  # never sent by us: rotation cannot be seen
     unresolved: tuple[FieldPath, ...] = ()  # reference not resolvable here
+
+
+UNCHANGED = SecretStatus()  # nothing to say of an endpoint's secrets: one shared (frozen) value
 
 
 @dataclass(frozen=True, kw_only=True)

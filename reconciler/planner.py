@@ -11,11 +11,13 @@ touched endpoint should look like afterwards. The values it returns are
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
+from reconciler.baseline import moved
 from reconciler.calls import create_call, delete_call, replace_calls, update_call
 from reconciler.catalog import Catalog, EndpointFacts, Version, parse_version
 from reconciler.diff import changed_paths, removed_keys
@@ -35,9 +37,12 @@ from reconciler.normalize import (
     field_of,
     live_view,
     names_of,
+    with_restored,
 )
 from reconciler.plan import (
+    CHANGED_SINCE_APPLY,
     ORDER,
+    UNCHANGED,
     UNTRACKED,
     Action,
     Change,
@@ -114,6 +119,7 @@ def build_plan(
             for name in sorted(asked.targets - desired_ids - set(live_by_id) - {POLICY_ADDRESS})
         ]
     changes = [_chunking_reset_note(change, context) for change in changes]
+    notes += _baselines_set_aside(changes, context, cluster_version)
     changes.sort(key=lambda c: (ORDER.index(c.action), c.inference_id))
     return Plan(
         changes=tuple(changes),
@@ -131,6 +137,29 @@ def build_plan(
     )
 
 
+def _baselines_set_aside(
+    changes: list[Change], context: _Context, cluster_version: str
+) -> list[str]:
+    """One line for the endpoints whose server-filled values were recorded on another cluster
+    version: not compared (an upgrade may change what the server fills in) until the next apply
+    records them again."""
+    stale = [
+        baseline.version
+        for change in changes
+        if (baseline := context.owners.baselines.get(change.inference_id)) is not None
+        and change.live_service
+        and parse_version(baseline.version) != context.version
+    ]
+    if not stale:
+        return []
+    count, versions = len(stale), sorted(set(stale))
+    return [
+        f"the values the server filled in for {count} endpoint(s) were recorded on "
+        f"Elasticsearch {', '.join(versions)}: not compared on {cluster_version} until "
+        "the next apply records them again"
+    ]
+
+
 def _declared_change(
     spec: EndpointSpec,
     live_by_id: Mapping[str, LiveEndpoint],
@@ -142,13 +171,10 @@ def _declared_change(
         spec,
         live_by_id.get(spec.inference_id),
         context,
-        secrets.get(spec.inference_id, NO_SECRETS),
+        secrets.get(spec.inference_id, UNCHANGED),
         declared,
     )
     return _with_step(_owned(change, context), spec, context, declared)
-
-
-NO_SECRETS = SecretStatus()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -193,7 +219,11 @@ def _with_step(
     recorded = spec.inference_id in owners.recorded
     if change.action is Action.NOOP and recorded and not change.adopt and not moved_from:
         before = owners.declared.get(spec.inference_id)
-        if before is not None and before == fields:
+        # an endpoint without a baseline read on this cluster version gets one (from the
+        # listing the plan was made from) at the next apply
+        baseline = owners.baselines.get(spec.inference_id)
+        current = baseline is not None and parse_version(baseline.version) == context.version
+        if before is not None and before == fields and current:
             return change
     declared = names_of(fields)
     others = change.owners
@@ -259,17 +289,28 @@ def _change_for(
     previously = context.owners.declared.get(spec.inference_id, frozenset())
     dropped = previously - declared  # the user removed these: a declared change (rule 3)
     compared = declared | dropped if dropped else declared  # (the shared set when nothing dropped)
-    desired = desired_view(spec, facts, dropped=dropped)
+    planned = desired_view(spec, facts, dropped=dropped)
     live_facts = context.catalog.facts(live.service, live.task_type, context.version)
     same_service = live_facts.canonical_service == facts.canonical_service
-    current = live_view(live, facts if same_service else live_facts, keep=compared)
+    # server-filled values that moved since the last apply recorded them: drift (rule 4)
+    restore = (
+        _moved_since_apply(spec, live, facts, context, compared)
+        if same_service and live.task_type == spec.task_type
+        else {}
+    )
+    desired = with_restored(planned, restore, facts) if restore else planned
+    current = live_view(
+        live,
+        facts if same_service else live_facts,
+        keep=compared | frozenset(restore) if restore else compared,
+    )
     base.update(
         before=current,  # nothing changes a view once made
         after=masked(spec, desired, facts, changed=secrets.changed),
         live_task_type=live.task_type,
         live_service=live.service,
     )
-    base["expected"] = _expected(spec, desired, compared)
+    base["expected"] = _expected(spec, planned, compared)
 
     def replace_requests() -> tuple[Request, ...]:  # built only for a replace (most are no-ops)
         return replace_calls(
@@ -305,6 +346,14 @@ def _change_for(
     drift = tuple(p for p in paths if p not in ours)  # set out of band, declared by nobody
     restorable = tuple(p for p in drift if not _blockers((p,), desired, current, facts)[1])
     held = tuple(p for p in drift if p not in restorable)
+    if restore:
+        restored = frozenset(field_of(p) for p in restorable) & frozenset(restore)
+        base["notes"] += _restore_notes(restore, live, restored)
+        if restored:  # verified after apply like a declared field
+            back = {f: v for f, v in restore.items() if f in restored}
+            base["expected"] = _expected(
+                spec, with_restored(planned, back, facts), compared | restored
+            )
     if spec.inference_id in context.asked.replace:
         return Change(
             action=Action.REPLACE,
@@ -336,6 +385,40 @@ def _change_for(
         drift=held,
         **base,
     )
+
+
+def _moved_since_apply(
+    spec: EndpointSpec,
+    live: LiveEndpoint,
+    facts: EndpointFacts,
+    context: _Context,
+    owned: frozenset[FieldPath],
+) -> dict[FieldPath, Any]:
+    """The undeclared server-filled fields whose value moved since the last apply recorded it
+    (field -> the recorded value); none without a baseline read on this cluster version."""
+    baseline = context.owners.baselines.get(spec.inference_id)
+    if baseline is None or parse_version(baseline.version) != context.version:
+        return {}
+    return moved(baseline, live, fields=facts.baseline_fields(owned))
+
+
+def _restore_notes(
+    restore: Mapping[FieldPath, Any], live: LiveEndpoint, restored: frozenset[FieldPath]
+) -> tuple[str, ...]:
+    """From what to what each server-filled value moved, and whether apply restores it."""
+    notes = []
+    for path, value in sorted(restore.items(), key=lambda item: dotted(item[0])):
+        now = live.block(str(path[0])) if len(path) == 1 else live.block(str(path[0]))[str(path[1])]
+        notes.append(
+            f"{dotted(path)} {CHANGED_SINCE_APPLY}: {_json(now)} in the cluster, "
+            f"{_json(value)} as the server filled it in at the last apply; "
+            + ("apply restores it in place" if path in restored else "only a replace restores it")
+        )
+    return tuple(notes)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(", ", ": "))
 
 
 def _expected(spec: EndpointSpec, desired: View, compared: frozenset[FieldPath]) -> Expected:
@@ -405,16 +488,17 @@ def masked(
     facts: EndpointFacts,
     *,
     changed: tuple[FieldPath, ...] = (),
-) -> dict[str, Any]:
+) -> Mapping[str, Any]:
     """The view with each declared secret shown as a mask, never a value."""
-    result = dict(view)  # blocks shared with the view; service_settings copied where masked
     settings = spec.block("service_settings")
-    shown = dict(result.get("service_settings", {}))
-    for name in facts.secret_fields:
-        if name in settings:
-            moved = any(path[:2] == ("service_settings", name) for path in changed)
-            shown[name] = SENSITIVE_CHANGED if moved else SENSITIVE
-            result["service_settings"] = shown
+    hidden = [name for name in facts.secret_fields if name in settings]
+    if not hidden:
+        return view  # nothing to mask: the view itself (read only)
+    result = dict(view)  # blocks shared with the view; service_settings copied to be masked
+    shown = result["service_settings"] = dict(view.get("service_settings", {}))
+    for name in hidden:
+        moved = any(path[:2] == ("service_settings", name) for path in changed)
+        shown[name] = SENSITIVE_CHANGED if moved else SENSITIVE
     return result
 
 

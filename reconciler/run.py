@@ -19,8 +19,9 @@ from typing import Any
 from reconciler import addresses
 from reconciler.addresses import known_endpoints
 from reconciler.apply import Executor, HeldLock, Progress, apply_lock
-from reconciler.availability import blocked_specs
+from reconciler.availability import blocked_specs, read_services
 from reconciler.catalog import ANY_VERSION, Catalog
+from reconciler.described import catalog_gaps, check_described, extended
 from reconciler.diagnostics import Diagnostic
 from reconciler.errors import (
     InputError,
@@ -69,6 +70,7 @@ class Planned:
     snapshot: Snapshot
     state: State
     requested: Requested = field(default_factory=Requested)  # every address read as an id
+    catalog: Catalog | None = None  # the catalog it was planned with (``described_session``)
 
 
 def make_plan(
@@ -93,6 +95,7 @@ def make_plan(
     check_key()
     check_references(specs, session.catalog, values)
     snapshot = read_snapshot(session.client, session.store, region_policy=policy is not None)
+    session = described_session(session, specs, snapshot, values)
     check_versions(
         tuple(specs),
         session.catalog,
@@ -175,7 +178,47 @@ def make_plan(
         relists=state.available and _lists(listed) != _lists(state),
         region_policy=policy_change,
     )
-    return Planned(plan=plan, snapshot=snapshot, state=listed, requested=asked)
+    return Planned(
+        plan=plan, snapshot=snapshot, state=listed, requested=asked, catalog=session.catalog
+    )
+
+
+def _check_described_first(session: Session, specs: Sequence[EndpointSpec]) -> None:
+    """Before the lock (a write): specs that use what the catalog lacks, checked against the
+    cluster's description (one more read, only when there are such specs)."""
+    if not any(catalog_gaps(spec.body, session.catalog) for spec in specs):
+        return
+    described = read_services(session.client)
+    problems = check_described(specs, session.catalog, described)
+    if problems:
+        raise InputError(DESCRIBED_PROBLEMS.format(count=len(problems)), problems)
+
+
+DESCRIBED_PROBLEMS = (
+    "{count} problem(s) against this cluster's description of its services "
+    "(GET _inference/_services); nothing was sent"
+)
+
+
+def described_session(
+    session: Session,
+    specs: Sequence[EndpointSpec],
+    snapshot: Snapshot,
+    values: SecretValues | None = None,
+) -> Session:
+    """The session with the catalog extended by what the cluster's ``_services`` describes and
+    the catalog lacks (services, task types, fields), once each spec that uses such a thing is
+    checked against that description (file:line, before any write) and, with ``values``, its
+    secrets resolve."""
+    problems = check_described(specs, session.catalog, snapshot.described)
+    if problems:
+        raise InputError(DESCRIBED_PROBLEMS.format(count=len(problems)), problems)
+    catalog = extended(session.catalog, snapshot.described, version=snapshot.version)
+    if catalog is session.catalog:
+        return session
+    if values is not None:
+        check_references(specs, catalog, values)
+    return replace(session, catalog=catalog)
 
 
 def _lists(state: State) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -355,6 +398,7 @@ def apply_specs(
     specs = tuple(specs)
     values = SecretValues()
     check_references(specs, session.catalog, values)
+    _check_described_first(session, specs)
     with apply_lock(session) as lock:
         if lock.note:
             hooks.note(lock.note)
@@ -367,9 +411,10 @@ def apply_specs(
             policy=policy,
         )
         applied = _carry_out(
-            session,
+            replace(session, catalog=planned.catalog or session.catalog),
             planned.plan,
             planned.state,
+            seen=planned.snapshot.endpoints,
             values=values,
             options=replace(options, requested=planned.requested),
             hooks=hooks,
@@ -412,6 +457,10 @@ def apply_saved(
         snapshot = read_snapshot(
             session.client, session.store, region_policy=bool(plan.snapshot.region_policy)
         )
+        session = replace(
+            session,
+            catalog=extended(session.catalog, snapshot.described, version=snapshot.version),
+        )
         moved = plan.snapshot.moved(snapshot.fingerprint_for(plan.scope))
         if moved:
             raise StalePlanError(
@@ -431,7 +480,14 @@ def apply_saved(
         }
         state = _with_moving(session, state, snapshot.records, moving)
         applied = _carry_out(
-            session, plan, state, values=values, options=options, hooks=hooks, lock=lock
+            session,
+            plan,
+            state,
+            seen=snapshot.endpoints,
+            values=values,
+            options=options,
+            hooks=hooks,
+            lock=lock,
         )
     return _lock_left(session, applied)
 
@@ -441,12 +497,14 @@ def _carry_out(
     plan: Plan,
     state: State,
     *,
+    seen: Sequence[LiveEndpoint],
     values: SecretValues,
     options: ApplyOptions,
     hooks: ApplyHooks,
     lock: HeldLock,
 ) -> Applied:
-    """Under the lock: safety, show, confirm, execute, verify."""
+    """Under the lock: safety, show, confirm, execute, verify (``seen``: the listing the plan
+    was made from)."""
     check_safety(plan, options.permissions)
     hooks.show(plan)
     if not plan.has_changes and not plan.records:
@@ -465,10 +523,13 @@ def _carry_out(
     state, policy_done = carry_out_policy(
         session, plan.region_policy, state, allow_in_use=options.allow_destroy_in_use
     )
-    result = replace(executor.run(plan, state), region_policy=policy_done)
+    result = replace(executor.run(plan, state, seen=seen), region_policy=policy_done)
     touched = [o.change for o in result.outcomes if o.ok and o.change.action.writes]
     if touched and not result.failed:
-        result = replace(result, differences=_verify(session, touched, comparison))
+        live = executor.read_back
+        if live is None:
+            live = {e.inference_id: e for e in read_endpoints(session.client)}
+        result = replace(result, differences=_verify(touched, comparison, live))
     if plan.region_policy is not None and plan.region_policy.action.writes:
         result = replace(
             result, differences=result.differences + verify_policy(session, plan.region_policy)
@@ -482,9 +543,11 @@ def _carry_out(
     return Applied(plan=plan, result=result)
 
 
-def _verify(session: Session, touched: Sequence[Any], comparison: Comparison) -> tuple[str, ...]:
-    """One listing read: each touched endpoint against the state the plan expected."""
-    live = {e.inference_id: e for e in read_endpoints(session.client)}
+def _verify(
+    touched: Sequence[Any], comparison: Comparison, live: Mapping[str, LiveEndpoint]
+) -> tuple[str, ...]:
+    """Each touched endpoint, in the listing read after the last write, against the state the
+    plan expected."""
     differences = []
     for change in touched:
         endpoint = live.get(change.inference_id)

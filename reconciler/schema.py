@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.catalog import load_catalog, schemas_dir
 from reconciler.compiled_schema import Check, Unsupported, compile_schema
+from reconciler.described import skipped_paths
 from reconciler.diagnostics import Diagnostic
 from reconciler.loader import Document
 from reconciler.model import FieldPath
@@ -93,17 +94,49 @@ def _quick_check() -> Check | None:
         return None
 
 
-def check_document(document: Document) -> list[Diagnostic]:
-    """Every schema problem of one document, each at its YAML position."""
-    quick = _quick_check()
-    if quick is not None and quick(document.body):
+@cache
+def _generic_check() -> Check | None:
+    """The fast yes/no of what every spec must be whatever its service (id, task type, service
+    settings an object, chunking): for a service or task type the catalog lacks."""
+    uri, endpoint, documents = _schema_files()
+    base = {k: v for k, v in endpoint.items() if k not in ("allOf", "if", "then", "else")}
+    base["properties"] = {**base.get("properties", {}), "service": {"type": "string"}}
+    try:
+        return compile_schema(
+            {"allOf": [base, endpoint.get("else", {})]}, uri=uri, documents=documents
+        )
+    except Unsupported:
+        return None
+
+
+def check_document(document: Document, *, deferred: tuple[FieldPath, ...] = ()) -> list[Diagnostic]:
+    """Every schema problem of one document, each at its YAML position. ``deferred``: what the
+    catalog does not know (``described.catalog_gaps``), which the cluster checks at plan time:
+    no problem is reported at or under those paths."""
+    if _passes(document.body, deferred):
         return []  # jsonschema would find nothing; it runs only to explain a rejection
+    skip = skipped_paths(deferred)
     validator = endpoint_validator()
     diagnostics = []
     for error in validator.iter_errors(document.body):
         for path, message in _explain(error, document.body):
-            diagnostics.append(document.source.problem(path, message))
+            if not any(path[: len(skipped)] == skipped for skipped in skip):
+                diagnostics.append(document.source.problem(path, message))
     return diagnostics
+
+
+def _passes(body: Any, deferred: tuple[FieldPath, ...]) -> bool:
+    """The fast path: the document is valid apart from what is deferred."""
+    if not deferred:
+        quick = _quick_check()
+        return quick is not None and quick(body)
+    if ("service",) in deferred or ("task_type",) in deferred:
+        generic = _generic_check()
+        return generic is not None and generic(body)
+    quick = _quick_check()
+    settings = body.get("service_settings") or {}
+    known = {k: v for k, v in settings.items() if ("service_settings", k) not in deferred}
+    return quick is not None and quick({**body, "service_settings": known})
 
 
 @cache

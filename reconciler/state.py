@@ -9,14 +9,17 @@ to "state unavailable" with one warning. Uses only the document APIs.
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import socket
+import sys
 import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from reconciler.baseline import Baseline
 from reconciler.client import Client
 from reconciler.errors import AuthError, Conflict, HTTPError, LockError, NotFound, ReconcilerError
 from reconciler.fingerprints import new_salt
@@ -26,12 +29,13 @@ __all__ = ["DEFAULT_INDEX", "LOCK_TTL_SECONDS", "State", "StateStore"]  # defaul
 FORMAT_VERSION = 2  # 2: ids derived per directory; 1 (legacy): one shared 'default'
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)  # one per endpoint: no __dict__ each
 class Managed:
     task_type: str
     service: str
     secrets: Mapping[str, str] = field(default_factory=dict)  # dotted path -> fingerprint
     declared: tuple[str, ...] | None = None  # dotted fields the spec declared at the last apply
+    baseline: Baseline | None = None  # what the server filled in, as the last apply saw it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,17 +76,26 @@ class State:
     no_longer_declared: tuple[str, ...] = ()  # managed here, no longer declared here (kept)
 
     def to_source(self, doc_id: str, *, format_version: int = FORMAT_VERSION) -> dict[str, Any]:
+        # equal baselines are written once (thousands of endpoints made from a few templates
+        # share a handful): an entry names its baseline by its place in the list
+        baselines: dict[str, int] = {}
+        for entry in self.managed.values():
+            if entry.baseline is not None:
+                baselines.setdefault(entry.baseline.key, len(baselines))
         source = {
             "format_version": format_version,
             "state_id": doc_id,
             "salt": self.salt,
             "updated_at": int(time.time()),
             "managed": {
-                inference_id: _entry_json(m) for inference_id, m in sorted(self.managed.items())
+                inference_id: _entry_json(m, baselines)
+                for inference_id, m in sorted(self.managed.items())
             },
             "declared_not_owned": sorted(self.declared_not_owned),
             "no_longer_declared": sorted(self.no_longer_declared),
         }
+        if baselines:
+            source["baselines"] = [json.loads(key) for key in baselines]
         if self.region_policy is not None:
             source["region_policy"] = dict(self.region_policy)
         if self.intent is not None:
@@ -108,8 +121,11 @@ class State:
         problem = _malformed(source)
         if problem:
             raise ValueError(problem)
+        listed = source.get("baselines")
+        baselines = [Baseline.from_json(b) for b in listed] if isinstance(listed, list) else []
+        alike: dict[tuple[str, ...], tuple[str, ...]] = {}  # endpoints alike declare alike
         managed = {
-            str(inference_id): _entry(entry)
+            str(inference_id): _entry(entry, alike, baselines)
             for inference_id, entry in (source.get("managed") or {}).items()
         }
         version = source.get("format_version", 1)
@@ -133,25 +149,34 @@ def _ids(listed: Any) -> tuple[str, ...]:
     return tuple(sorted(str(i) for i in listed)) if isinstance(listed, list) else ()
 
 
-def _entry_json(entry: Managed) -> dict[str, Any]:
+def _entry_json(entry: Managed, baselines: Mapping[str, int]) -> dict[str, Any]:
     return {
         "task_type": entry.task_type,
         "service": entry.service,
         "secrets": dict(entry.secrets),
         **({"declared": list(entry.declared)} if entry.declared is not None else {}),
+        **({"baseline": baselines[entry.baseline.key]} if entry.baseline is not None else {}),
     }
 
 
-def _entry(document: Mapping[str, Any]) -> Managed:
+def _entry(
+    document: Mapping[str, Any],
+    alike: dict[tuple[str, ...], tuple[str, ...]],
+    baselines: list[Baseline | None],
+) -> Managed:
+    declared = None
+    if isinstance(document.get("declared"), list):
+        names = tuple(str(name) for name in document["declared"])
+        declared = alike.setdefault(names, names)
+    number = document.get("baseline")
     return Managed(
-        task_type=str(document.get("task_type", "")),
-        service=str(document.get("service", "")),
+        baseline=baselines[number]
+        if isinstance(number, int) and not isinstance(number, bool) and 0 <= number < len(baselines)
+        else None,
+        task_type=sys.intern(str(document.get("task_type", ""))),
+        service=sys.intern(str(document.get("service", ""))),
         secrets=dict(document.get("secrets") or {}),
-        declared=(
-            tuple(str(name) for name in document["declared"])
-            if isinstance(document.get("declared"), list)
-            else None
-        ),
+        declared=declared,
     )
 
 

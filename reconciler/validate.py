@@ -25,6 +25,7 @@ from reconciler.region_policy import RegionPolicySpec, is_policy_document
 from reconciler.schema import check_document, check_region_policy
 from reconciler.settings import secret_file_roots, settings_root
 from reconciler.variables import (
+    Strings,
     file_references_outside,
     misplaced_references,
     substitute_variables,
@@ -36,6 +37,9 @@ class Validation:
     specs: tuple[EndpointSpec, ...]
     diagnostics: tuple[Diagnostic, ...]
     notes: tuple[Diagnostic, ...] = ()  # not problems: old layouts read as the current one
+    # what the catalog does not know (a newer service or field): the cluster checks it at plan
+    # time; ``validate --strict`` counts these as problems
+    warnings: tuple[Diagnostic, ...] = ()
     skipped: tuple[str, ...] = ()  # YAML files that are not endpoint specs (``only_specs``)
     region_policy: RegionPolicySpec | None = None
 
@@ -61,16 +65,17 @@ def validate_directory(
     if only_specs:
         documents, skipped = _specs_only(documents)
         diagnostics = [d for d in diagnostics if d.file not in skipped]
-    diagnostics += misplaced_references(documents)
+    strings = Strings()  # one walk of each body for the reference checks and the variables
+    diagnostics += misplaced_references(documents, strings)
     diagnostics += file_references_outside(
-        documents, root=settings_root(root), allowed=secret_file_roots(root)
+        documents, root=settings_root(root), allowed=secret_file_roots(root), strings=strings
     )
     documents, notes = current_layouts(documents)
     if variables is not None:
-        documents, problems = substitute_variables(documents, variables)
+        documents, problems = substitute_variables(documents, variables, strings)
         result = validate_documents(documents, diagnostics + problems)
     else:
-        result = _every_environment(root, documents, diagnostics)
+        result = _every_environment(root, documents, diagnostics, strings)
     return replace(result, notes=tuple(sort_diagnostics(notes)), skipped=tuple(skipped))
 
 
@@ -121,7 +126,7 @@ def current_layouts(documents: list[Document]) -> tuple[list[Document], list[Dia
 
 
 def _every_environment(
-    root: FsPath, documents: list[Document], diagnostics: list[Diagnostic]
+    root: FsPath, documents: list[Document], diagnostics: list[Diagnostic], strings: Strings
 ) -> Validation:
     from reconciler.settings import read_settings_file
 
@@ -136,17 +141,20 @@ def _every_environment(
 
     first: Validation | None = None
     problems = list(diagnostics) + list(settings.diagnostics)
+    warnings: list[Diagnostic] = []
     for name in names:
-        filled, missing = substitute_variables(documents, settings.variables(name))
+        filled, missing = substitute_variables(documents, settings.variables(name), strings)
         if name is not None and len(names) > 1:
             missing = [replace(d, message=f"{d.message}; environment '{name}'") for d in missing]
         result = validate_documents(filled, missing, check=check)
         problems.extend(result.diagnostics)
+        warnings.extend(result.warnings)
         first = first or result
     assert first is not None
     return Validation(
         specs=first.specs,
         diagnostics=tuple(sort_diagnostics(problems)),
+        warnings=tuple(sort_diagnostics(warnings)),
         region_policy=first.region_policy,
     )
 
@@ -158,6 +166,7 @@ def validate_documents(
     check: Callable[[Document], list[Diagnostic]] | None = None,
 ) -> Validation:
     problems = list(diagnostics)
+    warnings: list[Diagnostic] = []
     specs: list[EndpointSpec] = []
     policies: list[RegionPolicySpec] = []
     for document in documents:
@@ -172,7 +181,9 @@ def validate_documents(
                 )
             )
             break
-        found = (check or _check_one)(document)
+        checked = (check or _check_one)(document)
+        found = [d for d in checked if not d.warning]
+        warnings.extend(d for d in checked if d.warning)
         problems.extend(found)
         if not found and is_policy_document(document.body):
             policies.append(
@@ -201,6 +212,7 @@ def validate_documents(
     return Validation(
         specs=tuple(specs),
         diagnostics=tuple(sort_diagnostics(problems)),
+        warnings=tuple(sort_diagnostics(warnings)),
         region_policy=policies[0] if len(policies) == 1 else None,
     )
 
@@ -219,7 +231,22 @@ def _check_one(document: Document) -> list[Diagnostic]:
         ]
     if is_policy_document(document.body):
         return check_region_policy(document)
-    return check_document(document) + _chunking_overlap(document) + _unparsable_urls(document)
+    return _schema_problems(document) + _chunking_overlap(document) + _unparsable_urls(document)
+
+
+def _schema_problems(document: Document) -> list[Diagnostic]:
+    """The schema's problems; where the spec uses a service, task type or service-settings field
+    the catalog does not know, a warning for each instead of the problems it causes (the
+    cluster's ``_services`` decides at plan time), with the catalog's nearest name."""
+    from reconciler.catalog import load_catalog
+    from reconciler.described import catalog_gaps, gap_warnings
+
+    catalog = load_catalog()
+    gaps = catalog_gaps(document.body, catalog)
+    return check_document(document, deferred=gaps) + [
+        replace(document.source.problem(path, message), warning=True)
+        for path, message in gap_warnings(document.body, gaps, catalog)
+    ]
 
 
 def _unparsable_urls(document: Document) -> list[Diagnostic]:

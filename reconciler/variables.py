@@ -30,10 +30,27 @@ SECRET_KIND = re.compile(r"\$\{(env|file):")
 TEMPLATE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_.]*\}")
 
 
-def misplaced_references(documents: list[Document]) -> list[Diagnostic]:
+class Strings:
+    """Each body's strings holding ``${``, found in one walk and asked by every check (the
+    misplaced references, the ``${file:}`` fences, variable substitution in each environment)."""
+
+    def __init__(self) -> None:
+        self._found: dict[int, tuple[Any, list[tuple[FieldPath, str]]]] = {}
+
+    def of(self, body: Any) -> list[tuple[FieldPath, str]]:
+        seen = self._found.get(id(body))
+        if seen is None or seen[0] is not body:
+            seen = self._found[id(body)] = (body, _strings(body, ()))  # the body kept: id stays
+        return seen[1]
+
+
+def misplaced_references(
+    documents: list[Document], strings: Strings | None = None
+) -> list[Diagnostic]:
     """Every ``${`` that is not a whole reference in a place where that reference may stand."""
+    strings = strings or Strings()
     problems = []
-    rules: dict[str, tuple[frozenset[str], frozenset[str]] | None] = {}  # per service, asked once
+    rules: dict[str, tuple[frozenset[str], ...] | None] = {}  # per service, asked once
     for document in documents:
         if not isinstance(document.body, Mapping):
             continue
@@ -43,11 +60,13 @@ def misplaced_references(documents: list[Document]) -> list[Diagnostic]:
         known = rules[service]
         if known is None:  # an unknown service: the schema names it (with a did-you-mean);
             continue  # which fields are secret is unknown, so no reference is misplaced
-        secret_fields, templates = known
-        for path, text in _strings(document.body, ()):
+        secret_fields, templates, fields = known
+        for path, text in strings.of(document.body):
             field = path[1] if len(path) >= 2 and path[0] == "service_settings" else None
             if field in secret_fields:
                 continue  # a secret must be a reference; the schema says so without quoting it
+            if field is not None and field not in fields:
+                continue  # not in the catalog: the cluster's description says at plan time
             if field in templates:
                 text = TEMPLATE.sub("", text)
             message = _misplaced(text, secret_fields)
@@ -58,15 +77,20 @@ def misplaced_references(documents: list[Document]) -> list[Diagnostic]:
 
 
 def file_references_outside(
-    documents: Iterable[Document], *, root: FsPath, allowed: Iterable[FsPath] = ()
+    documents: Iterable[Document],
+    *,
+    root: FsPath,
+    allowed: Iterable[FsPath] = (),
+    strings: Strings | None = None,
 ) -> list[Diagnostic]:
     """Every ``${file:PATH}`` that leads out of the desired-state directory ``root`` (after
     resolving ``..`` and symbolic links) and is under none of the ``allowed`` roots
     (``secret_file_roots``): a spec could otherwise send any file on the runner as a secret."""
     fences = [FsPath(os.path.realpath(folder)) for folder in (root, *allowed)]
+    strings = strings or Strings()
     problems = []
     for document in documents:
-        for path, text in _strings(document.body, ()):
+        for path, text in strings.of(document.body):
             match = REFERENCE.match(text)
             if match is None or match.group(1) != "file":
                 continue
@@ -86,9 +110,9 @@ def file_references_outside(
     return problems
 
 
-def _service_rules(service: str) -> tuple[frozenset[str], frozenset[str]] | None:
-    """The service's secret fields, and its fields that may hold the service's own ``${...}``
-    (None for a service the catalog does not know)."""
+def _service_rules(service: str) -> tuple[frozenset[str], ...] | None:
+    """The service's secret fields, its fields that may hold the service's own ``${...}``, and
+    all its service settings (None for a service the catalog does not know)."""
     facts = load_catalog().service(service)
     if facts is None:
         return None
@@ -98,7 +122,7 @@ def _service_rules(service: str) -> tuple[frozenset[str], frozenset[str]] | None
         for name, field in facts.raw.get("service_settings", {}).items()
         if field.get("templates")
     )
-    return secret_fields, templates
+    return secret_fields, templates, frozenset(facts.raw.get("service_settings", {}))
 
 
 def _misplaced(text: str, secret_fields: frozenset[str]) -> str:
@@ -140,10 +164,14 @@ def _collect(value: Any, path: FieldPath, found: list[tuple[FieldPath, str]]) ->
 
 
 def substitute_variables(
-    documents: list[Document], variables: Mapping[str, str]
+    documents: list[Document], variables: Mapping[str, str], strings: Strings | None = None
 ) -> tuple[list[Document], list[Diagnostic]]:
+    strings = strings or Strings()
     result, problems = [], []
     for document in documents:
+        if not any("${var:" in text for _, text in strings.of(document.body)):
+            result.append(document)  # nothing to fill: the body as it is
+            continue
         missing: list[tuple[FieldPath, str]] = []
         body = _walk(document.body, (), variables, missing)
         for path, name in missing:

@@ -130,7 +130,8 @@ INVALID: dict[str, tuple[str, str]] = {
     "PutGroqRequestExample1": (
         "completion: groq offers chat_completion only (the specification's own task type enum; "
         "the catalog's groq doc)",
-        "task_type: 'completion' is not one of 'chat_completion'",
+        "task type 'completion' of service 'groq' is not in the catalog: checked against the "
+        "cluster at plan time",
     ),
     "PutGroqRequestExample2": (
         "the method line says chat-completion, which is no task type: TaskType.fromString upper-cases "

@@ -130,7 +130,9 @@ def import_(out: FsPath, force: bool, ids: tuple[str, ...], **options: Any) -> i
     names the cluster's region policy). An existing file is overwritten only with --force; an id
     a spec under --out declares already is not written again."""
     from reconciler import addresses
+    from reconciler.availability import read_services
     from reconciler.catalog import load_catalog, parse_version
+    from reconciler.described import extended
     from reconciler.importer import (
         POLICY_FILE,
         preconfigured_message,
@@ -152,6 +154,8 @@ def import_(out: FsPath, force: bool, ids: tuple[str, ...], **options: Any) -> i
         version = read_version(session.client)
         endpoints = read_endpoints(session.client)
         recorded = recorded_from(read_records(session.client, settings.state_index))
+        # services and fields newer than the catalog: their secrets as the cluster describes them
+        catalog = extended(load_catalog(), read_services(session.client), version=version)
         wants_policy = (ADDRESS in ids or not ids) and parse_version(version) >= SINCE
         policy = read_region_policy(session.client) if wants_policy else None
     if ADDRESS in ids and policy is None:
@@ -169,7 +173,7 @@ def import_(out: FsPath, force: bool, ids: tuple[str, ...], **options: Any) -> i
     written = write_specs(  # refuses (nothing written) to replace a file unless --force
         [e for e in wanted if e.inference_id not in kept],
         out,
-        load_catalog(),
+        catalog,
         schema_ref=schema_reference(out),
         version=version,
         recorded=recorded,

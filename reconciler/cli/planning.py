@@ -14,6 +14,7 @@ from reconciler.cli.group import (
     EXIT_OK,
     EXIT_REFUSED,
     cli,
+    collector_paused,
 )
 from reconciler.cli.options import (
     DIRECTORY,
@@ -27,6 +28,7 @@ from reconciler.cli.options import (
 )
 
 
+@collector_paused()
 def _plan_command(
     directory: FsPath,
     options: dict[str, Any],

@@ -18,7 +18,7 @@ import html
 import re
 from collections.abc import Iterable
 
-from reconciler.plan import ORDER, Action, Change, Plan
+from reconciler.plan import CHANGED_SINCE_APPLY, ORDER, Action, Change, Plan
 from reconciler.render import wording
 from reconciler.render.fields import changed_fields, field_diffs, format_value, unified_lines
 
@@ -222,11 +222,22 @@ def _left_alone(plan: Plan) -> str:
         ("Secrets not tracked", [hint] if (hint := wording.untracked_hint(plan)) else []),
         ("Blocked (not planned)", list(plan.blocked)),
         ("Handed over", wording.moves(plan)),
-        ("Left alone", wording.left_alone(plan)),
+        ("Left alone", wording.left_alone(plan) + _held_notes(plan)),
     ):
         if lines:
             parts.append(f"### {title}\n\n" + "\n".join(f"- {_escape_text(x)}" for x in lines))
     return "\n\n".join(parts)
+
+
+def _held_notes(plan: Plan) -> list[str]:
+    """What the drift left alone moved from and to (a server-filled value's note says both)."""
+    return [
+        f"{change.address}: {note}"
+        for change in plan.changes
+        if change.drift and not change.action.writes
+        for note in change.notes
+        if CHANGED_SINCE_APPLY in note
+    ]
 
 
 def _unmanaged(plan: Plan) -> str:

@@ -77,6 +77,9 @@ class Cluster:
         # Services `GET _inference/_services` leaves out, as a cluster whose licence or
         # serverless project does not offer them would.
         self.unlisted_services: set[str] = set()
+        # Services and fields the sandbox's own table lacks, by service: `_services` entries
+        # (offers.py), as a release newer than the reconciler's catalog would offer them.
+        self.offers: dict[str, dict[str, Any]] = {}
         # Where EIS serves each model (metadata.regions of its `.` endpoints, 9.5.0+).
         self.eis_model_regions: dict[str, Any] = dict(eis.DEFAULT_MODEL_REGIONS)
         self.node_name = "sandbox-node-1"

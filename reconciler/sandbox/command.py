@@ -8,16 +8,19 @@ reconciler.sandbox` runs it standalone.
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import ssl
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import click
 
 from .knobs import Fault
+from .offers import BUILT_IN, read_offers
 from .protocol import version_tuple
 from .server import SandboxServer
 from .store import SandboxDataError
@@ -154,6 +157,15 @@ def _check_version(ctx: click.Context, param: click.Parameter, value: str) -> st
     default=None,
     help="With --tls-cert: require a client certificate signed by this CA (mutual TLS).",
 )
+@click.option(
+    "--offer",
+    "offers",
+    multiple=True,
+    metavar="NAME_OR_JSON_FILE",
+    help="Also offer a service or fields the sandbox's own table lacks, as a newer release "
+    "would: a built-in name (mixedbread) or a JSON file holding a GET _inference/_services "
+    "entry or a list of them.",
+)
 def sandbox_command(
     port: int,
     data_file: str | None,
@@ -167,9 +179,11 @@ def sandbox_command(
     tls_cert: str | None,
     tls_key: str | None,
     tls_client_ca: str | None,
+    offers: tuple[str, ...],
 ) -> None:
     """Run a local Elasticsearch-like sandbox cluster for inference endpoints."""
     parsed_faults = [parse_fault(text) for text in faults]
+    offered = _offers(offers)
     if tls_key and not tls_cert:
         raise click.BadParameter("--tls-key needs --tls-cert", param_hint="--tls-key")
     if tls_client_ca and not tls_cert:
@@ -188,6 +202,7 @@ def sandbox_command(
             keyfile=tls_key,
             bearer_token=require_bearer_token,
             client_ca=tls_client_ca,
+            offered_services=offered,
         )
         for fault in parsed_faults:
             server.add_fault(fault)
@@ -212,6 +227,29 @@ def sandbox_command(
         stopped.set()
     finally:
         server.stop()
+
+
+def _offers(texts: tuple[str, ...]) -> tuple[str | dict[str, Any], ...]:
+    """``--offer`` values: built-in names as they are, JSON files read (one entry or a list)."""
+    found: list[str | dict[str, Any]] = []
+    for text in texts:
+        if text in BUILT_IN:
+            found.append(text)
+            continue
+        try:
+            loaded = json.loads(Path(text).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise click.BadParameter(
+                f"{text}: not a built-in offer ({', '.join(sorted(BUILT_IN))}) nor a readable "
+                f"JSON file ({error})",
+                param_hint="--offer",
+            ) from None
+        found.extend(loaded if isinstance(loaded, list) else [loaded])
+    try:
+        read_offers(found)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--offer") from None
+    return tuple(found)
 
 
 def main(argv: list[str] | None = None) -> Any:

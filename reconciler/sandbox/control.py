@@ -14,6 +14,8 @@ log. Routes:
     PUT    /_sandbox/eis_regions         {"models": {"rainbow-sprinkles": [["aws", "us-east-1", "us"]]}}
     PUT    /_sandbox/bugs                {"emulate": ["139574"]}  reproduce a known ES bug
     PUT    /_sandbox/unlisted_services   {"services": ["openai"]}  left out of GET _inference/_services
+    PUT    /_sandbox/offered_services    {"services": ["mixedbread", {_services entry}]}  services and
+                                          fields the sandbox's own table lacks (offers.py)
     GET    /_sandbox/faults              the active faults
     POST   /_sandbox/faults              {"method","path","status","count","retry_after","drop","after",
                                           "delay","body","echo","echo_as","seconds"}
@@ -28,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import bad_request, no_handler
 from .knobs import Fault
+from .offers import read_offers
 from .protocol import Request, Response, ok, version_tuple
 
 if TYPE_CHECKING:
@@ -95,6 +98,7 @@ def control(sandbox: SandboxServer, req: Request) -> Response:
                 "eis_connected": sandbox.eis,
                 "latency_ms": sandbox.latency_ms,
                 "unlisted_services": sorted(sandbox.cluster.unlisted_services),
+                "offered_services": sorted(sandbox.cluster.offers),
                 "faults": [f.to_json() for f in sandbox.faults.list()],
             }
         )
@@ -131,6 +135,15 @@ def control(sandbox: SandboxServer, req: Request) -> Response:
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise bad_request("services must be a list of service names")
         sandbox.cluster.unlisted_services = set(names)
+        return ok(ACK)
+    if route == ("PUT", "offered_services"):
+        offers = (req.json_object() or {}).get("services")
+        if not isinstance(offers, list):
+            raise bad_request("services must be a list of _services entries or built-in names")
+        try:
+            sandbox.cluster.offers = read_offers(offers)
+        except ValueError as error:
+            raise bad_request(str(error)) from None
         return ok(ACK)
     if route == ("PUT", "eis_regions"):
         sandbox.cluster.eis_model_regions.update(_model_regions(req.json_object() or {}))

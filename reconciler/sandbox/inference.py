@@ -62,7 +62,9 @@ def put_endpoint(cluster: Cluster, req: Request, params: dict[str, str]) -> Resp
         eis.check_create(
             version=cluster.version, connected=cluster.eis_connected, url_task=url_task, body=body
         )
-    parsed = parse_create(inference_id, url_task, body, version=cluster.version)
+    parsed = parse_create(
+        inference_id, url_task, body, version=cluster.version, offers=cluster.offers
+    )
     with cluster.store.lock:
         if cluster.lookup(inference_id) is not None:
             raise EsError(

@@ -16,6 +16,7 @@ from typing import Any
 from .cluster import Cluster
 from .httpd import Handler, HttpServer
 from .knobs import Credentials, Fault, FaultSet, RequestLog
+from .offers import read_offers
 from .protocol import Request, Response
 from .routes import dispatch
 from .store import Store
@@ -42,12 +43,14 @@ class SandboxServer:
         unlisted_services: tuple[str, ...] = (),
         bearer_token: str | None = None,
         client_ca: str | None = None,
+        offered_services: tuple[str | dict[str, Any], ...] = (),
     ) -> None:
         self.host = host
         self.port = port
         self.store = Store(data_file)
         self.cluster = Cluster(store=self.store, version=version, eis_connected=eis)
         self.cluster.unlisted_services = set(unlisted_services)
+        self.cluster.offers = read_offers(offered_services)
         self.latency_ms = float(latency_ms)
         self.credentials = Credentials(
             api_key=api_key,

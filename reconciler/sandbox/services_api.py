@@ -20,6 +20,7 @@ from . import eis
 from .cluster import Cluster
 from .facts import facts, service_names, task_types_of
 from .fields import split_code
+from .offers import listed as listed_offer
 from .protocol import Request, Response, ok
 from .timeline import UPDATE_ADAPTIVE, exists_at, service_exists, task_exists
 from .update import CURRENT_GENERATION, EARLY_UPDATE
@@ -35,7 +36,14 @@ def list_services(cluster: Cluster, req: Request, params: dict[str, str]) -> Res
     task_type = parse_task_type(params["task_type"]) if "task_type" in params else "any"
     version = cluster.version
     listed = []
-    for name in service_names():
+    offers = cluster.offers
+    for name in sorted({*service_names(), *offers}):
+        if name not in service_names():  # a service only an offer has: listed as offered
+            if name not in cluster.unlisted_services and (
+                task_type == "any" or task_type in offers[name]["task_types"]
+            ):
+                listed.append(listed_offer(offers[name]))
+            continue
         if name in UNLISTED or name in cluster.unlisted_services:
             continue
         if not service_exists(name, version):
@@ -47,12 +55,16 @@ def list_services(cluster: Cluster, req: Request, params: dict[str, str]) -> Res
                 continue
         if task_type != "any" and task_type not in tasks:
             continue
+        configurations = _configurations(name, tasks, version)
+        if name in offers:  # the fields an offer adds to a service the table has
+            extra = listed_offer(offers[name])["configurations"]
+            configurations = dict(sorted({**extra, **configurations}.items()))
         listed.append(
             {
                 "service": name,
                 "name": name,
                 "task_types": tasks,
-                "configurations": _configurations(name, tasks, version),
+                "configurations": configurations,
             }
         )
     return ok(listed)

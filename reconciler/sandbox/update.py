@@ -24,7 +24,7 @@ from typing import Any
 
 from .cluster import Cluster
 from .errors import EsError, java_str, status_exception, unknown_settings, validation_failed
-from .facts import TaskFacts, facts
+from .facts import TaskFacts, offered_facts
 from .fields import check_value, missing, parse_rate_limit, split_code, take_fields
 from .protocol import Request, Response, ok
 from .services import as_shown
@@ -88,7 +88,9 @@ def update_endpoint(cluster: Cluster, req: Request, params: dict[str, str]) -> R
         task_type = stored.config["task_type"]
         if url_task not in ("any", task_type) or body_task not in ("any", task_type):
             raise status_exception("Task type must match the task type of the existing endpoint")
-        endpoint_facts = facts_at(facts(stored.config["service"], task_type), cluster.version)
+        endpoint_facts = facts_at(
+            offered_facts(stored.config["service"], task_type, cluster.offers), cluster.version
+        )
         change = (
             _current(stored, endpoint_facts, body)
             if current

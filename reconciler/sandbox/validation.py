@@ -15,14 +15,21 @@ import copy
 import dataclasses
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .chunking import parse_chunking
 from .errors import EsError, status_exception, unknown_settings, validation_failed
-from .facts import TaskFacts, facts, measured_dimensions, task_types_of
+from .facts import (
+    TaskFacts,
+    known_service,
+    measured_dimensions,
+    offered_facts,
+    task_types_with,
+)
 from .fields import check_value, missing, parse_rate_limit, take_fields, wrong_type
-from .services import CHUNKED_TASKS, LEGACY_MODEL_KEYS, SERVICES, TASK_TYPES, URL_SETTINGS
+from .services import CHUNKED_TASKS, LEGACY_MODEL_KEYS, TASK_TYPES, URL_SETTINGS
 from .timeline import exists_at, field_exists, service_exists, task_exists, value_exists
 
 ID_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9_\-.]*[a-z0-9])?\Z")
@@ -80,16 +87,23 @@ def as_map(value: Any, name: str) -> dict[str, Any]:
 
 
 def parse_create(
-    inference_id: str, url_task: str, body: dict[str, Any], *, version: str = "9.5.0"
+    inference_id: str,
+    url_task: str,
+    body: dict[str, Any],
+    *,
+    version: str = "9.5.0",
+    offers: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Parsed:
-    """``version`` is the emulated release: what it lacks is unknown, as in that release."""
+    """``version`` is the emulated release: what it lacks is unknown, as in that release.
+    ``offers``: services and fields the table lacks that this cluster offers (offers.py)."""
+    offers = offers or {}
     check_inference_id(inference_id)
     request = copy.deepcopy(body)
     task_type = resolve_task_type(url_task, request.pop("task_type", None))
     service = request.pop("service", None)
     if service is None:
         raise status_exception("Inference endpoint configuration is missing the [service] setting")
-    if not isinstance(service, str) or service not in SERVICES:
+    if not isinstance(service, str) or not known_service(service, offers):
         raise status_exception(f"Unknown service [{service}]")
     if not service_exists(service, version):
         raise status_exception(f"Unknown service [{service}]")
@@ -101,9 +115,11 @@ def parse_create(
     chunking = None
     if task_type in CHUNKED_TASKS:
         chunking = parse_chunking(request.pop("chunking_settings", None))
-    if task_type not in task_types_of(service) or not task_exists(service, task_type, version):
+    if task_type not in task_types_with(service, offers) or not task_exists(
+        service, task_type, version
+    ):
         raise status_exception(f"The [{service}] service does not support task type [{task_type}]")
-    service_facts = facts_at(facts(service, task_type), version)
+    service_facts = facts_at(offered_facts(service, task_type, offers), version)
 
     errors: list[str] = []
     settings = take_fields(service_map, service_facts.settings, SERVICE_SCOPE, errors)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import resource
-import shutil
 import signal
 import subprocess
 import sys
@@ -219,9 +218,11 @@ def warm_bytecode(env: dict[str, str]) -> None:
 
 
 def entry_point() -> list[str]:
-    """The installed ``reconciler`` script next to this interpreter (no shell shim), else ``-m``."""
+    """The installed ``reconciler`` script next to this interpreter, else ``python -m reconciler``
+    (which imports the checkout the caller's PYTHONPATH names). Not a ``reconciler`` found on
+    PATH: that may be a shell shim that sets its own PYTHONPATH and so runs another checkout
+    than the one measured (``--before`` would then measure the same code twice)."""
     script = Path(sys.executable).with_name("reconciler")
     if script.exists():
         return [str(script)]
-    found = shutil.which("reconciler")
-    return [found] if found else [sys.executable, "-m", "reconciler"]
+    return [sys.executable, "-m", "reconciler"]

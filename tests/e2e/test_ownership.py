@@ -320,13 +320,19 @@ def test_undeclared_server_defaults_are_never_a_change(
 ) -> None:
     team = tmp_path / "team"
     write_spec(team, azure())
+    # made by hand with a rate limit the catalog does not expect (Azure's 1140 in the
+    # specification's response example): a value nobody declared here is never a change ...
+    body = {k: v for k, v in azure().items() if k not in ("inference_id", "task_type")}
+    body["service_settings"] = {
+        **body["service_settings"],
+        "api_key": "hand-made-key-value",
+        "rate_limit": {"requests_per_minute": 1140},
+    }
+    httpx.put(f"{cluster.url}/_inference/text_embedding/azure-embed", json=body).raise_for_status()
+    plan = cli(cluster, "plan", str(team), "--detailed-exitcode")
+    assert "will be" not in plan.stdout, plan.output  # adopted as it is: nothing to send
     ok(cluster, "apply", str(team), "--auto-approve")
-    # the server's rate limit differs from what the catalog expects, and chunking is gone:
-    # values nobody wrote (Azure's 1140 in the specification's response example, a pre-8.16 endpoint)
-    httpx.put(
-        f"{cluster.url}/_inference/text_embedding/azure-embed/_update",
-        json={"service_settings": {"rate_limit": {"requests_per_minute": 1140}}},
-    ).raise_for_status()
+    # ... and once applied, the cluster's own value is the baseline, not the catalog's guess
     plan = ok(cluster, "plan", str(team), "--detailed-exitcode")
     assert "No changes" in plan.stdout
 

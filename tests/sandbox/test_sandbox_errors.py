@@ -636,6 +636,51 @@ def test_services_listing_follows_the_version_and_the_unlisted_knob(sandbox_fact
         assert "rerank" in services["hugging_face"]["task_types"]
 
 
+def test_an_offered_service_is_listed_created_hidden_updated_and_deleted(
+    sandbox_factory: Any,
+) -> None:
+    """The "offered services" knob (docs/sandbox.md): mixedbread, which the sandbox's own table
+    lacks, behaves like a service of its own, as Elasticsearch 9.5 would serve it."""
+    server = sandbox_factory(version="9.5.0")
+    with client(server) as es:
+        assert "mixedbread" not in {s["service"] for s in es.get("/_inference/_services").json()}
+        bad = es.put("/_sandbox/offered_services", json={"services": ["nope"]})
+        assert bad.status_code == 400 and "no built-in offer 'nope'" in bad.text
+        assert es.put("/_sandbox/offered_services", json={"services": ["mixedbread"]}).is_success
+        (listed,) = [
+            s for s in es.get("/_inference/_services/rerank").json() if s["service"] == "mixedbread"
+        ]
+        assert listed["configurations"]["api_key"]["sensitive"] is True
+        assert "task_settings" not in listed  # the sandbox's own addition is not listed
+        body = {"service": "mixedbread", "service_settings": {"model_id": "m1"}}
+        missing = es.put("/_inference/rerank/mb", json=body)
+        assert_es_error(
+            missing,
+            400,
+            "validation_exception",
+            "Validation Failed: 1: [secret_settings] does not contain the required setting [api_key];",
+        )
+        body["service_settings"]["api_key"] = "mb-sandbox-secret"
+        body["task_settings"] = {"top_n": 2}
+        created = es.put("/_inference/rerank/mb", json=body).json()
+        assert created["service_settings"] == {
+            "model_id": "m1",
+            "rate_limit": {"requests_per_minute": 3000},
+        }
+        fixed = es.put(
+            "/_inference/rerank/mb/_update", json={"service_settings": {"model_id": "m2"}}
+        )
+        reason = (
+            "Configuration contains settings [{model_id=m2}] unknown to the [mixedbread] service"
+        )
+        assert_es_error(fixed, 400, "status_exception", reason)
+        rotated = es.put(
+            "/_inference/rerank/mb/_update", json={"service_settings": {"api_key": "k2"}}
+        )
+        assert rotated.is_success and "api_key" not in rotated.text
+        assert es.delete("/_inference/rerank/mb").is_success
+
+
 @pytest.mark.parametrize(
     ("version", "newer", "reason"),
     [

@@ -25,6 +25,7 @@ PURE = [
     "identity.py",
     "versions.py",
     "doctor.py",
+    "described.py",
     "settings.py",  # configuration describes a connection; only the session opens one
     "connection.py",
     "variables.py",

@@ -73,8 +73,7 @@ def test_a_converted_example_validates_exactly_when_the_example_does(
     result = validate_directory(out)
     if example.name in INVALID:
         expected = INVALID[example.name][1]
-        assert any(expected in str(d) for d in result.diagnostics), [
-            str(d) for d in result.diagnostics
-        ]
+        found = result.diagnostics + result.warnings  # a warning: the cluster decides at plan
+        assert any(expected in str(d) for d in found), [str(d) for d in found]
     else:
         assert result.ok, [str(d) for d in result.diagnostics]

@@ -91,9 +91,10 @@ def test_an_invalid_request_example_is_refused_for_its_reason(name: str) -> None
         assert example.body is None
         return
     result = validated(example)
-    assert not result.ok and any(expected in d.message for d in result.diagnostics), [
-        d.message for d in result.diagnostics
-    ]
+    # a task type the catalog does not give the service is a warning (the cluster decides at plan)
+    found = result.diagnostics + result.warnings
+    assert not result.ok or result.warnings, [d.message for d in found]
+    assert any(expected in d.message for d in found), [d.message for d in found]
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import pytest
 
 from reconciler.validate import validate_directory
 from tests.e2e.helpers import run_cli
-from tests.specs import AZURE, INVALID, SHIFT, VALID
+from tests.specs import AZURE, DEFERRED, INVALID, SHIFT, VALID
 
 
 def run_validate(tmp_path: Path, text: str) -> tuple[int, str]:
@@ -34,6 +34,30 @@ def test_invalid_specs_name_file_line_and_problem(
     shown = [str(d) for d in result.diagnostics]
     assert any(f"spec.yaml:{line}:" in s and fragment in s for s in shown), shown
     assert not any("sk-literal-key" in s for s in shown)
+
+
+@pytest.mark.parametrize(("text", "line", "fragment"), DEFERRED)
+def test_what_the_catalog_does_not_know_is_a_warning_offline(
+    tmp_path: Path, text: str, line: int, fragment: str
+) -> None:
+    (tmp_path / "spec.yaml").write_text(text, encoding="utf-8")
+    result = validate_directory(tmp_path)
+    assert result.ok and len(result.specs) == 1, [str(d) for d in result.diagnostics]
+    shown = [str(d) for d in result.warnings]
+    assert any(f"spec.yaml:{line}:" in s and "warning: " + fragment in s for s in shown), shown
+
+
+def test_strict_counts_what_the_catalog_does_not_know_as_an_error(tmp_path: Path) -> None:
+    text, line, fragment = DEFERRED[0]
+    (tmp_path / "spec.yaml").write_text(text, encoding="utf-8")
+    relaxed = run_cli("validate", str(tmp_path), cwd=tmp_path)
+    assert relaxed.code == 0, relaxed.output
+    assert f"spec.yaml:{line}:3: warning: {fragment}" in relaxed.stderr
+    assert "checked against the cluster at plan time" in relaxed.stderr
+    strict = run_cli("validate", "--strict", str(tmp_path), cwd=tmp_path)
+    assert strict.code == 1, strict.output
+    assert f"spec.yaml:{line}:3: {fragment}" in strict.stderr
+    assert "warning:" not in strict.stderr and "Error: 1 problem(s)" in strict.stderr
 
 
 def test_all_problems_are_reported_at_once(tmp_path: Path) -> None:
