@@ -263,9 +263,10 @@ def find_spec_files(root: FsPath) -> list[FsPath]:
     return [FsPath(root, *parts) for parts in _spec_files(root)]
 
 
-def _spec_files(root: FsPath) -> list[tuple[str, ...]]:
+def _spec_files(root: FsPath, links: set[tuple[str, ...]] | None = None) -> list[tuple[str, ...]]:
     """``find_spec_files`` below a folder, as path parts relative to it (no ``Path`` per file,
-    the same order as sorting the paths)."""
+    the same order as sorting the paths); with ``links``, the files among them that are
+    symbolic links are added to it (from the folder's listing: no system call per file)."""
     found: list[tuple[str, ...]] = []
     real_root = _resolved(root)
     top = str(root)
@@ -273,6 +274,9 @@ def _spec_files(root: FsPath) -> list[tuple[str, ...]]:
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         relative = os.path.relpath(folder, top)
         parts = () if relative == "." else tuple(relative.split(os.sep))
+        if links is not None:
+            with os.scandir(folder) as entries:
+                links.update((*parts, e.name) for e in entries if e.is_symlink())
         for (
             name
         ) in dirnames:  # os.walk does not enter a linked folder; one leaving root is reported
@@ -492,12 +496,13 @@ def load_directory(root: FsPath) -> tuple[list[Document], list[Diagnostic]]:
     files: list[tuple[str, tuple[str, ...] | None]]
     if root.is_dir():
         display = _Displayer(root)
-        files = [(os.path.join(root, *parts), parts) for parts in _spec_files(root)]
+        links: set[tuple[str, ...]] = set()
+        files = [(os.path.join(root, *parts), parts) for parts in _spec_files(root, links)]
     else:
-        files = [(str(root), None)]
+        links, files = set(), [(str(root), None)]
     base = root if root.is_dir() else root.parent
     for path, parts in files:  # plain strings: a Path per file costs more than reading it
-        if parts is None or os.path.islink(path):
+        if parts is None or parts in links:
             file = display_path(FsPath(path))
             text, problem = read_text(FsPath(path), root=base, file=file)
         else:
