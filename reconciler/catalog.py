@@ -89,6 +89,11 @@ class EndpointFacts:
     create_timeout: float | None = None  # seconds a create may wait by default (None: the server's)
     open: bool = False  # described by the cluster only: an undeclared setting is the server's
     _service: ServiceFacts | None = field(default=None, compare=False, repr=False)
+    # ``baseline_fields`` per set of declared fields (specs alike share one set): asked per
+    # endpoint; not an argument, so a copy made with ``replace`` starts empty
+    _baseline_fields: dict[frozenset[FieldPath], frozenset[FieldPath]] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     @property
     def update_api(self) -> bool:
@@ -115,6 +120,12 @@ class EndpointFacts:
         """The fields compared with the values the server filled in at the last apply: those it
         fills in (top-level keys; chunking settings as one field) that ``declared`` leaves out,
         minus those it changes by itself."""
+        found = self._baseline_fields.get(declared)
+        if found is None:
+            found = self._baseline_fields[declared] = self._unrecorded_fields(declared)
+        return found
+
+    def _unrecorded_fields(self, declared: frozenset[FieldPath]) -> frozenset[FieldPath]:
         fields: set[FieldPath] = {
             (block, key)
             for block, key in self.server_filled
