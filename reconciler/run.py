@@ -172,9 +172,8 @@ def make_plan(
     snapshot, policy_change = plan_region_policy(
         session, snapshot, policy, prune=prune and snapshot.state.available, requested=asked
     )
-    plan = replace(
+    plan = replace(  # its snapshot fingerprint is taken when it is saved (``saved_plan``)
         plan,
-        snapshot=snapshot.fingerprint_for(plan.scope),
         relists=state.available and _lists(listed) != _lists(state),
         region_policy=policy_change,
     )
@@ -594,10 +593,12 @@ def saved_plan(
     environment: str | None,
     requested: Requested | None = None,
 ) -> SavedPlan:
-    """The plan with everything ``apply --plan`` needs to carry it out later."""
+    """The plan with everything ``apply --plan`` needs to carry it out later: with the
+    fingerprint of the snapshot it was made from (taken here, as only a saved plan needs it)."""
+    plan = planned.plan
     return SavedPlan(
         requested=requested or Requested(),
-        plan=planned.plan,
+        plan=replace(plan, snapshot=planned.snapshot.fingerprint_for(plan.scope)),
         directory=directory,
         environment=environment,
         cluster=session.origin,

@@ -58,14 +58,18 @@ def _plan_command(
             session, specs, prune=prune, requested=requested, policy=loaded.region_policy
         )
         requested = planned.requested
-        saved = saved_plan(
-            session,
-            planned,
-            directory=directory,
-            environment=settings.environment,
-            requested=requested,
+        saved = (
+            saved_plan(
+                session,
+                planned,
+                directory=directory,
+                environment=settings.environment,
+                requested=requested,
+            )
+            if out is not None
+            else None
         )
-    if out is not None:
+    if out is not None and saved is not None:
         from reconciler.planfile import write_plan_file
 
         write_plan_file(out, saved, rendered=to_document(planned.plan))

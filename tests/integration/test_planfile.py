@@ -81,10 +81,12 @@ def test_a_saved_plan_loads_back_into_the_same_plan(tmp_path: Path, connect: Any
     with connect() as session:
         specs = write_specs(tmp_path / "specs", RERANK, EMBED)
         planned = make_plan(session, specs, prune=False)
+        again = saved_plan(session, planned, directory=tmp_path / "specs", environment=None)
     loaded = read_plan_file(path)
-    # requests, steps, expected states: every typed field (a reference's file, written relative
-    # to the plan file, comes back relative to the working directory: the same file)
-    assert absolute_files(loaded.plan) == absolute_files(planned.plan)
+    # requests, steps, expected states, the snapshot's fingerprint: every typed field (a
+    # reference's file, written relative to the plan file, comes back relative to the working
+    # directory: the same file)
+    assert absolute_files(loaded.plan) == absolute_files(again.plan)
     assert all(i.startswith(".") for i in loaded.plan.snapshot.endpoints)  # preconfigured only
 
 
