@@ -107,7 +107,9 @@ def catalog_gaps(body: Any, catalog: Catalog) -> tuple[FieldPath, ...]:
     ``("task_type",)`` (a task type of a known service), else each ``("service_settings", key)``
     of a known service (task settings are not described by the cluster: an unknown one stays
     the schema's error). () for a body the catalog knows (or not a mapping)."""
-    if not isinstance(body, Mapping) or not isinstance(body.get("service"), str):
+    if not (type(body) is dict or isinstance(body, Mapping)) or not isinstance(
+        body.get("service"), str
+    ):
         return ()
     facts = catalog.service(body["service"])
     if facts is None:
@@ -118,7 +120,7 @@ def catalog_gaps(body: Any, catalog: Catalog) -> tuple[FieldPath, ...]:
     settings = body.get("service_settings")  # `_services` describes no task settings
     return tuple(
         ("service_settings", key)
-        for key in (settings if isinstance(settings, Mapping) else ())
+        for key in (settings if type(settings) is dict or isinstance(settings, Mapping) else ())
         if str(key) not in facts.raw.get("service_settings", {})
         and f"service_settings.{key}" not in facts.raw.get("response_only", {})
     )

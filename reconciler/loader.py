@@ -30,7 +30,29 @@ MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_NODES = 100_000  # bounds alias expansion ("billion laughs") and huge documents
 MAX_DEPTH = 64
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_Base):  # type: ignore[misc,valid-type]  # yaml.CSafeLoader is typed Any
+    """PyYAML's safe loader, its scalars' tags remembered: the composer asks for the tag of
+    every scalar (keys included), and most are the same few words in every file."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is not yaml.ScalarNode:
+            return super().resolve(kind, value, implicit)
+        if not implicit[0]:  # quoted (or a tag-less non-plain scalar): a string
+            return _STR
+        tag = _TAGS.get(value)
+        if tag is None:
+            # without path resolvers (none are added) a plain scalar's tag depends on its text
+            tag = super().resolve(kind, value, implicit)
+            if len(_TAGS) < _TAGS_KEPT and len(value) <= 64:
+                _TAGS[value] = tag
+        return tag
+
+
+_TAGS: dict[str, str] = {}  # a plain scalar's text -> its tag (a bounded few)
+_TAGS_KEPT = 4096
 # scalar tags whose constructor is a plain function of the node: called directly, without
 # construct_object's bookkeeping (which is for collections and recursion)
 _PLAIN_SCALARS = {
@@ -344,14 +366,17 @@ def _read_file(path: str, *, file: str) -> tuple[str | None, Diagnostic | None]:
     def problem(message: str) -> tuple[None, Diagnostic]:
         return None, Diagnostic(file=file, line=1, col=1, message=message)
 
-    try:
-        with open(path, "rb", buffering=0) as stream:
+    try:  # a file descriptor, no file object: this is done for every spec file
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        try:
             # asked for MAX_FILE_BYTES at once, read() allocates that much for every file (an
             # mmap, page faults, a shrink): the size the file says it has, then the rest if any
-            size = min(os.fstat(stream.fileno()).st_size, MAX_FILE_BYTES)
-            raw = stream.read(size + 1) or b""
+            size = min(os.fstat(descriptor).st_size, MAX_FILE_BYTES)
+            raw = os.read(descriptor, size + 1)
             if len(raw) > size:  # larger than it said (or a special file): up to the limit
-                raw += stream.read(MAX_FILE_BYTES + 1 - len(raw)) or b""
+                raw += os.read(descriptor, MAX_FILE_BYTES + 1 - len(raw))
+        finally:
+            os.close(descriptor)
     except IsADirectoryError:
         return problem("a folder where a file was expected")
     except OSError as error:

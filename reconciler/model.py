@@ -60,8 +60,9 @@ SETTINGS_BLOCKS = ("service_settings", "task_settings", "chunking_settings")
 def _block(body: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     """``body[name]`` when it is a mapping, else an empty one."""
     value = body.get(name)
-    # a plain dict first: isinstance against an ABC is slow, and this is asked per field
-    if type(value) is dict or isinstance(value, Mapping):
+    # a plain dict first, and no block at all: isinstance against an ABC is slow, and this is
+    # asked per field
+    if type(value) is dict or (value is not None and isinstance(value, Mapping)):
         return value
     return {}
 

@@ -30,7 +30,11 @@ AUDIT_FIELDS = ("created_at", "created_by", "updated_at", "updated_by")
 
 def is_policy_document(body: Any) -> bool:
     """A document that declares the region policy rather than an endpoint."""
-    return isinstance(body, Mapping) and KEY in body and "inference_id" not in body
+    return (
+        (type(body) is dict or isinstance(body, Mapping))
+        and KEY in body
+        and "inference_id" not in body
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

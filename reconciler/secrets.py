@@ -36,9 +36,11 @@ def secret_paths(spec: EndpointSpec, secret_fields: tuple[str, ...]) -> list[Fie
     paths: list[FieldPath] = []
     for name in secret_fields:
         value = settings.get(name)
-        if isinstance(value, Mapping):
+        if value is None:
+            continue
+        if type(value) is not str and isinstance(value, Mapping):  # (a string: no ABC check)
             paths.extend(("service_settings", name, key) for key in sorted(value))
-        elif value is not None:
+        else:
             paths.append(("service_settings", name))
     return paths
 
@@ -46,7 +48,7 @@ def secret_paths(spec: EndpointSpec, secret_fields: tuple[str, ...]) -> list[Fie
 def get_path(document: Mapping[str, Any], path: FieldPath) -> Any:
     node: Any = document
     for part in path:
-        if not isinstance(node, Mapping) or part not in node:
+        if not (type(node) is dict or isinstance(node, Mapping)) or part not in node:
             return None
         node = node[part]
     return node

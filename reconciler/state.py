@@ -165,13 +165,16 @@ def _entry(
     baselines: list[Baseline | None],
 ) -> Managed:
     declared = None
-    if isinstance(document.get("declared"), list):
-        names = tuple(str(name) for name in document["declared"])
-        declared = alike.setdefault(names, names)
+    listed = document.get("declared")
+    if type(listed) is list:
+        names = tuple(map(str, listed))
+        declared = alike.get(names)  # one tuple for the entries that declare alike
+        if declared is None:
+            declared = alike[names] = names
     number = document.get("baseline")
     return Managed(
         baseline=baselines[number]
-        if isinstance(number, int) and not isinstance(number, bool) and 0 <= number < len(baselines)
+        if type(number) is int and 0 <= number < len(baselines)  # (not a bool)
         else None,
         task_type=sys.intern(str(document.get("task_type", ""))),
         service=sys.intern(str(document.get("service", ""))),
@@ -219,12 +222,17 @@ def _malformed(source: Any) -> str:
     managed = source.get("managed") or {}
     if not isinstance(managed, Mapping):
         return "'managed' is not an object"
+    salted = isinstance(source.get("salt"), str)
     for inference_id, entry in managed.items():
-        if not isinstance(entry, Mapping) or not isinstance(entry.get("secrets") or {}, Mapping):
+        # JSON objects are dicts: the ABC check only for what is not one
+        if not (type(entry) is dict or isinstance(entry, Mapping)):
             return f"the entry of '{inference_id}' is not an object with a 'secrets' object"
-        if any(not isinstance(v, str) for v in (entry.get("secrets") or {}).values()):
+        secrets = entry.get("secrets") or {}
+        if not (type(secrets) is dict or isinstance(secrets, Mapping)):
+            return f"the entry of '{inference_id}' is not an object with a 'secrets' object"
+        if any(not isinstance(v, str) for v in secrets.values()):
             return f"a secret fingerprint of '{inference_id}' is not a string"
-        if entry.get("secrets") and not isinstance(source.get("salt"), str):
+        if secrets and not salted:
             return "fingerprints without a salt"
     return ""
 

@@ -154,7 +154,7 @@ def _collect(value: Any, path: FieldPath, found: list[tuple[FieldPath, str]]) ->
     if isinstance(value, str):
         if "${" in value:
             found.append((path, value))
-    elif isinstance(value, Mapping):
+    elif type(value) is dict or (type(value) is not list and isinstance(value, Mapping)):
         for key, item in value.items():
             if not isinstance(item, (int, float, bool)) and item is not None:
                 _collect(item, path + (key,), found)
