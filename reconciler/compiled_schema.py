@@ -155,6 +155,8 @@ class Compiler:
             cell = self.by_uri[uri] = []
             document, _, fragment = uri.partition("#")
             cell.append(self.compile(self._resolve(document, fragment), document))
+        if cell:  # compiled: the check itself (only a reference met while compiling its own
+            return cell[0]  # target, a recursive schema, goes through the cell)
         return lambda instance: cell[0](instance)
 
     def _resolve(self, document: str, fragment: str) -> Any:
@@ -278,10 +280,8 @@ class Compiler:
         return enum
 
     def _required(self, value: list[str], schema: dict[str, Any], base: str) -> Check:
-        names = tuple(value)
-        return lambda instance: (
-            not isinstance(instance, dict) or all(name in instance for name in names)
-        )
+        names = frozenset(value)  # every name among the keys: one set comparison
+        return lambda instance: not isinstance(instance, dict) or instance.keys() >= names
 
     def _dependentRequired(
         self, value: dict[str, list[str]], schema: dict[str, Any], base: str

@@ -334,10 +334,12 @@ class _Displayer:
             self.base = str(real_root.relative_to(FsPath.cwd().resolve()))
         except ValueError:
             self.base = str(root)
+        self.prefix = "" if self.base == "." else os.path.join(self.base, "")
 
     def __call__(self, parts: tuple[str, ...]) -> str:
         """How the file at ``parts`` (below the root; not a symbolic link) is shown."""
-        return "/".join(parts) if self.base == "." else os.path.join(self.base, *parts)
+        # = os.path.join(base, *parts) for plain names, without its checks per part
+        return "/".join(parts) if not self.prefix else self.prefix + os.sep.join(parts)
 
 
 def read_text(
@@ -497,7 +499,8 @@ def load_directory(root: FsPath) -> tuple[list[Document], list[Diagnostic]]:
     if root.is_dir():
         display = _Displayer(root)
         links: set[tuple[str, ...]] = set()
-        files = [(os.path.join(root, *parts), parts) for parts in _spec_files(root, links)]
+        top = os.path.join(root, "")  # = os.path.join(root, *parts) for plain names, quicker
+        files = [(top + os.sep.join(parts), parts) for parts in _spec_files(root, links)]
     else:
         links, files = set(), [(str(root), None)]
     base = root if root.is_dir() else root.parent
