@@ -20,7 +20,7 @@ from functools import cached_property
 from typing import Any
 
 from reconciler.model import FieldPath, LiveEndpoint, copied, dotted
-from reconciler.scrub import scrub
+from reconciler.scrub import holds_secret
 
 CHUNKING = "chunking_settings"  # one field, as it is declared
 
@@ -103,8 +103,7 @@ def _name(path: FieldPath) -> str:
 
 
 def _secret(value: Any) -> bool:
-    text = json.dumps(value, sort_keys=True)
-    return scrub(text) != text
+    return holds_secret(json.dumps(value, sort_keys=True))
 
 
 def moved(

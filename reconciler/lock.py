@@ -153,7 +153,7 @@ class LockKeeper:
             return
         expires_at = time.time() + self.ttl
         try:
-            self.store.client.request(
+            renewed = self.store.client.request(
                 "PUT",
                 f"/{self.store.index}/_doc/{self.store.lock_id}",
                 params={
@@ -166,6 +166,7 @@ class LockKeeper:
         except (Conflict, NotFound):
             self._lost("it changed under us (removed or taken over)")
             return
+        self.store.lock_written(renewed.body)
         self._expires_at = expires_at
         self.renewals += 1
 

@@ -47,11 +47,15 @@ _forms: set[_Form] = set()
 _fragments: set[str] = set()  # lower-cased FRAGMENT-long pieces of secrets without spaces
 _ordered: tuple[_Form, ...] = ()
 _remembered: set[str] = set()  # the values whose forms are above
+_clean: set[str] = set()  # texts ``holds_secret`` found free of every secret remembered so far
+_generation = (
+    0  # counts changes to the secrets remembered (a clean text found meanwhile is not kept)
+)
 
 
 def remember(value: str) -> None:
     """Mark ``value`` as a secret of this process: ``scrub`` masks it, in every form, from now on."""
-    global _ordered
+    global _ordered, _generation
     if not isinstance(value, str) or len(value) < MIN_SCRUBBED or value in _remembered:
         return  # a value seen before is already masked: resolving it again costs nothing
     forms = _forms_of(value, alone=False)
@@ -64,17 +68,21 @@ def remember(value: str) -> None:
         _forms.update(forms)
         _fragments.update(fragments)
         _ordered = tuple(sorted(_forms, key=lambda form: -len(form.text)))
+        _clean.clear()  # a text free of the secrets known before may hold this one
+        _generation += 1
         _remembered.add(value)  # after its forms: a value seen here is already masked
 
 
 def forget() -> None:
     """Forget every remembered secret: for a runner that starts several runs in one process
     (the test suite's in-process CLI), so that each starts as a new process would."""
-    global _ordered
+    global _ordered, _generation
     with _lock:
         _forms.clear()
         _fragments.clear()
         _remembered.clear()
+        _clean.clear()
+        _generation += 1
         _ordered = ()
 
 
@@ -103,6 +111,25 @@ def scrub(text: str) -> str:
             if folded[i : i + FRAGMENT] in fragments
         ]
     return _masked(text, spans)
+
+
+def holds_secret(text: str) -> bool:
+    """Whether ``scrub`` would mask anything in ``text``. A text found clean is remembered until
+    the next secret is: the values a server fills in repeat across endpoints (apply checks each
+    one it records), and each ``scrub`` walks every form of every secret."""
+    with _lock:
+        if text in _clean:
+            return False
+        known = _generation
+    if scrub(text) != text:
+        return True
+    with _lock:  # unless a secret was remembered (or all forgotten) meanwhile
+        if _generation == known and len(_clean) < CLEAN_KEPT:
+            _clean.add(text)
+    return False
+
+
+CLEAN_KEPT = 10_000  # texts ``holds_secret`` remembers as clean, at most
 
 
 class ScrubbingFilter(logging.Filter):

@@ -266,6 +266,8 @@ class StateStore:
         self.doc_id = doc_id
         self.invocation = invocation  # DIR [--env NAME]: what `reconciler unlock` needs to find us
         self._token: str | None = None  # of the lock this store took, if any
+        # (_seq_no, _primary_term) of its last write of that lock, when the answer told them
+        self._lock_version: tuple[int, int] | None = None
         self._index_ready = False  # known to exist: no need to ask for it again
         self.lock_left = ""  # why the lock this store took is still there after the run
 
@@ -413,14 +415,16 @@ class StateStore:
             "token": token,
         }
         self._ensure_index()
+        self._lock_version = None
         try:
-            self.client.request(
+            created = self.client.request(
                 "PUT",
                 f"/{self.index}/_create/{self.lock_id}",
                 params={"refresh": "true"},
                 json=document,
             )
             self._token = token
+            self.lock_written(created.body)
             return ""
         except Conflict:
             pass
@@ -468,11 +472,37 @@ class StateStore:
         self._token = token
         return f"took over an expired lock held by {lock.get('holder', 'unknown')}" if lock else ""
 
+    def lock_written(self, answer: Any) -> None:
+        """Note the ``_seq_no``/``_primary_term`` of the answer to a write of our lock (its
+        create, or a renewal): release deletes on them without reading the lock first."""
+        body = answer if isinstance(answer, Mapping) else {}
+        seq_no, term = body.get("_seq_no"), body.get("_primary_term")
+        self._lock_version = (
+            (seq_no, term) if isinstance(seq_no, int) and isinstance(term, int) else None
+        )
+
     def release_lock(self) -> bool:
         """Remove the lock this store took (never one another apply took over since), or, for
-        ``reconciler unlock`` (a store that took none), whatever lock there is."""
+        ``reconciler unlock`` (a store that took none), whatever lock there is. Our own lock is
+        deleted on the version our last write of it left (one request); if that is not the
+        current one, or not known, the lock is read first and removed only if it holds our
+        token."""
         params: dict[str, Any] = {"refresh": "true"}
         token, self._token = self._token, None
+        version, self._lock_version = self._lock_version, None
+        path = f"/{self.index}/_doc/{self.lock_id}"
+        if token is not None and version is not None:
+            try:
+                self.client.request(
+                    "DELETE",
+                    path,
+                    params={**params, "if_seq_no": version[0], "if_primary_term": version[1]},
+                )
+                return True
+            except NotFound:
+                return False
+            except Conflict:
+                pass  # written since (a renewal whose answer was lost?): read it
         try:
             if token is not None:
                 current = (

@@ -213,3 +213,9 @@ def test_one_change_among_a_thousand_reads_each_thing_at_most_twice(
     assert inference == [("PUT", "/_inference/rerank/r0500/_update")]
     state_writes = [w for w in writes if not w[1].startswith("/_inference")]
     assert len(state_writes) == 2  # the intent, then the outcome
+    # the lock is released last, deleted on the version its create left: not read first
+    lock = [r for r in cluster.requests if r["path"].endswith(".lock")]
+    assert [r["method"] for r in lock] == ["PUT", "DELETE"]
+    assert cluster.requests[-1] == lock[-1] and lock[-1]["status"] == 200
+    assert {"if_seq_no", "if_primary_term"} <= set(lock[-1]["query"])
+    assert httpx.get(cluster.url + lock[-1]["path"]).status_code == 404

@@ -47,6 +47,18 @@ def test_the_lock_is_exclusive_and_released_only_by_its_holder(server: SandboxSe
     assert other.acquire_lock(holder="ci job 2") == ""
 
 
+def test_a_lock_written_again_since_its_create_is_still_released(server: SandboxServer) -> None:
+    """Release deletes on the version of our last write of the lock; a renewal whose answer it
+    did not see moved it on: the lock is read, found ours, and removed all the same."""
+    holder = store(server)
+    holder.acquire_lock(holder="ci job")
+    path = f"/{holder.index}/_doc/{holder.lock_id}"
+    held = holder.client.request("GET", path).body
+    holder.client.request("PUT", path, json=held["_source"])  # renewed behind its back
+    assert holder.release_lock() is True
+    assert holder.client.request("GET", path, ok=(404,)).status == 404
+
+
 def test_an_expired_lock_is_taken_over_with_a_note(server: SandboxServer) -> None:
     store(server).acquire_lock(holder="dead job", ttl=-1)
     note = store(server).acquire_lock(holder="new job")

@@ -14,7 +14,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from reconciler.scrub import SENSITIVE, ScrubbingFilter, forget, remember, scrub
+from reconciler.scrub import SENSITIVE, ScrubbingFilter, forget, holds_secret, remember, scrub
 
 KEY = 'sk-"unit"-back\\slash/plus+HARDEN-0e4d'
 PLAIN = "pk-UnitPlainHARDEN7c2a9f"  # a key as most are: letters, digits, a dash
@@ -102,6 +102,17 @@ def test_ordinary_words_stay() -> None:
     few letters with a secret are not masked."""
     text = 'status_exception: { "type": "json", "unit": 7 } at sk-other and 0e4d'
     assert scrub(text) == text
+
+
+def test_a_text_found_clean_holds_a_secret_remembered_later() -> None:
+    """``holds_secret`` keeps the texts it found clean (apply checks the same server-filled
+    values for every endpoint); a secret remembered afterwards is still found in them."""
+    text = '{"model_id": "LaterUnitKey-HARDEN-91f0"}'
+    assert not holds_secret(text)
+    assert not holds_secret(text)
+    remember("LaterUnitKey-HARDEN-91f0")
+    assert holds_secret(text)
+    assert holds_secret(f"[{PLAIN}]")
 
 
 def test_log_records_are_scrubbed() -> None:
