@@ -278,7 +278,7 @@ def test_unlock_with_the_lock_id_stops_the_running_apply_from_writing(tmp_path: 
 
 @pytest.mark.subprocess
 def test_a_long_apply_keeps_its_lock_alive(tmp_path: Path) -> None:
-    ids = declare(tmp_path / "specs", count=48)  # 6 rounds of slow creates: about 7 s
+    ids = declare(tmp_path / "specs", count=12)  # 6 rounds of 2 slow creates: about 7 s
     with SandboxServer(port=0) as cluster:
         cluster.add_fault(SLOW_CREATES)
         first = start_apply(tmp_path / "specs", cluster.url, SHORT_TTL)
