@@ -14,7 +14,7 @@ Does not talk to a cluster.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path as FsPath
 
@@ -76,9 +76,12 @@ def validate_directory(
     documents, notes = current_layouts(documents)
     if variables is not None:
         documents, problems = substitute_variables(documents, variables, strings)
-        result = validate_documents(documents, diagnostics + problems)
-    else:
-        result = _every_environment(root, documents, diagnostics, strings)
+        check = _checked_ahead(documents)
+        result = validate_documents(documents, diagnostics + problems, check=check)
+    else:  # the documents as written: those no variable touches are the same in every environment
+        result = _every_environment(
+            root, documents, diagnostics, strings, _checked_ahead(documents)
+        )
     return replace(result, notes=tuple(sort_diagnostics(notes)), skipped=tuple(skipped))
 
 
@@ -130,20 +133,51 @@ def current_layouts(documents: list[Document]) -> tuple[list[Document], list[Dia
     return result, notes
 
 
+def _checked_ahead(documents: list[Document]) -> Callable[[Document], list[Diagnostic]]:
+    """``_check_one`` with its answers remembered (a document no variable touched is checked
+    once, whatever the number of environments); where there are many ``documents`` their
+    answers are worked out at once by several processes (``forked``). Each process stops after
+    ``MAX_PROBLEMS`` problems in its share: ``validate_documents`` stops there too, so a huge
+    broken directory still fails fast; a document left unchecked is checked when asked."""
+    from reconciler.catalog import load_catalog
+    from reconciler.forked import in_order, workers_for
+
+    def check_share(share: Sequence[Document]) -> list[list[Diagnostic] | None]:
+        answers: list[list[Diagnostic] | None] = []
+        found = 0
+        for document in share:
+            answer = _check_one(document) if found < MAX_PROBLEMS else None
+            found += sum(not d.warning for d in answer or ())
+            answers.append(answer)
+        return answers
+
+    ahead: dict[int, tuple[Document, list[Diagnostic] | None]] = {}
+    if workers_for(len(documents)) > 1:
+        load_catalog()  # read once, before the processes part, not once in each
+        answers = in_order(check_share, documents)
+        ahead.update((id(d), (d, a)) for d, a in zip(documents, answers, strict=True))
+
+    def check(document: Document) -> list[Diagnostic]:
+        known, answer = ahead.get(id(document), (None, None))
+        if known is not document or answer is None:
+            answer = _check_one(document)
+            ahead[id(document)] = (document, answer)
+        return answer
+
+    return check
+
+
 def _every_environment(
-    root: FsPath, documents: list[Document], diagnostics: list[Diagnostic], strings: Strings
+    root: FsPath,
+    documents: list[Document],
+    diagnostics: list[Diagnostic],
+    strings: Strings,
+    check: Callable[[Document], list[Diagnostic]],
 ) -> Validation:
     from reconciler.settings import read_settings_file
 
     settings = read_settings_file(root)
     names: list[str | None] = [str(name) for name in settings.environments] or [None]
-    checked: dict[int, list[Diagnostic]] = {}  # a document no variable touched is checked once
-
-    def check(document: Document) -> list[Diagnostic]:
-        if id(document) not in checked:
-            checked[id(document)] = _check_one(document)
-        return checked[id(document)]
-
     first: Validation | None = None
     problems = list(diagnostics) + list(settings.diagnostics)
     warnings: list[Diagnostic] = []
