@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import Any
@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from reconciler.diagnostics import Diagnostic
+from reconciler.forked import in_order
 from reconciler.model import FieldPath, Source
 
 SETTINGS_FILE = "reconciler.yaml"
@@ -490,7 +491,8 @@ def _compose_all(text: str) -> Iterator[yaml.Node | None]:
 
 
 def load_directory(root: FsPath) -> tuple[list[Document], list[Diagnostic]]:
-    """All documents of a desired-state directory; a file without any document is reported."""
+    """All documents of a desired-state directory; a file without any document is reported.
+    Many files are read by several processes at once (``forked``), with the same result."""
     documents: list[Document] = []
     diagnostics: list[Diagnostic] = []
     if not root.exists():
@@ -504,26 +506,39 @@ def load_directory(root: FsPath) -> tuple[list[Document], list[Diagnostic]]:
     else:
         links, files = set(), [(str(root), None)]
     base = root if root.is_dir() else root.parent
-    for path, parts in files:  # plain strings: a Path per file costs more than reading it
-        if parts is None or parts in links:
-            file = display_path(FsPath(path))
-            text, problem = read_text(FsPath(path), root=base, file=file)
-        else:
-            file = display(parts)
-            text, problem = _read_file(path, file=file)
-        if problem is not None or text is None:
-            diagnostics.append(problem or Diagnostic(file=file, message="cannot read file"))
-            continue
-        found, problems = parse_documents(text, file=file, path=os.path.abspath(path))
-        diagnostics.extend(problems)
-        if not found and not problems:
-            diagnostics.append(
-                Diagnostic(
-                    file=file,
-                    line=1,
-                    col=1,
-                    message="file holds no document (only comments or empty documents)",
-                )
+
+    def load(some: Sequence[tuple[str, tuple[str, ...] | None]]) -> list[_Loaded]:
+        # plain strings: a Path per file costs more than reading it
+        return [
+            _load_file(
+                path,
+                file=display(parts) if parts is not None and parts not in links else None,
+                base=base,
             )
+            for path, parts in some
+        ]
+
+    for found, problems in in_order(load, files):
         documents.extend(found)
+        diagnostics.extend(problems)
     return documents, diagnostics
+
+
+_Loaded = tuple[list[Document], list[Diagnostic]]
+
+
+def _load_file(path: str, *, file: str | None, base: FsPath) -> _Loaded:
+    """One file's documents and problems. ``file``: how it is shown, when it is no symbolic
+    link (None: it may be one, and is checked and shown as such)."""
+    if file is None:
+        file = display_path(FsPath(path))
+        text, problem = read_text(FsPath(path), root=base, file=file)
+    else:
+        text, problem = _read_file(path, file=file)
+    if problem is not None or text is None:
+        return [], [problem or Diagnostic(file=file, message="cannot read file")]
+    found, problems = parse_documents(text, file=file, path=os.path.abspath(path))
+    if not found and not problems:
+        message = "file holds no document (only comments or empty documents)"
+        problems.append(Diagnostic(file=file, line=1, col=1, message=message))
+    return found, problems

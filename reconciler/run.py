@@ -247,6 +247,8 @@ def named_endpoints(
 ) -> Requested:
     """``asked`` with every address (``ID`` or ``TASK_TYPE/ID``) read as an id; an address that
     names nothing declared here and nothing in the cluster is an error, before any write."""
+    if not (asked.replace or asked.adopt or asked.send_secrets) and asked.targets is None:
+        return asked  # nothing named: nothing to look up
     known = known_endpoints(
         ((s.inference_id, s.task_type) for s in specs),
         ((e.inference_id, e.task_type) for e in live),

@@ -9,6 +9,7 @@ are in the modules beside it (``group``, ``planning``, ``applying``, ``admin``,
 
 from __future__ import annotations
 
+import atexit
 import gc
 import os
 import sys
@@ -59,6 +60,11 @@ def _end_process(exited: SystemExit) -> None:
 
 def _main(argv: list[str] | None) -> Any:
     gc.set_threshold(*GC_THRESHOLD)
+    if argv is None:  # this process is the command (not a caller's in-process run)
+        # At exit (when the interpreter ends as usual, see _end_process), whatever is still
+        # alive is frozen: its last collections then skip it (walking it once more frees
+        # nothing; 10,000 specs: ~50 ms of CPU)
+        atexit.register(gc.freeze)
     arguments = list(argv if argv is not None else sys.argv[1:])
     debug = "--debug" in arguments
     if debug:  # `--debug` anywhere on the line, as users type it: it belongs to the group

@@ -22,6 +22,7 @@ PURE = [
     "schema.py",
     "validate.py",
     "loader.py",
+    "forked.py",
     "identity.py",
     "versions.py",
     "doctor.py",
