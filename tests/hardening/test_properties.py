@@ -14,7 +14,6 @@ import copy
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -33,6 +32,7 @@ from reconciler.settings import Settings
 from reconciler.state import Managed, State
 from reconciler.validate import validate_documents
 from tests.hardening.corpus import SECRET_ENV
+from tests.sandbox.helpers import plain
 
 CATALOG = load_catalog()
 IDS = ("e0", "e1", "e2", "e3")
@@ -204,7 +204,7 @@ def put_live(url: str, body: dict[str, Any]) -> None:
         **request["service_settings"],
         "api_key": "live-key-made-by-hand",
     }
-    answer = httpx.put(
+    answer = plain.put(
         f"{url}/_inference/{body['task_type']}/{body['inference_id']}", json=request, timeout=10
     )
     assert answer.status_code == 200, (
