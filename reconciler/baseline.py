@@ -114,7 +114,7 @@ def moved(
     stops showing a key is not drift)."""
     found: dict[FieldPath, Any] = {}
     for path in fields:
-        name = dotted(path)
+        name = _NAMES.get(path) or _NAMES.setdefault(path, dotted(path))
         if name not in baseline.values:
             continue
         if path == (CHUNKING,):
@@ -127,3 +127,4 @@ def moved(
 
 
 _ABSENT = object()
+_NAMES: dict[FieldPath, str] = {}  # dotted names of the fields compared (a few dozen paths)

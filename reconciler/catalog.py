@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path as FsPath
 from typing import Any
@@ -115,6 +115,17 @@ class EndpointFacts:
             self.task_type, settings=settings, version=self.version
         )
         return {(path.partition(".")[0], path.partition(".")[2]): v for path, v in filled.items()}
+
+    @cached_property  # asked per endpoint, twice: once per set of facts
+    def inner_defaults(self) -> tuple[tuple[str, tuple[str, ...], str, Any], ...]:
+        """The defaults the server writes inside a declared object (a dotted server-filled key
+        with a known value): (block, the keys of the object's path, the key, the value)."""
+        found = []
+        for (block, key), value in self.server_filled.items():
+            if "." in key and value != ANY_VALUE:
+                *parents, leaf = key.split(".")
+                found.append((block, tuple(parents), leaf, value))
+        return tuple(found)
 
     def baseline_fields(self, declared: frozenset[FieldPath]) -> frozenset[FieldPath]:
         """The fields compared with the values the server filled in at the last apply: those it

@@ -72,6 +72,14 @@ def current_layout(body: Any, catalog: Catalog, *, rename_service: bool = False)
     return Layout(body=result, changes=tuple(changes))
 
 
+def may_have_old_layout(body: Any, catalog: Catalog) -> bool:
+    """False when ``current_layout`` would find nothing in ``body`` (asked per spec: no copy)."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("service"), str):
+        return False
+    entries = (catalog.raw.get("legacy_layouts") or {}).get(body["service"], ())
+    return any("move" not in entry or _has(body, _split(entry["move"])) for entry in entries)
+
+
 def _move(body: dict[str, Any], source: Where, target: Where, when_both: str) -> list[Change]:
     if not _has(body, source):
         return []

@@ -24,7 +24,7 @@ FieldPath = tuple[str | int, ...]
 
 def dotted(path: FieldPath) -> str:
     """``("service_settings", "api_key")`` -> ``"service_settings.api_key"``."""
-    return ".".join(str(part) for part in path)
+    return ".".join(map(str, path))
 
 
 def copied(value: Any) -> Any:
@@ -65,6 +65,11 @@ def _block(body: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     if type(value) is dict or (value is not None and isinstance(value, Mapping)):
         return value
     return {}
+
+
+def settings_blocks(body: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """``_block`` of each settings block, by name."""
+    return {name: _block(body, name) for name in SETTINGS_BLOCKS}
 
 
 @dataclass(frozen=True, kw_only=True, order=True)

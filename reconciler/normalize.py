@@ -14,7 +14,15 @@ from functools import cache
 from typing import Any
 
 from reconciler.catalog import ANY_VALUE, EndpointFacts
-from reconciler.model import SETTINGS_BLOCKS, EndpointSpec, FieldPath, LiveEndpoint, copied, dotted
+from reconciler.model import (
+    SETTINGS_BLOCKS,
+    EndpointSpec,
+    FieldPath,
+    LiveEndpoint,
+    copied,
+    dotted,
+    settings_blocks,
+)
 
 # What the server returns for a recursive separator_group (docs/elasticsearch-api.md §8).
 SEPARATOR_GROUPS = {
@@ -71,15 +79,17 @@ def desired_view(
     field in ``dropped`` (declared at the last apply, no longer declared): that field goes back
     to the server's default where the catalog knows it, and is absent otherwise.
     """
-    shared = {block: spec.block(block) for block in SETTINGS_BLOCKS}
+    shared = settings_blocks(spec.body)
     view: View = dict(shared)  # type: ignore[arg-type]  # blocks copied when first changed
     for name in facts.secret_fields + facts.hidden_fields:
         if name in view["service_settings"]:
             del _writable(view, shared, "service_settings")[name]
-    for (block, key), value in facts.server_filled.items():
-        if (block, key) in dropped and value != ANY_VALUE and key not in view[block]:
-            _writable(view, shared, block)[key] = copied(value)
-    _strip_inner_defaults(view, shared, facts)
+    if dropped:
+        for (block, key), value in facts.server_filled.items():
+            if (block, key) in dropped and value != ANY_VALUE and key not in view[block]:
+                _writable(view, shared, block)[key] = copied(value)
+    if facts.inner_defaults:
+        _strip_inner_defaults(view, shared, facts)
     _fold_case(view, shared, facts)
     for block, key, shown_as in facts.echoes:  # compared where the server shows it
         if key in view[block]:
@@ -124,7 +134,7 @@ def live_view(
     keeps everything (to show an endpoint as it is). ``facts`` are those of the spec's service
     when it names the same service as the live one (elser -> elasticsearch), else the live one's.
     """
-    shared = {block: live.block(block) for block in SETTINGS_BLOCKS}
+    shared = settings_blocks(live.body)
     view: View = dict(shared)  # type: ignore[arg-type]  # blocks copied when first changed
     if keep is not None:
         for block, key in facts.server_filled:
@@ -135,7 +145,8 @@ def live_view(
                 view[block] = {k: v for k, v in view[block].items() if (block, k) in keep}
         if ("chunking_settings",) not in keep:
             view["chunking_settings"] = {}
-        _strip_inner_defaults(view, shared, facts)
+        if facts.inner_defaults:
+            _strip_inner_defaults(view, shared, facts)
     _fold_case(view, shared, facts)
     if view["chunking_settings"]:
         view["chunking_settings"] = _chunking(view["chunking_settings"], facts)
@@ -163,10 +174,7 @@ def _strip_inner_defaults(
     ``response.json_parser.embedding_type``, float when left out) counts as absent on both sides:
     written with the default value or not written at all is the same endpoint, on the releases
     that echo it and on those that do not."""
-    for (block, key), value in facts.server_filled.items():
-        if "." not in key or value == ANY_VALUE:
-            continue
-        *parents, leaf = key.split(".")
+    for block, parents, leaf, value in facts.inner_defaults:
         node: Any = view.get(block)
         for part in parents:
             node = node.get(part) if isinstance(node, Mapping) else None

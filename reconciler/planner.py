@@ -331,7 +331,7 @@ def _change_for(
             **base,
         )
     paths = changed_paths(desired, current)
-    ours = tuple(p for p in paths if field_of(p) in compared)
+    ours = tuple(p for p in paths if field_of(p) in compared) if paths else ()
     reason, blocking = _blockers(ours + secrets.changed, desired, current, facts)
     if blocking:  # a change the user made in the specs: a replace is what they asked for
         return Change(
@@ -343,9 +343,9 @@ def _change_for(
             requests=replace_requests(),
             **base,
         )
-    drift = tuple(p for p in paths if p not in ours)  # set out of band, declared by nobody
+    drift = tuple(p for p in paths if p not in ours) if paths else ()  # set out of band
     restorable = tuple(p for p in drift if not _blockers((p,), desired, current, facts)[1])
-    held = tuple(p for p in drift if p not in restorable)
+    held = tuple(p for p in drift if p not in restorable) if drift else ()
     if restore:
         restored = frozenset(field_of(p) for p in restorable) & frozenset(restore)
         base["notes"] += _restore_notes(restore, live, restored)
@@ -497,7 +497,7 @@ def masked(
     result = dict(view)  # blocks shared with the view; service_settings copied to be masked
     shown = result["service_settings"] = dict(view.get("service_settings", {}))
     for name in hidden:
-        moved = any(path[:2] == ("service_settings", name) for path in changed)
+        moved = bool(changed) and any(path[:2] == ("service_settings", name) for path in changed)
         shown[name] = SENSITIVE_CHANGED if moved else SENSITIVE
     return result
 
@@ -522,6 +522,8 @@ def _chunking_reset_note(change: Change, context: _Context) -> Change:
 
 
 def _secret_notes(secrets: SecretStatus, inference_id: str) -> tuple[str, ...]:
+    if secrets is UNCHANGED:
+        return ()
     notes = [f"{dotted(path)}: {UNTRACKED}" for path in secrets.untracked]
     notes += [
         f"{dotted(path)}: secret reference not resolvable here; rotation not checked"

@@ -247,15 +247,11 @@ def named_endpoints(
 ) -> Requested:
     """``asked`` with every address (``ID`` or ``TASK_TYPE/ID``) read as an id; an address that
     names nothing declared here and nothing in the cluster is an error, before any write."""
-    given = (asked.replace, asked.adopt, asked.send_secrets - {SEND_UNTRACKED}, asked.targets)
-    # no address given (the usual run): no table of every declared and live endpoint to build
-    known = (
-        known_endpoints(
-            ((s.inference_id, s.task_type) for s in specs),
-            ((e.inference_id, e.task_type) for e in live),
-        )
-        if any(given)
-        else {}
+    if not (asked.replace or asked.adopt or asked.send_secrets) and asked.targets is None:
+        return asked  # nothing named: nothing to look up
+    known = known_endpoints(
+        ((s.inference_id, s.task_type) for s in specs),
+        ((e.inference_id, e.task_type) for e in live),
     )
     known.setdefault(POLICY_ADDRESS, frozenset())  # --target region_policy: the policy alone
     where = "is declared in this directory or exists in the cluster"

@@ -125,9 +125,19 @@ class SecretValues:
     def __init__(self) -> None:
         self._values: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
+        # what ``_reference_key`` found, by (reference, file): asked once per secret per spec
+        self._keys: dict[tuple[str, str], tuple[str, str] | None] = {}
+
+    def _key(self, reference: Any, file: str) -> tuple[str, str] | None:
+        if not isinstance(reference, str):
+            return None
+        asked = (reference, file)
+        if asked not in self._keys:
+            self._keys[asked] = _reference_key(reference, file)
+        return self._keys[asked]
 
     def value(self, reference: Any, *, file: str, line: int, col: int, path: FieldPath) -> str:
-        key = _reference_key(reference, file)
+        key = self._key(reference, file)
         with self._lock:
             known = self._values.get(key) if key else None
         if known is not None:
@@ -140,7 +150,7 @@ class SecretValues:
 
     def of_spec(self, spec: EndpointSpec, path: FieldPath) -> str:
         reference = get_path(spec.body, path)
-        key = _reference_key(reference, spec.source.file)
+        key = self._key(reference, spec.source.file)
         with self._lock:
             known = self._values.get(key) if key else None
         if known is not None:

@@ -18,12 +18,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path as FsPath
 
+from reconciler.catalog import Catalog, load_catalog
+from reconciler.described import catalog_gaps, gap_warnings
 from reconciler.diagnostics import Diagnostic, sort_diagnostics
 from reconciler.loader import Document, load_directory
 from reconciler.model import EndpointSpec
 from reconciler.region_policy import RegionPolicySpec, is_policy_document
 from reconciler.schema import check_document, check_region_policy
 from reconciler.settings import secret_file_roots, settings_root
+from reconciler.uris import uri_problem
 from reconciler.variables import (
     Strings,
     file_references_outside,
@@ -106,13 +109,15 @@ def current_layouts(documents: list[Document]) -> tuple[list[Document], list[Dia
 
     A moved value keeps its file:line: the new path points at the node the user wrote.
     """
-    from reconciler.catalog import load_catalog
-    from reconciler.layouts import current_layout
+    from reconciler.layouts import current_layout, may_have_old_layout
 
     catalog = load_catalog()
     result: list[Document] = []
     notes: list[Diagnostic] = []
     for document in documents:
+        if not may_have_old_layout(document.body, catalog):
+            result.append(document)
+            continue
         layout = current_layout(document.body, catalog)
         if not layout.changes:
             result.append(document)
@@ -216,9 +221,10 @@ def validate_documents(
             )
             break
         checked = (check or _check_one)(document)
-        found = [d for d in checked if not d.warning]
-        warnings.extend(d for d in checked if d.warning)
-        problems.extend(found)
+        found = [d for d in checked if not d.warning] if checked else checked
+        if checked:
+            warnings.extend(d for d in checked if d.warning)
+            problems.extend(found)
         if not found and is_policy_document(document.body):
             policies.append(
                 RegionPolicySpec(policy=document.body["region_policy"], source=document.source)
@@ -265,40 +271,41 @@ def _check_one(document: Document) -> list[Diagnostic]:
         ]
     if is_policy_document(document.body):
         return check_region_policy(document)
-    return _schema_problems(document) + _chunking_overlap(document) + _unparsable_urls(document)
+    catalog = load_catalog()  # (the packaged catalog: validation never sees a cluster)
+    problems = _schema_problems(document, catalog)
+    problems += _chunking_overlap(document)
+    problems += _unparsable_urls(document, catalog)
+    return problems
 
 
-def _schema_problems(document: Document) -> list[Diagnostic]:
+def _schema_problems(document: Document, catalog: Catalog) -> list[Diagnostic]:
     """The schema's problems; where the spec uses a service, task type or service-settings field
     the catalog does not know, a warning for each instead of the problems it causes (the
     cluster's ``_services`` decides at plan time), with the catalog's nearest name."""
-    from reconciler.catalog import load_catalog
-    from reconciler.described import catalog_gaps, gap_warnings
-
-    catalog = load_catalog()
     gaps = catalog_gaps(document.body, catalog)
-    return check_document(document, deferred=gaps) + [
-        replace(document.source.problem(path, message), warning=True)
-        for path, message in gap_warnings(document.body, gaps, catalog)
-    ]
+    problems = check_document(document, deferred=gaps)
+    if gaps:
+        problems += [
+            replace(document.source.problem(path, message), warning=True)
+            for path, message in gap_warnings(document.body, gaps, catalog)
+        ]
+    return problems
 
 
-def _unparsable_urls(document: Document) -> list[Diagnostic]:
+def _unparsable_urls(document: Document, catalog: Catalog) -> list[Diagnostic]:
     """URLs Elasticsearch's parser refuses at PUT (a placeholder such as ``<url>`` left in)."""
-    from reconciler.catalog import load_catalog
-    from reconciler.uris import uri_problem
-
     settings = document.body.get("service_settings")
     if not isinstance(settings, Mapping):
         return []
-    catalog = load_catalog()
+    fields = (catalog.raw.get("uri_fields") or {}).get("fields", ())
+    named = [name for name in fields if isinstance(settings.get(name), str)]
+    if not named:
+        return []
     facts = catalog.service(str(document.body.get("service")))
     problems = []
-    for name in (catalog.raw.get("uri_fields") or {}).get("fields", ()):
-        value = settings.get(name)
-        if not isinstance(value, str) or (
-            facts and facts.field("service_settings", name).get("templates")
-        ):
+    for name in named:
+        value = settings[name]
+        if facts and facts.field("service_settings", name).get("templates"):
             continue
         problem = uri_problem(value)
         if problem:

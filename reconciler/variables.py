@@ -154,13 +154,20 @@ def _collect(value: Any, path: FieldPath, found: list[tuple[FieldPath, str]]) ->
     if isinstance(value, str):
         if "${" in value:
             found.append((path, value))
-    elif type(value) is dict or (type(value) is not list and isinstance(value, Mapping)):
-        for key, item in value.items():
-            if not isinstance(item, (int, float, bool)) and item is not None:
-                _collect(item, path + (key,), found)
+        return
+    items: Iterable[tuple[Any, Any]]
+    if type(value) is dict or (type(value) is not list and isinstance(value, Mapping)):
+        items = value.items()
     elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _collect(item, path + (index,), found)
+        items = enumerate(value)
+    else:
+        return
+    for key, item in items:
+        if type(item) is str:  # most values: looked at here, without a call or a path
+            if "${" in item:
+                found.append((path + (key,), item))
+        elif not isinstance(item, (int, float, bool)) and item is not None:
+            _collect(item, path + (key,), found)
 
 
 def substitute_variables(
@@ -169,7 +176,8 @@ def substitute_variables(
     strings = strings or Strings()
     result, problems = [], []
     for document in documents:
-        if not any("${var:" in text for _, text in strings.of(document.body)):
+        texts = strings.of(document.body)
+        if not texts or not any("${var:" in text for _, text in texts):
             result.append(document)  # nothing to fill: the body as it is
             continue
         missing: list[tuple[FieldPath, str]] = []

@@ -56,15 +56,9 @@ def too_new(
             listed = offered.get(spec.service, offered.get(facts.canonical_name))
             if listed is None or spec.task_type not in listed:
                 continue  # refused by the listing (blocked_specs), not by a date
-            problems.extend(
-                _spec_problems(
-                    spec, _Dates(facts, spec.task_type, catalog, version, True), cluster_version
-                )
-            )
-            continue
         dates = dated.get((spec.service, spec.task_type))
         if dates is None:
-            dates = _Dates(facts, spec.task_type, catalog, version)
+            dates = _Dates(facts, spec.task_type, catalog, version, offered is not None)
             dated[(spec.service, spec.task_type)] = dates
         problems.extend(_spec_problems(spec, dates, cluster_version))
     return problems

@@ -117,3 +117,63 @@ def test_examples_validate() -> None:
         result = validate_directory(directory)
         assert result.ok, (directory, [str(d) for d in result.diagnostics])
         assert result.specs, directory
+
+
+MANY_PROBLEMS = """\
+inference_id: many-problems
+task_type: text_embedding
+service: hugging_face
+service_settings:
+  api_key: ${env:HF_KEY}
+  url: <url>
+  model_id: ${env:NOT_A_SECRET}
+  not_in_the_catalog: 1
+task_settings:
+  unknown_task_setting: 2
+chunking_settings:
+  strategy: word
+  max_chunk_size: 100
+  overlap: 80
+---
+inference_id: old-layout
+task_type: text_embedding
+service: openai
+service_settings:
+  api_key: ${env:OPENAI_KEY}
+  url: https://example.com/v1/<path>
+task_settings:
+  model: text-embedding-3-small
+"""
+
+
+def test_every_check_of_a_document_reports_at_its_own_line(tmp_path: Path) -> None:
+    """The per-document checks share their look-ups (one pass per document): each still reports
+    every problem it finds, at the line of the node it is about."""
+    (tmp_path / "spec.yaml").write_text(MANY_PROBLEMS, encoding="utf-8")
+    result = validate_directory(tmp_path)
+
+    def shown(found: tuple[object, ...]) -> list[str]:
+        return [str(d).split("spec.yaml:", 1)[1] for d in found]
+
+    url = "Elasticsearch cannot parse this URL ('<' at index {}"
+    unknown = "unknown field '{}' (service hugging_face, task type text_embedding)"
+    assert shown(result.diagnostics) == [
+        f"6:3: service_settings.url: {url.format(0)} is not allowed in a URL); a placeholder "
+        "from an example left in?",
+        "7:3: service_settings.model_id: ${env:...} may stand only as the whole value of a secret "
+        "field (service_settings.api_key); write ${var:NAME} here",
+        f"7:3: service_settings: {unknown.format('model_id')}",
+        f"10:3: task_settings: {unknown.format('unknown_task_setting')}",
+        "14:3: chunking_settings.overlap: must be at most half of max_chunk_size (50), got 80",
+        f"21:3: service_settings.url: {url.format(23)} is not allowed in a URL); a placeholder "
+        "from an example left in?",
+    ]
+    assert shown(result.warnings) == [
+        "8:3: warning: service_settings.not_in_the_catalog of service 'hugging_face' is not in "
+        "the catalog: checked against the cluster at plan time"
+    ]
+    assert shown(result.notes) == [
+        "23:3: note: task_settings.model is an old layout that Elasticsearch still accepts and "
+        "reads as service_settings.model_id; the current layout is service_settings.model_id: "
+        "text-embedding-3-small"
+    ]
