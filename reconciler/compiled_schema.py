@@ -67,7 +67,9 @@ KEYWORDS = frozenset(
 
 
 # checked together by ``Compiler._object``
-OBJECT_KEYWORDS = frozenset({"properties", "required", "additionalProperties"})
+OBJECT_KEYWORDS = frozenset(
+    {"properties", "required", "additionalProperties", "patternProperties", "propertyNames"}
+)
 
 
 class Unsupported(Exception):
@@ -138,7 +140,11 @@ class Compiler:
             if declared != DRAFT_2020_12:
                 raise Unsupported(f"{base}: $schema {declared}")
         names = [
-            name for name in schema if name not in ANNOTATIONS and name not in ("then", "else")
+            name
+            for name in schema
+            if name not in ANNOTATIONS
+            and name not in ("then", "else")
+            and not name.startswith("x-")  # our own annotations (reconciler.yaml's wording)
         ]
         if OBJECT_KEYWORDS.isdisjoint(names):
             return _all([self._keyword(name, schema[name], schema, base) for name in names])
@@ -232,12 +238,14 @@ class Compiler:
         )
         required = frozenset(schema.get("required", ()))
         known = frozenset(schema.get("properties", {}))
-        extra: Check = _accept
-        if "additionalProperties" in schema:
-            if "patternProperties" in schema:
-                raise Unsupported("patternProperties")
-            extra = self.compile(schema["additionalProperties"], base)
-        closed = extra is _reject  # additionalProperties: false, the common case
+        # each key matching a pattern (searched, as jsonschema does) is checked by its schema
+        patterns = tuple(
+            (re.compile(pattern), self.compile(sub, base))
+            for pattern, sub in schema.get("patternProperties", {}).items()
+        )
+        names = self.compile(schema.get("propertyNames", True), base)
+        extra = self.compile(schema.get("additionalProperties", True), base)
+        closed = extra is _reject and not patterns  # additionalProperties: false, the common case
 
         def fields(instance: Any) -> bool:
             if not isinstance(instance, dict):
@@ -247,9 +255,17 @@ class Compiler:
             if closed:
                 if not known.issuperset(instance):
                     return False
-            elif extra is not _accept:
+            elif extra is not _accept or patterns or names is not _accept:
                 for key, item in instance.items():
-                    if key not in known and not extra(item):
+                    if names is not _accept and not names(key):
+                        return False
+                    matched = False
+                    for pattern, sub in patterns:
+                        if isinstance(key, str) and pattern.search(key):
+                            matched = True
+                            if not sub(item):
+                                return False
+                    if not matched and key not in known and not extra(item):
                         return False
             for name, sub in properties:
                 if name in instance and not sub(instance[name]):
