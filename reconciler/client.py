@@ -43,6 +43,7 @@ from reconciler.scrub import remember, scrub
 log = logging.getLogger("reconciler.http")
 
 WAIT_MARGIN = 10.0  # seconds beyond a create's timeout for its answer to travel back
+JSON_CONTENT = {"Content-Type": "application/json"}  # of a body given already encoded
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 OVERLOAD_STATUSES = frozenset({429, 503})  # the cluster says it is overloaded: everyone slows down
 STATUS_ERRORS: Mapping[int, type[HTTPError]] = {
@@ -132,15 +133,19 @@ class Client:
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        content: bytes | None = None,
         ok: tuple[int, ...] = (),
         wait: float | None = None,
     ) -> Response:
         """Send one request under the run's retry policy; 2xx or a status in ``ok`` returns.
-        ``wait``: seconds the cluster was told it may take (a create's ``timeout``): the answer
-        is awaited that long and a little more, not only ``--timeout``."""
+        ``content``: a body already encoded as JSON, sent instead of ``json``. ``wait``: seconds
+        the cluster was told it may take (a create's ``timeout``): the answer is awaited that
+        long and a little more, not only ``--timeout``."""
         timeout = max(self.connection.timeout, wait + WAIT_MARGIN) if wait else None
         return self.policy.run(
-            lambda: self._attempt(method, path, params=params, json=json, ok=ok, timeout=timeout)
+            lambda: self._attempt(
+                method, path, params=params, json=json, content=content, ok=ok, timeout=timeout
+            )
         )
 
     def _attempt(
@@ -151,6 +156,7 @@ class Client:
         params: Mapping[str, Any] | None,
         json: Any,
         ok: tuple[int, ...],
+        content: bytes | None = None,
         timeout: float | None = None,
     ) -> Response:
         """One try: the response, a non-transient error, or `Transient` for the policy to retry."""
@@ -161,6 +167,8 @@ class Client:
                 path,
                 params=_params(params),
                 json=json,
+                content=content,
+                headers=JSON_CONTENT if content is not None else None,
                 timeout=timeout if timeout else httpx.USE_CLIENT_DEFAULT,
             )
         except httpx.TimeoutException as error:

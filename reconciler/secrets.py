@@ -125,16 +125,19 @@ class SecretValues:
     def __init__(self) -> None:
         self._values: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
-        # what ``_reference_key`` found, by (reference, file): asked once per secret per spec
-        self._keys: dict[tuple[str, str], tuple[str, str] | None] = {}
+        # the keys of the references that mean the same wherever written (``${env:}``, an
+        # absolute ``${file:}``): thousands of specs name a few
+        self._keys: dict[str, tuple[str, str]] = {}
 
     def _key(self, reference: Any, file: str) -> tuple[str, str] | None:
         if not isinstance(reference, str):
             return None
-        asked = (reference, file)
-        if asked not in self._keys:
-            self._keys[asked] = _reference_key(reference, file)
-        return self._keys[asked]
+        key = self._keys.get(reference)
+        if key is None:
+            key = _reference_key(reference, file)
+            if key is not None and not key[1]:
+                self._keys[reference] = key
+        return key
 
     def value(self, reference: Any, *, file: str, line: int, col: int, path: FieldPath) -> str:
         key = self._key(reference, file)

@@ -76,43 +76,10 @@ class State:
     no_longer_declared: tuple[str, ...] = ()  # managed here, no longer declared here (kept)
 
     def to_source(self, doc_id: str, *, format_version: int = FORMAT_VERSION) -> dict[str, Any]:
-        # equal baselines are written once (thousands of endpoints made from a few templates
-        # share a handful): an entry names its baseline by its place in the list
-        baselines: dict[str, int] = {}
-        for entry in self.managed.values():
-            if entry.baseline is not None:
-                baselines.setdefault(entry.baseline.key, len(baselines))
-        source = {
-            "format_version": format_version,
-            "state_id": doc_id,
-            "salt": self.salt,
-            "updated_at": int(time.time()),
-            "managed": {
-                inference_id: _entry_json(m, baselines)
-                for inference_id, m in sorted(self.managed.items())
-            },
-            "declared_not_owned": sorted(self.declared_not_owned),
-            "no_longer_declared": sorted(self.no_longer_declared),
-        }
-        if baselines:
-            source["baselines"] = [json.loads(key) for key in baselines]
-        if self.region_policy is not None:
-            source["region_policy"] = dict(self.region_policy)
-        if self.intent is not None:
-            source["intent"] = {
-                "run": self.intent.run,
-                "started_at": self.intent.started_at,
-                "endpoints": {
-                    inference_id: {
-                        "action": item.action,
-                        # compact: the entry's task type and service are the expected state's,
-                        # and the next run records the declared fields from its own plan
-                        **({"secrets": dict(item.entry.secrets)} if item.entry else {}),
-                        **({"expected": item.expected} if item.expected is not None else {}),
-                    }
-                    for inference_id, item in self.intent.endpoints.items()
-                },
-            }
+        """The document as JSON values (what ``StateStore`` writes is ``DocumentText``'s)."""
+        source: dict[str, Any] = json.loads(
+            DocumentText().encode(self, doc_id, format_version=format_version)
+        )
         return source
 
     @classmethod
@@ -149,13 +116,90 @@ def _ids(listed: Any) -> tuple[str, ...]:
     return tuple(sorted(str(i) for i in listed)) if isinstance(listed, list) else ()
 
 
-def _entry_json(entry: Managed, baselines: Mapping[str, int]) -> dict[str, Any]:
+_text = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
+class DocumentText:
+    """The state document as JSON text (docs/state-document.md), for a store that writes it
+    several times in a run (apply: the intent, the outcomes, the end). Each write is the whole
+    document, but the text of an entry (or an intent's item) that is the same value as at the
+    previous write is reused, not built and encoded again: a write costs joining the entries'
+    texts, plus encoding what changed since."""
+
+    def __init__(self) -> None:
+        # per id: the value last encoded, its baseline's place in the list, its text
+        self._managed: dict[str, tuple[Managed, int | None, str]] = {}
+        self._intended: dict[str, tuple[Intended, str]] = {}
+
+    def encode(self, state: State, doc_id: str, *, format_version: int = FORMAT_VERSION) -> bytes:
+        # equal baselines are written once (thousands of endpoints made from a few templates
+        # share a handful): an entry names its baseline by its place in the list
+        baselines: dict[str, int] = {}
+        for entry in state.managed.values():
+            if entry.baseline is not None:
+                baselines.setdefault(entry.baseline.key, len(baselines))
+        before, self._managed = self._managed, {}
+        entries = []
+        for inference_id, entry in sorted(state.managed.items()):
+            number = None if entry.baseline is None else baselines[entry.baseline.key]
+            known = before.get(inference_id)
+            if known is None or known[0] is not entry or known[1] != number:
+                known = (
+                    entry,
+                    number,
+                    f"{_text(inference_id)}:{_text(_entry_json(entry, number))}",
+                )
+            self._managed[inference_id] = known
+            entries.append(known[2])
+        parts = [
+            f'"format_version":{_text(format_version)}',
+            f'"state_id":{_text(doc_id)}',
+            f'"salt":{_text(state.salt)}',
+            f'"updated_at":{int(time.time())}',
+            f'"managed":{{{",".join(entries)}}}',
+            f'"declared_not_owned":{_text(sorted(state.declared_not_owned))}',
+            f'"no_longer_declared":{_text(sorted(state.no_longer_declared))}',
+        ]
+        if baselines:  # each key is the baseline's canonical JSON text
+            parts.append(f'"baselines":[{",".join(baselines)}]')
+        if state.region_policy is not None:
+            parts.append(f'"region_policy":{_text(dict(state.region_policy))}')
+        if state.intent is not None:
+            parts.append(f'"intent":{self._intent(state.intent)}')
+        return f"{{{','.join(parts)}}}".encode()
+
+    def _intent(self, intent: Intent) -> str:
+        before, self._intended = self._intended, {}
+        items = []
+        for inference_id, item in intent.endpoints.items():
+            known = before.get(inference_id)
+            if known is None or known[0] is not item:
+                known = (item, f"{_text(inference_id)}:{_text(_intended_json(item))}")
+            self._intended[inference_id] = known
+            items.append(known[1])
+        return (
+            f'{{"run":{_text(intent.run)},"started_at":{_text(intent.started_at)},'
+            f'"endpoints":{{{",".join(items)}}}}}'
+        )
+
+
+def _entry_json(entry: Managed, baseline: int | None) -> dict[str, Any]:
     return {
         "task_type": entry.task_type,
         "service": entry.service,
         "secrets": dict(entry.secrets),
         **({"declared": list(entry.declared)} if entry.declared is not None else {}),
-        **({"baseline": baselines[entry.baseline.key]} if entry.baseline is not None else {}),
+        **({"baseline": baseline} if baseline is not None else {}),
+    }
+
+
+def _intended_json(item: Intended) -> dict[str, Any]:
+    return {
+        "action": item.action,
+        # compact: the entry's task type and service are the expected state's, and the next
+        # run records the declared fields from its own plan
+        **({"secrets": dict(item.entry.secrets)} if item.entry else {}),
+        **({"expected": item.expected} if item.expected is not None else {}),
     }
 
 
@@ -270,6 +314,7 @@ class StateStore:
         # (_seq_no, _primary_term) of its last write of that lock, when the answer told them
         self._lock_version: tuple[int, int] | None = None
         self._index_ready = False  # known to exist: no need to ask for it again
+        self._text = DocumentText()  # what it wrote last, reused for the entries that stay
         self.lock_left = ""  # why the lock this store took is still there after the run
 
     def unlock_command(self, lock_id: str) -> str:
@@ -372,7 +417,7 @@ class StateStore:
         raise LockError(f"the state document {self.index}/{self.doc_id} keeps changing under us")
 
     def _write_once(self, state: State, *, format_version: int = FORMAT_VERSION) -> State:
-        source = state.to_source(self.doc_id, format_version=format_version)
+        text = self._text.encode(state, self.doc_id, format_version=format_version)
         if state.exists:
             path = f"/{self.index}/_doc/{self.doc_id}"
             params: dict[str, Any] = {
@@ -383,7 +428,7 @@ class StateStore:
         else:
             self._ensure_index()
             path, params = f"/{self.index}/_create/{self.doc_id}", {"refresh": "true"}
-        answer = self.client.request("PUT", path, params=params, json=source).body
+        answer = self.client.request("PUT", path, params=params, content=text).body
         return replace(
             state,
             exists=True,

@@ -22,10 +22,13 @@ from typing import Any
 
 import pytest
 
+from reconciler import fingerprints
 from reconciler.client import Connection
 from reconciler.sandbox import SandboxServer
 from reconciler.session import open_session
 from reconciler.settings import Settings
+
+REAL_SCRYPT_N = fingerprints.SCRYPT_N
 
 # node id prefix -> why it is slow (on top of tests marked @pytest.mark.slow where they stand)
 SLOW = {
@@ -41,10 +44,67 @@ SLOW = {
 }
 
 
+# The longest modules (wall seconds in a whole-suite run), longest first, are collected first, so
+# that `--dist loadfile` (with `--no-loadscope-reorder`, set in pyproject.toml) hands them out
+# before the short ones, which then fill the gaps. xdist's default order (most tests first) started
+# test_overload.py (8 tests, 45 s of waiting on purpose) among the last, and the run waited for it.
+# Re-measure with `python -m pytest -n 4 --dist loadfile --durations=0 -q` when a module grows.
+LONGEST_FIRST = (
+    "tests/e2e/test_overload.py",
+    "tests/hardening/test_faults.py",
+    "tests/hardening/test_concurrency.py",
+    "tests/editor/test_yaml_language_server.py",
+    "tests/e2e/test_pre_commit.py",
+    "tests/hardening/test_crash.py",
+    "tests/e2e/test_plan_apply.py",
+    "tests/e2e/test_import_roundtrip.py",
+    "tests/e2e/test_verdict.py",
+    "tests/e2e/test_apply_contract.py",
+    "tests/hardening/test_fingerprints.py",
+    "tests/unit/test_compiled_schema.py",
+    "tests/hardening/test_connection.py",
+    "tests/unit/test_render.py",
+    "tests/unit/test_architecture.py",
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.nodeid.startswith(tuple(SLOW)):
             item.add_marker(pytest.mark.slow)
+    rank = {module: number for number, module in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable
+
+
+# scrypt's work factor in the test process: 2**10 instead of 2**15 (the same code and the same
+# "scrypt-v1" form, 32 times cheaper). A fingerprint is derived once per secret and state document,
+# some 85 ms each, and the suite makes hundreds of documents: a fifth of its CPU. Two kinds of test
+# keep the real factor (`real_scrypt`): those that start the reconciler as a process (marked
+# `subprocess`: the process derives with the real factor, and both sides must agree) and
+# tests/hardening/test_fingerprints.py, which checks what a reader of the document faces.
+CHEAP_SCRYPT_N = 2**10
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_scrypt() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fingerprints, "SCRYPT_N", CHEAP_SCRYPT_N)
+        yield
+
+
+@pytest.fixture
+def real_scrypt() -> Iterator[None]:
+    """The product's scrypt work factor for this test (and a derivation cache of its own)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fingerprints, "SCRYPT_N", REAL_SCRYPT_N)
+        patch.setattr(fingerprints, "_derived", {})
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _real_scrypt_beside_a_process(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("subprocess") is not None:
+        request.getfixturevalue("real_scrypt")
 
 
 def _no_internal_errors(servers: list[SandboxServer]) -> None:

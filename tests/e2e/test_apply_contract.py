@@ -13,12 +13,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from reconciler.apply import STATE_WRITES
 from reconciler.sandbox import SandboxServer
 from tests.e2e.helpers import run_cli, write_requests, write_spec
+from tests.sandbox.helpers import plain
 
 KEY = "osk-contract-0123456789"
 ENV = {"SHIFT_KEY": KEY}
@@ -54,7 +54,7 @@ class Recorder:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 recorder.seen.append({"method": self.command, "target": self.path, "body": body})
-                answer = httpx.request(
+                answer = plain.request(
                     self.command,
                     recorder.upstream + self.path,
                     content=body,
@@ -175,7 +175,7 @@ def test_a_stale_saved_plan_names_what_moved_and_writes_nothing(
     write_spec(specs, rerank("kept", top_n=5))
     saved = tmp_path / "plan.json"
     assert cli(cluster.url, "plan", str(specs), "--out", str(saved)).code == 0
-    httpx.put(
+    plain.put(
         f"{cluster.url}/_inference/rerank/other/_update", json={"task_settings": {"top_n": 7}}
     ).raise_for_status()
     cluster.clear_requests()
@@ -218,4 +218,29 @@ def test_one_change_among_a_thousand_reads_each_thing_at_most_twice(
     assert [r["method"] for r in lock] == ["PUT", "DELETE"]
     assert cluster.requests[-1] == lock[-1] and lock[-1]["status"] == 200
     assert {"if_seq_no", "if_primary_term"} <= set(lock[-1]["query"])
-    assert httpx.get(cluster.url + lock[-1]["path"]).status_code == 404
+    assert plain.get(cluster.url + lock[-1]["path"]).status_code == 404
+
+
+def test_a_key_rotation_records_an_intent_of_one_short_item_per_update(
+    cluster: SandboxServer, tmp_path: Path
+) -> None:
+    # what a killed run's next run can check is a create's or a replace's result: an update's
+    # intent item is its action, not a second copy of the entry with the new fingerprints
+    specs = tmp_path / "endpoints"
+    for n in range(40):
+        write_spec(specs, rerank(f"r{n:02d}"))
+    assert cli(cluster.url, "apply", str(specs), "--auto-approve").code == 0
+    cluster.clear_requests()
+    rotated = run_cli(
+        "apply", str(specs), "--auto-approve", "--url", cluster.url, env={"SHIFT_KEY": "osk-new-1"}
+    )
+    assert rotated.code == 0 and "40 updated" in rotated.stdout, rotated.output[-2000:]
+    state_writes = [
+        r
+        for r in write_requests(cluster.requests)
+        if r["path"].startswith("/reconciler-state/") and not r["path"].endswith(".lock")
+    ]
+    assert len(state_writes) == 2  # the intent, then the outcomes (the end)
+    intent, end = (int(r["headers"]["content-length"]) for r in state_writes)
+    # the intent's document is the entries as they were, plus `"r00":{"action":"update"},` each
+    assert intent - end <= 100 + 40 * len('"r00":{"action":"update"},')

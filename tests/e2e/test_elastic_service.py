@@ -14,12 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
 
 from reconciler.sandbox import SandboxServer
 from tests.e2e.helpers import REPO, run_cli, write_requests, write_spec
+from tests.sandbox.helpers import plain
 
 EXAMPLES = REPO / "examples" / "services" / "elastic"
 EIS_DEFAULTS = {
@@ -50,7 +50,7 @@ def cli(cluster: SandboxServer, *args: str) -> Any:
 
 
 def listing(cluster: SandboxServer) -> dict[str, dict[str, Any]]:
-    body = httpx.get(f"{cluster.url}/_inference/_all").json()
+    body = plain.get(f"{cluster.url}/_inference/_all").json()
     return {e["inference_id"]: e for e in body["endpoints"]}
 
 
@@ -105,7 +105,7 @@ def test_plan_apply_then_no_changes_and_the_eis_defaults_untouched(
 def test_drift_then_apply_restores_in_place(cloud: SandboxServer, specs: Path) -> None:
     assert cli(cloud, "apply", str(specs), "--auto-approve").code == 0
     assert cli(cloud, "drift", str(specs)).code == 0
-    httpx.put(
+    plain.put(
         f"{cloud.url}/_inference/sparse_embedding/elastic-sparse-embedding/_update",
         json={"service_settings": {"max_batch_size": 8}},
     ).raise_for_status()

@@ -7,11 +7,10 @@ import json
 import subprocess
 from pathlib import Path
 
-import httpx
-
 from reconciler.sandbox import SandboxServer
 from tests.e2e.helpers import run_cli, write_spec
 from tests.e2e.test_plan_apply import ENV, rerank
+from tests.sandbox.helpers import plain
 
 WRITE_KEY, READ_KEY = "write-key-gitops-1", "read-key-gitops-2"
 
@@ -88,7 +87,7 @@ def test_saved_plans_of_two_directories_in_one_cluster_both_apply(tmp_path: Path
             "plan", str(second), *connection, "--out", str(second / "plan.json"), env=ENV
         )
         assert changed.code == 0, changed.output
-        by_hand = httpx.put(
+        by_hand = plain.put(
             f"{cluster.url}/_inference/rerank/second-rerank/_update",
             json={"task_settings": {"top_n": 9}},
         )

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
 
 from reconciler.sandbox import SandboxServer
 from tests.e2e.helpers import REPO, run_cli
+from tests.sandbox.helpers import plain
 
 SERVICES = REPO / "examples" / "services"
 EXAMPLES = sorted(SERVICES.glob("*/*.yaml"))
@@ -52,7 +52,7 @@ def references(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
 
 
 def listing(url: str) -> dict[str, dict[str, Any]]:
-    endpoints = httpx.get(f"{url}/_inference/_all").json()["endpoints"]
+    endpoints = plain.get(f"{url}/_inference/_all").json()["endpoints"]
     return {e["inference_id"]: e for e in endpoints if not e["inference_id"].startswith(".")}
 
 
@@ -80,7 +80,7 @@ def round_trip(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RoundTrip]:
                 for k, v in literal_body(body).items()
                 if k not in ("inference_id", "task_type")
             }
-            httpx.put(
+            plain.put(
                 f"{cluster.url}/_inference/{body['task_type']}/{body['inference_id']}",
                 json=request,
                 timeout=10,
@@ -226,7 +226,7 @@ def test_an_existing_spec_file_is_never_replaced(tmp_path: Path) -> None:
     out = tmp_path / "imported"
     out.mkdir()
     with SandboxServer(port=0) as cluster:
-        made = httpx.put(
+        made = plain.put(
             f"{cluster.url}/_inference/sparse_embedding/my-elser",
             json={
                 "service": "elasticsearch",
@@ -263,7 +263,7 @@ def test_schema_line_points_into_the_repository_or_is_left_out(tmp_path: Path) -
     elsewhere.mkdir()
     with SandboxServer(port=0) as cluster:
         body = {"service": "openai", "service_settings": {"api_key": "k", "model_id": "gpt-4o"}}
-        httpx.put(f"{cluster.url}/_inference/completion/chat", json=body).raise_for_status()
+        plain.put(f"{cluster.url}/_inference/completion/chat", json=body).raise_for_status()
         inside = run_cli(
             "import", "--out", str(repository / "endpoints" / "prod"), "--url", cluster.url
         )
@@ -278,4 +278,4 @@ def test_schema_line_points_into_the_repository_or_is_left_out(tmp_path: Path) -
 
 
 def listing_all(url: str) -> list[str]:
-    return [e["inference_id"] for e in httpx.get(f"{url}/_inference/_all").json()["endpoints"]]
+    return [e["inference_id"] for e in plain.get(f"{url}/_inference/_all").json()["endpoints"]]

@@ -14,12 +14,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from reconciler.identity import state_id_for
 from reconciler.sandbox import Fault, SandboxServer
 from tests.e2e.helpers import REPO, run_cli, write_requests, write_spec
+from tests.sandbox.helpers import plain
 from tests.specs import ENV, azure, rerank
 
 STATE = "reconciler-state"
@@ -36,18 +36,18 @@ def ok(cluster: SandboxServer, *args: str) -> Any:
 
 
 def managed(cluster: SandboxServer, directory: Path) -> set[str]:
-    answer = httpx.get(f"{cluster.url}/{STATE}/_doc/{state_id_for(directory, None)}").json()
+    answer = plain.get(f"{cluster.url}/{STATE}/_doc/{state_id_for(directory, None)}").json()
     return set((answer.get("_source") or {}).get("managed") or {})
 
 
 def live_ids(cluster: SandboxServer) -> set[str]:
-    endpoints = httpx.get(f"{cluster.url}/_inference/_all").json()["endpoints"]
+    endpoints = plain.get(f"{cluster.url}/_inference/_all").json()["endpoints"]
     return {e["inference_id"] for e in endpoints if not e["inference_id"].startswith(".")}
 
 
 def owners(cluster: SandboxServer, inference_id: str) -> list[str]:
     """Every state document that lists the endpoint, and the claim's owner if there is one."""
-    hits = httpx.post(
+    hits = plain.post(
         f"{cluster.url}/{STATE}/_search", json={"size": 1000, "query": {"match_all": {}}}
     ).json()["hits"]["hits"]
     found = []
@@ -63,7 +63,7 @@ def owners(cluster: SandboxServer, inference_id: str) -> list[str]:
 def put_by_hand(cluster: SandboxServer, body: dict[str, Any]) -> None:
     settings = {**body["service_settings"]}
     settings["api_key"] = "made-by-hand-key-1234"
-    httpx.put(
+    plain.put(
         f"{cluster.url}/_inference/{body['task_type']}/{body['inference_id']}",
         json={
             **{k: v for k, v in body.items() if k not in ("inference_id", "task_type")},
@@ -328,7 +328,7 @@ def test_undeclared_server_defaults_are_never_a_change(
         "api_key": "hand-made-key-value",
         "rate_limit": {"requests_per_minute": 1140},
     }
-    httpx.put(f"{cluster.url}/_inference/text_embedding/azure-embed", json=body).raise_for_status()
+    plain.put(f"{cluster.url}/_inference/text_embedding/azure-embed", json=body).raise_for_status()
     plan = cli(cluster, "plan", str(team), "--detailed-exitcode")
     assert "will be" not in plan.stdout, plan.output  # adopted as it is: nothing to send
     ok(cluster, "apply", str(team), "--auto-approve")
@@ -485,19 +485,19 @@ def test_a_shared_legacy_document_hands_each_endpoint_to_the_directory_declaring
             for name in ("rerank-a", "rerank-b")
         },
     }
-    httpx.put(f"{cluster.url}/{STATE}/_doc/default", json=legacy).raise_for_status()
+    plain.put(f"{cluster.url}/{STATE}/_doc/default", json=legacy).raise_for_status()
     plan = ok(cluster, "plan", str(team_a), "--prune")
     assert "move from the shared state document default" in plan.stdout
     assert "rerank-b" not in plan.stdout.split("Unmanaged")[0].split("Warning")[0]
     ok(cluster, "apply", str(team_a), "--prune", "--auto-approve")
     assert live_ids(cluster) == {"rerank-a", "rerank-b"}  # B's endpoint is not pruned by A
     assert managed(cluster, team_a) == {"rerank-a"}
-    shared = httpx.get(f"{cluster.url}/{STATE}/_doc/default").json()["_source"]["managed"]
+    shared = plain.get(f"{cluster.url}/{STATE}/_doc/default").json()["_source"]["managed"]
     assert set(shared) == {"rerank-b"}  # what A declared left the shared document
     assert "move from the shared" not in ok(cluster, "plan", str(team_a)).stdout  # said once
     ok(cluster, "apply", str(team_b), "--auto-approve")
     assert managed(cluster, team_b) == {"rerank-b"}
-    assert httpx.get(f"{cluster.url}/{STATE}/_doc/default").json()["_source"]["managed"] == {}
+    assert plain.get(f"{cluster.url}/{STATE}/_doc/default").json()["_source"]["managed"] == {}
 
 
 def test_import_never_destroys_work(tmp_path: Path, cluster: SandboxServer) -> None:

@@ -6,13 +6,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from reconciler.calls import probe_id
 from reconciler.identity import state_id_for
 from reconciler.sandbox import Fault, SandboxServer
 from tests.e2e.helpers import run_cli, write_requests, write_spec
+from tests.sandbox.helpers import plain
 from tests.specs import AZURE_KEY, ENV, SHIFT_KEY, azure, rerank
 
 
@@ -34,7 +34,7 @@ def applied(cluster: SandboxServer, specs: Path) -> None:
 
 
 def live(cluster: SandboxServer) -> dict[str, dict[str, Any]]:
-    body = httpx.get(f"{cluster.url}/_inference/_all").json()
+    body = plain.get(f"{cluster.url}/_inference/_all").json()
     return {e["inference_id"]: e for e in body["endpoints"]}
 
 
@@ -79,8 +79,8 @@ def test_plan_reads_a_constant_number_of_requests(cluster: SandboxServer, tmp_pa
 def test_drift_after_out_of_band_changes(cluster: SandboxServer, specs: Path) -> None:
     applied(cluster, specs)
     assert cli(cluster, "drift", str(specs)).code == 0
-    httpx.delete(f"{cluster.url}/_inference/text_embedding/azure-embed").raise_for_status()
-    httpx.put(
+    plain.delete(f"{cluster.url}/_inference/text_embedding/azure-embed").raise_for_status()
+    plain.put(
         f"{cluster.url}/_inference/rerank/shift-rerank/_update",
         json={"task_settings": {"top_n": 9, "return_documents": True}},
     ).raise_for_status()
@@ -160,7 +160,7 @@ def test_replace_deletes_then_creates(cluster: SandboxServer, specs: Path) -> No
 
 def test_prune_deletes_only_what_we_manage(cluster: SandboxServer, specs: Path) -> None:
     applied(cluster, specs)
-    httpx.put(
+    plain.put(
         f"{cluster.url}/_inference/rerank/hand-made",
         json={"service": "openshift_ai", "service_settings": {"url": "https://x", "api_key": "k"}},
     ).raise_for_status()
@@ -194,7 +194,7 @@ def test_prune_with_empty_desired_state_is_refused(
 
 def test_in_use_guard(cluster: SandboxServer, specs: Path) -> None:
     applied(cluster, specs)
-    httpx.put(
+    plain.put(
         f"{cluster.url}/_ingest/pipeline/rerank-pipe",
         json={"processors": [{"inference": {"model_id": "shift-rerank"}}]},
     ).raise_for_status()
@@ -227,7 +227,7 @@ def test_saved_plan_applies_and_a_stale_one_is_refused(
     assert_no_secret(saved.read_text())
     # someone creates, by hand, an endpoint the plan would create (an unrelated one would not
     # make the plan stale: tests/e2e/test_gitops.py)
-    httpx.put(
+    plain.put(
         f"{cluster.url}/_inference/rerank/{rerank()['inference_id']}",
         json={"service": "openshift_ai", "service_settings": {"url": "https://x", "api_key": "k"}},
     ).raise_for_status()
@@ -235,7 +235,7 @@ def test_saved_plan_applies_and_a_stale_one_is_refused(
     stale = cli(cluster, "apply", "--plan", str(saved), "--auto-approve")
     assert stale.code == 1 and "stale" in stale.stderr, stale.output
     assert write_requests(cluster.requests) == []
-    httpx.delete(f"{cluster.url}/_inference/rerank/{rerank()['inference_id']}").raise_for_status()
+    plain.delete(f"{cluster.url}/_inference/rerank/{rerank()['inference_id']}").raise_for_status()
     fresh = tmp_path / "fresh.json"
     assert cli(cluster, "plan", str(specs), "--out", str(fresh)).code == 0
     result = cli(cluster, "apply", "--plan", str(fresh), "--auto-approve")
@@ -279,7 +279,7 @@ def test_apply_without_terminal_or_approval_refuses(cluster: SandboxServer, spec
 
 
 def test_lock_held_by_another_apply(cluster: SandboxServer, specs: Path) -> None:
-    httpx.put(
+    plain.put(
         f"{cluster.url}/reconciler-state/_create/{state_id_for(specs, None)}.lock",
         json={"holder": "ci-runner-42", "acquired_at": 1, "expires_at": 4102444800},
     ).raise_for_status()
@@ -291,7 +291,7 @@ def test_lock_held_by_another_apply(cluster: SandboxServer, specs: Path) -> None
     refused = cli(cluster, "unlock", str(specs))  # no terminal: a lock goes only by its id
     assert refused.code == 1 and "--lock-id" in refused.stderr, refused.output
     lock = f"{cluster.url}/reconciler-state/_doc/{state_id_for(specs, None)}.lock"
-    assert httpx.get(lock).status_code == 200, "unlock without --lock-id removed the lock"
+    assert plain.get(lock).status_code == 200, "unlock without --lock-id removed the lock"
     # #22 case 5: the hint was `reconciler unlock --lock-id X`, which, run as printed from
     # elsewhere, answered "No lock was held." and left the lock; each hint now names the directory
     for hint in (blocked.stderr, refused.stderr):
@@ -301,12 +301,12 @@ def test_lock_held_by_another_apply(cluster: SandboxServer, specs: Path) -> None
     other.mkdir()
     pasted = run_cli(*command.split()[1:], "--url", cluster.url, cwd=other)
     assert pasted.code == 0 and "removed." in pasted.stdout, pasted.output
-    assert httpx.get(lock).status_code == 404
+    assert plain.get(lock).status_code == 404
     applied(cluster, specs)
 
 
 def test_expired_lock_is_taken_over(cluster: SandboxServer, specs: Path) -> None:
-    httpx.put(
+    plain.put(
         f"{cluster.url}/reconciler-state/_create/{state_id_for(specs, None)}.lock",
         json={"holder": "dead-runner", "acquired_at": 1, "expires_at": 2},
     ).raise_for_status()
@@ -357,7 +357,7 @@ def test_read_back_difference_exits_4(specs: Path) -> None:
         write_spec(specs, body)
         (specs / "shift-rerank.yaml").unlink()
         applied(old_cluster, specs)
-        httpx.put(
+        plain.put(
             f"{old_cluster.url}/_sandbox/bugs", json={"emulate": ["139574"]}
         ).raise_for_status()
         body["task_settings"] = {"user": "new-user"}
@@ -409,5 +409,5 @@ def test_a_cluster_lost_mid_apply_ends_with_the_summary_and_the_lock_named(tmp_p
         assert unlocked.code == 0 and "removed." in unlocked.stdout, unlocked.output
         again = run_cli("apply", str(team), "--auto-approve", "--url", url, env=ENV)
         assert again.code == 0, again.output  # what the lost run did or did not send converges
-        listed = httpx.get(f"{url}/_inference/_all").json()["endpoints"]
+        listed = plain.get(f"{url}/_inference/_all").json()["endpoints"]
         assert {"lost-a", "lost-b", "lost-c"} <= {e["inference_id"] for e in listed}

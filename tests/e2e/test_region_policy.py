@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
 
 from reconciler.sandbox import SandboxServer
 from tests.e2e.helpers import run_cli, write_requests
+from tests.sandbox.helpers import plain
 
 POLICY = "/_inference/_region_policy"
 BOTH = {"allowed_geos": ["us", "eu"]}
@@ -49,7 +49,7 @@ def plan_json(cluster: SandboxServer, directory: Path, *extra: str) -> tuple[int
 
 
 def live_policy(cluster: SandboxServer) -> Any:
-    answer = httpx.get(cluster.url + POLICY)
+    answer = plain.get(cluster.url + POLICY)
     return answer.json()["region_policy"] if answer.status_code == 200 else None
 
 
@@ -79,7 +79,7 @@ def test_a_hand_edit_is_drift_and_apply_restores_it(cloud: SandboxServer, tmp_pa
     directory = tmp_path / "team"
     declare(directory, BOTH)
     assert cli(cloud, "apply", str(directory), "--auto-approve").code == 0
-    httpx.put(cloud.url + POLICY, json={"region_policy": {"allowed_geos": ["us"]}})
+    plain.put(cloud.url + POLICY, json={"region_policy": {"allowed_geos": ["us"]}})
 
     drift = cli(cloud, "drift", str(directory))
     assert drift.code == 2, drift.output
@@ -99,7 +99,7 @@ def test_denying_an_endpoint_in_use_is_refused_until_allowed(
     declare(directory, BOTH)
     assert cli(cloud, "apply", str(directory), "--auto-approve").code == 0
     pipeline = {"processors": [{"inference": {"model_id": ".rainbow-sprinkles-elastic"}}]}
-    assert httpx.put(cloud.url + "/_ingest/pipeline/chat", json=pipeline).status_code == 200
+    assert plain.put(cloud.url + "/_ingest/pipeline/chat", json=pipeline).status_code == 200
     declare(directory, EU_ONLY)  # the sandbox's EIS runs rainbow-sprinkles in the us only
 
     planned = cli(cloud, "plan", str(directory))
@@ -151,7 +151,7 @@ def test_only_prune_deletes_it_and_only_ours(cloud: SandboxServer, tmp_path: Pat
     assert live_policy(cloud) is None
 
     # a policy nobody here declared or applied is not ours: prune leaves it
-    httpx.put(cloud.url + POLICY, json={"region_policy": BOTH})
+    plain.put(cloud.url + POLICY, json={"region_policy": BOTH})
     assert cli(cloud, "apply", str(directory), "--auto-approve", "--prune").code == 0
     assert live_policy(cloud) is not None
 
@@ -172,7 +172,7 @@ def test_a_saved_plan_is_stale_after_a_hand_edit(cloud: SandboxServer, tmp_path:
     declare(directory, BOTH)
     saved = tmp_path / "plan.json"
     assert cli(cloud, "plan", str(directory), "--out", str(saved)).code == 0
-    httpx.put(cloud.url + POLICY, json={"region_policy": {"allowed_geos": ["us"]}})
+    plain.put(cloud.url + POLICY, json={"region_policy": {"allowed_geos": ["us"]}})
 
     stale = cli(cloud, "apply", "--plan", str(saved), "--auto-approve")
     assert stale.code == 1, stale.output
@@ -210,7 +210,7 @@ def test_a_second_directory_declaring_it_is_a_conflict(
 
 
 def test_import_writes_the_policy_and_it_plans_clean(cloud: SandboxServer, tmp_path: Path) -> None:
-    httpx.put(
+    plain.put(
         cloud.url + POLICY,
         json={
             "region_policy": {

@@ -10,12 +10,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from reconciler.identity import state_id_for
 from reconciler.sandbox import SandboxServer
 from tests.e2e.helpers import run_cli, spec_folder
+from tests.sandbox.helpers import plain
 
 SECRET = "studio-secret-value-distinctive"
 ENV = {"STUDIO_KEY": SECRET}
@@ -44,7 +44,7 @@ def cli(cluster: SandboxServer, *args: str) -> Any:
 
 
 def rate_limit(cluster: SandboxServer) -> Any:
-    endpoint = httpx.get(cluster.url + ENDPOINT).json()["endpoints"][0]
+    endpoint = plain.get(cluster.url + ENDPOINT).json()["endpoints"][0]
     return endpoint["service_settings"]["rate_limit"]
 
 
@@ -57,7 +57,7 @@ def endpoint_writes(cluster: SandboxServer) -> list[str]:
 
 
 def state_text(cluster: SandboxServer, specs: Path) -> str:
-    answer = httpx.get(f"{cluster.url}/reconciler-state/_doc/{state_id_for(specs, None)}")
+    answer = plain.get(f"{cluster.url}/reconciler-state/_doc/{state_id_for(specs, None)}")
     return json.dumps(answer.json()["_source"])
 
 
@@ -68,7 +68,7 @@ def test_an_out_of_band_rate_limit_is_drift_and_apply_restores_it_in_place(specs
         assert '"service_settings.rate_limit": {"requests_per_minute": 240}' in state
         assert SECRET not in state and "api_key" not in state.split('"baselines"')[1]
         # someone throttles the endpoint by hand, as a user with curl would
-        httpx.put(
+        plain.put(
             cluster.url + ENDPOINT + "/_update",
             json={"service_settings": {"rate_limit": THROTTLED}},
         ).raise_for_status()
@@ -99,7 +99,7 @@ def test_a_value_only_a_replace_restores_is_reported_and_left_alone(specs: Path)
     # before 9.5 _update cannot change rate_limit: whoever changed it re-created the endpoint
     with SandboxServer(port=0, version="9.3.1") as cluster:
         assert cli(cluster, "apply", str(specs), "--auto-approve").code == 0
-        httpx.delete(cluster.url + ENDPOINT).raise_for_status()
+        plain.delete(cluster.url + ENDPOINT).raise_for_status()
         by_hand = {
             "service": "azureaistudio",
             "service_settings": {
@@ -110,7 +110,7 @@ def test_a_value_only_a_replace_restores_is_reported_and_left_alone(specs: Path)
                 "rate_limit": THROTTLED,
             },
         }
-        httpx.put(cluster.url + ENDPOINT, json=by_hand).raise_for_status()
+        plain.put(cluster.url + ENDPOINT, json=by_hand).raise_for_status()
 
         plan = cli(cluster, "plan", str(specs), "--detailed-exitcode")
         assert plan.code == 2, plan.output
@@ -139,13 +139,13 @@ def test_an_endpoint_without_a_baseline_gets_one_at_its_next_apply(specs: Path) 
         assert cli(cluster, "apply", str(specs), "--auto-approve").code == 0
         # the state as an older release wrote it: no baseline
         doc = f"{cluster.url}/reconciler-state/_doc/{state_id_for(specs, None)}"
-        source = httpx.get(doc).json()["_source"]
+        source = plain.get(doc).json()["_source"]
         source.pop("baselines")
         source["managed"]["studio-rerank"].pop("baseline")
-        httpx.put(doc, json=source).raise_for_status()
+        plain.put(doc, json=source).raise_for_status()
 
         def throttle(per_minute: int) -> None:
-            httpx.put(
+            plain.put(
                 cluster.url + ENDPOINT + "/_update",
                 json={"service_settings": {"rate_limit": {"requests_per_minute": per_minute}}},
             ).raise_for_status()
@@ -190,7 +190,7 @@ def test_an_update_that_rewrites_chunking_leaves_drift_not_a_new_baseline(tmp_pa
     # Elasticsearch issue 139574 (before 9.4): any _update rewrote chunking to word/250/100
     specs = spec_folder(tmp_path / "specs", {"cohere.yaml": COHERE})
     with SandboxServer(port=0, version="9.3.1") as cluster:
-        httpx.put(f"{cluster.url}/_sandbox/bugs", json={"emulate": ["139574"]}).raise_for_status()
+        plain.put(f"{cluster.url}/_sandbox/bugs", json={"emulate": ["139574"]}).raise_for_status()
         assert cli(cluster, "apply", str(specs), "--auto-approve").code == 0
         (specs / "cohere.yaml").write_text(
             COHERE.replace("input_type: search", "input_type: ingest"), encoding="utf-8"

@@ -13,12 +13,12 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-import httpx
 import pytest
 
 from reconciler.catalog import load_catalog
 from reconciler.sandbox import SandboxServer
 from tests.e2e.helpers import run_cli, write_requests, write_spec
+from tests.sandbox.helpers import plain
 from tests.spec_examples import SECRET_VARIABLE, VALID, RequestExample, spec_document
 
 # Examples a release since refuses, with the last release that takes them: each runs on a
@@ -54,7 +54,7 @@ def test_official_examples_made_by_hand_plan_no_changes(
     # eis: the cluster is connected to the Elastic Inference Service, so the elastic example works
     with SandboxServer(port=0, eis=True) as cluster:
         for example in group:
-            made = httpx.put(
+            made = plain.put(
                 f"{cluster.url}/_inference/{example.task_type}/{example.inference_id}",
                 json=example.body,
                 timeout=10,
@@ -86,11 +86,11 @@ def test_an_example_a_later_release_refuses_plans_clean_on_its_own_release(
     env = {SECRET_VARIABLE: "a-secret-the-cluster-never-shows"}
     with SandboxServer(port=0, version=OLDER[name]) as cluster:
         path = f"{cluster.url}/_inference/{example.task_type}/{example.inference_id}"
-        assert httpx.put(path, json=example.body, timeout=10).status_code == 200
+        assert plain.put(path, json=example.body, timeout=10).status_code == 200
         plan = run_cli("plan", str(specs), "--url", cluster.url, "--detailed-exitcode", env=env)
         assert plan.code == 0 and "No changes." in plan.stdout, plan.output
     with SandboxServer(port=0) as today:
         path = f"{today.url}/_inference/{example.task_type}/{example.inference_id}"
-        assert httpx.put(path, json=example.body, timeout=10).status_code == 400
+        assert plain.put(path, json=example.body, timeout=10).status_code == 400
         refused = run_cli("plan", str(specs), "--url", today.url, env=env)
         assert refused.code == 1 and f"{name}.yaml:" in refused.stderr, refused.output

@@ -14,13 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from reconciler.identity import state_id_for
 from reconciler.sandbox import SandboxServer
 from tests.e2e.helpers import run_cli, write_requests, write_spec
 from tests.e2e.test_ownership import cli, ok
+from tests.sandbox.helpers import plain
 from tests.specs import ENV, rerank
 
 # -- the verdict table ---------------------------------------------------------------------------
@@ -102,7 +102,7 @@ def _targeted_elsewhere(cluster: SandboxServer, tmp_path: Path) -> tuple[Path, t
 
 def _add_return_documents(cluster: SandboxServer, inference_id: str) -> None:
     """Set by hand a task setting nobody declares: only a replace could drop it again."""
-    httpx.put(
+    plain.put(
         f"{cluster.url}/_inference/rerank/{inference_id}/_update",
         json={"task_settings": {"return_documents": True}},
     ).raise_for_status()
@@ -189,7 +189,7 @@ def test_endpoints_of_other_directories_are_not_called_unmanaged(
     write_spec(team_b, rerank("of-b"))
     ok(cluster, "apply", str(team_a), "--auto-approve")
     ok(cluster, "apply", str(team_b), "--auto-approve")
-    httpx.put(
+    plain.put(
         f"{cluster.url}/_inference/rerank/by-hand",
         json={
             "service": "openshift_ai",

@@ -10,12 +10,12 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from reconciler.identity import state_id_for
 from reconciler.sandbox import SandboxServer
 from tests.e2e.helpers import REPO, run_cli, unlock, write_spec
+from tests.sandbox.helpers import plain
 from tests.specs import AZURE_KEY, ENV, SHIFT_KEY, azure, rerank
 
 QUICKSTART = REPO / "examples" / "quickstart"
@@ -54,7 +54,7 @@ def test_import_round_trip(tmp_path: Path) -> None:
         ):  # made by hand, as a platform team has them before adopting
             body["service_settings"]["api_key"] = "hand-made-key"
             request = {k: v for k, v in body.items() if k not in ("inference_id", "task_type")}
-            httpx.put(
+            plain.put(
                 f"{cluster.url}/_inference/{body['task_type']}/{body['inference_id']}", json=request
             ).raise_for_status()
         out = tmp_path / "imported"
@@ -92,9 +92,9 @@ def test_environments_and_variables(tmp_path: Path) -> None:
             run_cli("apply", str(directory), "--env", "production", "--auto-approve", env=ENV).code
             == 0
         )
-        got = httpx.get(f"{staging.url}/_inference/shift-rerank").json()["endpoints"][0]
+        got = plain.get(f"{staging.url}/_inference/shift-rerank").json()["endpoints"][0]
         assert got["service_settings"]["url"] == "https://staging.example/v1"
-        got = httpx.get(f"{production.url}/_inference/shift-rerank").json()["endpoints"][0]
+        got = plain.get(f"{production.url}/_inference/shift-rerank").json()["endpoints"][0]
         assert got["service_settings"]["url"] == "https://prod.example/v1"
         unknown = run_cli("plan", str(directory), "--env", "qa", env=ENV)
         assert unknown.code == 1 and "unknown environment 'qa'" in unknown.stderr
@@ -117,7 +117,7 @@ def test_missing_secret_variable_names_file_and_line(tmp_path: Path) -> None:
             and "OPENSHIFT_AI_API_KEY is not set" in result.output
         )
         assert "Traceback" not in result.output
-        endpoints = httpx.get(f"{cluster.url}/_inference/_all").json()["endpoints"]
+        endpoints = plain.get(f"{cluster.url}/_inference/_all").json()["endpoints"]
         assert all(e["inference_id"].startswith(".") for e in endpoints)
 
 
@@ -149,13 +149,23 @@ def test_no_secret_in_any_output(tmp_path: Path) -> None:
         result = run_cli("--debug", "apply", str(directory), *url, "--auto-approve", env=rotated)
         outputs += [result.stdout, result.stderr, (tmp_path / "p.json").read_text()]
         outputs += [p.read_text() for p in (tmp_path / "imported").glob("*.yaml")]
-        state = httpx.get(
+        state = plain.get(
             f"{cluster.url}/reconciler-state/_doc/{state_id_for(directory, None)}"
         ).json()
         outputs.append(json.dumps(state))
         for text in outputs:
             for secret in (AZURE_KEY, SHIFT_KEY, "azk-rotated-distinctive-777"):
                 assert secret not in text
+
+
+def settle(cluster: SandboxServer, quiet: float = 0.25) -> None:
+    """Wait until the request log has been still for ``quiet`` seconds: a create the killed process
+    sent may still be in the sandbox's hands (its latency), and it counts once answered."""
+    seen, still_since = len(cluster.requests), time.monotonic()
+    while time.monotonic() - still_since < quiet:
+        time.sleep(0.02)
+        if len(cluster.requests) != seen:
+            seen, still_since = len(cluster.requests), time.monotonic()
 
 
 @pytest.mark.subprocess
@@ -193,9 +203,10 @@ def test_apply_killed_midway_converges_on_rerun(tmp_path: Path) -> None:
             time.sleep(0.01)
         process.send_signal(signal.SIGKILL)
         process.wait()
+        settle(cluster)
         made = [
             e
-            for e in httpx.get(f"{cluster.url}/_inference/_all").json()["endpoints"]
+            for e in plain.get(f"{cluster.url}/_inference/_all").json()["endpoints"]
             if not e["inference_id"].startswith(".")
         ]
         assert 0 < len(made) < 30, len(made)

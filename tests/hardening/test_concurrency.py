@@ -15,12 +15,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import httpx
 import pytest
 
 from reconciler.sandbox import Fault, SandboxServer
 from tests.e2e.helpers import REPO, run_cli
 from tests.hardening.corpus import SECRET_ENV, SHIFT
+from tests.sandbox.helpers import plain
 
 N_ENDPOINTS = 8
 LOCK = "/reconciler-state/_doc/default.lock"
@@ -78,7 +78,7 @@ def successful_puts(cluster: SandboxServer) -> Counter[str]:
 
 
 def managed_ids(cluster: SandboxServer) -> set[str]:
-    state = httpx.get(f"{cluster.url}/reconciler-state/_doc/default").json()
+    state = plain.get(f"{cluster.url}/reconciler-state/_doc/default").json()
     return set(state["_source"]["managed"])
 
 
@@ -92,7 +92,7 @@ def assert_each_created_once(cluster: SandboxServer, ids: list[str]) -> None:
     ]
     assert failed == [], failed
     assert managed_ids(cluster) == set(ids)
-    lock = httpx.get(f"{cluster.url}{LOCK}")
+    lock = plain.get(f"{cluster.url}{LOCK}")
     assert lock.status_code == 404, f"a lock outlived the applies: {lock.text}"
 
 
@@ -128,7 +128,7 @@ def test_two_applies_never_write_twice(tmp_path: Path, offset: float) -> None:
 def test_a_racing_takeover_of_an_expired_lock(tmp_path: Path) -> None:
     ids = declare(tmp_path / "specs")
     with SandboxServer(port=0, latency_ms=25) as cluster:
-        httpx.put(
+        plain.put(
             f"{cluster.url}/reconciler-state/_create/default.lock",
             json={"holder": "dead-runner-7", "acquired_at": 1, "expires_at": 2},
         ).raise_for_status()
@@ -145,7 +145,7 @@ def test_a_racing_takeover_of_an_expired_lock(tmp_path: Path) -> None:
 def test_expired_lock_is_taken_over_with_a_message(tmp_path: Path) -> None:
     ids = declare(tmp_path / "specs", 2)
     with SandboxServer(port=0) as cluster:
-        httpx.put(
+        plain.put(
             f"{cluster.url}/reconciler-state/_create/default.lock",
             json={"holder": "ci-runner-99", "acquired_at": 1, "expires_at": int(time.time()) - 1},
         ).raise_for_status()
@@ -160,7 +160,7 @@ def test_expired_lock_is_taken_over_with_a_message(tmp_path: Path) -> None:
 def test_a_live_lock_blocks_fast_and_unlock_removes_it(tmp_path: Path) -> None:
     declare(tmp_path / "specs", 2)
     with SandboxServer(port=0) as cluster:
-        httpx.put(
+        plain.put(
             f"{cluster.url}/reconciler-state/_create/default.lock",
             json={
                 "holder": "alice@laptop pid 4711",
@@ -183,7 +183,7 @@ def test_a_live_lock_blocks_fast_and_unlock_removes_it(tmp_path: Path) -> None:
             "unlock", str(tmp_path / "specs"), "--url", cluster.url, "--lock-id", lock_id
         )
         assert unlocked.code == 0 and f"Lock {lock_id} removed." in unlocked.stdout, unlocked.output
-        assert httpx.get(f"{cluster.url}{LOCK}").status_code == 404
+        assert plain.get(f"{cluster.url}{LOCK}").status_code == 404
         again = run_cli("unlock", str(tmp_path / "specs"), "--url", cluster.url)
         assert again.code == 0 and "No lock was held." in again.stdout, again.output
         applied = run_cli(
@@ -208,7 +208,7 @@ def test_a_failed_apply_releases_its_lock(tmp_path: Path, fault: Fault) -> None:
             "apply", str(tmp_path / "specs"), "--url", cluster.url, "--auto-approve", env=SECRET_ENV
         )
         assert failed.code == 1 and "Traceback" not in failed.output, failed.output
-        assert httpx.get(f"{cluster.url}{LOCK}").status_code == 404, (
+        assert plain.get(f"{cluster.url}{LOCK}").status_code == 404, (
             "the lock outlived a failed apply"
         )
         cluster.clear_faults()
@@ -227,7 +227,7 @@ SHORT_TTL = {"RECONCILER_LOCK_TTL": "3"}  # renewed every second; without renewa
 def wait_for_lock(cluster: SandboxServer) -> dict[str, object]:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        answer = httpx.get(f"{cluster.url}{LOCK}")
+        answer = plain.get(f"{cluster.url}{LOCK}")
         if answer.status_code == 200:
             return dict(answer.json())
         time.sleep(0.05)
@@ -245,7 +245,7 @@ def test_unlock_during_a_running_apply_refuses_and_the_lock_stays(tmp_path: Path
         assert refused.code == 1 and "Lock removed" not in refused.output, refused.output
         token = held["_source"]["token"]  # type: ignore[index]
         assert f"--lock-id {token}" in refused.stderr and "pid" in refused.stderr, refused.stderr
-        assert httpx.get(f"{cluster.url}{LOCK}").status_code == 200, "unlock broke a live lock"
+        assert plain.get(f"{cluster.url}{LOCK}").status_code == 200, "unlock broke a live lock"
         code, out, err, _ = finish(running)
         assert code == 0, out + err
         assert_each_created_once(cluster, ids)
@@ -310,7 +310,7 @@ def test_unlock_on_a_terminal_shows_the_lock_and_asks(
 ) -> None:
     declare(tmp_path / "specs", 1)
     with SandboxServer(port=0) as cluster:
-        httpx.put(
+        plain.put(
             f"{cluster.url}/reconciler-state/_create/default.lock",
             json={
                 "holder": "bob@ci pid 99",
@@ -322,5 +322,5 @@ def test_unlock_on_a_terminal_shows_the_lock_and_asks(
         exit_code, output = unlock_on_a_terminal(tmp_path / "specs", cluster.url, answer)
         assert exit_code == code, output
         assert "bob@ci pid 99" in output and "lock id 0a1b2c3d" in output and "s ago" in output
-        status = httpx.get(f"{cluster.url}{LOCK}").status_code
+        status = plain.get(f"{cluster.url}{LOCK}").status_code
         assert status == (200 if kept else 404), output

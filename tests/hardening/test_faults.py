@@ -27,13 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from reconciler.identity import state_id_for
 from reconciler.sandbox import Fault, SandboxServer
 from tests.e2e.helpers import REPO, Run, run_cli, unlock, write_requests
 from tests.hardening.corpus import SECRET_ENV, SHIFT, run_parallel
+from tests.sandbox.helpers import plain
 
 TIMEOUT = 0.5  # RECONCILER_TIMEOUT for every faulted apply: a 'slow' answer takes longer
 
@@ -155,7 +155,7 @@ def faulted_apply(seed: Path, workdir: Path, fault: Fault | None) -> Result:
             )  # a slow answer is logged when it is sent, after the client gave up on it
         log = cluster.requests
         cluster.clear_faults()
-        endpoints = httpx.get(f"{cluster.url}/_inference/_all").json()["endpoints"]
+        endpoints = plain.get(f"{cluster.url}/_inference/_all").json()["endpoints"]
         changes, managed = replan(workdir / "specs", cluster.url)
     live = {e["inference_id"] for e in endpoints if not e["inference_id"].startswith(".")}
     return Result(run=run, log=log, live=live, managed=managed, plan_changes=changes)
@@ -368,7 +368,7 @@ def test_a_state_document_we_cannot_read_stops_before_any_write(
 ) -> None:
     write_specs(tmp_path / "specs", {"shift-rerank": SHIFT})
     with SandboxServer(port=0) as cluster:
-        httpx.put(f"{cluster.url}/reconciler-state/_doc/default", json=document).raise_for_status()
+        plain.put(f"{cluster.url}/reconciler-state/_doc/default", json=document).raise_for_status()
         cluster.clear_requests()
         for command in (("plan",), ("apply", "--auto-approve")):
             result = run_cli(
@@ -387,7 +387,7 @@ def test_a_state_document_we_cannot_read_stops_before_any_write(
         writes = write_requests(cluster.requests)  # apply took and released its lock, no more
         assert writes == [], writes
         assert (
-            httpx.get(f"{cluster.url}/reconciler-state/_doc/default").json()["_source"] == document
+            plain.get(f"{cluster.url}/reconciler-state/_doc/default").json()["_source"] == document
         )
 
 
@@ -412,7 +412,7 @@ def test_a_saved_plan_keeps_its_environments_state_document(tmp_path: Path) -> N
             env=SECRET_ENV,
         )
         assert applied.code == 0, applied.output
-        staging = httpx.get(
+        staging = plain.get(
             f"{cluster.url}/reconciler-state/_doc/{state_id_for(tmp_path / 'specs', 'staging')}"
         ).json()
     assert staging.get("found") and set(staging["_source"]["managed"]) == {"shift-rerank"}, staging

@@ -17,13 +17,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from reconciler.identity import state_id_for
 from reconciler.sandbox import SandboxServer
 from tests.e2e.helpers import Run, run_cli
 from tests.hardening.corpus import AZURE
+from tests.sandbox.helpers import plain
+
+# what a reader faces is the point here: the product's scrypt work factor, not the suite's cheap one
+pytestmark = pytest.mark.usefixtures("real_scrypt")
 
 WEAK = "demo"  # the low-entropy key of issue 24's report
 BUDGET = 2.0  # seconds a reader spends guessing in this test
@@ -42,7 +45,7 @@ def cli(command: str, root: Path, url: str, *args: str, env: dict[str, str]) -> 
 
 
 def state_document(url: str, root: Path) -> dict[str, Any]:
-    answer = httpx.get(f"{url}/reconciler-state/_doc/{state_id_for(root, None)}").json()
+    answer = plain.get(f"{url}/reconciler-state/_doc/{state_id_for(root, None)}").json()
     return dict(answer["_source"])
 
 
@@ -57,7 +60,7 @@ def write_legacy(url: str, root: Path, secret: str) -> None:
     digest = hmac.new(document["salt"].encode(), secret.encode(), hashlib.sha256).hexdigest()
     for entry in document["managed"].values():
         entry["secrets"] = {name: f"hmac-sha256:{digest}" for name in entry["secrets"]}
-    answer = httpx.put(
+    answer = plain.put(
         f"{url}/reconciler-state/_doc/{state_id_for(root, None)}",
         params={"refresh": "true"},
         json=document,
@@ -119,6 +122,14 @@ def test_a_reader_cannot_confirm_demo_from_the_state_document(
     assert recorded and all(
         value.startswith("hmac-key:" if keyed else "scrypt-v1:") for value in recorded
     ), recorded
+    if not keyed:  # derived with the documented work factor (n=2**15, r=8, p=1), none cheaper
+        salt, _, digest = recorded[0].removeprefix("scrypt-v1:").rpartition(":")
+        assert (
+            digest
+            == hashlib.scrypt(
+                WEAK.encode(), salt=salt.encode(), n=2**15, r=8, p=1, maxmem=2**26, dklen=32
+            ).hex()
+        )
     assert FINGERPRINT_KEY not in json.dumps(document)
     assert confirms(document, GUESSES, budget=BUDGET) is None
     # the fingerprint still does its job: the same key plans nothing, a rotated one an update

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
+from functools import cache
 from typing import Any
 
-import httpx
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -33,6 +33,7 @@ from reconciler.settings import Settings
 from reconciler.state import Managed, State
 from reconciler.validate import validate_documents
 from tests.hardening.corpus import SECRET_ENV
+from tests.sandbox.helpers import plain
 
 CATALOG = load_catalog()
 IDS = ("e0", "e1", "e2", "e3")
@@ -43,6 +44,9 @@ rate_limits = st.builds(lambda n: {"requests_per_minute": n}, st.integers(1, 500
 similarities = st.sampled_from(["cosine", "dot_product", "l2_norm"])
 
 
+# strategies are immutable: built once per id, not once per example (hypothesis validates each new
+# strategy it meets, which cost more than the examples themselves)
+@cache
 def chunking() -> st.SearchStrategy[dict[str, Any]]:
     sentence = st.builds(
         lambda size, overlap: {
@@ -157,6 +161,7 @@ def openshift(inference_id: str) -> st.SearchStrategy[dict[str, Any]]:
     )
 
 
+@cache
 def endpoint(inference_id: str) -> st.SearchStrategy[dict[str, Any]]:
     return azure(inference_id) | openshift(inference_id)
 
@@ -204,7 +209,7 @@ def put_live(url: str, body: dict[str, Any]) -> None:
         **request["service_settings"],
         "api_key": "live-key-made-by-hand",
     }
-    answer = httpx.put(
+    answer = plain.put(
         f"{url}/_inference/{body['task_type']}/{body['inference_id']}", json=request, timeout=10
     )
     assert answer.status_code == 200, (

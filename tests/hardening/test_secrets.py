@@ -14,7 +14,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from reconciler.identity import state_id_for
@@ -22,6 +21,7 @@ from reconciler.sandbox import Fault, SandboxServer
 from reconciler.sandbox.knobs import ECHO_FORMS
 from tests.e2e.helpers import Run, run_cli
 from tests.hardening.corpus import AZURE, AZURE_SECRET, SHIFT, SHIFT_SECRET
+from tests.sandbox.helpers import plain
 
 ROTATED = "azk-ROTATED-5e7a9c1b-distinctive"
 ES_KEY = "es-apikey-HARDEN-0d8f6b2a"
@@ -87,7 +87,7 @@ def test_no_command_prints_or_stores_a_secret(tmp_path: Path) -> None:
         run("--debug", "apply", "specs", *url, "--auto-approve", env=rotated)
         run("--debug", "plan", "specs", *url, "--detailed-exitcode", env=rotated)
         run("unlock", "specs", *url, *key, env=rotated)
-        state = httpx.get(
+        state = plain.get(
             f"{cluster.url}/reconciler-state/_doc/{state_id_for(tmp_path / 'specs', None)}",
             headers={"Authorization": f"ApiKey {ES_KEY}"},
         ).json()
@@ -348,7 +348,7 @@ def test_awkward_secrets_are_never_stored_or_printed(tmp_path: Path) -> None:
             run_cli("plan", str(root), *url, "--format", "json", "--detailed-exitcode", env=env),
             run_cli("import", "--out", str(tmp_path / "imported"), *url, env=env),
         ]
-        state = httpx.get(f"{cluster.url}/reconciler-state/_doc/default").json()
+        state = plain.get(f"{cluster.url}/reconciler-state/_doc/default").json()
     assert [r.code for r in runs] == [0, 0, 0, 0], [r.output for r in runs]
     files = [tmp_path / "plan.json", data, log, *sorted((tmp_path / "imported").glob("*.yaml"))]
     texts = [r.output for r in runs] + [p.read_text() for p in files] + [json.dumps(state)]

@@ -12,6 +12,7 @@ from reconciler.model import CallKind
 from reconciler.plan import Action, Plan
 from reconciler.run import ApplyHooks, ApplyOptions, apply_specs, make_plan
 from reconciler.sandbox import SandboxServer
+from tests.sandbox.helpers import plain
 from tests.specs import EMBED, RERANK, recorded_writes, write_specs, writes
 
 pytestmark = pytest.mark.usefixtures("secret_variables")
@@ -85,9 +86,8 @@ def test_a_destructive_change_of_an_endpoint_in_use_is_refused_before_the_lock(
     specs = write_specs(tmp_path / "specs", RERANK)
     with connect() as session:
         apply_specs(session, specs, options=ApplyOptions(), hooks=ApplyHooks())
-    import httpx
 
-    httpx.put(
+    plain.put(
         f"{server.url}/_ingest/pipeline/uses-rerank",
         json={"processors": [{"inference": {"model_id": "team-rerank"}}]},
     ).raise_for_status()
@@ -134,7 +134,6 @@ def test_a_killed_runs_intent_tells_the_next_run_what_was_sent(
     tmp_path: Path, server: SandboxServer, connect: Any, as_planned: bool
 ) -> None:
     """A run killed after its create: the endpoint exists, the state lists only the intent."""
-    import httpx
 
     from reconciler.fingerprints import fingerprint
     from reconciler.state import Intended, Intent, Managed, State
@@ -164,7 +163,7 @@ def test_a_killed_runs_intent_tells_the_next_run_what_was_sent(
     body["service_settings"] = {**body["service_settings"], "api_key": "rerank-secret-value-1"}
     if not as_planned:  # someone changed it by hand after the killed run made it
         body["service_settings"]["model_id"] = "another-model"
-    httpx.put(f"{server.url}{change.requests[0].path}", json=body).raise_for_status()
+    plain.put(f"{server.url}{change.requests[0].path}", json=body).raise_for_status()
     with connect() as session:
         planned = make_plan(session, specs, prune=False)
     notes = " ".join(

@@ -16,7 +16,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
 
@@ -25,6 +24,7 @@ from reconciler.sandbox.errors import EsError
 from reconciler.sandbox.validation import parse_create
 from reconciler.validate import validate_directory
 from tests.e2e.helpers import run_cli, write_requests
+from tests.sandbox.helpers import plain
 
 KEY = "sk-literal-key-0123456789"
 ALLOCATED = {"num_allocations": 1, "num_threads": 1}
@@ -240,7 +240,7 @@ def test_a_legacy_spec_plans_clean_against_what_the_console_request_made(tmp_pat
     spec = as_spec("openai-embeddings", "text_embedding", body)
     (specs / "openai.yaml").write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     with SandboxServer(port=0) as cluster:
-        made = httpx.put(
+        made = plain.put(
             f"{cluster.url}/_inference/text_embedding/openai-embeddings", json=body, timeout=10
         )
         assert made.status_code == 200, made.text

@@ -12,12 +12,12 @@ import copy
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from reconciler.catalog import load_catalog
 from reconciler.doctor import compare
 from reconciler.sandbox import SandboxServer
+from tests.sandbox.helpers import plain
 
 GOLDEN = Path(__file__).parent / "golden" / "doctor_disagreement.txt"
 VERSIONS = ["8.18.0", "8.19.0", "9.0.0", "9.1.0", "9.3.0", "9.4.0", "9.5.0"]
@@ -25,7 +25,7 @@ VERSIONS = ["8.18.0", "8.19.0", "9.0.0", "9.1.0", "9.3.0", "9.4.0", "9.5.0"]
 
 def listing(version: str) -> list[dict[str, Any]]:
     with SandboxServer(port=0, version=version) as server:
-        return list(httpx.get(server.url + "/_inference/_services").json())
+        return list(plain.get(server.url + "/_inference/_services").json())
 
 
 @pytest.mark.parametrize("version", VERSIONS)

@@ -28,12 +28,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
 
 from reconciler.render.markdown import MARKER
 from tests.e2e.helpers import run_cli
+from tests.sandbox.helpers import plain
 
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS = REPO / ".github" / "workflows"
@@ -525,8 +525,8 @@ def fake_openai() -> Iterator[str]:
 def test_fake_openai_returns_deterministic_unit_vectors_in_openai_shape(fake_openai: str) -> None:
     auth = {"Authorization": "Bearer any-token"}
     body = {"input": ["hello", "world"], "model": "text-embedding-3-small"}
-    first = httpx.post(f"{fake_openai}/v1/embeddings", json=body, headers=auth).json()
-    again = httpx.post(f"{fake_openai}/v1/embeddings", json=body, headers=auth).json()
+    first = plain.post(f"{fake_openai}/v1/embeddings", json=body, headers=auth).json()
+    again = plain.post(f"{fake_openai}/v1/embeddings", json=body, headers=auth).json()
     assert first == again
     assert first["object"] == "list" and first["model"] == "text-embedding-3-small"
     assert set(first["usage"]) == {"prompt_tokens", "total_tokens"}
@@ -537,11 +537,11 @@ def test_fake_openai_returns_deterministic_unit_vectors_in_openai_shape(fake_ope
     vectors = [d["embedding"] for d in first["data"]]
     assert all(len(v) == 8 for v in vectors) and vectors[0] != vectors[1]
     assert all(abs(math.sqrt(sum(x * x for x in v)) - 1) < 1e-4 for v in vectors)
-    sized = httpx.post(
+    sized = plain.post(
         f"{fake_openai}/v1/embeddings", json={"input": "hello", "dimensions": 3}, headers=auth
     ).json()
     assert len(sized["data"][0]["embedding"]) == 3
-    packed = httpx.post(
+    packed = plain.post(
         f"{fake_openai}/v1/embeddings",
         headers=auth,
         json={"input": "hello", "dimensions": 3, "encoding_format": "base64"},
@@ -551,9 +551,9 @@ def test_fake_openai_returns_deterministic_unit_vectors_in_openai_shape(fake_ope
 
 
 def test_fake_openai_wants_a_bearer_token_and_answers_chat(fake_openai: str) -> None:
-    refused = httpx.post(f"{fake_openai}/v1/embeddings", json={"input": "x"})
+    refused = plain.post(f"{fake_openai}/v1/embeddings", json={"input": "x"})
     assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key"
-    chat = httpx.post(
+    chat = plain.post(
         f"{fake_openai}/v1/chat/completions",
         headers={"Authorization": "Bearer t"},
         json={"messages": [{"role": "user", "content": "hi"}]},
@@ -562,14 +562,14 @@ def test_fake_openai_wants_a_bearer_token_and_answers_chat(fake_openai: str) -> 
         chat["object"] == "chat.completion" and chat["choices"][0]["message"]["role"] == "assistant"
     )
     token = "tok-distinctive-4711"
-    stream = httpx.post(
+    stream = plain.post(
         f"{fake_openai}/v1/chat/completions",
         headers={"Authorization": f"Bearer {token}"},
         json={"messages": [{"role": "user", "content": "hi"}], "stream": True},
     ).text
     assert stream.rstrip().endswith("data: [DONE]")
     assert '"finish_reason": "stop"' in stream
-    log = httpx.get(f"{fake_openai}/_requests").json()["requests"]
+    log = plain.get(f"{fake_openai}/_requests").json()["requests"]
     assert log[-1]["path"] == "/v1/chat/completions" and log[-1]["stream"] and log[-1]["bearer"]
     assert token not in json.dumps(log)
 
