@@ -91,9 +91,9 @@ def _start(work: Callable[[Sequence[T]], list[R]], chunk: Sequence[T]) -> tuple[
         code = 1
         try:
             os.close(reading)
-            answer = pickle.dumps(work(chunk), protocol=pickle.HIGHEST_PROTOCOL)
+            answer = work(chunk)
             with os.fdopen(writing, "wb") as pipe:
-                pipe.write(answer)
+                pickle.dump(answer, pipe, protocol=pickle.HIGHEST_PROTOCOL)
             code = 0
         finally:
             os._exit(code)
@@ -108,15 +108,15 @@ def _collect(
     if child is None:
         return work(chunk)
     pid, reading = child
+    result: list[R] | None = None
     with os.fdopen(reading, "rb") as pipe:
-        answer = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    if status == 0 and answer:
-        try:
-            result: list[R] = pickle.loads(answer)
-            return result
+        try:  # read as it comes: the answer is never in memory twice (pickled and built)
+            result = pickle.load(pipe)
         except Exception:  # noqa: BLE001  # a broken answer: the work is redone, never lost
-            pass
+            result = None
+    _, status = os.waitpid(pid, 0)
+    if status == 0 and result is not None:
+        return result
     log.debug(
         "a forked process did not answer (status %d): its %d items done here", status, len(chunk)
     )
