@@ -66,6 +66,12 @@ KEYWORDS = frozenset(
 )
 
 
+# checked together by ``Compiler._object``
+OBJECT_KEYWORDS = frozenset(
+    {"properties", "required", "additionalProperties", "patternProperties", "propertyNames"}
+)
+
+
 class Unsupported(Exception):
     """The schema uses something this compiler does not model."""
 
@@ -133,12 +139,22 @@ class Compiler:
             declared = schema.get("$schema", DRAFT_2020_12)
             if declared != DRAFT_2020_12:
                 raise Unsupported(f"{base}: $schema {declared}")
-        checks = [
-            self._keyword(name, value, schema, base)
-            for name, value in schema.items()
-            if name not in ANNOTATIONS and name not in ("then", "else")
+        names = [
+            name
+            for name in schema
+            if name not in ANNOTATIONS
+            and name not in ("then", "else")
+            and not name.startswith("x-")  # our own annotations (reconciler.yaml's wording)
         ]
-        return _all(checks)
+        if OBJECT_KEYWORDS.isdisjoint(names):
+            return _all([self._keyword(name, schema[name], schema, base) for name in names])
+        typed = schema.get("type") == "object"  # folded into the object check
+        checks = [
+            self._keyword(name, schema[name], schema, base)
+            for name in names
+            if name not in OBJECT_KEYWORDS and not (name == "type" and typed)
+        ]
+        return _all([*checks, self._object(schema, base, typed=typed)])
 
     def _keyword(self, name: str, value: Any, schema: dict[str, Any], base: str) -> Check:
         if name not in KEYWORDS:
@@ -211,40 +227,52 @@ class Compiler:
         otherwise = self.compile(schema.get("else", True), base)
         return lambda instance: then(instance) if condition(instance) else otherwise(instance)
 
-    def _properties(self, value: dict[str, Any], schema: dict[str, Any], base: str) -> Check:
-        checks = [
-            (name, check)
-            for name, sub in value.items()
-            if (check := self.compile(sub, base)) is not _accept
-        ]
+    def _object(self, schema: dict[str, Any], base: str, *, typed: bool) -> Check:
+        """``properties``, ``required`` and ``additionalProperties`` (and ``type: object``) of
+        one schema as one check: an object is told from other values once, not once per
+        keyword (a spec's objects are checked some 40 times a document)."""
+        properties = tuple(
+            (name, compiled)
+            for name, sub in schema.get("properties", {}).items()
+            if (compiled := self.compile(sub, base)) is not _accept
+        )
+        required = frozenset(schema.get("required", ()))
+        known = frozenset(schema.get("properties", {}))
+        # each key matching a pattern (searched, as jsonschema does) is checked by its schema
+        patterns = tuple(
+            (re.compile(pattern), self.compile(sub, base))
+            for pattern, sub in schema.get("patternProperties", {}).items()
+        )
+        names = self.compile(schema.get("propertyNames", True), base)
+        extra = self.compile(schema.get("additionalProperties", True), base)
+        closed = extra is _reject and not patterns  # additionalProperties: false, the common case
 
-        def properties(instance: Any) -> bool:
+        def fields(instance: Any) -> bool:
             if not isinstance(instance, dict):
-                return True
-            for name, check in checks:
-                if name in instance and not check(instance[name]):
+                return not typed
+            if required and not instance.keys() >= required:
+                return False
+            if closed:
+                if not known.issuperset(instance):
+                    return False
+            elif extra is not _accept or patterns or names is not _accept:
+                for key, item in instance.items():
+                    if names is not _accept and not names(key):
+                        return False
+                    matched = False
+                    for pattern, sub in patterns:
+                        if isinstance(key, str) and pattern.search(key):
+                            matched = True
+                            if not sub(item):
+                                return False
+                    if not matched and key not in known and not extra(item):
+                        return False
+            for name, sub in properties:
+                if name in instance and not sub(instance[name]):
                     return False
             return True
 
-        return properties
-
-    def _additionalProperties(self, value: Any, schema: dict[str, Any], base: str) -> Check:
-        if "patternProperties" in schema:
-            raise Unsupported("patternProperties")
-        known = frozenset(schema.get("properties", {}))
-        check = self.compile(value, base)
-        if check is _accept:
-            return _accept
-
-        if check is _reject:  # additionalProperties: false, the common case: a set difference
-            return lambda instance: not isinstance(instance, dict) or known.issuperset(instance)
-
-        def additional(instance: Any) -> bool:
-            if not isinstance(instance, dict):
-                return True
-            return all(check(item) for key, item in instance.items() if key not in known)
-
-        return additional
+        return fields
 
     def _items(self, value: Any, schema: dict[str, Any], base: str) -> Check:
         if "prefixItems" in schema:
@@ -278,10 +306,6 @@ class Compiler:
             return any(equal(instance, item) for item in others)
 
         return enum
-
-    def _required(self, value: list[str], schema: dict[str, Any], base: str) -> Check:
-        names = frozenset(value)  # every name among the keys: one set comparison
-        return lambda instance: not isinstance(instance, dict) or instance.keys() >= names
 
     def _dependentRequired(
         self, value: dict[str, list[str]], schema: dict[str, Any], base: str

@@ -146,10 +146,16 @@ class LiveEndpoint:
 
     @classmethod
     def from_api(cls, document: Mapping[str, Any]) -> LiveEndpoint:
+        """One endpoint of a listing. A document already in the current form (an
+        ``inference_id``, no ``model_id``) is the body itself: nothing changes a listing once
+        read (one copy fewer per endpoint)."""
         # 8.14 and older call the id model_id; later releases inference_id.
         inference_id = document.get("inference_id") or document.get("model_id") or ""
-        body = {k: v for k, v in document.items() if k != "model_id"}
-        body["inference_id"] = inference_id
+        if inference_id == document.get("inference_id") and "model_id" not in document:
+            body = document
+        else:
+            body = {k: v for k, v in document.items() if k != "model_id"}
+            body["inference_id"] = inference_id
         return cls(
             inference_id=str(inference_id),
             task_type=str(document.get("task_type", "")),

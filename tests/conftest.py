@@ -44,26 +44,27 @@ SLOW = {
 }
 
 
-# The longest modules (seconds alone on an idle machine), longest first: collected first, so that
-# `--dist loadfile` (with `--no-loadscope-reorder`, set in pyproject.toml) hands them out before the
-# short ones, which then fill the gaps. xdist's default order (most tests first) starts a module of
-# three 20-second tests last, and the whole run waits for it. Re-measure with
-# `python -m pytest -n 4 --dist loadfile --durations=0 -q` when a module gets much longer.
+# The longest modules (wall seconds in a whole-suite run), longest first, are collected first, so
+# that `--dist loadfile` (with `--no-loadscope-reorder`, set in pyproject.toml) hands them out
+# before the short ones, which then fill the gaps. xdist's default order (most tests first) started
+# test_overload.py (8 tests, 45 s of waiting on purpose) among the last, and the run waited for it.
+# Re-measure with `python -m pytest -n 4 --dist loadfile --durations=0 -q` when a module grows.
 LONGEST_FIRST = (
-    "tests/hardening/test_faults.py",
     "tests/e2e/test_overload.py",
+    "tests/hardening/test_faults.py",
     "tests/hardening/test_concurrency.py",
-    "tests/e2e/test_import_roundtrip.py",
-    "tests/e2e/test_plan_apply.py",
-    "tests/hardening/test_properties.py",
-    "tests/unit/test_workflows.py",
-    "tests/hardening/test_bad_input.py",
-    "tests/e2e/test_ownership.py",
-    "tests/hardening/test_secrets.py",
-    "tests/e2e/test_verdict.py",
-    "tests/unit/test_compiled_schema.py",
     "tests/editor/test_yaml_language_server.py",
     "tests/e2e/test_pre_commit.py",
+    "tests/hardening/test_crash.py",
+    "tests/e2e/test_plan_apply.py",
+    "tests/e2e/test_import_roundtrip.py",
+    "tests/e2e/test_verdict.py",
+    "tests/e2e/test_apply_contract.py",
+    "tests/hardening/test_fingerprints.py",
+    "tests/unit/test_compiled_schema.py",
+    "tests/hardening/test_connection.py",
+    "tests/unit/test_render.py",
+    "tests/unit/test_architecture.py",
 )
 
 

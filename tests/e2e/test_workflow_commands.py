@@ -158,6 +158,16 @@ def test_no_secret_in_any_output(tmp_path: Path) -> None:
                 assert secret not in text
 
 
+def settle(cluster: SandboxServer, quiet: float = 0.25) -> None:
+    """Wait until the request log has been still for ``quiet`` seconds: a create the killed process
+    sent may still be in the sandbox's hands (its latency), and it counts once answered."""
+    seen, still_since = len(cluster.requests), time.monotonic()
+    while time.monotonic() - still_since < quiet:
+        time.sleep(0.02)
+        if len(cluster.requests) != seen:
+            seen, still_since = len(cluster.requests), time.monotonic()
+
+
 @pytest.mark.subprocess
 @pytest.mark.slow
 def test_apply_killed_midway_converges_on_rerun(tmp_path: Path) -> None:
@@ -193,6 +203,7 @@ def test_apply_killed_midway_converges_on_rerun(tmp_path: Path) -> None:
             time.sleep(0.01)
         process.send_signal(signal.SIGKILL)
         process.wait()
+        settle(cluster)
         made = [
             e
             for e in plain.get(f"{cluster.url}/_inference/_all").json()["endpoints"]

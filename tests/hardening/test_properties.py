@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
+from functools import cache
 from typing import Any
 
 import pytest
@@ -43,6 +44,9 @@ rate_limits = st.builds(lambda n: {"requests_per_minute": n}, st.integers(1, 500
 similarities = st.sampled_from(["cosine", "dot_product", "l2_norm"])
 
 
+# strategies are immutable: built once per id, not once per example (hypothesis validates each new
+# strategy it meets, which cost more than the examples themselves)
+@cache
 def chunking() -> st.SearchStrategy[dict[str, Any]]:
     sentence = st.builds(
         lambda size, overlap: {
@@ -157,6 +161,7 @@ def openshift(inference_id: str) -> st.SearchStrategy[dict[str, Any]]:
     )
 
 
+@cache
 def endpoint(inference_id: str) -> st.SearchStrategy[dict[str, Any]]:
     return azure(inference_id) | openshift(inference_id)
 

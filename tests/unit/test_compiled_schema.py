@@ -180,7 +180,7 @@ def test_equal_follows_json_not_python(one: Any, two: Any, same: bool) -> None:
 @pytest.mark.parametrize(
     "schema",
     [
-        {"patternProperties": {"a": True}, "additionalProperties": False},
+        {"dependentSchemas": {"a": {"required": ["b"]}}},
         {"format": "email"},
         {"unevaluatedProperties": False},
         {"$ref": "#anchor"},
@@ -212,3 +212,57 @@ def test_unique_items_agrees_with_jsonschema(items: list[Any]) -> None:
     schema = {"type": "array", "uniqueItems": True}
     check = compile_schema(schema, uri="urn:test", documents={})
     assert check(items) == Draft202012Validator(schema).is_valid(items)
+
+
+OBJECTS = {
+    "patternProperties": {"^a": {"type": "integer"}, "b$": {"minimum": 2}},
+    "additionalProperties": {"type": "string"},
+    "propertyNames": {"maxLength": 3},
+    "properties": {"ab": {"type": "integer"}},
+}
+
+
+@pytest.mark.parametrize(
+    "instance",
+    [{}, {"a": 1}, {"ab": 2}, {"ab": 1}, {"a": "x"}, {"cb": 1}, {"cb": 3}, {"c": "x"}, {"c": 1}]
+    + [{"abcd": 1}, {"xyz": "s"}, {"a": 1.5}, 1, "x", None, []],
+)
+def test_pattern_properties_and_property_names_agree(instance: Any) -> None:
+    from jsonschema import Draft202012Validator
+
+    uri = "https://example/root.json"
+    check = compile_schema(OBJECTS, uri=uri, documents={uri: OBJECTS})
+    assert check(instance) == Draft202012Validator(OBJECTS).is_valid(instance), instance
+
+
+SETTINGS = [
+    {},
+    {"state_id": "prod", "variables": {"region": "eu", "n": 3, "on": True}},
+    {"variables": {"x": "${env:X}"}},
+    {"environments": {"prod": {"url": "https://es.example:9200", "api_key_env": "KEY"}}},
+    {"environments": {"prod": None, "staging": {"header_env": {"X-Token": "TOKEN"}}}},
+    {"environments": {"prod": {"header_env": {"bad header": "TOKEN"}}}},
+    {"environments": {"prod": {"header_env": {"X-Token": "1abc"}}}},
+    {"environments": {"-odd name": {"state_id": "odd"}}},
+    {"environments": {"-odd name": {"url": "https://es.example"}}},
+    {"environments": {"prod": {"unknown": 1}}},
+    {"environments": {"prod": {"create_timeout": 0}}},
+    {"environments": {"prod": {"create_timeout": "10m"}}},
+    {"environments": {"prod": []}},
+    {"environments": []},
+    {"secret_file_roots": ["../keys", ""]},
+    {"state_index": "Bad Index"},
+    {"unknown": 1},
+    [],
+]
+
+
+@pytest.mark.parametrize("body", SETTINGS)
+def test_the_settings_quick_check_agrees_with_jsonschema(body: Any) -> None:
+    """reconciler.yaml is checked by the compiled predicate first (jsonschema only explains a
+    rejection): it must accept exactly what jsonschema accepts."""
+    from reconciler.settings import _quick_check, _validator
+
+    quick = _quick_check()
+    assert quick is not None
+    assert quick(body) == _validator().is_valid(body), body
