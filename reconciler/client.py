@@ -23,9 +23,8 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from reconciler.connection import Connection, display_url  # described there; opened here
 from reconciler.errors import (
@@ -41,6 +40,28 @@ from reconciler.retry import RetryPolicy, Transient
 from reconciler.scrub import remember, scrub
 
 log = logging.getLogger("reconciler.http")
+
+
+def _import_httpx() -> ModuleType:
+    """httpx, without its command-line program: ``httpx._main`` imports pygments (and rich)
+    wherever they are installed, about 15 ms of every run's start-up for a program this tool
+    never runs. Hidden while httpx is imported (its package then defines a ``main`` that says
+    what is missing); anything importing ``httpx._main`` later gets it."""
+    hide = "httpx" not in sys.modules and "httpx._main" not in sys.modules
+    if hide:
+        sys.modules["httpx._main"] = None  # type: ignore[assignment]  # `import` raises ImportError
+    try:
+        import httpx
+    finally:
+        if hide:
+            del sys.modules["httpx._main"]
+    return httpx
+
+
+if TYPE_CHECKING:
+    import httpx
+else:
+    httpx = _import_httpx()
 
 WAIT_MARGIN = 10.0  # seconds beyond a create's timeout for its answer to travel back
 JSON_CONTENT = {"Content-Type": "application/json"}  # of a body given already encoded

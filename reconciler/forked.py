@@ -13,9 +13,15 @@ results (about a tenth of the work it saved), so a list is split only where each
 large (`MIN_CHUNK`), and only where forking is safe and useful:
 
 - on Linux (fork is the only cheap start; macOS's system libraries are not fork-safe);
-- with more than one core this process may run on;
 - while this process runs one thread (a fork copies only the calling thread: a lock held by
-  another one would stay held in the child).
+  another one would stay held in the child);
+- as many processes as there are idle cores: the cores this process may run on less the
+  load average (rounded), this process's own core counted. On a busy machine a child only
+  waits for a core, and its pickling is extra work: at load average 10 on 2 cores, 10,000
+  specs took 1.47 s split against 1.23 s alone.
+
+``RECONCILER_PROCESSES`` (a whole number) sets the number of processes instead (1: never
+split), for a container whose CPU quota is below the cores it sees, or to compare.
 
 Anything going wrong in a child (it dies, its pipe breaks, its result does not unpickle)
 costs only time: its chunk is worked out again here. Not for work with side effects.
@@ -47,11 +53,26 @@ def workers_for(count: int) -> int:
     """How many processes (this one included) would share ``count`` items here and now."""
     if sys.platform != "linux" or threading.active_count() != 1 or count < 2 * MIN_CHUNK:
         return 1
+    return max(1, min(MAX_WORKERS, count // MIN_CHUNK, _processes()))
+
+
+def _processes() -> int:
+    """``RECONCILER_PROCESSES``, else one per idle core (this process's own counted)."""
+    asked = os.environ.get(PROCESSES, "").strip()
+    if asked.isdigit():
+        return int(asked)
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
-    return max(1, min(cores, MAX_WORKERS, count // MIN_CHUNK))
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:
+        busy = 0.0
+    return min(cores, 1 + round(cores - busy))
+
+
+PROCESSES = "RECONCILER_PROCESSES"
 
 
 def in_order(work: Callable[[Sequence[T]], list[R]], items: Sequence[T]) -> list[R]:
@@ -91,9 +112,9 @@ def _start(work: Callable[[Sequence[T]], list[R]], chunk: Sequence[T]) -> tuple[
         code = 1
         try:
             os.close(reading)
-            answer = pickle.dumps(work(chunk), protocol=pickle.HIGHEST_PROTOCOL)
+            answer = work(chunk)
             with os.fdopen(writing, "wb") as pipe:
-                pipe.write(answer)
+                pickle.dump(answer, pipe, protocol=pickle.HIGHEST_PROTOCOL)
             code = 0
         finally:
             os._exit(code)
@@ -108,15 +129,15 @@ def _collect(
     if child is None:
         return work(chunk)
     pid, reading = child
+    result: list[R] | None = None
     with os.fdopen(reading, "rb") as pipe:
-        answer = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    if status == 0 and answer:
-        try:
-            result: list[R] = pickle.loads(answer)
-            return result
+        try:  # read as it comes: the answer is never in memory twice (pickled and built)
+            result = pickle.load(pipe)
         except Exception:  # noqa: BLE001  # a broken answer: the work is redone, never lost
-            pass
+            result = None
+    _, status = os.waitpid(pid, 0)
+    if status == 0 and result is not None:
+        return result
     log.debug(
         "a forked process did not answer (status %d): its %d items done here", status, len(chunk)
     )

@@ -180,3 +180,40 @@ def test_a_killed_runs_intent_tells_the_next_run_what_was_sent(
     else:
         assert "whether the secrets it holds are the ones sent cannot be known" in notes
         assert "apply --send-secrets team-rerank" in notes
+
+
+def test_a_rotation_killed_after_its_update_sends_the_secret_again(
+    tmp_path: Path, server: SandboxServer, connect: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key rotation killed after its update was sent and before the outcome was recorded: its
+    intent item is the action alone (secrets are not read back, so nothing can tell the update
+    happened); the next run sends the new key again, as an update, never "not tracked"."""
+    from dataclasses import replace
+
+    from reconciler.state import Intended, Intent
+
+    specs = write_specs(tmp_path / "specs", RERANK)
+    with connect() as session:
+        apply_specs(session, specs, options=ApplyOptions(), hooks=ApplyHooks())
+    monkeypatch.setenv("RERANK_KEY", "rerank-secret-value-2")
+    with connect() as session:
+        planned = make_plan(session, specs, prune=False)
+        (change,) = planned.plan.changes
+        assert change.action is Action.UPDATE
+        intent = Intent(
+            run="r1", started_at=1, endpoints={"team-rerank": Intended(action="update", entry=None)}
+        )
+        session.store.write(replace(planned.snapshot.state, intent=intent))
+    (request,) = change.requests
+    body = dict(request.body or {})
+    body["service_settings"] = {**body["service_settings"], "api_key": "rerank-secret-value-2"}
+    plain.request(request.method, f"{server.url}{request.path}", json=body).raise_for_status()
+    with connect() as session:
+        again = make_plan(session, specs, prune=False)
+        assert again.snapshot.state.intent is not None  # read back, the action alone
+        assert [c.action for c in again.plan.changes] == [Action.UPDATE]
+        notes = " ".join(again.plan.warnings + again.plan.changes[0].notes)
+        assert "not tracked" not in notes
+        apply_specs(session, specs, options=ApplyOptions(), hooks=ApplyHooks())
+        done = make_plan(session, specs, prune=False)
+    assert not done.plan.has_changes and done.snapshot.state.intent is None
