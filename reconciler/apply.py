@@ -142,6 +142,8 @@ class Executor:
                     total=len(intent.endpoints),
                     elapsed=now - last_write,
                     cost=cost,
+                    left=len(intent.endpoints) - len(outcomes),
+                    in_flight=self.parallelism,
                 ):
                     # what is recorded leaves the intent: the document stays one entry
                     # per endpoint, not two
@@ -366,16 +368,21 @@ class Executor:
         return self.matches(change.expected, live)
 
 
-def write_due(unrecorded: int, *, total: int, elapsed: float, cost: float) -> bool:
+def write_due(
+    unrecorded: int, *, total: int, elapsed: float, cost: float, left: int, in_flight: int
+) -> bool:
     """Whether the outcomes not yet in the state document are written now: ``elapsed`` seconds
     after the last write, which took ``cost`` seconds, with ``total`` changes in the run. Each
     write holds every entry (its cost grows with the run), so there are at most
     ``STATE_WRITES`` of them whatever the size, none sooner than ``STATE_SECONDS`` apart, and
-    together they take at most ``STATE_SHARE`` of the run."""
+    together they take at most ``STATE_SHARE`` of the run. None when the ``left`` outcomes
+    still to come are those of the changes in flight (at most ``in_flight``): the end write
+    follows them at once."""
     return (
         unrecorded * STATE_WRITES >= total
         and elapsed > STATE_SECONDS
         and elapsed > cost / STATE_SHARE
+        and left > in_flight
     )
 
 

@@ -9,14 +9,17 @@ import pytest
 from reconciler.apply import STATE_SECONDS, STATE_WRITES, write_due
 
 
-def writes(total: int, *, seconds_apart: float, cost: float) -> int:
+def writes(total: int, *, seconds_apart: float, cost: float, in_flight: int = 8) -> int:
     """The intermediate writes of a run whose ``total`` outcomes arrive ``seconds_apart``, each
-    state write taking ``cost`` seconds."""
+    state write taking ``cost`` seconds, ``in_flight`` changes at once."""
     count, unrecorded, elapsed = 0, 0, 0.0
-    for _ in range(total):
+    for done in range(1, total + 1):
         unrecorded += 1
         elapsed += seconds_apart
-        if write_due(unrecorded, total=total, elapsed=elapsed, cost=cost):
+        left = total - done
+        if write_due(
+            unrecorded, total=total, elapsed=elapsed, cost=cost, left=left, in_flight=in_flight
+        ):
             count, unrecorded, elapsed = count + 1, 0, cost
     return count
 
@@ -36,3 +39,10 @@ def test_a_fast_run_writes_no_more_often_than_every_few_seconds() -> None:
 def test_writing_takes_at_most_a_tenth_of_the_run() -> None:
     # each write takes 3 s: at most one per 30 s of outcomes
     assert writes(1_000, seconds_apart=0.1, cost=3.0) <= 100 / 30
+
+
+def test_no_write_is_made_when_only_the_changes_in_flight_are_left() -> None:
+    # 10 outcomes, one a minute: each is due by time and count, except when what is left to
+    # come is the changes in flight: the end write follows them at once
+    assert writes(10, seconds_apart=60.0, cost=0.5, in_flight=2) == 7
+    assert writes(10, seconds_apart=60.0, cost=0.5, in_flight=8) == 1
