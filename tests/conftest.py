@@ -45,7 +45,7 @@ SLOW = {
 
 
 # The longest modules (wall seconds in a whole-suite run), longest first, are collected first, so
-# that `--dist loadfile` (with `--no-loadscope-reorder`, set in pyproject.toml) hands them out
+# that `--dist loadfile` (told not to reorder them, in pytest_configure below) hands them out
 # before the short ones, which then fill the gaps. xdist's default order (most tests first) started
 # test_overload.py (8 tests, 45 s of waiting on purpose) among the last, and the run waited for it.
 # Re-measure with `python -m pytest -n 4 --dist loadfile --durations=0 -q` when a module grows.
@@ -66,6 +66,13 @@ LONGEST_FIRST = (
     "tests/unit/test_render.py",
     "tests/unit/test_architecture.py",
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # xdist's --no-loadscope-reorder, set here rather than in addopts so that a run without
+    # xdist (`-p no:xdist`) still parses its options
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
