@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from reconciler import forked
 from reconciler.forked import MIN_CHUNK, PROCESSES
 from reconciler.sandbox import SandboxServer
 from tests.e2e.helpers import Run, run_cli, run_subprocess
@@ -142,3 +143,31 @@ def test_each_share_comes_back_in_order_and_a_failed_one_is_done_here() -> None:
     assert probe("ok", 2 * MIN_CHUNK - 1) == {"ok": True, "calls": [2 * MIN_CHUNK - 1]}
     assert probe("ok", FILES, processes="1") == {"ok": True, "calls": [FILES]}  # never split
     assert probe("ok", 4 * MIN_CHUNK, processes="4")["calls"] == [MIN_CHUNK]
+
+
+@pytest.mark.parametrize(
+    ("runnable", "cores", "processes"),
+    [(1, 2, 2), (2, 2, 1), (6, 2, 1), (3, 8, 6)],
+)
+def test_one_process_per_core_no_other_task_is_running_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runnable: int, cores: int, processes: int
+) -> None:
+    # the 1-minute load average (1.90) says a core is still taken by what ran before: what
+    # counts is the tasks runnable now, this one among them
+    loadavg = tmp_path / "loadavg"
+    loadavg.write_text(f"1.90 1.50 1.20 {runnable}/300 4242\n", encoding="ascii")
+    monkeypatch.setattr(forked, "LOADAVG", str(loadavg))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)))
+    monkeypatch.delenv(PROCESSES, raising=False)
+    assert forked._processes() == processes
+
+
+@pytest.mark.parametrize(("average", "processes"), [(0.2, 2), (1.0, 1), (3.0, 1)])
+def test_without_a_count_of_runnable_tasks_the_load_average_decides(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, average: float, processes: int
+) -> None:
+    monkeypatch.setattr(forked, "LOADAVG", str(tmp_path / "absent"))
+    monkeypatch.setattr(os, "getloadavg", lambda: (average, average, average))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.delenv(PROCESSES, raising=False)
+    assert forked._processes() == processes
