@@ -570,9 +570,7 @@ def _unpack(packed: list[_Packed | _Loaded]) -> list[_Loaded]:
                     file=file,
                     line=line,
                     col=col,
-                    positions=_Positions(marks, positions)
-                    if type(positions) is int
-                    else positions,
+                    positions=_Positions(marks, positions) if type(positions) is int else positions,
                 ),
             )
             for body, line, col, positions in rows

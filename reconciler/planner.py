@@ -60,6 +60,37 @@ from reconciler.region_policy import ADDRESS as POLICY_ADDRESS
 from reconciler.secrets import SENSITIVE, SENSITIVE_CHANGED
 
 
+@dataclass(frozen=True, kw_only=True)
+class Prepared:
+    """What planning each spec needs that no answer of the cluster but its version changes:
+    the fields it declares and its desired view (nothing dropped since the last apply),
+    worked out with ``catalog`` for ``version`` while the listing and the state are read."""
+
+    catalog: Catalog | None
+    version: Version
+    views: Mapping[str, tuple[EndpointSpec, frozenset[FieldPath], View]]
+
+    def of(self, spec: EndpointSpec) -> tuple[frozenset[FieldPath], View | None]:
+        found = self.views.get(spec.inference_id)
+        if found is None or found[0] is not spec:
+            return declared_fields(spec), None
+        return found[1], found[2]
+
+
+def prepare(
+    specs: tuple[EndpointSpec, ...] | list[EndpointSpec], catalog: Catalog, cluster_version: str
+) -> Prepared:
+    version = parse_version(cluster_version)
+    views = {}
+    for spec in specs:
+        facts = catalog.facts(spec.service, spec.task_type, version)
+        views[spec.inference_id] = (spec, declared_fields(spec), desired_view(spec, facts))
+    return Prepared(catalog=catalog, version=version, views=views)
+
+
+NOT_PREPARED = Prepared(catalog=None, version=parse_version("0.0.0"), views={})
+
+
 def build_plan(
     *,
     specs: tuple[EndpointSpec, ...] | list[EndpointSpec],
@@ -74,13 +105,18 @@ def build_plan(
     state: str = "",
     invocation: str = "",
     blocked: tuple[str, ...] = (),
+    prepared: Prepared | None = None,
 ) -> Plan:
-    """Pair desired and live by id and decide one action for each. Pure."""
+    """Pair desired and live by id and decide one action for each. Pure. ``prepared``: what
+    ``prepare`` worked out ahead, used where it was made with this catalog and version."""
     owners = ownership or Ownership(known=False)
     asked = requested or Requested()
     declared = len(specs)
+    version = parse_version(cluster_version)
+    if prepared is None or prepared.catalog is not catalog or prepared.version != version:
+        prepared = NOT_PREPARED
     context = _Context(
-        catalog=catalog, version=parse_version(cluster_version), owners=owners, asked=asked
+        catalog=catalog, version=version, owners=owners, asked=asked, prepared=prepared
     )
     specs = [spec for spec in specs if asked.targeted(spec.inference_id)]
     live = [endpoint for endpoint in live if asked.targeted(endpoint.inference_id)]
@@ -166,13 +202,15 @@ def _declared_change(
     context: _Context,
     secrets: Mapping[str, SecretStatus],
 ) -> Change:
-    declared = declared_fields(spec)  # once per spec: the change, its step and its state entry
+    # once per spec: the change, its step and its state entry
+    declared, view = context.prepared.of(spec)
     change = _change_for(
         spec,
         live_by_id.get(spec.inference_id),
         context,
         secrets.get(spec.inference_id, UNCHANGED),
         declared,
+        view,
     )
     return _with_step(_owned(change, context), spec, context, declared)
 
@@ -183,6 +221,7 @@ class _Context:
     version: Version
     owners: Ownership
     asked: Requested
+    prepared: Prepared
 
 
 def _owned(change: Change, context: _Context) -> Change:
@@ -266,7 +305,9 @@ def _change_for(
     context: _Context,
     secrets: SecretStatus,
     declared: frozenset[FieldPath],
+    view: View | None = None,
 ) -> Change:
+    """``view``: the spec's ``desired_view`` with nothing dropped, when worked out ahead."""
     facts = context.catalog.facts(spec.service, spec.task_type, context.version)
     base: dict[str, Any] = dict(
         inference_id=spec.inference_id,
@@ -283,13 +324,15 @@ def _change_for(
             reason=Reason.NOT_IN_CLUSTER,
             after=masked(spec, declared_blocks, facts),
             requests=(create_call(spec, facts, create_timeout=context.asked.create_timeout),),
-            expected=_expected(spec, desired_view(spec, facts), declared),
+            expected=_expected(spec, desired_view(spec, facts) if view is None else view, declared),
             **base,
         )
     previously = context.owners.declared.get(spec.inference_id, frozenset())
     dropped = previously - declared  # the user removed these: a declared change (rule 3)
     compared = declared | dropped if dropped else declared  # (the shared set when nothing dropped)
-    planned = desired_view(spec, facts, dropped=dropped)
+    planned = (
+        view if view is not None and not dropped else desired_view(spec, facts, dropped=dropped)
+    )
     live_facts = context.catalog.facts(live.service, live.task_type, context.version)
     same_service = live_facts.canonical_service == facts.canonical_service
     # server-filled values that moved since the last apply recorded them: drift (rule 4)

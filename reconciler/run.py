@@ -42,7 +42,7 @@ from reconciler.model import EndpointSpec, LiveEndpoint
 from reconciler.ownership import Records, forget_ids, resolve
 from reconciler.plan import SEND_UNTRACKED, Action, ApplyResult, Plan, Requested
 from reconciler.planfile import SavedPlan
-from reconciler.planner import build_plan, with_usage
+from reconciler.planner import Prepared, build_plan, prepare, with_usage
 from reconciler.policy_steps import (
     carry_out_policy,
     check_policy_version,
@@ -94,7 +94,13 @@ def make_plan(
     values = values or SecretValues()
     check_key()
     check_references(specs, session.catalog, values)
-    snapshot = read_snapshot(session.client, session.store, region_policy=policy is not None)
+    ahead: list[Prepared] = []  # worked out while the listing and the state are on their way
+    snapshot = read_snapshot(
+        session.client,
+        session.store,
+        region_policy=policy is not None,
+        meanwhile=lambda version: ahead.append(prepare(specs, session.catalog, version)),
+    )
     session = described_session(session, specs, snapshot, values)
     check_versions(
         tuple(specs),
@@ -162,6 +168,7 @@ def make_plan(
         state=f"{session.store.index}/{session.store.doc_id}",
         invocation=session.settings.invocation,
         blocked=tuple(str(problem) for _, problem in sorted(blocked.items())),
+        prepared=ahead[0] if ahead else None,
     )
     usage = read_usage(session.client, plan.changes, snapshot.version)
     unknown = sorted(i for i, used in usage.items() if used.unknown)

@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.catalog import load_catalog
+from reconciler.catalog import load_catalog, parse_version
 from reconciler.loader import parse_documents
 from reconciler.model import EndpointSpec, LiveEndpoint, dotted
-from reconciler.plan import Action, Ownership, SecretStatus, Usage
-from reconciler.planner import build_plan, with_usage
+from reconciler.normalize import declared_fields
+from reconciler.plan import Action, Ownership, Plan, SecretStatus, Usage
+from reconciler.planner import Prepared, build_plan, prepare, with_usage
 from reconciler.render import wording
 from reconciler.validate import validate_documents
 
@@ -428,3 +429,58 @@ def test_secret_values_never_reach_the_plan(monkeypatch: pytest.MonkeyPatch) -> 
     plan = build_plan(specs=[spec(AZURE_EMBED)], live=[], catalog=CATALOG, cluster_version=NEW)
     assert "sk-very-secret-value" not in repr(plan)
     assert plan.changes[0].after["service_settings"]["api_key"] == "(sensitive value)"
+
+
+@pytest.mark.parametrize(
+    ("desired", "current"),
+    [
+        (AZURE_EMBED, AZURE_EMBED_LIVE),  # no-op
+        (edit(AZURE_EMBED, "service_settings.api_version", "2024-06-01"), AZURE_EMBED_LIVE),
+        (edit(SHIFT_EMBED, "service_settings.dimensions", 1024), SHIFT_EMBED_LIVE),
+        (SHIFT_RERANK, None),  # a create
+    ],
+)
+@pytest.mark.parametrize("dropped", [False, True])
+def test_views_worked_out_ahead_plan_as_those_worked_out_then(
+    desired: dict[str, Any], current: dict[str, Any] | None, dropped: bool
+) -> None:
+    # make_plan works out each spec's desired view while the listing is read; the plan must be
+    # the one made without it, and one worked out for another cluster version or catalog is
+    # not used (a field declared at the last apply and dropped since changes the view)
+    wanted = spec(desired)
+    fields = declared_fields(wanted)
+    ownership = Ownership(
+        mine=frozenset({wanted.inference_id}),
+        recorded=frozenset({wanted.inference_id}),
+        declared={wanted.inference_id: fields | {("service_settings", "similarity")}}
+        if dropped
+        else {wanted.inference_id: fields},
+    )
+
+    def planned(prepared: Prepared | None, version: str = NEW) -> Plan:
+        return build_plan(
+            specs=[wanted],
+            live=[live(current)] if current else [],
+            catalog=CATALOG,
+            cluster_version=version,
+            ownership=ownership,
+            prepared=prepared,
+        )
+
+    alone = planned(None)
+    assert planned(prepare([wanted], CATALOG, NEW)) == alone
+    assert planned(prepare([wanted], CATALOG, OLD), OLD) == planned(None, OLD)
+    # a view planted ahead shows where one is used, and where not
+    planted = {wanted.inference_id: (wanted, fields, {"service_settings": {"planted": 1}})}
+    used = planned(Prepared(catalog=CATALOG, version=parse_version(NEW), views=planted))
+    assert (used == alone) is (dropped and current is not None)  # dropped: worked out then
+    for ignored in (
+        Prepared(catalog=CATALOG, version=parse_version(OLD), views=planted),
+        Prepared(catalog=load_catalog.__wrapped__(), version=parse_version(NEW), views=planted),
+        Prepared(  # made for another object with the same id
+            catalog=CATALOG,
+            version=parse_version(NEW),
+            views={wanted.inference_id: (spec(desired), *planted[wanted.inference_id][1:])},
+        ),
+    ):
+        assert planned(ignored) == alone
