@@ -47,12 +47,8 @@ def create_call(
 
 def secret_refs(spec: EndpointSpec, paths: Iterable[FieldPath]) -> tuple[SecretRef, ...]:
     """The references at ``paths`` of a request body built from ``spec``, with where each was
-    written (request bodies keep the spec's own paths)."""
-    refs = []
-    for path in paths:
-        line, col = spec.source.at(path)
-        refs.append(SecretRef(path=path, file=spec.source.file, line=line, col=col))
-    return tuple(refs)
+    written (request bodies keep the spec's own paths; the line is found when asked)."""
+    return tuple(SecretRef(path=path, file=spec.source.file, source=spec.source) for path in paths)
 
 
 def update_call(

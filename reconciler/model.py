@@ -174,7 +174,7 @@ class CallKind(enum.Enum):
     PROBE_DELETE = "probe_delete"  # DELETE of that scratch endpoint
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False)  # equal: the same place (``position``)
 class SecretRef:
     """Where a request carries a secret: the path inside its body (which holds the reference,
     ``${env:NAME}``) and where the user wrote that reference (a ``${file:}`` path is relative to
@@ -184,9 +184,27 @@ class SecretRef:
     file: str
     line: int = 0
     col: int = 0
+    # no line given: the spec's source, which finds it when first asked (an error, a saved
+    # plan); a position costs parsing the file again, and a key rotation plans thousands
+    source: Source | None = field(default=None, compare=False, repr=False)
+
+    def position(self) -> tuple[int, int]:
+        """Line and column where the reference was written."""
+        if self.source is not None and not self.line:
+            return self.source.at(self.path)
+        return (self.line, self.col)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SecretRef):
+            return NotImplemented
+        return (self.path, self.file, self.position()) == (other.path, other.file, other.position())
+
+    def __hash__(self) -> int:
+        return hash((self.path, self.file, self.position()))
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": list(self.path), "file": self.file, "line": self.line, "col": self.col}
+        line, col = self.position()
+        return {"path": list(self.path), "file": self.file, "line": line, "col": col}
 
     @classmethod
     def from_json(cls, document: Mapping[str, Any]) -> SecretRef:

@@ -340,18 +340,11 @@ def check_requests(plan: Plan, values: SecretValues) -> None:
         for request in change.requests:
             for ref in request.secrets:
                 try:
-                    values.value(
-                        get_path(request.body or {}, ref.path),
-                        file=ref.file,
-                        line=ref.line,
-                        col=ref.col,
-                        path=ref.path,
-                    )
+                    values.value(get_path(request.body or {}, ref.path), ref=ref)
                 except SecretError as error:
                     message = str(error).split(": ", 1)[-1]
-                    problems.append(
-                        Diagnostic(file=ref.file, line=ref.line, col=ref.col, message=message)
-                    )
+                    line, col = ref.position()
+                    problems.append(Diagnostic(file=ref.file, line=line, col=col, message=message))
     if problems:
         unique = list(dict.fromkeys(problems))
         raise InputError(

@@ -139,13 +139,15 @@ class SecretValues:
                 self._keys[reference] = key
         return key
 
-    def value(self, reference: Any, *, file: str, line: int, col: int, path: FieldPath) -> str:
-        key = self._key(reference, file)
+    def value(self, reference: Any, *, ref: SecretRef) -> str:
+        """The secret ``reference`` (written where ``ref`` says) points at."""
+        key = self._key(reference, ref.file)
         with self._lock:
             known = self._values.get(key) if key else None
         if known is not None:
             return known
-        value = resolve_at(reference, file=file, line=line, col=col, path=path)
+        line, col = ref.position()  # for an error only
+        value = resolve_at(reference, file=ref.file, line=line, col=col, path=ref.path)
         if key:
             with self._lock:
                 self._values[key] = value
@@ -208,9 +210,7 @@ def resolved_body(
     resolved = copied(body)
     found: dict[FieldPath, str] = {}
     for ref in refs:
-        value = values.value(
-            get_path(body, ref.path), file=ref.file, line=ref.line, col=ref.col, path=ref.path
-        )
+        value = values.value(get_path(body, ref.path), ref=ref)
         node = resolved
         for part in ref.path[:-1]:
             node = node[part]

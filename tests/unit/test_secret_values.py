@@ -7,25 +7,24 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import SecretError
+from reconciler.model import SecretRef
 from reconciler.secrets import SecretValues
 
 API_KEY = ("service_settings", "api_key")
 
 
+def at(file: str, line: int, col: int) -> SecretRef:
+    return SecretRef(path=API_KEY, file=file, line=line, col=col)
+
+
 def test_a_reference_is_read_once_per_command_wherever_it_is_written(tmp_path: Path) -> None:
     (tmp_path / "key.txt").write_text("first-secret-value\n")
     values = SecretValues()
-    first = values.value(
-        "${file:key.txt}", file=str(tmp_path / "a.yaml"), line=4, col=12, path=API_KEY
-    )
+    first = values.value("${file:key.txt}", ref=at(str(tmp_path / "a.yaml"), 4, 12))
     (tmp_path / "key.txt").write_text("second-secret-value\n")  # rotated during the command
-    again = values.value(
-        "${file:key.txt}", file=str(tmp_path / "b.yaml"), line=9, col=12, path=API_KEY
-    )
+    again = values.value("${file:key.txt}", ref=at(str(tmp_path / "b.yaml"), 9, 12))
     assert first == again == "first-secret-value"  # one command sends one value
-    fresh = SecretValues().value(
-        "${file:key.txt}", file=str(tmp_path / "a.yaml"), line=4, col=12, path=API_KEY
-    )
+    fresh = SecretValues().value("${file:key.txt}", ref=at(str(tmp_path / "a.yaml"), 4, 12))
     assert fresh == "second-secret-value"  # the next command reads it again
 
 
@@ -35,9 +34,7 @@ def test_the_same_file_name_in_another_directory_is_another_reference(tmp_path: 
         (tmp_path / name / "key.txt").write_text(secret)
     values = SecretValues()
     found = [
-        values.value(
-            "${file:key.txt}", file=str(tmp_path / d / "s.yaml"), line=1, col=1, path=API_KEY
-        )
+        values.value("${file:key.txt}", ref=at(str(tmp_path / d / "s.yaml"), 1, 1))
         for d in ("one", "two")
     ]
     assert found == ["secret-of-one", "secret-of-two"]
@@ -50,6 +47,40 @@ def test_an_unresolvable_reference_names_where_it_was_written(
     with pytest.raises(
         SecretError, match=r"^specs/a\.yaml:7:13: service_settings\.api_key: .*NO_SUCH_KEY"
     ):
-        SecretValues().value(
-            "${env:NO_SUCH_KEY}", file="specs/a.yaml", line=7, col=13, path=API_KEY
-        )
+        SecretValues().value("${env:NO_SUCH_KEY}", ref=at("specs/a.yaml", 7, 13))
+
+
+SPEC = """\
+inference_id: lazy-position
+task_type: rerank
+service: openshift_ai
+service_settings:
+  url: https://rerank.example/v1
+  model_id: bge-reranker-v2-m3
+  api_key: ${env:NO_SUCH_KEY}
+"""
+
+
+def test_a_planned_reference_finds_where_it_was_written_only_when_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # planning thousands of requests does not parse each file again for the positions of their
+    # secrets: a reference finds its line when an error or a saved plan asks for it
+    from reconciler.calls import create_call
+    from reconciler.catalog import load_catalog, parse_version
+    from reconciler.loader import parse_documents
+    from reconciler.validate import validate_documents
+
+    documents, problems = parse_documents(SPEC, file="specs/lazy.yaml")
+    (spec,) = validate_documents(documents, problems).specs
+    facts = load_catalog().facts(spec.service, spec.task_type, parse_version("9.5.0"))
+    (ref,) = create_call(spec, facts).secrets
+    assert (ref.line, ref.col) == (0, 0)  # not looked up while planning
+    assert ref.position() == (7, 3)
+    assert ref.to_json() == {"path": list(API_KEY), "file": "specs/lazy.yaml", "line": 7, "col": 3}
+    assert SecretRef.from_json(ref.to_json()) == SecretRef(
+        path=API_KEY, file="specs/lazy.yaml", line=7, col=3
+    )
+    monkeypatch.delenv("NO_SUCH_KEY", raising=False)
+    with pytest.raises(SecretError, match=r"^specs/lazy\.yaml:7:3: service_settings\.api_key"):
+        SecretValues().value("${env:NO_SUCH_KEY}", ref=ref)
