@@ -9,6 +9,7 @@ import pytest
 from reconciler.errors import SecretError
 from reconciler.model import SecretRef
 from reconciler.secrets import SecretValues
+from tests.specs import SHIFT
 
 API_KEY = ("service_settings", "api_key")
 
@@ -50,15 +51,7 @@ def test_an_unresolvable_reference_names_where_it_was_written(
         SecretValues().value("${env:NO_SUCH_KEY}", ref=at("specs/a.yaml", 7, 13))
 
 
-SPEC = """\
-inference_id: lazy-position
-task_type: rerank
-service: openshift_ai
-service_settings:
-  url: https://rerank.example/v1
-  model_id: bge-reranker-v2-m3
-  api_key: ${env:NO_SUCH_KEY}
-"""
+SPEC = SHIFT.replace("${env:SHIFT_KEY}", "${env:NO_SUCH_KEY}")  # api_key at line 7, column 3
 
 
 def test_a_planned_reference_finds_where_it_was_written_only_when_asked(
