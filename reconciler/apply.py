@@ -87,9 +87,7 @@ class Executor:
             },
         )
         runnable = [c for c in plan.changes if c.inference_id not in refused]
-        sent = {
-            c.inference_id: self._fingerprints(c, state.salt) for c in runnable if c.action.writes
-        }
+        salt = state.salt
         # an endpoint someone else claimed first is not ours to record (a move out of a legacy
         # document brought its entry in)
         managed = {k: v for k, v in state.managed.items() if k not in refused}
@@ -104,13 +102,19 @@ class Executor:
                         change, previous, listed.get(change.inference_id), plan.cluster_version
                     ),
                 )
-        # the entry each write records when it succeeds, made once: the intent holds those that
-        # a next run can check, the outcomes record them as they are
-        records = {
-            c.inference_id: _entry(c, managed.get(c.inference_id), sent[c.inference_id])
-            for c in runnable
-            if c.action.writes and c.step is not None and c.step.entry
-        }
+
+        def record(change: Change) -> Managed | None:
+            """The entry a write leaves when it succeeds (None: it leaves none)."""
+            if change.step is None or not change.step.entry:
+                return None
+            sent = self._fingerprints(change, salt)
+            return _entry(change, managed.get(change.inference_id), sent)
+
+        # a create's or replace's entry is made before the first write: the intent holds it,
+        # for a next run to check. An update's is made when its outcome comes in, while other
+        # writes are on their way (its intent is its action alone; a key rotation of 10,000
+        # endpoints spent 0.3 s on their fingerprints before its first write)
+        records = {c.inference_id: record(c) for c in runnable if c.action in RECORDED_AHEAD}
         intent = Intent(
             run=uuid.uuid4().hex,
             started_at=int(time.time()),
@@ -133,9 +137,13 @@ class Executor:
                 continue
             for outcome in self._outcomes(batch):
                 outcomes.append(outcome)
-                _record(managed, outcome, records.get(outcome.change.inference_id))
+                change = outcome.change
+                entry = None
+                if outcome.ok and change.action.writes:
+                    entry = records.pop(change.inference_id, None) or record(change)
+                _record(managed, outcome, entry)
                 if outcome.ok:
-                    intent_left.pop(outcome.change.inference_id, None)
+                    intent_left.pop(change.inference_id, None)
                 now = time.monotonic()
                 if write_due(
                     len(outcomes) - recorded,
@@ -436,13 +444,16 @@ def _baseline(
     return taken(live, declared=change.step.declared, version=version, held=held)
 
 
+RECORDED_AHEAD = (Action.CREATE, Action.REPLACE)  # the intent holds their entries
+
+
 def _intended(change: Change, entry: Managed | None) -> Intended:
     """What the intent records of a change: what the next run can check (``verify.recovered``).
     A create or replace: the entry it records (the fingerprints of the secrets it sends) and the
     endpoint it expects afterwards. An update or a delete: its action alone (an update cannot be
     told from before, its secrets are not read back; a delete is done when the endpoint is gone):
     a key rotation's intent is one short line per endpoint, not a second copy of its entry."""
-    if change.action not in (Action.CREATE, Action.REPLACE):
+    if change.action not in RECORDED_AHEAD:
         return Intended(action=change.action.value, entry=None)
     return Intended(
         action=change.action.value,
@@ -452,8 +463,8 @@ def _intended(change: Change, entry: Managed | None) -> Intended:
 
 
 def _record(managed: dict[str, Managed], outcome: Outcome, entry: Managed | None) -> None:
-    """Record an outcome: a write that succeeded leaves ``entry`` (made before the first
-    write, ``_entry``), a delete removes its entry."""
+    """Record an outcome: a write that succeeded leaves ``entry`` (``_entry``), a delete
+    removes its entry."""
     change = outcome.change
     if not outcome.ok or change.step is None:
         return
