@@ -36,7 +36,7 @@ from reconciler.model import CallKind, LiveEndpoint, Request, dotted
 from reconciler.ownership import claim, hand_over, move_out, take_claims
 from reconciler.plan import Action, ApplyResult, Change, Expected, Outcome, Plan
 from reconciler.scrub import scrub
-from reconciler.secrets import SecretValues, resolved_body
+from reconciler.secrets import SecretValues, get_path, resolved_body
 from reconciler.session import Session
 from reconciler.state import Intended, Intent, Managed, State, holder_name
 
@@ -238,6 +238,7 @@ class Executor:
             self.read_back = {e.inference_id: e for e in read_endpoints(self.session.client)}
         except ClusterError:
             return  # verification reads it again and says what went wrong
+        checked: dict[int, tuple[Any, bool]] = {}  # values looked at for secrets, by identity
         for outcome in outcomes:
             change = outcome.change
             entry = managed.get(change.inference_id)
@@ -246,7 +247,7 @@ class Executor:
                 continue
             if self.matches(change.expected, live):
                 managed[change.inference_id] = replace(
-                    entry, baseline=_baseline(change, entry, live, version)
+                    entry, baseline=_baseline(change, entry, live, version, checked)
                 )
 
     def _fingerprints(self, change: Change, salt: str) -> dict[str, str]:
@@ -256,9 +257,9 @@ class Executor:
         for request in change.requests:
             if request.kind is CallKind.PROBE or request.body is None:
                 continue
-            _, values = resolved_body(request.body, request.secrets, values=self.values)
-            for path, value in values.items():
-                found[dotted(path)] = fingerprint(value, salt=salt)
+            for ref in request.secrets:  # the values alone: no copy of the body
+                value = self.values.value(get_path(request.body, ref.path), ref=ref)
+                found[dotted(ref.path)] = fingerprint(value, salt=salt)
         return found
 
     def _save(self, state: State) -> State:
@@ -429,7 +430,11 @@ def _entry(
 
 
 def _baseline(
-    change: Change, previous: Managed | None, live: LiveEndpoint | None, version: str
+    change: Change,
+    previous: Managed | None,
+    live: LiveEndpoint | None,
+    version: str,
+    checked: dict[int, tuple[Any, bool]] | None = None,
 ) -> Baseline | None:
     """The values the server filled in, as ``live`` shows them now; drift the plan left alone,
     and after an update every field it did not send, keep the value recorded before."""
@@ -441,7 +446,7 @@ def _baseline(
         drift=change.drift,
         sent=change.paths if change.action is Action.UPDATE else None,
     )
-    return taken(live, declared=change.step.declared, version=version, held=held)
+    return taken(live, declared=change.step.declared, version=version, held=held, checked=checked)
 
 
 RECORDED_AHEAD = (Action.CREATE, Action.REPLACE)  # the intent holds their entries

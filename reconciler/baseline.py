@@ -54,12 +54,14 @@ def taken(
     declared: Iterable[str],
     version: str,
     held: Mapping[str, Any] | None = None,
+    checked: dict[int, tuple[Any, bool]] | None = None,
 ) -> Baseline:
     """The baseline of ``live`` as apply saw it: each key of its service and task settings that
     the spec did not declare, and its chunking settings unless declared; ``held`` (see
     ``kept_values``) are recorded values kept over what ``live`` shows. A
     value in which a secret of this run appears is never recorded (GET hides secrets; this is
-    the second lock)."""
+    the second lock). ``checked``: the values found clean or not so far, by identity (alike
+    endpoints of one listing share their values), for a caller taking many baselines."""
     names = frozenset(declared)
     values: dict[str, Any] = {}
     for block in ("service_settings", "task_settings"):
@@ -72,7 +74,11 @@ def taken(
     values.update(held or {})
     return Baseline(
         version=version,
-        values={name: copied(value) for name, value in values.items() if not _secret(value)},
+        values={
+            name: copied(value)
+            for name, value in values.items()
+            if not (_secret(value) if checked is None else _secret_seen(value, checked))
+        },
     )
 
 
@@ -104,6 +110,15 @@ def _name(path: FieldPath) -> str:
 
 def _secret(value: Any) -> bool:
     return holds_secret(json.dumps(value, sort_keys=True))
+
+
+def _secret_seen(value: Any, checked: dict[int, tuple[Any, bool]]) -> bool:
+    known = checked.get(id(value))
+    if known is not None and known[0] is value:
+        return known[1]
+    found = _secret(value)
+    checked[id(value)] = (value, found)  # the value kept: its id stays its own
+    return found
 
 
 def moved(

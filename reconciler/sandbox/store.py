@@ -59,6 +59,10 @@ class Document:
     version: int
     seq_no: int
     primary_term: int = 1
+    # its JSON in the data file, made once: a document is replaced, never changed in place, and
+    # a state document of 10,000 endpoints (3.5 MB) was encoded for the journal and again for
+    # each rewrite of the whole file
+    text: str | None = field(default=None, init=False, repr=False, compare=False)
 
 
 @dataclass
@@ -283,13 +287,18 @@ class Store:
         elif kind == "doc":
             index = self.indices.get(key[1])
             doc = index.docs.get(key[2]) if index is not None else None
-            entry = {
+            head = {
                 "op": kind,
                 "index": key[1],
                 "id": key[2],
                 "meta": json.loads(json.dumps(_index_metadata(index))) if index else None,
-                "value": _document_to_json(doc) if doc is not None else None,
             }
+            return lambda: (
+                json.dumps(head, separators=COMPACT)[:-1]
+                + ',"value":'
+                + (_document_text(doc) if doc is not None else "null")
+                + "}\n"
+            )
         elif kind == "index":
             index = self.indices.get(key[1])
             entry = {"op": kind, "name": key[1], "value": None}
@@ -337,12 +346,7 @@ class Store:
             for doc_id, doc in index.docs.items():
                 cached = self._documents_json.get((name, doc_id))
                 if cached is None or cached[0] is not doc:
-                    cached = (
-                        doc,
-                        json.dumps(doc_id)
-                        + ":"
-                        + json.dumps(_document_to_json(doc), separators=COMPACT),
-                    )
+                    cached = (doc, json.dumps(doc_id) + ":" + _document_text(doc))
                 documents[(name, doc_id)] = cached
                 texts.append(cached[1])
             indices.append(
@@ -500,6 +504,13 @@ def _index_metadata(index: Index) -> dict[str, Any]:
 def _index_to_json(index: Index) -> dict[str, Any]:
     docs = {doc_id: _document_to_json(doc) for doc_id, doc in index.docs.items()}
     return {**_index_metadata(index), "docs": docs}
+
+
+def _document_text(doc: Document) -> str:
+    """``_document_to_json(doc)`` as compact JSON, encoded once per document."""
+    if doc.text is None:
+        doc.text = json.dumps(_document_to_json(doc), separators=COMPACT)
+    return doc.text
 
 
 def _document_to_json(doc: Document) -> dict[str, Any]:

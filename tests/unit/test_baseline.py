@@ -44,8 +44,19 @@ def test_apply_records_undeclared_values_and_never_a_secret() -> None:
         }
     )
     scrub.remember("leaked-secret-value")  # as apply does for each secret it resolves
-    recorded = taken(live, declared=("service_settings.url",), version="9.5.0")
-    assert recorded.values == {
+    expected = {
         "service_settings.rate_limit": {"requests_per_minute": 240},
         "chunking_settings": {"strategy": "sentence", "max_chunk_size": 250},
     }
+    recorded = taken(live, declared=("service_settings.url",), version="9.5.0")
+    assert recorded.values == expected
+    # apply's read-back takes thousands, remembering by identity what it checked: endpoints of
+    # one listing share their values, the secret one too, and each answer stays the same
+    checked: dict[int, tuple[object, bool]] = {}
+    alike = LiveEndpoint.from_api({**live.body, "inference_id": "y"})
+    for endpoint in (live, alike, live):
+        found = taken(
+            endpoint, declared=("service_settings.url",), version="9.5.0", checked=checked
+        )
+        assert found.values == expected
+    assert sorted(found for _, found in checked.values()) == [False, False, True]
